@@ -1,0 +1,10 @@
+import { ConfigurationError } from './errors.js';
+
+/** Reads a required environment variable, failing at cold start with its name when absent. */
+export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    throw new ConfigurationError(`environment variable ${name} must be set`);
+  }
+  return value;
+}

@@ -1,0 +1,67 @@
+/**
+ * Typed errors shared by the library code, the Lambdas and the CLI. Each sets `name` to its class
+ * name: Step Functions matches Retry/Catch `ErrorEquals` against it (Lambda reports it as
+ * `errorType`), and HTTP adapters map `status` and `code` onto responses.
+ */
+export class MlopsError extends Error {
+  /** HTTP status an API adapter should answer with. */
+  readonly status: number;
+  /** Stable, machine-readable code. */
+  readonly code: string;
+
+  constructor(message: string, status: number, code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Input broke a rule. `field` is a dotted path into the input, `rule` names what was expected. */
+export class ValidationError extends MlopsError {
+  readonly field: string;
+  readonly rule: string;
+
+  constructor(field: string, rule: string, message?: string) {
+    super(message ?? `${field}: ${rule}`, 400, 'VALIDATION_FAILED');
+    this.field = field;
+    this.rule = rule;
+  }
+}
+
+/** The item that would be written is larger than the store allows. */
+export class ItemTooLargeError extends ValidationError {
+  readonly sizeBytes: number;
+  readonly limitBytes: number;
+
+  constructor(field: string, sizeBytes: number, limitBytes: number) {
+    super(
+      field,
+      `item must be at most ${limitBytes} bytes`,
+      `${field}: the item would be ${sizeBytes} bytes, over the ${limitBytes}-byte limit`,
+    );
+    this.sizeBytes = sizeBytes;
+    this.limitBytes = limitBytes;
+  }
+}
+
+/** A named thing does not exist. */
+export class NotFoundError extends MlopsError {
+  constructor(what: string, options?: ErrorOptions) {
+    super(`${what} not found`, 404, 'NOT_FOUND', options);
+  }
+}
+
+/** A conditional write lost to a concurrent writer more times than it may retry. */
+export class ConflictError extends MlopsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 409, 'CONFLICT', options);
+  }
+}
+
+/** Required configuration (usually an environment variable) is missing or malformed. */
+export class ConfigurationError extends MlopsError {
+  constructor(message: string) {
+    super(message, 500, 'CONFIGURATION');
+  }
+}

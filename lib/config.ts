@@ -1,0 +1,42 @@
+/**
+ * The project's one configuration object. The CDK app, the CLI and the local runner read it
+ * through {@link loadConfig}, so a value is defined and validated in one place.
+ */
+import { z } from 'zod';
+import { parseOrThrow } from '../lambdas/shared/validation.js';
+
+export const mlopsConfigSchema = z
+  .object({
+    /** CloudFormation stack name. */
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'must start with a letter and hold only letters, digits and -'),
+    /** Days CloudWatch keeps Lambda and state machine logs. */
+    logRetentionDays: z.union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)]),
+    /**
+     * What happens to stateful resources (tables, buckets) when the stack is deleted.
+     * `retain` keeps them (production); `destroy` removes them (sandboxes, CI).
+     */
+    removalPolicy: z.enum(['retain', 'destroy']),
+  })
+  .strict();
+
+export type MlopsConfig = z.infer<typeof mlopsConfigSchema>;
+
+export const defaultConfig: MlopsConfig = {
+  stackName: 'ServerlessMlops',
+  logRetentionDays: 30,
+  removalPolicy: 'retain',
+};
+
+/**
+ * Merges overrides (e.g. the CDK context key `mlops`) over the defaults and validates the result,
+ * naming the offending field when a value breaks a rule.
+ */
+export function loadConfig(overrides: unknown = {}): MlopsConfig {
+  const merged = {
+    ...defaultConfig,
+    ...(typeof overrides === 'object' && overrides !== null ? overrides : {}),
+  };
+  return parseOrThrow(mlopsConfigSchema, merged, 'config');
+}

@@ -1,0 +1,119 @@
+/**
+ * The project's one Lambda function factory: every function is an {@link MlopsFunction}, so the
+ * defaults below hold everywhere and a test can check them in one place.
+ *
+ * - Node.js 24 (`nodejs24.x`) on arm64 (Graviton: cheaper per GB-second, and the architecture the
+ *   onnxruntime layer is cut for).
+ * - esbuild bundling on the host (never Docker), ESM output, source maps, minified.
+ * - Structured JSON logs into a log group with the configured retention; X-Ray tracing.
+ * - The entry is `lambdas/<name>/handler.ts`, exported as `handler`.
+ */
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { OnnxRuntimeLayer } from './onnxruntime-layer.js';
+
+/** Repository root, resolved from this file so synthesis works from any working directory. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The runtime every function uses; tests run on the same Node.js major version. */
+export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+/** Architecture every function uses unless a caller has a reason to differ. */
+export const FUNCTION_ARCHITECTURE = lambda.Architecture.ARM_64;
+
+/** Packages the runtime or a layer provides; esbuild leaves them out of the bundle. */
+const EXTERNAL_MODULES = ['@aws-sdk/*'];
+
+export interface MlopsFunctionProps {
+  /** Folder under `lambdas/` that holds `handler.ts`. */
+  readonly name: string;
+  /** What the function does, shown in the console. */
+  readonly description: string;
+  /** Environment variables (configuration names, never secrets). */
+  readonly environment?: Record<string, string>;
+  /**
+   * Memory in MB (CPU scales with it).
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Time limit of one invocation.
+   * @default Duration.seconds(30)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Attach the onnxruntime-node layer (linux binaries of the function's architecture only) and
+   * leave `onnxruntime-node` out of the bundle.
+   * @default false
+   */
+  readonly onnxRuntime?: boolean;
+  /**
+   * Days the function's logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the log group when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+  /**
+   * Folder holding the function folders. Tests point it at fixtures.
+   * @default `<repo>/lambdas`
+   */
+  readonly lambdasDir?: string;
+}
+
+/** A Lambda function with the project's defaults. */
+export class MlopsFunction extends NodejsFunction {
+  /** Absolute path of the handler module this function bundles. */
+  public readonly entryPath: string;
+
+  constructor(scope: Construct, id: string, props: MlopsFunctionProps) {
+    const entry = path.join(props.lambdasDir ?? path.join(PROJECT_ROOT, 'lambdas'), props.name, 'handler.ts');
+    const architecture = FUNCTION_ARCHITECTURE;
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    super(scope, id, {
+      entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: FUNCTION_RUNTIME,
+      architecture,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(30),
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      tracing: lambda.Tracing.ACTIVE,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      logGroup,
+      layers: props.onnxRuntime ? [OnnxRuntimeLayer.forArchitecture(scope, architecture)] : [],
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node24',
+        platform: 'node',
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        mainFields: ['module', 'main'],
+        externalModules: props.onnxRuntime ? [...EXTERNAL_MODULES, 'onnxruntime-node'] : EXTERNAL_MODULES,
+        // ESM bundles of CommonJS dependencies still call require(); give them one.
+        banner:
+          "import { createRequire as __mlopsCreateRequire } from 'module'; const require = __mlopsCreateRequire(import.meta.url);",
+      },
+    });
+    this.entryPath = entry;
+  }
+}

@@ -1,0 +1,43 @@
+import { defineConfig } from 'vitest/config';
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  // Tests run on the Lambda runtime's major version; `npm test` puts it on PATH (devDependency `node`).
+  throw new Error(
+    `tests need Node.js 24 (the Lambda runtime); this is ${process.version}. Run them with npm test.`,
+  );
+}
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/integration/global-setup.ts'],
+          setupFiles: ['test/integration/setup-env.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
