@@ -5,16 +5,20 @@
  * - Node.js 24 (`nodejs24.x`) on arm64 (Graviton: cheaper per GB-second, and the architecture the
  *   onnxruntime layer is cut for).
  * - esbuild bundling on the host (never Docker), ESM output, source maps, minified.
- * - Structured JSON logs into a log group with the configured retention; X-Ray tracing.
+ * - Structured JSON logs into its own log group with the configured retention; X-Ray tracing.
+ * - Its own role that may write only to that log group (no AWS managed policy); callers add
+ *   permissions with the constructs' grant methods.
  * - The entry is `lambdas/<name>/handler.ts`, exported as `handler`.
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { acknowledge, XRAY_WILDCARD } from './nag.js';
 import { OnnxRuntimeLayer } from './onnxruntime-layer.js';
 
 /** Repository root, resolved from this file so synthesis works from any working directory. */
@@ -73,6 +77,8 @@ export interface MlopsFunctionProps {
 export class MlopsFunction extends NodejsFunction {
   /** Absolute path of the handler module this function bundles. */
   public readonly entryPath: string;
+  /** The function's own execution role (grant methods add to it). */
+  public readonly executionRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: MlopsFunctionProps) {
     const entry = path.join(props.lambdasDir ?? path.join(PROJECT_ROOT, 'lambdas'), props.name, 'handler.ts');
@@ -81,8 +87,14 @@ export class MlopsFunction extends NodejsFunction {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${id}`,
+    });
+    logGroup.grantWrite(role);
     super(scope, id, {
       entry,
+      role,
       handler: 'handler',
       description: props.description,
       runtime: FUNCTION_RUNTIME,
@@ -115,5 +127,7 @@ export class MlopsFunction extends NodejsFunction {
       },
     });
     this.entryPath = entry;
+    this.executionRole = role;
+    acknowledge(role, XRAY_WILDCARD);
   }
 }

@@ -1,6 +1,10 @@
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { MlopsConfig } from './config.js';
+import { ModelRegistrationWorkflow } from './model-registration-workflow.js';
+import { ModelRegistry } from './model-registry.js';
+import { acknowledge } from './nag.js';
 
 export interface MlopsStackProps extends StackProps {
   /** The validated project configuration. */
@@ -10,17 +14,41 @@ export interface MlopsStackProps extends StackProps {
 /** The whole serverless-mlops deployment: one construct per capability, composed here. */
 export class MlopsStack extends Stack {
   public readonly config: MlopsConfig;
+  /** Destination of every bucket's server access logs. */
+  public readonly accessLogsBucket: s3.Bucket;
+  public readonly registry: ModelRegistry;
+  public readonly registrationWorkflow: ModelRegistrationWorkflow;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps) {
-    super(scope, id, {
-      description: 'serverless-mlops: the production lifecycle of a tabular model',
-      ...props,
-    });
+    super(scope, id, { description: 'serverless-mlops: the production lifecycle of a tabular model', ...props });
     this.config = props.config;
-  }
+    const removalPolicy = props.config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
-  /** Removal policy for stateful resources, from configuration. */
-  get statefulRemovalPolicy(): RemovalPolicy {
-    return this.config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(365) }],
+      removalPolicy,
+    });
+    acknowledge(this.accessLogsBucket, {
+      id: 'S1',
+      reason: 'This is the server access log destination; logging it into itself would loop.',
+    });
+
+    this.registry = new ModelRegistry(this, 'ModelRegistry', {
+      accessLogsBucket: this.accessLogsBucket,
+      removalPolicy,
+    });
+
+    this.registrationWorkflow = new ModelRegistrationWorkflow(this, 'ModelRegistrationWorkflow', {
+      registry: this.registry,
+      logRetention: props.config.logRetentionDays,
+      removalPolicy,
+    });
+
+
   }
 }

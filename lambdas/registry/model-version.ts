@@ -1,0 +1,136 @@
+/**
+ * The model registry's data model and input rules. Plain code: no AWS SDK, so the CLI, the local
+ * runner and the Lambdas share it.
+ */
+import { z } from 'zod';
+import { ItemTooLargeError, ValidationError } from '../shared/errors.js';
+import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
+import { parseOrThrow } from '../shared/validation.js';
+
+/** Lifecycle stages of a model version. New versions start in `None`. */
+export const MODEL_STAGES = ['None', 'Staging', 'Production', 'Archived'] as const;
+export type ModelStage = (typeof MODEL_STAGES)[number];
+
+/**
+ * Model names are used in S3 keys, metric dimensions, Lambda alias and SageMaker job names, so they
+ * follow the strictest of those: a DNS label.
+ */
+export const MODEL_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const MODEL_NAME_RULE = 'must be 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen';
+
+export const modelNameSchema = z.string({ error: 'must be a string' }).regex(MODEL_NAME_PATTERN, MODEL_NAME_RULE);
+
+const keyName = (what: string) =>
+  z.string().regex(/^[A-Za-z0-9_.:/-]{1,128}$/, `${what} names must be 1-128 of A-Z a-z 0-9 _ . : / -`);
+
+const finiteNumber = z.number({ error: 'must be a finite number' });
+
+export const registerModelVersionSchema = z.strictObject({
+  modelName: modelNameSchema,
+  artifact: z.strictObject({
+    key: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(1024, 'must be at most 1024 bytes'),
+    sha256: z
+      .string({ error: 'must be a string' })
+      .regex(/^[a-f0-9]{64}$/, 'must be a lowercase hex SHA-256 digest (64 characters)'),
+  }),
+  metrics: z
+    .record(keyName('metric'), finiteNumber)
+    .refine((m) => Object.keys(m).length <= 500, 'must hold at most 500 metrics')
+    .default({}),
+  params: z
+    .record(
+      keyName('param'),
+      z.union([z.string().max(4096, 'must be at most 4096 characters'), finiteNumber, z.boolean()], {
+        error: 'must be a string, a finite number or a boolean',
+      }),
+    )
+    .refine((p) => Object.keys(p).length <= 500, 'must hold at most 500 params')
+    .default({}),
+  tags: z
+    .record(keyName('tag'), z.string().max(256, 'must be at most 256 characters'))
+    .refine((t) => Object.keys(t).length <= 50, 'must hold at most 50 tags')
+    .default({}),
+  lineage: z
+    .record(keyName('lineage'), z.string().max(2048, 'must be at most 2048 characters'))
+    .refine((l) => Object.keys(l).length <= 50, 'must hold at most 50 entries')
+    .default({}),
+  description: z.string().max(4096, 'must be at most 4096 characters').default(''),
+  /**
+   * Idempotency token: registering again with the same token returns the version the first call
+   * created instead of allocating a new one (a retried workflow step registers once).
+   */
+  clientToken: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 . _ : -')
+    .optional(),
+});
+
+export type RegisterModelVersionInput = z.input<typeof registerModelVersionSchema>;
+export type RegisterModelVersionRequest = z.output<typeof registerModelVersionSchema>;
+
+/** A registered model version as the registry returns it. */
+export interface ModelVersion {
+  readonly modelName: string;
+  readonly version: number;
+  readonly stage: ModelStage;
+  readonly artifact: { readonly bucket: string; readonly key: string; readonly sha256: string; readonly sizeBytes: number };
+  readonly metrics: Record<string, number>;
+  readonly params: Record<string, string | number | boolean>;
+  readonly tags: Record<string, string>;
+  readonly lineage: Record<string, string>;
+  readonly description: string;
+  readonly createdAt: string;
+  readonly clientToken?: string;
+}
+
+/** Validates a registration request; throws a {@link ValidationError} naming the field. */
+export function parseRegisterModelVersion(input: unknown): RegisterModelVersionRequest {
+  const request = parseOrThrow(registerModelVersionSchema, input);
+  const prefix = artifactPrefix(request.modelName);
+  if (!request.artifact.key.startsWith(prefix)) {
+    throw new ValidationError('artifact.key', `must be under ${prefix}`);
+  }
+  return request;
+}
+
+/** Validates a model name. */
+export function parseModelName(input: unknown, field = 'modelName'): string {
+  return parseOrThrow(modelNameSchema, input, field);
+}
+
+/** Validates a version number (a positive integer). */
+export function parseVersion(input: unknown, field = 'version'): number {
+  return parseOrThrow(
+    z.number({ error: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer'),
+    input,
+    field,
+  );
+}
+
+/** S3 prefix under which a model's artifacts live. */
+export function artifactPrefix(modelName: string): string {
+  return `models/${modelName}/`;
+}
+
+/**
+ * Content-addressed key of a model artifact: written once by a trainer before registration (when
+ * the version number is not yet known) and never overwritten.
+ */
+export function artifactKey(modelName: string, sha256: string, fileName = 'model.onnx'): string {
+  return `${artifactPrefix(modelName)}sha256/${sha256}/${fileName}`;
+}
+
+/** Throws {@link ItemTooLargeError}, naming the largest attribute, when an item exceeds DynamoDB's limit. */
+export function assertItemFits(item: Record<string, unknown>, limitBytes = DYNAMODB_ITEM_LIMIT_BYTES): void {
+  const { total, byAttribute } = itemSize(item);
+  if (total <= limitBytes) return;
+  let largest = '(item)';
+  let largestSize = -1;
+  for (const [name, size] of byAttribute) {
+    if (size > largestSize) {
+      largest = name;
+      largestSize = size;
+    }
+  }
+  throw new ItemTooLargeError(largest, total, limitBytes);
+}

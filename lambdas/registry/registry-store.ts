@@ -1,0 +1,260 @@
+/**
+ * The model registry over DynamoDB (metadata) and S3 (artifacts): a thin adapter whose rules live
+ * in ./model-version.ts.
+ *
+ * Table layout (one partition per model):
+ *   pk = MODEL#<name>  sk = MODEL               head: latestVersion counter, createdAt
+ *   pk = MODEL#<name>  sk = VERSION#<10 digits> one item per version (zero-padded: sorts by number)
+ *   pk = MODEL#<name>  sk = TOKEN#<clientToken> idempotency record -> version
+ *
+ * Versions are allocated with optimistic concurrency: read the head, then one transaction that moves
+ * the head from n to n+1 only if it still says n and creates VERSION#n+1 (and TOKEN#t) only if
+ * absent. Either all of it is written or none, so there are no gaps, no duplicates and no version
+ * without its metadata. A lost race re-reads and retries with jittered backoff.
+ */
+import { HeadObjectCommand, NotFound, type S3Client } from '@aws-sdk/client-s3';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+import {
+  assertItemFits,
+  type ModelVersion,
+  parseModelName,
+  parseRegisterModelVersion,
+  parseVersion,
+} from './model-version.js';
+
+export interface ModelRegistryStoreProps {
+  readonly documents: DynamoDBDocumentClient;
+  readonly s3: S3Client;
+  readonly tableName: string;
+  readonly artifactBucket: string;
+  /** Attempts at allocating a version under contention. @default 100 */
+  readonly maxAttempts?: number;
+  /** Clock, injectable for tests. @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+export interface ListModelVersionsOptions {
+  /** Page size, 1-100. @default 50 */
+  readonly limit?: number;
+  /** Token from the previous page. */
+  readonly nextToken?: string;
+}
+
+export interface ModelVersionPage {
+  readonly versions: ModelVersion[];
+  readonly nextToken?: string;
+}
+
+const modelPk = (name: string) => `MODEL#${name}`;
+const HEAD_SK = 'MODEL';
+const versionSk = (version: number) => `VERSION#${String(version).padStart(10, '0')}`;
+const tokenSk = (token: string) => `TOKEN#${token}`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class ModelRegistryStore {
+  private readonly documents: DynamoDBDocumentClient;
+  private readonly s3: S3Client;
+  private readonly tableName: string;
+  private readonly artifactBucket: string;
+  private readonly maxAttempts: number;
+  private readonly now: () => Date;
+
+  constructor(props: ModelRegistryStoreProps) {
+    this.documents = props.documents;
+    this.s3 = props.s3;
+    this.tableName = props.tableName;
+    this.artifactBucket = props.artifactBucket;
+    this.maxAttempts = props.maxAttempts ?? 100;
+    this.now = props.now ?? (() => new Date());
+  }
+
+  /**
+   * Registers a new version of a model whose artifact is already in the artifact bucket. Validates
+   * everything before writing anything; with a `clientToken` a repeated call returns the version the
+   * first call created.
+   */
+  async registerModelVersion(input: unknown): Promise<ModelVersion> {
+    const request = parseRegisterModelVersion(input);
+    const pk = modelPk(request.modelName);
+    if (request.clientToken !== undefined) {
+      const existing = await this.findByToken(request.modelName, request.clientToken);
+      if (existing !== undefined) return existing;
+    }
+    const sizeBytes = await this.verifyArtifact(request.artifact.key, request.artifact.sha256);
+
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const head = await this.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: { pk, sk: HEAD_SK }, ConsistentRead: true }),
+      );
+      const latest = typeof head.Item?.latestVersion === 'number' ? head.Item.latestVersion : 0;
+      const createdAt = this.now().toISOString();
+      const version: ModelVersion = {
+        modelName: request.modelName,
+        version: latest + 1,
+        stage: 'None',
+        artifact: { bucket: this.artifactBucket, key: request.artifact.key, sha256: request.artifact.sha256, sizeBytes },
+        metrics: request.metrics,
+        params: request.params,
+        tags: request.tags,
+        lineage: request.lineage,
+        description: request.description,
+        createdAt,
+        ...(request.clientToken !== undefined ? { clientToken: request.clientToken } : {}),
+      };
+      const versionItem = { pk, sk: versionSk(version.version), ...version };
+      assertItemFits(versionItem);
+
+      try {
+        await this.documents.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { pk, sk: HEAD_SK },
+                  UpdateExpression:
+                    'SET latestVersion = :next, modelName = :name, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+                  ConditionExpression:
+                    latest === 0 ? 'attribute_not_exists(pk)' : 'latestVersion = :latest',
+                  ExpressionAttributeValues: {
+                    ':next': version.version,
+                    ':name': request.modelName,
+                    ':now': createdAt,
+                    ...(latest === 0 ? {} : { ':latest': latest }),
+                  },
+                },
+              },
+              { Put: { TableName: this.tableName, Item: versionItem, ConditionExpression: 'attribute_not_exists(pk)' } },
+              ...(request.clientToken !== undefined
+                ? [
+                    {
+                      Put: {
+                        TableName: this.tableName,
+                        Item: { pk, sk: tokenSk(request.clientToken), version: version.version, createdAt },
+                        ConditionExpression: 'attribute_not_exists(pk)',
+                      },
+                    },
+                  ]
+                : []),
+            ],
+          }),
+        );
+        return version;
+      } catch (error) {
+        if (!isRetryableTransactionError(error)) throw error;
+        if (request.clientToken !== undefined) {
+          const existing = await this.findByToken(request.modelName, request.clientToken);
+          if (existing !== undefined) return existing;
+        }
+        // Full jitter, capped: spreads contending writers out instead of retrying in lockstep.
+        await sleep(Math.random() * Math.min(250, 5 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+    throw new ConflictError(
+      `could not allocate a version of ${request.modelName} after ${this.maxAttempts} attempts under contention`,
+    );
+  }
+
+  /** Reads one version; throws {@link NotFoundError} when the model or version does not exist. */
+  async getModelVersion(modelName: unknown, version: unknown): Promise<ModelVersion> {
+    const name = parseModelName(modelName);
+    const number = parseVersion(version);
+    const result = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: modelPk(name), sk: versionSk(number) } }),
+    );
+    if (result.Item === undefined) throw new NotFoundError(`version ${number} of model ${name}`);
+    return toModelVersion(result.Item);
+  }
+
+  /** Lists a model's versions, newest first, a page at a time. */
+  async listModelVersions(modelName: unknown, options: ListModelVersionsOptions = {}): Promise<ModelVersionPage> {
+    const name = parseModelName(modelName);
+    const limit = options.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw new ValidationError('limit', 'must be an integer from 1 to 100');
+    }
+    const pk = modelPk(name);
+    const result = await this.documents.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': pk, ':prefix': 'VERSION#' },
+        ScanIndexForward: false,
+        Limit: limit,
+        ...(options.nextToken !== undefined ? { ExclusiveStartKey: decodeToken(options.nextToken, pk) } : {}),
+      }),
+    );
+    const versions = (result.Items ?? []).map(toModelVersion);
+    return result.LastEvaluatedKey === undefined
+      ? { versions }
+      : { versions, nextToken: encodeToken(result.LastEvaluatedKey) };
+  }
+
+  private async findByToken(modelName: string, token: string): Promise<ModelVersion | undefined> {
+    const result = await this.documents.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: modelPk(modelName), sk: tokenSk(token) },
+        ConsistentRead: true,
+      }),
+    );
+    const version = result.Item?.version;
+    return typeof version === 'number' ? this.getModelVersion(modelName, version) : undefined;
+  }
+
+  /** Checks the artifact exists (and, when S3 holds a SHA-256 checksum, that it matches); returns its size. */
+  private async verifyArtifact(key: string, sha256: string): Promise<number> {
+    try {
+      const head = await this.s3.send(
+        new HeadObjectCommand({ Bucket: this.artifactBucket, Key: key, ChecksumMode: 'ENABLED' }),
+      );
+      const stored = head.ChecksumSHA256;
+      if (stored !== undefined && !stored.includes('-') && Buffer.from(stored, 'base64').toString('hex') !== sha256) {
+        throw new ValidationError('artifact.sha256', 'must match the SHA-256 of the stored artifact');
+      }
+      return head.ContentLength ?? 0;
+    } catch (error) {
+      if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') {
+        throw new ValidationError('artifact.key', `must name an object in the artifact bucket (no object at ${key})`);
+      }
+      throw error;
+    }
+  }
+}
+
+function isRetryableTransactionError(error: unknown): boolean {
+  if (error instanceof TransactionCanceledException) {
+    // Retry only lost races (a condition failed or a concurrent transaction touched the items).
+    return (error.CancellationReasons ?? []).some(
+      (reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict',
+    );
+  }
+  return (error as { name?: string }).name === 'TransactionConflictException';
+}
+
+function toModelVersion(item: Record<string, unknown>): ModelVersion {
+  const { pk: _pk, sk: _sk, ...version } = item;
+  return version as unknown as ModelVersion;
+}
+
+function encodeToken(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+function decodeToken(token: string, pk: string): Record<string, unknown> {
+  try {
+    const key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
+    if (key.pk === pk && typeof key.sk === 'string' && key.sk.startsWith('VERSION#')) return key;
+  } catch {
+    // fall through to the error below
+  }
+  throw new ValidationError('nextToken', 'must be a token returned by the previous page of this model');
+}

@@ -1,0 +1,119 @@
+/**
+ * The model registry: a DynamoDB table of model versions (allocated atomically, see
+ * lambdas/registry/registry-store.ts) and a versioned S3 bucket of artifacts, with the Lambda
+ * functions that register and read versions. Grant methods give other constructs least-privilege
+ * access.
+ */
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { REGISTRY_ENV } from '../lambdas/registry/registry.js';
+import { MlopsFunction } from './mlops-function.js';
+import { acknowledge } from './nag.js';
+
+export interface ModelRegistryProps {
+  /** Bucket that receives the artifact bucket's server access logs. */
+  readonly accessLogsBucket: s3.IBucket;
+  /** What happens to the table and bucket when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicy;
+  /**
+   * Days after which non-current artifact object versions are deleted.
+   * @default Duration.days(90)
+   */
+  readonly noncurrentArtifactRetention?: Duration;
+}
+
+export class ModelRegistry extends Construct {
+  /** Model versions, heads and idempotency records (pk/sk, see registry-store.ts). */
+  public readonly table: dynamodb.Table;
+  /** Model artifacts under `models/<model>/`. Versioned, encrypted, SSL-only, private. */
+  public readonly artifactBucket: s3.Bucket;
+  /** Registers a model version (input: RegisterModelVersionInput). */
+  public readonly registerFunction: MlopsFunction;
+  /** Reads one model version (`{ modelName, version }`). */
+  public readonly getFunction: MlopsFunction;
+
+  constructor(scope: Construct, id: string, props: ModelRegistryProps) {
+    super(scope, id);
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: false,
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.artifactBucket = new s3.Bucket(this, 'Artifacts', {
+      versioned: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: props.accessLogsBucket,
+      serverAccessLogsPrefix: `${Stack.of(this).stackName}/model-artifacts/`,
+      lifecycleRules: [
+        { noncurrentVersionExpiration: props.noncurrentArtifactRetention ?? Duration.days(90) },
+        { abortIncompleteMultipartUploadAfter: Duration.days(7) },
+      ],
+      removalPolicy: props.removalPolicy,
+    });
+
+    const environment = {
+      [REGISTRY_ENV.table]: this.table.tableName,
+      [REGISTRY_ENV.artifactBucket]: this.artifactBucket.bucketName,
+      POWERTOOLS_SERVICE_NAME: 'model-registry',
+    };
+    this.registerFunction = new MlopsFunction(this, 'RegisterModelVersion', {
+      name: 'register-model-version',
+      description: 'Registers a model version: validates, checks the artifact, allocates the version atomically',
+      environment,
+    });
+    this.grantRegister(this.registerFunction);
+
+    this.getFunction = new MlopsFunction(this, 'GetModelVersion', {
+      name: 'get-model-version',
+      description: 'Reads one model version from the registry',
+      environment,
+    });
+    this.grantReadMetadata(this.getFunction);
+
+    acknowledge(
+      this.registerFunction.executionRole,
+      ...['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*'].map((finding) => ({
+        id: `IAM5[${finding}]`,
+        reason: "CDK's grantRead action set, limited to this registry's artifact bucket and its models/ prefix.",
+      })),
+      {
+        id: `IAM5[Resource::<${Stack.of(this).getLogicalId(this.artifactBucket.node.defaultChild as s3.CfnBucket)}.Arn>/models/*]`,
+        reason: 'Registration checks the checksum of any artifact under models/; keys are content-addressed per model.',
+      },
+    );
+  }
+
+  /** Lets `grantee` read registry metadata (versions, heads). */
+  grantReadMetadata(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grantReadData(grantee);
+  }
+
+  /** Lets `grantee` read model artifacts (and check them against the registry). */
+  grantReadArtifacts(grantee: iam.IGrantable): iam.Grant {
+    return this.artifactBucket.grantRead(grantee, 'models/*');
+  }
+
+  /** Lets `grantee` upload artifacts under `models/` (trainers). */
+  grantWriteArtifacts(grantee: iam.IGrantable): iam.Grant {
+    return this.artifactBucket.grantPut(grantee, 'models/*');
+  }
+
+  /** Lets `grantee` register versions: read/write metadata and read artifact checksums. */
+  grantRegister(grantee: iam.IGrantable): iam.Grant {
+    this.grantReadArtifacts(grantee);
+    return this.table.grantReadWriteData(grantee);
+  }
+}

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import {
+  artifactKey,
+  assertItemFits,
+  parseModelName,
+  parseRegisterModelVersion,
+  parseVersion,
+} from '../../lambdas/registry/model-version.js';
+import { ItemTooLargeError, ValidationError } from '../../lambdas/shared/errors.js';
+
+const sha = 'a'.repeat(64);
+const valid = { modelName: 'churn', artifact: { key: artifactKey('churn', sha), sha256: sha } };
+
+function validationErrorOf(fn: () => unknown): ValidationError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ValidationError) return error;
+    throw error;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('parseRegisterModelVersion', () => {
+  it('fills defaults for optional maps', () => {
+    expect(parseRegisterModelVersion(valid)).toMatchObject({ metrics: {}, params: {}, tags: {}, lineage: {}, description: '' });
+  });
+
+  it.each([
+    ['', 'empty'],
+    ['Churn', 'upper case'],
+    ['-churn', 'leading hyphen'],
+    ['churn-', 'trailing hyphen'],
+    ['churn_model', 'underscore'],
+    ['a'.repeat(64), '64 characters'],
+    ['../etc', 'path traversal'],
+  ])('rejects the model name %j (%s) naming the field', (modelName, _why) => {
+    const error = validationErrorOf(() => parseRegisterModelVersion({ ...valid, modelName }));
+    expect(error.field).toBe('modelName');
+    expect(error.rule).toMatch(/lowercase letters, digits or hyphens/);
+    expect(error.status).toBe(400);
+    expect(error.name).toBe('ValidationError');
+  });
+
+  it.each([
+    [Number.NaN, 'NaN'],
+    [Number.POSITIVE_INFINITY, 'Infinity'],
+    [Number.NEGATIVE_INFINITY, '-Infinity'],
+    [null, 'null (what JSON makes of NaN)'],
+    ['0.9', 'a string'],
+  ] as [unknown, string][])('rejects the metric value %s (%s)', (value) => {
+    const error = validationErrorOf(() => parseRegisterModelVersion({ ...valid, metrics: { auc: 0.9, f1: value } }));
+    expect(error.field).toBe('metrics.f1');
+    expect(error.rule).toBe('must be a finite number');
+  });
+
+  it('rejects an unknown top-level field by name', () => {
+    const error = validationErrorOf(() => parseRegisterModelVersion({ ...valid, verison: 3 }));
+    expect(error.field).toBe('verison');
+    expect(error.rule).toBe('is not a known field');
+  });
+
+  it('rejects an artifact outside the model prefix', () => {
+    const error = validationErrorOf(() =>
+      parseRegisterModelVersion({ ...valid, artifact: { key: artifactKey('other', sha), sha256: sha } }),
+    );
+    expect(error.field).toBe('artifact.key');
+    expect(error.rule).toBe('must be under models/churn/');
+  });
+
+  it('rejects a digest that is not 64 lowercase hex characters', () => {
+    const error = validationErrorOf(() =>
+      parseRegisterModelVersion({ ...valid, artifact: { key: valid.artifact.key, sha256: 'A'.repeat(64) } }),
+    );
+    expect(error.field).toBe('artifact.sha256');
+  });
+
+  it('rejects params that are neither string, finite number nor boolean', () => {
+    const error = validationErrorOf(() => parseRegisterModelVersion({ ...valid, params: { depth: { nested: 1 } } }));
+    expect(error.field).toBe('params.depth');
+  });
+});
+
+describe('parseVersion and parseModelName', () => {
+  it.each([0, -1, 1.5, '3', Number.NaN])('rejects the version %j', (version) => {
+    expect(validationErrorOf(() => parseVersion(version)).field).toBe('version');
+  });
+
+  it('accepts a positive integer version', () => {
+    expect(parseVersion(7)).toBe(7);
+  });
+
+  it('names the field it was given', () => {
+    expect(validationErrorOf(() => parseModelName(42, 'model')).field).toBe('model');
+  });
+});
+
+describe('assertItemFits', () => {
+  it('accepts an item just under 400 KB', () => {
+    expect(() => assertItemFits({ pk: 'x', description: 'd'.repeat(400 * 1024 - 20) })).not.toThrow();
+  });
+
+  it('rejects an item over 400 KB, naming its largest attribute', () => {
+    let caught: unknown;
+    try {
+      assertItemFits({ pk: 'x', metrics: { a: 1 }, params: { blob: 'p'.repeat(410 * 1024) } });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ItemTooLargeError);
+    expect((caught as ItemTooLargeError).field).toBe('params');
+    expect((caught as ItemTooLargeError).sizeBytes).toBeGreaterThan(400 * 1024);
+  });
+});
