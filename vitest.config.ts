@@ -10,6 +10,7 @@ if (major < 24) {
 
 export default defineConfig({
   test: {
+    reporters: ['./test/summary-reporter.ts', 'default'],
     projects: [
       {
         test: {

@@ -20,9 +20,13 @@ export class MlopsStack extends Stack {
   public readonly registrationWorkflow: ModelRegistrationWorkflow;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps) {
-    super(scope, id, { description: 'serverless-mlops: the production lifecycle of a tabular model', ...props });
+    super(scope, id, {
+      description: 'serverless-mlops: the production lifecycle of a tabular model',
+      ...props,
+    });
     this.config = props.config;
-    const removalPolicy = props.config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const removalPolicy =
+      props.config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -48,7 +52,5 @@ export class MlopsStack extends Stack {
       logRetention: props.config.logRetentionDays,
       removalPolicy,
     });
-
-
   }
 }

@@ -61,7 +61,12 @@ export class ModelRegistrationWorkflow extends Construct {
         ),
         new sfn.Succeed(this, 'Registered'),
       )
-      .otherwise(new sfn.Fail(this, 'ReadBackMismatch', { error: 'ReadBackMismatch', cause: 'stored version differs' }));
+      .otherwise(
+        new sfn.Fail(this, 'ReadBackMismatch', {
+          error: 'ReadBackMismatch',
+          cause: 'stored version differs',
+        }),
+      );
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,

@@ -71,7 +71,8 @@ export class ModelRegistry extends Construct {
     };
     this.registerFunction = new MlopsFunction(this, 'RegisterModelVersion', {
       name: 'register-model-version',
-      description: 'Registers a model version: validates, checks the artifact, allocates the version atomically',
+      description:
+        'Registers a model version: validates, checks the artifact, allocates the version atomically',
       environment,
     });
     this.grantRegister(this.registerFunction);
@@ -87,11 +88,13 @@ export class ModelRegistry extends Construct {
       this.registerFunction.executionRole,
       ...['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*'].map((finding) => ({
         id: `IAM5[${finding}]`,
-        reason: "CDK's grantRead action set, limited to this registry's artifact bucket and its models/ prefix.",
+        reason:
+          "CDK's grantRead action set, limited to this registry's artifact bucket and its models/ prefix.",
       })),
       {
         id: `IAM5[Resource::<${Stack.of(this).getLogicalId(this.artifactBucket.node.defaultChild as s3.CfnBucket)}.Arn>/models/*]`,
-        reason: 'Registration checks the checksum of any artifact under models/; keys are content-addressed per model.',
+        reason:
+          'Registration checks the checksum of any artifact under models/; keys are content-addressed per model.',
       },
     );
   }

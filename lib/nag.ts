@@ -29,7 +29,8 @@ export function functionArnRef(fn: lambda.IFunction): string {
 
 export const XRAY_WILDCARD: NagFinding = {
   id: 'IAM5[Resource::*]',
-  reason: 'X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch Logs delivery actions do not support resource-level permissions.',
+  reason:
+    'X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch Logs delivery actions do not support resource-level permissions.',
 };
 
 /** Step Functions' LambdaInvoke grants `<arn>:*` so a task may call a version or alias of that one function. */

@@ -16,9 +16,12 @@ export type ModelStage = (typeof MODEL_STAGES)[number];
  * follow the strictest of those: a DNS label.
  */
 export const MODEL_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const MODEL_NAME_RULE = 'must be 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen';
+const MODEL_NAME_RULE =
+  'must be 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen';
 
-export const modelNameSchema = z.string({ error: 'must be a string' }).regex(MODEL_NAME_PATTERN, MODEL_NAME_RULE);
+export const modelNameSchema = z
+  .string({ error: 'must be a string' })
+  .regex(MODEL_NAME_PATTERN, MODEL_NAME_RULE);
 
 const keyName = (what: string) =>
   z.string().regex(/^[A-Za-z0-9_.:/-]{1,128}$/, `${what} names must be 1-128 of A-Z a-z 0-9 _ . : / -`);
@@ -28,7 +31,10 @@ const finiteNumber = z.number({ error: 'must be a finite number' });
 export const registerModelVersionSchema = z.strictObject({
   modelName: modelNameSchema,
   artifact: z.strictObject({
-    key: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(1024, 'must be at most 1024 bytes'),
+    key: z
+      .string({ error: 'must be a string' })
+      .min(1, 'must not be empty')
+      .max(1024, 'must be at most 1024 bytes'),
     sha256: z
       .string({ error: 'must be a string' })
       .regex(/^[a-f0-9]{64}$/, 'must be a lowercase hex SHA-256 digest (64 characters)'),
@@ -73,7 +79,12 @@ export interface ModelVersion {
   readonly modelName: string;
   readonly version: number;
   readonly stage: ModelStage;
-  readonly artifact: { readonly bucket: string; readonly key: string; readonly sha256: string; readonly sizeBytes: number };
+  readonly artifact: {
+    readonly bucket: string;
+    readonly key: string;
+    readonly sha256: string;
+    readonly sizeBytes: number;
+  };
   readonly metrics: Record<string, number>;
   readonly params: Record<string, string | number | boolean>;
   readonly tags: Record<string, string>;
@@ -101,7 +112,10 @@ export function parseModelName(input: unknown, field = 'modelName'): string {
 /** Validates a version number (a positive integer). */
 export function parseVersion(input: unknown, field = 'version'): number {
   return parseOrThrow(
-    z.number({ error: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer'),
+    z
+      .number({ error: 'must be a positive integer' })
+      .int('must be a positive integer')
+      .positive('must be a positive integer'),
     input,
     field,
   );

@@ -12,8 +12,9 @@
  * absent. Either all of it is written or none, so there are no gaps, no duplicates and no version
  * without its metadata. A lost race re-reads and retries with jittered backoff.
  */
-import { HeadObjectCommand, NotFound, type S3Client } from '@aws-sdk/client-s3';
+
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { HeadObjectCommand, NotFound, type S3Client } from '@aws-sdk/client-s3';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -100,7 +101,12 @@ export class ModelRegistryStore {
         modelName: request.modelName,
         version: latest + 1,
         stage: 'None',
-        artifact: { bucket: this.artifactBucket, key: request.artifact.key, sha256: request.artifact.sha256, sizeBytes },
+        artifact: {
+          bucket: this.artifactBucket,
+          key: request.artifact.key,
+          sha256: request.artifact.sha256,
+          sizeBytes,
+        },
         metrics: request.metrics,
         params: request.params,
         tags: request.tags,
@@ -122,8 +128,7 @@ export class ModelRegistryStore {
                   Key: { pk, sk: HEAD_SK },
                   UpdateExpression:
                     'SET latestVersion = :next, modelName = :name, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
-                  ConditionExpression:
-                    latest === 0 ? 'attribute_not_exists(pk)' : 'latestVersion = :latest',
+                  ConditionExpression: latest === 0 ? 'attribute_not_exists(pk)' : 'latestVersion = :latest',
                   ExpressionAttributeValues: {
                     ':next': version.version,
                     ':name': request.modelName,
@@ -132,7 +137,13 @@ export class ModelRegistryStore {
                   },
                 },
               },
-              { Put: { TableName: this.tableName, Item: versionItem, ConditionExpression: 'attribute_not_exists(pk)' } },
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: versionItem,
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
               ...(request.clientToken !== undefined
                 ? [
                     {
@@ -175,7 +186,10 @@ export class ModelRegistryStore {
   }
 
   /** Lists a model's versions, newest first, a page at a time. */
-  async listModelVersions(modelName: unknown, options: ListModelVersionsOptions = {}): Promise<ModelVersionPage> {
+  async listModelVersions(
+    modelName: unknown,
+    options: ListModelVersionsOptions = {},
+  ): Promise<ModelVersionPage> {
     const name = parseModelName(modelName);
     const limit = options.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
@@ -217,13 +231,20 @@ export class ModelRegistryStore {
         new HeadObjectCommand({ Bucket: this.artifactBucket, Key: key, ChecksumMode: 'ENABLED' }),
       );
       const stored = head.ChecksumSHA256;
-      if (stored !== undefined && !stored.includes('-') && Buffer.from(stored, 'base64').toString('hex') !== sha256) {
+      if (
+        stored !== undefined &&
+        !stored.includes('-') &&
+        Buffer.from(stored, 'base64').toString('hex') !== sha256
+      ) {
         throw new ValidationError('artifact.sha256', 'must match the SHA-256 of the stored artifact');
       }
       return head.ContentLength ?? 0;
     } catch (error) {
       if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') {
-        throw new ValidationError('artifact.key', `must name an object in the artifact bucket (no object at ${key})`);
+        throw new ValidationError(
+          'artifact.key',
+          `must name an object in the artifact bucket (no object at ${key})`,
+        );
       }
       throw error;
     }

@@ -16,11 +16,7 @@ function utf8Length(value: string): number {
 }
 
 function numberSize(value: number): number {
-  const digits = Math.abs(value)
-    .toExponential()
-    .replace(/e.*$/, '')
-    .replace('.', '')
-    .replace(/^0+/, '');
+  const digits = Math.abs(value).toExponential().replace(/e.*$/, '').replace('.', '').replace(/^0+/, '');
   return Math.min(21, Math.ceil(Math.max(digits.length, 1) / 2) + 1);
 }
 

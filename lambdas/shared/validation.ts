@@ -18,7 +18,10 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, pre
   if (issue === undefined) throw new ValidationError(prefix ?? '(root)', 'invalid input');
   if (issue.code === 'unrecognized_keys') {
     // Name the unknown field itself, not the object that holds it.
-    throw new ValidationError(issuePath([...issue.path, issue.keys[0] ?? ''], prefix), 'is not a known field');
+    throw new ValidationError(
+      issuePath([...issue.path, issue.keys[0] ?? ''], prefix),
+      'is not a known field',
+    );
   }
   throw new ValidationError(issuePath(issue.path, prefix), issue.message);
 }

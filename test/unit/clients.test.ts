@@ -16,7 +16,11 @@ function sourceFiles(dir: string): string[] {
 describe('client factory', () => {
   it('points every client at AWS_ENDPOINT_URL when it is set', async () => {
     const settings = clientSettings({ AWS_ENDPOINT_URL: 'http://127.0.0.1:4566', AWS_REGION: 'eu-west-1' });
-    expect(settings).toMatchObject({ endpoint: 'http://127.0.0.1:4566', region: 'eu-west-1', maxAttempts: 5 });
+    expect(settings).toMatchObject({
+      endpoint: 'http://127.0.0.1:4566',
+      region: 'eu-west-1',
+      maxAttempts: 5,
+    });
     const s3 = createS3Client(settings);
     const endpoint = await s3.config.endpoint?.();
     expect(endpoint?.hostname).toBe('127.0.0.1');
@@ -39,7 +43,9 @@ describe('client factory', () => {
     const offenders = ['lambdas', 'lib', 'local', 'bin']
       .flatMap((dir) => sourceFiles(path.join(ROOT, dir)))
       .filter((file) => file !== factory)
-      .filter((file) => /new\s+[A-Z][A-Za-z0-9]*Client\s*\(|DynamoDBDocumentClient\.from\(/.test(readFileSync(file, 'utf8')));
+      .filter((file) =>
+        /new\s+[A-Z][A-Za-z0-9]*Client\s*\(|DynamoDBDocumentClient\.from\(/.test(readFileSync(file, 'utf8')),
+      );
     expect(offenders.map((file) => path.relative(ROOT, file))).toEqual([]);
   });
 });

@@ -23,7 +23,13 @@ function validationErrorOf(fn: () => unknown): ValidationError {
 
 describe('parseRegisterModelVersion', () => {
   it('fills defaults for optional maps', () => {
-    expect(parseRegisterModelVersion(valid)).toMatchObject({ metrics: {}, params: {}, tags: {}, lineage: {}, description: '' });
+    expect(parseRegisterModelVersion(valid)).toMatchObject({
+      metrics: {},
+      params: {},
+      tags: {},
+      lineage: {},
+      description: '',
+    });
   });
 
   it.each([
@@ -49,7 +55,9 @@ describe('parseRegisterModelVersion', () => {
     [null, 'null (what JSON makes of NaN)'],
     ['0.9', 'a string'],
   ] as [unknown, string][])('rejects the metric value %s (%s)', (value) => {
-    const error = validationErrorOf(() => parseRegisterModelVersion({ ...valid, metrics: { auc: 0.9, f1: value } }));
+    const error = validationErrorOf(() =>
+      parseRegisterModelVersion({ ...valid, metrics: { auc: 0.9, f1: value } }),
+    );
     expect(error.field).toBe('metrics.f1');
     expect(error.rule).toBe('must be a finite number');
   });
@@ -76,7 +84,9 @@ describe('parseRegisterModelVersion', () => {
   });
 
   it('rejects params that are neither string, finite number nor boolean', () => {
-    const error = validationErrorOf(() => parseRegisterModelVersion({ ...valid, params: { depth: { nested: 1 } } }));
+    const error = validationErrorOf(() =>
+      parseRegisterModelVersion({ ...valid, params: { depth: { nested: 1 } } }),
+    );
     expect(error.field).toBe('params.depth');
   });
 });
