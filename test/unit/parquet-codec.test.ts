@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { defineFeatureView } from '../../lambdas/feature-store/feature-view.js';
+import {
+  decodeFeatureColumns,
+  encodeFeatureRows,
+  INGESTED_AT_COLUMN,
+  parquetColumns,
+} from '../../lambdas/feature-store/parquet-codec.js';
+import type { TypedRow } from '../../lambdas/feature-store/row-validation.js';
+
+const view = defineFeatureView({
+  name: 'account',
+  owner: 'risk-ml',
+  entities: [
+    { name: 'tenant', type: 'string' },
+    { name: 'account_id', type: 'int64' },
+  ],
+  ttlSeconds: 3600,
+  features: [
+    { name: 'balance', type: 'float64' },
+    { name: 'limit_used', type: 'float64', nullable: true },
+    { name: 'txn_count', type: 'int64', nullable: true },
+    { name: 'tier', type: 'string', nullable: true },
+    { name: 'frozen', type: 'bool' },
+  ],
+});
+
+function row(i: number, nulls: boolean): TypedRow {
+  return {
+    eventTimeMs: 1_762_000_000_000 + i * 1000,
+    values: {
+      tenant: `t${i % 3}`,
+      account_id: 10_000_000_000 + i,
+      balance: i * 1.25 - 3,
+      limit_used: nulls ? null : i / 7,
+      txn_count: nulls ? null : i,
+      tier: nulls ? null : (['gold', 'silver'][i % 2] ?? null),
+      frozen: i % 2 === 0,
+    },
+  };
+}
+
+describe('feature Parquet codec', () => {
+  it('lays out entity keys, event time, ingestion time, then features', () => {
+    expect(parquetColumns(view).map((c) => `${c.name}:${c.glueType}${c.nullable ? '?' : ''}`)).toEqual([
+      'tenant:string',
+      'account_id:bigint',
+      'event_time:timestamp',
+      'ingested_at:timestamp',
+      'balance:double',
+      'limit_used:double?',
+      'txn_count:bigint?',
+      'tier:string?',
+      'frozen:boolean',
+    ]);
+  });
+
+  it('round-trips values and explicit nulls exactly', async () => {
+    const rows = Array.from({ length: 250 }, (_, i) => row(i, i % 5 === 0));
+    const bytes = encodeFeatureRows(view, rows, 1_763_000_000_000);
+    expect(new TextDecoder().decode(bytes.subarray(0, 4))).toBe('PAR1');
+    const columns = await decodeFeatureColumns(bytes.buffer as ArrayBuffer);
+    expect(columns.event_time).toEqual(rows.map((r) => r.eventTimeMs));
+    expect(columns[INGESTED_AT_COLUMN]?.every((v) => v === 1_763_000_000_000)).toBe(true);
+    for (const name of ['tenant', 'account_id', 'balance', 'limit_used', 'txn_count', 'tier', 'frozen']) {
+      expect(columns[name], name).toEqual(rows.map((r) => r.values[name]));
+    }
+  });
+
+  it('reads only the columns asked for', async () => {
+    const bytes = encodeFeatureRows(view, [row(1, false)], 0);
+    const columns = await decodeFeatureColumns(bytes.buffer as ArrayBuffer, ['tenant', 'balance']);
+    expect(Object.keys(columns).sort()).toEqual(['balance', 'tenant']);
+  });
+});
