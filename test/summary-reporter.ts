@@ -10,7 +10,8 @@ export default class SummaryLineReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     for (const module of testModules) {
-      if (module.state() === 'failed' && [...module.children.allTests()].length === 0) failed++;
+      // A file that failed outside any test (import error, failing beforeAll) counts as a failure.
+      if (module.state() === 'failed' && [...module.children.allTests('failed')].length === 0) failed++;
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') passed++;

@@ -117,7 +117,8 @@ export async function decodeFeatureColumns(
       dateFromDays: (days: number) => days * 86_400_000,
     } as never,
     onChunk: (chunk) => {
-      const target = (out[chunk.columnName] ??= []);
+      const target = out[chunk.columnName] ?? [];
+      out[chunk.columnName] = target;
       for (let i = 0; i < chunk.columnData.length; i++) {
         const v = chunk.columnData[i] as Value | undefined;
         target[chunk.rowStart + i] = typeof v === 'bigint' ? Number(v) : (v ?? null);

@@ -13,8 +13,9 @@
  * without its metadata. A lost race re-reads and retries with jittered backoff.
  */
 
+import { createHash } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { HeadObjectCommand, NotFound, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, NoSuchKey, NotFound, type S3Client } from '@aws-sdk/client-s3';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -224,23 +225,38 @@ export class ModelRegistryStore {
     return typeof version === 'number' ? this.getModelVersion(modelName, version) : undefined;
   }
 
-  /** Checks the artifact exists (and, when S3 holds a SHA-256 checksum, that it matches); returns its size. */
+  /**
+   * Checks the artifact exists and its SHA-256 is `sha256`; returns its size. Uses the checksum S3
+   * keeps when the object was uploaded with one (no download); otherwise streams the object and
+   * hashes it, so a wrong digest is caught whatever the uploader did.
+   */
   private async verifyArtifact(key: string, sha256: string): Promise<number> {
+    const mismatch = () =>
+      new ValidationError('artifact.sha256', 'must match the SHA-256 of the stored artifact');
     try {
       const head = await this.s3.send(
         new HeadObjectCommand({ Bucket: this.artifactBucket, Key: key, ChecksumMode: 'ENABLED' }),
       );
       const stored = head.ChecksumSHA256;
-      if (
-        stored !== undefined &&
-        !stored.includes('-') &&
-        Buffer.from(stored, 'base64').toString('hex') !== sha256
-      ) {
-        throw new ValidationError('artifact.sha256', 'must match the SHA-256 of the stored artifact');
+      if (stored !== undefined && head.ChecksumType !== 'COMPOSITE' && !stored.includes('-')) {
+        if (Buffer.from(stored, 'base64').toString('hex') !== sha256) throw mismatch();
+        return head.ContentLength ?? 0;
       }
-      return head.ContentLength ?? 0;
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: this.artifactBucket, Key: key }));
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of object.Body as AsyncIterable<Uint8Array>) {
+        hash.update(chunk);
+        size += chunk.byteLength;
+      }
+      if (hash.digest('hex') !== sha256) throw mismatch();
+      return size;
     } catch (error) {
-      if (error instanceof NotFound || (error as { name?: string }).name === 'NotFound') {
+      if (
+        error instanceof NotFound ||
+        error instanceof NoSuchKey ||
+        ['NotFound', 'NoSuchKey'].includes((error as Error).name)
+      ) {
         throw new ValidationError(
           'artifact.key',
           `must name an object in the artifact bucket (no object at ${key})`,

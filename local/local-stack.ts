@@ -1,0 +1,46 @@
+/**
+ * A stack brought up locally: its buckets and tables provisioned on the emulator, its functions
+ * runnable in-process, its state machines runnable from the template.
+ */
+import { type Assembly, type StackArtifact, stackOf } from './assembly.js';
+import { LocalLambdas } from './lambda-runtime.js';
+import { type ProvisionedStack, provision } from './provision.js';
+import { StateMachineRunner } from './state-machine-runner.js';
+
+export interface LocalStack {
+  readonly assembly: Assembly;
+  readonly stack: StackArtifact;
+  readonly provisioned: ProvisionedStack;
+  readonly lambdas: LocalLambdas;
+  /** Physical name of the one table or bucket whose logical id starts with `prefix`. */
+  resourceName(prefix: string): string;
+  /** Runner for the state machine whose logical id starts with `prefix`. */
+  stateMachine(prefix: string): StateMachineRunner;
+}
+
+export async function startLocalStack(
+  assembly: Assembly,
+  options: { stackName?: string; prefix?: string } = {},
+): Promise<LocalStack> {
+  const stack = stackOf(assembly, options.stackName);
+  const provisioned = await provision(stack, options.prefix === undefined ? {} : { prefix: options.prefix });
+  const lambdas = new LocalLambdas(assembly, stack, provisioned);
+  return {
+    assembly,
+    stack,
+    provisioned,
+    lambdas,
+    resourceName(prefix) {
+      const names = { ...provisioned.tables, ...provisioned.buckets };
+      const matches = Object.keys(names).filter((id) => id.startsWith(prefix));
+      const [id] = matches;
+      if (id === undefined || matches.length > 1) {
+        throw new Error(
+          `expected one table or bucket matching ${prefix}, found ${matches.join(', ') || 'none'}`,
+        );
+      }
+      return names[id] as string;
+    },
+    stateMachine: (prefix) => StateMachineRunner.fromStack(stack, provisioned, lambdas, prefix),
+  };
+}

@@ -1,0 +1,249 @@
+/**
+ * Runs a state machine from the synthesized template with aws-local-stepfunctions, dispatching
+ * each Lambda task in-process to the function's bundle (local/lambda-runtime.ts) with the shapes
+ * AWS uses, so Retry, Catch, Choice, Map and Parallel behave as they do in AWS:
+ * - `arn:aws:states:::lambda:invoke` returns `{ ExecutedVersion, Payload, StatusCode, ... }`;
+ *   a plain function ARN returns the payload itself;
+ * - a failed function raises its errorType as the error name, with AWS's Cause JSON
+ *   (`{"errorMessage","errorType","trace"}`).
+ * Other task resources (e.g. SageMaker `.sync`) need a local implementation passed by state name;
+ * the guard (asl-guard.ts) refuses definitions the interpreter would not run faithfully. Harness
+ * failures are fatal: a state machine's Catch cannot swallow them.
+ */
+import { randomUUID } from 'node:crypto';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { assertRunsFaithfully, forEachState, isLambdaResource, taskStates } from './asl-guard.js';
+import type { StackArtifact } from './assembly.js';
+import { HarnessError, LambdaFunctionError, type LocalLambdas } from './lambda-runtime.js';
+import type { ProvisionedStack } from './provision.js';
+
+type Json = Record<string, unknown>;
+type LocalImplementation = (input: unknown) => Promise<unknown> | unknown;
+
+/** The parts of aws-local-stepfunctions' event log the runner reads (its EventLog type is not exported). */
+type ExecutionEvent =
+  | { type: 'StateExited'; state: { name: string; type: string; input: unknown; output?: unknown } }
+  | { type: 'StateFailed'; state: { name: string; type: string; input: unknown }; Error: string }
+  | { type: 'StateRetried'; state: { name: string } }
+  | { type: 'ExecutionFailed'; Error: string; Cause: unknown }
+  | { type: 'Other' };
+
+export interface RunOptions {
+  /** Local implementations of non-Lambda task states, by state name. Name them in the test. */
+  readonly serviceIntegrations?: Readonly<Record<string, LocalImplementation>>;
+  /** Keep the definition's Retry intervals (default: retried at once, counts unchanged). */
+  readonly realRetryIntervals?: boolean;
+  /** Wait state durations in ms, by state name (default: every Wait state takes 0 ms). */
+  readonly waitOverridesMs?: Readonly<Record<string, number>>;
+  /** Execution name (for `$$.Execution.Name`). @default a random UUID */
+  readonly executionName?: string;
+}
+
+export interface StateRecord {
+  readonly name: string;
+  readonly type: string;
+  readonly input: unknown;
+  readonly output?: unknown;
+  /** Error name when the state failed. */
+  readonly error?: string;
+}
+
+export interface ExecutionResult {
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly cause?: string;
+  /** States that finished (exited or failed), in order. */
+  readonly states: StateRecord[];
+  /** Retries per state name. */
+  readonly retries: Record<string, number>;
+}
+
+const MIN_NODE_MAJOR = 22;
+
+export class StateMachineRunner {
+  readonly definition: Json;
+
+  constructor(
+    definition: Json,
+    private readonly lambdas: LocalLambdas,
+    readonly name: string,
+    readonly arn: string,
+  ) {
+    this.definition = definition;
+  }
+
+  /** The state machine with logical id `id` (or whose logical id starts with it) in `stack`. */
+  static fromStack(
+    stack: StackArtifact,
+    provisioned: ProvisionedStack,
+    lambdas: LocalLambdas,
+    id: string,
+  ): StateMachineRunner {
+    const matches = Object.entries(stack.template.Resources).filter(
+      ([logicalId, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && logicalId.startsWith(id),
+    );
+    const [match] = matches;
+    if (match === undefined || matches.length > 1) {
+      throw new HarnessError(
+        `expected one state machine matching ${id}, found ${matches.map(([l]) => l).join(', ') || 'none'}`,
+      );
+    }
+    const [logicalId, resource] = match;
+    const props = resource.Properties ?? {};
+    if (props.DefinitionS3Location !== undefined)
+      throw new HarnessError(`${logicalId}: DefinitionS3Location is not supported locally`);
+    let definition: Json;
+    if (props.DefinitionString !== undefined) {
+      let text = String(provisioned.resolve(props.DefinitionString, logicalId));
+      const substitutions = provisioned.resolve(props.DefinitionSubstitutions ?? {}, logicalId) as Record<
+        string,
+        unknown
+      >;
+      text = text.replace(/\$\{([^}]+)\}/g, (whole, key: string) =>
+        key in substitutions ? String(substitutions[key]) : whole,
+      );
+      definition = JSON.parse(text) as Json;
+    } else {
+      definition = provisioned.resolve(props.Definition, logicalId) as Json;
+    }
+    const state = provisioned.context.resources[logicalId];
+    return new StateMachineRunner(
+      definition,
+      lambdas,
+      state?.attributes.Name ?? logicalId,
+      state?.attributes.Arn ?? logicalId,
+    );
+  }
+
+  /** Runs one execution to its end. Harness failures reject; the machine's own failures resolve as FAILED. */
+  async run(input: unknown, options: RunOptions = {}): Promise<ExecutionResult> {
+    const major = Number(process.versions.node.split('.')[0]);
+    if (major < MIN_NODE_MAJOR) {
+      throw new HarnessError(
+        `aws-local-stepfunctions needs Node.js ${MIN_NODE_MAJOR}+; this is ${process.version}`,
+      );
+    }
+    const implementations = options.serviceIntegrations ?? {};
+    assertRunsFaithfully(this.definition, new Set(Object.keys(implementations)));
+
+    let harnessError: unknown;
+    let abort = () => {};
+    const fatal = (error: unknown): never => {
+      harnessError ??= error;
+      abort();
+      throw error;
+    };
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    const retryIntervals: Record<string, number> = {};
+    for (const task of taskStates(this.definition)) {
+      handlers[task.name] = isLambdaResource(task.resource)
+        ? (taskInput) =>
+            this.invokeLambda(task.resource, taskInput).catch((error) => {
+              if (error instanceof LambdaFunctionError) throw awsTaskError(error);
+              return fatal(error);
+            })
+        : async (taskInput) => {
+            const implementation = implementations[task.name];
+            if (implementation === undefined)
+              return fatal(new HarnessError(`no local implementation for ${task.name}`));
+            return JSON.parse(JSON.stringify((await implementation(taskInput)) ?? null));
+          };
+    }
+    const waits: Record<string, number> = {};
+    forEachState(this.definition, (name, state) => {
+      if (state.Retry && !options.realRetryIntervals) retryIntervals[name] = 0;
+      if (state.Type === 'Wait') waits[name] = options.waitOverridesMs?.[name] ?? 0;
+    });
+
+    const executionName = options.executionName ?? randomUUID();
+    const machine = new StateMachine(this.definition as never, { validationOptions: { checkPaths: true } });
+    const execution = machine.run(input as never, {
+      overrides: {
+        taskResourceLocalHandlers: handlers as never,
+        retryIntervalOverrides: retryIntervals,
+        waitTimeOverrides: waits,
+      },
+      context: {
+        Execution: {
+          Id: `${this.arn.replace(':stateMachine:', ':execution:')}:${executionName}`,
+          Input: input,
+          Name: executionName,
+          RoleArn: 'arn:aws:iam::000000000000:role/local',
+          StartTime: new Date().toISOString(),
+        },
+        StateMachine: { Id: this.arn, Name: this.name },
+      } as never,
+    });
+    abort = execution.abort;
+
+    const states: StateRecord[] = [];
+    const retries: Record<string, number> = {};
+    let failure: { error?: string; cause?: string } = {};
+    const collect = (async () => {
+      for await (const event of execution.eventLogs as AsyncGenerator<ExecutionEvent>) {
+        if (event.type === 'StateExited') {
+          states.push({
+            name: event.state.name,
+            type: event.state.type,
+            input: event.state.input,
+            output: event.state.output,
+          });
+        } else if (event.type === 'StateFailed') {
+          states.push({
+            name: event.state.name,
+            type: event.state.type,
+            input: event.state.input,
+            error: event.Error,
+          });
+        } else if (event.type === 'StateRetried') {
+          retries[event.state.name] = (retries[event.state.name] ?? 0) + 1;
+        } else if (event.type === 'ExecutionFailed') {
+          failure = {
+            error: event.Error,
+            cause: typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause),
+          };
+        }
+      }
+    })();
+
+    let output: unknown;
+    let succeeded = false;
+    try {
+      output = await execution.result;
+      succeeded = true;
+    } catch (error) {
+      if (harnessError === undefined && !(error instanceof Error && error.name === 'ExecutionError'))
+        harnessError = error;
+    }
+    await collect;
+    if (harnessError !== undefined) throw harnessError;
+    return succeeded
+      ? { status: 'SUCCEEDED', output, states, retries }
+      : { status: 'FAILED', ...failure, states, retries };
+  }
+
+  private async invokeLambda(resource: string, taskInput: unknown): Promise<unknown> {
+    if (resource !== 'arn:aws:states:::lambda:invoke') return this.lambdas.invoke(resource, taskInput);
+    const { FunctionName, Payload } = (taskInput ?? {}) as { FunctionName?: string; Payload?: unknown };
+    if (typeof FunctionName !== 'string')
+      throw new HarnessError('lambda:invoke task without a FunctionName parameter');
+    const payload = await this.lambdas.invoke(FunctionName, Payload);
+    const requestId = randomUUID();
+    return {
+      ExecutedVersion: '$LATEST',
+      Payload: payload,
+      SdkHttpMetadata: { HttpHeaders: { 'x-amzn-RequestId': requestId }, HttpStatusCode: 200 },
+      SdkResponseMetadata: { RequestId: requestId },
+      StatusCode: 200,
+    };
+  }
+}
+
+function awsTaskError(error: LambdaFunctionError): Error {
+  const failure = new Error(
+    JSON.stringify({ errorMessage: error.errorMessage, errorType: error.errorType, trace: error.trace }),
+  );
+  failure.name = error.errorType;
+  return failure;
+}
