@@ -117,6 +117,7 @@ export class MlopsFunction extends NodejsFunction {
         target: 'node24',
         platform: 'node',
         minify: true,
+        keepNames: true, // class and function names survive minification (error names, stack traces)
         sourceMap: true,
         sourcesContent: false,
         mainFields: ['module', 'main'],

@@ -1,15 +1,17 @@
 /**
- * Starts and stops the AWS API emulator the integration tests and `npm run emulator` use.
+ * Starts and stops the AWS API emulator that the integration tests and `npm run emulator` use.
  *
- * - `AWS_ENDPOINT_URL` already set (LocalStack on :4566, a moto you started): use it, after checking
- *   it answers; stopping is then a no-op.
- * - Otherwise moto server, through local/moto_server.py (requests serialized like DynamoDB's
- *   atomicity, port picked by the OS). The Python is the system `python3` when it has moto's
- *   server, else the project's `.venv/`; when neither has it, scripts/setup-emulator.sh installs it
- *   into `.venv/`. If that fails too, the error says what to run: a missing emulator never turns
- *   into skipped tests.
+ * - `AWS_ENDPOINT_URL` already set (LocalStack on :4566, a moto you started yourself): it is used
+ *   after a short check that it answers; stopping it is then a no-op.
+ * - Otherwise moto server, run through local/moto_server.py (requests serialized so conditional
+ *   writes and transactions are atomic as in DynamoDB; port picked by the OS at bind time). The
+ *   Python is the first candidate that has moto's server and its extras: the system `python3`, then
+ *   the project's `.venv/`. When none has it, scripts/setup-emulator.sh installs the pinned moto
+ *   into `.venv/` and the candidates are probed again.
+ * - Anything else is an {@link EmulatorUnavailableError} whose message says what to run: a missing
+ *   emulator fails loudly, it never turns into skipped tests.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,89 +20,185 @@ const LAUNCHER = path.join(PROJECT_ROOT, 'local', 'moto_server.py');
 const SETUP_SCRIPT = path.join(PROJECT_ROOT, 'scripts', 'setup-emulator.sh');
 const VENV_PYTHON = path.join(PROJECT_ROOT, '.venv', 'bin', 'python');
 
+/** The moto version scripts/setup-emulator.sh installs (keep the two in step). */
+export const PINNED_MOTO_VERSION = '5.2.1';
+
+/** A running (or attached) AWS API emulator. */
 export interface Emulator {
-  /** Base URL to put in AWS_ENDPOINT_URL. */
+  /** Base URL for `AWS_ENDPOINT_URL`, e.g. `http://127.0.0.1:41234`. */
   readonly endpoint: string;
+  /** `moto`: started here and owned by this process; `external`: found in `AWS_ENDPOINT_URL`. */
   readonly kind: 'moto' | 'external';
+  /** Stops a moto server this process started (SIGTERM, then SIGKILL); a no-op for `external`. */
   stop(): Promise<void>;
 }
 
 export interface StartEmulatorOptions {
-  /** Environment to read AWS_ENDPOINT_URL from. @default process.env */
+  /**
+   * Environment to read `AWS_ENDPOINT_URL` from.
+   * @default process.env
+   */
   readonly env?: NodeJS.ProcessEnv;
-  /** Pythons to try, in order. @default ['python3', '<repo>/.venv/bin/python'] */
+  /**
+   * Python interpreters to try, in order; the first that has moto's server and its extras runs it.
+   * @default ['python3', '<project>/.venv/bin/python']
+   */
   readonly pythonCandidates?: readonly string[];
-  /** Installs moto when no candidate has it. @default runs scripts/setup-emulator.sh */
-  readonly install?: () => boolean;
-  /** How long to wait for the emulator to answer. @default 30 s */
+  /**
+   * Installs moto when no candidate has it; rejects (with the reason) when it cannot. Candidates
+   * are probed again afterwards.
+   * @default runs `bash scripts/setup-emulator.sh`, its output going to this process's stderr
+   */
+  readonly install?: () => Promise<void>;
+  /**
+   * How long moto may take to print its port and answer HTTP.
+   * @default 30_000 ms
+   */
   readonly startTimeoutMs?: number;
+  /**
+   * How long `stop()` waits after SIGTERM before it sends SIGKILL.
+   * @default 5_000 ms
+   */
+  readonly stopGraceMs?: number;
 }
 
-/** No emulator could be found, installed or reached. The message says what to do. */
+/** No emulator could be found, installed, started or reached. The message says what to do. */
 export class EmulatorUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'EmulatorUnavailableError';
   }
 }
 
-/** Whether `python` can import moto's server and the web stack it needs. */
-export function hasMotoServer(python: string): boolean {
-  const probe = spawnSync(python, ['-c', 'import moto, moto.server, flask, flask_cors, werkzeug'], {
-    stdio: 'ignore',
-    timeout: 30_000,
-  });
-  return probe.status === 0;
+/** What to do when there is no emulator; part of every {@link EmulatorUnavailableError} message. */
+export const EMULATOR_REMEDY = [
+  'To fix, do one of:',
+  '  - bash scripts/setup-emulator.sh   (creates .venv/ with moto[server], needs python3 with venv and a reachable package index)',
+  `  - python3 -m pip install 'moto[server]==${PINNED_MOTO_VERSION}'   (into the python3 on your PATH)`,
+  '  - export AWS_ENDPOINT_URL=http://localhost:4566   (use an emulator that is already running, e.g. LocalStack)',
+].join('\n');
+
+interface RunResult {
+  readonly status: number | null;
+  readonly output: string;
 }
 
-function runSetupScript(): boolean {
-  const result = spawnSync('bash', [SETUP_SCRIPT], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    timeout: 600_000,
+/** Runs a command to completion, collecting stdout and stderr; a missing executable is status null. */
+function run(command: string, args: readonly string[], timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('error', (error) => resolve({ status: null, output: error.message }));
+    child.once('close', (status) => resolve({ status, output }));
   });
+}
+
+// Imports moto's server and checks that every distribution its "server" extra needs is installed
+// (moto imports some of them lazily, per service, so importing moto.server alone is not enough).
+const PROBE = `
+import importlib.metadata as m, re, sys
+import moto, moto.server
+missing = []
+for req in m.requires("moto") or []:
+    if 'extra == "server"' in req:
+        name = re.match(r"[A-Za-z0-9._-]+", req).group(0)
+        try:
+            m.distribution(name)
+        except m.PackageNotFoundError:
+            missing.append(name)
+if missing:
+    sys.exit("moto[server] extras missing: " + ", ".join(missing))
+print(moto.__version__)
+`;
+
+/** Whether `python` can run moto's server: it imports `moto.server` and has the server extras. */
+export async function hasMotoServer(python: string): Promise<boolean> {
+  const result = await run(python, ['-c', PROBE], 60_000);
   return result.status === 0;
 }
 
-/** Finds a Python with moto's server, installing it into .venv/ if needed. */
-export function findMotoPython(options: StartEmulatorOptions = {}): string {
+async function runSetupScript(): Promise<void> {
+  const status = await new Promise<number | null>((resolve) => {
+    const child = spawn('bash', [SETUP_SCRIPT], { stdio: ['ignore', process.stderr, process.stderr] });
+    child.once('error', () => resolve(null));
+    child.once('close', (code) => resolve(code));
+  });
+  if (status !== 0)
+    throw new Error(`bash ${path.relative(PROJECT_ROOT, SETUP_SCRIPT)} exited with ${status}`);
+}
+
+/**
+ * Finds a Python that can run moto's server, running the install step once if none can.
+ * @throws EmulatorUnavailableError naming the candidates tried, why the install failed and the remedy
+ */
+export async function findMotoPython(options: StartEmulatorOptions = {}): Promise<string> {
   const candidates = options.pythonCandidates ?? ['python3', VENV_PYTHON];
-  for (const python of candidates) if (hasMotoServer(python)) return python;
-  const installed = (options.install ?? runSetupScript)();
-  if (installed) for (const python of candidates) if (hasMotoServer(python)) return python;
+  const probeAll = async () => {
+    for (const python of candidates) if (await hasMotoServer(python)) return python;
+    return undefined;
+  };
+  const found = await probeAll();
+  if (found) return found;
+
+  let installFailure: string;
+  try {
+    await (options.install ?? runSetupScript)();
+    const installed = await probeAll();
+    if (installed) return installed;
+    installFailure = 'the install step finished, but still no candidate can run moto server';
+  } catch (error) {
+    installFailure = `the install step failed: ${error instanceof Error ? error.message : String(error)}`;
+  }
   throw new EmulatorUnavailableError(
     [
-      'No AWS API emulator is available, and installing one failed.',
-      `Tried: ${candidates.join(', ')} (none can import moto's server).`,
-      'Fix one of:',
-      '  - bash scripts/setup-emulator.sh            (installs moto[server] into .venv/; needs Python 3 and a reachable PyPI)',
-      "  - python3 -m pip install 'moto[server]==5.2.1'",
-      '  - export AWS_ENDPOINT_URL=http://localhost:4566   (use a running LocalStack or moto instead)',
+      'No AWS API emulator for the integration tests: AWS_ENDPOINT_URL is not set and no Python has moto[server].',
+      `Tried: ${candidates.join(', ')}; then ${installFailure}.`,
+      EMULATOR_REMEDY,
     ].join('\n'),
   );
 }
 
-/** Resolves once `endpoint` answers any HTTP request, or rejects after `timeoutMs`. */
+/**
+ * Resolves once `endpoint` answers any HTTP request (any status counts), polling every 100 ms.
+ * @throws EmulatorUnavailableError after `timeoutMs`, with the last connection error
+ */
 export async function waitUntilAnswers(endpoint: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  while (Date.now() < deadline) {
+  do {
     try {
-      await fetch(endpoint, { signal: AbortSignal.timeout(2_000) });
+      const response = await fetch(endpoint, {
+        signal: AbortSignal.timeout(Math.max(1, Math.min(2_000, deadline - Date.now()))),
+      });
+      await response.body?.cancel();
       return;
     } catch (error) {
       lastError = error;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  }
-  throw new EmulatorUnavailableError(
-    `${endpoint} did not answer within ${timeoutMs} ms (${String(lastError)})`,
-  );
+  } while (Date.now() < deadline);
+  const cause = lastError instanceof Error ? (lastError.cause ?? lastError) : lastError;
+  throw new EmulatorUnavailableError(`${endpoint} did not answer within ${timeoutMs} ms (${String(cause)})`, {
+    cause: lastError,
+  });
 }
 
+function lastLines(text: string, count = 20): string {
+  return text.trimEnd().split('\n').slice(-count).join('\n');
+}
+
+/** Spawns the launcher and resolves with the port it bound, or rejects with its last stderr lines. */
 function launch(python: string, timeoutMs: number): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(python, [LAUNCHER, '--host', '127.0.0.1', '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin stays an open pipe: the launcher exits when it closes, i.e. when this process is gone.
+    const child = spawn(python, [LAUNCHER, '--host', '127.0.0.1', '--port', '0', '--exit-with-stdin'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
@@ -109,63 +207,83 @@ function launch(python: string, timeoutMs: number): Promise<{ child: ChildProces
       child.kill('SIGKILL');
       reject(
         new EmulatorUnavailableError(
-          `moto server (${python}) ${why}\n${stderr.split('\n').slice(-15).join('\n')}`,
+          `moto server (${python} ${path.relative(PROJECT_ROOT, LAUNCHER)}) ${why}. Its last output:\n` +
+            `${lastLines(stderr) || '(nothing on stderr)'}\n${EMULATOR_REMEDY}`,
         ),
       );
     };
+    const onExit = (code: number | null, signal: string | null) =>
+      fail(`exited before it was ready (code ${code}, signal ${signal})`);
+    const onError = (error: Error) => fail(`could not be spawned: ${error.message}`);
     const timer = setTimeout(() => fail(`did not start within ${timeoutMs} ms`), timeoutMs);
     child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-8_000);
+      stderr = (stderr + chunk.toString()).slice(-16_000);
     });
     child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const match = /MOTO_READY (\d+)/.exec(stdout);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        child.stdout?.removeAllListeners('data');
-        child.stdout?.resume();
-        resolve({ child, port: Number(match[1]) });
-      }
+      if (match?.[1] === undefined) return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      child.off('error', onError);
+      child.stdout?.removeAllListeners('data');
+      child.stdout?.resume();
+      resolve({ child, port: Number(match[1]) });
     });
-    child.once('exit', (code, signal) => fail(`exited early (code ${code}, signal ${signal})`));
-    child.once('error', (error) => fail(`could not be spawned: ${error.message}`));
+    child.once('exit', onExit);
+    child.once('error', onError);
   });
 }
 
-/** Starts (or attaches to) the emulator. Call `stop()` when done. */
-export async function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator> {
-  const env = options.env ?? process.env;
-  const timeoutMs = options.startTimeoutMs ?? 30_000;
-  const external = env.AWS_ENDPOINT_URL?.trim();
-  if (external) {
-    await waitUntilAnswers(external, Math.min(timeoutMs, 10_000));
-    return { endpoint: external, kind: 'external', stop: async () => {} };
-  }
+function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
 
-  const python = findMotoPython(options);
+async function startMoto(options: StartEmulatorOptions): Promise<Emulator> {
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  const python = await findMotoPython(options);
   const { child, port } = await launch(python, timeoutMs);
-  child.removeAllListeners('exit');
   const endpoint = `http://127.0.0.1:${port}`;
+  // Backstop for a normal exit of this process; the stdin pipe covers the abnormal ones.
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
+  const stop = async () => {
+    process.off('exit', killOnExit);
+    await stopChild(child, options.stopGraceMs ?? 5_000);
+  };
   try {
     await waitUntilAnswers(endpoint, timeoutMs);
   } catch (error) {
-    child.kill('SIGKILL');
+    await stop();
     throw error;
   }
+  return { endpoint, kind: 'moto', stop };
+}
 
-  return {
-    endpoint,
-    kind: 'moto',
-    stop: async () => {
-      process.removeListener('exit', killOnExit);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+/**
+ * Starts moto server, or attaches to the emulator in `AWS_ENDPOINT_URL` when that is set.
+ * Call `stop()` when done.
+ * @throws EmulatorUnavailableError when no emulator can be found, installed, started or reached
+ */
+export async function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator> {
+  const external = (options.env ?? process.env).AWS_ENDPOINT_URL?.trim();
+  if (!external) return startMoto(options);
+  try {
+    await waitUntilAnswers(external, Math.min(options.startTimeoutMs ?? 5_000, 5_000));
+  } catch (error) {
+    throw new EmulatorUnavailableError(
+      `AWS_ENDPOINT_URL is set to ${external}, but nothing answers there. Start that emulator, or unset ` +
+        'AWS_ENDPOINT_URL to let the harness start moto server.',
+      { cause: error },
+    );
+  }
+  return { endpoint: external, kind: 'external', stop: async () => {} };
 }

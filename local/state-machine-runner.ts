@@ -44,7 +44,7 @@ export interface StateRecord {
   readonly type: string;
   readonly input: unknown;
   readonly output?: unknown;
-  /** Error name when the state failed. */
+  /** Error name when the state failed (and was caught, or ended the execution). */
   readonly error?: string;
 }
 
@@ -53,7 +53,10 @@ export interface ExecutionResult {
   readonly output?: unknown;
   readonly error?: string;
   readonly cause?: string;
-  /** States that finished (exited or failed), in order. */
+  /**
+   * States that finished, in order: one record per exit (with `error` set when a Catch routed the
+   * state onward), plus the failures that ended a failed execution.
+   */
   readonly states: StateRecord[];
   /** Retries per state name. */
   readonly retries: Record<string, number>;
@@ -180,25 +183,34 @@ export class StateMachineRunner {
     const states: StateRecord[] = [];
     const retries: Record<string, number> = {};
     let failure: { error?: string; cause?: string } = {};
+    // One record per finished state: exits (with the caught error when a Catch routed it) and,
+    // when the execution fails, the failure that ended it. Failed attempts that were retried only
+    // count in `retries`.
+    const failedAttempts = new Map<string, StateRecord>();
     const collect = (async () => {
       for await (const event of execution.eventLogs as AsyncGenerator<ExecutionEvent>) {
         if (event.type === 'StateExited') {
+          const caught = failedAttempts.get(event.state.name);
+          failedAttempts.delete(event.state.name);
           states.push({
             name: event.state.name,
             type: event.state.type,
             input: event.state.input,
             output: event.state.output,
+            ...(caught?.error ? { error: caught.error } : {}),
           });
         } else if (event.type === 'StateFailed') {
-          states.push({
+          failedAttempts.set(event.state.name, {
             name: event.state.name,
             type: event.state.type,
             input: event.state.input,
             error: event.Error,
           });
         } else if (event.type === 'StateRetried') {
+          failedAttempts.delete(event.state.name);
           retries[event.state.name] = (retries[event.state.name] ?? 0) + 1;
         } else if (event.type === 'ExecutionFailed') {
+          states.push(...failedAttempts.values());
           failure = {
             error: event.Error,
             cause: typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause),

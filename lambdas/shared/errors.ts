@@ -1,7 +1,8 @@
 /**
  * Typed errors shared by the library code, the Lambdas and the CLI. Each sets `name` to its class
- * name: Step Functions matches Retry/Catch `ErrorEquals` against it (Lambda reports it as
- * `errorType`), and HTTP adapters map `status` and `code` onto responses.
+ * name, spelled out (a minifier renames classes, so `new.target.name` would not survive bundling):
+ * Step Functions matches Retry/Catch `ErrorEquals` against it (Lambda reports it as `errorType`),
+ * and HTTP adapters map `status` and `code` onto responses.
  */
 export class MlopsError extends Error {
   /** HTTP status an API adapter should answer with. */
@@ -11,7 +12,7 @@ export class MlopsError extends Error {
 
   constructor(message: string, status: number, code: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = new.target.name;
+    this.name = 'MlopsError';
     this.status = status;
     this.code = code;
   }
@@ -24,12 +25,16 @@ export class ValidationError extends MlopsError {
 
   constructor(field: string, rule: string, message?: string) {
     super(message ?? `${field}: ${rule}`, 400, 'VALIDATION_FAILED');
+    this.name = 'ValidationError';
     this.field = field;
     this.rule = rule;
   }
 }
 
-/** The item that would be written is larger than the store allows. */
+/**
+ * The item that would be written is larger than the store allows. Its `name` stays
+ * `ValidationError` (workflows and HTTP adapters treat it as bad input); `instanceof` tells it apart.
+ */
 export class ItemTooLargeError extends ValidationError {
   readonly sizeBytes: number;
   readonly limitBytes: number;
@@ -49,6 +54,7 @@ export class ItemTooLargeError extends ValidationError {
 export class NotFoundError extends MlopsError {
   constructor(what: string, options?: ErrorOptions) {
     super(`${what} not found`, 404, 'NOT_FOUND', options);
+    this.name = 'NotFoundError';
   }
 }
 
@@ -56,6 +62,7 @@ export class NotFoundError extends MlopsError {
 export class ConflictError extends MlopsError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, 409, 'CONFLICT', options);
+    this.name = 'ConflictError';
   }
 }
 
@@ -63,5 +70,6 @@ export class ConflictError extends MlopsError {
 export class ConfigurationError extends MlopsError {
   constructor(message: string) {
     super(message, 500, 'CONFIGURATION');
+    this.name = 'ConfigurationError';
   }
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,10 @@ function newApp(): App {
   return new App({ outdir: mkdtempSync(path.join(tmpdir(), 'mlops-infra-')), context: cdkJsonContext() });
 }
 
-type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }>;
+type Resources = Record<
+  string,
+  { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }
+>;
 
 describe('MlopsStack', () => {
   let template: Template;
@@ -86,7 +89,9 @@ describe('MlopsStack', () => {
   });
 
   it('lets the read function only read the registry table', () => {
-    const policy = Object.entries(resources).find(([id]) => id.startsWith('ModelRegistryGetModelVersionRoleDefaultPolicy'));
+    const policy = Object.entries(resources).find(([id]) =>
+      id.startsWith('ModelRegistryGetModelVersionRoleDefaultPolicy'),
+    );
     const actions = JSON.stringify(policy?.[1].Properties?.PolicyDocument);
     expect(actions).toContain('dynamodb:GetItem');
     expect(actions).not.toMatch(/dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)/);
@@ -102,7 +107,9 @@ describe('MlopsStack', () => {
 
   it('gives every acknowledged cdk-nag finding a reason', () => {
     const acknowledged = Object.values(resources).flatMap(
-      (r) => (r.Metadata?.cdk_nag as { rules_to_suppress?: { id: string; reason: string }[] } | undefined)?.rules_to_suppress ?? [],
+      (r) =>
+        (r.Metadata?.cdk_nag as { rules_to_suppress?: { id: string; reason: string }[] } | undefined)
+          ?.rules_to_suppress ?? [],
     );
     expect(acknowledged.length).toBeGreaterThan(0);
     for (const { id, reason } of acknowledged) {

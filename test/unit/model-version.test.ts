@@ -122,3 +122,10 @@ describe('assertItemFits', () => {
     expect((caught as ItemTooLargeError).sizeBytes).toBeGreaterThan(400 * 1024);
   });
 });
+
+describe('error names', () => {
+  it('spells names out so Retry/Catch still match after minification', () => {
+    expect(new ValidationError('f', 'rule').name).toBe('ValidationError');
+    expect(new ItemTooLargeError('params', 500_000, 409_600).name).toBe('ValidationError');
+  });
+});
