@@ -108,7 +108,9 @@ export class MlopsFunction extends NodejsFunction {
       tracing: lambda.Tracing.ACTIVE,
       loggingFormat: lambda.LoggingFormat.JSON,
       logGroup,
-      layers: props.onnxRuntime ? [OnnxRuntimeLayer.forArchitecture(scope, architecture)] : [],
+      layers: props.onnxRuntime
+        ? [OnnxRuntimeLayer.forArchitecture(scope, architecture, FUNCTION_RUNTIME)]
+        : [],
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       bundling: {
