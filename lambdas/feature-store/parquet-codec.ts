@@ -10,10 +10,9 @@
 import { parquetRead } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { FeatureType, FeatureView } from './feature-view.js';
-import type { TypedRow, Value } from './row-validation.js';
+import { INGESTED_AT_COLUMN, type TypedRow, type Value } from './row-validation.js';
 
-/** Name of the column recording when a row was ingested (epoch ms in memory). */
-export const INGESTED_AT_COLUMN = 'ingested_at';
+export { INGESTED_AT_COLUMN };
 
 type BasicType = 'STRING' | 'INT64' | 'DOUBLE' | 'BOOLEAN' | 'TIMESTAMP';
 

@@ -6,6 +6,9 @@
  */
 import type { FeatureView } from './feature-view.js';
 
+/** Name of the column recording when a row was ingested (epoch ms in memory). */
+export const INGESTED_AT_COLUMN = 'ingested_at';
+
 /** A feature or entity value after validation. Nulls are explicit. */
 export type Value = number | bigint | string | boolean | null;
 
@@ -140,7 +143,8 @@ function compileColumns(view: FeatureView, kind: InputKind): ColumnCheck[] {
 /** Compiles the validator of one view for one input kind. */
 export function compileRowValidator(view: FeatureView, kind: InputKind): (raw: unknown) => RowVerdict {
   const checks = compileColumns(view, kind);
-  const known = new Set([...checks.map((c) => c.name), view.eventTimeColumn]);
+  // ingested_at is the offline store's own column: an export of the store can be ingested again.
+  const known = new Set([...checks.map((c) => c.name), view.eventTimeColumn, INGESTED_AT_COLUMN]);
   const timeColumn = view.eventTimeColumn;
   return (raw) => {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {

@@ -1,0 +1,141 @@
+/**
+ * Validated ingestion of one batch into the offline store.
+ *
+ * Writes, in this order: accepted rows as Parquet, one file per event-time date
+ * (`features/<view>/date=YYYY-MM-DD/<batch>.parquet`); rejected rows with their reasons
+ * (`quarantine/<view>/<batch>.jsonl`); and last, the batch manifest
+ * (`ingestion/<view>/<batch>.json`) with a write-if-absent. The manifest marks the batch done:
+ * ingesting the same batch id again returns the recorded result and writes nothing. A crash before
+ * the manifest leaves files that a rerun overwrites with the same rows (keys derive from the batch id),
+ * so readers never see a row twice. Every received record is either accepted or rejected.
+ */
+import { z } from 'zod';
+import { ValidationError } from '../shared/errors.js';
+import type { ObjectStore } from '../shared/object-store.js';
+import { parseOrThrow } from '../shared/validation.js';
+import type { FeatureView } from './feature-view.js';
+import { encodeFeatureRows } from './parquet-codec.js';
+import { INGEST_FORMATS, type IngestFormat, parseBody } from './row-sources.js';
+import { compileRowValidator, type TypedRow } from './row-validation.js';
+
+export const ingestRequestSchema = z.strictObject({
+  view: z.string({ error: 'must be a string' }).min(1, 'must name a feature view'),
+  batchId: z
+    .string({ error: 'must be a string' })
+    .regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 . _ -'),
+  format: z.enum(INGEST_FORMATS, { error: `must be one of ${INGEST_FORMATS.join(', ')}` }),
+});
+
+export interface IngestResult {
+  readonly view: string;
+  readonly batchId: string;
+  readonly received: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  /** Parquet files written, one per event date. */
+  readonly files: string[];
+  readonly quarantineKey?: string;
+  /** True when this batch id had been ingested before and nothing was written now. */
+  readonly duplicate: boolean;
+}
+
+/** JSON replacer for raw rows: Parquet int64 values arrive as bigint, which JSON cannot hold. */
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value !== 'bigint') return value;
+  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(value)
+    : value.toString();
+}
+
+export const featureFileKey = (view: string, date: string, batchId: string) =>
+  `features/${view}/date=${date}/${batchId}.parquet`;
+export const quarantineKey = (view: string, batchId: string) => `quarantine/${view}/${batchId}.jsonl`;
+export const ingestionManifestKey = (view: string, batchId: string) => `ingestion/${view}/${batchId}.json`;
+
+export interface IngestOptions {
+  readonly store: ObjectStore;
+  readonly views: ReadonlyMap<string, FeatureView>;
+  readonly now?: () => Date;
+}
+
+/** Ingests one batch. Throws a ValidationError (nothing written) for an unknown view or a bad request/body. */
+export async function ingestBatch(
+  request: { view: unknown; batchId: unknown; format: unknown },
+  body: Uint8Array,
+  options: IngestOptions,
+): Promise<IngestResult> {
+  const { view: viewName, batchId, format } = parseOrThrow(ingestRequestSchema, request);
+  const view = options.views.get(viewName);
+  if (view === undefined)
+    throw new ValidationError('view', `must be a defined feature view (${viewName} is not)`);
+
+  const manifestKey = ingestionManifestKey(view.name, batchId);
+  const previous = await options.store.get(manifestKey);
+  if (previous !== undefined)
+    return { ...(JSON.parse(new TextDecoder().decode(previous)) as IngestResult), duplicate: true };
+
+  const parsed = await parseBody(format as IngestFormat, body);
+  const validate = compileRowValidator(view, parsed.kind);
+  const byDate = new Map<string, TypedRow[]>();
+  const quarantine: string[] = [];
+  for (const record of parsed.records) {
+    if ('malformed' in record) {
+      quarantine.push(
+        JSON.stringify({ position: record.position, text: record.text, reasons: [record.malformed] }),
+      );
+      continue;
+    }
+    const verdict = validate(record.row);
+    if (!verdict.ok) {
+      quarantine.push(
+        JSON.stringify({ position: record.position, row: record.row, reasons: verdict.reasons }, jsonSafe),
+      );
+      continue;
+    }
+    const date = new Date(verdict.row.eventTimeMs).toISOString().slice(0, 10);
+    const rows = byDate.get(date);
+    if (rows === undefined) byDate.set(date, [verdict.row]);
+    else rows.push(verdict.row);
+  }
+
+  const ingestedAtMs = (options.now?.() ?? new Date()).getTime();
+  const files: string[] = [];
+  let accepted = 0;
+  for (const [date, rows] of [...byDate].sort(([a], [b]) => a.localeCompare(b))) {
+    const key = featureFileKey(view.name, date, batchId);
+    await options.store.put(key, encodeFeatureRows(view, rows, ingestedAtMs), {
+      contentType: 'application/vnd.apache.parquet',
+    });
+    files.push(key);
+    accepted += rows.length;
+  }
+  const result: IngestResult = {
+    view: view.name,
+    batchId,
+    received: parsed.records.length,
+    accepted,
+    rejected: quarantine.length,
+    files,
+    ...(quarantine.length > 0 ? { quarantineKey: quarantineKey(view.name, batchId) } : {}),
+    duplicate: false,
+  };
+  if (result.accepted + result.rejected !== result.received) {
+    throw new Error(`ingestion lost rows: ${result.accepted} + ${result.rejected} != ${result.received}`);
+  }
+  if (result.quarantineKey !== undefined) {
+    await options.store.put(result.quarantineKey, `${quarantine.join('\n')}\n`, {
+      contentType: 'application/x-ndjson',
+    });
+  }
+  const written = await options.store.put(manifestKey, JSON.stringify(result), {
+    contentType: 'application/json',
+    ifAbsent: true,
+  });
+  if (!written) {
+    // A concurrent ingestion of the same batch finished first; its manifest is the record.
+    const winner = await options.store.get(manifestKey);
+    if (winner !== undefined)
+      return { ...(JSON.parse(new TextDecoder().decode(winner)) as IngestResult), duplicate: true };
+  }
+  return result;
+}

@@ -1,0 +1,161 @@
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
+import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
+import { decodeFeatureColumns, encodeFeatureRows } from '../../lambdas/feature-store/parquet-codec.js';
+import { clients } from '../../lambdas/shared/clients.js';
+import { ValidationError } from '../../lambdas/shared/errors.js';
+import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
+import { synthesize } from '../../local/assembly.js';
+import { startLocalStack } from '../../local/local-stack.js';
+import { HarnessFixtureStack } from '../fixtures/harness-stack.js';
+
+const view = defineFeatureView({
+  name: 'customer',
+  owner: 'growth-ml',
+  entities: [{ name: 'customer_id', type: 'string' }],
+  ttlSeconds: 86_400,
+  features: [
+    { name: 'orders', type: 'int64', min: 0 },
+    { name: 'spend', type: 'float64', nullable: true },
+  ],
+});
+const views = new Map<string, FeatureView>([[view.name, view]]);
+let store: S3ObjectStore;
+let bucket: string;
+const encode = (text: string) => new TextEncoder().encode(text);
+const options = () => ({ store, views, now: () => new Date('2026-11-20T00:00:00Z') });
+
+async function keys(prefix = ''): Promise<string[]> {
+  const page = await clients.s3().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (page.Contents ?? []).map((o) => o.Key ?? '').sort();
+}
+
+async function text(key: string): Promise<string> {
+  const object = await clients.s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (await object.Body?.transformToString()) ?? '';
+}
+
+beforeAll(async () => {
+  const local = await startLocalStack(
+    synthesize((app) => void new HarnessFixtureStack(app, 'IngestFixture')),
+    {
+      prefix: 'ingest-',
+    },
+  );
+  bucket = local.resourceName('Data');
+  store = new S3ObjectStore(clients.s3(), bucket);
+});
+
+describe('feature ingestion into the offline store', () => {
+  it('writes accepted rows per event date and quarantines every bad row with its reasons', async () => {
+    const lines = [
+      '{"customer_id":"c1","event_time":"2026-11-01T10:00:00Z","orders":3,"spend":12.5}',
+      '{"customer_id":"c2","event_time":"2026-11-02T10:00:00Z","orders":1,"spend":null}',
+      '{"customer_id":"c3","event_time":"2026-11-02T11:00:00Z","orders":"1"}',
+      '{"event_time":"2026-11-02T11:00:00Z","orders":1}',
+      '{"customer_id":"c4","event_time":"2026-11-02T11:00:00Z","orders":-2}',
+      '{"customer_id":"c5","event_time":"2026-11-02T11:00:00Z","orders":2,"colour":"red"}',
+      '{"customer_id":"c6","event_time":"yesterday","orders":2}',
+      '{not json',
+    ];
+    const result = await ingestBatch(
+      { view: 'customer', batchId: 'b-1', format: 'jsonl' },
+      encode(lines.join('\n')),
+      options(),
+    );
+
+    expect(result).toMatchObject({ received: 8, accepted: 2, rejected: 6, duplicate: false });
+    expect(result.files).toEqual([
+      'features/customer/date=2026-11-01/b-1.parquet',
+      'features/customer/date=2026-11-02/b-1.parquet',
+    ]);
+    const day2 = await decodeFeatureColumns(
+      (
+        await (
+          await clients.s3().send(new GetObjectCommand({ Bucket: bucket, Key: result.files[1] }))
+        ).Body?.transformToByteArray()
+      )?.buffer as ArrayBuffer,
+    );
+    expect(day2).toMatchObject({ customer_id: ['c2'], orders: [1], spend: [null] });
+    const quarantined = (await text('quarantine/customer/b-1.jsonl'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { position: number; reasons: string[] });
+    expect(quarantined.map((q) => [q.position, q.reasons[0]])).toEqual([
+      [3, 'orders: must be an integer, got string'],
+      [4, 'customer_id: is required'],
+      [5, 'orders: must be >= 0'],
+      [6, 'colour: is not a column of feature view customer'],
+      [7, 'event_time: must be an RFC 3339 timestamp with a time zone or epoch milliseconds'],
+      [8, expect.stringMatching(/^malformed JSON/)],
+    ]);
+    expect(JSON.parse(await text('ingestion/customer/b-1.json'))).toMatchObject({
+      received: 8,
+      accepted: 2,
+      rejected: 6,
+    });
+  });
+
+  it('writes nothing new when the same batch id is ingested again', async () => {
+    const body = encode(
+      'customer_id,event_time,orders,spend\nc1,2026-11-03T00:00:00Z,1,\nc2,2026-11-03T00:00:00Z,x,1\n',
+    );
+    const first = await ingestBatch({ view: 'customer', batchId: 'b-2', format: 'csv' }, body, options());
+    const before = await keys();
+    const again = await ingestBatch(
+      { view: 'customer', batchId: 'b-2', format: 'csv' },
+      encode('anything'),
+      options(),
+    );
+    expect(first).toMatchObject({ received: 2, accepted: 1, rejected: 1, duplicate: false });
+    expect(again).toEqual({ ...first, duplicate: true });
+    expect(await keys()).toEqual(before);
+  });
+
+  it('reads Parquet input, an export of the offline store included', async () => {
+    const at = Date.parse('2026-11-04T00:00:00Z');
+    const rows = [
+      { eventTimeMs: at, values: { customer_id: 'p1', orders: 7, spend: 1.5 } },
+      { eventTimeMs: at, values: { customer_id: 'p2', orders: -7, spend: null } },
+    ];
+    const parquet = encodeFeatureRows(view, rows, 0);
+    const result = await ingestBatch(
+      { view: 'customer', batchId: 'b-3', format: 'parquet' },
+      parquet,
+      options(),
+    );
+    expect(result).toMatchObject({ received: 2, accepted: 1, rejected: 1 });
+    // The rejected row's int64 values (bigint in Parquet) are written as JSON numbers.
+    expect(JSON.parse((await text('quarantine/customer/b-3.jsonl')).trim())).toMatchObject({
+      row: { customer_id: 'p2', orders: -7 },
+      reasons: ['orders: must be >= 0'],
+    });
+  });
+
+  it.each([
+    [{ view: 'nope', batchId: 'b-4', format: 'jsonl' }, '{"a":1}', 'view'],
+    [{ view: 'customer', batchId: 'b/4', format: 'jsonl' }, '{"a":1}', 'batchId'],
+    [{ view: 'customer', batchId: 'b-4', format: 'xml' }, '{"a":1}', 'format'],
+    [{ view: 'customer', batchId: 'b-4', format: 'jsonl' }, '', 'body'],
+    [{ view: 'customer', batchId: 'b-4', format: 'jsonl' }, '\n\n', 'body'],
+    [{ view: 'customer', batchId: 'b-4', format: 'parquet' }, 'not parquet', 'body'],
+  ])('rejects %j with a ValidationError naming the field, writing nothing', async (request, body, field) => {
+    const before = await keys();
+    const error = await ingestBatch(request, encode(body), options()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+    expect(await keys()).toEqual(before);
+  });
+
+  it('records one result when the same batch is ingested twice at once', async () => {
+    const body = encode('{"customer_id":"r1","event_time":"2026-11-05T00:00:00Z","orders":1}\n');
+    const results = await Promise.all(
+      [1, 2, 3].map(() =>
+        ingestBatch({ view: 'customer', batchId: 'race', format: 'jsonl' }, body, options()),
+      ),
+    );
+    expect(results.every((r) => r.received === 1 && r.accepted === 1)).toBe(true);
+    expect(await keys('ingestion/customer/race')).toEqual(['ingestion/customer/race.json']);
+  });
+});
