@@ -1,33 +1,50 @@
 #!/usr/bin/env bash
-# Installs the AWS API emulator (moto server, pinned) into the project's .venv/.
-# The test harness runs this itself when no Python on the machine has moto's server; it is safe to
-# run again (it does nothing when the pinned version is already there).
+# Installs the AWS API emulator the integration tests use (moto server, pinned) into .venv/.
+#
+# The test harness (local/emulator.ts) runs this itself when no Python on the machine has moto's
+# server, so a fresh checkout needs no manual step. Safe to run again: it does nothing when .venv/
+# already has the pinned version. PYTHON=/path/to/python3 picks the interpreter for the venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MOTO_VERSION=5.2.1
+MOTO_VERSION=5.2.1 # keep in step with PINNED_MOTO_VERSION in local/emulator.ts
 PYTHON=${PYTHON:-python3}
 
+say() { echo "setup-emulator: $*" >&2; }
+
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
-  echo "setup-emulator: $PYTHON not found. Install Python 3.9 or newer (e.g. apt-get install python3 python3-venv), then run: bash scripts/setup-emulator.sh" >&2
+  say "error: '$PYTHON' not found. Install Python 3.9 or newer with venv support (Debian/Ubuntu:"
+  say "  apt-get install python3 python3-venv), then run: bash scripts/setup-emulator.sh"
+  say "  or point the tests at a running emulator: export AWS_ENDPOINT_URL=http://localhost:4566"
   exit 1
 fi
 
-if .venv/bin/python -c "import moto, moto.server, flask_cors; assert moto.__version__ == '$MOTO_VERSION'" >/dev/null 2>&1; then
-  echo "setup-emulator: moto $MOTO_VERSION already in .venv/"
+if .venv/bin/python - "$MOTO_VERSION" >/dev/null 2>&1 <<'EOF'; then
+import sys, moto, moto.server, flask_cors
+sys.exit(0 if moto.__version__ == sys.argv[1] else 1)
+EOF
+  say "moto $MOTO_VERSION is already installed in .venv/; nothing to do"
   exit 0
 fi
 
-echo "setup-emulator: creating .venv/ and installing moto[server]==$MOTO_VERSION"
 if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv || {
-    echo "setup-emulator: could not create .venv/ (on Debian/Ubuntu: apt-get install python3-venv)" >&2
+  say "creating .venv/ with $PYTHON -m venv"
+  if ! "$PYTHON" -m venv .venv; then
+    rm -rf .venv
+    say "error: could not create .venv/ (Debian/Ubuntu: apt-get install python3-venv), then run this again"
     exit 1
-  }
+  fi
 fi
-if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"; then
-  echo "setup-emulator: pip could not install moto[server]==$MOTO_VERSION into .venv/. Check that PyPI (or your index) is reachable, or install it into your system Python: python3 -m pip install 'moto[server]==$MOTO_VERSION'" >&2
+
+say "installing moto[server]==$MOTO_VERSION into .venv/ with pip"
+if ! .venv/bin/python -m pip install --disable-pip-version-check --retries 2 --timeout 30 \
+  "moto[server]==$MOTO_VERSION"; then
+  say "error: pip could not install moto[server]==$MOTO_VERSION into .venv/."
+  say "  Check that your package index is reachable (pip config list), then run: bash scripts/setup-emulator.sh"
+  say "  or install it into the python3 on your PATH: python3 -m pip install 'moto[server]==$MOTO_VERSION'"
+  say "  or point the tests at a running emulator: export AWS_ENDPOINT_URL=http://localhost:4566"
   exit 1
 fi
-.venv/bin/python -c "import moto.server" >/dev/null
-echo "setup-emulator: moto $MOTO_VERSION ready in .venv/"
+
+.venv/bin/python -c 'import moto.server'
+say "moto $MOTO_VERSION is ready in .venv/ (.venv/bin/python)"

@@ -1,3 +1,4 @@
+/** Values the integration project's global setup provides to every test file (`inject(name)`). */
 declare module 'vitest' {
   export interface ProvidedContext {
     /** Endpoint of the AWS API emulator the global setup started (or found in AWS_ENDPOINT_URL). */

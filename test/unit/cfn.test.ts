@@ -28,10 +28,14 @@ describe('resolveValue', () => {
   });
 
   it('resolves both forms of Fn::Sub', () => {
-    expect(resolveValue({ 'Fn::Sub': '${AWS::Region}-${Table}-${Fn.Arn}' }, ctx)).toBe(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's own ${} syntax
+    const plain = '${AWS::Region}-${Table}-${Fn.Arn}';
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's own ${} syntax
+    const withVariables = '${x}/${Table}';
+    expect(resolveValue({ 'Fn::Sub': plain }, ctx)).toBe(
       'eu-west-1-S-Table-arn:aws:lambda:eu-west-1:123456789012:function:S-Fn',
     );
-    expect(resolveValue({ 'Fn::Sub': ['${x}/${Table}', { x: { Ref: 'AWS::AccountId' } }] }, ctx)).toBe(
+    expect(resolveValue({ 'Fn::Sub': [withVariables, { x: { Ref: 'AWS::AccountId' } }] }, ctx)).toBe(
       '123456789012/S-Table',
     );
   });
