@@ -45,6 +45,7 @@ export class MlopsStack extends Stack {
     this.registry = new ModelRegistry(this, 'ModelRegistry', {
       accessLogsBucket: this.accessLogsBucket,
       removalPolicy,
+      logRetention: props.config.logRetentionDays,
     });
 
     this.registrationWorkflow = new ModelRegistrationWorkflow(this, 'ModelRegistrationWorkflow', {

@@ -7,6 +7,7 @@
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { REGISTRY_ENV } from '../lambdas/registry/registry.js';
@@ -16,8 +17,10 @@ import { acknowledge } from './nag.js';
 export interface ModelRegistryProps {
   /** Bucket that receives the artifact bucket's server access logs. */
   readonly accessLogsBucket: s3.IBucket;
-  /** What happens to the table and bucket when the stack is deleted. */
+  /** What happens to the table, bucket and log groups when the stack is deleted. */
   readonly removalPolicy: RemovalPolicy;
+  /** Days the registry functions' logs are kept. */
+  readonly logRetention: logs.RetentionDays;
   /**
    * Days after which non-current artifact object versions are deleted.
    * @default Duration.days(90)
@@ -69,18 +72,19 @@ export class ModelRegistry extends Construct {
       [REGISTRY_ENV.artifactBucket]: this.artifactBucket.bucketName,
       POWERTOOLS_SERVICE_NAME: 'model-registry',
     };
+    const shared = { environment, logRetention: props.logRetention, logRemovalPolicy: props.removalPolicy };
     this.registerFunction = new MlopsFunction(this, 'RegisterModelVersion', {
+      ...shared,
       name: 'register-model-version',
       description:
         'Registers a model version: validates, checks the artifact, allocates the version atomically',
-      environment,
     });
     this.grantRegister(this.registerFunction);
 
     this.getFunction = new MlopsFunction(this, 'GetModelVersion', {
       name: 'get-model-version',
+      ...shared,
       description: 'Reads one model version from the registry',
-      environment,
     });
     this.grantReadMetadata(this.getFunction);
 

@@ -128,3 +128,22 @@ describe('MlopsStack', () => {
     expect(report).toContain('AwsSolutions-S10');
   });
 });
+
+describe('configuration', () => {
+  it('applies log retention and removal policy from configuration to every log group', () => {
+    const app = newApp();
+    const { stack } = buildApp(app, { logRetentionDays: 7, removalPolicy: 'destroy' });
+    const template = Template.fromStack(stack);
+    const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
+    expect(groups.length).toBeGreaterThanOrEqual(3);
+    for (const group of groups) {
+      expect(group.Properties.RetentionInDays).toBe(7);
+      expect(group.DeletionPolicy).toBe('Delete');
+    }
+  });
+
+  it('rejects an invalid configuration value by field', () => {
+    expect(() => buildApp(newApp(), { logRetentionDays: 3 })).toThrow(/config\.logRetentionDays/);
+    expect(() => buildApp(newApp(), { stackNmae: 'x' })).toThrow(/config\.stackNmae: is not a known field/);
+  });
+});

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { defineFeatureView, type FeatureViewInput } from '../../lambdas/feature-store/feature-view.js';
 import { compileRowValidator, parseEventTime } from '../../lambdas/feature-store/row-validation.js';
-import { ValidationError } from '../../lambdas/shared/errors.js';
+import { validationErrorOf } from '../support/errors.js';
+
+const defineError = (input: unknown) => validationErrorOf(() => defineFeatureView(input as FeatureViewInput));
 
 const customer: FeatureViewInput = {
   name: 'customer_activity',
@@ -16,16 +18,6 @@ const customer: FeatureViewInput = {
   ],
 };
 
-function definitionError(input: unknown): ValidationError {
-  try {
-    defineFeatureView(input as FeatureViewInput);
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error('expected a ValidationError');
-}
-
 describe('defineFeatureView', () => {
   it('fills defaults and freezes the definition', () => {
     const view = defineFeatureView(customer);
@@ -35,7 +27,7 @@ describe('defineFeatureView', () => {
   });
 
   it('rejects a duplicate column name, naming where it is', () => {
-    const error = definitionError({
+    const error = defineError({
       ...customer,
       features: [...customer.features, { name: 'customer_id', type: 'string' }],
     });
@@ -44,18 +36,18 @@ describe('defineFeatureView', () => {
   });
 
   it('rejects bounds on a string feature', () => {
-    const error = definitionError({ ...customer, features: [{ name: 'x', type: 'string', min: 1 }] });
+    const error = defineError({ ...customer, features: [{ name: 'x', type: 'string', min: 1 }] });
     expect(error.field).toBe('featureViews.customer_activity.features.0.min');
   });
 
   it('rejects a view name Glue cannot hold', () => {
-    expect(definitionError({ ...customer, name: 'Customer-Activity' }).field).toBe(
+    expect(defineError({ ...customer, name: 'Customer-Activity' }).field).toBe(
       'featureViews.Customer-Activity.name',
     );
   });
 
   it('rejects a non-positive TTL', () => {
-    expect(definitionError({ ...customer, ttlSeconds: 0 }).field).toBe(
+    expect(defineError({ ...customer, ttlSeconds: 0 }).field).toBe(
       'featureViews.customer_activity.ttlSeconds',
     );
   });

@@ -7,19 +7,10 @@ import {
   parseVersion,
 } from '../../lambdas/registry/model-version.js';
 import { ItemTooLargeError, ValidationError } from '../../lambdas/shared/errors.js';
+import { validationErrorOf } from '../support/errors.js';
 
 const sha = 'a'.repeat(64);
 const valid = { modelName: 'churn', artifact: { key: artifactKey('churn', sha), sha256: sha } };
-
-function validationErrorOf(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error('expected a ValidationError');
-}
 
 describe('parseRegisterModelVersion', () => {
   it('fills defaults for optional maps', () => {
