@@ -3,6 +3,7 @@
  * through {@link loadConfig}, so a value is defined and validated in one place.
  */
 import { z } from 'zod';
+import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
 import { parseOrThrow } from '../lambdas/shared/validation.js';
 
 export const mlopsConfigSchema = z
@@ -18,15 +19,30 @@ export const mlopsConfigSchema = z
      * `retain` keeps them (production); `destroy` removes them (sandboxes, CI).
      */
     removalPolicy: z.enum(['retain', 'destroy']),
+    /** Feature view definitions (see lambdas/feature-store/feature-view.ts). */
+    featureViews: z.array(featureViewSchema).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    const names = new Set<string>();
+    for (const [i, view] of config.featureViews.entries()) {
+      if (names.has(view.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['featureViews', i, 'name'],
+          message: `duplicates the view name ${view.name}`,
+        });
+      names.add(view.name);
+    }
+  });
 
-export type MlopsConfig = z.infer<typeof mlopsConfigSchema>;
+export type MlopsConfig = z.output<typeof mlopsConfigSchema>;
 
 export const defaultConfig: MlopsConfig = {
   stackName: 'ServerlessMlops',
   logRetentionDays: 30,
   removalPolicy: 'retain',
+  featureViews: [],
 };
 
 /**

@@ -67,6 +67,12 @@ export interface MlopsFunctionProps {
    */
   readonly logRemovalPolicy?: RemovalPolicy;
   /**
+   * Compile-time constants for esbuild (`define`): identifier to JSON text. Used to bake
+   * configuration the CDK app already validated (e.g. feature view definitions) into the bundle.
+   * @default none
+   */
+  readonly define?: Record<string, string>;
+  /**
    * Folder holding the function folders. Tests point it at fixtures.
    * @default `<repo>/lambdas`
    */
@@ -123,6 +129,7 @@ export class MlopsFunction extends NodejsFunction {
         sourceMap: true,
         sourcesContent: false,
         mainFields: ['module', 'main'],
+        ...(props.define ? { define: props.define } : {}),
         externalModules: props.onnxRuntime ? [...EXTERNAL_MODULES, 'onnxruntime-node'] : EXTERNAL_MODULES,
         // ESM bundles of CommonJS dependencies still call require(); give them one.
         banner:

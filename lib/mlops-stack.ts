@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { MlopsConfig } from './config.js';
+import { FeatureStore } from './feature-store.js';
 import { ModelRegistrationWorkflow } from './model-registration-workflow.js';
 import { ModelRegistry } from './model-registry.js';
 import { acknowledge } from './nag.js';
@@ -17,6 +18,7 @@ export class MlopsStack extends Stack {
   /** Destination of every bucket's server access logs. */
   public readonly accessLogsBucket: s3.Bucket;
   public readonly registry: ModelRegistry;
+  public readonly featureStore: FeatureStore;
   public readonly registrationWorkflow: ModelRegistrationWorkflow;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps) {
@@ -43,6 +45,13 @@ export class MlopsStack extends Stack {
     });
 
     this.registry = new ModelRegistry(this, 'ModelRegistry', {
+      accessLogsBucket: this.accessLogsBucket,
+      removalPolicy,
+      logRetention: props.config.logRetentionDays,
+    });
+
+    this.featureStore = new FeatureStore(this, 'FeatureStore', {
+      featureViews: props.config.featureViews,
       accessLogsBucket: this.accessLogsBucket,
       removalPolicy,
       logRetention: props.config.logRetentionDays,

@@ -1,0 +1,50 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { defineFeatureView, type FeatureView, type FeatureViewInput } from '../feature-store/feature-view.js';
+import { type IngestResult, ingestBatch } from '../feature-store/ingest.js';
+import { clients } from '../shared/clients.js';
+import { requireEnv } from '../shared/env.js';
+import { ValidationError } from '../shared/errors.js';
+import { logger } from '../shared/logger.js';
+import { S3ObjectStore } from '../shared/object-store.js';
+
+/** The feature view definitions the CDK app validated, baked in at bundle time (lib/feature-store.ts). */
+declare const __MLOPS_FEATURE_VIEWS__: FeatureViewInput[] | undefined;
+
+const views = new Map<string, FeatureView>(
+  (typeof __MLOPS_FEATURE_VIEWS__ === 'undefined' ? [] : __MLOPS_FEATURE_VIEWS__).map((v) => [
+    v.name,
+    defineFeatureView(v),
+  ]),
+);
+const store = new S3ObjectStore(clients.s3(), requireEnv('OFFLINE_BUCKET'));
+
+/** Where callers put batches before asking for their ingestion. */
+export const LANDING_PREFIX = 'landing/';
+
+interface IngestEvent {
+  readonly view?: unknown;
+  readonly batchId?: unknown;
+  readonly format?: unknown;
+  /** Key of the batch under landing/ in the offline bucket. */
+  readonly sourceKey?: unknown;
+}
+
+/** Ingests one landed batch into the offline store. */
+async function ingest(event: IngestEvent): Promise<IngestResult> {
+  const sourceKey = event?.sourceKey;
+  if (typeof sourceKey !== 'string' || !sourceKey.startsWith(LANDING_PREFIX) || sourceKey.includes('..')) {
+    throw new ValidationError('sourceKey', `must be a key under ${LANDING_PREFIX}`);
+  }
+  const body = await store.get(sourceKey);
+  if (body === undefined)
+    throw new ValidationError('sourceKey', `must name an existing object (no object at ${sourceKey})`);
+  const result = await ingestBatch({ view: event.view, batchId: event.batchId, format: event.format }, body, {
+    store,
+    views,
+  });
+  logger.info('batch ingested', { ...result, files: result.files.length });
+  return result;
+}
+
+export const handler = middy(ingest).use(injectLambdaContext(logger));

@@ -1,0 +1,171 @@
+/**
+ * The feature store: an S3 offline store (Parquet under `features/<view>/date=YYYY-MM-DD/`, one
+ * Glue table per view with partition projection, so Athena queries it at any scale without
+ * crawlers), a DynamoDB online store (one item per view and entity, TTL enabled), and the ingestion
+ * function. Feature view definitions come from the project configuration and are baked into the
+ * function bundles, so the CDK app and the Lambdas read the same definitions.
+ */
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { FeatureView } from '../lambdas/feature-store/feature-view.js';
+import { parquetColumns } from '../lambdas/feature-store/parquet-codec.js';
+import { MlopsFunction } from './mlops-function.js';
+import { acknowledge } from './nag.js';
+
+export interface FeatureStoreProps {
+  /** The validated feature view definitions (configuration `featureViews`). */
+  readonly featureViews: readonly FeatureView[];
+  /** Bucket that receives the offline bucket's server access logs. */
+  readonly accessLogsBucket: s3.IBucket;
+  /** What happens to the stores and log groups when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicy;
+  /** Days the functions' logs are kept. */
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * Days landed batches are kept after upload (they are copied into the offline store on ingestion).
+   * @default Duration.days(7)
+   */
+  readonly landingRetention?: Duration;
+}
+
+/** Name of the online table's TTL attribute (epoch seconds). */
+export const ONLINE_TTL_ATTRIBUTE = 'expiresAt';
+
+export class FeatureStore extends Construct {
+  public readonly offlineBucket: s3.Bucket;
+  /** One item per view and entity: pk = `<view>#<entity key>`. */
+  public readonly onlineTable: dynamodb.Table;
+  public readonly database: glue.CfnDatabase;
+  /** Glue tables by feature view name. */
+  public readonly tables: ReadonlyMap<string, glue.CfnTable>;
+  /** Ingests a batch landed under `landing/` (event: { view, batchId, format, sourceKey }). */
+  public readonly ingestFunction: MlopsFunction;
+
+  constructor(scope: Construct, id: string, props: FeatureStoreProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    this.offlineBucket = new s3.Bucket(this, 'Offline', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: props.accessLogsBucket,
+      serverAccessLogsPrefix: `${stack.stackName}/feature-store/`,
+      lifecycleRules: [
+        { prefix: 'landing/', expiration: props.landingRetention ?? Duration.days(7) },
+        { abortIncompleteMultipartUploadAfter: Duration.days(7) },
+      ],
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.onlineTable = new dynamodb.Table(this, 'Online', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: ONLINE_TTL_ATTRIBUTE,
+      removalPolicy: props.removalPolicy,
+    });
+
+    const databaseName = `${stack.stackName.toLowerCase().replace(/[^a-z0-9]/g, '_')}_features`;
+    this.database = new glue.CfnDatabase(this, 'Database', {
+      catalogId: stack.account,
+      databaseInput: { name: databaseName, description: 'serverless-mlops offline feature store' },
+    });
+
+    const tables = new Map<string, glue.CfnTable>();
+    for (const view of props.featureViews) {
+      const location = `s3://${this.offlineBucket.bucketName}/features/${view.name}/`;
+      const table = new glue.CfnTable(this, `Table-${view.name}`, {
+        catalogId: stack.account,
+        databaseName,
+        tableInput: {
+          name: view.name,
+          description: view.description || `Feature view ${view.name}`,
+          tableType: 'EXTERNAL_TABLE',
+          parameters: {
+            classification: 'parquet',
+            owner: view.owner,
+            'projection.enabled': 'true',
+            'projection.date.type': 'date',
+            'projection.date.format': 'yyyy-MM-dd',
+            'projection.date.range': '2000-01-01,NOW',
+            'projection.date.interval': '1',
+            'projection.date.interval.unit': 'DAYS',
+            'storage.location.template': `${location}date=\${date}/`,
+          },
+          partitionKeys: [{ name: 'date', type: 'string' }],
+          storageDescriptor: {
+            location,
+            inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+            outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+            serdeInfo: {
+              serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
+            },
+            columns: parquetColumns(view).map((c) => ({ name: c.name, type: c.glueType })),
+          },
+        },
+      });
+      table.addDependency(this.database);
+      tables.set(view.name, table);
+    }
+    this.tables = tables;
+
+    this.ingestFunction = new MlopsFunction(this, 'Ingest', {
+      name: 'ingest-features',
+      description: 'Validates a landed batch and writes it to the offline store as Parquet',
+      environment: {
+        OFFLINE_BUCKET: this.offlineBucket.bucketName,
+        POWERTOOLS_SERVICE_NAME: 'feature-store',
+      },
+      define: { __MLOPS_FEATURE_VIEWS__: JSON.stringify(props.featureViews) },
+      memorySize: 2048,
+      timeout: Duration.minutes(5),
+      logRetention: props.logRetention,
+      logRemovalPolicy: props.removalPolicy,
+    });
+    this.grantIngest(this.ingestFunction);
+
+    const bucketArn = `<${stack.getLogicalId(this.offlineBucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
+    acknowledge(
+      this.ingestFunction.executionRole,
+      ...['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*', 'Action::s3:Abort*'].map(
+        (finding) => ({
+          id: `IAM5[${finding}]`,
+          reason:
+            "CDK's grantRead/grantPut action sets, limited to the offline bucket's prefixes named below.",
+        }),
+      ),
+      ...['landing/*', 'features/*', 'quarantine/*', 'ingestion/*'].map((prefix) => ({
+        id: `IAM5[Resource::${bucketArn}/${prefix}]`,
+        reason: `Ingestion reads landed batches and writes per-batch objects under ${prefix} (keys derive from view and batch id).`,
+      })),
+    );
+  }
+
+  /** Lets `grantee` land batches under `landing/` and run ingestion's reads and writes. */
+  grantIngest(grantee: iam.IGrantable): iam.Grant {
+    this.offlineBucket.grantRead(grantee, 'landing/*');
+    this.offlineBucket.grantRead(grantee, 'ingestion/*');
+    this.offlineBucket.grantPut(grantee, 'features/*');
+    this.offlineBucket.grantPut(grantee, 'quarantine/*');
+    return this.offlineBucket.grantPut(grantee, 'ingestion/*');
+  }
+
+  /** Lets `grantee` read the offline store (feature files and their Glue tables' data). */
+  grantReadOffline(grantee: iam.IGrantable): iam.Grant {
+    return this.offlineBucket.grantRead(grantee, 'features/*');
+  }
+
+  /** Lets `grantee` read the online store. */
+  grantReadOnline(grantee: iam.IGrantable): iam.Grant {
+    return this.onlineTable.grantReadData(grantee);
+  }
+}
