@@ -37,8 +37,8 @@ describe('FeatureStore', () => {
       'projection.date.format': 'yyyy-MM-dd',
     });
     // biome-ignore lint/suspicious/noTemplateCurlyInString: Athena's own ${} placeholder
-    const template = '/features/customer/date=${date}/';
-    expect(JSON.stringify(input.Parameters['storage.location.template'])).toContain(template);
+    const locationTemplate = '/features/customer/date=${date}/';
+    expect(JSON.stringify(input.Parameters['storage.location.template'])).toContain(locationTemplate);
   });
 
   it('keeps the online store in a table with TTL and point-in-time recovery', () => {
