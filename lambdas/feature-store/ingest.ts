@@ -37,6 +37,8 @@ export interface IngestResult {
   readonly quarantineKey?: string;
   /** True when this batch id had been ingested before and nothing was written now. */
   readonly duplicate: boolean;
+  /** When the batch's rows were ingested (epoch ms); materialization windows by it. */
+  readonly ingestedAtMs: number;
 }
 
 /** JSON replacer for raw rows: Parquet int64 values arrive as bigint, which JSON cannot hold. */
@@ -118,6 +120,7 @@ export async function ingestBatch(
     files,
     ...(quarantine.length > 0 ? { quarantineKey: quarantineKey(view.name, batchId) } : {}),
     duplicate: false,
+    ingestedAtMs,
   };
   if (result.accepted + result.rejected !== result.received) {
     throw new Error(`ingestion lost rows: ${result.accepted} + ${result.rejected} != ${result.received}`);
