@@ -113,7 +113,7 @@ export class FeatureStore extends Construct {
           },
         },
       });
-      table.addDependency(this.database);
+      table.node.addDependency(this.database);
       tables.set(view.name, table);
     }
     this.tables = tables;
