@@ -60,23 +60,23 @@ export interface IngestOptions {
   readonly now?: () => Date;
 }
 
-/** Ingests one batch. Throws a ValidationError (nothing written) for an unknown view or a bad request/body. */
-export async function ingestBatch(
-  request: { view: unknown; batchId: unknown; format: unknown },
+export interface PreparedBatch {
+  readonly received: number;
+  readonly accepted: number;
+  /** Parquet files by event date (YYYY-MM-DD), in date order. */
+  readonly files: ReadonlyMap<string, Uint8Array>;
+  /** Rejected records as JSON lines: position, the row or text, reasons. */
+  readonly quarantine: readonly string[];
+}
+
+/** The CPU part of ingestion, no I/O: parse, validate, group by event date, encode Parquet. */
+export async function prepareBatch(
+  view: FeatureView,
+  format: IngestFormat,
   body: Uint8Array,
-  options: IngestOptions,
-): Promise<IngestResult> {
-  const { view: viewName, batchId, format } = parseOrThrow(ingestRequestSchema, request);
-  const view = options.views.get(viewName);
-  if (view === undefined)
-    throw new ValidationError('view', `must be a defined feature view (${viewName} is not)`);
-
-  const manifestKey = ingestionManifestKey(view.name, batchId);
-  const previous = await options.store.get(manifestKey);
-  if (previous !== undefined)
-    return { ...(JSON.parse(new TextDecoder().decode(previous)) as IngestResult), duplicate: true };
-
-  const parsed = await parseBody(format as IngestFormat, body);
+  ingestedAtMs: number,
+): Promise<PreparedBatch> {
+  const parsed = await parseBody(format, body);
   const validate = compileRowValidator(view, parsed.kind);
   const byDate = new Map<string, TypedRow[]>();
   const quarantine: string[] = [];
@@ -99,22 +99,44 @@ export async function ingestBatch(
     if (rows === undefined) byDate.set(date, [verdict.row]);
     else rows.push(verdict.row);
   }
-
-  const ingestedAtMs = (options.now?.() ?? new Date()).getTime();
-  const files: string[] = [];
+  const files = new Map<string, Uint8Array>();
   let accepted = 0;
   for (const [date, rows] of [...byDate].sort(([a], [b]) => a.localeCompare(b))) {
-    const key = featureFileKey(view.name, date, batchId);
-    await options.store.put(key, encodeFeatureRows(view, rows, ingestedAtMs), {
-      contentType: 'application/vnd.apache.parquet',
-    });
-    files.push(key);
+    files.set(date, encodeFeatureRows(view, rows, ingestedAtMs));
     accepted += rows.length;
   }
+  return { received: parsed.records.length, accepted, files, quarantine };
+}
+
+/** Ingests one batch. Throws a ValidationError (nothing written) for an unknown view or a bad request/body. */
+export async function ingestBatch(
+  request: { view: unknown; batchId: unknown; format: unknown },
+  body: Uint8Array,
+  options: IngestOptions,
+): Promise<IngestResult> {
+  const { view: viewName, batchId, format } = parseOrThrow(ingestRequestSchema, request);
+  const view = options.views.get(viewName);
+  if (view === undefined)
+    throw new ValidationError('view', `must be a defined feature view (${viewName} is not)`);
+
+  const manifestKey = ingestionManifestKey(view.name, batchId);
+  const previous = await options.store.get(manifestKey);
+  if (previous !== undefined)
+    return { ...(JSON.parse(new TextDecoder().decode(previous)) as IngestResult), duplicate: true };
+
+  const ingestedAtMs = (options.now?.() ?? new Date()).getTime();
+  const prepared = await prepareBatch(view, format as IngestFormat, body, ingestedAtMs);
+  const files: string[] = [];
+  for (const [date, parquet] of prepared.files) {
+    const key = featureFileKey(view.name, date, batchId);
+    await options.store.put(key, parquet, { contentType: 'application/vnd.apache.parquet' });
+    files.push(key);
+  }
+  const { received, accepted, quarantine } = prepared;
   const result: IngestResult = {
     view: view.name,
     batchId,
-    received: parsed.records.length,
+    received,
     accepted,
     rejected: quarantine.length,
     files,

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the Python peers the benchmarks compare against into .venv/ (benchmark-only; never a
+# runtime dependency).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check pyarrow duckdb numpy
+.venv/bin/python -c "import pyarrow, duckdb, numpy; print('peers ready: pyarrow', pyarrow.__version__, 'duckdb', duckdb.__version__)"
