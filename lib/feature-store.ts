@@ -7,6 +7,8 @@
  */
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -45,6 +47,8 @@ export class FeatureStore extends Construct {
   public readonly tables: ReadonlyMap<string, glue.CfnTable>;
   /** Ingests a batch landed under `landing/` (event: { view, batchId, format, sourceKey }). */
   public readonly ingestFunction: MlopsFunction;
+  /** Materializes one online view (event: { view }); each online view has its own schedule. */
+  public readonly materializeFunction: MlopsFunction;
 
   constructor(scope: Construct, id: string, props: FeatureStoreProps) {
     super(scope, id);
@@ -133,6 +137,37 @@ export class FeatureStore extends Construct {
     });
     this.grantIngest(this.ingestFunction);
 
+    this.materializeFunction = new MlopsFunction(this, 'Materialize', {
+      name: 'materialize-features',
+      description: 'Writes the latest value per entity since the last watermark to the online store',
+      environment: {
+        OFFLINE_BUCKET: this.offlineBucket.bucketName,
+        ONLINE_TABLE: this.onlineTable.tableName,
+        POWERTOOLS_SERVICE_NAME: 'feature-store',
+      },
+      define: { __MLOPS_FEATURE_VIEWS__: JSON.stringify(props.featureViews) },
+      memorySize: 3008,
+      timeout: Duration.minutes(15),
+      logRetention: props.logRetention,
+      logRemovalPolicy: props.removalPolicy,
+    });
+    this.offlineBucket.grantRead(this.materializeFunction, 'ingestion/*');
+    this.offlineBucket.grantRead(this.materializeFunction, 'features/*');
+    this.offlineBucket.grantReadWrite(this.materializeFunction, 'materialization/*');
+    this.onlineTable.grantWriteData(this.materializeFunction);
+    for (const view of props.featureViews.filter((v) => v.online)) {
+      new events.Rule(this, `Materialize-${view.name}`, {
+        description: `Materializes feature view ${view.name}`,
+        schedule: events.Schedule.rate(Duration.minutes(view.materializeEveryMinutes)),
+        targets: [
+          new targets.LambdaFunction(this.materializeFunction, {
+            event: events.RuleTargetInput.fromObject({ view: view.name }),
+            retryAttempts: 2,
+          }),
+        ],
+      });
+    }
+
     const bucketArn = `<${stack.getLogicalId(this.offlineBucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
     acknowledge(
       this.ingestFunction.executionRole,
@@ -146,6 +181,24 @@ export class FeatureStore extends Construct {
       ...['landing/*', 'features/*', 'quarantine/*', 'ingestion/*'].map((prefix) => ({
         id: `IAM5[Resource::${bucketArn}/${prefix}]`,
         reason: `Ingestion reads landed batches and writes per-batch objects under ${prefix} (keys derive from view and batch id).`,
+      })),
+    );
+    acknowledge(
+      this.materializeFunction.executionRole,
+      ...[
+        'Action::s3:GetObject*',
+        'Action::s3:GetBucket*',
+        'Action::s3:List*',
+        'Action::s3:Abort*',
+        'Action::s3:DeleteObject*',
+      ].map((finding) => ({
+        id: `IAM5[${finding}]`,
+        reason:
+          "CDK's grantRead/grantReadWrite action sets, limited to the offline bucket's prefixes named below.",
+      })),
+      ...['ingestion/*', 'features/*', 'materialization/*'].map((prefix) => ({
+        id: `IAM5[Resource::${bucketArn}/${prefix}]`,
+        reason: `Materialization reads manifests and feature files and keeps its watermark under ${prefix}.`,
       })),
     );
   }

@@ -68,6 +68,13 @@ export const featureViewSchema = z
     ttlSeconds: z.number().int('must be a whole number of seconds').positive('must be positive'),
     /** Whether the view is materialized into the online store. */
     online: z.boolean().default(true),
+    /** Minutes between scheduled materializations of an online view. */
+    materializeEveryMinutes: z
+      .number()
+      .int('must be a whole number of minutes')
+      .min(1, 'must be at least 1')
+      .max(10_080, 'must be at most a week (10080)')
+      .default(60),
     features: z.array(featureSchema).min(1, 'must declare at least one feature').max(500),
   })
   .superRefine((view, ctx) => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Assembly, stackOf, synthesize } from '../../local/assembly.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
@@ -69,5 +69,18 @@ describe('FeatureStore', () => {
     expect(document).toContain('/landing/*');
     expect(document).not.toMatch(/"s3:DeleteObject/);
     expect(document).not.toMatch(/Offline[A-F0-9]+\.Arn"\]\},"\/\*"/); // no whole-bucket object access
+  });
+
+  it('schedules materialization of each online view, and only those', () => {
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Targets: [
+        Match.objectLike({
+          Input: JSON.stringify({ view: 'customer' }),
+          RetryPolicy: { MaximumRetryAttempts: 2 },
+        }),
+      ],
+    });
   });
 });

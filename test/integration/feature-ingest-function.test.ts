@@ -8,6 +8,7 @@ import { testFeatureViews } from '../fixtures/feature-views.js';
 let local: LocalStack;
 let bucket: string;
 let ingestFunction: string;
+let materializeFunction: string;
 
 beforeAll(async () => {
   const assembly = synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } });
@@ -15,6 +16,8 @@ beforeAll(async () => {
   bucket = local.resourceName('FeatureStoreOffline');
   const [id] = local.lambdas.logicalIds.filter((logicalId) => logicalId.startsWith('FeatureStoreIngest'));
   ingestFunction = id ?? '';
+  materializeFunction =
+    local.lambdas.logicalIds.find((logicalId) => logicalId.startsWith('FeatureStoreMaterialize')) ?? '';
 });
 
 describe('ingestion function (bundle from the template, views from configuration)', () => {
@@ -50,5 +53,25 @@ describe('ingestion function (bundle from the template, views from configuration
         sourceKey: 'features/x',
       }),
     ).rejects.toMatchObject({ name: 'ValidationError', message: 'sourceKey: must be a key under landing/' });
+  });
+
+  it('materializes a view through the scheduled function', async () => {
+    const now = Date.now();
+    const body = `{"customer_id":"c9","event_time":${now - 1000},"orders":4,"spend":2.5}`;
+    await clients.s3().send(new PutObjectCommand({ Bucket: bucket, Key: 'landing/c-1.jsonl', Body: body }));
+    await local.lambdas.invoke(ingestFunction, {
+      view: 'customer',
+      batchId: 'c-1',
+      format: 'jsonl',
+      sourceKey: 'landing/c-1.jsonl',
+    });
+
+    const result = await local.lambdas.invoke(materializeFunction, { view: 'customer' });
+
+    expect(result).toMatchObject({ view: 'customer', batches: 1, rows: 1, written: 1 });
+    await expect(local.lambdas.invoke(materializeFunction, { view: 'merchant' })).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: 'view: must be an online view (merchant is offline only)',
+    });
   });
 });
