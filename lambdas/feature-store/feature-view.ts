@@ -4,6 +4,7 @@
  * Lambdas and the CLI read the same definitions and apply the same rules.
  */
 import { z } from 'zod';
+import { ValidationError } from '../shared/errors.js';
 import { parseOrThrow } from '../shared/validation.js';
 
 /** Names used in S3 keys, Glue table and column names and DynamoDB attributes: Glue's rules. */
@@ -111,4 +112,16 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** Finds a view by name among the defined ones; a typed error names the field when it is not defined. */
+export function findFeatureView(
+  views: ReadonlyMap<string, FeatureView>,
+  name: unknown,
+  field = 'view',
+): FeatureView {
+  const view = typeof name === 'string' ? views.get(name) : undefined;
+  if (view === undefined)
+    throw new ValidationError(field, `must be a defined feature view (${String(name)} is not)`);
+  return view;
 }

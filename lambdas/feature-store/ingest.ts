@@ -10,10 +10,9 @@
  * so readers never see a row twice. Every received record is either accepted or rejected.
  */
 import { z } from 'zod';
-import { ValidationError } from '../shared/errors.js';
 import type { ObjectStore } from '../shared/object-store.js';
 import { parseOrThrow } from '../shared/validation.js';
-import type { FeatureView } from './feature-view.js';
+import { type FeatureView, findFeatureView } from './feature-view.js';
 import { encodeFeatureRows } from './parquet-codec.js';
 import { INGEST_FORMATS, type IngestFormat, parseBody } from './row-sources.js';
 import { compileRowValidator, type TypedRow } from './row-validation.js';
@@ -115,9 +114,7 @@ export async function ingestBatch(
   options: IngestOptions,
 ): Promise<IngestResult> {
   const { view: viewName, batchId, format } = parseOrThrow(ingestRequestSchema, request);
-  const view = options.views.get(viewName);
-  if (view === undefined)
-    throw new ValidationError('view', `must be a defined feature view (${viewName} is not)`);
+  const view = findFeatureView(options.views, viewName);
 
   const manifestKey = ingestionManifestKey(view.name, batchId);
   const previous = await options.store.get(manifestKey);

@@ -1,6 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { defineFeatureView, type FeatureView, type FeatureViewInput } from '../feature-store/feature-view.js';
+import { configuredViews } from '../feature-store/configured-views.js';
 import { type IngestResult, ingestBatch } from '../feature-store/ingest.js';
 import { clients } from '../shared/clients.js';
 import { requireEnv } from '../shared/env.js';
@@ -8,15 +8,7 @@ import { ValidationError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { S3ObjectStore } from '../shared/object-store.js';
 
-/** The feature view definitions the CDK app validated, baked in at bundle time (lib/feature-store.ts). */
-declare const __MLOPS_FEATURE_VIEWS__: FeatureViewInput[] | undefined;
-
-const views = new Map<string, FeatureView>(
-  (typeof __MLOPS_FEATURE_VIEWS__ === 'undefined' ? [] : __MLOPS_FEATURE_VIEWS__).map((v) => [
-    v.name,
-    defineFeatureView(v),
-  ]),
-);
+const views = configuredViews();
 const store = new S3ObjectStore(clients.s3(), requireEnv('OFFLINE_BUCKET'));
 
 /** Where callers put batches before asking for their ingestion. */
