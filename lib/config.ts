@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
+import { ValidationError } from '../lambdas/shared/errors.js';
 import { parseOrThrow } from '../lambdas/shared/validation.js';
 
 export const mlopsConfigSchema = z
@@ -50,9 +51,9 @@ export const defaultConfig: MlopsConfig = {
  * naming the offending field when a value breaks a rule.
  */
 export function loadConfig(overrides: unknown = {}): MlopsConfig {
-  const merged = {
-    ...defaultConfig,
-    ...(typeof overrides === 'object' && overrides !== null ? overrides : {}),
-  };
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+    throw new ValidationError('config', 'must be an object of configuration values');
+  }
+  const merged = { ...defaultConfig, ...overrides };
   return parseOrThrow(mlopsConfigSchema, merged, 'config');
 }

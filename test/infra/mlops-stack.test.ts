@@ -147,3 +147,19 @@ describe('configuration', () => {
     expect(() => buildApp(newApp(), { stackNmae: 'x' })).toThrow(/config\.stackNmae: is not a known field/);
   });
 });
+
+describe('configuration from the command line', () => {
+  it('reads `-c mlops=<json>` (JSON text) like an object', () => {
+    const app = new App({
+      outdir: mkdtempSync(path.join(tmpdir(), 'mlops-infra-')),
+      context: { ...cdkJsonContext(), mlops: JSON.stringify({ logRetentionDays: 14 }) },
+    });
+    const { config } = buildApp(app);
+    expect(config.logRetentionDays).toBe(14);
+  });
+
+  it('rejects context that is not a JSON object', () => {
+    const app = new App({ context: { ...cdkJsonContext(), mlops: 'retain' } });
+    expect(() => buildApp(app)).toThrow(/config: the mlops context value must be a JSON object/);
+  });
+});
