@@ -12,12 +12,13 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { FeatureView } from '../lambdas/feature-store/feature-view.js';
 import { parquetColumns } from '../lambdas/feature-store/parquet-codec.js';
 import { MlopsFunction } from './mlops-function.js';
 import { acknowledge } from './nag.js';
+import { secureBucket } from './secure-bucket.js';
 
 export interface FeatureStoreProps {
   /** The validated feature view definitions (configuration `featureViews`). */
@@ -54,18 +55,10 @@ export class FeatureStore extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
 
-    this.offlineBucket = new s3.Bucket(this, 'Offline', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    this.offlineBucket = secureBucket(this, 'Offline', {
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: `${stack.stackName}/feature-store/`,
-      lifecycleRules: [
-        { prefix: 'landing/', expiration: props.landingRetention ?? Duration.days(7) },
-        { abortIncompleteMultipartUploadAfter: Duration.days(7) },
-      ],
+      lifecycleRules: [{ prefix: 'landing/', expiration: props.landingRetention ?? Duration.days(7) }],
       removalPolicy: props.removalPolicy,
     });
 

@@ -1,11 +1,12 @@
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { MlopsConfig } from './config.js';
 import { FeatureStore } from './feature-store.js';
 import { ModelRegistrationWorkflow } from './model-registration-workflow.js';
 import { ModelRegistry } from './model-registry.js';
 import { acknowledge } from './nag.js';
+import { secureBucket } from './secure-bucket.js';
 
 export interface MlopsStackProps extends StackProps {
   /** The validated project configuration. */
@@ -30,12 +31,7 @@ export class MlopsStack extends Stack {
     const removalPolicy =
       props.config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
-    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    this.accessLogsBucket = secureBucket(this, 'AccessLogs', {
       lifecycleRules: [{ expiration: Duration.days(365) }],
       removalPolicy,
     });

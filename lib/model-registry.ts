@@ -8,11 +8,12 @@ import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { REGISTRY_ENV } from '../lambdas/registry/registry.js';
 import { MlopsFunction } from './mlops-function.js';
 import { acknowledge } from './nag.js';
+import { secureBucket } from './secure-bucket.js';
 
 export interface ModelRegistryProps {
   /** Bucket that receives the artifact bucket's server access logs. */
@@ -51,18 +52,12 @@ export class ModelRegistry extends Construct {
       removalPolicy: props.removalPolicy,
     });
 
-    this.artifactBucket = new s3.Bucket(this, 'Artifacts', {
+    this.artifactBucket = secureBucket(this, 'Artifacts', {
       versioned: true,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: `${Stack.of(this).stackName}/model-artifacts/`,
       lifecycleRules: [
         { noncurrentVersionExpiration: props.noncurrentArtifactRetention ?? Duration.days(90) },
-        { abortIncompleteMultipartUploadAfter: Duration.days(7) },
       ],
       removalPolicy: props.removalPolicy,
     });

@@ -16,9 +16,12 @@ let store: S3ObjectStore;
 let views: Map<string, FeatureView>;
 
 beforeAll(async () => {
-  const local = await startLocalStack(synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } }), {
-    prefix: 'history-',
-  });
+  const local = await startLocalStack(
+    synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } }),
+    {
+      prefix: 'history-',
+    },
+  );
   store = new S3ObjectStore(clients.s3(), local.resourceName('FeatureStoreOffline'));
   views = new Map(testFeatureViews.map((v) => [v.name, defineFeatureView(v)]));
   // customer: TTL 1 day. Values for c1 at T0+1h (orders 1) and T0+30h (orders 2, on the next date).
@@ -27,10 +30,14 @@ beforeAll(async () => {
     { customer_id: 'c1', event_time: T0 + 30 * HOUR, orders: 2, spend: null },
     { customer_id: 'c2', event_time: T0 + 2 * HOUR, orders: 7, spend: 70 },
   ].map((r) => JSON.stringify(r));
-  await ingestBatch({ view: 'customer', batchId: 'h1', format: 'jsonl' }, new TextEncoder().encode(lines.join('\n')), {
-    store,
-    views,
-  });
+  await ingestBatch(
+    { view: 'customer', batchId: 'h1', format: 'jsonl' },
+    new TextEncoder().encode(lines.join('\n')),
+    {
+      store,
+      views,
+    },
+  );
 });
 
 describe('point-in-time training sets from the offline store', () => {
@@ -60,7 +67,10 @@ describe('point-in-time training sets from the offline store', () => {
   });
 
   it('returns the same dataset for the same inputs without writing it again', async () => {
-    const request = { entityRows: [{ customer_id: 'c2', event_time: T0 + 3 * HOUR }], featureRefs: ['customer:orders'] };
+    const request = {
+      entityRows: [{ customer_id: 'c2', event_time: T0 + 3 * HOUR }],
+      featureRefs: ['customer:orders'],
+    };
     const first = await getHistoricalFeatures(request, { store, views });
     const again = await getHistoricalFeatures(request, { store, views });
     expect(again).toEqual(first);
@@ -68,9 +78,15 @@ describe('point-in-time training sets from the offline store', () => {
 
   it.each([
     [{ entityRows: [{ customer_id: 'c1', event_time: T0 }], featureRefs: ['nope:orders'] }, 'featureRefs.0'],
-    [{ entityRows: [{ customer_id: 'c1', event_time: T0 }], featureRefs: ['customer:colour'] }, 'featureRefs.0'],
+    [
+      { entityRows: [{ customer_id: 'c1', event_time: T0 }], featureRefs: ['customer:colour'] },
+      'featureRefs.0',
+    ],
     [{ entityRows: [{ customer_id: 'c1', event_time: T0 }], featureRefs: ['customer'] }, 'featureRefs.0'],
-    [{ entityRows: [{ customer_id: 'c1', event_time: 'yesterday' }], featureRefs: ['customer:orders'] }, 'entityRows.0.event_time'],
+    [
+      { entityRows: [{ customer_id: 'c1', event_time: 'yesterday' }], featureRefs: ['customer:orders'] },
+      'entityRows.0.event_time',
+    ],
     [{ entityRows: [{ event_time: T0 }], featureRefs: ['customer:orders'] }, 'entityRows.0.customer_id'],
     [{ entityRows: [], featureRefs: ['customer:orders'] }, 'entityRows'],
   ])('rejects a bad request by field (%j)', async (request, field) => {
