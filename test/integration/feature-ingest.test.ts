@@ -1,6 +1,10 @@
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
+import {
+  defineFeatureView,
+  type FeatureView,
+  type FeatureViewInput,
+} from '../../lambdas/feature-store/feature-view.js';
 import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
 import { decodeFeatureColumns, encodeFeatureRows } from '../../lambdas/feature-store/parquet-codec.js';
 import { clients } from '../../lambdas/shared/clients.js';
@@ -8,18 +12,10 @@ import { ValidationError } from '../../lambdas/shared/errors.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
 import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
+import { testFeatureViews } from '../fixtures/feature-views.js';
 import { HarnessFixtureStack } from '../fixtures/harness-stack.js';
 
-const view = defineFeatureView({
-  name: 'customer',
-  owner: 'growth-ml',
-  entities: [{ name: 'customer_id', type: 'string' }],
-  ttlSeconds: 86_400,
-  features: [
-    { name: 'orders', type: 'int64', min: 0 },
-    { name: 'spend', type: 'float64', nullable: true },
-  ],
-});
+const view = defineFeatureView(testFeatureViews[0] as FeatureViewInput);
 const views = new Map<string, FeatureView>([[view.name, view]]);
 let store: S3ObjectStore;
 let bucket: string;
