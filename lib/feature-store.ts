@@ -50,6 +50,8 @@ export class FeatureStore extends Construct {
   public readonly ingestFunction: MlopsFunction;
   /** Materializes one online view (event: { view }); each online view has its own schedule. */
   public readonly materializeFunction: MlopsFunction;
+  /** Builds a point-in-time training set (event: { entityRowsKey, featureRefs, name? }). */
+  public readonly trainingSetFunction: MlopsFunction;
 
   constructor(scope: Construct, id: string, props: FeatureStoreProps) {
     super(scope, id);
@@ -148,6 +150,23 @@ export class FeatureStore extends Construct {
     this.offlineBucket.grantRead(this.materializeFunction, 'features/*');
     this.offlineBucket.grantReadWrite(this.materializeFunction, 'materialization/*');
     this.onlineTable.grantWriteData(this.materializeFunction);
+    this.trainingSetFunction = new MlopsFunction(this, 'BuildTrainingSet', {
+      name: 'build-training-set',
+      description: 'Builds a point-in-time-correct training set from the offline store',
+      environment: {
+        OFFLINE_BUCKET: this.offlineBucket.bucketName,
+        POWERTOOLS_SERVICE_NAME: 'feature-store',
+      },
+      define: { __MLOPS_FEATURE_VIEWS__: JSON.stringify(props.featureViews) },
+      memorySize: 10_240,
+      timeout: Duration.minutes(15),
+      logRetention: props.logRetention,
+      logRemovalPolicy: props.removalPolicy,
+    });
+    this.offlineBucket.grantRead(this.trainingSetFunction, 'landing/*');
+    this.offlineBucket.grantRead(this.trainingSetFunction, 'features/*');
+    this.offlineBucket.grantReadWrite(this.trainingSetFunction, 'datasets/*');
+
     for (const view of props.featureViews.filter((v) => v.online)) {
       new events.Rule(this, `Materialize-${view.name}`, {
         description: `Materializes feature view ${view.name}`,
@@ -192,6 +211,24 @@ export class FeatureStore extends Construct {
       ...['ingestion/*', 'features/*', 'materialization/*'].map((prefix) => ({
         id: `IAM5[Resource::${bucketArn}/${prefix}]`,
         reason: `Materialization reads manifests and feature files and keeps its watermark under ${prefix}.`,
+      })),
+    );
+    acknowledge(
+      this.trainingSetFunction.executionRole,
+      ...[
+        'Action::s3:GetObject*',
+        'Action::s3:GetBucket*',
+        'Action::s3:List*',
+        'Action::s3:Abort*',
+        'Action::s3:DeleteObject*',
+      ].map((finding) => ({
+        id: `IAM5[${finding}]`,
+        reason:
+          "CDK's grantRead/grantReadWrite action sets, limited to the offline bucket's prefixes named below.",
+      })),
+      ...['landing/*', 'features/*', 'datasets/*'].map((prefix) => ({
+        id: `IAM5[Resource::${bucketArn}/${prefix}]`,
+        reason: `Training sets read entity rows and feature files and write datasets; access is limited to ${prefix}.`,
       })),
     );
   }

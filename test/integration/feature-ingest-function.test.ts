@@ -1,5 +1,6 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeFeatureColumns } from '../../lambdas/feature-store/parquet-codec.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { synthesize } from '../../local/assembly.js';
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
@@ -9,6 +10,7 @@ let local: LocalStack;
 let bucket: string;
 let ingestFunction: string;
 let materializeFunction: string;
+let trainingSetFunction: string;
 
 beforeAll(async () => {
   const assembly = synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } });
@@ -16,6 +18,8 @@ beforeAll(async () => {
   bucket = local.resourceName('FeatureStoreOffline');
   const [id] = local.lambdas.logicalIds.filter((logicalId) => logicalId.startsWith('FeatureStoreIngest'));
   ingestFunction = id ?? '';
+  trainingSetFunction =
+    local.lambdas.logicalIds.find((logicalId) => logicalId.startsWith('FeatureStoreBuildTrainingSet')) ?? '';
   materializeFunction =
     local.lambdas.logicalIds.find((logicalId) => logicalId.startsWith('FeatureStoreMaterialize')) ?? '';
 });
@@ -73,5 +77,46 @@ describe('ingestion function (bundle from the template, views from configuration
       name: 'ValidationError',
       message: 'view: must be an online view (merchant is offline only)',
     });
+  });
+
+  it('builds a point-in-time training set through its function', async () => {
+    const at = Date.parse('2026-09-01T12:00:00Z');
+    const batch = [
+      `{"customer_id":"t1","event_time":${at},"orders":1,"spend":1}`,
+      `{"customer_id":"t1","event_time":${at + 60_000},"orders":2,"spend":2}`,
+    ].join('\n');
+    await clients.s3().send(new PutObjectCommand({ Bucket: bucket, Key: 'landing/t-1.jsonl', Body: batch }));
+    await local.lambdas.invoke(ingestFunction, {
+      view: 'customer',
+      batchId: 't-1',
+      format: 'jsonl',
+      sourceKey: 'landing/t-1.jsonl',
+    });
+    const rows = [
+      `{"customer_id":"t1","event_time":${at + 30_000},"label":true}`,
+      `{"customer_id":"t1","event_time":${at + 90_000},"label":false}`,
+    ];
+    await clients
+      .s3()
+      .send(new PutObjectCommand({ Bucket: bucket, Key: 'landing/rows.jsonl', Body: rows.join('\n') }));
+
+    const manifest = await local.lambdas.invoke(trainingSetFunction, {
+      entityRowsKey: 'landing/rows.jsonl',
+      featureRefs: ['customer:orders'],
+      name: 'churn',
+    });
+
+    expect(manifest).toMatchObject({
+      rowCount: 2,
+      featureRefs: ['customer:orders'],
+      dataKey: expect.stringMatching(/^datasets\/churn\//),
+    });
+    const data = await clients
+      .s3()
+      .send(new GetObjectCommand({ Bucket: bucket, Key: (manifest as { dataKey: string }).dataKey }));
+    const columns = await decodeFeatureColumns(
+      ((await data.Body?.transformToByteArray()) as Uint8Array).buffer as ArrayBuffer,
+    );
+    expect(columns).toMatchObject({ customer__orders: [1, 2], label: [true, false] });
   });
 });

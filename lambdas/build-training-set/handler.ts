@@ -1,0 +1,57 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { configuredViews } from '../feature-store/configured-views.js';
+import { type DatasetManifest, getHistoricalFeatures } from '../feature-store/historical.js';
+import { parseBody } from '../feature-store/row-sources.js';
+import { clients } from '../shared/clients.js';
+import { requireEnv } from '../shared/env.js';
+import { ValidationError } from '../shared/errors.js';
+import { logger } from '../shared/logger.js';
+import { S3ObjectStore } from '../shared/object-store.js';
+
+const views = configuredViews();
+const store = new S3ObjectStore(clients.s3(), requireEnv('OFFLINE_BUCKET'));
+
+interface BuildTrainingSetEvent {
+  /** Key under landing/ of the entity rows (JSON lines or Parquet): entity keys and the timestamp. */
+  readonly entityRowsKey?: unknown;
+  readonly featureRefs?: unknown;
+  readonly timestampColumn?: unknown;
+  readonly name?: unknown;
+}
+
+/**
+ * Builds a point-in-time-correct training set (the training workflow's Prepare step) and returns its
+ * manifest: `{ hash, dataKey, rowCount, featureRefs, inputs }`.
+ */
+async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<DatasetManifest> {
+  const key = event?.entityRowsKey;
+  if (typeof key !== 'string' || !key.startsWith('landing/') || key.includes('..')) {
+    throw new ValidationError('entityRowsKey', 'must be a key under landing/');
+  }
+  if (!Array.isArray(event.featureRefs) || !event.featureRefs.every((r) => typeof r === 'string')) {
+    throw new ValidationError('featureRefs', 'must be a list of view:feature strings');
+  }
+  const body = await store.get(key);
+  if (body === undefined)
+    throw new ValidationError('entityRowsKey', `must name an existing object (no object at ${key})`);
+  const parsed = await parseBody(key.endsWith('.parquet') ? 'parquet' : 'jsonl', body);
+  const entityRows = parsed.records.map((record) => {
+    if ('malformed' in record)
+      throw new ValidationError(`entityRows.${record.position - 1}`, record.malformed);
+    return record.row as Record<string, unknown>;
+  });
+  const manifest = await getHistoricalFeatures(
+    {
+      entityRows,
+      featureRefs: event.featureRefs as string[],
+      ...(typeof event.timestampColumn === 'string' ? { timestampColumn: event.timestampColumn } : {}),
+      ...(typeof event.name === 'string' ? { name: event.name } : {}),
+    },
+    { store, views },
+  );
+  logger.info('training set built', { hash: manifest.hash, rowCount: manifest.rowCount });
+  return manifest;
+}
+
+export const handler = middy(buildTrainingSet).use(injectLambdaContext(logger));
