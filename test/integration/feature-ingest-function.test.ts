@@ -114,9 +114,9 @@ describe('ingestion function (bundle from the template, views from configuration
     const data = await clients
       .s3()
       .send(new GetObjectCommand({ Bucket: bucket, Key: (manifest as { dataKey: string }).dataKey }));
-    const columns = await decodeFeatureColumns(
-      ((await data.Body?.transformToByteArray()) as Uint8Array).buffer as ArrayBuffer,
-    );
+    const bytes = await data.Body?.transformToByteArray();
+    if (bytes === undefined) throw new Error('dataset has no body');
+    const columns = await decodeFeatureColumns(bytes.buffer as ArrayBuffer);
     expect(columns).toMatchObject({ customer__orders: [1, 2], label: [true, false] });
   });
 });
