@@ -117,6 +117,12 @@ export class FeatureStore extends Construct {
     }
     this.tables = tables;
 
+    // Every feature-store function gets the validated views baked into its bundle (esbuild define).
+    const shared = {
+      define: { __MLOPS_FEATURE_VIEWS__: JSON.stringify(props.featureViews) },
+      logRetention: props.logRetention,
+      logRemovalPolicy: props.removalPolicy,
+    };
     this.ingestFunction = new MlopsFunction(this, 'Ingest', {
       name: 'ingest-features',
       description: 'Validates a landed batch and writes it to the offline store as Parquet',
@@ -124,11 +130,9 @@ export class FeatureStore extends Construct {
         OFFLINE_BUCKET: this.offlineBucket.bucketName,
         POWERTOOLS_SERVICE_NAME: 'feature-store',
       },
-      define: { __MLOPS_FEATURE_VIEWS__: JSON.stringify(props.featureViews) },
+      ...shared,
       memorySize: 2048,
       timeout: Duration.minutes(5),
-      logRetention: props.logRetention,
-      logRemovalPolicy: props.removalPolicy,
     });
     this.grantIngest(this.ingestFunction);
 
@@ -140,11 +144,9 @@ export class FeatureStore extends Construct {
         ONLINE_TABLE: this.onlineTable.tableName,
         POWERTOOLS_SERVICE_NAME: 'feature-store',
       },
-      define: { __MLOPS_FEATURE_VIEWS__: JSON.stringify(props.featureViews) },
+      ...shared,
       memorySize: 3008,
       timeout: Duration.minutes(15),
-      logRetention: props.logRetention,
-      logRemovalPolicy: props.removalPolicy,
     });
     this.offlineBucket.grantRead(this.materializeFunction, 'ingestion/*');
     this.offlineBucket.grantRead(this.materializeFunction, 'features/*');
@@ -157,11 +159,9 @@ export class FeatureStore extends Construct {
         OFFLINE_BUCKET: this.offlineBucket.bucketName,
         POWERTOOLS_SERVICE_NAME: 'feature-store',
       },
-      define: { __MLOPS_FEATURE_VIEWS__: JSON.stringify(props.featureViews) },
+      ...shared,
       memorySize: 10_240,
       timeout: Duration.minutes(15),
-      logRetention: props.logRetention,
-      logRemovalPolicy: props.removalPolicy,
     });
     this.offlineBucket.grantRead(this.trainingSetFunction, 'landing/*');
     this.offlineBucket.grantRead(this.trainingSetFunction, 'features/*');
