@@ -17,7 +17,7 @@ import { Construct } from 'constructs';
 import type { FeatureView } from '../lambdas/feature-store/feature-view.js';
 import { parquetColumns } from '../lambdas/feature-store/parquet-codec.js';
 import { MlopsFunction } from './mlops-function.js';
-import { acknowledge } from './nag.js';
+import { acknowledge, prefixedBucketGrants } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
 
 export interface FeatureStoreProps {
@@ -180,56 +180,29 @@ export class FeatureStore extends Construct {
       });
     }
 
-    const bucketArn = `<${stack.getLogicalId(this.offlineBucket.node.defaultChild as s3.CfnBucket)}.Arn>`;
     acknowledge(
       this.ingestFunction.executionRole,
-      ...['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*', 'Action::s3:Abort*'].map(
-        (finding) => ({
-          id: `IAM5[${finding}]`,
-          reason:
-            "CDK's grantRead/grantPut action sets, limited to the offline bucket's prefixes named below.",
-        }),
+      ...prefixedBucketGrants(
+        this.offlineBucket,
+        ['landing/*', 'features/*', 'quarantine/*', 'ingestion/*'],
+        'Ingestion reads landed batches and writes per-batch objects whose keys derive from view and batch id',
       ),
-      ...['landing/*', 'features/*', 'quarantine/*', 'ingestion/*'].map((prefix) => ({
-        id: `IAM5[Resource::${bucketArn}/${prefix}]`,
-        reason: `Ingestion reads landed batches and writes per-batch objects under ${prefix} (keys derive from view and batch id).`,
-      })),
     );
     acknowledge(
       this.materializeFunction.executionRole,
-      ...[
-        'Action::s3:GetObject*',
-        'Action::s3:GetBucket*',
-        'Action::s3:List*',
-        'Action::s3:Abort*',
-        'Action::s3:DeleteObject*',
-      ].map((finding) => ({
-        id: `IAM5[${finding}]`,
-        reason:
-          "CDK's grantRead/grantReadWrite action sets, limited to the offline bucket's prefixes named below.",
-      })),
-      ...['ingestion/*', 'features/*', 'materialization/*'].map((prefix) => ({
-        id: `IAM5[Resource::${bucketArn}/${prefix}]`,
-        reason: `Materialization reads manifests and feature files and keeps its watermark under ${prefix}.`,
-      })),
+      ...prefixedBucketGrants(
+        this.offlineBucket,
+        ['ingestion/*', 'features/*', 'materialization/*'],
+        'Materialization reads manifests and feature files and keeps its watermark',
+      ),
     );
     acknowledge(
       this.trainingSetFunction.executionRole,
-      ...[
-        'Action::s3:GetObject*',
-        'Action::s3:GetBucket*',
-        'Action::s3:List*',
-        'Action::s3:Abort*',
-        'Action::s3:DeleteObject*',
-      ].map((finding) => ({
-        id: `IAM5[${finding}]`,
-        reason:
-          "CDK's grantRead/grantReadWrite action sets, limited to the offline bucket's prefixes named below.",
-      })),
-      ...['landing/*', 'features/*', 'datasets/*'].map((prefix) => ({
-        id: `IAM5[Resource::${bucketArn}/${prefix}]`,
-        reason: `Training sets read entity rows and feature files and write datasets; access is limited to ${prefix}.`,
-      })),
+      ...prefixedBucketGrants(
+        this.offlineBucket,
+        ['landing/*', 'features/*', 'datasets/*'],
+        'Training sets read entity rows and feature files and write datasets',
+      ),
     );
   }
 

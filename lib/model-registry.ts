@@ -12,7 +12,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { REGISTRY_ENV } from '../lambdas/registry/registry.js';
 import { MlopsFunction } from './mlops-function.js';
-import { acknowledge } from './nag.js';
+import { acknowledge, prefixedBucketGrants } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
 
 export interface ModelRegistryProps {
@@ -85,16 +85,11 @@ export class ModelRegistry extends Construct {
 
     acknowledge(
       this.registerFunction.executionRole,
-      ...['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*'].map((finding) => ({
-        id: `IAM5[${finding}]`,
-        reason:
-          "CDK's grantRead action set, limited to this registry's artifact bucket and its models/ prefix.",
-      })),
-      {
-        id: `IAM5[Resource::<${Stack.of(this).getLogicalId(this.artifactBucket.node.defaultChild as s3.CfnBucket)}.Arn>/models/*]`,
-        reason:
-          'Registration checks the checksum of any artifact under models/; keys are content-addressed per model.',
-      },
+      ...prefixedBucketGrants(
+        this.artifactBucket,
+        ['models/*'],
+        'Registration checks the checksum of any artifact under models/; keys are content-addressed per model',
+      ),
     );
   }
 

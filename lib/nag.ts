@@ -4,6 +4,7 @@
  */
 import { Stack, Validations } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 
 export interface NagFinding {
@@ -39,4 +40,29 @@ export function invokeQualifiedFunction(fn: lambda.IFunction): NagFinding {
     id: `IAM5[Resource::${functionArnRef(fn)}:*]`,
     reason: `Invoking versions and aliases of ${fn.node.path} only (canary releases invoke aliases).`,
   };
+}
+
+/**
+ * Findings that CDK's bucket grant methods (grantRead, grantPut, grantReadWrite) raise when scoped
+ * to key prefixes: their action wildcards, and one `<bucket>/<prefix>` resource per prefix.
+ */
+export function prefixedBucketGrants(
+  bucket: s3.IBucket,
+  prefixes: readonly string[],
+  purpose: string,
+): NagFinding[] {
+  const cfn = bucket.node.defaultChild;
+  if (cfn === undefined) throw new Error(`${bucket.node.path} has no CloudFormation resource`);
+  const arn = `<${Stack.of(bucket).getLogicalId(cfn as never)}.Arn>`;
+  const scope = prefixes.join(', ');
+  return [
+    ...['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:Abort*', 's3:DeleteObject*'].map((action) => ({
+      id: `IAM5[Action::${action}]`,
+      reason: `CDK's grant action set, limited to ${scope} of ${bucket.node.path}.`,
+    })),
+    ...prefixes.map((prefix) => ({
+      id: `IAM5[Resource::${arn}/${prefix}]`,
+      reason: `${purpose} (${prefix} only).`,
+    })),
+  ];
 }
