@@ -24,7 +24,15 @@ const UNFAITHFUL_FIELDS: Record<string, string> = {
   ResultWriter: 'Distributed Map ResultWriter is not run',
   ToleratedFailureCount: 'Distributed Map ToleratedFailureCount is not run',
   ToleratedFailurePercentage: 'Distributed Map ToleratedFailurePercentage is not run',
+  ToleratedFailureCountPath: 'Distributed Map ToleratedFailureCountPath is not run',
+  ToleratedFailurePercentagePath: 'Distributed Map ToleratedFailurePercentagePath is not run',
+  Label: 'Distributed Map Label is not run',
+  Items: 'JSONata Items are not evaluated',
+  Condition: 'JSONata Condition is not evaluated',
 };
+
+/** Fields checked inside Catch entries and Choice rules (JSONata and variables live there too). */
+const NESTED_FIELDS = ['Assign', 'Output', 'Condition', 'Arguments'] as const;
 
 /** A definition uses a feature the local interpreter does not run faithfully. */
 export class UnsupportedDefinitionError extends Error {
@@ -95,8 +103,20 @@ export function assertRunsFaithfully(definition: Json, localImplementations: Rea
   const seenTasks = new Map<string, string>();
   forEachState(definition, (name, state, where) => {
     for (const field of Object.keys(state)) {
+      if (field === 'QueryLanguage' && state.QueryLanguage === 'JSONPath') continue;
       const why = UNFAITHFUL_FIELDS[field];
       if (why) problems.push(`${where}: ${why}`);
+    }
+    for (const [list, label] of [
+      [state.Catch, 'Catch'],
+      [state.Choices, 'Choices'],
+    ] as const) {
+      for (const [i, entry] of ((list as Json[] | undefined) ?? []).entries()) {
+        for (const field of NESTED_FIELDS) {
+          if (entry[field] !== undefined)
+            problems.push(`${where} > ${label}[${i}]: ${UNFAITHFUL_FIELDS[field]}`);
+        }
+      }
     }
     if ((state.ItemProcessor as Json | undefined)?.ProcessorConfig) {
       const mode = ((state.ItemProcessor as Json).ProcessorConfig as Json).Mode;

@@ -67,8 +67,9 @@ export interface SynthesizeOptions {
 }
 
 /**
- * Synthesizes an app in-process, with cdk.json's context and asset metadata (which `cdk synth`
- * adds and a bare `new App()` omits), and returns the assembly. `build` adds the stacks; by default
+ * Synthesizes an app in-process, with cdk.json's context plus the asset and construct-path
+ * metadata that `cdk synth` adds and a bare `new App()` omits (`aws:asset:path` locates each
+ * function's bundle; `aws:cdk:path` names resources by construct path), and returns the assembly. `build` adds the stacks; by default
  * the project's own app.
  */
 export function synthesize(
@@ -78,7 +79,12 @@ export function synthesize(
   const outdir = options.outdir ?? mkdtempSync(path.join(tmpdir(), 'mlops-assembly-'));
   const app = new App({
     outdir,
-    context: { ...cdkJsonContext(), ...options.context, 'aws:cdk:enable-asset-metadata': true },
+    context: {
+      ...cdkJsonContext(),
+      ...options.context,
+      'aws:cdk:enable-asset-metadata': true,
+      'aws:cdk:enable-path-metadata': true,
+    },
   });
   build(app);
   app.synth();

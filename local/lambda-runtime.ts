@@ -3,14 +3,29 @@
  * wrote into the assembly (`aws:asset:path` + `Handler`), i.e. exactly what deploys; its environment
  * is its template `Environment.Variables` with intrinsics resolved against the provisioned names.
  *
- * Rule for handlers: read configuration at cold start (module scope), as ours do. `process.env` is
- * shared by every function in the process; the runtime sets a function's variables before loading
- * it and before each invocation.
+ * Environment rule: handlers read configuration at cold start (module scope), as ours do.
+ * `process.env` is shared by everything in the process, so before loading a function and before
+ * each invocation the runtime takes back the variables it set for the previous function and sets
+ * this function's (its template `Environment.Variables` plus Lambda's own `AWS_LAMBDA_FUNCTION_NAME`,
+ * `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, `AWS_LAMBDA_FUNCTION_VERSION`, `AWS_LAMBDA_LOG_GROUP_NAME`,
+ * `_HANDLER`). Cold starts are serialized, so module scope always sees its own function's
+ * variables; the synchronous start of a handler does too. A handler that reads `process.env` after
+ * an `await` may see another function's values when invocations overlap (Map, Parallel).
+ * `NODE_OPTIONS` is not applied: it configures a process at start-up, and this one is running.
+ *
+ * Each function gets its own module instance (two functions built from one bundle do not share
+ * module state), kept between invocations like a warm Lambda.
+ *
+ * Packages a bundle leaves external (`@aws-sdk/*`, which the Lambda runtime provides, and what a
+ * layer provides) resolve from the project's node_modules, as the runtime and layers provide them
+ * in Lambda: the assembly usually sits in a temporary directory with no node_modules above it.
+ * (Under vitest its module runner resolves them from the project root already.)
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { registerHooks } from 'node:module';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Assembly, StackArtifact } from './assembly.js';
 import type { ProvisionedStack } from './provision.js';
 
@@ -42,8 +57,8 @@ export class LambdaFunctionError extends Error {
 
 /** The harness itself failed (missing bundle, unknown function): never the function's fault. */
 export class HarnessError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'HarnessError';
   }
 }
@@ -57,8 +72,13 @@ interface LocalFunction {
   readonly environment: Record<string, string>;
   readonly timeoutMs: number;
   readonly memoryMb: number;
+  /** Node.js major version of the function's runtime (`nodejs24.x` → 24), if it is a Node runtime. */
+  readonly nodeMajor: number | undefined;
   handler?: Handler;
 }
+
+/** Variables a function's environment may not set in this process (Lambda reserves them too). */
+const NOT_APPLIED = new Set(['NODE_OPTIONS', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL']);
 
 function bundleFileOf(dir: string, moduleName: string): string | undefined {
   for (const extension of ['.mjs', '.js', '.cjs']) {
@@ -68,15 +88,48 @@ function bundleFileOf(dir: string, moduleName: string): string | undefined {
   return undefined;
 }
 
+const PROJECT_PACKAGE_URL = pathToFileURL(
+  path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'package.json'),
+).href;
+/** Assembly directories (as file URL prefixes) whose bundles resolve bare imports from the project. */
+const assemblyUrls = new Set<string>();
+let hooksRegistered = false;
+
+function resolveExternalsFromProject(assemblyDir: string): void {
+  assemblyUrls.add(`${pathToFileURL(path.resolve(assemblyDir)).href}/`);
+  if (hooksRegistered) return;
+  hooksRegistered = true;
+  registerHooks({
+    resolve(specifier, context, nextResolve) {
+      const bare = !/^(?:[./]|node:|file:|data:)/.test(specifier);
+      const fromBundle = [...assemblyUrls].some((url) => context.parentURL?.startsWith(url));
+      return bare && fromBundle
+        ? nextResolve(specifier, { ...context, parentURL: PROJECT_PACKAGE_URL })
+        : nextResolve(specifier, context);
+    },
+  });
+}
+
+function nodeMajorOf(runtime: string | undefined): number | undefined {
+  const major = /^nodejs(\d+)\.x$/.exec(runtime ?? '')?.[1];
+  return major === undefined ? undefined : Number(major);
+}
+
 export class LocalLambdas {
   private readonly byName = new Map<string, LocalFunction>();
   private readonly byLogicalId = new Map<string, LocalFunction>();
+  /** Values the variables this runtime last set had before it set them (undefined: unset). */
+  private readonly saved = new Map<string, string | undefined>();
+  /** Cold starts run one at a time (each sets the environment its module scope reads). */
+  private coldStarts: Promise<unknown> = Promise.resolve();
 
   constructor(assembly: Assembly, stack: StackArtifact, provisioned: ProvisionedStack) {
+    resolveExternalsFromProject(assembly.dir);
     for (const [logicalId, resource] of Object.entries(stack.template.Resources)) {
       if (resource.Type !== 'AWS::Lambda::Function') continue;
       const props = provisioned.resolve(resource.Properties ?? {}, logicalId) as {
         Handler?: string;
+        Runtime?: string;
         Timeout?: number;
         MemorySize?: number;
         Environment?: { Variables?: Record<string, string> };
@@ -99,6 +152,7 @@ export class LocalLambdas {
         environment: props.Environment?.Variables ?? {},
         timeoutMs: (props.Timeout ?? 3) * 1000,
         memoryMb: props.MemorySize ?? 128,
+        nodeMajor: nodeMajorOf(props.Runtime),
       };
       this.byLogicalId.set(logicalId, fn);
       this.byName.set(fn.name, fn);
@@ -126,14 +180,20 @@ export class LocalLambdas {
    */
   async invoke(reference: string, event: unknown): Promise<unknown> {
     const fn = this.find(reference);
-    Object.assign(process.env, fn.environment, { AWS_LAMBDA_FUNCTION_NAME: fn.name });
-    if (fn.handler === undefined) {
-      const module = (await import(pathToFileURL(fn.bundleFile).href)) as Record<string, unknown>;
-      const handler = module[fn.exportName];
-      if (typeof handler !== 'function')
-        throw new HarnessError(`${fn.bundleFile} exports no function ${fn.exportName}`);
-      fn.handler = handler as Handler;
+    const major = Number(process.versions.node.split('.')[0]);
+    if (fn.nodeMajor !== undefined && fn.nodeMajor !== major) {
+      throw new HarnessError(
+        `${fn.logicalId} runs on Node.js ${fn.nodeMajor} in Lambda; this process is ${process.version}`,
+      );
     }
+    if (fn.handler === undefined) {
+      const loading = this.coldStarts.then(() => this.load(fn));
+      this.coldStarts = loading.catch(() => undefined);
+      await loading;
+    }
+    const handler = fn.handler as Handler | undefined;
+    if (handler === undefined) throw new HarnessError(`${fn.logicalId}: handler not loaded`);
+    this.applyEnvironment(fn);
     const deadline = Date.now() + fn.timeoutMs;
     const context: LambdaContext = {
       functionName: fn.name,
@@ -162,7 +222,7 @@ export class LocalLambdas {
     });
     try {
       const result = await Promise.race([
-        fn.handler(JSON.parse(JSON.stringify(event ?? null)), context),
+        handler(JSON.parse(JSON.stringify(event ?? null)), context),
         timeout,
       ]);
       return result === undefined ? null : JSON.parse(JSON.stringify(result));
@@ -172,6 +232,47 @@ export class LocalLambdas {
       throw new LambdaFunctionError(e.name || 'Error', e.message, (e.stack ?? '').split('\n'));
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /** Loads a function's module (its own instance) with its environment set. */
+  private async load(fn: LocalFunction): Promise<void> {
+    if (fn.handler !== undefined) return;
+    this.applyEnvironment(fn);
+    // The query string gives each function its own module instance (import() caches by URL).
+    const url = `${pathToFileURL(fn.bundleFile).href}?function=${encodeURIComponent(fn.logicalId)}`;
+    let module: Record<string, unknown>;
+    try {
+      module = (await import(url)) as Record<string, unknown>;
+    } catch (error) {
+      throw new HarnessError(`${fn.logicalId}: cannot load ${fn.bundleFile}: ${String(error)}`, {
+        cause: error,
+      });
+    }
+    const handler = module[fn.exportName];
+    if (typeof handler !== 'function')
+      throw new HarnessError(`${fn.bundleFile} exports no function ${fn.exportName}`);
+    fn.handler = handler as Handler;
+  }
+
+  /** Takes back the variables set for the previous function and sets `fn`'s (see the module doc). */
+  private applyEnvironment(fn: LocalFunction): void {
+    for (const [key, value] of this.saved) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    this.saved.clear();
+    const variables: Record<string, string> = {
+      ...Object.fromEntries(Object.entries(fn.environment).filter(([key]) => !NOT_APPLIED.has(key))),
+      AWS_LAMBDA_FUNCTION_NAME: fn.name,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+      _HANDLER: `${path.basename(fn.bundleFile).replace(/\.[^.]+$/, '')}.${fn.exportName}`,
+    };
+    for (const [key, value] of Object.entries(variables)) {
+      this.saved.set(key, process.env[key]);
+      process.env[key] = value;
     }
   }
 }

@@ -4,6 +4,10 @@
  * the template itself, so tests run against the real definitions. Other resources (functions,
  * roles, state machines) get deterministic physical names and ARNs so intrinsics resolve; the
  * harness runs them in-process.
+ *
+ * Physical names: the template's when it sets one, else `<prefix><stack>-<logicalId>` made valid
+ * for the service. Provisioning is idempotent: an existing bucket or table is kept and its settings
+ * applied again. Tables are ACTIVE when `provision` resolves.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -16,7 +20,6 @@ import {
   ResourceInUseException,
   UpdateContinuousBackupsCommand,
   UpdateTimeToLiveCommand,
-  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import {
   CreateBucketCommand,
@@ -29,7 +32,12 @@ import type { CfnResource, StackArtifact } from './assembly.js';
 import { type ResolveContext, type ResourceState, resolveValue } from './cfn.js';
 
 export interface ProvisionOptions {
-  /** Prepended to every physical name, so several tests can provision one template side by side. */
+  /**
+   * Prepended to every derived physical name (`<prefix><stack>-<logicalId>`, made valid for the
+   * service), so several test files can provision one template side by side. Names the template
+   * sets itself are used as they are.
+   * @default ''
+   */
   readonly prefix?: string;
   /** @default '000000000000' */
   readonly accountId?: string;
@@ -46,11 +54,29 @@ export interface ProvisionedStack {
   resolve(value: unknown, where?: string): unknown;
 }
 
-function bucketName(raw: string): string {
-  const clean = raw.toLowerCase().replace(/[^a-z0-9-]/g, '-');
-  if (clean.length <= 63) return clean;
+/**
+ * A bucket name that follows S3's rules (3–63 characters of lowercase letters, digits, `-` and `.`;
+ * starts and ends with a letter or digit; no `..`), deterministic in `raw`. Too long a name keeps its
+ * start and ends with a hash of the whole, so distinct logical ids stay distinct.
+ */
+export function bucketName(raw: string): string {
+  const clean = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, '-')
+    .replace(/\.{2,}/g, '.')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  if (clean.length >= 3 && clean.length <= 63) return clean;
   const hash = createHash('sha256').update(raw).digest('hex').slice(0, 8);
-  return `${clean.slice(0, 54)}-${hash}`;
+  const start = clean.slice(0, 54).replace(/[^a-z0-9]+$/, '');
+  return start ? `${start}-${hash}` : hash;
+}
+
+/** A table name that follows DynamoDB's rules (3–255 characters of `[a-zA-Z0-9_.-]`). */
+export function tableName(raw: string): string {
+  const clean = raw.replace(/[^a-zA-Z0-9_.-]/g, '-');
+  if (clean.length <= 255) return clean.padEnd(3, '_');
+  const hash = createHash('sha256').update(raw).digest('hex').slice(0, 8);
+  return `${clean.slice(0, 246)}-${hash}`;
 }
 
 function stateOf(
@@ -58,12 +84,13 @@ function stateOf(
   resource: CfnResource,
   base: string,
   ctx: Omit<ResolveContext, 'resources'>,
+  explicit?: string,
 ): ResourceState {
   const { region, accountId: account, partition } = ctx;
-  const name = `${base}-${logicalId}`;
+  const name = explicit ?? `${base}-${logicalId}`;
   switch (resource.Type) {
     case 'AWS::S3::Bucket': {
-      const bucket = bucketName(name);
+      const bucket = explicit ?? bucketName(name);
       return {
         ref: bucket,
         attributes: {
@@ -73,11 +100,13 @@ function stateOf(
         },
       };
     }
-    case 'AWS::DynamoDB::Table':
+    case 'AWS::DynamoDB::Table': {
+      const table = explicit ?? tableName(name);
       return {
-        ref: name,
-        attributes: { Arn: `arn:${partition}:dynamodb:${region}:${account}:table/${name}` },
+        ref: table,
+        attributes: { Arn: `arn:${partition}:dynamodb:${region}:${account}:table/${table}` },
       };
+    }
     case 'AWS::Lambda::Function':
       return {
         ref: name,
@@ -107,6 +136,34 @@ function stateOf(
   }
 }
 
+interface CfnSse {
+  readonly SSEEnabled?: boolean;
+  readonly SSEType?: string;
+  readonly KMSMasterKeyId?: string;
+}
+
+/** CloudFormation's SSESpecification in the API's shape (`SSEEnabled` there is `Enabled` here). */
+function sseOf(sse: CfnSse): NonNullable<CreateTableCommandInput['SSESpecification']> {
+  return {
+    Enabled: Boolean(sse.SSEEnabled),
+    ...(sse.SSEType ? { SSEType: sse.SSEType as never } : {}),
+    ...(sse.KMSMasterKeyId ? { KMSMasterKeyId: sse.KMSMasterKeyId } : {}),
+  };
+}
+
+/** Waits until the table and each of its global secondary indexes are ACTIVE (60 s at most). */
+async function waitUntilActive(dynamodb: DynamoDBClient, name: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: name }));
+    const indexes = Table?.GlobalSecondaryIndexes ?? [];
+    if (Table?.TableStatus === 'ACTIVE' && indexes.every((g) => g.IndexStatus === 'ACTIVE')) return;
+    if (Date.now() > deadline)
+      throw new Error(`table ${name} is not ACTIVE after 60 s (${Table?.TableStatus})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function createTable(
   dynamodb: DynamoDBClient,
   name: string,
@@ -125,6 +182,7 @@ async function createTable(
   const gsis = props.GlobalSecondaryIndexes as Record<string, unknown>[] | undefined;
   const lsis = props.LocalSecondaryIndexes as Record<string, unknown>[] | undefined;
   const stream = props.StreamSpecification as { StreamViewType?: string } | undefined;
+  const sse = props.SSESpecification as CfnSse | undefined;
   const input: CreateTableCommandInput = {
     TableName: name,
     KeySchema: props.KeySchema as KeySchemaElement[],
@@ -145,23 +203,18 @@ async function createTable(
     ...(stream?.StreamViewType
       ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream.StreamViewType as never } }
       : {}),
-    ...(props.SSESpecification
-      ? {
-          SSESpecification: {
-            Enabled: Boolean((props.SSESpecification as { SSEEnabled?: boolean }).SSEEnabled),
-          },
-        }
-      : {}),
+    ...(sse ? { SSESpecification: sseOf(sse) } : {}),
+    ...(props.TableClass ? { TableClass: props.TableClass as never } : {}),
+    ...(props.DeletionProtectionEnabled === undefined
+      ? {}
+      : { DeletionProtectionEnabled: Boolean(props.DeletionProtectionEnabled) }),
   };
   try {
     await dynamodb.send(new CreateTableCommand(input));
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
-  await waitUntilTableExists(
-    { client: dynamodb, maxWaitTime: 60, minDelay: 0.1, maxDelay: 1 },
-    { TableName: name },
-  );
+  await waitUntilActive(dynamodb, name);
   const ttl = props.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
   if (ttl?.Enabled && ttl.AttributeName) {
     await dynamodb.send(
@@ -224,6 +277,19 @@ interface CfnEncryptionRule {
   readonly BucketKeyEnabled?: boolean;
 }
 
+/** The property that names each kind of resource, when a template sets one. */
+const NAME_PROPERTY: Readonly<Record<string, string>> = {
+  'AWS::S3::Bucket': 'BucketName',
+  'AWS::DynamoDB::Table': 'TableName',
+  'AWS::Lambda::Function': 'FunctionName',
+  'AWS::IAM::Role': 'RoleName',
+  'AWS::Logs::LogGroup': 'LogGroupName',
+  'AWS::StepFunctions::StateMachine': 'StateMachineName',
+};
+
+/** Data-plane types a template may declare that the harness does not create (so it refuses them). */
+const UNPROVISIONED_DATA_PLANE = new Set(['AWS::DynamoDB::GlobalTable']);
+
 /** Creates the stack's buckets and tables on the emulator (idempotent) and returns their names. */
 export async function provision(
   stack: StackArtifact,
@@ -239,28 +305,45 @@ export async function provision(
   };
   const states: Record<string, ResourceState> = {};
   const resources = Object.entries(stack.template.Resources);
+  for (const [logicalId, resource] of resources) {
+    if (UNPROVISIONED_DATA_PLANE.has(resource.Type))
+      throw new Error(
+        `${logicalId}: ${resource.Type} is not provisioned locally (declare an AWS::DynamoDB::Table)`,
+      );
+  }
   for (const [logicalId, resource] of resources)
     states[logicalId] = stateOf(logicalId, resource, base, partial);
   const context: ResolveContext = { ...partial, resources: states };
+  // Names the template gives win (resolved against the derived ones, as they may refer to them).
+  for (const [logicalId, resource] of resources) {
+    const property = NAME_PROPERTY[resource.Type];
+    const declared = property ? resource.Properties?.[property] : undefined;
+    if (declared === undefined) continue;
+    const explicit = String(resolveValue(declared, context, `${logicalId}.${property}`));
+    states[logicalId] = stateOf(logicalId, resource, base, partial, explicit);
+  }
   const tables: Record<string, string> = {};
   const buckets: Record<string, string> = {};
 
+  // Only the data plane is created; its properties are resolved here (other resources may refer
+  // to attributes such as a table's StreamArn that exist only once the table does).
   await Promise.all(
     resources.map(async ([logicalId, resource]) => {
+      if (resource.Type !== 'AWS::DynamoDB::Table' && resource.Type !== 'AWS::S3::Bucket') return;
       const props = resolveValue(resource.Properties ?? {}, context, logicalId) as Record<string, unknown>;
       if (resource.Type === 'AWS::DynamoDB::Table') {
-        const name = (props.TableName as string | undefined) ?? (states[logicalId]?.ref as string);
+        const name = states[logicalId]?.ref as string;
         const streamArn = await createTable(clients.dynamodb(), name, props);
         tables[logicalId] = name;
         states[logicalId] = {
           ref: name,
           attributes: {
-            Arn: `arn:aws:dynamodb:${partial.region}:${partial.accountId}:table/${name}`,
+            Arn: `arn:${partial.partition}:dynamodb:${partial.region}:${partial.accountId}:table/${name}`,
             ...(streamArn ? { StreamArn: streamArn } : {}),
           },
         };
-      } else if (resource.Type === 'AWS::S3::Bucket') {
-        const name = (props.BucketName as string | undefined) ?? (states[logicalId]?.ref as string);
+      } else {
+        const name = states[logicalId]?.ref as string;
         await createBucket(clients.s3(), name, props);
         buckets[logicalId] = name;
       }

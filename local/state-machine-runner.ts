@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { assertRunsFaithfully, forEachState, isLambdaResource, taskStates } from './asl-guard.js';
-import type { StackArtifact } from './assembly.js';
+import type { CfnResource, StackArtifact } from './assembly.js';
 import { HarnessError, LambdaFunctionError, type LocalLambdas } from './lambda-runtime.js';
 import type { ProvisionedStack } from './provision.js';
 
@@ -76,20 +76,29 @@ export class StateMachineRunner {
     this.definition = definition;
   }
 
-  /** The state machine with logical id `id` (or whose logical id starts with it) in `stack`. */
+  /**
+   * The state machine `id` in `stack`: its logical id, the start of its logical id (CDK appends a
+   * hash), or its construct path with or without the stack name (`Workflow/StateMachine`).
+   */
   static fromStack(
     stack: StackArtifact,
     provisioned: ProvisionedStack,
     lambdas: LocalLambdas,
     id: string,
   ): StateMachineRunner {
-    const matches = Object.entries(stack.template.Resources).filter(
-      ([logicalId, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && logicalId.startsWith(id),
+    const machines = Object.entries(stack.template.Resources).filter(
+      ([, r]) => r.Type === 'AWS::StepFunctions::StateMachine',
     );
+    const constructPath = (r: CfnResource) => String(r.Metadata?.['aws:cdk:path'] ?? '');
+    const byPath = (r: CfnResource) =>
+      [id, `${id}/Resource`].some((p) => [p, `${stack.stackName}/${p}`].includes(constructPath(r)));
+    const exact = machines.filter(([logicalId, r]) => logicalId === id || byPath(r));
+    const matches = exact.length > 0 ? exact : machines.filter(([logicalId]) => logicalId.startsWith(id));
     const [match] = matches;
     if (match === undefined || matches.length > 1) {
       throw new HarnessError(
-        `expected one state machine matching ${id}, found ${matches.map(([l]) => l).join(', ') || 'none'}`,
+        `expected one state machine matching ${id}, found ${matches.map(([l]) => l).join(', ') || 'none'} ` +
+          `(state machines: ${machines.map(([l, r]) => `${l} ${constructPath(r)}`.trim()).join(', ') || 'none'})`,
       );
     }
     const [logicalId, resource] = match;
@@ -132,10 +141,13 @@ export class StateMachineRunner {
 
     let harnessError: unknown;
     let abort = () => {};
+    // A harness failure is recorded, stops the execution and is rethrown by run(); the interpreter
+    // is also told it is neither retryable nor catchable, so no Retry or Catch sees it meanwhile.
     const fatal = (error: unknown): never => {
       harnessError ??= error;
       abort();
-      throw error;
+      const stop = new HarnessError(`harness failure (rethrown by run()): ${String(error)}`);
+      throw Object.assign(stop, { isRetryable: false, isCatchable: false });
     };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     const retryIntervals: Record<string, number> = {};
@@ -150,6 +162,7 @@ export class StateMachineRunner {
             const implementation = implementations[task.name];
             if (implementation === undefined)
               return fatal(new HarnessError(`no local implementation for ${task.name}`));
+            // Errors a local implementation throws are the service's: Retry and Catch see them.
             return JSON.parse(JSON.stringify((await implementation(taskInput)) ?? null));
           };
     }
@@ -160,7 +173,9 @@ export class StateMachineRunner {
     });
 
     const executionName = options.executionName ?? randomUUID();
-    const machine = new StateMachine(this.definition as never, { validationOptions: { checkPaths: true } });
+    const machine = new StateMachine(withAwsTaskTimeouts(this.definition) as never, {
+      validationOptions: { checkPaths: true },
+    });
     const execution = machine.run(input as never, {
       overrides: {
         taskResourceLocalHandlers: handlers as never,
@@ -251,6 +266,22 @@ export class StateMachineRunner {
     };
   }
 }
+
+/**
+ * The interpreter times a Task out after 60 s unless it sets TimeoutSeconds; AWS's default is
+ * 99999999 s. Tasks without a timeout get the longest a Node timer allows (~24.8 days), so a long
+ * task is not failed locally with States.Timeout where AWS would let it run. Returns a copy.
+ */
+export function withAwsTaskTimeouts(definition: Json): Json {
+  const copy = structuredClone(definition);
+  forEachState(copy, (_name, state) => {
+    if (state.Type === 'Task' && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined)
+      state.TimeoutSeconds = MAX_TIMER_SECONDS;
+  });
+  return copy;
+}
+
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 function awsTaskError(error: LambdaFunctionError): Error {
   const failure = new Error(

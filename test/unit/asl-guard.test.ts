@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assertRunsFaithfully, taskStates, UnsupportedDefinitionError } from '../../local/asl-guard.js';
+import { withAwsTaskTimeouts } from '../../local/state-machine-runner.js';
 
 const LAMBDA = 'arn:aws:states:::lambda:invoke';
 const none = new Set<string>();
@@ -111,5 +112,64 @@ describe('assertRunsFaithfully', () => {
       },
     });
     expect(taskStates(def)).toEqual([{ name: 'X', resource: LAMBDA }]);
+  });
+
+  it('refuses Assign in a Catch and a JSONata Condition in a Choice rule', () => {
+    const text = problem(
+      definition({
+        T: {
+          Type: 'Task',
+          Resource: LAMBDA,
+          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'C', Assign: { failed: true } }],
+          Next: 'C',
+        },
+        C: { Type: 'Choice', Choices: [{ Condition: '{% true %}', Next: 'D' }], Default: 'D' },
+        D: { Type: 'Succeed' },
+      }),
+    );
+    expect(text).toContain('T > Catch[0]: Assign (variables) is not evaluated');
+    expect(text).toContain('C > Choices[0]: JSONata Condition is not evaluated');
+  });
+
+  it('accepts a state that spells out QueryLanguage JSONPath, and refuses one that says JSONata', () => {
+    expect(() =>
+      assertRunsFaithfully(definition({ A: { Type: 'Pass', QueryLanguage: 'JSONPath', End: true } }), none),
+    ).not.toThrow();
+    expect(problem(definition({ A: { Type: 'Pass', QueryLanguage: 'JSONata', End: true } }))).toContain(
+      'A: JSONata (QueryLanguage) is not evaluated',
+    );
+  });
+
+  it('refuses two different tasks with one name (overrides are keyed by state name)', () => {
+    const text = problem(
+      definition({
+        P: {
+          Type: 'Parallel',
+          Branches: [
+            { StartAt: 'X', States: { X: { Type: 'Task', Resource: LAMBDA, End: true } } },
+            {
+              StartAt: 'X',
+              States: { X: { Type: 'Task', Resource: 'arn:aws:states:::sns:publish', End: true } },
+            },
+          ],
+          End: true,
+        },
+      }),
+      new Set(['X']),
+    );
+    expect(text).toContain('P > branch 1 > X: another Task has the same name');
+  });
+});
+
+describe('withAwsTaskTimeouts', () => {
+  it('gives Tasks without a timeout the longest a timer allows instead of the interpreter 60 s, in a copy', () => {
+    const original = definition({
+      A: { Type: 'Task', Resource: LAMBDA, Next: 'B' },
+      B: { Type: 'Task', Resource: LAMBDA, TimeoutSeconds: 5, End: true },
+    });
+    const patched = withAwsTaskTimeouts(original) as { States: Record<string, { TimeoutSeconds?: number }> };
+    expect(patched.States.A?.TimeoutSeconds).toBe(2_147_483);
+    expect(patched.States.B?.TimeoutSeconds).toBe(5);
+    expect((original.States.A as { TimeoutSeconds?: number }).TimeoutSeconds).toBeUndefined();
   });
 });

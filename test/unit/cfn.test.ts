@@ -56,4 +56,40 @@ describe('resolveValue', () => {
       'R: intrinsic Fn::ImportValue is not supported locally',
     );
   });
+
+  it('keeps an escaped placeholder literal in Fn::Sub', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's own ${} syntax
+    expect(resolveValue({ 'Fn::Sub': '${!Literal}-${Table}' }, ctx)).toBe('${Literal}-S-Table');
+  });
+
+  it('drops a property or list element that is Ref AWS::NoValue', () => {
+    expect(resolveValue({ a: { Ref: 'AWS::NoValue' }, b: [1, { Ref: 'AWS::NoValue' }, 2] }, ctx)).toEqual({
+      b: [1, 2],
+    });
+  });
+
+  it('resolves the string form of Fn::GetAtt with a dotted attribute name', () => {
+    const withEndpoint: ResolveContext = {
+      ...ctx,
+      resources: { Db: { ref: 'db', attributes: { 'Endpoint.Address': 'db.local' } } },
+    };
+    expect(resolveValue({ 'Fn::GetAtt': 'Db.Endpoint.Address' }, withEndpoint)).toBe('db.local');
+  });
+
+  it('names the attributes it knows when an attribute is unknown', () => {
+    expect(() => resolveValue({ 'Fn::GetAtt': ['Table', 'StreamArn'] }, ctx, 'Mapping')).toThrow(
+      'Mapping: cannot resolve Fn::GetAtt Table.StreamArn (attributes known locally: Arn)',
+    );
+  });
+
+  it('refuses an Fn::Select index outside the list', () => {
+    expect(() => resolveValue({ 'Fn::Select': [3, ['a', 'b']] }, ctx, 'R')).toThrow(
+      'R: Fn::Select index 3 is outside a list of 2',
+    );
+  });
+
+  it('gives the URL suffix of the partition', () => {
+    expect(resolveValue({ Ref: 'AWS::URLSuffix' }, ctx)).toBe('amazonaws.com');
+    expect(resolveValue({ Ref: 'AWS::URLSuffix' }, { ...ctx, partition: 'aws-cn' })).toBe('amazonaws.com.cn');
+  });
 });
