@@ -1,18 +1,31 @@
 /**
  * Point-in-time-correct training sets from the offline store: `getHistoricalFeatures(entity rows
  * with timestamps, feature refs)`. Reads only the date partitions a request can reach
- * ([earliest label − TTL, latest label]), joins with ./point-in-time-join.ts, and writes the result
- * as Parquet plus a manifest under `datasets/<name>/<hash>/`, where the hash covers the request and
- * the content of every input file: the same inputs give the same dataset, written once.
+ * ([earliest label − TTL, latest label]), merges their files into one stream sorted by (entity,
+ * event time) (./offline-scan.ts), joins it with the streaming join (./point-in-time-join.ts), and
+ * writes the result as Parquet plus a manifest under `datasets/<name>/<hash>/`, where the hash
+ * covers the request and the content of every input file: the same inputs give the same dataset,
+ * written once.
+ *
+ * Memory: the label rows and their outputs, the input files' compressed bytes, and one decoded row
+ * group per input file — not the feature rows (bench/historical.bench.ts measures 10M of them).
+ *
+ * Ties: of values with equal (entity, event time), the later-ingested wins; equal ingestion times
+ * go to the later file (date partition, then batch id), then to the later row of the batch.
  */
 import { createHash } from 'node:crypto';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { ValidationError } from '../shared/errors.js';
 import type { ObjectStore } from '../shared/object-store.js';
-import { type FeatureView, findFeatureView } from './feature-view.js';
-import { decodeFeatureColumns, INGESTED_AT_COLUMN } from './parquet-codec.js';
-import { encodeEntityKey, type FeatureFrame, pointInTimeJoin, type ViewJoin } from './point-in-time-join.js';
-import { parseEventTime, type Value } from './row-validation.js';
+import { type FeatureType, type FeatureView, findFeatureView } from './feature-view.js';
+import { featureKind, type OfflineFile, scanSorted } from './offline-scan.js';
+import {
+  type CategoricalColumn,
+  encodeEntityKey,
+  joinPointInTime,
+  type ViewRequest,
+} from './point-in-time-join.js';
+import { parseEventTime } from './row-validation.js';
 
 export interface HistoricalRequest {
   /** Rows holding every referenced view's entity key columns and the timestamp column. */
@@ -36,7 +49,7 @@ export interface DatasetManifest {
 
 const DAY = 86_400_000;
 const SEMANTICS =
-  'latest value with event time <= row time and row time - event time <= TTL; equal event times: later ingestion, then later row; stored nulls are values';
+  'latest value with event time <= row time and row time - event time <= TTL; equal event times: later ingestion, then later file (date, batch id), then later row; stored nulls are values';
 
 function parseRefs(
   refs: readonly string[],
@@ -62,39 +75,28 @@ function parseRefs(
   return byView;
 }
 
-async function loadFrame(
+/** Fetches the view's files in the date partitions [fromMs, toMs] can reach, recording each input. */
+async function fetchFiles(
   view: FeatureView,
-  features: string[],
   fromMs: number,
   toMs: number,
   store: ObjectStore,
   inputs: { key: string; sha256: string }[],
-): Promise<FeatureFrame> {
-  const keys: string[] = [];
-  const times: number[] = [];
-  const ingested: number[] = [];
-  const columns: Record<string, Value[]> = Object.fromEntries(features.map((f) => [f, [] as Value[]]));
-  const wanted = [...view.entities.map((e) => e.name), view.eventTimeColumn, INGESTED_AT_COLUMN, ...features];
+): Promise<OfflineFile[]> {
+  const files: OfflineFile[] = [];
   for (let day = Math.floor(fromMs / DAY) * DAY; day <= toMs; day += DAY) {
     const date = new Date(day).toISOString().slice(0, 10);
     for await (const key of store.list(`features/${view.name}/date=${date}/`)) {
       const bytes = await store.get(key);
       if (bytes === undefined) continue;
       inputs.push({ key, sha256: createHash('sha256').update(bytes).digest('hex') });
-      const decoded = await decodeFeatureColumns(
-        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-        wanted,
-      );
-      const n = decoded[view.eventTimeColumn]?.length ?? 0;
-      for (let i = 0; i < n; i++) {
-        keys.push(encodeEntityKey(view.entities.map((e) => decoded[e.name]?.[i] as string | number)));
-        times.push(Number(decoded[view.eventTimeColumn]?.[i]));
-        ingested.push(Number(decoded[INGESTED_AT_COLUMN]?.[i]));
-        for (const f of features) columns[f]?.push(decoded[f]?.[i] ?? null);
-      }
+      files.push({
+        key,
+        bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+      });
     }
   }
-  return { keys, eventTimes: Float64Array.from(times), ingestedAt: Float64Array.from(ingested), columns };
+  return files;
 }
 
 /** Builds (or finds) the training set for `request` and returns its manifest. */
@@ -125,7 +127,7 @@ export async function getHistoricalFeatures(
   }
 
   const inputs: { key: string; sha256: string }[] = [];
-  const joins: { labelKeys: string[]; join: ViewJoin }[] = [];
+  const views: { view: FeatureView; features: string[]; labelKeys: string[]; files: OfflineFile[] }[] = [];
   for (const [view, features] of byView) {
     const labelKeys = request.entityRows.map((row, i) =>
       encodeEntityKey(
@@ -141,15 +143,8 @@ export async function getHistoricalFeatures(
         }),
       ),
     );
-    const frame = await loadFrame(
-      view,
-      features,
-      minTime - view.ttlSeconds * 1000,
-      maxTime,
-      options.store,
-      inputs,
-    );
-    joins.push({ labelKeys, join: { view: view.name, ttlMs: view.ttlSeconds * 1000, features, frame } });
+    const files = await fetchFiles(view, minTime - view.ttlSeconds * 1000, maxTime, options.store, inputs);
+    views.push({ view, features, labelKeys, files });
   }
 
   const hash = createHash('sha256')
@@ -190,15 +185,23 @@ export async function getHistoricalFeatures(
       type,
     });
   }
-  for (const { labelKeys, join } of joins) {
-    const result = pointInTimeJoin({ keys: labelKeys, times }, [join]);
-    const view = [...byView.keys()].find((v) => v.name === join.view);
-    for (const feature of join.features) {
-      const type = typeOf[view?.features.find((f) => f.name === feature)?.type ?? 'string'] as string;
-      const values = result.columns[`${join.view}__${feature}`] ?? [];
+  const requests: ViewRequest[] = views.map(({ view, features, labelKeys, files }) => ({
+    name: view.name,
+    ttlMs: view.ttlSeconds * 1000,
+    features: Object.fromEntries(features.map((f) => [f, featureKind(view, f)])),
+    labelKeys,
+    batches: scanSorted(view, features, files),
+  }));
+  const results = await joinPointInTime(times, requests);
+  for (const { view, features } of views) {
+    const result = results[view.name];
+    if (result === undefined) throw new Error(`no join result for ${view.name}`);
+    for (const feature of features) {
+      const spec = view.features.find((f) => f.name === feature);
+      const type = typeOf[spec?.type ?? 'string'] as string;
       columnData.push({
-        name: `${join.view}__${feature}`,
-        data: type === 'INT64' ? values.map((v) => (v === null ? null : BigInt(v as number))) : values,
+        name: `${view.name}__${feature}`,
+        data: outputValues(result.found, result.features[feature], spec?.type ?? 'string'),
         type,
       });
     }
@@ -220,6 +223,28 @@ export async function getHistoricalFeatures(
     ifAbsent: true,
   });
   return manifest;
+}
+
+/** A joined feature column as Parquet values: null where nothing was found or the value is null. */
+function outputValues(
+  found: Uint8Array,
+  column: Float64Array | CategoricalColumn | undefined,
+  type: FeatureType,
+): unknown[] {
+  const out = new Array<unknown>(found.length).fill(null);
+  if (column === undefined) return out;
+  for (let i = 0; i < found.length; i++) {
+    if (found[i] === 0) continue;
+    if (column instanceof Float64Array) {
+      const v = column[i] as number;
+      if (Number.isNaN(v)) continue;
+      out[i] = type === 'int64' ? BigInt(v) : type === 'bool' ? v === 1 : v;
+    } else {
+      const code = column.codes[i] as number;
+      if (code >= 0) out[i] = column.dictionary[code];
+    }
+  }
+  return out;
 }
 
 /** Parquet type of a column of JSON values (labels and other pass-through columns). */

@@ -6,10 +6,17 @@
  * timestamp); `ingested_at` (`TIMESTAMP_MILLIS`, breaks ties between rows with equal entity and event
  * time: the later ingestion wins); then the features. Entity keys and the timestamps are REQUIRED,
  * features OPTIONAL when the view allows null. The Glue table in lib/ declares the same columns.
+ *
+ * Rows are written sorted by (entity key, event time), entities in ascending code-unit order of
+ * their encoded key ({@link encodeEntityKey}), ties in input order; the file says so in its
+ * key-value metadata ({@link SORT_ORDER}). Training sets merge such files as one sorted stream
+ * without loading them (./offline-scan.ts); Athena skips row groups by the entity min/max statistics.
  */
-import { parquetRead } from 'hyparquet';
+import { type FileMetaData, parquetRead } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { FeatureType, FeatureView } from './feature-view.js';
+import { encodeEntityKey } from './point-in-time-join.js';
+import { argsortByEntityThenTime } from './point-in-time-sort.js';
 import { INGESTED_AT_COLUMN, type TypedRow, type Value } from './row-validation.js';
 
 export { INGESTED_AT_COLUMN };
@@ -60,12 +67,38 @@ export function parquetColumns(view: FeatureView): ParquetColumnSpec[] {
   ];
 }
 
-/** Encodes accepted rows of one view as a Parquet file (Snappy-compressed). */
+/** Key-value metadata marking a file sorted as described above (version 1 of the order). */
+export const SORT_ORDER = { key: 'mlops.sort_order', value: 'entity_key,event_time;v1' } as const;
+
+/** Whether a file's metadata says its rows are in {@link SORT_ORDER}. */
+export function isSortedFile(metadata: FileMetaData): boolean {
+  return (metadata.key_value_metadata ?? []).some(
+    (kv) => kv.key === SORT_ORDER.key && kv.value === SORT_ORDER.value,
+  );
+}
+
+/** The encoded entity key of a row (int64 keys as numbers, however they were read). */
+export function entityKeyOf(view: FeatureView, value: (column: string) => unknown): string {
+  return encodeEntityKey(
+    view.entities.map((e) => {
+      const v = value(e.name);
+      return typeof v === 'bigint' ? Number(v) : (v as string | number);
+    }),
+  );
+}
+
+/** Encodes accepted rows of one view as a Parquet file (Snappy-compressed), sorted as above. */
 export function encodeFeatureRows(
   view: FeatureView,
-  rows: readonly TypedRow[],
+  unsorted: readonly TypedRow[],
   ingestedAtMs: number,
+  rowGroupSize = ROW_GROUP_SIZE,
 ): Uint8Array {
+  const order = argsortByEntityThenTime(
+    unsorted.map((row) => entityKeyOf(view, (c) => row.values[c])),
+    Float64Array.from(unsorted, (row) => row.eventTimeMs),
+  );
+  const rows = Array.from(order, (i) => unsorted[i] as TypedRow);
   const columns = parquetColumns(view);
   const columnData = columns.map((column) => {
     const n = rows.length;
@@ -87,10 +120,14 @@ export function encodeFeatureRows(
   const buffer = parquetWriteBuffer({
     columnData: columnData as never,
     codec: 'SNAPPY',
-    rowGroupSize: 100_000,
+    rowGroupSize,
+    kvMetadata: [{ ...SORT_ORDER }],
   });
   return new Uint8Array(buffer);
 }
+
+/** Rows per row group: what a reader decodes at once when it streams a file. */
+export const ROW_GROUP_SIZE = 65_536;
 
 function toBigInt(value: Value): bigint | null {
   if (value === null) return null;
@@ -100,15 +137,22 @@ function toBigInt(value: Value): bigint | null {
 /** Columns read back from a Parquet file, by name; timestamps as epoch ms, int64 as number. */
 export type DecodedColumns = Record<string, Value[]>;
 
-/** Reads a view's Parquet file (or the named columns of it) into columns. */
+/**
+ * Reads a view's Parquet file (or the named columns of it) into columns; with `range`, only rows
+ * [rowStart, rowEnd) (indexed from 0 in the result), decoding only the row groups they touch.
+ */
 export async function decodeFeatureColumns(
   file: ArrayBuffer,
   columns?: readonly string[],
+  range?: { readonly rowStart: number; readonly rowEnd: number; readonly metadata?: FileMetaData },
 ): Promise<DecodedColumns> {
   const out: DecodedColumns = {};
+  const offset = range?.rowStart ?? 0;
   await parquetRead({
     file,
     ...(columns ? { columns: [...columns] } : {}),
+    ...(range ? { rowStart: range.rowStart, rowEnd: range.rowEnd } : {}),
+    ...(range?.metadata ? { metadata: range.metadata } : {}),
     parsers: {
       timestampFromMilliseconds: (ms: bigint) => Number(ms),
       timestampFromMicroseconds: (us: bigint) => Number(us / 1000n),
@@ -118,9 +162,12 @@ export async function decodeFeatureColumns(
     onChunk: (chunk) => {
       const target = out[chunk.columnName] ?? [];
       out[chunk.columnName] = target;
-      for (let i = 0; i < chunk.columnData.length; i++) {
+      const end = range
+        ? Math.min(chunk.columnData.length, range.rowEnd - chunk.rowStart)
+        : chunk.columnData.length;
+      for (let i = Math.max(0, offset - chunk.rowStart); i < end; i++) {
         const v = chunk.columnData[i] as Value | undefined;
-        target[chunk.rowStart + i] = typeof v === 'bigint' ? Number(v) : (v ?? null);
+        target[chunk.rowStart + i - offset] = typeof v === 'bigint' ? Number(v) : (v ?? null);
       }
     },
   });

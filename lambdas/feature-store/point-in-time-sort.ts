@@ -295,3 +295,39 @@ export function sortFeatureBatch(batch: FeatureBatch, tieBreak?: Float64Array): 
   }
   return { keys: { codes: sortedCodes, dictionary }, eventTimes, columns };
 }
+
+/**
+ * Like {@link argsortFeatureRows}, but entities come out in ascending code-unit order of their
+ * keys (JavaScript's `<` on strings), the one order every offline file is written in, so files
+ * sorted separately can be merged into one stream (./offline-scan.ts). Only the distinct keys are
+ * compared; the rows are still placed by counting and radix sorts.
+ */
+export function argsortByEntityThenTime(
+  keys: KeyColumn,
+  eventTimes: Float64Array,
+  tieBreak?: Float64Array,
+): Uint32Array {
+  const { order, codes, dictionary } = orderRows(keys, eventTimes, tieBreak);
+  const byKey = identity(dictionary.length).sort((a, b) => {
+    const x = dictionary[a] as string;
+    const y = dictionary[b] as string;
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  const rank = new Int32Array(dictionary.length);
+  for (let r = 0; r < byKey.length; r++) rank[byKey[r] as number] = r;
+  const ranked = new Int32Array(codes.length);
+  for (let i = 0; i < codes.length; i++) ranked[i] = rank[codes[i] as number] as number;
+  // `order` is already by (time, tie-break, position) within each entity; a stable counting sort by
+  // rank keeps that.
+  const starts = new Uint32Array(dictionary.length + 1);
+  for (let i = 0; i < ranked.length; i++) (starts[(ranked[i] as number) + 1] as number)++;
+  for (let r = 0; r < dictionary.length; r++)
+    starts[r + 1] = (starts[r + 1] as number) + (starts[r] as number);
+  const out = new Uint32Array(order.length);
+  for (let p = 0; p < order.length; p++) {
+    const row = order[p] as number;
+    out[starts[ranked[row] as number] as number] = row;
+    starts[ranked[row] as number] = (starts[ranked[row] as number] as number) + 1;
+  }
+  return out;
+}

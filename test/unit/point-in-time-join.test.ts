@@ -14,18 +14,7 @@ import {
 import { radixArgsort } from '../../lambdas/feature-store/point-in-time-sort.js';
 import type { Value } from '../../lambdas/feature-store/row-validation.js';
 import { ValidationError } from '../../lambdas/shared/errors.js';
-
-/** Small deterministic PRNG (mulberry32), so every seed reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { prng } from '../support/random.js';
 
 /** A feature row; `x` NaN and `c` null are stored nulls. */
 interface Row {
