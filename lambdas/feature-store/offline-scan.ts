@@ -198,8 +198,20 @@ async function decodeChunk(
   const decoded = await decodeFeatureColumns(bytes, wanted, range);
   const times = decoded[view.eventTimeColumn] ?? [];
   const n = times.length;
+  // Rows of one entity sit together: encode a key once per run and share the string (which also
+  // makes the merge's key comparisons identity checks).
+  const keyColumns = view.entities.map((e) => decoded[e.name] ?? []);
   const keys = new Array<string>(n);
-  for (let i = 0; i < n; i++) keys[i] = entityKeyOf(view, (c) => decoded[c]?.[i]);
+  let last = '';
+  for (let i = 0; i < n; i++) {
+    let same = i > 0;
+    for (let c = 0; same && c < keyColumns.length; c++) {
+      const column = keyColumns[c] as Value[];
+      same = column[i] === column[i - 1];
+    }
+    if (!same) last = entityKeyOf(view, (c) => decoded[c]?.[i]);
+    keys[i] = last;
+  }
   return {
     keys,
     times: Float64Array.from(times as number[]),

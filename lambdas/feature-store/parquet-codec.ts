@@ -160,8 +160,11 @@ export async function decodeFeatureColumns(
       dateFromDays: (days: number) => days * 86_400_000,
     } as never,
     onChunk: (chunk) => {
-      const target = out[chunk.columnName] ?? [];
-      out[chunk.columnName] = target;
+      let target = out[chunk.columnName];
+      if (target === undefined) {
+        target = range ? new Array<Value>(range.rowEnd - range.rowStart) : [];
+        out[chunk.columnName] = target;
+      }
       const end = range
         ? Math.min(chunk.columnData.length, range.rowEnd - chunk.rowStart)
         : chunk.columnData.length;

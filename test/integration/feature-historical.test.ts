@@ -3,12 +3,15 @@ import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store
 import { getHistoricalFeatures } from '../../lambdas/feature-store/historical.js';
 import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
 import { decodeFeatureColumns } from '../../lambdas/feature-store/parquet-codec.js';
+import type { Value } from '../../lambdas/feature-store/row-validation.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { ValidationError } from '../../lambdas/shared/errors.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
 import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { foreignFeatureFile } from '../support/offline-files.js';
+import { prng } from '../support/random.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-10-10T00:00:00Z');
@@ -93,5 +96,153 @@ describe('point-in-time training sets from the offline store', () => {
     const error = await getHistoricalFeatures(request, { store, views }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).field).toBe(field);
+  });
+});
+
+/** A feature row as the reference sees it: where it came from decides ties. */
+interface Source {
+  readonly entity: string | number;
+  readonly time: number;
+  readonly ingestedAt: number;
+  readonly file: string;
+  readonly position: number;
+  readonly values: Record<string, Value>;
+}
+
+/** Latest row at or before `time`, within `ttlMs`; ties: later ingestion, later file, later row. */
+function reference(
+  sources: readonly Source[],
+  entity: unknown,
+  time: number,
+  ttlMs: number,
+): Source | undefined {
+  let best: Source | undefined;
+  for (const s of sources) {
+    if (s.entity !== entity || s.time > time || time - s.time > ttlMs) continue;
+    const b = best;
+    if (
+      b === undefined ||
+      s.time > b.time ||
+      (s.time === b.time &&
+        (s.ingestedAt > b.ingestedAt ||
+          (s.ingestedAt === b.ingestedAt &&
+            (s.file > b.file || (s.file === b.file && s.position > b.position)))))
+    )
+      best = s;
+  }
+  return best;
+}
+
+describe('training sets over many batches, against a brute-force reference', () => {
+  it('matches the reference for two views, batches ingested at equal and later times, and a file written by another tool (4 seeds)', async () => {
+    const customer = views.get('customer') as FeatureView;
+    const merchant = views.get('merchant') as FeatureView;
+    for (let seed = 1; seed <= 4; seed++) {
+      const random = prng(seed * 977);
+      const base = Date.parse('2026-06-01T00:00:00Z') + seed * 10 * 24 * HOUR;
+      const N = base + 100 * 24 * HOUR; // ingestion clock, after every event
+      // Event times on a coarse grid (10 min over ~30 h), so ties are common; dates split at midnight.
+      const time = () => base + Math.floor(random() * 180) * 600_000;
+      const customers: Source[] = [];
+      const merchants: Source[] = [];
+      const ingest = async (
+        viewName: string,
+        batch: string,
+        now: number,
+        make: () => Record<string, unknown>,
+        into: Source[],
+        entityColumn: string,
+      ) => {
+        const rows = Array.from({ length: 25 }, make);
+        const result = await ingestBatch(
+          { view: viewName, batchId: batch, format: 'jsonl' },
+          new TextEncoder().encode(rows.map((r) => JSON.stringify(r)).join('\n')),
+          { store, views, now: () => new Date(now) },
+        );
+        expect(result.rejected, batch).toBe(0);
+        rows.forEach((row, position) => {
+          const t = row.event_time as number;
+          into.push({
+            entity: row[entityColumn] as string | number,
+            time: t,
+            ingestedAt: now,
+            file: `features/${viewName}/date=${new Date(t).toISOString().slice(0, 10)}/${batch}.parquet`,
+            position,
+            values: row as Record<string, Value>,
+          });
+        });
+      };
+      const customerRow = () => ({
+        customer_id: `c${Math.floor(random() * 5)}`,
+        event_time: time(),
+        orders: Math.floor(random() * 100),
+        spend: random() < 0.2 ? null : Math.floor(random() * 1000) / 10,
+      });
+      const merchantRow = () => ({
+        merchant_id: [2, 10, 33][Math.floor(random() * 3)],
+        event_time: time(),
+        category: random() < 0.5 ? 'food' : 'travel',
+      });
+      // Two batches at the same ingestion time (the later batch id wins ties), one later.
+      await ingest('customer', `s${seed}-b0`, N, customerRow, customers, 'customer_id');
+      await ingest('customer', `s${seed}-b1`, N, customerRow, customers, 'customer_id');
+      await ingest('customer', `s${seed}-b2`, N + 1000, customerRow, customers, 'customer_id');
+      await ingest('merchant', `s${seed}-m0`, N, merchantRow, merchants, 'merchant_id');
+      await ingest('merchant', `s${seed}-m1`, N, merchantRow, merchants, 'merchant_id');
+      // Another tool's file: unsorted, no marker, ingestion times varying per row.
+      const foreignRows = Array.from({ length: 20 }, customerRow);
+      const foreignAt = foreignRows.map(() => (random() < 0.5 ? N : N + 1000));
+      const foreignDate = new Date(base).toISOString().slice(0, 10);
+      const foreignKey = `features/customer/date=${foreignDate}/s${seed}-zz-foreign.parquet`;
+      const inDate = foreignRows.filter(
+        (r) => new Date(r.event_time).toISOString().slice(0, 10) === foreignDate,
+      );
+      await store.put(
+        foreignKey,
+        foreignFeatureFile(
+          customer,
+          inDate.map(({ event_time, ...values }) => ({ eventTimeMs: event_time, values })),
+          foreignAt,
+        ),
+      );
+      inDate.forEach((row, position) => {
+        customers.push({
+          entity: row.customer_id,
+          time: row.event_time,
+          ingestedAt: foreignAt[position] as number,
+          file: foreignKey,
+          position,
+          values: row,
+        });
+      });
+
+      const entityRows = Array.from({ length: 60 }, (_, i) => ({
+        customer_id: `c${Math.floor(random() * 6)}`, // c5 has no rows
+        merchant_id: [2, 10, 33, 4][Math.floor(random() * 4)] as number,
+        event_time: base - HOUR + Math.floor(random() * 200) * 600_000,
+        y: i % 2 === 0,
+      }));
+      const manifest = await getHistoricalFeatures(
+        {
+          entityRows,
+          featureRefs: ['customer:orders', 'customer:spend', 'merchant:category'],
+          name: `seed-${seed}`,
+        },
+        { store, views },
+      );
+      expect(manifest.rowCount).toBe(60);
+      expect(manifest.inputs.map((i) => i.key)).toContain(foreignKey);
+      const bytes = (await store.get(manifest.dataKey)) as Uint8Array;
+      const out = await decodeFeatureColumns(bytes.buffer.slice(bytes.byteOffset) as ArrayBuffer);
+      expect(out.y).toEqual(entityRows.map((r) => r.y));
+      entityRows.forEach((row, i) => {
+        const c = reference(customers, row.customer_id, row.event_time, customer.ttlSeconds * 1000);
+        const m = reference(merchants, row.merchant_id, row.event_time, merchant.ttlSeconds * 1000);
+        const where = `seed ${seed} row ${i}`;
+        expect(out.customer__orders?.[i], where).toBe(c?.values.orders ?? null);
+        expect(out.customer__spend?.[i], where).toBe(c?.values.spend ?? null);
+        expect(out.merchant__category?.[i], where).toBe(m?.values.category ?? null);
+      });
+    }
   });
 });

@@ -1,17 +1,11 @@
-import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import { defineFeatureView } from '../../lambdas/feature-store/feature-view.js';
 import { featureKind, type OfflineFile, scanSorted } from '../../lambdas/feature-store/offline-scan.js';
-import {
-  encodeFeatureRows,
-  entityKeyOf,
-  INGESTED_AT_COLUMN,
-  parquetColumns,
-  SORT_ORDER,
-} from '../../lambdas/feature-store/parquet-codec.js';
+import { encodeFeatureRows, entityKeyOf } from '../../lambdas/feature-store/parquet-codec.js';
 import { type FeatureBatch, joinPointInTime } from '../../lambdas/feature-store/point-in-time-join.js';
 import type { TypedRow, Value } from '../../lambdas/feature-store/row-validation.js';
 import { ValidationError } from '../../lambdas/shared/errors.js';
+import { foreignFeatureFile } from '../support/offline-files.js';
 import { prng } from '../support/random.js';
 
 const view = defineFeatureView({
@@ -54,35 +48,6 @@ function randomRow(random: () => number): TypedRow {
       frozen: random() < 0.5,
     },
   };
-}
-
-/** A file as another tool would write it: same columns, rows in input order, no sort marker. */
-function foreignFile(
-  rows: readonly TypedRow[],
-  ingestedAt: readonly number[],
-  sortMarker = false,
-): Uint8Array {
-  const columnData = parquetColumns(view).map((column) => ({
-    name: column.name,
-    type: column.type,
-    nullable: column.nullable,
-    data: rows.map((row, i) => {
-      const value =
-        column.name === view.eventTimeColumn
-          ? row.eventTimeMs
-          : column.name === INGESTED_AT_COLUMN
-            ? ingestedAt[i]
-            : row.values[column.name];
-      return column.type === 'INT64' && value !== null ? BigInt(value as number) : value;
-    }),
-  }));
-  return new Uint8Array(
-    parquetWriteBuffer({
-      columnData: columnData as never,
-      rowGroupSize: 3,
-      ...(sortMarker ? { kvMetadata: [{ ...SORT_ORDER }] } : {}),
-    }),
-  );
 }
 
 const asFile = (key: string, bytes: Uint8Array): OfflineFile => ({
@@ -134,7 +99,7 @@ describe('offline scan: sorted files merged into one stream', () => {
           sources.push({ row, ingestedAt: ingestedAt[position] as number, file, position });
         });
         const bytes = foreign
-          ? foreignFile(rows, ingestedAt)
+          ? foreignFeatureFile(view, rows, ingestedAt)
           : encodeFeatureRows(view, rows, fileIngestedAt, 1 + Math.floor(random() * 8));
         files.push(asFile(`f${file}`, bytes));
       }
@@ -211,10 +176,11 @@ describe('offline scan: sorted files merged into one stream', () => {
     const rows = Array.from({ length: 20 }, () => randomRow(random));
     const lying = asFile(
       'features/account/date=2026-01-01/lying.parquet',
-      foreignFile(
+      foreignFeatureFile(
+        view,
         rows,
         rows.map(() => 0),
-        true,
+        { sortMarker: true },
       ),
     );
     const error = await collect(scanSorted(view, FEATURES, [lying])).catch((e: unknown) => e);
