@@ -6,10 +6,15 @@
  *   now. The overlap (default 15 min, three times the ingestion function's timeout) re-reads batches
  *   that were still being ingested when the previous run looked; re-reading is harmless because
  *   every online write is conditional (an older or equal value never replaces a newer one).
+ * - Writes: TransactWriteItems, up to 100 conditional Puts per request (see online-store.ts).
+ *   BatchWriteItem would save the second WCU a transactional write costs per item, but it takes no
+ *   condition, so a slow run could put back values older than a racing run's; per-item PutItem keeps
+ *   the condition at 100 times the requests. Stale records cancel their transaction and are
+ *   skipped, the rest are resubmitted; records that still cannot be written fail the run.
  * - Latest per entity by event time; ties go to the later ingestion, then to the later row of a batch.
  *   Values already expired (event time + TTL ≤ now) are not written.
- * - The watermark (`materialization/<view>/watermark.json`) advances only after every write
- *   succeeded, so a run that crashes midway is simply repeated.
+ * - The watermark (`materialization/<view>/watermark.json`) advances only after every record was
+ *   written or found stale, so a run that crashes or gives up midway is simply repeated.
  */
 import { ValidationError } from '../shared/errors.js';
 import type { ObjectStore } from '../shared/object-store.js';
@@ -26,8 +31,10 @@ export interface MaterializeOptions {
   readonly now?: () => number;
   /** How far before the watermark a run looks again. @default 15 minutes */
   readonly overlapMs?: number;
-  /** Online writes in flight. @default 16 */
+  /** Online write transactions in flight, each of up to `batchSize` records. @default 8 */
   readonly concurrency?: number;
+  /** Records per online write transaction, 1 to 100. @default 100 */
+  readonly batchSize?: number;
 }
 
 export interface MaterializeResult {
@@ -84,7 +91,10 @@ export async function materializeView(
     if (record.eventTimeMs + view.ttlSeconds * 1000 <= now) expired++;
     else live.push(record);
   }
-  const { written, skipped } = await options.online.writeLatest(view, live, options.concurrency);
+  const { written, skipped } = await options.online.writeLatest(view, live, {
+    concurrency: options.concurrency,
+    batchSize: options.batchSize,
+  });
   await options.store.put(watermarkKey(view.name), JSON.stringify({ ingestedAtMs: now }), {
     contentType: 'application/json',
   });

@@ -4,8 +4,22 @@
  * `features`, the value's `eventTimeMs` and `ingestedAtMs`, and `expiresAt` (epoch seconds) for
  * DynamoDB's TTL. Writes are conditional so an older value never replaces a newer one; reads
  * enforce the TTL themselves (DynamoDB deletes expired items only eventually).
+ *
+ * Writes go through TransactWriteItems, up to 100 conditional Puts per request, not BatchWriteItem:
+ * BatchWriteItem takes no condition expressions, so two racing materializations could let an older
+ * value overwrite a newer one. The trade-off is cost: a transactional write consumes 2 WCU per item
+ * (twice a PutItem), in exchange for up to 100 times fewer requests than one conditional PutItem per
+ * record. A transaction is all or nothing, so a stale record cancels its whole chunk; the
+ * cancellation reasons say which records were stale (skipped, never retried) and the rest go again
+ * in a new transaction.
  */
-import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { CancellationReason } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../shared/errors.js';
 import type { FeatureView } from './feature-view.js';
 import type { Value } from './row-validation.js';
@@ -13,6 +27,14 @@ import type { Value } from './row-validation.js';
 /** Most keys one online request may ask for. */
 export const MAX_ONLINE_KEYS = 1000;
 const BATCH_GET_LIMIT = 100;
+/** Most operations DynamoDB accepts in one TransactWriteItems request. */
+export const TRANSACT_WRITE_LIMIT = 100;
+/** Cancellations in a row that drop no stale record (conflicts, throttling) before a chunk gives up. */
+const MAX_WRITE_ATTEMPTS = 8;
+const NEWER_OR_ABSENT =
+  'attribute_not_exists(pk) OR eventTimeMs < :t OR (eventTimeMs = :t AND ingestedAtMs < :i)';
+/** Cancellation reasons that say nothing against the record itself: submit it again after a pause. */
+const TRANSIENT_CODES = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
 
 export type EntityKey = Record<string, string | number>;
 
@@ -33,6 +55,34 @@ export interface OnlineFeatureRow {
   readonly entityKey: EntityKey;
   readonly features: Record<string, OnlineFeatureValue>;
 }
+
+export interface WriteLatestOptions {
+  /**
+   * Records per TransactWriteItems request, 1 to 100.
+   * @default 100
+   */
+  readonly batchSize?: number;
+  /**
+   * Transactions in flight. Each carries up to `batchSize` records, so 8 keeps up to 800 writes
+   * going while leaving the table's capacity (and the Lambda's sockets) room for other work.
+   * @default 8
+   */
+  readonly concurrency?: number;
+}
+
+export interface WriteLatestResult {
+  /** Records written. */
+  readonly written: number;
+  /** Records not written because the table already held a value at least as new. */
+  readonly skipped: number;
+  /** TransactWriteItems requests sent, the cancelled ones included. */
+  readonly requests: number;
+}
+
+/** A chunk that still failed after {@link MAX_WRITE_ATTEMPTS} transient cancellations. */
+class WriteAttemptsExhausted extends Error {}
+
+type Put = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 export const onlineKey = (view: string, entityKey: readonly (string | number)[]) =>
   `${view}#${JSON.stringify(entityKey)}`;
@@ -66,41 +116,120 @@ export class OnlineStore {
 
   /**
    * Writes the latest value of each entity unless the table already holds one at least as new
-   * (by event time, then ingestion time). Returns how many items were written and how many were
-   * skipped because a newer value was already there.
+   * (by event time, then ingestion time): conditional Puts in transactions of `batchSize`, at most
+   * `concurrency` in flight. Records must name distinct entities (a transaction may not touch an item
+   * twice). Stale records are skipped; records cancelled for another reason are submitted again.
+   * Rejects, naming how many records were not written, when a chunk keeps being cancelled by
+   * conflicts or throttling; any other error propagates as it is.
    */
   async writeLatest(
     view: FeatureView,
     records: readonly OnlineRecord[],
-    concurrency = 16,
-  ): Promise<{ written: number; skipped: number }> {
-    let written = 0;
-    let skipped = 0;
-    await mapLimit(records, concurrency, async (record) => {
+    options: WriteLatestOptions = {},
+  ): Promise<WriteLatestResult> {
+    const batchSize = options.batchSize ?? TRANSACT_WRITE_LIMIT;
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > TRANSACT_WRITE_LIMIT)
+      throw new ValidationError('batchSize', `must be an integer from 1 to ${TRANSACT_WRITE_LIMIT}`);
+    const concurrency = options.concurrency ?? 8;
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new ValidationError('concurrency', 'must be a positive integer');
+    const seen = new Map<string, number>();
+    const puts = records.map((record, i): Put => {
+      const pk = onlineKey(view.name, record.entityKey);
+      const first = seen.get(pk);
+      if (first !== undefined)
+        throw new ValidationError(`records.${i}`, `must name another entity than records.${first}`);
+      seen.set(pk, i);
+      return {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            pk,
+            view: view.name,
+            features: record.features,
+            eventTimeMs: record.eventTimeMs,
+            ingestedAtMs: record.ingestedAtMs,
+            expiresAt: Math.ceil((record.eventTimeMs + view.ttlSeconds * 1000) / 1000),
+          },
+          ConditionExpression: NEWER_OR_ABSENT,
+          ExpressionAttributeValues: { ':t': record.eventTimeMs, ':i': record.ingestedAtMs },
+        },
+      };
+    });
+
+    const chunks: Put[][] = [];
+    for (let i = 0; i < puts.length; i += batchSize) chunks.push(puts.slice(i, i + batchSize));
+    const tally = { written: 0, skipped: 0, requests: 0 };
+    let failure: { error: unknown } | undefined;
+    await mapLimit(chunks, concurrency, async (chunk) => {
+      if (failure !== undefined) return; // one chunk failed: start no more, let those in flight finish
       try {
-        await this.documents.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: {
-              pk: onlineKey(view.name, record.entityKey),
-              view: view.name,
-              features: record.features,
-              eventTimeMs: record.eventTimeMs,
-              ingestedAtMs: record.ingestedAtMs,
-              expiresAt: Math.ceil((record.eventTimeMs + view.ttlSeconds * 1000) / 1000),
-            },
-            ConditionExpression:
-              'attribute_not_exists(pk) OR eventTimeMs < :t OR (eventTimeMs = :t AND ingestedAtMs < :i)',
-            ExpressionAttributeValues: { ':t': record.eventTimeMs, ':i': record.ingestedAtMs },
-          }),
-        );
-        written++;
+        await this.writeChunk(chunk, tally);
       } catch (error) {
-        if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-        skipped++;
+        failure ??= { error };
       }
     });
-    return { written, skipped };
+    if (failure !== undefined) {
+      if (!(failure.error instanceof WriteAttemptsExhausted)) throw failure.error;
+      const unwritten = records.length - tally.written - tally.skipped;
+      throw new Error(
+        `online write of ${view.name}: ${unwritten} of ${records.length} records not written (${failure.error.message})`,
+        { cause: failure.error },
+      );
+    }
+    return tally;
+  }
+
+  /**
+   * Writes one chunk in as many transactions as it takes. A cancellation that names stale records
+   * (`ConditionalCheckFailed`) drops them and resubmits the rest at once: the chunk shrinks, so this
+   * ends. Conflicts and throttling resubmit after a pause (full jitter); {@link MAX_WRITE_ATTEMPTS}
+   * cancellations in a row that drop nothing give up. A transaction over DynamoDB's 4 MB limit is
+   * split in halves.
+   */
+  private async writeChunk(
+    chunk: readonly Put[],
+    tally: { written: number; skipped: number; requests: number },
+  ): Promise<void> {
+    let pending = chunk;
+    let stalled = 0;
+    for (;;) {
+      try {
+        tally.requests++;
+        await this.documents.send(new TransactWriteCommand({ TransactItems: [...pending] }));
+        tally.written += pending.length;
+        return;
+      } catch (error) {
+        if (isTooLarge(error) && pending.length > 1) {
+          const half = Math.ceil(pending.length / 2);
+          await this.writeChunk(pending.slice(0, half), tally);
+          await this.writeChunk(pending.slice(half), tally);
+          return;
+        }
+        const reasons = cancellationReasons(error, pending.length);
+        if (reasons === undefined) throw error;
+        const again: Put[] = [];
+        const transient = new Set<string>();
+        for (const [i, reason] of reasons.entries()) {
+          const code = reason.Code ?? 'None';
+          if (code === 'ConditionalCheckFailed') {
+            tally.skipped++;
+            continue;
+          }
+          if (code !== 'None' && !TRANSIENT_CODES.has(code)) throw error;
+          if (code !== 'None') transient.add(code);
+          again.push(pending[i] as Put);
+        }
+        stalled = again.length < pending.length ? 0 : stalled + 1;
+        pending = again;
+        if (pending.length === 0) return;
+        if (stalled >= MAX_WRITE_ATTEMPTS)
+          throw new WriteAttemptsExhausted(
+            `${pending.length} still cancelled (${[...transient].join(', ') || 'None'}) after ${stalled} attempts in a row`,
+          );
+        if (transient.size > 0) await sleep(Math.random() * Math.min(1000, 25 * 2 ** stalled));
+      }
+    }
   }
 
   /**
@@ -214,4 +343,20 @@ export class OnlineStore {
       return value as string | number;
     });
   }
+}
+
+/** A transaction refused for its aggregate size (DynamoDB: "Transaction request cannot be larger than 4 MB"). */
+function isTooLarge(error: unknown): boolean {
+  const { name, message } = error as { name?: string; message?: string };
+  return name === 'ValidationException' && /larger than 4 ?MB/i.test(message ?? '');
+}
+
+/**
+ * The reasons of a cancelled transaction, one per operation; undefined for any other error, or when
+ * the reasons do not line up with the operations (then nothing can be told about single records).
+ */
+function cancellationReasons(error: unknown, operations: number): CancellationReason[] | undefined {
+  if ((error as { name?: string }).name !== 'TransactionCanceledException') return undefined;
+  const reasons = (error as { CancellationReasons?: CancellationReason[] }).CancellationReasons;
+  return reasons?.length === operations ? reasons : undefined;
 }

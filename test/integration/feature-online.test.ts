@@ -1,9 +1,10 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type CancellationReason, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
 import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
 import { materializeView, watermarkKey } from '../../lambdas/feature-store/materialize.js';
-import { MAX_ONLINE_KEYS, OnlineStore } from '../../lambdas/feature-store/online-store.js';
+import { MAX_ONLINE_KEYS, type OnlineRecord, OnlineStore } from '../../lambdas/feature-store/online-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { ValidationError } from '../../lambdas/shared/errors.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
@@ -38,6 +39,55 @@ async function ingest(view: FeatureView, batchId: string, lines: string[], at: n
     },
   );
 }
+
+/** `count` records for entities `<prefix>0…`, all at one event time, valued by their index. */
+const records = (prefix: string, count: number, eventTimeMs: number, value = (i: number) => i) =>
+  Array.from(
+    { length: count },
+    (_, i): OnlineRecord => ({
+      entityKey: [`${prefix}${i}`],
+      eventTimeMs,
+      ingestedAtMs: T0,
+      features: { orders: value(i), spend: null },
+    }),
+  );
+
+const readOrders = async (online: OnlineStore, view: FeatureView, keys: readonly OnlineRecord[]) =>
+  (
+    await online.getOnlineFeatures(
+      view,
+      ['orders'],
+      keys.map((r) => ({ customer_id: String(r.entityKey[0]) })),
+    )
+  ).map((row) => row.features.orders?.value);
+
+type Operations = NonNullable<TransactWriteCommand['input']['TransactItems']>;
+
+/**
+ * The emulator's document client, except that `fault` sees every TransactWriteItems call first (its
+ * 1-based number and its operations) and may answer it with an error instead: the emulator cannot
+ * crash, conflict or throttle on demand.
+ */
+function faultyTransactions(fault: (call: number, operations: Operations) => Error | undefined) {
+  const documents = clients.documents();
+  let calls = 0;
+  return {
+    send: (command: object) => {
+      if (command instanceof TransactWriteCommand) {
+        const error = fault(++calls, command.input.TransactItems ?? []);
+        if (error !== undefined) return Promise.reject(error);
+      }
+      return documents.send(command as never);
+    },
+  } as unknown as DynamoDBDocumentClient;
+}
+
+const cancelled = (reasons: readonly string[]) =>
+  new TransactionCanceledException({
+    message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.join(', ')}]`,
+    $metadata: {},
+    CancellationReasons: reasons.map((Code): CancellationReason => ({ Code })),
+  });
 
 beforeAll(async () => {
   const local = await startLocalStack(
@@ -108,16 +158,9 @@ describe('materialization and online reads', () => {
     const view = freshView();
     const lines = Array.from({ length: 30 }, (_, i) => line(`c${i}`, 1 + (i % 3), i));
     await ingest(view, 'big', lines, T0 + 4 * HOUR);
-    // The emulator cannot fail a write midway; a client that fails the 10th put stands in for the crash.
-    let puts = 0;
-    const documents = clients.documents();
-    const crashing = {
-      send: (command: { constructor: { name: string } }) => {
-        if (command.constructor.name === 'PutCommand' && ++puts === 10)
-          return Promise.reject(new Error('crash'));
-        return documents.send(command as never);
-      },
-    } as unknown as DynamoDBDocumentClient;
+    // The emulator cannot fail a write midway: a client failing the 3rd transaction stands in for
+    // the crash, after two chunks of 10 were written.
+    const crashing = faultyTransactions((call) => (call === 3 ? new Error('crash') : undefined));
     const now = () => T0 + 6 * HOUR;
     await expect(
       materializeView(view, {
@@ -125,14 +168,17 @@ describe('materialization and online reads', () => {
         online: new OnlineStore(crashing, tableName, now),
         now,
         concurrency: 1,
+        batchSize: 10,
       }),
     ).rejects.toThrow('crash');
     expect(await store.get(watermarkKey(view.name))).toBeUndefined();
-
-    const online = new OnlineStore(documents, tableName, now);
-    const rerun = await materializeView(view, { store, online, now });
-    expect(rerun.written + rerun.skipped).toBe(30);
+    const online = new OnlineStore(clients.documents(), tableName, now);
     const keys = Array.from({ length: 30 }, (_, i) => ({ customer_id: `c${i}` }));
+    const before = await online.getOnlineFeatures(view, ['orders'], keys);
+    expect(before.filter((r) => r.features.orders?.value !== null)).toHaveLength(20);
+
+    const rerun = await materializeView(view, { store, online, now });
+    expect(rerun).toMatchObject({ written: 10, skipped: 20 });
     const rows = await online.getOnlineFeatures(view, ['orders'], keys);
     expect(rows.map((r) => r.features.orders?.value)).toEqual(Array.from({ length: 30 }, (_, i) => i));
     expect(await store.get(watermarkKey(view.name))).toBeDefined();
@@ -176,6 +222,129 @@ describe('materialization and online reads', () => {
     const view = freshView();
     const online = new OnlineStore(clients.documents(), tableName);
     const error = await online.getOnlineFeatures(view, features, keys as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+  });
+});
+
+describe('online writes in conditional transactions', () => {
+  const at = () => T0 + 6 * HOUR;
+
+  it('writes more than 100 records in transactions of 100', async () => {
+    const view = freshView();
+    const online = new OnlineStore(clients.documents(), tableName, at);
+    const batch = records('w', 250, T0 + HOUR, (i) => i * 2);
+
+    const result = await online.writeLatest(view, batch);
+
+    expect(result).toEqual({ written: 250, skipped: 0, requests: 3 });
+    expect(await readOrders(online, view, batch)).toEqual(batch.map((_, i) => i * 2));
+  });
+
+  it('skips the stale records of a transaction and writes the rest of it', async () => {
+    const view = freshView();
+    const online = new OnlineStore(clients.documents(), tableName, at);
+    await online.writeLatest(
+      view,
+      records('m', 10, T0 + 5 * HOUR, (i) => 500 + i),
+    );
+    const batch = records('m', 30, T0 + 4 * HOUR); // m0…m9 older than what is stored
+
+    const result = await online.writeLatest(view, batch);
+
+    expect(result).toEqual({ written: 20, skipped: 10, requests: 2 });
+    expect(await readOrders(online, view, batch)).toEqual(batch.map((_, i) => (i < 10 ? 500 + i : i)));
+  });
+
+  it.each(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded'])(
+    'resubmits records cancelled by %s or rolled back with them',
+    async (code) => {
+      const view = freshView();
+      const faulty = faultyTransactions((call) =>
+        call === 1 ? cancelled(['None', code, 'None']) : undefined,
+      );
+      const online = new OnlineStore(faulty, tableName, at);
+      const batch = records('r', 3, T0 + HOUR);
+
+      const result = await online.writeLatest(view, batch);
+
+      expect(result).toEqual({ written: 3, skipped: 0, requests: 2 });
+      expect(await readOrders(online, view, batch)).toEqual([0, 1, 2]);
+    },
+  );
+
+  it('names how many records were not written when a transaction stays cancelled', async () => {
+    const view = freshView();
+    // The transaction of records 10…19 always conflicts; the other two go through.
+    const faulty = faultyTransactions((_, operations) =>
+      operations[0]?.Put?.Item?.pk === `${view.name}#["f10"]`
+        ? cancelled(operations.map(() => 'TransactionConflict'))
+        : undefined,
+    );
+    const online = new OnlineStore(faulty, tableName, at);
+    const batch = records('f', 25, T0 + HOUR);
+
+    const error = await online.writeLatest(view, batch, { batchSize: 10 }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/10 of 25 records not written/);
+    const orders = await readOrders(online, view, batch);
+    expect(orders.filter((value) => value === null)).toHaveLength(10);
+  });
+
+  it('does not advance the watermark when online writes give up', async () => {
+    const view = freshView();
+    await ingest(view, 'b1', [line('g1', 1, 1), line('g2', 1, 2)], T0 + 4 * HOUR);
+    const faulty = faultyTransactions((_, operations) => cancelled(operations.map(() => 'ThrottlingError')));
+
+    await expect(
+      materializeView(view, { store, online: new OnlineStore(faulty, tableName, at), now: at }),
+    ).rejects.toThrow(/2 of 2 records not written/);
+
+    expect(await store.get(watermarkKey(view.name))).toBeUndefined();
+  });
+
+  it('splits a transaction DynamoDB refuses as larger than 4 MB', async () => {
+    const view = freshView();
+    const tooLarge = Object.assign(new Error('Transaction request cannot be larger than 4 MB'), {
+      name: 'ValidationException',
+    });
+    const faulty = faultyTransactions((_, operations) => (operations.length > 5 ? tooLarge : undefined));
+    const online = new OnlineStore(faulty, tableName, at);
+    const batch = records('s', 20, T0 + HOUR);
+
+    const result = await online.writeLatest(view, batch, { batchSize: 20 });
+
+    // 20 refused, 10 refused, 5 + 5 written, 10 refused, 5 + 5 written
+    expect(result).toEqual({ written: 20, skipped: 0, requests: 7 });
+    expect(await readOrders(online, view, batch)).toEqual(batch.map((_, i) => i));
+  });
+
+  it('rejects two records for one entity by field, writing nothing', async () => {
+    const view = freshView();
+    const online = new OnlineStore(clients.documents(), tableName, at);
+    const [a, b] = records('d', 2, T0 + HOUR);
+    if (a === undefined || b === undefined) throw new Error('no records');
+
+    const error = await online
+      .writeLatest(view, [a, b, { ...a, eventTimeMs: T0 + 2 * HOUR }])
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe('records.2');
+    expect(await readOrders(online, view, [a, b])).toEqual([null, null]);
+  });
+
+  it.each([
+    [{ batchSize: 0 }, 'batchSize'],
+    [{ batchSize: 101 }, 'batchSize'],
+    [{ batchSize: 2.5 }, 'batchSize'],
+    [{ concurrency: 0 }, 'concurrency'],
+  ])('rejects write options %j by field', async (options, field) => {
+    const online = new OnlineStore(clients.documents(), tableName, at);
+    const error = await online
+      .writeLatest(freshView(), records('o', 1, T0 + HOUR), options)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).field).toBe(field);
   });
