@@ -6,20 +6,22 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ValidationError } from '../lambdas/shared/errors.js';
-import { loadConfig, type MlopsConfig } from './config.js';
+import type { MlopsConfig } from './config.js';
 import { PROJECT_ROOT } from './mlops-function.js';
 import { MlopsStack } from './mlops-stack.js';
+import { resolveConfig } from './project-config.js';
 
 export interface BuiltApp {
   readonly config: MlopsConfig;
   readonly stack: MlopsStack;
 }
 
-/** Adds the project's stack (and the cdk-nag AwsSolutions checks) to `app`. */
+/**
+ * Adds the project's stack (and the cdk-nag AwsSolutions checks) to `app`, configured by
+ * mlops.config.ts with the context key `mlops` (an object, or JSON text from `cdk synth -c`) on top.
+ */
 export function buildApp(app: App, overrides: unknown = app.node.tryGetContext('mlops') ?? {}): BuiltApp {
-  // `cdk synth -c mlops='{...}'` passes the object as JSON text.
-  const config = loadConfig(typeof overrides === 'string' ? parseJsonContext(overrides) : overrides);
+  const config = resolveConfig(overrides);
   const stack = new MlopsStack(app, config.stackName, { config });
   // Acknowledged findings are copied into each resource's Metadata (cdk_nag.rules_to_suppress) as an audit trail.
   Validations.of(app).addPlugins(
@@ -37,12 +39,4 @@ export function cdkJsonContext(): Record<string, unknown> {
     context?: Record<string, unknown>;
   };
   return cdkJson.context ?? {};
-}
-
-function parseJsonContext(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ValidationError('config', 'the mlops context value must be a JSON object');
-  }
 }

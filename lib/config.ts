@@ -1,6 +1,8 @@
 /**
- * The project's one configuration object. The CDK app, the CLI and the local runner read it
- * through {@link loadConfig}, so a value is defined and validated in one place.
+ * The project's one configuration object. A project writes it in TypeScript (`mlops.config.ts` at
+ * the root, typed by {@link defineConfig}); the CDK app, the CLI and the local runner read it
+ * through lib/project-config.ts and {@link loadConfig}, so a value is defined and validated in one
+ * place. The CDK context key `mlops` may override top-level keys for one synthesis.
  */
 import { z } from 'zod';
 import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
@@ -38,6 +40,17 @@ export const mlopsConfigSchema = z
   });
 
 export type MlopsConfig = z.output<typeof mlopsConfigSchema>;
+
+/** What a project writes in `mlops.config.ts`: any subset of the configuration, typed. */
+export type MlopsConfigInput = Partial<z.input<typeof mlopsConfigSchema>>;
+
+/**
+ * Types a project's configuration (`export default defineConfig({...})` in `mlops.config.ts`), so
+ * an editor checks feature views and settings as they are written; {@link loadConfig} validates.
+ */
+export function defineConfig(config: MlopsConfigInput): MlopsConfigInput {
+  return config;
+}
 
 export const defaultConfig: MlopsConfig = {
   stackName: 'ServerlessMlops',

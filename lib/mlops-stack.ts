@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { MlopsConfig } from './config.js';
@@ -7,6 +7,7 @@ import { ModelRegistrationWorkflow } from './model-registration-workflow.js';
 import { ModelRegistry } from './model-registry.js';
 import { acknowledge } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
+import { STACK_OUTPUTS } from './stack-outputs.js';
 
 export interface MlopsStackProps extends StackProps {
   /** The validated project configuration. */
@@ -45,13 +46,21 @@ export class MlopsStack extends Stack {
       removalPolicy,
       logRetention: props.config.logRetentionDays,
     });
-
     this.featureStore = new FeatureStore(this, 'FeatureStore', {
       featureViews: props.config.featureViews,
       accessLogsBucket: this.accessLogsBucket,
       removalPolicy,
       logRetention: props.config.logRetentionDays,
     });
+    new CfnOutput(this, STACK_OUTPUTS.offlineBucket, {
+      value: this.featureStore.offlineBucket.bucketName,
+      description: 'Feature store offline bucket (the mlops CLI reads it)',
+    });
+    new CfnOutput(this, STACK_OUTPUTS.onlineTable, {
+      value: this.featureStore.onlineTable.tableName,
+      description: 'Feature store online table (the mlops CLI reads it)',
+    });
+
 
     this.registrationWorkflow = new ModelRegistrationWorkflow(this, 'ModelRegistrationWorkflow', {
       registry: this.registry,

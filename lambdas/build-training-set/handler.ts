@@ -1,8 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
-import { type DatasetManifest, getHistoricalFeatures } from '../feature-store/historical.js';
-import { parseBody } from '../feature-store/row-sources.js';
+import { type DatasetManifest, getHistoricalFeatures, parseEntityRows } from '../feature-store/historical.js';
 import { clients } from '../shared/clients.js';
 import { requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
@@ -35,12 +34,7 @@ async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<DatasetMa
   const body = await store.get(key);
   if (body === undefined)
     throw new ValidationError('entityRowsKey', `must name an existing object (no object at ${key})`);
-  const parsed = await parseBody(key.endsWith('.parquet') ? 'parquet' : 'jsonl', body);
-  const entityRows = parsed.records.map((record) => {
-    if ('malformed' in record)
-      throw new ValidationError(`entityRows.${record.position - 1}`, record.malformed);
-    return record.row as Record<string, unknown>;
-  });
+  const entityRows = await parseEntityRows(key.endsWith('.parquet') ? 'parquet' : 'jsonl', body);
   const manifest = await getHistoricalFeatures(
     {
       entityRows,

@@ -25,6 +25,7 @@ import {
   joinPointInTime,
   type ViewRequest,
 } from './point-in-time-join.js';
+import { parseBody } from './row-sources.js';
 import { parseEventTime } from './row-validation.js';
 
 export interface HistoricalRequest {
@@ -97,6 +98,23 @@ async function fetchFiles(
     }
   }
   return files;
+}
+
+/**
+ * Entity rows from a file's bytes (JSON lines, or Parquet when `format` says so). A malformed line
+ * is a ValidationError naming its row; CSV is refused, since its cells carry no types and entity
+ * keys and timestamps need them.
+ */
+export async function parseEntityRows(
+  format: 'jsonl' | 'parquet',
+  body: Uint8Array,
+): Promise<Record<string, unknown>[]> {
+  const parsed = await parseBody(format, body);
+  return parsed.records.map((record) => {
+    if ('malformed' in record)
+      throw new ValidationError(`entityRows.${record.position - 1}`, record.malformed);
+    return record.row as Record<string, unknown>;
+  });
 }
 
 /** Builds (or finds) the training set for `request` and returns its manifest. */

@@ -10,6 +10,7 @@
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -68,6 +69,13 @@ export function createS3Client(settings: ClientSettings = clientSettings()): S3C
   return new S3Client({ ...baseConfig(settings), forcePathStyle: settings.endpoint !== undefined });
 }
 
+/** Builds a CloudFormation client (the CLI reads stack outputs with it). */
+export function createCloudFormationClient(
+  settings: ClientSettings = clientSettings(),
+): CloudFormationClient {
+  return new CloudFormationClient(baseConfig(settings));
+}
+
 const cache = new Map<string, unknown>();
 
 function memo<T>(key: string, make: () => T): T {
@@ -89,4 +97,5 @@ export const clients = {
   dynamodb: (): DynamoDBClient => memo('dynamodb', () => createDynamoDbClient()),
   documents: (): DynamoDBDocumentClient => memo('documents', () => createDocumentClient()),
   s3: (): S3Client => memo('s3', () => createS3Client()),
+  cloudformation: (): CloudFormationClient => memo('cloudformation', () => createCloudFormationClient()),
 };

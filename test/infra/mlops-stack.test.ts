@@ -6,6 +6,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
+import { resolveConfig } from '../../lib/project-config.js';
+import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
+import projectConfig from '../../mlops.config.js';
 
 function newApp(): App {
   return new App({ outdir: mkdtempSync(path.join(tmpdir(), 'mlops-infra-')), context: cdkJsonContext() });
@@ -28,6 +31,16 @@ describe('MlopsStack', () => {
     const artifact = assembly.getStackByName(stack.stackName);
     template = Template.fromJSON(artifact.template);
     resources = artifact.template.Resources as Resources;
+  });
+
+  it('outputs the resource names the mlops CLI looks up', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: { Ref: string } }>;
+    const offline = outputs[STACK_OUTPUTS.offlineBucket]?.Value.Ref as string;
+    const online = outputs[STACK_OUTPUTS.onlineTable]?.Value.Ref as string;
+    expect(resources[offline]?.Type).toBe('AWS::S3::Bucket');
+    expect(offline).toMatch(/^FeatureStoreOffline/);
+    expect(resources[online]?.Type).toBe('AWS::DynamoDB::Table');
+    expect(online).toMatch(/^FeatureStoreOnline/);
   });
 
   it('keeps registry metadata in a pay-per-request table with point-in-time recovery and encryption', () => {
@@ -145,6 +158,22 @@ describe('configuration', () => {
   it('rejects an invalid configuration value by field', () => {
     expect(() => buildApp(newApp(), { logRetentionDays: 3 })).toThrow(/config\.logRetentionDays/);
     expect(() => buildApp(newApp(), { stackNmae: 'x' })).toThrow(/config\.stackNmae: is not a known field/);
+  });
+});
+
+describe('configuration in TypeScript (mlops.config.ts)', () => {
+  it('is the base the app builds from, and the context overrides its keys', () => {
+    const { config } = buildApp(newApp());
+    expect(config).toEqual(resolveConfig());
+    expect(config.stackName).toBe(projectConfig.stackName);
+    const base = { stackName: 'FromFile', logRetentionDays: 90 as const };
+    expect(resolveConfig({ logRetentionDays: 14 }, base)).toMatchObject({
+      stackName: 'FromFile',
+      logRetentionDays: 14,
+    });
+    expect(() => resolveConfig({}, { featureViews: [{ name: 'Bad Name' }] } as never)).toThrow(
+      /config\.featureViews\.0/,
+    );
   });
 });
 

@@ -1,0 +1,8 @@
+/**
+ * The stack's outputs, by the names the `mlops` CLI looks up (CloudFormation DescribeStacks) to
+ * find the deployed resources. Changing a name breaks CLIs of deployed stacks: add, don't rename.
+ */
+export const STACK_OUTPUTS = {
+  offlineBucket: 'FeatureStoreOfflineBucketName',
+  onlineTable: 'FeatureStoreOnlineTableName',
+} as const;
