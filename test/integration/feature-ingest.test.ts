@@ -93,6 +93,27 @@ describe('feature ingestion into the offline store', () => {
     });
   });
 
+  it('quarantines NaN where a feature does not allow null and stores it as null where it does (CSV)', async () => {
+    const csv = [
+      'customer_id,event_time,orders,spend',
+      'c1,2026-11-03T10:00:00Z,NaN,1.5',
+      'c2,2026-11-03T10:00:00Z,2,NaN',
+    ].join('\n');
+    const result = await ingestBatch(
+      { view: 'customer', batchId: 'nan-1', format: 'csv' },
+      encode(csv),
+      options(),
+    );
+    expect(result).toMatchObject({ received: 2, accepted: 1, rejected: 1 });
+    const quarantined = JSON.parse((await text('quarantine/customer/nan-1.jsonl')).trim()) as {
+      reasons: string[];
+    };
+    expect(quarantined.reasons).toEqual(['orders: must not be NaN']);
+    const bytes = await store.get(result.files[0] as string);
+    const columns = await decodeFeatureColumns((bytes as Uint8Array).buffer as ArrayBuffer);
+    expect(columns).toMatchObject({ customer_id: ['c2'], orders: [2], spend: [null] });
+  });
+
   it('writes nothing new when the same batch id is ingested again', async () => {
     const body = encode(
       'customer_id,event_time,orders,spend\nc1,2026-11-03T00:00:00Z,1,\nc2,2026-11-03T00:00:00Z,x,1\n',
