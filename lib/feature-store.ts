@@ -149,6 +149,7 @@ export class FeatureStore extends Construct {
       timeout: Duration.minutes(15),
     });
     this.offlineBucket.grantRead(this.materializeFunction, 'ingestion/*');
+    this.offlineBucket.grantRead(this.materializeFunction, 'ingestion-log/*');
     this.offlineBucket.grantRead(this.materializeFunction, 'features/*');
     this.offlineBucket.grantReadWrite(this.materializeFunction, 'materialization/*');
     this.onlineTable.grantWriteData(this.materializeFunction);
@@ -184,7 +185,7 @@ export class FeatureStore extends Construct {
       this.ingestFunction.executionRole,
       ...prefixedBucketGrants(
         this.offlineBucket,
-        ['landing/*', 'features/*', 'quarantine/*', 'ingestion/*'],
+        ['landing/*', 'features/*', 'quarantine/*', 'ingestion/*', 'ingestion-log/*'],
         'Ingestion reads landed batches and writes per-batch objects whose keys derive from view and batch id',
       ),
     );
@@ -192,7 +193,7 @@ export class FeatureStore extends Construct {
       this.materializeFunction.executionRole,
       ...prefixedBucketGrants(
         this.offlineBucket,
-        ['ingestion/*', 'features/*', 'materialization/*'],
+        ['ingestion/*', 'ingestion-log/*', 'features/*', 'materialization/*'],
         'Materialization reads manifests and feature files and keeps its watermark',
       ),
     );
@@ -212,6 +213,7 @@ export class FeatureStore extends Construct {
     this.offlineBucket.grantRead(grantee, 'ingestion/*');
     this.offlineBucket.grantPut(grantee, 'features/*');
     this.offlineBucket.grantPut(grantee, 'quarantine/*');
+    this.offlineBucket.grantPut(grantee, 'ingestion-log/*');
     return this.offlineBucket.grantPut(grantee, 'ingestion/*');
   }
 

@@ -3,7 +3,8 @@
  *
  * Writes, in this order: accepted rows as Parquet, one file per event-time date
  * (`features/<view>/date=YYYY-MM-DD/<batch>.parquet`); rejected rows with their reasons
- * (`quarantine/<view>/<batch>.jsonl`); and last, the batch manifest
+ * (`quarantine/<view>/<batch>.jsonl`); an entry in the time-ordered ingestion log
+ * (`ingestion-log/<view>/<ingestedAtMs>_<batch>`, read by materialization); and last, the batch manifest
  * (`ingestion/<view>/<batch>.json`) with a write-if-absent. The manifest marks the batch done:
  * ingesting the same batch id again returns the recorded result and writes nothing. A crash before
  * the manifest leaves files that a rerun overwrites with the same rows (keys derive from the batch id),
@@ -52,6 +53,20 @@ export const featureFileKey = (view: string, date: string, batchId: string) =>
   `features/${view}/date=${date}/${batchId}.parquet`;
 export const quarantineKey = (view: string, batchId: string) => `quarantine/${view}/${batchId}.jsonl`;
 export const ingestionManifestKey = (view: string, batchId: string) => `ingestion/${view}/${batchId}.json`;
+/** Digits of an ingestion time in log keys: key order is time order (epoch ms up to year 33658). */
+const LOG_TIME_DIGITS = 15;
+/**
+ * The ingestion log: one empty object per ingestion, keyed by its time, so materialization lists
+ * only what came since its watermark (ListObjectsV2 StartAfter) instead of every batch ever.
+ */
+export const ingestionLogPrefix = (view: string) => `ingestion-log/${view}/`;
+export const ingestionLogKey = (view: string, ingestedAtMs: number, batchId: string) =>
+  `${ingestionLogPrefix(view)}${String(Math.max(0, Math.floor(ingestedAtMs))).padStart(LOG_TIME_DIGITS, '0')}_${batchId}`;
+/** The time and batch id of a log key (undefined for a key that is not one). */
+export function parseIngestionLogKey(key: string): { ingestedAtMs: number; batchId: string } | undefined {
+  const match = /\/(\d{15})_([A-Za-z0-9._-]{1,128})$/.exec(key);
+  return match ? { ingestedAtMs: Number(match[1]), batchId: match[2] as string } : undefined;
+}
 
 export interface IngestOptions {
   readonly store: ObjectStore;
@@ -149,6 +164,12 @@ export async function ingestBatch(
       contentType: 'application/x-ndjson',
     });
   }
+  // The log entry before the manifest: a crash between them leaves an entry whose manifest is
+  // missing (materialization passes over it; the rerun of this batch logs it again), never a
+  // manifest that materialization cannot find.
+  await options.store.put(ingestionLogKey(view.name, ingestedAtMs, batchId), '', {
+    contentType: 'text/plain',
+  });
   const written = await options.store.put(manifestKey, JSON.stringify(result), {
     contentType: 'application/json',
     ifAbsent: true,

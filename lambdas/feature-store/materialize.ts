@@ -2,10 +2,12 @@
  * Materialization: the latest value of each entity, from the batches ingested since the last
  * watermark, into the online store.
  *
- * - Window: batches whose manifest says they were ingested after `watermark − overlap` and up to
- *   now. The overlap (default 15 min, three times the ingestion function's timeout) re-reads batches
- *   that were still being ingested when the previous run looked; re-reading is harmless because
- *   every online write is conditional (an older or equal value never replaces a newer one).
+ * - Window: batches whose entry in the ingestion log (`ingestion-log/<view>/<time>_<batch>`, in time
+ *   order) is after `watermark − overlap` and up to now, listed from there (ListObjectsV2
+ *   StartAfter), so a run costs what arrived since the last one, not every batch ever. The overlap
+ *   (default 15 min, three times the ingestion function's timeout) looks again at batches that were
+ *   still being ingested when the previous run looked (entry written, manifest not yet); entries the
+ *   previous run already put online are recorded in the watermark and passed over.
  * - Writes: TransactWriteItems, up to 100 conditional Puts per request (see online-store.ts).
  *   BatchWriteItem would save the second WCU a transactional write costs per item, but it takes no
  *   condition, so a slow run could put back values older than a racing run's; per-item PutItem keeps
@@ -19,7 +21,13 @@
 import { ValidationError } from '../shared/errors.js';
 import type { ObjectStore } from '../shared/object-store.js';
 import type { FeatureView } from './feature-view.js';
-import type { IngestResult } from './ingest.js';
+import {
+  type IngestResult,
+  ingestionLogKey,
+  ingestionLogPrefix,
+  ingestionManifestKey,
+  parseIngestionLogKey,
+} from './ingest.js';
 import type { OnlineRecord, OnlineStore } from './online-store.js';
 import { decodeFeatureColumns, INGESTED_AT_COLUMN } from './parquet-codec.js';
 import type { Value } from './row-validation.js';
@@ -49,6 +57,14 @@ export interface MaterializeResult {
 }
 
 export const watermarkKey = (view: string) => `materialization/${view}/watermark.json`;
+
+/** What a successful run leaves for the next one. */
+interface Watermark {
+  /** The run's clock: batches ingested up to here are online. */
+  readonly ingestedAtMs: number;
+  /** Log entries within the overlap that are online already: the next run passes over them. */
+  readonly done?: readonly string[];
+}
 const decoder = new TextDecoder();
 
 /** Materializes one online view. */
@@ -59,21 +75,44 @@ export async function materializeView(
   if (!view.online)
     throw new ValidationError('view', `must be an online view (${view.name} is offline only)`);
   const now = (options.now ?? Date.now)();
+  const overlapMs = options.overlapMs ?? 15 * 60_000;
   const stored = await options.store.get(watermarkKey(view.name));
-  const watermark =
+  const mark: Watermark =
     stored === undefined
-      ? Number.NEGATIVE_INFINITY
-      : (JSON.parse(decoder.decode(stored)) as { ingestedAtMs: number }).ingestedAtMs;
-  const fromMs = watermark - (options.overlapMs ?? 15 * 60_000);
+      ? { ingestedAtMs: Number.NEGATIVE_INFINITY, done: [] }
+      : (JSON.parse(decoder.decode(stored)) as Watermark);
+  const fromMs = mark.ingestedAtMs - overlapMs;
+  const done = new Set(mark.done ?? []);
+  const recent: string[] = [];
 
   const latest = new Map<string, OnlineRecord>();
+  const seen = new Set<string>();
   let batches = 0;
   let rows = 0;
-  for await (const key of options.store.list(`ingestion/${view.name}/`)) {
+  // '~' sorts after every batch-id character: start after every entry stamped at fromMs itself.
+  const startAfter = fromMs >= 0 ? `${ingestionLogKey(view.name, fromMs, '')}~` : undefined;
+  for await (const logKey of options.store.list(
+    ingestionLogPrefix(view.name),
+    startAfter ? { startAfter } : {},
+  )) {
+    const entry = parseIngestionLogKey(logKey);
+    if (entry === undefined || entry.ingestedAtMs <= fromMs) continue;
+    if (entry.ingestedAtMs > now) break; // keys are in time order
+    const keep = () => {
+      if (entry.ingestedAtMs > now - overlapMs) recent.push(logKey);
+    };
+    if (done.has(logKey)) {
+      keep();
+      continue;
+    }
+    const key = ingestionManifestKey(view.name, entry.batchId);
     const body = await options.store.get(key);
+    // No manifest yet: that ingestion is still running or crashed; its rerun logs it again.
     if (body === undefined) continue;
+    keep();
+    if (seen.has(entry.batchId)) continue;
+    seen.add(entry.batchId);
     const manifest = JSON.parse(decoder.decode(body)) as IngestResult;
-    if (!(manifest.ingestedAtMs > fromMs && manifest.ingestedAtMs <= now)) continue;
     batches++;
     for (const file of manifest.files) {
       const bytes = await options.store.get(file);
@@ -95,7 +134,8 @@ export async function materializeView(
     concurrency: options.concurrency,
     batchSize: options.batchSize,
   });
-  await options.store.put(watermarkKey(view.name), JSON.stringify({ ingestedAtMs: now }), {
+  const next: Watermark = { ingestedAtMs: now, done: recent };
+  await options.store.put(watermarkKey(view.name), JSON.stringify(next), {
     contentType: 'application/json',
   });
   return { view: view.name, fromMs, toMs: now, batches, rows, written, skipped, expired };

@@ -19,8 +19,8 @@ export interface ObjectStore {
   ): Promise<boolean>;
   /** Reads an object, or undefined when absent. */
   get(key: string): Promise<Uint8Array | undefined>;
-  /** Lists keys under a prefix, in key order. */
-  list(prefix: string): AsyncIterable<string>;
+  /** Lists keys under a prefix, in key order; with `startAfter`, only the keys after it. */
+  list(prefix: string, options?: { startAfter?: string }): AsyncIterable<string>;
 }
 
 /** {@link ObjectStore} over one S3 bucket. */
@@ -64,13 +64,14 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<string> {
+  async *list(prefix: string, options: { startAfter?: string } = {}): AsyncIterable<string> {
     let token: string | undefined;
     do {
       const page = await this.s3.send(
         new ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: prefix,
+          ...(options.startAfter && !token ? { StartAfter: options.startAfter } : {}),
           ...(token ? { ContinuationToken: token } : {}),
         }),
       );

@@ -71,6 +71,25 @@ describe('FeatureStore', () => {
     expect(document).not.toMatch(/Offline[A-F0-9]+\.Arn"\]\},"\/\*"/); // no whole-bucket object access
   });
 
+  it('lets ingestion append to the ingestion log and materialization read it, and nothing more', () => {
+    const policy = (prefix: string) =>
+      JSON.stringify(
+        Object.entries(stackOf(assembly).template.Resources).find(
+          ([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith(prefix),
+        )?.[1].Properties?.PolicyDocument,
+      );
+    const ingest = JSON.parse(policy('FeatureStoreIngestRole')) as {
+      Statement: { Action: unknown; Resource: unknown }[];
+    };
+    const logStatements = (doc: typeof ingest) =>
+      doc.Statement.filter((st) => JSON.stringify(st.Resource).includes('/ingestion-log/*'));
+    expect(logStatements(ingest).some((st) => JSON.stringify(st.Action).includes('s3:PutObject'))).toBe(true);
+    const materialize = JSON.parse(policy('FeatureStoreMaterializeRole')) as typeof ingest;
+    const reads = logStatements(materialize);
+    expect(reads.some((st) => JSON.stringify(st.Action).includes('s3:GetObject'))).toBe(true);
+    expect(reads.every((st) => !JSON.stringify(st.Action).includes('s3:PutObject'))).toBe(true);
+  });
+
   it('schedules materialization of each online view, and only those', () => {
     template.resourceCountIs('AWS::Events::Rule', 1);
     template.hasResourceProperties('AWS::Events::Rule', {

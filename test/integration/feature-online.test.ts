@@ -1,13 +1,14 @@
 import { type CancellationReason, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
-import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
+import { ingestBatch, ingestionLogKey, ingestionManifestKey } from '../../lambdas/feature-store/ingest.js';
 import { materializeView, watermarkKey } from '../../lambdas/feature-store/materialize.js';
 import { MAX_ONLINE_KEYS, type OnlineRecord, OnlineStore } from '../../lambdas/feature-store/online-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { ValidationError } from '../../lambdas/shared/errors.js';
-import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
+import { type ObjectStore, S3ObjectStore } from '../../lambdas/shared/object-store.js';
 import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
@@ -129,6 +130,72 @@ describe('materialization and online reads', () => {
         features: { orders: { value: null, ageMs: null }, spend: { value: null, ageMs: null } },
       },
     ]);
+  });
+
+  it('reads only what was logged since the last run, passing over entries already online', async () => {
+    const view = freshView();
+    const MIN = 60_000;
+    for (let b = 0; b < 5; b++)
+      await ingest(view, `old-${b}`, [line(`c${b}`, 1, b)], T0 + 3 * HOUR - 10 * MIN + b * MIN);
+    const reads: string[] = [];
+    const counting: ObjectStore = {
+      put: (key, body, options) => store.put(key, body, options),
+      get: (key) => {
+        reads.push(key);
+        return store.get(key);
+      },
+      list: (prefix, options) => store.list(prefix, options),
+    };
+    const online = new OnlineStore(clients.documents(), tableName, () => T0 + 6 * HOUR);
+    const first = await materializeView(view, { store: counting, online, now: () => T0 + 3 * HOUR });
+    expect(first).toMatchObject({ batches: 5, written: 5 });
+
+    // Every earlier batch is inside the next run's 15-minute overlap: it passes over them (they are
+    // online) and reads only the new batch's manifest.
+    await ingest(view, 'new', [line('c9', 1, 9)], T0 + 3 * HOUR + 5 * MIN);
+    reads.length = 0;
+    const second = await materializeView(view, {
+      store: counting,
+      online,
+      now: () => T0 + 3 * HOUR + 10 * MIN,
+    });
+    expect(second).toMatchObject({ batches: 1, written: 1, skipped: 0 });
+    const manifests = reads.filter((k) => k.startsWith('ingestion/'));
+    expect(manifests).toEqual([ingestionManifestKey(view.name, 'new')]);
+  });
+
+  it('passes over a logged batch whose manifest is missing, and puts it online once its rerun completes', async () => {
+    const view = freshView();
+    // A crash between the log entry and the manifest: the entry exists, the manifest does not.
+    await store.put(ingestionLogKey(view.name, T0 + HOUR, 'crashed'), '');
+    const online = new OnlineStore(clients.documents(), tableName, () => T0 + 6 * HOUR);
+    const before = await materializeView(view, { store, online, now: () => T0 + 2 * HOUR });
+    expect(before).toMatchObject({ batches: 0, written: 0 });
+    // The rerun of that batch (an hour later) logs it again and writes its manifest.
+    await ingest(view, 'crashed', [line('c1', 1, 7)], T0 + 3 * HOUR);
+    const after = await materializeView(view, { store, online, now: () => T0 + 4 * HOUR });
+    expect(after).toMatchObject({ batches: 1, written: 1 });
+    const [row] = await online.getOnlineFeatures(view, ['orders'], [{ customer_id: 'c1' }]);
+    expect(row?.features.orders?.value).toBe(7);
+  });
+
+  it('puts a batch online when its manifest lands after a run saw only its log entry', async () => {
+    const view = freshView();
+    const MIN = 60_000;
+    await ingest(view, 'slow', [line('c1', 1, 11)], T0 + 2 * HOUR);
+    // Stand in for an ingestion still running: its log entry is there, its manifest not yet.
+    const manifestKey = ingestionManifestKey(view.name, 'slow');
+    const manifest = (await store.get(manifestKey)) as Uint8Array;
+    await clients.s3().send(new DeleteObjectCommand({ Bucket: store.bucket, Key: manifestKey }));
+    const online = new OnlineStore(clients.documents(), tableName, () => T0 + 6 * HOUR);
+    expect(await materializeView(view, { store, online, now: () => T0 + 2 * HOUR + MIN })).toMatchObject({
+      batches: 0,
+    });
+    await store.put(manifestKey, manifest);
+    expect(await materializeView(view, { store, online, now: () => T0 + 2 * HOUR + 3 * MIN })).toMatchObject({
+      batches: 1,
+      written: 1,
+    });
   });
 
   it('keeps the newer value when two materializations race', async () => {
