@@ -28,12 +28,8 @@ import type { TypedRow } from '../lambdas/feature-store/row-validation.js';
 import { clients } from '../lambdas/shared/clients.js';
 import { S3ObjectStore } from '../lambdas/shared/object-store.js';
 import { startEmulator } from '../local/emulator.js';
+import { arg, mulberry32, peakRssMiB } from './support.js';
 
-const arg = (name: string, fallback: number): number => {
-  const at = process.argv.indexOf(`--${name}`);
-  const raw = at >= 0 ? process.argv[at + 1] : process.env[`BENCH_${name.toUpperCase()}`];
-  return raw === undefined ? fallback : Number(raw);
-};
 const LABELS = arg('labels', 1_000_000);
 const FEATURES = arg('features', 10_000_000);
 const ENTITIES = arg('entities', 100_000);
@@ -56,17 +52,6 @@ const view = defineFeatureView({
 });
 const views = new Map([[view.name, view]]);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** Label rows, deterministic: entity ids up to 5% past the known ones, times over every day. */
 function labels(): { ids: Int32Array; times: Float64Array } {
   const random = mulberry32(42);
@@ -78,13 +63,6 @@ function labels(): { ids: Int32Array; times: Float64Array } {
   }
   return { ids, times };
 }
-
-const vmHwmMiB = () => {
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(
-    existsSync('/proc/self/status') ? readFileSync('/proc/self/status', 'utf8') : '',
-  );
-  return (hwm?.[1] === undefined ? process.resourceUsage().maxRSS : Number(hwm[1])) / 1024;
-};
 
 if (process.argv.includes('--child')) {
   // Ours, in a process of its own: what a build-training-set Lambda holds.
@@ -100,7 +78,7 @@ if (process.argv.includes('--child')) {
   console.log(
     JSON.stringify({
       seconds,
-      maxRssMiB: vmHwmMiB(),
+      maxRssMiB: peakRssMiB(),
       dataKey: manifest.dataKey,
       inputs: manifest.inputs.length,
     }),

@@ -30,12 +30,8 @@ import {
   sortFeatureBatch,
   type ViewResult,
 } from '../lambdas/feature-store/point-in-time-join.js';
+import { arg, mulberry32, peakRssMiB } from './support.js';
 
-const arg = (name: string, fallback: number): number => {
-  const at = process.argv.indexOf(`--${name}`);
-  const raw = at >= 0 ? process.argv[at + 1] : process.env[`BENCH_${name.toUpperCase()}`];
-  return raw === undefined ? fallback : Number(raw);
-};
 const LABELS = arg('labels', 1_000_000);
 const FEATURES = arg('features', 10_000_000);
 const ENTITIES = arg('entities', 100_000);
@@ -43,17 +39,6 @@ const BATCH = arg('batch', 131_072);
 const TTL = 30 * 86_400_000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const SPAN = 365 * 86_400_000;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const names = Array.from({ length: Math.ceil(ENTITIES * 1.05) + 1 }, (_, e) => `e${e}`);
 
@@ -134,11 +119,7 @@ if (process.argv.includes('--memory')) {
   let checksum = 0;
   for (let i = 0; i < LABELS; i++)
     if (v.found[i] === 1) checksum += ((v.eventTimes?.[i] as number) % 1e6) * (i % 7);
-  // VmHWM is this process's own peak (getrusage's maxRSS survives exec: it would report the parent's).
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(
-    existsSync('/proc/self/status') ? readFileSync('/proc/self/status', 'utf8') : '',
-  );
-  const maxRssMiB = (hwm?.[1] === undefined ? process.resourceUsage().maxRSS : Number(hwm[1])) / 1024;
+  const maxRssMiB = peakRssMiB();
   console.log(JSON.stringify({ maxRssMiB, seconds, checksum }));
   process.exit(0);
 }
