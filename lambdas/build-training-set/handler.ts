@@ -19,11 +19,16 @@ interface BuildTrainingSetEvent {
   readonly name?: unknown;
 }
 
+/** What the function returns: the manifest without its list of inputs, which stays in S3. */
+export type TrainingSetResult = Omit<DatasetManifest, 'inputs'> & { readonly inputCount: number };
+
 /**
- * Builds a point-in-time-correct training set (the training workflow's Prepare step) and returns its
- * manifest: `{ hash, dataKey, rowCount, featureRefs, inputs }`.
+ * Builds a point-in-time-correct training set (the training workflow's Prepare step) and returns
+ * `{ hash, dataKey, manifestKey, rowCount, featureRefs, inputCount, semantics }`. The input list
+ * (one entry per offline file read) stays in the manifest object: a year of hourly batches would
+ * outgrow a state machine's 256 KB payload.
  */
-async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<DatasetManifest> {
+async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<TrainingSetResult> {
   const key = event?.entityRowsKey;
   if (typeof key !== 'string' || !key.startsWith('landing/') || key.includes('..')) {
     throw new ValidationError('entityRowsKey', 'must be a key under landing/');
@@ -45,7 +50,8 @@ async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<DatasetMa
     { store, views },
   );
   logger.info('training set built', { hash: manifest.hash, rowCount: manifest.rowCount });
-  return manifest;
+  const { inputs, ...summary } = manifest;
+  return { ...summary, inputCount: inputs.length };
 }
 
 export const handler = middy(buildTrainingSet).use(injectLambdaContext(logger));

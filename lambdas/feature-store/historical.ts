@@ -42,6 +42,8 @@ export interface HistoricalRequest {
 export interface DatasetManifest {
   readonly hash: string;
   readonly dataKey: string;
+  /** Where this manifest itself is stored (`datasets/<name>/<hash>/manifest.json`). */
+  readonly manifestKey: string;
   readonly rowCount: number;
   readonly featureRefs: readonly string[];
   readonly inputs: readonly { key: string; sha256: string }[];
@@ -176,7 +178,8 @@ export async function getHistoricalFeatures(
     )
     .digest('hex');
   const base = `datasets/${name}/${hash}/`;
-  const existing = await options.store.get(`${base}manifest.json`);
+  const manifestKey = `${base}manifest.json`;
+  const existing = await options.store.get(manifestKey);
   if (existing !== undefined) return JSON.parse(new TextDecoder().decode(existing)) as DatasetManifest;
 
   // Output: the timestamp, every input column (entity keys typed by their views, other columns such
@@ -231,12 +234,13 @@ export async function getHistoricalFeatures(
   const manifest: DatasetManifest = {
     hash,
     dataKey,
+    manifestKey,
     rowCount: request.entityRows.length,
     featureRefs: request.featureRefs,
     inputs,
     semantics: SEMANTICS,
   };
-  await options.store.put(`${base}manifest.json`, JSON.stringify(manifest), {
+  await options.store.put(manifestKey, JSON.stringify(manifest), {
     contentType: 'application/json',
     ifAbsent: true,
   });

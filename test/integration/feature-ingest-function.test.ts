@@ -109,7 +109,17 @@ describe('ingestion function (bundle from the template, views from configuration
     expect(manifest).toMatchObject({
       rowCount: 2,
       featureRefs: ['customer:orders'],
-      dataKey: expect.stringMatching(/^datasets\/churn\//),
+      dataKey: expect.stringMatching(/^datasets\/churn\/[0-9a-f]{64}\/data\.parquet$/),
+      manifestKey: expect.stringMatching(/^datasets\/churn\/[0-9a-f]{64}\/manifest\.json$/),
+      inputCount: 1,
+    });
+    // The input list stays in S3, out of the (size-limited) state machine payload.
+    expect(manifest).not.toHaveProperty('inputs');
+    const stored = await clients
+      .s3()
+      .send(new GetObjectCommand({ Bucket: bucket, Key: (manifest as { manifestKey: string }).manifestKey }));
+    expect(JSON.parse((await stored.Body?.transformToString()) ?? '{}')).toMatchObject({
+      inputs: [{ key: expect.stringMatching(/^features\/customer\/date=2026-09-01\/t-1\.parquet$/) }],
     });
     const data = await clients
       .s3()
