@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { mapLimit } from '../shared/concurrency.js';
 import { ValidationError } from '../shared/errors.js';
 import type { ObjectStore } from '../shared/object-store.js';
 import { type FeatureType, type FeatureView, findFeatureView } from './feature-view.js';
@@ -78,6 +79,9 @@ function parseRefs(
   return byView;
 }
 
+/** Offline files fetched at once: S3 answers each GET with some latency, not much bandwidth. */
+const FETCH_CONCURRENCY = 8;
+
 /** Fetches the view's files in the date partitions [fromMs, toMs] can reach, recording each input. */
 async function fetchFiles(
   view: FeatureView,
@@ -86,18 +90,25 @@ async function fetchFiles(
   store: ObjectStore,
   inputs: { key: string; sha256: string }[],
 ): Promise<OfflineFile[]> {
-  const files: OfflineFile[] = [];
+  const keys: string[] = [];
   for (let day = Math.floor(fromMs / DAY) * DAY; day <= toMs; day += DAY) {
     const date = new Date(day).toISOString().slice(0, 10);
-    for await (const key of store.list(`features/${view.name}/date=${date}/`)) {
-      const bytes = await store.get(key);
-      if (bytes === undefined) continue;
-      inputs.push({ key, sha256: createHash('sha256').update(bytes).digest('hex') });
-      files.push({
-        key,
-        bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-      });
-    }
+    for await (const key of store.list(`features/${view.name}/date=${date}/`)) keys.push(key);
+  }
+  const fetched = await mapLimit(keys, FETCH_CONCURRENCY, async (key) => {
+    const bytes = await store.get(key);
+    if (bytes === undefined) return undefined; // deleted since the listing
+    return {
+      key,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    };
+  });
+  const files: OfflineFile[] = [];
+  for (const file of fetched) {
+    if (file === undefined) continue;
+    inputs.push({ key: file.key, sha256: file.sha256 });
+    files.push({ key: file.key, bytes: file.bytes });
   }
   return files;
 }

@@ -20,6 +20,7 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { mapLimit } from '../shared/concurrency.js';
 import { ValidationError } from '../shared/errors.js';
 import type { FeatureView } from './feature-view.js';
 import type { Value } from './row-validation.js';
@@ -88,24 +89,6 @@ export const onlineKey = (view: string, entityKey: readonly (string | number)[])
   `${view}#${JSON.stringify(entityKey)}`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Runs `work` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 export class OnlineStore {
   constructor(
