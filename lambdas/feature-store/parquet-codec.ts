@@ -79,6 +79,12 @@ export function isSortedFile(metadata: FileMetaData): boolean {
 
 /** The encoded entity key of a row (int64 keys as numbers, however they were read). */
 export function entityKeyOf(view: FeatureView, value: (column: string) => unknown): string {
+  if (view.entities.length === 1) {
+    // encodeEntityKey's one-part form, without its array.
+    const v = value((view.entities[0] as { name: string }).name);
+    if (typeof v === 'bigint') return `n${String(Number(v))}`;
+    return typeof v === 'number' ? `n${String(v)}` : `s${String(v)}`;
+  }
   return encodeEntityKey(
     view.entities.map((e) => {
       const v = value(e.name);
