@@ -61,7 +61,6 @@ export class MlopsStack extends Stack {
       description: 'Feature store online table (the mlops CLI reads it)',
     });
 
-
     this.registrationWorkflow = new ModelRegistrationWorkflow(this, 'ModelRegistrationWorkflow', {
       registry: this.registry,
       logRetention: props.config.logRetentionDays,
