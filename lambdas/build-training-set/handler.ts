@@ -36,10 +36,24 @@ async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<TrainingS
   if (!Array.isArray(event.featureRefs) || !event.featureRefs.every((r) => typeof r === 'string')) {
     throw new ValidationError('featureRefs', 'must be a list of view:feature strings');
   }
+  for (const field of ['timestampColumn', 'name'] as const) {
+    if (event[field] !== undefined && typeof event[field] !== 'string')
+      throw new ValidationError(field, 'must be a string when given');
+  }
+  const format = key.endsWith('.parquet')
+    ? 'parquet'
+    : key.endsWith('.jsonl') || key.endsWith('.json')
+      ? 'jsonl'
+      : undefined;
+  if (format === undefined)
+    throw new ValidationError(
+      'entityRowsKey',
+      'must end in .jsonl, .json or .parquet (CSV cells carry no types)',
+    );
   const body = await store.get(key);
   if (body === undefined)
     throw new ValidationError('entityRowsKey', `must name an existing object (no object at ${key})`);
-  const entityRows = await parseEntityRows(key.endsWith('.parquet') ? 'parquet' : 'jsonl', body);
+  const entityRows = await parseEntityRows(format, body);
   const manifest = await getHistoricalFeatures(
     {
       entityRows,

@@ -6,25 +6,46 @@
 import { z } from 'zod';
 import { ValidationError } from '../shared/errors.js';
 import { parseOrThrow } from '../shared/validation.js';
+import { INGESTED_AT_COLUMN } from './row-validation.js';
 
-/** Names used in S3 keys, Glue table and column names and DynamoDB attributes: Glue's rules. */
+/**
+ * Names used in S3 keys, Glue table and column names and DynamoDB attributes: Glue's rules. No
+ * `__` either: training sets name their columns `<view>__<feature>`, which must say which is which.
+ */
 const IDENTIFIER = /^[a-z][a-z0-9_]{0,62}$/;
 const IDENTIFIER_RULE = 'must be 1-63 of a-z 0-9 _, starting with a letter';
-const identifier = z.string({ error: 'must be a string' }).regex(IDENTIFIER, IDENTIFIER_RULE);
+const identifier = z
+  .string({ error: 'must be a string' })
+  .regex(IDENTIFIER, IDENTIFIER_RULE)
+  .refine(
+    (name) => !name.includes('__'),
+    'must not contain __ (training sets name columns <view>__<feature>)',
+  );
+
+/** Columns every offline file and table holds besides a view's own: no view may declare them. */
+const RESERVED_COLUMNS: ReadonlyMap<string, string> = new Map([
+  [INGESTED_AT_COLUMN, `is reserved (${INGESTED_AT_COLUMN} is written by ingestion)`],
+  ['date', "is reserved (date is the offline tables' partition key)"],
+]);
+/** An entity key, feature or event-time column name. */
+const columnName = identifier.superRefine((name, ctx) => {
+  const reserved = RESERVED_COLUMNS.get(name);
+  if (reserved !== undefined) ctx.addIssue({ code: 'custom', message: reserved });
+});
 
 export const FEATURE_TYPES = ['float64', 'int64', 'string', 'bool'] as const;
 export type FeatureType = (typeof FEATURE_TYPES)[number];
 export const ENTITY_KEY_TYPES = ['string', 'int64'] as const;
 
 const entityKeySchema = z.strictObject({
-  name: identifier,
+  name: columnName,
   type: z.enum(ENTITY_KEY_TYPES, { error: `must be one of ${ENTITY_KEY_TYPES.join(', ')}` }),
   description: z.string().max(1024).default(''),
 });
 
 const featureSchema = z
   .strictObject({
-    name: identifier,
+    name: columnName,
     type: z.enum(FEATURE_TYPES, { error: `must be one of ${FEATURE_TYPES.join(', ')}` }),
     /** Whether null (missing) is an allowed value. */
     nullable: z.boolean().default(false),
@@ -64,7 +85,7 @@ export const featureViewSchema = z
     tags: z.record(z.string(), z.string()).default({}),
     entities: z.array(entityKeySchema).min(1, 'must declare at least one entity key').max(4),
     /** Column holding each row's event time (RFC 3339 string or epoch milliseconds on input). */
-    eventTimeColumn: identifier.default('event_time'),
+    eventTimeColumn: columnName.default('event_time'),
     /** How long a value stays valid after its event time, in seconds. */
     ttlSeconds: z.number().int('must be a whole number of seconds').positive('must be positive'),
     /** Whether the view is materialized into the online store. */

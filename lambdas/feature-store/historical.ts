@@ -14,12 +14,15 @@
  * go to the later file (date partition, then batch id), then to the later row of the batch.
  */
 import { createHash } from 'node:crypto';
+import { parquetMetadata } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { mapLimit } from '../shared/concurrency.js';
 import { ValidationError } from '../shared/errors.js';
 import type { ObjectStore } from '../shared/object-store.js';
 import { type FeatureType, type FeatureView, findFeatureView } from './feature-view.js';
+import { type IngestResult, ingestionManifestKey } from './ingest.js';
 import { featureKind, type OfflineFile, scanSorted } from './offline-scan.js';
+import { isSortedFile } from './parquet-codec.js';
 import {
   type CategoricalColumn,
   encodeEntityKey,
@@ -52,6 +55,8 @@ export interface DatasetManifest {
 }
 
 const DAY = 86_400_000;
+/** The largest epoch milliseconds a JavaScript Date (and our timestamps) can hold. */
+const MAX_DATE_MS = 8.64e15;
 const SEMANTICS =
   'latest value with event time <= row time and row time - event time <= TTL; equal event times: later ingestion, then later file (date, batch id), then later row; stored nulls are values';
 
@@ -95,14 +100,35 @@ async function fetchFiles(
     const date = new Date(day).toISOString().slice(0, 10);
     for await (const key of store.list(`features/${view.name}/date=${date}/`)) keys.push(key);
   }
+  // Files our ingestion wrote (they carry the sort marker) count once their batch's manifest lists
+  // them: a batch that crashed before its manifest, or left files a rerun no longer wrote, is not
+  // read. Files without the marker come from other tools and are read as they are.
+  const manifests = new Map<string, Promise<readonly string[]>>();
+  const listed = (batchId: string) => {
+    let files = manifests.get(batchId);
+    if (files === undefined) {
+      files = store
+        .get(ingestionManifestKey(view.name, batchId))
+        .then((body) =>
+          body === undefined
+            ? []
+            : ((JSON.parse(new TextDecoder().decode(body)) as IngestResult).files ?? []),
+        );
+      manifests.set(batchId, files);
+    }
+    return files;
+  };
   const fetched = await mapLimit(keys, FETCH_CONCURRENCY, async (key) => {
     const bytes = await store.get(key);
     if (bytes === undefined) return undefined; // deleted since the listing
-    return {
-      key,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-    };
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    const batchId = /\/([^/]+)\.parquet$/.exec(key)?.[1];
+    if (
+      isSortedFile(parquetMetadata(buffer)) &&
+      !(batchId !== undefined && (await listed(batchId)).includes(key))
+    )
+      return undefined;
+    return { key, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: buffer };
   });
   const files: OfflineFile[] = [];
   for (const file of fetched) {
@@ -148,6 +174,11 @@ export async function getHistoricalFeatures(
         `entityRows.${i}.${timestampColumn}`,
         'must be an RFC 3339 timestamp with a time zone or epoch milliseconds',
       );
+    if (!Number.isInteger(t) || Math.abs(t) > MAX_DATE_MS)
+      throw new ValidationError(
+        `entityRows.${i}.${timestampColumn}`,
+        'must be whole epoch milliseconds within the range of a date (±8.64e15)',
+      );
     return t;
   });
   let minTime = Number.POSITIVE_INFINITY;
@@ -163,7 +194,7 @@ export async function getHistoricalFeatures(
     const labelKeys = request.entityRows.map((row, i) =>
       encodeEntityKey(
         view.entities.map((e) => {
-          const value = row[e.name];
+          const value = scalar(row[e.name], `entityRows.${i}.${e.name}`);
           const ok = e.type === 'int64' ? Number.isInteger(value) : typeof value === 'string' && value !== '';
           if (!ok)
             throw new ValidationError(
@@ -180,12 +211,24 @@ export async function getHistoricalFeatures(
 
   const hash = createHash('sha256')
     .update(
-      JSON.stringify({
-        entityRows: request.entityRows,
-        featureRefs: request.featureRefs,
-        timestampColumn,
-        inputs,
-      }),
+      JSON.stringify(
+        {
+          entityRows: request.entityRows,
+          featureRefs: request.featureRefs,
+          timestampColumn,
+          // What the answer depends on besides the data: each view's keys, time column, TTL and types.
+          views: views.map(({ view, features }) => ({
+            name: view.name,
+            entities: view.entities,
+            eventTimeColumn: view.eventTimeColumn,
+            ttlSeconds: view.ttlSeconds,
+            features: features.map((f) => [f, view.features.find((x) => x.name === f)?.type]),
+          })),
+          semantics: SEMANTICS,
+          inputs,
+        },
+        (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
+      ),
     )
     .digest('hex');
   const base = `datasets/${name}/${hash}/`;
@@ -207,10 +250,18 @@ export async function getHistoricalFeatures(
   const columnData: { name: string; data: unknown[] | Float64Array; type: string }[] = [
     { name: timestampColumn, data: Array.from(times), type: 'TIMESTAMP' },
   ];
-  for (const column of Object.keys(request.entityRows[0] ?? {})) {
+  const outputNames = new Set(
+    views.flatMap(({ view, features }) => features.map((f) => `${view.name}__${f}`)),
+  );
+  for (const column of columnsOf(request.entityRows)) {
     if (column === timestampColumn) continue;
-    const data = request.entityRows.map((r) => r[column] ?? null);
-    const type = declared.get(column) ?? jsonColumnType(data);
+    if (outputNames.has(column))
+      throw new ValidationError(
+        `entityRows.0.${column}`,
+        'must not be named like a feature column of the output',
+      );
+    const data = request.entityRows.map((row, i) => scalar(row[column] ?? null, `entityRows.${i}.${column}`));
+    const type = declared.get(column) ?? jsonColumnType(data, column);
     columnData.push({
       name: column,
       data: type === 'INT64' ? data.map((v) => (v === null ? null : BigInt(v as number))) : data,
@@ -280,10 +331,38 @@ function outputValues(
   return out;
 }
 
-/** Parquet type of a column of JSON values (labels and other pass-through columns). */
-function jsonColumnType(values: readonly unknown[]): string {
-  const sample = values.find((v) => v !== null && v !== undefined);
-  if (typeof sample === 'boolean') return 'BOOLEAN';
-  if (typeof sample === 'number') return 'DOUBLE';
-  return 'STRING';
+/** Every column the rows hold, in order of first appearance (labels may be missing from some rows). */
+function columnsOf(rows: readonly Record<string, unknown>[]): string[] {
+  const seen = new Set<string>();
+  for (const row of rows) for (const column of Object.keys(row)) seen.add(column);
+  return [...seen];
+}
+
+/** A bigint (as Parquet gives int64) as a number, when it is one exactly. */
+function scalar(value: unknown, field: string): unknown {
+  if (typeof value !== 'bigint') return value;
+  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(-Number.MAX_SAFE_INTEGER))
+    throw new ValidationError(field, 'must be an integer within ±(2^53−1)');
+  return Number(value);
+}
+
+/**
+ * Parquet type of a column of JSON values (labels and other pass-through columns): every non-null
+ * value must be of the first one's type — boolean, number or string.
+ */
+function jsonColumnType(values: readonly unknown[], column: string): string {
+  const first = values.findIndex((v) => v !== null && v !== undefined);
+  const kind = first < 0 ? 'string' : typeof values[first];
+  if (kind !== 'boolean' && kind !== 'number' && kind !== 'string')
+    throw new ValidationError(`entityRows.${first}.${column}`, 'must be a string, number, boolean or null');
+  values.forEach((v, i) => {
+    if (v !== null && v !== undefined && typeof v !== kind)
+      throw new ValidationError(
+        `entityRows.${i}.${column}`,
+        `must be a ${kind} like the column's first value, or null`,
+      );
+    if (typeof v === 'number' && !Number.isFinite(v))
+      throw new ValidationError(`entityRows.${i}.${column}`, 'must be a finite number or null');
+  });
+  return kind === 'boolean' ? 'BOOLEAN' : kind === 'number' ? 'DOUBLE' : 'STRING';
 }

@@ -3,12 +3,12 @@
  *
  * Writes, in this order: accepted rows as Parquet, one file per event-time date
  * (`features/<view>/date=YYYY-MM-DD/<batch>.parquet`); rejected rows with their reasons
- * (`quarantine/<view>/<batch>.jsonl`); an entry in the time-ordered ingestion log
- * (`ingestion-log/<view>/<ingestedAtMs>_<batch>`, read by materialization); and last, the batch manifest
- * (`ingestion/<view>/<batch>.json`) with a write-if-absent. The manifest marks the batch done:
- * ingesting the same batch id again returns the recorded result and writes nothing. A crash before
- * the manifest leaves files that a rerun overwrites with the same rows (keys derive from the batch id),
- * so readers never see a row twice. Every received record is either accepted or rejected.
+ * (`quarantine/<view>/<batch>.jsonl`); the batch manifest (`ingestion/<view>/<batch>.json`) with a
+ * write-if-absent; and last, an entry in the time-ordered ingestion log
+ * (`ingestion-log/<view>/<time>_<batch>`, read by materialization). The manifest marks the batch
+ * done: ingesting the same batch id again returns the recorded result and writes nothing, and
+ * training sets read only files a manifest lists. A crash before the manifest leaves files that a
+ * rerun overwrites (keys derive from the batch id). Every received record is accepted or rejected.
  */
 import { z } from 'zod';
 import type { ObjectStore } from '../shared/object-store.js';
@@ -16,7 +16,7 @@ import { parseOrThrow } from '../shared/validation.js';
 import { type FeatureView, findFeatureView } from './feature-view.js';
 import { encodeFeatureRows } from './parquet-codec.js';
 import { INGEST_FORMATS, type IngestFormat, parseBody } from './row-sources.js';
-import { compileRowValidator, type TypedRow } from './row-validation.js';
+import { compileRowValidator, MAX_EVENT_TIME_SKEW_MS, type TypedRow } from './row-validation.js';
 
 export const ingestRequestSchema = z.strictObject({
   view: z.string({ error: 'must be a string' }).min(1, 'must name a feature view'),
@@ -37,8 +37,10 @@ export interface IngestResult {
   readonly quarantineKey?: string;
   /** True when this batch id had been ingested before and nothing was written now. */
   readonly duplicate: boolean;
-  /** When the batch's rows were ingested (epoch ms); materialization windows by it. */
+  /** When the batch's ingestion started (epoch ms): the rows' `ingested_at`, which breaks ties. */
   readonly ingestedAtMs: number;
+  /** The batch's entry in the ingestion log (see {@link commitBatch}). */
+  readonly logKey?: string;
 }
 
 /** JSON replacer for raw rows: Parquet int64 values arrive as bigint, which JSON cannot hold. */
@@ -91,7 +93,10 @@ export async function prepareBatch(
   ingestedAtMs: number,
 ): Promise<PreparedBatch> {
   const parsed = await parseBody(format, body);
-  const validate = compileRowValidator(view, parsed.kind);
+  // Rows stamped more than a day after their ingestion would pin the online value until then.
+  const validate = compileRowValidator(view, parsed.kind, {
+    maxEventTimeMs: ingestedAtMs + MAX_EVENT_TIME_SKEW_MS,
+  });
   const byDate = new Map<string, TypedRow[]>();
   const quarantine: string[] = [];
   for (const record of parsed.records) {
@@ -130,14 +135,28 @@ export async function ingestBatch(
 ): Promise<IngestResult> {
   const { view: viewName, batchId, format } = parseOrThrow(ingestRequestSchema, request);
   const view = findFeatureView(options.views, viewName);
-
-  const manifestKey = ingestionManifestKey(view.name, batchId);
-  const previous = await options.store.get(manifestKey);
-  if (previous !== undefined)
-    return { ...(JSON.parse(new TextDecoder().decode(previous)) as IngestResult), duplicate: true };
-
+  const previous = await readManifest(options.store, view.name, batchId);
+  if (previous !== undefined) return duplicateOf(previous, options);
   const ingestedAtMs = (options.now?.() ?? new Date()).getTime();
   const prepared = await prepareBatch(view, format as IngestFormat, body, ingestedAtMs);
+  return commitBatch(view, batchId, prepared, ingestedAtMs, options);
+}
+
+/**
+ * The I/O part of ingestion: writes a prepared batch's files, its quarantine, its manifest (if
+ * absent) and then its ingestion-log entry, keyed by the time it is written — so however long the
+ * batch took, the entry lands inside the window of the next materialization. A crash before the
+ * manifest leaves files a rerun overwrites (same keys) and readers pass over (no manifest lists
+ * them); a crash between manifest and log entry is healed by the rerun, which finds the manifest and
+ * writes the missing entry.
+ */
+export async function commitBatch(
+  view: FeatureView,
+  batchId: string,
+  prepared: PreparedBatch,
+  ingestedAtMs: number,
+  options: Pick<IngestOptions, 'store' | 'now'>,
+): Promise<IngestResult> {
   const files: string[] = [];
   for (const [date, parquet] of prepared.files) {
     const key = featureFileKey(view.name, date, batchId);
@@ -145,6 +164,15 @@ export async function ingestBatch(
     files.push(key);
   }
   const { received, accepted, quarantine } = prepared;
+  if (accepted + quarantine.length !== received) {
+    throw new Error(`ingestion lost rows: ${accepted} + ${quarantine.length} != ${received}`);
+  }
+  if (quarantine.length > 0) {
+    await options.store.put(quarantineKey(view.name, batchId), `${quarantine.join('\n')}\n`, {
+      contentType: 'application/x-ndjson',
+    });
+  }
+  const logKey = ingestionLogKey(view.name, (options.now?.() ?? new Date()).getTime(), batchId);
   const result: IngestResult = {
     view: view.name,
     batchId,
@@ -155,30 +183,40 @@ export async function ingestBatch(
     ...(quarantine.length > 0 ? { quarantineKey: quarantineKey(view.name, batchId) } : {}),
     duplicate: false,
     ingestedAtMs,
+    logKey,
   };
-  if (result.accepted + result.rejected !== result.received) {
-    throw new Error(`ingestion lost rows: ${result.accepted} + ${result.rejected} != ${result.received}`);
-  }
-  if (result.quarantineKey !== undefined) {
-    await options.store.put(result.quarantineKey, `${quarantine.join('\n')}\n`, {
-      contentType: 'application/x-ndjson',
-    });
-  }
-  // The log entry before the manifest: a crash between them leaves an entry whose manifest is
-  // missing (materialization passes over it; the rerun of this batch logs it again), never a
-  // manifest that materialization cannot find.
-  await options.store.put(ingestionLogKey(view.name, ingestedAtMs, batchId), '', {
-    contentType: 'text/plain',
-  });
-  const written = await options.store.put(manifestKey, JSON.stringify(result), {
+  const written = await options.store.put(ingestionManifestKey(view.name, batchId), JSON.stringify(result), {
     contentType: 'application/json',
     ifAbsent: true,
   });
   if (!written) {
     // A concurrent ingestion of the same batch finished first; its manifest is the record.
-    const winner = await options.store.get(manifestKey);
-    if (winner !== undefined)
-      return { ...(JSON.parse(new TextDecoder().decode(winner)) as IngestResult), duplicate: true };
+    const winner = await readManifest(options.store, view.name, batchId);
+    if (winner !== undefined) return duplicateOf(winner, options);
   }
+  await options.store.put(logKey, '', { contentType: 'text/plain' });
   return result;
+}
+
+async function readManifest(
+  store: ObjectStore,
+  view: string,
+  batchId: string,
+): Promise<IngestResult | undefined> {
+  const body = await store.get(ingestionManifestKey(view, batchId));
+  return body === undefined ? undefined : (JSON.parse(new TextDecoder().decode(body)) as IngestResult);
+}
+
+/** The recorded result of a batch ingested before; writes its log entry if a crash lost it. */
+async function duplicateOf(
+  manifest: IngestResult,
+  options: Pick<IngestOptions, 'store' | 'now'>,
+): Promise<IngestResult> {
+  if (manifest.logKey !== undefined && (await options.store.get(manifest.logKey)) === undefined) {
+    const now = (options.now?.() ?? new Date()).getTime();
+    await options.store.put(ingestionLogKey(manifest.view, now, manifest.batchId), '', {
+      contentType: 'text/plain',
+    });
+  }
+  return { ...manifest, duplicate: true };
 }

@@ -14,7 +14,7 @@
  *   the condition at 100 times the requests. Stale records cancel their transaction and are
  *   skipped, the rest are resubmitted; records that still cannot be written fail the run.
  * - Latest per entity by event time; ties go to the later ingestion, then to the later row of a batch.
- *   Values already expired (event time + TTL ≤ now) are not written.
+ *   Values already expired (now − event time > TTL, the read rule) are not written.
  * - The watermark (`materialization/<view>/watermark.json`) advances only after every record was
  *   written or found stale, so a run that crashes or gives up midway is simply repeated.
  */
@@ -127,7 +127,7 @@ export async function materializeView(
   let expired = 0;
   const live: OnlineRecord[] = [];
   for (const record of latest.values()) {
-    if (record.eventTimeMs + view.ttlSeconds * 1000 <= now) expired++;
+    if (now - record.eventTimeMs > view.ttlSeconds * 1000) expired++;
     else live.push(record);
   }
   const { written, skipped } = await options.online.writeLatest(view, live, {

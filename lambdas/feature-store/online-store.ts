@@ -244,13 +244,11 @@ export class OnlineStore {
     const names: Record<string, string> = {
       '#pk': 'pk',
       '#t': 'eventTimeMs',
-      '#x': 'expiresAt',
       '#f': 'features',
     };
     const projection = [
       '#pk',
       '#t',
-      '#x',
       ...featureNames.map((name, i) => {
         names[`#f${i}`] = name;
         return `#f.#f${i}`;
@@ -292,9 +290,12 @@ export class OnlineStore {
     const now = this.now();
     return entityKeys.map((entityKey, i) => {
       const item = items.get(onlineKey(view.name, keys[i] ?? []));
-      const live = item !== undefined && Number(item.expiresAt) * 1000 > now;
+      // The offline rule, at `now`: stamped at or before now and at most TTL old (inclusive).
+      // expiresAt only tells DynamoDB when it may delete the item.
+      const age = item === undefined ? Number.NaN : now - Number(item.eventTimeMs);
+      const live = age >= 0 && age <= view.ttlSeconds * 1000;
       const stored = (live ? item?.features : undefined) as Record<string, Value> | undefined;
-      const ageMs = live ? now - Number(item?.eventTimeMs) : null;
+      const ageMs = live ? age : null;
       const features: Record<string, OnlineFeatureValue> = {};
       for (const name of featureNames) {
         features[name] =

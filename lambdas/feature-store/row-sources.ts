@@ -49,7 +49,15 @@ function parseJsonLines(body: Uint8Array): RawRecord[] {
 function parseCsvBody(body: Uint8Array): RawRecord[] {
   const records: RawRecord[] = [];
   const rows = parseCsv(text(body), {
-    columns: true,
+    // A repeated header column would let its last cell silently win: refuse the body up front.
+    columns: (header: string[]) => {
+      const seen = new Set<string>();
+      for (const column of header) {
+        if (seen.has(column)) throw new ValidationError('body', `CSV header repeats column ${column}`);
+        seen.add(column);
+      }
+      return header;
+    },
     skip_empty_lines: true,
     bom: true,
     info: true,

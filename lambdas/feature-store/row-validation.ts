@@ -4,6 +4,7 @@
  * A validator is compiled once per view and input kind, then runs a plain loop per row (no schema
  * library in the hot path).
  */
+import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
 import type { FeatureView } from './feature-view.js';
 
 /** Name of the column recording when a row was ingested (epoch ms in memory). */
@@ -29,19 +30,62 @@ export type RowVerdict =
  */
 export type InputKind = 'typed' | 'text';
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
+/**
+ * Earliest event time a row may have: 2000-01-01T00:00:00Z, where the offline tables' partition
+ * projection starts (lib/feature-store.ts `projection.date.range`); older rows would be invisible.
+ */
+export const MIN_EVENT_TIME_MS = Date.UTC(2000, 0, 1);
+const MIN_EVENT_TIME_ISO = '2000-01-01T00:00:00Z';
+/** How far past its ingestion time a row's event time may be (clock skew, time zones): one day. */
+export const MAX_EVENT_TIME_SKEW_MS = 86_400_000;
 
-/** Parses an event time: RFC 3339 with a zone, or epoch milliseconds. Returns NaN when unparsable. */
-export function parseEventTime(raw: unknown): number {
-  if (typeof raw === 'number') return Number.isFinite(raw) ? raw : Number.NaN;
-  if (raw instanceof Date) return raw.getTime();
-  if (typeof raw === 'bigint') return Number(raw);
-  if (typeof raw !== 'string') return Number.NaN;
-  if (/^-?\d+$/.test(raw)) return Number(raw);
-  return RFC3339.test(raw) ? Date.parse(raw) : Number.NaN;
+export interface RowValidatorOptions {
+  /**
+   * Latest event time accepted, epoch ms. Ingestion passes `ingestedAtMs + MAX_EVENT_TIME_SKEW_MS`,
+   * and the rejection reason says so. No upper bound when absent.
+   */
+  readonly maxEventTimeMs?: number;
 }
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+/** Largest magnitude of a Date, in epoch ms. */
+const MAX_DATE_MS = 8.64e15;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Whether the calendar and clock parts of an RFC 3339 match name a real instant (no leap second). */
+function isRealTime(m: RegExpExecArray): boolean {
+  const part = (i: number) => Number(m[i]);
+  const [year, month, day] = [part(1), part(2), part(3)];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+  if (day < 1 || day > days || part(4) > 23 || part(5) > 59 || part(6) > 59) return false;
+  // The zone offset, unless Z.
+  return m[7] === undefined || (part(7) <= 23 && part(8) <= 59);
+}
+
+/**
+ * Parses an event time: RFC 3339 with a zone, or epoch milliseconds. Returns NaN when unparsable,
+ * for impossible calendar dates or clock times (`2024-02-30`, `24:00`, leap seconds) and outside the
+ * range of a Date. Fractions of a millisecond in a number are returned as they are.
+ */
+export function parseEventTime(raw: unknown): number {
+  let ms: number;
+  if (typeof raw === 'number') ms = raw;
+  else if (raw instanceof Date) ms = raw.getTime();
+  else if (typeof raw === 'bigint') ms = Number(raw);
+  else if (typeof raw !== 'string') return Number.NaN;
+  else if (/^-?\d+$/.test(raw)) ms = Number(raw);
+  else {
+    const match = RFC3339.exec(raw);
+    ms = match !== null && isRealTime(match) ? Date.parse(raw) : Number.NaN;
+  }
+  return Math.abs(ms) <= MAX_DATE_MS ? ms : Number.NaN;
+}
+
+/** Plain decimal notation for CSV numbers: no hex, binary, octal, `Infinity` or blank cells. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const INTEGER_TEXT = /^[+-]?\d+$/;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 interface ColumnCheck {
   readonly name: string;
@@ -49,6 +93,10 @@ interface ColumnCheck {
   check(raw: unknown): { value: Value } | { reason: string };
 }
 
+/**
+ * int64 values become JS numbers, exact only within ±(2^53−1): beyond, two ids would round to one.
+ * JSON numbers arrive already rounded by JSON.parse, so an unsafe one cannot be trusted at all.
+ */
 function numberCheck(
   name: string,
   kind: InputKind,
@@ -57,28 +105,34 @@ function numberCheck(
   min: number | undefined,
   max: number | undefined,
 ): ColumnCheck['check'] {
+  const expected = integer ? 'an integer' : 'a number';
+  const unsafe = { reason: `${name}: must be an integer within ±(2^53−1)` };
   return (raw) => {
     let n: number;
     if (raw === null || raw === undefined || (kind === 'text' && raw === '')) {
       return nullable ? { value: null } : { reason: `${name}: must not be null` };
     }
     if (typeof raw === 'number') n = raw;
-    else if (typeof raw === 'bigint' && integer) n = Number(raw);
-    else if (kind === 'text' && typeof raw === 'string') n = Number(raw.trim());
-    else return { reason: `${name}: must be ${integer ? 'an integer' : 'a number'}, got ${typeof raw}` };
-    if (Number.isNaN(n)) {
-      if (kind === 'text' && typeof raw === 'string' && raw.trim().toLowerCase() !== 'nan') {
-        return {
-          reason: `${name}: must be ${integer ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`,
-        };
-      }
-      return nullable ? { value: null } : { reason: `${name}: must not be NaN` };
-    }
+    else if (typeof raw === 'bigint' && integer) {
+      if (raw > MAX_SAFE || raw < -MAX_SAFE) return unsafe;
+      n = Number(raw);
+    } else if (kind === 'text' && typeof raw === 'string') {
+      const cell = raw.trim();
+      if (cell.toLowerCase() === 'nan') n = Number.NaN;
+      else if (!(integer ? INTEGER_TEXT : DECIMAL).test(cell)) {
+        return { reason: `${name}: must be ${expected}, got ${JSON.stringify(raw)}` };
+      } else if (integer && cell.length > 15) {
+        // Past 15 digits Number() may round: decide on the exact value.
+        const big = BigInt(cell);
+        if (big > MAX_SAFE || big < -MAX_SAFE) return unsafe;
+        n = Number(big);
+      } else n = Number(cell);
+    } else return { reason: `${name}: must be ${expected}, got ${typeof raw}` };
+    if (Number.isNaN(n)) return nullable ? { value: null } : { reason: `${name}: must not be NaN` };
     if (!Number.isFinite(n)) return { reason: `${name}: must be finite` };
     if (integer) {
       if (!Number.isInteger(n)) return { reason: `${name}: must be an integer` };
-      const big = typeof raw === 'bigint' ? raw : BigInt(n);
-      if (big < INT64_MIN || big > INT64_MAX) return { reason: `${name}: must fit in int64` };
+      if (!Number.isSafeInteger(n)) return unsafe;
     }
     if (min !== undefined && n < min) return { reason: `${name}: must be >= ${min}` };
     if (max !== undefined && n > max) return { reason: `${name}: must be <= ${max}` };
@@ -140,12 +194,67 @@ function compileColumns(view: FeatureView, kind: InputKind): ColumnCheck[] {
   return checks;
 }
 
+/**
+ * For online views, a check that a row's features fit in one online-store item (DynamoDB: 400 KB),
+ * which materialization could otherwise never write. The item is sized only when the row's string
+ * features are long enough to matter: every other part of the item is bounded by a worst-case
+ * skeleton (longest numbers, entity keys of 1024 characters that JSON-escape to 6 bytes each), and
+ * a UTF-16 code unit is at most 3 UTF-8 bytes.
+ */
+function onlineSizeCheck(
+  view: FeatureView,
+): ((values: Record<string, Value>) => string | undefined) | undefined {
+  const strings = view.features.filter((f) => f.type === 'string').map((f) => f.name);
+  if (!view.online || strings.length === 0) return undefined;
+  const onlineItem = (entityKey: unknown[], features: Record<string, Value>, eventTimeMs: number) => ({
+    pk: `${view.name}#${JSON.stringify(entityKey)}`,
+    view: view.name,
+    features,
+    eventTimeMs,
+    ingestedAtMs: Number.MAX_SAFE_INTEGER,
+    expiresAt: Number.MAX_SAFE_INTEGER,
+  });
+  const skeleton = onlineItem(
+    view.entities.map((e) => (e.type === 'string' ? '\u0000'.repeat(1024) : -Number.MAX_SAFE_INTEGER)),
+    Object.fromEntries(view.features.map((f) => [f.name, f.type === 'string' ? null : Number.MAX_VALUE])),
+    Number.MAX_VALUE,
+  );
+  const maxChars = Math.floor((DYNAMODB_ITEM_LIMIT_BYTES - itemSize(skeleton).total) / 3);
+  return (values) => {
+    let chars = 0;
+    for (const name of strings) {
+      const value = values[name];
+      if (typeof value === 'string') chars += value.length;
+    }
+    if (chars <= maxChars) return undefined;
+    const features: Record<string, Value> = {};
+    for (const f of view.features) features[f.name] = values[f.name] ?? null;
+    const entityKey = view.entities.map((e) => values[e.name] ?? null);
+    const { total } = itemSize(onlineItem(entityKey, features, Number.MAX_SAFE_INTEGER));
+    return total > DYNAMODB_ITEM_LIMIT_BYTES
+      ? `row: too large for the online store (${total} bytes > 400 KB)`
+      : undefined;
+  };
+}
+
 /** Compiles the validator of one view for one input kind. */
-export function compileRowValidator(view: FeatureView, kind: InputKind): (raw: unknown) => RowVerdict {
+export function compileRowValidator(
+  view: FeatureView,
+  kind: InputKind,
+  options: RowValidatorOptions = {},
+): (raw: unknown) => RowVerdict {
   const checks = compileColumns(view, kind);
   // ingested_at is the offline store's own column: an export of the store can be ingested again.
   const known = new Set([...checks.map((c) => c.name), view.eventTimeColumn, INGESTED_AT_COLUMN]);
   const timeColumn = view.eventTimeColumn;
+  const maxTime = options.maxEventTimeMs;
+  if (maxTime !== undefined && !(Math.abs(maxTime) <= MAX_DATE_MS))
+    throw new RangeError(`maxEventTimeMs must be a time within a Date's range, got ${maxTime}`);
+  const tooLate =
+    maxTime === undefined
+      ? ''
+      : `${timeColumn}: must not be after ${new Date(maxTime).toISOString()} (ingestion time + 1 day)`;
+  const sizeCheck = onlineSizeCheck(view);
   return (raw) => {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
       return { ok: false, reasons: ['(row): must be an object of column values'] };
@@ -170,11 +279,16 @@ export function compileRowValidator(view: FeatureView, kind: InputKind): (raw: u
       eventTimeMs = parseEventTime(record[timeColumn]);
       if (Number.isNaN(eventTimeMs)) {
         reasons.push(`${timeColumn}: must be an RFC 3339 timestamp with a time zone or epoch milliseconds`);
-      }
+      } else if (!Number.isInteger(eventTimeMs)) reasons.push(`${timeColumn}: must be whole milliseconds`);
+      else if (eventTimeMs < MIN_EVENT_TIME_MS) {
+        reasons.push(`${timeColumn}: must be on or after ${MIN_EVENT_TIME_ISO}`);
+      } else if (maxTime !== undefined && eventTimeMs > maxTime) reasons.push(tooLate);
     }
     for (const name in record) {
       if (!known.has(name)) reasons.push(`${name}: is not a column of feature view ${view.name}`);
     }
+    const tooLarge = sizeCheck?.(values);
+    if (tooLarge !== undefined) reasons.push(tooLarge);
     return reasons.length > 0 ? { ok: false, reasons } : { ok: true, row: { eventTimeMs, values } };
   };
 }

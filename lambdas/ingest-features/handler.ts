@@ -1,12 +1,14 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
-import { type IngestResult, ingestBatch } from '../feature-store/ingest.js';
+import { findFeatureView } from '../feature-store/feature-view.js';
+import { type IngestResult, ingestBatch, ingestRequestSchema } from '../feature-store/ingest.js';
 import { clients } from '../shared/clients.js';
 import { requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { S3ObjectStore } from '../shared/object-store.js';
+import { parseOrThrow } from '../shared/validation.js';
 
 const views = configuredViews();
 const store = new S3ObjectStore(clients.s3(), requireEnv('OFFLINE_BUCKET'));
@@ -28,10 +30,13 @@ async function ingest(event: IngestEvent): Promise<IngestResult> {
   if (typeof sourceKey !== 'string' || !sourceKey.startsWith(LANDING_PREFIX) || sourceKey.includes('..')) {
     throw new ValidationError('sourceKey', `must be a key under ${LANDING_PREFIX}`);
   }
+  // The request is checked before the (possibly large) batch is read.
+  const request = { view: event.view, batchId: event.batchId, format: event.format };
+  findFeatureView(views, parseOrThrow(ingestRequestSchema, request).view);
   const body = await store.get(sourceKey);
   if (body === undefined)
     throw new ValidationError('sourceKey', `must name an existing object (no object at ${sourceKey})`);
-  const result = await ingestBatch({ view: event.view, batchId: event.batchId, format: event.format }, body, {
+  const result = await ingestBatch(request, body, {
     store,
     views,
   });

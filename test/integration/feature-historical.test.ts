@@ -1,7 +1,8 @@
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
-import { getHistoricalFeatures } from '../../lambdas/feature-store/historical.js';
-import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
+import { getHistoricalFeatures, parseEntityRows } from '../../lambdas/feature-store/historical.js';
+import { ingestBatch, prepareBatch } from '../../lambdas/feature-store/ingest.js';
 import { decodeFeatureColumns } from '../../lambdas/feature-store/parquet-codec.js';
 import type { Value } from '../../lambdas/feature-store/row-validation.js';
 import { clients } from '../../lambdas/shared/clients.js';
@@ -244,5 +245,135 @@ describe('training sets over many batches, against a brute-force reference', () 
         expect(out.merchant__category?.[i], where).toBe(m?.values.category ?? null);
       });
     }
+  });
+});
+
+describe('training sets: what they read, and what they refuse', () => {
+  const day = (d: number) => Date.parse('2026-04-01T00:00:00Z') + d * 24 * HOUR;
+  const jsonl = (rows: object[]) => new TextEncoder().encode(rows.map((r) => JSON.stringify(r)).join('\n'));
+  const read = async (key: string) => {
+    const bytes = (await store.get(key)) as Uint8Array;
+    return decodeFeatureColumns(bytes.buffer.slice(bytes.byteOffset) as ArrayBuffer);
+  };
+
+  it('reads only files a batch manifest lists: not a crashed batch, not what its rerun no longer wrote', async () => {
+    const customer = views.get('customer') as FeatureView;
+    // A batch that crashed after writing its files, before its manifest: files, no manifest.
+    const crashed = await prepareBatch(
+      customer,
+      'jsonl',
+      jsonl([
+        { customer_id: 'k1', event_time: day(0) + HOUR, orders: 50 },
+        { customer_id: 'k1', event_time: day(1) + HOUR, orders: 51 },
+      ]),
+      day(2),
+    );
+    for (const [date, bytes] of crashed.files)
+      await store.put(`features/customer/date=${date}/rr.parquet`, bytes);
+    const entityRows = [
+      { customer_id: 'k1', event_time: day(0) + 2 * HOUR },
+      { customer_id: 'k1', event_time: day(1) + 2 * HOUR },
+    ];
+    const before = await getHistoricalFeatures(
+      { entityRows, featureRefs: ['customer:orders'] },
+      { store, views },
+    );
+    expect((await read(before.dataKey)).customer__orders).toEqual([null, null]);
+    expect(before.inputs).toEqual([]);
+    // Its rerun holds other rows, on the first date only: the second date's leftover stays unread.
+    await ingestBatch(
+      { view: 'customer', batchId: 'rr', format: 'jsonl' },
+      jsonl([{ customer_id: 'k1', event_time: day(0) + HOUR, orders: 60 }]),
+      { store, views, now: () => new Date(day(3)) },
+    );
+    const after = await getHistoricalFeatures(
+      { entityRows, featureRefs: ['customer:orders'] },
+      { store, views },
+    );
+    expect((await read(after.dataKey)).customer__orders).toEqual([60, null]);
+    expect(after.inputs.map((i) => i.key)).toEqual(['features/customer/date=2026-04-01/rr.parquet']);
+  });
+
+  it('builds another dataset when a view definition changes (its TTL), not the cached one', async () => {
+    await ingestBatch(
+      { view: 'customer', batchId: 'ttl', format: 'jsonl' },
+      jsonl([{ customer_id: 'k2', event_time: day(5), orders: 5 }]),
+      { store, views, now: () => new Date(day(6)) },
+    );
+    const request = {
+      entityRows: [{ customer_id: 'k2', event_time: day(5) + HOUR }],
+      featureRefs: ['customer:orders'],
+    };
+    const long = await getHistoricalFeatures(request, { store, views });
+    const customer = views.get('customer') as FeatureView;
+    const short = new Map(views);
+    short.set('customer', { ...customer, ttlSeconds: 60 });
+    const shortTtl = await getHistoricalFeatures(request, { store, views: short });
+    expect(shortTtl.hash).not.toBe(long.hash);
+    expect((await read(long.dataKey)).customer__orders).toEqual([5]);
+    expect((await read(shortTtl.dataKey)).customer__orders).toEqual([null]);
+  });
+
+  it('takes entity rows from Parquet with int64 keys and labels, and keeps columns only later rows hold', async () => {
+    await ingestBatch(
+      { view: 'merchant', batchId: 'pq', format: 'jsonl' },
+      jsonl([{ merchant_id: 12, event_time: day(8), category: 'travel' }]),
+      { store, views, now: () => new Date(day(9)) },
+    );
+    const file = parquetWriteBuffer({
+      columnData: [
+        { name: 'merchant_id', data: [12n, 13n], type: 'INT64' },
+        { name: 'event_time', data: [day(8) + 60_000, day(8) + 60_000], type: 'TIMESTAMP' },
+        { name: 'clicks', data: [3n, null], type: 'INT64' },
+      ],
+    });
+    const rows = await parseEntityRows('parquet', new Uint8Array(file));
+    rows[1] = { ...rows[1], late_label: 'x' };
+    const manifest = await getHistoricalFeatures(
+      { entityRows: rows, featureRefs: ['merchant:category'] },
+      { store, views },
+    );
+    const out = await read(manifest.dataKey);
+    expect(out).toMatchObject({
+      merchant_id: [12, 13],
+      clicks: [3, null],
+      late_label: [null, 'x'],
+      merchant__category: ['travel', null],
+    });
+  });
+
+  it.each([
+    [
+      [
+        { customer_id: 'c1', event_time: T0, y: 1 },
+        { customer_id: 'c1', event_time: T0, y: 'one' },
+      ],
+      'entityRows.1.y',
+    ],
+    [[{ customer_id: 'c1', event_time: T0, y: { nested: true } }], 'entityRows.0.y'],
+    [[{ customer_id: 'c1', event_time: T0, customer__orders: 1 }], 'entityRows.0.customer__orders'],
+    [[{ customer_id: 'c1', event_time: 1e16 }], 'entityRows.0.event_time'],
+    [[{ customer_id: 'c1', event_time: T0 + 0.5 }], 'entityRows.0.event_time'],
+    [
+      [
+        { customer_id: 'c1', event_time: T0 },
+        { customer_id: 9007199254740993n, event_time: T0 },
+      ],
+      'entityRows.1.customer_id',
+    ],
+  ])('refuses bad entity rows by field, writing nothing (%#)', async (entityRows, field) => {
+    const error = await getHistoricalFeatures(
+      {
+        entityRows: entityRows as Record<string, unknown>[],
+        featureRefs: ['customer:orders'],
+        name: 'refused',
+      },
+      { store, views },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).field).toBe(field);
+    const written: string[] = [];
+    for await (const key of store.list('datasets/refused/')) written.push(key);
+    expect(written).toEqual([]);
   });
 });

@@ -114,6 +114,29 @@ describe('feature ingestion into the offline store', () => {
     expect(columns).toMatchObject({ customer_id: ['c2'], orders: [2], spend: [null] });
   });
 
+  it('quarantines event times before 2000 or more than a day after the ingestion', async () => {
+    // options() ingests at 2026-11-20T00:00:00Z.
+    const lines = [
+      '{"customer_id":"c1","event_time":"2026-11-21T00:00:00Z","orders":1}',
+      '{"customer_id":"c2","event_time":"2026-11-21T00:00:00.001Z","orders":1}',
+      '{"customer_id":"c3","event_time":"1999-12-31T23:59:59Z","orders":1}',
+    ];
+    const result = await ingestBatch(
+      { view: 'customer', batchId: 'when-1', format: 'jsonl' },
+      encode(lines.join('\n')),
+      options(),
+    );
+    expect(result).toMatchObject({ received: 3, accepted: 1, rejected: 2 });
+    const reasons = (await text('quarantine/customer/when-1.jsonl'))
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { reasons: string[] }).reasons[0]);
+    expect(reasons).toEqual([
+      expect.stringMatching(/^event_time: must not be after 2026-11-21T00:00:00.000Z/),
+      expect.stringMatching(/^event_time: must be on or after 2000-01-01/),
+    ]);
+  });
+
   it('writes nothing new when the same batch id is ingested again', async () => {
     const body = encode(
       'customer_id,event_time,orders,spend\nc1,2026-11-03T00:00:00Z,1,\nc2,2026-11-03T00:00:00Z,x,1\n',

@@ -213,10 +213,13 @@ describe('materialization and online reads', () => {
       ingestedAtMs: T0 + HOUR,
       features: { orders: 4, spend: 4 },
     };
+    // One run has written the newer value; 19 more race, the older values sent last (so without the
+    // condition the table would end on an older one).
+    await online.writeLatest(view, [newer]);
     const runs = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => online.writeLatest(view, [i % 2 === 0 ? older : newer])),
+      Array.from({ length: 19 }, (_, i) => online.writeLatest(view, [i < 9 ? newer : older])),
     );
-    expect(runs.reduce((sum, r) => sum + r.written + r.skipped, 0)).toBe(20);
+    expect(runs.slice(9).every((r) => r.skipped === 1 && r.written === 0)).toBe(true);
     const [row] = await online.getOnlineFeatures(view, ['orders'], [{ customer_id: 'c1' }]);
     expect(row?.features.orders?.value).toBe(5);
   });
@@ -259,6 +262,84 @@ describe('materialization and online reads', () => {
     ]);
     const [row] = await online.getOnlineFeatures(view, ['orders'], [{ customer_id: 'old' }]);
     expect(row?.features.orders).toEqual({ value: null, ageMs: null });
+  });
+
+  it('applies the offline TTL rule online: a value exactly TTL old is served, a millisecond older or a future one is not', async () => {
+    const view = freshView(); // TTL one day
+    const now = T0 + 48 * HOUR;
+    const online = new OnlineStore(clients.documents(), tableName, () => now);
+    const at = (id: string, eventTimeMs: number) => ({
+      entityKey: [id],
+      eventTimeMs,
+      ingestedAtMs: T0,
+      features: { orders: 1, spend: 1 },
+    });
+    await online.writeLatest(view, [
+      at('edge', now - 24 * HOUR),
+      at('past', now - 24 * HOUR - 1),
+      at('future', now + 1),
+    ]);
+    const rows = await online.getOnlineFeatures(
+      view,
+      ['orders'],
+      [{ customer_id: 'edge' }, { customer_id: 'past' }, { customer_id: 'future' }],
+    );
+    expect(rows.map((r) => r.features.orders)).toEqual([
+      { value: 1, ageMs: 24 * HOUR },
+      { value: null, ageMs: null },
+      { value: null, ageMs: null },
+    ]);
+    // Materialization draws the same line: the value exactly TTL old is written, not counted expired.
+    const fresh = freshView();
+    await ingest(fresh, 'edge', [line('e1', 0, 1), line('e2', 0.5, 2)], T0 + HOUR);
+    const result = await materializeView(fresh, { store, online, now: () => T0 + 24 * HOUR });
+    expect(result).toMatchObject({ written: 2, expired: 0 });
+    const stale = freshView();
+    await ingest(stale, 'edge', [line('e1', 0, 1)], T0 + HOUR);
+    expect(await materializeView(stale, { store, online, now: () => T0 + 24 * HOUR + 1 })).toMatchObject({
+      written: 0,
+      expired: 1,
+    });
+  });
+
+  it('puts a slow ingestion online: its log entry is stamped when it commits, not when it started', async () => {
+    const view = freshView();
+    const MIN = 60_000;
+    const online = new OnlineStore(clients.documents(), tableName, () => T0 + 30 * HOUR);
+    // The batch starts at T0+1h and commits 40 minutes later; a run at T0+1h20 sees nothing yet.
+    const clock = [T0 + HOUR, T0 + HOUR + 40 * MIN];
+    const result = await ingestBatch(
+      { view: view.name, batchId: 'slow', format: 'jsonl' },
+      new TextEncoder().encode(line('c1', 0.5, 5)),
+      {
+        store,
+        views: new Map([[view.name, view]]),
+        now: () => new Date(clock.shift() ?? T0 + HOUR + 40 * MIN),
+      },
+    );
+    expect(result.ingestedAtMs).toBe(T0 + HOUR);
+    expect(await materializeView(view, { store, online, now: () => T0 + HOUR + 20 * MIN })).toMatchObject({
+      batches: 0,
+    });
+    const next = await materializeView(view, { store, online, now: () => T0 + HOUR + 45 * MIN });
+    expect(next).toMatchObject({ batches: 1, written: 1 });
+  });
+
+  it('writes a lost log entry again when a committed batch is ingested again', async () => {
+    const view = freshView();
+    const first = await ingest(view, 'lost', [line('c1', 1, 8)], T0 + 2 * HOUR);
+    // A crash between the manifest and the log entry: the entry is missing.
+    await clients.s3().send(new DeleteObjectCommand({ Bucket: store.bucket, Key: first.logKey as string }));
+    const online = new OnlineStore(clients.documents(), tableName, () => T0 + 6 * HOUR);
+    expect(await materializeView(view, { store, online, now: () => T0 + 3 * HOUR })).toMatchObject({
+      batches: 0,
+    });
+    const again = await ingest(view, 'lost', [line('c1', 1, 8)], T0 + 4 * HOUR);
+    expect(again.duplicate).toBe(true);
+    expect(await materializeView(view, { store, online, now: () => T0 + 5 * HOUR })).toMatchObject({
+      batches: 1,
+      written: 1,
+    });
   });
 
   it('reads more than 100 keys across parallel chunks, duplicates included', async () => {
