@@ -23,6 +23,7 @@ import * as path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { defineFeatureView } from '../lambdas/feature-store/feature-view.js';
 import { getHistoricalFeatures } from '../lambdas/feature-store/historical.js';
+import { commitBatch } from '../lambdas/feature-store/ingest.js';
 import { decodeFeatureColumns, encodeFeatureRows } from '../lambdas/feature-store/parquet-codec.js';
 import type { TypedRow } from '../lambdas/feature-store/row-validation.js';
 import { clients } from '../lambdas/shared/clients.js';
@@ -124,8 +125,15 @@ try {
           },
         });
       }
+      // Committed as ingestion commits a batch (files, manifest, log entry), without re-validating.
       const bytes = encodeFeatureRows(view, rows, T0 + DAYS * DAY);
-      await store.put(`features/customer/date=${date}/${batch}.parquet`, bytes);
+      const prepared = {
+        received: rows.length,
+        accepted: rows.length,
+        files: new Map([[date, bytes]]),
+        quarantine: [],
+      };
+      await commitBatch(view, `${date}-${batch}`, prepared, T0 + DAYS * DAY, { store });
       writeFileSync(path.join(dir, 'features', `${date}-${batch}.parquet`), bytes);
     }
   }

@@ -5,12 +5,12 @@
  * function. Feature view definitions come from the project configuration and are baked into the
  * function bundles, so the CDK app and the Lambdas read the same definitions.
  */
-import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as glue from 'aws-cdk-lib/aws-glue';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -151,8 +151,10 @@ export class FeatureStore extends Construct {
     this.offlineBucket.grantRead(this.materializeFunction, 'ingestion/*');
     this.offlineBucket.grantRead(this.materializeFunction, 'ingestion-log/*');
     this.offlineBucket.grantRead(this.materializeFunction, 'features/*');
-    this.offlineBucket.grantReadWrite(this.materializeFunction, 'materialization/*');
-    this.onlineTable.grantWriteData(this.materializeFunction);
+    this.offlineBucket.grantRead(this.materializeFunction, 'materialization/*');
+    this.offlineBucket.grantPut(this.materializeFunction, 'materialization/*');
+    // Conditional Puts inside TransactWriteItems: PutItem is the only action they need.
+    this.onlineTable.grant(this.materializeFunction, 'dynamodb:PutItem');
     this.trainingSetFunction = new MlopsFunction(this, 'BuildTrainingSet', {
       name: 'build-training-set',
       description: 'Builds a point-in-time-correct training set from the offline store',
@@ -166,7 +168,9 @@ export class FeatureStore extends Construct {
     });
     this.offlineBucket.grantRead(this.trainingSetFunction, 'landing/*');
     this.offlineBucket.grantRead(this.trainingSetFunction, 'features/*');
-    this.offlineBucket.grantReadWrite(this.trainingSetFunction, 'datasets/*');
+    this.offlineBucket.grantRead(this.trainingSetFunction, 'ingestion/*'); // which files batches committed
+    this.offlineBucket.grantRead(this.trainingSetFunction, 'datasets/*');
+    this.offlineBucket.grantPut(this.trainingSetFunction, 'datasets/*');
 
     for (const view of props.featureViews.filter((v) => v.online)) {
       new events.Rule(this, `Materialize-${view.name}`, {
@@ -201,24 +205,57 @@ export class FeatureStore extends Construct {
       this.trainingSetFunction.executionRole,
       ...prefixedBucketGrants(
         this.offlineBucket,
-        ['landing/*', 'features/*', 'datasets/*'],
-        'Training sets read entity rows and feature files and write datasets',
+        ['landing/*', 'features/*', 'ingestion/*', 'datasets/*'],
+        'Training sets read entity rows, batch manifests and feature files and write datasets',
       ),
     );
   }
 
-  /** Lets `grantee` land batches under `landing/` and run ingestion's reads and writes. */
+  /**
+   * Lets `grantee` do what ingestion does: read landed batches and manifests, write feature files,
+   * quarantine, manifests and log entries (the ingest function has it).
+   */
   grantIngest(grantee: iam.IGrantable): iam.Grant {
     this.offlineBucket.grantRead(grantee, 'landing/*');
     this.offlineBucket.grantRead(grantee, 'ingestion/*');
+    this.offlineBucket.grantRead(grantee, 'ingestion-log/*'); // a rerun checks its batch's entry
     this.offlineBucket.grantPut(grantee, 'features/*');
     this.offlineBucket.grantPut(grantee, 'quarantine/*');
     this.offlineBucket.grantPut(grantee, 'ingestion-log/*');
     return this.offlineBucket.grantPut(grantee, 'ingestion/*');
   }
 
-  /** Lets `grantee` read the offline store (feature files and their Glue tables' data). */
+  /** Lets a producer land batches under `landing/` and ask the ingest function to ingest them. */
+  grantLand(grantee: iam.IGrantable): iam.Grant {
+    this.offlineBucket.grantPut(grantee, 'landing/*');
+    return this.ingestFunction.grantInvoke(grantee);
+  }
+
+  /** Lets `grantee` read the offline store: feature files, and the Glue database and tables over them. */
   grantReadOffline(grantee: iam.IGrantable): iam.Grant {
+    const stack = Stack.of(this);
+    const glueArn = (resource: string) =>
+      stack.formatArn({
+        service: 'glue',
+        resource,
+        resourceName: undefined,
+        arnFormat: ArnFormat.NO_RESOURCE_NAME,
+      });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: [
+        'glue:GetDatabase',
+        'glue:GetTable',
+        'glue:GetTables',
+        'glue:GetPartition',
+        'glue:GetPartitions',
+      ],
+      resourceArns: [
+        glueArn('catalog'),
+        glueArn(`database/${this.database.ref}`),
+        glueArn(`table/${this.database.ref}/*`),
+      ],
+    });
     return this.offlineBucket.grantRead(grantee, 'features/*');
   }
 

@@ -58,7 +58,7 @@ export const ingestionManifestKey = (view: string, batchId: string) => `ingestio
 /** Digits of an ingestion time in log keys: key order is time order (epoch ms up to year 33658). */
 const LOG_TIME_DIGITS = 15;
 /**
- * The ingestion log: one empty object per ingestion, keyed by its time, so materialization lists
+ * The ingestion log: one small object per ingestion, keyed by its time, so materialization lists
  * only what came since its watermark (ListObjectsV2 StartAfter) instead of every batch ever.
  */
 export const ingestionLogPrefix = (view: string) => `ingestion-log/${view}/`;
@@ -194,9 +194,13 @@ export async function commitBatch(
     const winner = await readManifest(options.store, view.name, batchId);
     if (winner !== undefined) return duplicateOf(winner, options);
   }
-  await options.store.put(logKey, '', { contentType: 'text/plain' });
+  await options.store.put(logKey, logEntry(view.name, batchId), { contentType: 'application/json' });
   return result;
 }
+
+/** A log entry's body: the manifest it points at (the key alone says as much; this is for people). */
+const logEntry = (view: string, batchId: string) =>
+  JSON.stringify({ manifest: ingestionManifestKey(view, batchId) });
 
 async function readManifest(
   store: ObjectStore,
@@ -214,9 +218,13 @@ async function duplicateOf(
 ): Promise<IngestResult> {
   if (manifest.logKey !== undefined && (await options.store.get(manifest.logKey)) === undefined) {
     const now = (options.now?.() ?? new Date()).getTime();
-    await options.store.put(ingestionLogKey(manifest.view, now, manifest.batchId), '', {
-      contentType: 'text/plain',
-    });
+    await options.store.put(
+      ingestionLogKey(manifest.view, now, manifest.batchId),
+      logEntry(manifest.view, manifest.batchId),
+      {
+        contentType: 'application/json',
+      },
+    );
   }
   return { ...manifest, duplicate: true };
 }

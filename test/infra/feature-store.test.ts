@@ -1,9 +1,45 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cdkJsonContext } from '../../lib/app.js';
+import { MlopsStack } from '../../lib/mlops-stack.js';
+import { resolveConfig } from '../../lib/project-config.js';
 import { type Assembly, stackOf, synthesize } from '../../local/assembly.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+
+describe('FeatureStore grant methods', () => {
+  it('grantLand lets a producer put under landing/ and invoke ingestion; grantReadOffline adds the Glue catalog', () => {
+    // Without the cdk-nag plugin: the grantees here are the test's own roles.
+    const app = new App({ context: cdkJsonContext() });
+    const stack = new MlopsStack(app, 'Grants', {
+      config: resolveConfig({ featureViews: testFeatureViews }),
+    });
+    const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() });
+    const analyst = new iam.Role(stack, 'Analyst', { assumedBy: new iam.AccountRootPrincipal() });
+    stack.featureStore.grantLand(producer);
+    stack.featureStore.grantReadOffline(analyst);
+    const resources = Template.fromStack(stack).toJSON().Resources as Record<
+      string,
+      { Type: string; Properties: { PolicyDocument?: unknown } }
+    >;
+    const policyOf = (prefix: string) =>
+      JSON.stringify(
+        Object.entries(resources).find(
+          ([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith(prefix),
+        )?.[1].Properties.PolicyDocument,
+      );
+    expect(policyOf('ProducerDefaultPolicy')).toMatch(/"s3:PutObject".*\/landing\/\*/);
+    expect(policyOf('ProducerDefaultPolicy')).toContain('lambda:InvokeFunction');
+    const analystPolicy = policyOf('AnalystDefaultPolicy');
+    expect(analystPolicy).toContain('glue:GetPartitions');
+    expect(analystPolicy).toContain(':table/');
+    expect(analystPolicy).toContain('/features/*');
+    expect(analystPolicy).not.toContain('s3:PutObject');
+  });
+});
 
 describe('FeatureStore', () => {
   let assembly: Assembly;
@@ -61,33 +97,60 @@ describe('FeatureStore', () => {
     expect(bundle).toContain('"merchant_id"');
   });
 
-  it('lets ingestion read only landed batches and its own manifests', () => {
-    const policies = Object.entries(stackOf(assembly).template.Resources).filter(
-      ([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('FeatureStoreIngestRole'),
+  interface Statement {
+    readonly Action: string | string[];
+    readonly Resource: unknown;
+  }
+  /** The statements of the policy attached to the role whose logical id starts with `role`. */
+  const statements = (role: string): Statement[] =>
+    Object.entries(stackOf(assembly).template.Resources)
+      .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith(role))
+      .flatMap(
+        ([, r]) => (r.Properties?.PolicyDocument as { Statement: Statement[] } | undefined)?.Statement ?? [],
+      );
+  const actions = (st: Statement) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
+  /** Whether some statement allows an action matching `action` on a resource mentioning `resource`. */
+  const allows = (role: string, action: RegExp, resource: string) =>
+    statements(role).some(
+      (st) => actions(st).some((a) => action.test(a)) && JSON.stringify(st.Resource).includes(resource),
     );
-    const document = JSON.stringify(policies[0]?.[1].Properties?.PolicyDocument);
-    expect(document).toContain('/landing/*');
-    expect(document).not.toMatch(/"s3:DeleteObject/);
-    expect(document).not.toMatch(/Offline[A-F0-9]+\.Arn"\]\},"\/\*"/); // no whole-bucket object access
+  // A whole-bucket object resource: the bucket ARN joined with "/*" and no prefix.
+  const WHOLE_BUCKET = /Offline[A-Za-z0-9]+","Arn"\]\},"\/\*"/;
+
+  it('lets ingestion read landed batches, its manifests and log, and write only its own prefixes', () => {
+    const role = 'FeatureStoreIngestRole';
+    expect(allows(role, /^s3:GetObject/, '/landing/*')).toBe(true);
+    expect(allows(role, /^s3:GetObject/, '/ingestion-log/*')).toBe(true);
+    expect(allows(role, /^s3:PutObject$/, '/ingestion-log/*')).toBe(true);
+    expect(allows(role, /^s3:PutObject$/, '/landing/*')).toBe(false);
+    expect(statements(role).flatMap(actions)).not.toContainEqual(expect.stringMatching(/^s3:DeleteObject/));
+    expect(JSON.stringify(statements(role))).not.toMatch(WHOLE_BUCKET);
   });
 
-  it('lets ingestion append to the ingestion log and materialization read it, and nothing more', () => {
-    const policy = (prefix: string) =>
-      JSON.stringify(
-        Object.entries(stackOf(assembly).template.Resources).find(
-          ([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith(prefix),
-        )?.[1].Properties?.PolicyDocument,
-      );
-    const ingest = JSON.parse(policy('FeatureStoreIngestRole')) as {
-      Statement: { Action: unknown; Resource: unknown }[];
-    };
-    const logStatements = (doc: typeof ingest) =>
-      doc.Statement.filter((st) => JSON.stringify(st.Resource).includes('/ingestion-log/*'));
-    expect(logStatements(ingest).some((st) => JSON.stringify(st.Action).includes('s3:PutObject'))).toBe(true);
-    const materialize = JSON.parse(policy('FeatureStoreMaterializeRole')) as typeof ingest;
-    const reads = logStatements(materialize);
-    expect(reads.some((st) => JSON.stringify(st.Action).includes('s3:GetObject'))).toBe(true);
-    expect(reads.every((st) => !JSON.stringify(st.Action).includes('s3:PutObject'))).toBe(true);
+  it('lets materialization read what it reads and put items, nothing else (no deletes, no other writes)', () => {
+    const role = 'FeatureStoreMaterializeRole';
+    expect(allows(role, /^s3:GetObject/, '/ingestion-log/*')).toBe(true);
+    expect(allows(role, /^s3:GetObject/, '/ingestion/*')).toBe(true);
+    expect(allows(role, /^s3:PutObject$/, '/materialization/*')).toBe(true);
+    expect(allows(role, /^s3:PutObject$/, '/ingestion-log/*')).toBe(false);
+    const all = statements(role).flatMap(actions);
+    expect(all.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:PutItem']);
+    expect(all).not.toContainEqual(expect.stringMatching(/^s3:DeleteObject/));
+    expect(JSON.stringify(statements(role))).not.toMatch(WHOLE_BUCKET);
+  });
+
+  it('lets training sets read batch manifests (which files are committed) and write datasets, without deletes', () => {
+    const role = 'FeatureStoreBuildTrainingSetRole';
+    expect(allows(role, /^s3:GetObject/, '/ingestion/*')).toBe(true);
+    expect(allows(role, /^s3:PutObject$/, '/datasets/*')).toBe(true);
+    expect(statements(role).flatMap(actions)).not.toContainEqual(expect.stringMatching(/^s3:DeleteObject/));
+  });
+
+  it('checks whole-bucket access with a pattern that matches it', () => {
+    const whole = JSON.stringify({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': ['FeatureStoreOffline1234ABCD', 'Arn'] }, '/*']],
+    });
+    expect(whole).toMatch(WHOLE_BUCKET);
   });
 
   it('schedules materialization of each online view, and only those', () => {

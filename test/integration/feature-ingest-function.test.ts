@@ -59,6 +59,37 @@ describe('ingestion function (bundle from the template, views from configuration
     ).rejects.toMatchObject({ name: 'ValidationError', message: 'sourceKey: must be a key under landing/' });
   });
 
+  it.each([
+    [{ view: 'nope', batchId: 'm-3', format: 'jsonl', sourceKey: 'landing/missing.jsonl' }, 'view: '],
+    [{ view: 'merchant', batchId: 'm 3', format: 'jsonl', sourceKey: 'landing/missing.jsonl' }, 'batchId: '],
+  ])('checks the request before reading the batch (%j)', async (event, message) => {
+    // The source does not exist: the request's own fault is reported first.
+    await expect(local.lambdas.invoke(ingestFunction, event)).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringMatching(new RegExp(`^${message}`)),
+    });
+  });
+
+  it.each([
+    [
+      { entityRowsKey: 'landing/rows.csv', featureRefs: ['customer:orders'] },
+      'entityRowsKey: must end in .jsonl',
+    ],
+    [
+      { entityRowsKey: 'landing/rows.jsonl', featureRefs: ['customer:orders'], name: 5 },
+      'name: must be a string',
+    ],
+    [
+      { entityRowsKey: 'landing/rows.jsonl', featureRefs: ['customer:orders'], timestampColumn: [] },
+      'timestampColumn: ',
+    ],
+  ])('refuses a bad training-set event by field (%j)', async (event, message) => {
+    await expect(local.lambdas.invoke(trainingSetFunction, event)).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringMatching(new RegExp(`^${message}`)),
+    });
+  });
+
   it('materializes a view through the scheduled function', async () => {
     const now = Date.now();
     const body = `{"customer_id":"c9","event_time":${now - 1000},"orders":4,"spend":2.5}`;

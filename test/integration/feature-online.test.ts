@@ -167,7 +167,7 @@ describe('materialization and online reads', () => {
   it('passes over a logged batch whose manifest is missing, and puts it online once its rerun completes', async () => {
     const view = freshView();
     // A crash between the log entry and the manifest: the entry exists, the manifest does not.
-    await store.put(ingestionLogKey(view.name, T0 + HOUR, 'crashed'), '');
+    await store.put(ingestionLogKey(view.name, T0 + HOUR, 'crashed'), '{}');
     const online = new OnlineStore(clients.documents(), tableName, () => T0 + 6 * HOUR);
     const before = await materializeView(view, { store, online, now: () => T0 + 2 * HOUR });
     expect(before).toMatchObject({ batches: 0, written: 0 });
