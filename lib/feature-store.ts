@@ -95,7 +95,8 @@ export class FeatureStore extends Construct {
             'projection.enabled': 'true',
             'projection.date.type': 'date',
             'projection.date.format': 'yyyy-MM-dd',
-            'projection.date.range': '2000-01-01,NOW',
+            // Ingestion accepts event times from 2000 to a day past the ingestion (row-validation.ts).
+            'projection.date.range': '2000-01-01,NOW+1DAYS',
             'projection.date.interval': '1',
             'projection.date.interval.unit': 'DAYS',
             'storage.location.template': `${location}date=\${date}/`,

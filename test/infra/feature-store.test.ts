@@ -71,6 +71,7 @@ describe('FeatureStore', () => {
     expect(input.Parameters).toMatchObject({
       'projection.enabled': 'true',
       'projection.date.format': 'yyyy-MM-dd',
+      'projection.date.range': '2000-01-01,NOW+1DAYS',
     });
     // biome-ignore lint/suspicious/noTemplateCurlyInString: Athena's own ${} placeholder
     const locationTemplate = '/features/customer/date=${date}/';
