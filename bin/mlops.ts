@@ -20,6 +20,7 @@ import { ingestBatch } from '../lambdas/feature-store/ingest.js';
 import { materializeView } from '../lambdas/feature-store/materialize.js';
 import { type EntityKey, OnlineStore } from '../lambdas/feature-store/online-store.js';
 import { INGEST_FORMATS, type IngestFormat } from '../lambdas/feature-store/row-sources.js';
+import { parseEventTime } from '../lambdas/feature-store/row-validation.js';
 import { clients } from '../lambdas/shared/clients.js';
 import { ValidationError } from '../lambdas/shared/errors.js';
 import { S3ObjectStore } from '../lambdas/shared/object-store.js';
@@ -115,12 +116,23 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     .command('materialize')
     .description('write the latest values of an online view to the online store')
     .argument('<view>', 'feature view')
-    .action(async (viewName: string) => {
+    .option(
+      '--from <time>',
+      'with --to: materialize batches committed after this time (RFC 3339 or epoch ms)',
+    )
+    .option('--to <time>', 'with --from: … and up to this time; the watermark is left alone')
+    .action(async (viewName: string, options: { from?: string; to?: string }) => {
       const { options: global, config, views } = await context();
       const view = findFeatureView(views, viewName, 'view');
+      if ((options.from === undefined) !== (options.to === undefined))
+        throw new ValidationError(options.from === undefined ? 'from' : 'to', 'must be given with the other');
+      const window =
+        options.from !== undefined && options.to !== undefined
+          ? { fromMs: timeOption(options.from, 'from'), toMs: timeOption(options.to, 'to') }
+          : undefined;
       const store = new S3ObjectStore(clients.s3(), await resource(global, config, 'offlineBucket'));
       const online = new OnlineStore(clients.documents(), await resource(global, config, 'onlineTable'));
-      print(await materializeView(view, { store, online }));
+      print(await materializeView(view, { store, online, ...(window ? { window } : {}) }));
     });
 
   program
@@ -233,6 +245,13 @@ function formatOf(file: string): IngestFormat {
     'format',
     `cannot tell the format of ${file}: pass --format (${INGEST_FORMATS.join(', ')})`,
   );
+}
+
+function timeOption(text: string, field: string): number {
+  const ms = parseEventTime(text);
+  if (Number.isNaN(ms))
+    throw new ValidationError(field, 'must be an RFC 3339 time with a zone or epoch milliseconds');
+  return ms;
 }
 
 function splitList(text: string): string[] {

@@ -43,6 +43,11 @@ export interface MaterializeOptions {
   readonly concurrency?: number;
   /** Records per online write transaction, 1 to 100. @default 100 */
   readonly batchSize?: number;
+  /**
+   * An explicit window of ingestion-log times, (fromMs, toMs] (e.g. a backfill): batches committed in
+   * it are materialized, and the watermark is neither read nor moved. @default since the watermark
+   */
+  readonly window?: { readonly fromMs: number; readonly toMs: number };
 }
 
 export interface MaterializeResult {
@@ -74,14 +79,21 @@ export async function materializeView(
 ): Promise<MaterializeResult> {
   if (!view.online)
     throw new ValidationError('view', `must be an online view (${view.name} is offline only)`);
-  const now = (options.now ?? Date.now)();
+  const clock = (options.now ?? Date.now)();
+  const { window } = options;
+  if (window !== undefined && !(Number.isFinite(window.fromMs) && Number.isFinite(window.toMs)))
+    throw new ValidationError('window', 'must have finite fromMs and toMs (epoch ms)');
+  if (window !== undefined && !(window.fromMs < window.toMs && window.toMs <= clock))
+    throw new ValidationError('window', 'must have fromMs < toMs <= now');
+  // Expiry is judged at the run's clock; the window only bounds which batches are read.
+  const now = window?.toMs ?? clock;
   const overlapMs = options.overlapMs ?? 15 * 60_000;
-  const stored = await options.store.get(watermarkKey(view.name));
+  const stored = window === undefined ? await options.store.get(watermarkKey(view.name)) : undefined;
   const mark: Watermark =
     stored === undefined
       ? { ingestedAtMs: Number.NEGATIVE_INFINITY, done: [] }
       : (JSON.parse(decoder.decode(stored)) as Watermark);
-  const fromMs = mark.ingestedAtMs - overlapMs;
+  const fromMs = window?.fromMs ?? mark.ingestedAtMs - overlapMs;
   const done = new Set(mark.done ?? []);
   const recent: string[] = [];
 
@@ -127,17 +139,19 @@ export async function materializeView(
   let expired = 0;
   const live: OnlineRecord[] = [];
   for (const record of latest.values()) {
-    if (now - record.eventTimeMs > view.ttlSeconds * 1000) expired++;
+    if (clock - record.eventTimeMs > view.ttlSeconds * 1000) expired++;
     else live.push(record);
   }
   const { written, skipped } = await options.online.writeLatest(view, live, {
     concurrency: options.concurrency,
     batchSize: options.batchSize,
   });
-  const next: Watermark = { ingestedAtMs: now, done: recent };
-  await options.store.put(watermarkKey(view.name), JSON.stringify(next), {
-    contentType: 'application/json',
-  });
+  if (window === undefined) {
+    const next: Watermark = { ingestedAtMs: now, done: recent };
+    await options.store.put(watermarkKey(view.name), JSON.stringify(next), {
+      contentType: 'application/json',
+    });
+  }
   return { view: view.name, fromMs, toMs: now, batches, rows, written, skipped, expired };
 }
 

@@ -149,6 +149,8 @@ describe('mlops CLI', () => {
     [['online', 'nope', '--features', 'orders', '--keys', '[]'], 'view'],
     [['online', 'customer', '--features', 'orders', '--keys', '{oops'], 'keys'],
     [['ingest', 'customer', '/no/such/file.jsonl'], 'file'],
+    [['materialize', 'customer', '--from', '2026-01-01T00:00:00Z'], 'to'],
+    [['materialize', 'customer', '--from', 'yesterday', '--to', '2026-01-01T00:00:00Z'], 'from'],
     [['ingest', 'customer', 'rows.txt'], 'format'],
     [['training-set', '--entity-rows', 'x.csv', '--features', 'customer:orders'], 'entity-rows'],
   ])('rejects bad input with exit code 2 naming the field (%j)', async (args, field) => {

@@ -1,6 +1,6 @@
 import { type CancellationReason, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
 import { ingestBatch, ingestionLogKey, ingestionManifestKey } from '../../lambdas/feature-store/ingest.js';
@@ -198,6 +198,37 @@ describe('materialization and online reads', () => {
     });
   });
 
+  it('materializes an explicit window of committed batches without reading or moving the watermark', async () => {
+    const view = freshView();
+    await ingest(view, 'w1', [line('w1', 0.5, 1)], T0 + HOUR);
+    await ingest(view, 'w2', [line('w2', 1.5, 2)], T0 + 2 * HOUR);
+    await ingest(view, 'w3', [line('w3', 2.5, 3)], T0 + 3 * HOUR);
+    const online = new OnlineStore(clients.documents(), tableName, () => T0 + 5 * HOUR);
+    const now = () => T0 + 5 * HOUR;
+    const result = await materializeView(view, {
+      store,
+      online,
+      now,
+      window: { fromMs: T0 + 1.5 * HOUR, toMs: T0 + 2.5 * HOUR },
+    });
+    expect(result).toMatchObject({ batches: 1, written: 1 });
+    expect(await store.get(watermarkKey(view.name))).toBeUndefined();
+    const rows = await online.getOnlineFeatures(
+      view,
+      ['orders'],
+      [{ customer_id: 'w1' }, { customer_id: 'w2' }, { customer_id: 'w3' }],
+    );
+    expect(rows.map((r) => r.features.orders?.value)).toEqual([null, 2, null]);
+    for (const window of [
+      { fromMs: T0 + 2 * HOUR, toMs: T0 + HOUR },
+      { fromMs: T0, toMs: T0 + 6 * HOUR },
+      { fromMs: Number.NaN, toMs: T0 },
+    ]) {
+      const error = await materializeView(view, { store, online, now, window }).catch((e: unknown) => e);
+      expect((error as ValidationError).field).toBe('window');
+    }
+  });
+
   it('keeps the newer value when two materializations race', async () => {
     const view = freshView();
     const online = new OnlineStore(clients.documents(), tableName, () => T0 + 10 * HOUR);
@@ -340,6 +371,51 @@ describe('materialization and online reads', () => {
       batches: 1,
       written: 1,
     });
+  });
+
+  it('asks only for the requested features and retries the keys DynamoDB leaves unprocessed', async () => {
+    const view = freshView();
+    const now = T0 + 2 * HOUR;
+    const writer = new OnlineStore(clients.documents(), tableName, () => now);
+    await writer.writeLatest(
+      view,
+      Array.from({ length: 150 }, (_, i) => ({
+        entityKey: [`u${i}`],
+        eventTimeMs: T0,
+        ingestedAtMs: T0,
+        features: { orders: i, spend: i },
+      })),
+    );
+    // The emulator always answers every key: a client that holds back the last 30 keys of each
+    // chunk's first answer stands in for a throttled table.
+    const documents = clients.documents();
+    const requests: { keys: number; projection: string | undefined }[] = [];
+    let held = 0;
+    const throttled = {
+      send: async (command: object) => {
+        if (!(command instanceof BatchGetCommand)) return documents.send(command as never);
+        const [table, request] = Object.entries(command.input.RequestItems ?? {})[0] ?? [];
+        const keys = request?.Keys ?? [];
+        requests.push({ keys: keys.length, projection: request?.ProjectionExpression });
+        if (keys.length <= 30 || table === undefined) return documents.send(command as never);
+        const answered = await documents.send(
+          new BatchGetCommand({ RequestItems: { [table]: { ...request, Keys: keys.slice(0, -30) } } }),
+        );
+        held += 30;
+        return { ...answered, UnprocessedKeys: { [table]: { ...request, Keys: keys.slice(-30) } } };
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const reader = new OnlineStore(throttled, tableName, () => now);
+    const keys = Array.from({ length: 150 }, (_, i) => ({ customer_id: `u${i}` }));
+    const rows = await reader.getOnlineFeatures(view, ['orders'], keys);
+    expect(rows.map((r) => r.features.orders?.value)).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    expect(rows.every((r) => Object.keys(r.features).join() === 'orders')).toBe(true);
+    expect(held).toBe(60); // both chunks (100 + 50 keys) had keys held back, then retried
+    expect(requests.map((r) => r.keys).sort((a, b) => a - b)).toEqual([30, 30, 50, 100]);
+    for (const { projection } of requests) {
+      expect(projection).toContain('#f.#f0');
+      expect(projection).not.toContain('#f1');
+    }
   });
 
   it('reads more than 100 keys across parallel chunks, duplicates included', async () => {
