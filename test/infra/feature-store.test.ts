@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cdkJsonContext } from '../../lib/app.js';
+import { buildApp, cdkJsonContext } from '../../lib/app.js';
 import { MlopsStack } from '../../lib/mlops-stack.js';
 import { resolveConfig } from '../../lib/project-config.js';
 import { type Assembly, stackOf, synthesize } from '../../local/assembly.js';
@@ -38,6 +39,21 @@ describe('FeatureStore grant methods', () => {
     expect(analystPolicy).toContain(':table/');
     expect(analystPolicy).toContain('/features/*');
     expect(analystPolicy).not.toContain('s3:PutObject');
+  });
+});
+
+describe('FeatureStore grant methods under cdk-nag', () => {
+  it('leave a nag-checked app clean: their prefix-scoped wildcards are acknowledged on the grantee', () => {
+    const app = new App({
+      outdir: mkdtempSync(path.join(tmpdir(), 'mlops-grants-')),
+      context: cdkJsonContext(),
+    });
+    const { stack } = buildApp(app, { featureViews: testFeatureViews });
+    const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() });
+    const analyst = new iam.Role(stack, 'Analyst', { assumedBy: new iam.AccountRootPrincipal() });
+    stack.featureStore.grantLand(producer);
+    stack.featureStore.grantReadOffline(analyst);
+    expect(() => app.synth()).not.toThrow();
   });
 });
 
