@@ -12,10 +12,10 @@
  *
  * Memory: the files' compressed bytes, plus one decoded row group per file and one output batch.
  */
-import { parquetMetadata } from 'hyparquet';
+import { type FileMetaData, parquetMetadata } from 'hyparquet';
 import { ValidationError } from '../shared/errors.js';
 import type { FeatureView } from './feature-view.js';
-import { decodeFeatureColumns, entityKeyOf, INGESTED_AT_COLUMN, isSortedFile } from './parquet-codec.js';
+import { decodeColumnsTyped, entityKeyOf, INGESTED_AT_COLUMN, isSortedFile } from './parquet-codec.js';
 import type { FeatureBatch, FeatureColumn, FeatureKind } from './point-in-time-join.js';
 import { argsortByEntityThenTime } from './point-in-time-sort.js';
 import type { Value } from './row-validation.js';
@@ -31,12 +31,12 @@ export function featureKind(view: FeatureView, feature: string): FeatureKind {
   return view.features.find((f) => f.name === feature)?.type === 'string' ? 'categorical' : 'numeric';
 }
 
-/** Decoded rows of one file, in sorted order. */
+/** Decoded rows of one file, in sorted order; a feature is a Float64Array when numeric (NaN = null). */
 interface Chunk {
   readonly keys: string[];
   readonly times: Float64Array;
   readonly ingested: Float64Array;
-  readonly values: Value[][];
+  readonly values: (Float64Array | Value[])[];
 }
 
 /** A sorted run: one file, read a row group at a time. */
@@ -148,11 +148,13 @@ class BatchBuilder {
     this.keys.push(chunk.keys[row] as string);
     this.times[at] = chunk.times[row] as number;
     for (let f = 0; f < this.kinds.length; f++) {
-      const value = (chunk.values[f] as Value[])[row] ?? null;
-      if (this.kinds[f] === 'numeric') {
-        (this.numeric[f] as Float64Array)[at] =
-          value === null ? Number.NaN : typeof value === 'boolean' ? (value ? 1 : 0) : Number(value);
-      } else if (value === null) {
+      const column = chunk.values[f];
+      if (column instanceof Float64Array) {
+        (this.numeric[f] as Float64Array)[at] = column[row] as number;
+        continue;
+      }
+      const value = (column as Value[])[row] ?? null;
+      if (value === null) {
         (this.codes[f] as Int32Array)[at] = -1;
       } else {
         const dictionary = this.dictionaries[f] as { list: string[]; codeOf: Map<string, number> };
@@ -192,15 +194,24 @@ async function decodeChunk(
   view: FeatureView,
   features: readonly string[],
   bytes: ArrayBuffer,
-  range?: Parameters<typeof decodeFeatureColumns>[2],
+  range: { rowStart: number; rowEnd: number; metadata: FileMetaData },
 ): Promise<Chunk> {
-  const wanted = [...view.entities.map((e) => e.name), view.eventTimeColumn, INGESTED_AT_COLUMN, ...features];
-  const decoded = await decodeFeatureColumns(bytes, wanted, range);
-  const times = decoded[view.eventTimeColumn] ?? [];
-  const n = times.length;
+  const keyNames = view.entities.map((e) => e.name);
+  const numeric = new Set([
+    view.eventTimeColumn,
+    INGESTED_AT_COLUMN,
+    ...features.filter((f) => featureKind(view, f) === 'numeric'),
+  ]);
+  const decoded = await decodeColumnsTyped(
+    bytes,
+    [...keyNames, view.eventTimeColumn, INGESTED_AT_COLUMN, ...features],
+    numeric,
+    range,
+  );
+  const n = range.rowEnd - range.rowStart;
   // Rows of one entity sit together: encode a key once per run and share the string (which also
   // makes the merge's key comparisons identity checks).
-  const keyColumns = view.entities.map((e) => decoded[e.name] ?? []);
+  const keyColumns = keyNames.map((name) => decoded[name] as Value[]);
   const keys = new Array<string>(n);
   let last = '';
   for (let i = 0; i < n; i++) {
@@ -209,14 +220,14 @@ async function decodeChunk(
       const column = keyColumns[c] as Value[];
       same = column[i] === column[i - 1];
     }
-    if (!same) last = entityKeyOf(view, (c) => decoded[c]?.[i]);
+    if (!same) last = entityKeyOf(view, (c) => (decoded[c] as Value[])[i]);
     keys[i] = last;
   }
   return {
     keys,
-    times: Float64Array.from(times as number[]),
-    ingested: Float64Array.from((decoded[INGESTED_AT_COLUMN] ?? []) as number[]),
-    values: features.map((f) => decoded[f] ?? new Array<Value>(n).fill(null)),
+    times: decoded[view.eventTimeColumn] as Float64Array,
+    ingested: decoded[INGESTED_AT_COLUMN] as Float64Array,
+    values: features.map((f) => decoded[f] as Float64Array | Value[]),
   };
 }
 
@@ -227,6 +238,11 @@ async function* fileChunks(
   file: OfflineFile,
 ): AsyncGenerator<Chunk> {
   const metadata = parquetMetadata(file.bytes);
+  const present = new Set(metadata.schema.map((element) => element.name));
+  for (const column of [...view.entities.map((e) => e.name), view.eventTimeColumn]) {
+    if (!present.has(column))
+      throw new ValidationError(file.key, `must hold the column ${column} of view ${view.name}`);
+  }
   if (isSortedFile(metadata)) {
     let start = 0;
     for (const group of metadata.row_groups) {
@@ -236,13 +252,21 @@ async function* fileChunks(
     }
     return;
   }
-  const whole = await decodeChunk(view, features, file.bytes);
+  const whole = await decodeChunk(view, features, file.bytes, {
+    rowStart: 0,
+    rowEnd: Number(metadata.num_rows),
+    metadata,
+  });
   const order = argsortByEntityThenTime(whole.keys, whole.times, whole.ingested);
   yield {
     keys: Array.from(order, (i) => whole.keys[i] as string),
     times: Float64Array.from(order, (i) => whole.times[i] as number),
     ingested: Float64Array.from(order, (i) => whole.ingested[i] as number),
-    values: whole.values.map((column) => Array.from(order, (i) => column[i] ?? null)),
+    values: whole.values.map((column) =>
+      column instanceof Float64Array
+        ? Float64Array.from(order, (i) => column[i] as number)
+        : Array.from(order, (i) => column[i] ?? null),
+    ),
   };
 }
 

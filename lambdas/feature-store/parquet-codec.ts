@@ -182,3 +182,69 @@ export async function decodeFeatureColumns(
   });
   return out;
 }
+
+/**
+ * Like {@link decodeFeatureColumns}, straight into the shapes the training-set merge uses: columns
+ * named in `numeric` as Float64Array (null → NaN, booleans → 0/1, int64 → number), the others as
+ * values. No per-value boxing for numeric columns; `range` as there (all rows when absent).
+ */
+export async function decodeColumnsTyped(
+  file: ArrayBuffer,
+  columns: readonly string[],
+  numeric: ReadonlySet<string>,
+  range: { readonly rowStart: number; readonly rowEnd: number; readonly metadata: FileMetaData },
+): Promise<Record<string, Float64Array | Value[]>> {
+  const n = range.rowEnd - range.rowStart;
+  const out: Record<string, Float64Array | Value[]> = {};
+  // A column the file lacks reads as nulls (NaN), as in decodeFeatureColumns.
+  for (const name of columns)
+    out[name] = numeric.has(name) ? new Float64Array(n).fill(Number.NaN) : new Array<Value>(n).fill(null);
+  // Files written before a feature was added to the view lack its column: read what the file has.
+  const present = new Set(range.metadata.schema.map((element) => element.name));
+  const readable = columns.filter((name) => present.has(name));
+  if (readable.length === 0) return out;
+  await parquetRead({
+    file,
+    columns: readable,
+    rowStart: range.rowStart,
+    rowEnd: range.rowEnd,
+    metadata: range.metadata,
+    parsers: {
+      timestampFromMilliseconds: (ms: bigint) => Number(ms),
+      timestampFromMicroseconds: (us: bigint) => Number(us / 1000n),
+      timestampFromNanoseconds: (ns: bigint) => Number(ns / 1_000_000n),
+      dateFromDays: (days: number) => days * 86_400_000,
+    } as never,
+    onChunk: (chunk) => {
+      const target = out[chunk.columnName];
+      if (target === undefined) return;
+      const data = chunk.columnData as ArrayLike<unknown>;
+      const from = Math.max(0, range.rowStart - chunk.rowStart);
+      const to = Math.min(data.length, range.rowEnd - chunk.rowStart);
+      const shift = chunk.rowStart - range.rowStart;
+      if (target instanceof Float64Array) {
+        for (let i = from; i < to; i++) {
+          const v = data[i];
+          target[i + shift] =
+            typeof v === 'number'
+              ? v
+              : v === null || v === undefined
+                ? Number.NaN
+                : typeof v === 'bigint'
+                  ? Number(v)
+                  : typeof v === 'boolean'
+                    ? v
+                      ? 1
+                      : 0
+                    : Number(v);
+        }
+      } else {
+        for (let i = from; i < to; i++) {
+          const v = data[i];
+          target[i + shift] = typeof v === 'bigint' ? Number(v) : ((v ?? null) as Value);
+        }
+      }
+    },
+  });
+  return out;
+}

@@ -171,6 +171,35 @@ describe('offline scan: sorted files merged into one stream', () => {
     }
   });
 
+  it('reads a feature column a foreign file lacks as nulls', async () => {
+    const narrow = defineFeatureView({
+      name: 'account',
+      owner: 'risk-ml',
+      entities: [
+        { name: 'tenant', type: 'string' },
+        { name: 'account_id', type: 'int64' },
+      ],
+      ttlSeconds: 5,
+      features: [{ name: 'frozen', type: 'bool' }],
+    });
+    const rows: TypedRow[] = [{ eventTimeMs: 1000, values: { tenant: 'a', account_id: 2, frozen: true } }];
+    const file = asFile('narrow', foreignFeatureFile(narrow, rows, [0]));
+    const [batch] = await collect(scanSorted(view, ['balance', 'tier', 'frozen'], [file]));
+    if (batch === undefined) throw new Error('no batch');
+    expect(Array.from(batch.columns.balance as Float64Array)).toEqual([Number.NaN]);
+    expect((batch.columns.tier as { codes: Int32Array }).codes[0]).toBe(-1);
+    expect(Array.from(batch.columns.frozen as Float64Array)).toEqual([1]);
+    // Our own files too: a feature added to the view after they were written reads as null.
+    const old = asFile('old', encodeFeatureRows(narrow, rows, 0));
+    const [again] = await collect(scanSorted(view, ['balance', 'frozen'], [old]));
+    expect(Array.from((again?.columns.balance ?? []) as Float64Array)).toEqual([Number.NaN]);
+    const keyless = defineFeatureView({ ...narrow, entities: [{ name: 'tenant', type: 'string' }] });
+    const error = await collect(
+      scanSorted(view, ['frozen'], [asFile('keyless', foreignFeatureFile(keyless, rows, [0]))]),
+    ).catch((e: unknown) => e);
+    expect((error as ValidationError).field).toBe('keyless');
+  });
+
   it('refuses a file whose metadata claims the sort order its rows break, naming the file', async () => {
     const random = prng(3);
     const rows = Array.from({ length: 20 }, () => randomRow(random));
