@@ -120,7 +120,16 @@ export function encodeFeatureRows(
     } else {
       data = Array.from(rows, (row) => row.values[column.name] ?? null);
     }
-    return { name: column.name, data, type: column.type, nullable: column.nullable };
+    // String entity keys: the rows are sorted by them, so each key repeats in a run; a dictionary
+    // stores (and readers decode) each key once.
+    const keyColumn = column.type === 'STRING' && view.entities.some((e) => e.name === column.name);
+    return {
+      name: column.name,
+      data,
+      type: column.type,
+      nullable: column.nullable,
+      ...(keyColumn ? { encoding: 'RLE_DICTIONARY' as const } : {}),
+    };
   });
   // hyparquet-writer's types describe `data` as its DecodedArray; our arrays match it.
   const buffer = parquetWriteBuffer({
