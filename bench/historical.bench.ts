@@ -5,7 +5,8 @@
  *
  * Sizes (env or `--name value`): BENCH_LABELS / --labels (1M entity rows), BENCH_FEATURES /
  * --features (10M feature rows), BENCH_ENTITIES / --entities (100k), BENCH_DAYS / --days (10 date
- * partitions, two ingestion batches each). Feature files are written by the ingestion's own encoder
+ * partitions), BENCH_BATCHES / --batches (2 ingestion batches per day; many small batches show how
+ * memory grows with the number of files). Feature files are written by the ingestion's own encoder
  * (sorted, row groups of 64k); event times are unique within an entity, so every label has one
  * right answer; ~5% of labels name entities with no rows, ~5% of values are null; TTL 2 days.
  *
@@ -35,6 +36,7 @@ const LABELS = arg('labels', 1_000_000);
 const FEATURES = arg('features', 10_000_000);
 const ENTITIES = arg('entities', 100_000);
 const DAYS = arg('days', 10);
+const BATCHES = arg('batches', 2);
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 const BUCKET = 'bench-offline';
@@ -110,9 +112,10 @@ try {
   mkdirSync(path.join(dir, 'features'));
   for (let d = 0; d < DAYS; d++) {
     const date = new Date(T0 + d * DAY).toISOString().slice(0, 10);
-    for (const [b, batch] of ['a', 'b'].entries()) {
+    for (let b = 0; b < BATCHES; b++) {
+      const batch = `b${b}`;
       const rows: TypedRow[] = [];
-      for (let j = b; j < perDay; j += 2) {
+      for (let j = b; j < perDay; j += BATCHES) {
         const slot = Math.floor(j / ENTITIES);
         rows.push({
           eventTimeMs:
