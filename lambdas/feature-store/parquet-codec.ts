@@ -152,40 +152,30 @@ function toBigInt(value: Value): bigint | null {
 /** Columns read back from a Parquet file, by name; timestamps as epoch ms, int64 as number. */
 export type DecodedColumns = Record<string, Value[]>;
 
-/**
- * Reads a view's Parquet file (or the named columns of it) into columns; with `range`, only rows
- * [rowStart, rowEnd) (indexed from 0 in the result), decoding only the row groups they touch.
- */
+/** hyparquet parsers: every timestamp or date as epoch milliseconds (a number). */
+export const TIME_PARSERS = {
+  timestampFromMilliseconds: (ms: bigint) => Number(ms),
+  timestampFromMicroseconds: (us: bigint) => Number(us / 1000n),
+  timestampFromNanoseconds: (ns: bigint) => Number(ns / 1_000_000n),
+  dateFromDays: (days: number) => days * 86_400_000,
+} as never;
+
+/** Reads a view's Parquet file (or the named columns of it) into columns. */
 export async function decodeFeatureColumns(
   file: ArrayBuffer,
   columns?: readonly string[],
-  range?: { readonly rowStart: number; readonly rowEnd: number; readonly metadata?: FileMetaData },
 ): Promise<DecodedColumns> {
   const out: DecodedColumns = {};
-  const offset = range?.rowStart ?? 0;
   await parquetRead({
     file,
     ...(columns ? { columns: [...columns] } : {}),
-    ...(range ? { rowStart: range.rowStart, rowEnd: range.rowEnd } : {}),
-    ...(range?.metadata ? { metadata: range.metadata } : {}),
-    parsers: {
-      timestampFromMilliseconds: (ms: bigint) => Number(ms),
-      timestampFromMicroseconds: (us: bigint) => Number(us / 1000n),
-      timestampFromNanoseconds: (ns: bigint) => Number(ns / 1_000_000n),
-      dateFromDays: (days: number) => days * 86_400_000,
-    } as never,
+    parsers: TIME_PARSERS,
     onChunk: (chunk) => {
-      let target = out[chunk.columnName];
-      if (target === undefined) {
-        target = range ? new Array<Value>(range.rowEnd - range.rowStart) : [];
-        out[chunk.columnName] = target;
-      }
-      const end = range
-        ? Math.min(chunk.columnData.length, range.rowEnd - chunk.rowStart)
-        : chunk.columnData.length;
-      for (let i = Math.max(0, offset - chunk.rowStart); i < end; i++) {
+      const target = out[chunk.columnName] ?? [];
+      out[chunk.columnName] = target;
+      for (let i = 0; i < chunk.columnData.length; i++) {
         const v = chunk.columnData[i] as Value | undefined;
-        target[chunk.rowStart + i - offset] = typeof v === 'bigint' ? Number(v) : (v ?? null);
+        target[chunk.rowStart + i] = typeof v === 'bigint' ? Number(v) : (v ?? null);
       }
     },
   });
@@ -193,9 +183,10 @@ export async function decodeFeatureColumns(
 }
 
 /**
- * Like {@link decodeFeatureColumns}, straight into the shapes the training-set merge uses: columns
- * named in `numeric` as Float64Array (null → NaN, booleans → 0/1, int64 → number), the others as
- * values. No per-value boxing for numeric columns; `range` as there (all rows when absent).
+ * Like {@link decodeFeatureColumns}, for rows [rowStart, rowEnd) only (decoding just the row groups
+ * they touch), straight into the shapes the training-set merge uses: columns named in `numeric` as
+ * Float64Array (null → NaN, booleans → 0/1, int64 → number), the others as values (index 0 is
+ * rowStart). No per-value boxing for numeric columns.
  */
 export async function decodeColumnsTyped(
   file: ArrayBuffer,
@@ -218,12 +209,7 @@ export async function decodeColumnsTyped(
     rowStart: range.rowStart,
     rowEnd: range.rowEnd,
     metadata: range.metadata,
-    parsers: {
-      timestampFromMilliseconds: (ms: bigint) => Number(ms),
-      timestampFromMicroseconds: (us: bigint) => Number(us / 1000n),
-      timestampFromNanoseconds: (ns: bigint) => Number(ns / 1_000_000n),
-      dateFromDays: (days: number) => days * 86_400_000,
-    } as never,
+    parsers: TIME_PARSERS,
     onChunk: (chunk) => {
       const target = out[chunk.columnName];
       if (target === undefined) return;

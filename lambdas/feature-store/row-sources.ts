@@ -6,6 +6,7 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parquetReadObjects } from 'hyparquet';
 import { ValidationError } from '../shared/errors.js';
+import { TIME_PARSERS } from './parquet-codec.js';
 import type { InputKind } from './row-validation.js';
 
 export const INGEST_FORMATS = ['jsonl', 'csv', 'parquet'] as const;
@@ -83,7 +84,7 @@ async function parseParquet(body: Uint8Array): Promise<RawRecord[]> {
     const file = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
     rows = (await parquetReadObjects({
       file,
-      parsers: { timestampFromMilliseconds: (ms: bigint) => Number(ms) } as never,
+      parsers: TIME_PARSERS,
     })) as Record<string, unknown>[];
   } catch (error) {
     throw new ValidationError('body', `must be a readable Parquet file (${(error as Error).message})`);

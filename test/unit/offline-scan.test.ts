@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineFeatureView } from '../../lambdas/feature-store/feature-view.js';
+import { defineFeatureView, type FeatureViewInput } from '../../lambdas/feature-store/feature-view.js';
 import { featureKind, type OfflineFile, scanSorted } from '../../lambdas/feature-store/offline-scan.js';
 import { encodeFeatureRows, entityKeyOf } from '../../lambdas/feature-store/parquet-codec.js';
 import { type FeatureBatch, joinPointInTime } from '../../lambdas/feature-store/point-in-time-join.js';
@@ -8,7 +8,7 @@ import { ValidationError } from '../../lambdas/shared/errors.js';
 import { foreignFeatureFile } from '../support/offline-files.js';
 import { prng } from '../support/random.js';
 
-const view = defineFeatureView({
+const accountInput: FeatureViewInput = {
   name: 'account',
   owner: 'risk-ml',
   entities: [
@@ -22,7 +22,8 @@ const view = defineFeatureView({
     { name: 'tier', type: 'string', nullable: true },
     { name: 'frozen', type: 'bool' },
   ],
-});
+};
+const view = defineFeatureView(accountInput);
 const FEATURES = ['balance', 'txn_count', 'tier', 'frozen'];
 // Ids whose string order differs from their numeric order.
 const IDS = [2, 10, 100, 7, 33];
@@ -172,16 +173,7 @@ describe('offline scan: sorted files merged into one stream', () => {
   });
 
   it('reads a feature column a foreign file lacks as nulls', async () => {
-    const narrow = defineFeatureView({
-      name: 'account',
-      owner: 'risk-ml',
-      entities: [
-        { name: 'tenant', type: 'string' },
-        { name: 'account_id', type: 'int64' },
-      ],
-      ttlSeconds: 5,
-      features: [{ name: 'frozen', type: 'bool' }],
-    });
+    const narrow = defineFeatureView({ ...accountInput, features: [{ name: 'frozen', type: 'bool' }] });
     const rows: TypedRow[] = [{ eventTimeMs: 1000, values: { tenant: 'a', account_id: 2, frozen: true } }];
     const file = asFile('narrow', foreignFeatureFile(narrow, rows, [0]));
     const [batch] = await collect(scanSorted(view, ['balance', 'tier', 'frozen'], [file]));

@@ -2,6 +2,7 @@ import { parquetMetadata } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import { defineFeatureView } from '../../lambdas/feature-store/feature-view.js';
 import {
+  decodeColumnsTyped,
   decodeFeatureColumns,
   encodeFeatureRows,
   entityKeyOf,
@@ -96,12 +97,14 @@ describe('feature Parquet codec', () => {
       .map((r, i) => ({ id: r.values.account_id as number, t: r.eventTimeMs, i }))
       .sort((a, b) => a.id - b.id || a.t - b.t || a.i - b.i);
     expect(all.balance).toEqual(expected.map((e) => e.i));
-    const range = await decodeFeatureColumns(bytes.buffer as ArrayBuffer, ['balance'], {
+    const range = await decodeColumnsTyped(bytes.buffer as ArrayBuffer, ['balance'], new Set(['balance']), {
       rowStart: ROW_GROUP_SIZE - 5,
       rowEnd: ROW_GROUP_SIZE + 5,
       metadata,
     });
-    expect(range.balance).toEqual(all.balance?.slice(ROW_GROUP_SIZE - 5, ROW_GROUP_SIZE + 5));
+    expect(Array.from(range.balance ?? [])).toEqual(
+      all.balance?.slice(ROW_GROUP_SIZE - 5, ROW_GROUP_SIZE + 5),
+    );
   });
 
   it('reads only the columns asked for', async () => {
