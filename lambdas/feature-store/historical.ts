@@ -123,18 +123,16 @@ async function fetchFiles(
     if (bytes === undefined) return undefined; // deleted since the listing
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     const batchId = /\/([^/]+)\.parquet$/.exec(key)?.[1];
-    if (
-      isSortedFile(parquetMetadata(buffer)) &&
-      !(batchId !== undefined && (await listed(batchId)).includes(key))
-    )
+    const metadata = parquetMetadata(buffer);
+    if (isSortedFile(metadata) && !(batchId !== undefined && (await listed(batchId)).includes(key)))
       return undefined;
-    return { key, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: buffer };
+    return { key, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: buffer, metadata };
   });
   const files: OfflineFile[] = [];
   for (const file of fetched) {
     if (file === undefined) continue;
     inputs.push({ key: file.key, sha256: file.sha256 });
-    files.push({ key: file.key, bytes: file.bytes });
+    files.push({ key: file.key, bytes: file.bytes, metadata: file.metadata });
   }
   return files;
 }

@@ -24,6 +24,8 @@ import type { Value } from './row-validation.js';
 export interface OfflineFile {
   readonly key: string;
   readonly bytes: ArrayBuffer;
+  /** The file's footer, when the caller has parsed it already. */
+  readonly metadata?: FileMetaData;
 }
 
 /** The join kind of a feature: strings are categorical, everything else numeric (null = NaN). */
@@ -237,7 +239,7 @@ async function* fileChunks(
   features: readonly string[],
   file: OfflineFile,
 ): AsyncGenerator<Chunk> {
-  const metadata = parquetMetadata(file.bytes);
+  const metadata = file.metadata ?? parquetMetadata(file.bytes);
   const present = new Set(metadata.schema.map((element) => element.name));
   for (const column of [...view.entities.map((e) => e.name), view.eventTimeColumn]) {
     if (!present.has(column))
