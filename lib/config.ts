@@ -4,7 +4,7 @@
  * through lib/project-config.ts and {@link loadConfig}, so a value is defined and validated in one
  * place. The CDK context key `mlops` may override top-level keys for one synthesis.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
 import { ValidationError } from '../lambdas/shared/errors.js';
 import { parseOrThrow } from '../lambdas/shared/validation.js';

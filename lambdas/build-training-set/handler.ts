@@ -2,14 +2,14 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
 import { type DatasetManifest, getHistoricalFeatures, parseEntityRows } from '../feature-store/historical.js';
-import { clients } from '../shared/clients.js';
+import { s3Client } from '../shared/clients/s3.js';
 import { requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { S3ObjectStore } from '../shared/object-store.js';
 
 const views = configuredViews();
-const store = new S3ObjectStore(clients.s3(), requireEnv('OFFLINE_BUCKET'));
+const store = new S3ObjectStore(s3Client(), requireEnv('OFFLINE_BUCKET'));
 
 interface BuildTrainingSetEvent {
   /** Key under landing/ of the entity rows (JSON lines or Parquet): entity keys and the timestamp. */

@@ -3,7 +3,7 @@
  * features with their rules, event time, TTL, online or not). Plain code, so the CDK app, the
  * Lambdas and the CLI read the same definitions and apply the same rules.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../shared/errors.js';
 import { parseOrThrow } from '../shared/validation.js';
 import { INGESTED_AT_COLUMN } from './row-validation.js';

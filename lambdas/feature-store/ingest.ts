@@ -10,7 +10,7 @@
  * training sets read only files a manifest lists. A crash before the manifest leaves files that a
  * rerun overwrites (keys derive from the batch id). Every received record is accepted or rejected.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ObjectStore } from '../shared/object-store.js';
 import { parseOrThrow } from '../shared/validation.js';
 import { type FeatureView, findFeatureView } from './feature-view.js';

@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
 import { findFeatureView } from '../feature-store/feature-view.js';
 import { type IngestResult, ingestBatch, ingestRequestSchema } from '../feature-store/ingest.js';
-import { clients } from '../shared/clients.js';
+import { s3Client } from '../shared/clients/s3.js';
 import { requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
@@ -11,7 +11,7 @@ import { S3ObjectStore } from '../shared/object-store.js';
 import { parseOrThrow } from '../shared/validation.js';
 
 const views = configuredViews();
-const store = new S3ObjectStore(clients.s3(), requireEnv('OFFLINE_BUCKET'));
+const store = new S3ObjectStore(s3Client(), requireEnv('OFFLINE_BUCKET'));
 
 /** Where callers put batches before asking for their ingestion. */
 export const LANDING_PREFIX = 'landing/';

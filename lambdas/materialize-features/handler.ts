@@ -4,14 +4,15 @@ import { configuredViews } from '../feature-store/configured-views.js';
 import { findFeatureView } from '../feature-store/feature-view.js';
 import { type MaterializeResult, materializeView } from '../feature-store/materialize.js';
 import { OnlineStore } from '../feature-store/online-store.js';
-import { clients } from '../shared/clients.js';
+import { documentClient } from '../shared/clients/dynamodb.js';
+import { s3Client } from '../shared/clients/s3.js';
 import { requireEnv } from '../shared/env.js';
 import { logger } from '../shared/logger.js';
 import { S3ObjectStore } from '../shared/object-store.js';
 
 const views = configuredViews();
-const store = new S3ObjectStore(clients.s3(), requireEnv('OFFLINE_BUCKET'));
-const online = new OnlineStore(clients.documents(), requireEnv('ONLINE_TABLE'));
+const store = new S3ObjectStore(s3Client(), requireEnv('OFFLINE_BUCKET'));
+const online = new OnlineStore(documentClient(), requireEnv('ONLINE_TABLE'));
 
 /** Materializes one view (event: `{ view }`, as the per-view EventBridge schedule sends it). */
 async function materialize(event: { view?: unknown }): Promise<MaterializeResult> {

@@ -2,7 +2,7 @@
  * The model registry's data model and input rules. Plain code: no AWS SDK, so the CLI, the local
  * runner and the Lambdas share it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ItemTooLargeError, ValidationError } from '../shared/errors.js';
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
 import { parseOrThrow } from '../shared/validation.js';

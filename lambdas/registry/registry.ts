@@ -1,4 +1,5 @@
-import { clients } from '../shared/clients.js';
+import { documentClient } from '../shared/clients/dynamodb.js';
+import { s3Client } from '../shared/clients/s3.js';
 import { requireEnv } from '../shared/env.js';
 import { ModelRegistryStore } from './registry-store.js';
 
@@ -8,8 +9,8 @@ export const REGISTRY_ENV = { table: 'REGISTRY_TABLE', artifactBucket: 'ARTIFACT
 /** The registry store configured from the environment, as every registry Lambda builds it at cold start. */
 export function registryFromEnv(env: NodeJS.ProcessEnv = process.env): ModelRegistryStore {
   return new ModelRegistryStore({
-    documents: clients.documents(),
-    s3: clients.s3(),
+    documents: documentClient(),
+    s3: s3Client(),
     tableName: requireEnv(REGISTRY_ENV.table, env),
     artifactBucket: requireEnv(REGISTRY_ENV.artifactBucket, env),
   });

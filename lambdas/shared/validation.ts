@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ValidationError } from './errors.js';
 
 /** Dotted path of a zod issue (`metrics.auc`, `rows.3.age`); `(root)` for the input itself. */

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { stackOf, synthesize } from '../../local/assembly.js';
+import { foreignZodLocales, type LambdaBundle, lambdaBundles } from '../support/bundles.js';
+
+/**
+ * Bundle budgets in KiB (minified `index.mjs`). Measured 2026-12-02: registry functions 137 KiB,
+ * materialize 199 KiB, ingest 295 KiB, training sets 304 KiB; before zod's locale tables, the
+ * second HTTP core and the all-clients import went, 508–675 KiB. A budget leaves ~20% headroom:
+ * raise it deliberately, with the reason, never to make a red test green.
+ */
+const BUDGET_KIB: Record<string, number> = {
+  'get-model-version': 170,
+  'register-model-version': 170,
+  'materialize-features': 240,
+  'ingest-features': 360,
+  'build-training-set': 370,
+};
+
+describe('Lambda bundles', () => {
+  let bundles: LambdaBundle[];
+
+  beforeAll(() => {
+    const assembly = synthesize();
+    bundles = lambdaBundles(assembly, stackOf(assembly));
+  });
+
+  it('bundles every function of the stack, each with a budget', () => {
+    expect(bundles.length).toBeGreaterThan(0);
+    expect(bundles.map((b) => b.name).sort()).toEqual(Object.keys(BUDGET_KIB).sort());
+  });
+
+  it('keeps each bundle within its size budget', () => {
+    const over = bundles
+      .filter((b) => b.bytes > (BUDGET_KIB[b.name] ?? 0) * 1024)
+      .map((b) => `${b.name}: ${(b.bytes / 1024).toFixed(1)} KiB > ${BUDGET_KIB[b.name]} KiB`);
+    expect(over).toEqual([]);
+  });
+
+  it('carries no zod locale table but English', () => {
+    expect(bundles.flatMap((b) => foreignZodLocales(b).map((s) => `${b.name}: ${s}`))).toEqual([]);
+  });
+
+  it('carries no copy of the SDK HTTP core (the runtime SDK brings its own)', () => {
+    expect(
+      bundles.flatMap((b) => b.sources.filter((s) => s.includes('/@smithy/')).map((s) => `${b.name}: ${s}`)),
+    ).toEqual([]);
+  });
+
+  it('never loads the CloudFormation client (only the CLI reads stack outputs)', () => {
+    expect(
+      bundles
+        .filter((b) => readFileSync(b.file, 'utf8').includes('@aws-sdk/client-cloudformation'))
+        .map((b) => b.name),
+    ).toEqual([]);
+  });
+});
