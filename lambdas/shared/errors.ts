@@ -66,6 +66,32 @@ export class ConflictError extends MlopsError {
   }
 }
 
+/**
+ * Something that should not happen did: an invariant of our own code broke (rows lost between two
+ * steps, a join that produced nothing for a view it was given). Never the caller's fault: a 500,
+ * and distinct from {@link ValidationError} so workflows never treat it as bad input.
+ */
+export class InternalError extends MlopsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 500, 'INTERNAL', options);
+    this.name = 'InternalError';
+  }
+}
+
+/**
+ * A service we depend on (S3, DynamoDB, …) failed or would not finish the work, after the retries
+ * it was given. `dependency` names it. A 502: the request may succeed later, unchanged.
+ */
+export class DependencyError extends MlopsError {
+  readonly dependency: string;
+
+  constructor(dependency: string, message: string, options?: ErrorOptions) {
+    super(`${dependency}: ${message}`, 502, 'DEPENDENCY_FAILED', options);
+    this.name = 'DependencyError';
+    this.dependency = dependency;
+  }
+}
+
 /** Required configuration (usually an environment variable) is missing or malformed. */
 export class ConfigurationError extends MlopsError {
   constructor(message: string) {
