@@ -16,6 +16,15 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { FeatureView } from '../lambdas/feature-store/feature-view.js';
 import { parquetColumns } from '../lambdas/feature-store/parquet-codec.js';
+import {
+  ENV,
+  FEATURE_VIEWS_DEFINE,
+  featureViewPrefix,
+  OFFLINE_KEYS,
+  OFFLINE_PARTITION_COLUMN,
+  OFFLINE_PREFIX,
+  ONLINE_ITEM,
+} from '../lambdas/shared/layout.js';
 import { MlopsFunction } from './mlops-function.js';
 import { acknowledge, invokeQualifiedFunction, type NagFinding, prefixedBucketGrants } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
@@ -35,9 +44,6 @@ export interface FeatureStoreProps {
    */
   readonly landingRetention?: Duration;
 }
-
-/** Name of the online table's TTL attribute (epoch seconds). */
-export const ONLINE_TTL_ATTRIBUTE = 'expiresAt';
 
 export class FeatureStore extends Construct {
   public readonly offlineBucket: s3.Bucket;
@@ -60,16 +66,18 @@ export class FeatureStore extends Construct {
     this.offlineBucket = secureBucket(this, 'Offline', {
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: `${stack.stackName}/feature-store/`,
-      lifecycleRules: [{ prefix: 'landing/', expiration: props.landingRetention ?? Duration.days(7) }],
+      lifecycleRules: [
+        { prefix: OFFLINE_PREFIX.landing, expiration: props.landingRetention ?? Duration.days(7) },
+      ],
       removalPolicy: props.removalPolicy,
     });
 
     this.onlineTable = new dynamodb.Table(this, 'Online', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: ONLINE_ITEM.partitionKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: ONLINE_TTL_ATTRIBUTE,
+      timeToLiveAttribute: ONLINE_ITEM.ttl,
       removalPolicy: props.removalPolicy,
     });
 
@@ -81,7 +89,7 @@ export class FeatureStore extends Construct {
 
     const tables = new Map<string, glue.CfnTable>();
     for (const view of props.featureViews) {
-      const location = `s3://${this.offlineBucket.bucketName}/features/${view.name}/`;
+      const location = `s3://${this.offlineBucket.bucketName}/${featureViewPrefix(view.name)}`;
       const table = new glue.CfnTable(this, `Table-${view.name}`, {
         catalogId: stack.account,
         databaseName,
@@ -93,15 +101,15 @@ export class FeatureStore extends Construct {
             classification: 'parquet',
             owner: view.owner,
             'projection.enabled': 'true',
-            'projection.date.type': 'date',
-            'projection.date.format': 'yyyy-MM-dd',
+            [`projection.${OFFLINE_PARTITION_COLUMN}.type`]: 'date',
+            [`projection.${OFFLINE_PARTITION_COLUMN}.format`]: 'yyyy-MM-dd',
             // Ingestion accepts event times from 2000 to a day past the ingestion (row-validation.ts).
-            'projection.date.range': '2000-01-01,NOW+1DAYS',
-            'projection.date.interval': '1',
-            'projection.date.interval.unit': 'DAYS',
-            'storage.location.template': `${location}date=\${date}/`,
+            [`projection.${OFFLINE_PARTITION_COLUMN}.range`]: '2000-01-01,NOW+1DAYS',
+            [`projection.${OFFLINE_PARTITION_COLUMN}.interval`]: '1',
+            [`projection.${OFFLINE_PARTITION_COLUMN}.interval.unit`]: 'DAYS',
+            'storage.location.template': `${location}${OFFLINE_PARTITION_COLUMN}=\${${OFFLINE_PARTITION_COLUMN}}/`,
           },
-          partitionKeys: [{ name: 'date', type: 'string' }],
+          partitionKeys: [{ name: OFFLINE_PARTITION_COLUMN, type: 'string' }],
           storageDescriptor: {
             location,
             inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
@@ -120,7 +128,7 @@ export class FeatureStore extends Construct {
 
     // Every feature-store function gets the validated views baked into its bundle (esbuild define).
     const shared = {
-      define: { __MLOPS_FEATURE_VIEWS__: JSON.stringify(props.featureViews) },
+      define: { [FEATURE_VIEWS_DEFINE]: JSON.stringify(props.featureViews) },
       logRetention: props.logRetention,
       logRemovalPolicy: props.removalPolicy,
     };
@@ -128,8 +136,8 @@ export class FeatureStore extends Construct {
       name: 'ingest-features',
       description: 'Validates a landed batch and writes it to the offline store as Parquet',
       environment: {
-        OFFLINE_BUCKET: this.offlineBucket.bucketName,
-        POWERTOOLS_SERVICE_NAME: 'feature-store',
+        [ENV.offlineBucket]: this.offlineBucket.bucketName,
+        [ENV.serviceName]: 'feature-store',
       },
       ...shared,
       memorySize: 2048,
@@ -141,37 +149,37 @@ export class FeatureStore extends Construct {
       name: 'materialize-features',
       description: 'Writes the latest value per entity since the last watermark to the online store',
       environment: {
-        OFFLINE_BUCKET: this.offlineBucket.bucketName,
-        ONLINE_TABLE: this.onlineTable.tableName,
-        POWERTOOLS_SERVICE_NAME: 'feature-store',
+        [ENV.offlineBucket]: this.offlineBucket.bucketName,
+        [ENV.onlineTable]: this.onlineTable.tableName,
+        [ENV.serviceName]: 'feature-store',
       },
       ...shared,
       memorySize: 3008,
       timeout: Duration.minutes(15),
     });
-    this.offlineBucket.grantRead(this.materializeFunction, 'ingestion/*');
-    this.offlineBucket.grantRead(this.materializeFunction, 'ingestion-log/*');
-    this.offlineBucket.grantRead(this.materializeFunction, 'features/*');
-    this.offlineBucket.grantRead(this.materializeFunction, 'materialization/*');
-    this.offlineBucket.grantPut(this.materializeFunction, 'materialization/*');
+    this.offlineBucket.grantRead(this.materializeFunction, OFFLINE_KEYS.ingestion);
+    this.offlineBucket.grantRead(this.materializeFunction, OFFLINE_KEYS.ingestionLog);
+    this.offlineBucket.grantRead(this.materializeFunction, OFFLINE_KEYS.features);
+    this.offlineBucket.grantRead(this.materializeFunction, OFFLINE_KEYS.materialization);
+    this.offlineBucket.grantPut(this.materializeFunction, OFFLINE_KEYS.materialization);
     // Conditional Puts inside TransactWriteItems: PutItem is the only action they need.
     this.onlineTable.grant(this.materializeFunction, 'dynamodb:PutItem');
     this.trainingSetFunction = new MlopsFunction(this, 'BuildTrainingSet', {
       name: 'build-training-set',
       description: 'Builds a point-in-time-correct training set from the offline store',
       environment: {
-        OFFLINE_BUCKET: this.offlineBucket.bucketName,
-        POWERTOOLS_SERVICE_NAME: 'feature-store',
+        [ENV.offlineBucket]: this.offlineBucket.bucketName,
+        [ENV.serviceName]: 'feature-store',
       },
       ...shared,
       memorySize: 10_240,
       timeout: Duration.minutes(15),
     });
-    this.offlineBucket.grantRead(this.trainingSetFunction, 'landing/*');
-    this.offlineBucket.grantRead(this.trainingSetFunction, 'features/*');
-    this.offlineBucket.grantRead(this.trainingSetFunction, 'ingestion/*'); // which files batches committed
-    this.offlineBucket.grantRead(this.trainingSetFunction, 'datasets/*');
-    this.offlineBucket.grantPut(this.trainingSetFunction, 'datasets/*');
+    this.offlineBucket.grantRead(this.trainingSetFunction, OFFLINE_KEYS.landing);
+    this.offlineBucket.grantRead(this.trainingSetFunction, OFFLINE_KEYS.features);
+    this.offlineBucket.grantRead(this.trainingSetFunction, OFFLINE_KEYS.ingestion); // which files batches committed
+    this.offlineBucket.grantRead(this.trainingSetFunction, OFFLINE_KEYS.datasets);
+    this.offlineBucket.grantPut(this.trainingSetFunction, OFFLINE_KEYS.datasets);
 
     for (const view of props.featureViews.filter((v) => v.online)) {
       new events.Rule(this, `Materialize-${view.name}`, {
@@ -190,7 +198,13 @@ export class FeatureStore extends Construct {
       this.ingestFunction.executionRole,
       ...prefixedBucketGrants(
         this.offlineBucket,
-        ['landing/*', 'features/*', 'quarantine/*', 'ingestion/*', 'ingestion-log/*'],
+        [
+          OFFLINE_KEYS.landing,
+          OFFLINE_KEYS.features,
+          OFFLINE_KEYS.quarantine,
+          OFFLINE_KEYS.ingestion,
+          OFFLINE_KEYS.ingestionLog,
+        ],
         'Ingestion reads landed batches and writes per-batch objects whose keys derive from view and batch id',
       ),
     );
@@ -198,7 +212,12 @@ export class FeatureStore extends Construct {
       this.materializeFunction.executionRole,
       ...prefixedBucketGrants(
         this.offlineBucket,
-        ['ingestion/*', 'ingestion-log/*', 'features/*', 'materialization/*'],
+        [
+          OFFLINE_KEYS.ingestion,
+          OFFLINE_KEYS.ingestionLog,
+          OFFLINE_KEYS.features,
+          OFFLINE_KEYS.materialization,
+        ],
         'Materialization reads manifests and feature files and keeps its watermark',
       ),
     );
@@ -206,7 +225,7 @@ export class FeatureStore extends Construct {
       this.trainingSetFunction.executionRole,
       ...prefixedBucketGrants(
         this.offlineBucket,
-        ['landing/*', 'features/*', 'ingestion/*', 'datasets/*'],
+        [OFFLINE_KEYS.landing, OFFLINE_KEYS.features, OFFLINE_KEYS.ingestion, OFFLINE_KEYS.datasets],
         'Training sets read entity rows, batch manifests and feature files and write datasets',
       ),
     );
@@ -217,21 +236,25 @@ export class FeatureStore extends Construct {
    * quarantine, manifests and log entries (the ingest function has it).
    */
   grantIngest(grantee: iam.IGrantable): iam.Grant {
-    this.offlineBucket.grantRead(grantee, 'landing/*');
-    this.offlineBucket.grantRead(grantee, 'ingestion/*');
-    this.offlineBucket.grantRead(grantee, 'ingestion-log/*'); // a rerun checks its batch's entry
-    this.offlineBucket.grantPut(grantee, 'features/*');
-    this.offlineBucket.grantPut(grantee, 'quarantine/*');
-    this.offlineBucket.grantPut(grantee, 'ingestion-log/*');
-    return this.offlineBucket.grantPut(grantee, 'ingestion/*');
+    this.offlineBucket.grantRead(grantee, OFFLINE_KEYS.landing);
+    this.offlineBucket.grantRead(grantee, OFFLINE_KEYS.ingestion);
+    this.offlineBucket.grantRead(grantee, OFFLINE_KEYS.ingestionLog); // a rerun checks its batch's entry
+    this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.features);
+    this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.quarantine);
+    this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.ingestionLog);
+    return this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.ingestion);
   }
 
   /** Lets a producer land batches under `landing/` and ask the ingest function to ingest them. */
   grantLand(grantee: iam.IGrantable): iam.Grant {
-    this.offlineBucket.grantPut(grantee, 'landing/*');
+    this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.landing);
     const grant = this.ingestFunction.grantInvoke(grantee);
     this.acknowledgeOn(grantee, [
-      ...prefixedBucketGrants(this.offlineBucket, ['landing/*'], 'Producers land batches under landing/'),
+      ...prefixedBucketGrants(
+        this.offlineBucket,
+        [OFFLINE_KEYS.landing],
+        'Producers land batches under landing/',
+      ),
       invokeQualifiedFunction(this.ingestFunction),
     ]);
     return grant;
@@ -262,12 +285,12 @@ export class FeatureStore extends Construct {
         glueArn(`table/${this.database.ref}/*`),
       ],
     });
-    const grant = this.offlineBucket.grantRead(grantee, 'features/*');
+    const grant = this.offlineBucket.grantRead(grantee, OFFLINE_KEYS.features);
     const database = `<${Stack.of(this).getLogicalId(this.database)}>`;
     this.acknowledgeOn(grantee, [
       ...prefixedBucketGrants(
         this.offlineBucket,
-        ['features/*'],
+        [OFFLINE_KEYS.features],
         'Readers of the offline store read feature files',
       ),
       {

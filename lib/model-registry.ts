@@ -10,7 +10,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { REGISTRY_ENV } from '../lambdas/registry/registry.js';
+import { ARTIFACT_KEYS, ENV, REGISTRY_ITEM } from '../lambdas/shared/layout.js';
 import { MlopsFunction } from './mlops-function.js';
 import { acknowledge, prefixedBucketGrants } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
@@ -43,8 +43,8 @@ export class ModelRegistry extends Construct {
     super(scope, id);
 
     this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: REGISTRY_ITEM.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: REGISTRY_ITEM.sortKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -63,9 +63,9 @@ export class ModelRegistry extends Construct {
     });
 
     const environment = {
-      [REGISTRY_ENV.table]: this.table.tableName,
-      [REGISTRY_ENV.artifactBucket]: this.artifactBucket.bucketName,
-      POWERTOOLS_SERVICE_NAME: 'model-registry',
+      [ENV.registryTable]: this.table.tableName,
+      [ENV.artifactBucket]: this.artifactBucket.bucketName,
+      [ENV.serviceName]: 'model-registry',
     };
     const shared = { environment, logRetention: props.logRetention, logRemovalPolicy: props.removalPolicy };
     this.registerFunction = new MlopsFunction(this, 'RegisterModelVersion', {
@@ -87,7 +87,7 @@ export class ModelRegistry extends Construct {
       this.registerFunction.executionRole,
       ...prefixedBucketGrants(
         this.artifactBucket,
-        ['models/*'],
+        [ARTIFACT_KEYS.models],
         'Registration checks the checksum of any artifact under models/; keys are content-addressed per model',
       ),
     );
@@ -100,12 +100,12 @@ export class ModelRegistry extends Construct {
 
   /** Lets `grantee` read model artifacts (and check them against the registry). */
   grantReadArtifacts(grantee: iam.IGrantable): iam.Grant {
-    return this.artifactBucket.grantRead(grantee, 'models/*');
+    return this.artifactBucket.grantRead(grantee, ARTIFACT_KEYS.models);
   }
 
   /** Lets `grantee` upload artifacts under `models/` (trainers). */
   grantWriteArtifacts(grantee: iam.IGrantable): iam.Grant {
-    return this.artifactBucket.grantPut(grantee, 'models/*');
+    return this.artifactBucket.grantPut(grantee, ARTIFACT_KEYS.models);
   }
 
   /** Lets `grantee` register versions: read/write metadata and read artifact checksums. */

@@ -5,11 +5,12 @@ import { type DatasetManifest, getHistoricalFeatures, parseEntityRows } from '..
 import { s3Client } from '../shared/clients/s3.js';
 import { requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
+import { ENV, OFFLINE_PREFIX } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
 import { S3ObjectStore } from '../shared/object-store.js';
 
 const views = configuredViews();
-const store = new S3ObjectStore(s3Client(), requireEnv('OFFLINE_BUCKET'));
+const store = new S3ObjectStore(s3Client(), requireEnv(ENV.offlineBucket));
 
 interface BuildTrainingSetEvent {
   /** Key under landing/ of the entity rows (JSON lines or Parquet): entity keys and the timestamp. */
@@ -30,8 +31,8 @@ export type TrainingSetResult = Omit<DatasetManifest, 'inputs'> & { readonly inp
  */
 async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<TrainingSetResult> {
   const key = event?.entityRowsKey;
-  if (typeof key !== 'string' || !key.startsWith('landing/') || key.includes('..')) {
-    throw new ValidationError('entityRowsKey', 'must be a key under landing/');
+  if (typeof key !== 'string' || !key.startsWith(OFFLINE_PREFIX.landing) || key.includes('..')) {
+    throw new ValidationError('entityRowsKey', `must be a key under ${OFFLINE_PREFIX.landing}`);
   }
   if (!Array.isArray(event.featureRefs) || !event.featureRefs.every((r) => typeof r === 'string')) {
     throw new ValidationError('featureRefs', 'must be a list of view:feature strings');

@@ -6,15 +6,16 @@ import { type IngestResult, ingestBatch, ingestRequestSchema } from '../feature-
 import { s3Client } from '../shared/clients/s3.js';
 import { requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
+import { ENV, OFFLINE_PREFIX } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
 import { S3ObjectStore } from '../shared/object-store.js';
 import { parseOrThrow } from '../shared/validation.js';
 
 const views = configuredViews();
-const store = new S3ObjectStore(s3Client(), requireEnv('OFFLINE_BUCKET'));
+const store = new S3ObjectStore(s3Client(), requireEnv(ENV.offlineBucket));
 
 /** Where callers put batches before asking for their ingestion. */
-export const LANDING_PREFIX = 'landing/';
+export const LANDING_PREFIX = OFFLINE_PREFIX.landing;
 
 interface IngestEvent {
   readonly view?: unknown;

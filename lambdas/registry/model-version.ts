@@ -5,6 +5,7 @@
 import * as z from 'zod';
 import { ItemTooLargeError, ValidationError } from '../shared/errors.js';
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
+import { artifactKey, artifactPrefix } from '../shared/layout.js';
 import { parseOrThrow } from '../shared/validation.js';
 
 /** Lifecycle stages of a model version. New versions start in `None`. */
@@ -121,18 +122,8 @@ export function parseVersion(input: unknown, field = 'version'): number {
   );
 }
 
-/** S3 prefix under which a model's artifacts live. */
-export function artifactPrefix(modelName: string): string {
-  return `models/${modelName}/`;
-}
-
-/**
- * Content-addressed key of a model artifact: written once by a trainer before registration (when
- * the version number is not yet known) and never overwritten.
- */
-export function artifactKey(modelName: string, sha256: string, fileName = 'model.onnx'): string {
-  return `${artifactPrefix(modelName)}sha256/${sha256}/${fileName}`;
-}
+/** Artifact keys live in the layout module; re-exported for this module's callers. */
+export { artifactKey, artifactPrefix };
 
 /** Throws {@link ItemTooLargeError}, naming the largest attribute, when an item exceeds DynamoDB's limit. */
 export function assertItemFits(item: Record<string, unknown>, limitBytes = DYNAMODB_ITEM_LIMIT_BYTES): void {

@@ -23,6 +23,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+import { MODEL_HEAD_SK as HEAD_SK, modelPk, tokenSk, versionSk } from '../shared/layout.js';
 import {
   assertItemFits,
   type ModelVersion,
@@ -53,11 +54,6 @@ export interface ModelVersionPage {
   readonly versions: ModelVersion[];
   readonly nextToken?: string;
 }
-
-const modelPk = (name: string) => `MODEL#${name}`;
-const HEAD_SK = 'MODEL';
-const versionSk = (version: number) => `VERSION#${String(version).padStart(10, '0')}`;
-const tokenSk = (token: string) => `TOKEN#${token}`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,0 +1,169 @@
+/**
+ * Where things live, in one place: S3 prefixes and keys, environment variable names, the item
+ * shapes of the online store and the registry, and the entity-key rule. Constructs (lib/) and
+ * runtime (lambdas/) both import it, so a prefix a function writes is the prefix its role may write
+ * and the table the construct keys is the table the adapter reads. No SDK and no CDK behind it:
+ * plain strings and functions.
+ *
+ * Change rule: these are stored data and deployed contracts. Renaming a prefix or an attribute
+ * orphans what is already stored; add, and migrate, rather than rename.
+ */
+
+/** Top-level prefixes of the offline bucket (each ends with `/`). */
+export const OFFLINE_PREFIX = {
+  /** Batches producers land before asking for their ingestion; expire after a few days. */
+  landing: 'landing/',
+  /** Offline feature files: `features/<view>/date=YYYY-MM-DD/<batch>.parquet` (Glue tables read these). */
+  features: 'features/',
+  /** Rejected rows with their reasons: `quarantine/<view>/<batch>.jsonl`. */
+  quarantine: 'quarantine/',
+  /** Batch manifests: `ingestion/<view>/<batch>.json`. */
+  ingestion: 'ingestion/',
+  /** The ingestion log materialization lists from its watermark: `ingestion-log/<view>/<time>_<batch>`. */
+  ingestionLog: 'ingestion-log/',
+  /** Materialization state: `materialization/<view>/watermark.json`. */
+  materialization: 'materialization/',
+  /** Training sets: `datasets/<name>/<hash>/` with a manifest. */
+  datasets: 'datasets/',
+} as const;
+
+/** Top-level prefixes of the artifact bucket. */
+export const ARTIFACT_PREFIX = {
+  /** Content-addressed model artifacts: `models/<model>/sha256/<digest>/<file>`, written once. */
+  models: 'models/',
+} as const;
+
+/** The key pattern of everything under `prefix` (`features/` → `features/*`), as grants take it. */
+export const keysUnder = (prefix: string): string => `${prefix}*`;
+
+/** {@link keysUnder} of each offline prefix: `OFFLINE_KEYS.features` is `features/*`. */
+export const OFFLINE_KEYS = Object.fromEntries(
+  Object.entries(OFFLINE_PREFIX).map(([name, prefix]) => [name, keysUnder(prefix)]),
+) as { readonly [name in keyof typeof OFFLINE_PREFIX]: string };
+
+/** {@link keysUnder} of each artifact prefix: `ARTIFACT_KEYS.models` is `models/*`. */
+export const ARTIFACT_KEYS = Object.fromEntries(
+  Object.entries(ARTIFACT_PREFIX).map(([name, prefix]) => [name, keysUnder(prefix)]),
+) as { readonly [name in keyof typeof ARTIFACT_PREFIX]: string };
+
+/** The offline tables' partition column (Hive style: `date=YYYY-MM-DD`); no feature may take the name. */
+export const OFFLINE_PARTITION_COLUMN = 'date';
+
+/** Content type of the Parquet objects the project writes. */
+export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
+
+/** Everything of one view in the offline store: `features/<view>/`. */
+export const featureViewPrefix = (view: string): string => `${OFFLINE_PREFIX.features}${view}/`;
+
+/** One date partition of a view: `features/<view>/date=YYYY-MM-DD/`. */
+export const featurePartitionPrefix = (view: string, date: string): string =>
+  `${featureViewPrefix(view)}${OFFLINE_PARTITION_COLUMN}=${date}/`;
+
+/** The offline file of one batch in one date partition. */
+export const featureFileKey = (view: string, date: string, batchId: string): string =>
+  `${featurePartitionPrefix(view, date)}${batchId}.parquet`;
+
+/** The rows of one batch that ingestion refused, with their reasons. */
+export const quarantineKey = (view: string, batchId: string): string =>
+  `${OFFLINE_PREFIX.quarantine}${view}/${batchId}.jsonl`;
+
+/** The manifest of one ingested batch. */
+export const ingestionManifestKey = (view: string, batchId: string): string =>
+  `${OFFLINE_PREFIX.ingestion}${view}/${batchId}.json`;
+
+/** A view's ingestion log (entries keyed by ingestion time, so key order is time order). */
+export const ingestionLogPrefix = (view: string): string => `${OFFLINE_PREFIX.ingestionLog}${view}/`;
+
+/** Where materialization keeps a view's watermark. */
+export const watermarkKey = (view: string): string =>
+  `${OFFLINE_PREFIX.materialization}${view}/watermark.json`;
+
+/** Where a training set and its manifest go: `datasets/<name>/<hash>/`. */
+export const datasetPrefix = (name: string, hash: string): string =>
+  `${OFFLINE_PREFIX.datasets}${name}/${hash}/`;
+
+/** Prefix under which a model's artifacts live. */
+export const artifactPrefix = (modelName: string): string => `${ARTIFACT_PREFIX.models}${modelName}/`;
+
+/**
+ * Content-addressed key of a model artifact: written once by a trainer before registration (when
+ * the version number is not yet known) and never overwritten.
+ */
+export const artifactKey = (modelName: string, sha256: string, fileName = 'model.onnx'): string =>
+  `${artifactPrefix(modelName)}sha256/${sha256}/${fileName}`;
+
+/**
+ * Environment variables the constructs set and the functions read (`requireEnv(ENV.offlineBucket)`).
+ * The names are the deployed functions' configuration: add, don't rename.
+ */
+export const ENV = {
+  /** Name of the offline store bucket. */
+  offlineBucket: 'OFFLINE_BUCKET',
+  /** Name of the online store table. */
+  onlineTable: 'ONLINE_TABLE',
+  /** Name of the model registry table. */
+  registryTable: 'REGISTRY_TABLE',
+  /** Name of the model artifact bucket. */
+  artifactBucket: 'ARTIFACT_BUCKET',
+  /** Powertools' service name (logs, metrics). */
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+} as const;
+
+/** Variables the `mlops` CLI reads to skip the stack lookup. */
+export const CLI_ENV = {
+  offlineBucket: 'MLOPS_OFFLINE_BUCKET',
+  onlineTable: 'MLOPS_ONLINE_TABLE',
+} as const;
+
+/** The esbuild `define` identifier that carries the validated feature views into the bundles. */
+export const FEATURE_VIEWS_DEFINE = '__MLOPS_FEATURE_VIEWS__';
+
+/**
+ * The online store item: one per view and entity. `ttl` holds epoch seconds for DynamoDB's TTL
+ * (reads enforce expiry themselves; DynamoDB deletes only eventually).
+ */
+export const ONLINE_ITEM = {
+  /** Partition key (string): {@link onlineKey}. */
+  partitionKey: 'pk',
+  /** The view's name. */
+  view: 'view',
+  /** Map of feature name to latest value. */
+  features: 'features',
+  /** Event time of the values (epoch ms). */
+  eventTime: 'eventTimeMs',
+  /** When the values were ingested (epoch ms); breaks ties between equal event times. */
+  ingestedAt: 'ingestedAtMs',
+  /** TTL attribute (epoch seconds). */
+  ttl: 'expiresAt',
+} as const;
+
+/** Most characters in one string entity key value (ingestion refuses longer ones). */
+export const MAX_ENTITY_KEY_CHARS = 1024;
+
+/** Most UTF-8 bytes DynamoDB takes in a partition key value. */
+export const MAX_PARTITION_KEY_BYTES = 2048;
+
+/**
+ * The online store partition key of an entity: `<view>#<JSON array of the entity key values>`, in
+ * the order the view declares its entities.
+ */
+export const onlineKey = (view: string, entityKey: readonly (string | number)[]): string =>
+  `${view}#${JSON.stringify(entityKey)}`;
+
+/** The registry table item keys: `pk` = `MODEL#<name>`, `sk` = `MODEL` (head), `VERSION#…` or `TOKEN#…`. */
+export const REGISTRY_ITEM = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+} as const;
+
+/** Registry partition key of a model. */
+export const modelPk = (name: string): string => `MODEL#${name}`;
+/** Registry sort key of a model's head item (latest version). */
+export const MODEL_HEAD_SK = 'MODEL';
+/** Prefix of every version's registry sort key (a Query with `begins_with` lists versions). */
+export const VERSION_SK_PREFIX = 'VERSION#';
+/** Registry sort key of a version (zero-padded, so key order is version order). */
+export const versionSk = (version: number): string =>
+  `${VERSION_SK_PREFIX}${String(version).padStart(10, '0')}`;
+/** Registry sort key of an idempotency record. */
+export const tokenSk = (token: string): string => `TOKEN#${token}`;
