@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../shared/concurrency.js';
 import { ValidationError } from '../shared/errors.js';
+import { backoffDelay, sleep } from '../shared/retry.js';
 import type { FeatureView } from './feature-view.js';
 import type { Value } from './row-validation.js';
 
@@ -87,8 +88,6 @@ type Put = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 export const onlineKey = (view: string, entityKey: readonly (string | number)[]) =>
   `${view}#${JSON.stringify(entityKey)}`;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class OnlineStore {
   constructor(
@@ -210,7 +209,7 @@ export class OnlineStore {
           throw new WriteAttemptsExhausted(
             `${pending.length} still cancelled (${[...transient].join(', ') || 'None'}) after ${stalled} attempts in a row`,
           );
-        if (transient.size > 0) await sleep(Math.random() * Math.min(1000, 25 * 2 ** stalled));
+        if (transient.size > 0) await sleep(backoffDelay(stalled + 1, { baseDelayMs: 25, maxDelayMs: 1000 }));
       }
     }
   }
@@ -267,7 +266,7 @@ export class OnlineStore {
               throw new Error(
                 `online read: ${pending.length} keys still unprocessed after ${attempt} attempts`,
               );
-            await sleep(Math.random() * Math.min(1000, 20 * 2 ** attempt));
+            await sleep(backoffDelay(attempt, { baseDelayMs: 40, maxDelayMs: 1000 }));
           }
           const result = await this.documents.send(
             new BatchGetCommand({

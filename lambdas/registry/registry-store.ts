@@ -24,6 +24,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { MODEL_HEAD_SK as HEAD_SK, modelPk, tokenSk, versionSk } from '../shared/layout.js';
+import { backoffDelay, sleep } from '../shared/retry.js';
 import {
   assertItemFits,
   type ModelVersion,
@@ -54,8 +55,6 @@ export interface ModelVersionPage {
   readonly versions: ModelVersion[];
   readonly nextToken?: string;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class ModelRegistryStore {
   private readonly documents: DynamoDBDocumentClient;
@@ -163,7 +162,7 @@ export class ModelRegistryStore {
           if (existing !== undefined) return existing;
         }
         // Full jitter, capped: spreads contending writers out instead of retrying in lockstep.
-        await sleep(Math.random() * Math.min(250, 5 * 2 ** Math.min(attempt, 6)));
+        await sleep(backoffDelay(attempt + 1, { baseDelayMs: 5, maxDelayMs: 250 }));
       }
     }
     throw new ConflictError(
