@@ -45,9 +45,9 @@ const names = new Set<string>([
   ...Object.values(layout.CLI_ENV),
   layout.FEATURE_VIEWS_DEFINE,
 ]);
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A literal that starts with a storage prefix, or has one right after an interpolation (`…}/features/`). */
-const restatesPrefix = new RegExp(`(?:^|\\}/?)(?:${prefixes.map(escape).join('|')})`);
+const restatesPrefix = new RegExp(`(?:^|\\}/?)(?:${prefixes.map(escapeRegExp).join('|')})`);
 
 /** What `file` restates of the layout module: prefixes and environment names written out. */
 function restated(file: string): string[] {
@@ -83,7 +83,7 @@ describe('layout module', () => {
     expect([...keys].sort()).toEqual([1, 9, 10, 100].map(layout.versionSk));
   });
 
-  it('gives each online prefix a grant pattern', () => {
+  it('gives each storage prefix a grant pattern', () => {
     expect(layout.OFFLINE_KEYS.ingestionLog).toBe('ingestion-log/*');
     expect(layout.ARTIFACT_KEYS.models).toBe('models/*');
   });
