@@ -3,7 +3,6 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
-import type { NodeHttpHandlerOptions } from '@smithy/types';
 import { describe, expect, it } from 'vitest';
 import { CONNECTION_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../lambdas/shared/clients/settings.js';
 import { clientSettings, createS3Client } from '../../lambdas/shared/clients.js';
@@ -58,7 +57,9 @@ describe('client factory', () => {
       process.env.AWS_ACCESS_KEY_ID ??= 'test';
       process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
       await s3.send(new HeadBucketCommand({ Bucket: 'probe' })); // the handler resolves its options on first use
-      const handler = s3.config.requestHandler as unknown as { httpHandlerConfigs(): NodeHttpHandlerOptions };
+      const handler = s3.config.requestHandler as unknown as {
+        httpHandlerConfigs(): { connectionTimeout?: number; requestTimeout?: number; httpAgent?: unknown };
+      };
       const options = handler.httpHandlerConfigs();
       expect(options).toMatchObject({
         connectionTimeout: CONNECTION_TIMEOUT_MS,
