@@ -23,6 +23,7 @@ import {
 import { mapLimit } from '../shared/concurrency.js';
 import { ValidationError } from '../shared/errors.js';
 import type { FeatureView } from './feature-view.js';
+import { onlineKey } from './online-key.js';
 import type { Value } from './row-validation.js';
 
 /** Most keys one online request may ask for. */
@@ -85,8 +86,7 @@ class WriteAttemptsExhausted extends Error {}
 
 type Put = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
-export const onlineKey = (view: string, entityKey: readonly (string | number)[]) =>
-  `${view}#${JSON.stringify(entityKey)}`;
+export { onlineKey };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
