@@ -1,11 +1,29 @@
 /**
- * The online store's partition key, `<view>#<JSON array of entity key values>`, in one place: the
- * online store builds it, and ingestion measures it (row-validation.ts) so that no accepted row has a
- * key DynamoDB refuses. No AWS SDK here.
+ * What the online store can hold, in one place: its partition key, `<view>#<JSON array of entity key
+ * values>`, and its number range. The online store builds keys and checks records with these, and
+ * ingestion (row-validation.ts) applies the same rules, so no accepted row is one DynamoDB or its
+ * document client refuses. No AWS SDK here.
  */
 
 /** DynamoDB's limit on a partition key value, in UTF-8 bytes. */
 export const DYNAMODB_PARTITION_KEY_LIMIT_BYTES = 2048;
+
+/**
+ * Smallest magnitude of a non-zero DynamoDB number (1E-130). The largest an online value may have is
+ * 2^53−1: the document client (@aws-sdk/util-dynamodb `convertToNumberAttr`) refuses a number beyond
+ * ±Number.MAX_SAFE_INTEGER, NaN or ±Infinity on write (and would read one back as a bigint or fail),
+ * well inside DynamoDB's own limit (just under 1E+126). Within the range, a number's shortest
+ * JavaScript form (at most 17 significant digits, DynamoDB keeps 38) reads back as the same double.
+ */
+export const MIN_ONLINE_MAGNITUDE = 1e-130;
+export const ONLINE_NUMBER_RULE =
+  'must be 0 or of magnitude from 1e-130 to 2^53−1 (the online store’s number range)';
+/** Whether the online store can write `n` and read it back as the same number (-0 reads back as 0). */
+export function isOnlineNumber(n: number): boolean {
+  if (n === 0) return true;
+  const magnitude = Math.abs(n);
+  return magnitude >= MIN_ONLINE_MAGNITUDE && magnitude <= Number.MAX_SAFE_INTEGER;
+}
 
 /** The online item's partition key of one entity of a view. */
 export const onlineKey = (view: string, entityKey: readonly (string | number)[]): string =>

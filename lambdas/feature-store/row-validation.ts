@@ -6,7 +6,13 @@
  */
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
 import type { FeatureView } from './feature-view.js';
-import { DYNAMODB_PARTITION_KEY_LIMIT_BYTES, onlineKey, onlineKeyBytes } from './online-key.js';
+import {
+  DYNAMODB_PARTITION_KEY_LIMIT_BYTES,
+  isOnlineNumber,
+  ONLINE_NUMBER_RULE,
+  onlineKey,
+  onlineKeyBytes,
+} from './online-key.js';
 
 /** Name of the column recording when a row was ingested (epoch ms in memory). */
 export const INGESTED_AT_COLUMN = 'ingested_at';
@@ -97,14 +103,6 @@ export const MAX_STRING_LENGTH = 1_048_576;
 /** Longest string entity key, in characters; online views also bound the whole key in bytes. */
 export const MAX_ENTITY_KEY_LENGTH = 1024;
 
-/**
- * Smallest magnitude of a non-zero DynamoDB number (1E-130). The largest an online value may have is
- * 2^53−1: beyond it the DynamoDB document client refuses a number on write (and reads it back as a
- * bigint, or fails), well inside DynamoDB's own limit (just under 1E+126).
- */
-export const MIN_ONLINE_MAGNITUDE = 1e-130;
-const ONLINE_RANGE_RULE = 'must be 0 or of magnitude from 1e-130 to 2^53−1 (the online store’s number range)';
-
 /** A lone UTF-16 surrogate: in `u` mode a surrogate class matches only unpaired ones. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 const WELL_FORMED_RULE = 'must be well-formed Unicode (no lone UTF-16 surrogate)';
@@ -121,7 +119,7 @@ interface ColumnCheck {
  * int64 values become JS numbers, exact only within ±(2^53−1): beyond, two ids would round to one.
  * JSON numbers arrive already rounded by JSON.parse, so an unsafe one cannot be trusted at all.
  * `onlineRange` (float64 features of online views): the value must be one the online store can
- * write and read back exactly, see {@link MIN_ONLINE_MAGNITUDE}. -0 becomes 0 (DynamoDB has no
+ * write and read back exactly ({@link isOnlineNumber}). -0 becomes 0 (DynamoDB has no
  * negative zero), so both stores hold the same value.
  */
 function numberCheck(
@@ -164,11 +162,7 @@ function numberCheck(
     }
     if (n === 0)
       n = 0; // -0
-    else if (onlineRange) {
-      const magnitude = Math.abs(n);
-      if (magnitude < MIN_ONLINE_MAGNITUDE || magnitude > Number.MAX_SAFE_INTEGER)
-        return { reason: `${name}: ${ONLINE_RANGE_RULE}` };
-    }
+    else if (onlineRange && !isOnlineNumber(n)) return { reason: `${name}: ${ONLINE_NUMBER_RULE}` };
     if (min !== undefined && n < min) return { reason: `${name}: must be >= ${min}` };
     if (max !== undefined && n > max) return { reason: `${name}: must be <= ${max}` };
     return { value: n };
