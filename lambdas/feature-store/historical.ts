@@ -14,7 +14,6 @@
  * go to the later file (date partition, then batch id), then to the later row of the batch.
  */
 import { createHash } from 'node:crypto';
-import { parquetMetadata } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { mapLimit } from '../shared/concurrency.js';
 import { ValidationError } from '../shared/errors.js';
@@ -22,7 +21,7 @@ import type { ObjectStore } from '../shared/object-store.js';
 import { type FeatureType, type FeatureView, findFeatureView } from './feature-view.js';
 import { type IngestResult, ingestionManifestKey } from './ingest.js';
 import { featureKind, type OfflineFile, scanSorted } from './offline-scan.js';
-import { isSortedFile } from './parquet-codec.js';
+import { isSortedFile, readFooter } from './parquet-codec.js';
 import {
   type CategoricalColumn,
   encodeEntityKey,
@@ -123,7 +122,7 @@ async function fetchFiles(
     if (bytes === undefined) return undefined; // deleted since the listing
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     const batchId = /\/([^/]+)\.parquet$/.exec(key)?.[1];
-    const metadata = parquetMetadata(buffer);
+    const metadata = readFooter(key, buffer);
     if (isSortedFile(metadata) && !(batchId !== undefined && (await listed(batchId)).includes(key)))
       return undefined;
     return { key, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: buffer, metadata };

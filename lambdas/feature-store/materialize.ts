@@ -16,9 +16,17 @@
  * - Latest per entity by event time; ties go to the later ingestion, then to the later row of a batch.
  *   Values already expired (now − event time > TTL, the read rule) are not written.
  * - The watermark (`materialization/<view>/watermark.json`) advances only after every record was
- *   written or found stale, so a run that crashes or gives up midway is simply repeated.
+ *   written, found stale or set aside, so a run that crashes or gives up midway is simply repeated.
+ * - Set aside, never blocking: a record the online store can never take (./online-store.ts), a file
+ *   that cannot be read (CorruptDataError) or that its manifest lists but is gone. They are recorded
+ *   with their reasons in one object per run, `materialization/<view>/set-aside/<time>.jsonl`, and
+ *   counted in the result (`setAside`); the run goes on and advances the watermark.
+ * - Bounded work: a run reads at most `maxBatches` log entries and stops taking new ones once it has
+ *   read `maxRows` rows (it finishes the batch it is in, and every entry of the same log millisecond).
+ *   It then advances the watermark to the last entry it completed and says `more: true`; the next run
+ *   goes on from there.
  */
-import { ValidationError } from '../shared/errors.js';
+import { CorruptDataError, ValidationError } from '../shared/errors.js';
 import type { ObjectStore } from '../shared/object-store.js';
 import type { FeatureView } from './feature-view.js';
 import {
@@ -29,7 +37,12 @@ import {
   parseIngestionLogKey,
 } from './ingest.js';
 import type { OnlineRecord, OnlineStore } from './online-store.js';
-import { decodeFeatureColumns, INGESTED_AT_COLUMN } from './parquet-codec.js';
+import {
+  type DecodedColumns,
+  decodeFeatureColumns,
+  INGESTED_AT_COLUMN,
+  readFooter,
+} from './parquet-codec.js';
 import type { Value } from './row-validation.js';
 
 export interface MaterializeOptions {
@@ -48,6 +61,10 @@ export interface MaterializeOptions {
    * it are materialized, and the watermark is neither read nor moved. @default since the watermark
    */
   readonly window?: { readonly fromMs: number; readonly toMs: number };
+  /** Most ingestion-log entries (batches) one run reads. @default 1000 */
+  readonly maxBatches?: number;
+  /** Rows after which a run takes no new batch. @default 1,000,000 */
+  readonly maxRows?: number;
 }
 
 export interface MaterializeResult {
@@ -59,9 +76,18 @@ export interface MaterializeResult {
   readonly written: number;
   readonly skipped: number;
   readonly expired: number;
+  /** Records and files set aside (not written, see the module doc), listed in `setAsideKey`. */
+  readonly setAside: number;
+  readonly setAsideKey?: string;
+  /** True when the run stopped at its bounds with batches left: run again. */
+  readonly more: boolean;
 }
 
 export const watermarkKey = (view: string) => `materialization/${view}/watermark.json`;
+/** Where runs record what they set aside: one JSON-lines object per run that set anything aside. */
+export const setAsidePrefix = (view: string) => `materialization/${view}/set-aside/`;
+const setAsideKey = (view: string, runMs: number) =>
+  `${setAsidePrefix(view)}${String(Math.max(0, Math.floor(runMs))).padStart(15, '0')}.jsonl`;
 
 /** What a successful run leaves for the next one. */
 interface Watermark {
@@ -95,7 +121,17 @@ export async function materializeView(
       : (JSON.parse(decoder.decode(stored)) as Watermark);
   const fromMs = window?.fromMs ?? mark.ingestedAtMs - overlapMs;
   const done = new Set(mark.done ?? []);
-  const recent: string[] = [];
+  const maxBatches = options.maxBatches ?? 1000;
+  const maxRows = options.maxRows ?? 1_000_000;
+  if (!(Number.isInteger(maxBatches) && maxBatches >= 1))
+    throw new ValidationError('maxBatches', 'must be a positive integer');
+  if (!(Number.isInteger(maxRows) && maxRows >= 1))
+    throw new ValidationError('maxRows', 'must be a positive integer');
+  /** Log entries online now or before, with their times: the next watermark's `done`. */
+  const handled: { key: string; ms: number }[] = [];
+  const setAside: string[] = [];
+  let lastMs: number | undefined;
+  let more = false;
 
   const latest = new Map<string, OnlineRecord>();
   const seen = new Set<string>();
@@ -110,29 +146,29 @@ export async function materializeView(
     const entry = parseIngestionLogKey(logKey);
     if (entry === undefined || entry.ingestedAtMs <= fromMs) continue;
     if (entry.ingestedAtMs > now) break; // keys are in time order
-    const keep = () => {
-      if (entry.ingestedAtMs > now - overlapMs) recent.push(logKey);
-    };
+    // At its bounds, stop before a new log millisecond: every entry up to lastMs is then complete.
+    if (lastMs !== undefined && entry.ingestedAtMs > lastMs && (batches >= maxBatches || rows >= maxRows)) {
+      more = true;
+      break;
+    }
+    lastMs = entry.ingestedAtMs;
     if (done.has(logKey)) {
-      keep();
+      handled.push({ key: logKey, ms: entry.ingestedAtMs });
       continue;
     }
     const key = ingestionManifestKey(view.name, entry.batchId);
     const body = await options.store.get(key);
     // No manifest yet: that ingestion is still running or crashed; its rerun logs it again.
     if (body === undefined) continue;
-    keep();
+    handled.push({ key: logKey, ms: entry.ingestedAtMs });
     if (seen.has(entry.batchId)) continue;
     seen.add(entry.batchId);
     const manifest = JSON.parse(decoder.decode(body)) as IngestResult;
     batches++;
     for (const file of manifest.files) {
-      const bytes = await options.store.get(file);
-      if (bytes === undefined) throw new Error(`${key} lists ${file}, which is missing`);
-      const columns = await decodeFeatureColumns(
-        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-      );
-      rows += foldLatest(view, columns, latest);
+      const columns = await readFile(options.store, key, file);
+      if ('reason' in columns) setAside.push(JSON.stringify({ file, reason: columns.reason }));
+      else rows += foldLatest(view, columns, latest);
     }
   }
 
@@ -142,17 +178,59 @@ export async function materializeView(
     if (clock - record.eventTimeMs > view.ttlSeconds * 1000) expired++;
     else live.push(record);
   }
-  const { written, skipped } = await options.online.writeLatest(view, live, {
+  const written = await options.online.writeLatest(view, live, {
     concurrency: options.concurrency,
     batchSize: options.batchSize,
   });
+  for (const { record, reason } of written.setAside) setAside.push(JSON.stringify({ ...record, reason }));
+  let setAsideAt: string | undefined;
+  if (setAside.length > 0) {
+    // Before the watermark moves: a run that fails here is repeated and records them again.
+    setAsideAt = setAsideKey(view.name, clock);
+    await options.store.put(setAsideAt, `${setAside.join('\n')}\n`, { contentType: 'application/x-ndjson' });
+  }
+  const toMs = more ? (lastMs as number) : now;
   if (window === undefined) {
-    const next: Watermark = { ingestedAtMs: now, done: recent };
+    const recent = handled.filter((h) => h.ms > toMs - overlapMs).map((h) => h.key);
+    const next: Watermark = { ingestedAtMs: toMs, done: recent };
     await options.store.put(watermarkKey(view.name), JSON.stringify(next), {
       contentType: 'application/json',
     });
   }
-  return { view: view.name, fromMs, toMs: now, batches, rows, written, skipped, expired };
+  return {
+    view: view.name,
+    fromMs,
+    toMs,
+    batches,
+    rows,
+    written: written.written,
+    skipped: written.skipped,
+    expired,
+    setAside: setAside.length,
+    ...(setAsideAt === undefined ? {} : { setAsideKey: setAsideAt }),
+    more,
+  };
+}
+
+/**
+ * One feature file of a batch, decoded; or why it cannot be read (missing, or corrupt), which sets it
+ * aside instead of stopping every later run on it.
+ */
+async function readFile(
+  store: ObjectStore,
+  manifestKey: string,
+  file: string,
+): Promise<DecodedColumns | { reason: string }> {
+  const bytes = await store.get(file);
+  if (bytes === undefined) return { reason: `${file}: is missing, though ${manifestKey} lists it` };
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  try {
+    readFooter(file, buffer);
+    return await decodeFeatureColumns(buffer);
+  } catch (error) {
+    if (error instanceof CorruptDataError) return { reason: error.message };
+    return { reason: new CorruptDataError(file, `cannot be decoded (${(error as Error).message})`).message };
+  }
 }
 
 /** Folds a decoded file into the latest record per entity; returns the number of rows read. */

@@ -12,10 +12,16 @@
  *
  * Memory: the files' compressed bytes, plus one decoded row group per file and one output batch.
  */
-import { type FileMetaData, parquetMetadata } from 'hyparquet';
-import { ValidationError } from '../shared/errors.js';
+import type { FileMetaData } from 'hyparquet';
+import { CorruptDataError } from '../shared/errors.js';
 import type { FeatureView } from './feature-view.js';
-import { decodeColumnsTyped, entityKeyOf, INGESTED_AT_COLUMN, isSortedFile } from './parquet-codec.js';
+import {
+  decodeColumnsTyped,
+  entityKeyOf,
+  INGESTED_AT_COLUMN,
+  isSortedFile,
+  readFooter,
+} from './parquet-codec.js';
 import type { FeatureBatch, FeatureColumn, FeatureKind } from './point-in-time-join.js';
 import { argsortByEntityThenTime } from './point-in-time-sort.js';
 import type { Value } from './row-validation.js';
@@ -82,7 +88,7 @@ class Run {
       (key === this.lastKey &&
         (time < this.lastTime || (time === this.lastTime && ingested < this.lastIngested)))
     ) {
-      throw new ValidationError(
+      throw new CorruptDataError(
         this.key,
         'must be sorted by (entity key, event time, ingested_at) as its mlops.sort_order metadata says',
       );
@@ -233,17 +239,34 @@ async function decodeChunk(
   };
 }
 
-/** The chunks of one file in sorted order: row groups as they are, or the whole file sorted. */
+/**
+ * The chunks of one file in sorted order (see {@link fileChunksOf}); any failure to read the file is
+ * a {@link CorruptDataError} naming it.
+ */
 async function* fileChunks(
   view: FeatureView,
   features: readonly string[],
   file: OfflineFile,
 ): AsyncGenerator<Chunk> {
-  const metadata = file.metadata ?? parquetMetadata(file.bytes);
+  try {
+    yield* fileChunksOf(view, features, file);
+  } catch (error) {
+    if (error instanceof CorruptDataError) throw error;
+    throw new CorruptDataError(file.key, `cannot be decoded (${(error as Error).message})`, { cause: error });
+  }
+}
+
+/** The chunks of one file in sorted order: row groups as they are, or the whole file sorted. */
+async function* fileChunksOf(
+  view: FeatureView,
+  features: readonly string[],
+  file: OfflineFile,
+): AsyncGenerator<Chunk> {
+  const metadata = file.metadata ?? readFooter(file.key, file.bytes);
   const present = new Set(metadata.schema.map((element) => element.name));
   for (const column of [...view.entities.map((e) => e.name), view.eventTimeColumn]) {
     if (!present.has(column))
-      throw new ValidationError(file.key, `must hold the column ${column} of view ${view.name}`);
+      throw new CorruptDataError(file.key, `must hold the column ${column} of view ${view.name}`);
   }
   if (isSortedFile(metadata)) {
     let start = 0;

@@ -12,6 +12,13 @@
  * record. A transaction is all or nothing, so a stale record cancels its whole chunk; the
  * cancellation reasons say which records were stale (skipped, never retried) and the rest go again
  * in a new transaction.
+ *
+ * A record the table can never take is set aside (returned with its reason), never retried and
+ * never allowed to block the others: one whose key, numbers or size break the online store's limits
+ * (checked before sending, by the rules ingestion applies: ./online-key.ts), one DynamoDB refuses
+ * with a ValidationException (its transaction is split in halves until the record is alone), or one
+ * a cancellation names with `ValidationError` or `ItemCollectionSizeLimitExceeded`. Anything else
+ * (a missing table, denied access, a network failure) still fails the write.
  */
 import type { CancellationReason } from '@aws-sdk/client-dynamodb';
 import {
@@ -22,8 +29,16 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../shared/concurrency.js';
 import { ValidationError } from '../shared/errors.js';
+import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
 import { backoffDelay, sleep } from '../shared/retry.js';
 import type { FeatureView } from './feature-view.js';
+import {
+  DYNAMODB_PARTITION_KEY_LIMIT_BYTES,
+  isOnlineNumber,
+  ONLINE_NUMBER_RULE,
+  onlineKey,
+  utf8ByteLength,
+} from './online-key.js';
 import type { Value } from './row-validation.js';
 
 /** Most keys one online request may ask for. */
@@ -37,6 +52,8 @@ const NEWER_OR_ABSENT =
   'attribute_not_exists(pk) OR eventTimeMs < :t OR (eventTimeMs = :t AND ingestedAtMs < :i)';
 /** Cancellation reasons that say nothing against the record itself: submit it again after a pause. */
 const TRANSIENT_CODES = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
+/** Cancellation reasons that say the record itself can never be written: set it aside. */
+const REFUSED_CODES = new Set(['ValidationError', 'ItemCollectionSizeLimitExceeded']);
 
 export type EntityKey = Record<string, string | number>;
 
@@ -79,15 +96,34 @@ export interface WriteLatestResult {
   readonly skipped: number;
   /** TransactWriteItems requests sent, the cancelled ones included. */
   readonly requests: number;
+  /** Records the table can never take, each with the reason: not written, not retried. */
+  readonly setAside: readonly SetAsideRecord[];
+}
+
+/** A record the online store could not write, and why (naming the field or DynamoDB's answer). */
+export interface SetAsideRecord {
+  readonly record: OnlineRecord;
+  readonly reason: string;
+}
+
+interface Tally {
+  written: number;
+  skipped: number;
+  requests: number;
+  setAside: SetAsideRecord[];
 }
 
 /** A chunk that still failed after {@link MAX_WRITE_ATTEMPTS} transient cancellations. */
 class WriteAttemptsExhausted extends Error {}
 
 type Put = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+/** A conditional Put and the record it writes. */
+interface Pending {
+  readonly put: Put;
+  readonly record: OnlineRecord;
+}
 
-export const onlineKey = (view: string, entityKey: readonly (string | number)[]) =>
-  `${view}#${JSON.stringify(entityKey)}`;
+export { onlineKey };
 
 export class OnlineStore {
   constructor(
@@ -116,32 +152,42 @@ export class OnlineStore {
     if (!Number.isInteger(concurrency) || concurrency < 1)
       throw new ValidationError('concurrency', 'must be a positive integer');
     const seen = new Map<string, number>();
-    const puts = records.map((record, i): Put => {
+    const tally: Tally = { written: 0, skipped: 0, requests: 0, setAside: [] };
+    const puts: Pending[] = [];
+    records.forEach((record, i) => {
       const pk = onlineKey(view.name, record.entityKey);
       const first = seen.get(pk);
       if (first !== undefined)
         throw new ValidationError(`records.${i}`, `must name another entity than records.${first}`);
       seen.set(pk, i);
-      return {
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            pk,
-            view: view.name,
-            features: record.features,
-            eventTimeMs: record.eventTimeMs,
-            ingestedAtMs: record.ingestedAtMs,
-            expiresAt: Math.ceil((record.eventTimeMs + view.ttlSeconds * 1000) / 1000),
-          },
-          ConditionExpression: NEWER_OR_ABSENT,
-          ExpressionAttributeValues: { ':t': record.eventTimeMs, ':i': record.ingestedAtMs },
-        },
+      const item = {
+        pk,
+        view: view.name,
+        features: record.features,
+        eventTimeMs: record.eventTimeMs,
+        ingestedAtMs: record.ingestedAtMs,
+        expiresAt: Math.ceil((record.eventTimeMs + view.ttlSeconds * 1000) / 1000),
       };
+      const reason = unwritable(record, item);
+      if (reason !== undefined) {
+        tally.setAside.push({ record, reason });
+        return;
+      }
+      puts.push({
+        record,
+        put: {
+          Put: {
+            TableName: this.tableName,
+            Item: item,
+            ConditionExpression: NEWER_OR_ABSENT,
+            ExpressionAttributeValues: { ':t': record.eventTimeMs, ':i': record.ingestedAtMs },
+          },
+        },
+      });
     });
 
-    const chunks: Put[][] = [];
+    const chunks: Pending[][] = [];
     for (let i = 0; i < puts.length; i += batchSize) chunks.push(puts.slice(i, i + batchSize));
-    const tally = { written: 0, skipped: 0, requests: 0 };
     let failure: { error: unknown } | undefined;
     await mapLimit(chunks, concurrency, async (chunk) => {
       if (failure !== undefined) return; // one chunk failed: start no more, let those in flight finish
@@ -153,7 +199,7 @@ export class OnlineStore {
     });
     if (failure !== undefined) {
       if (!(failure.error instanceof WriteAttemptsExhausted)) throw failure.error;
-      const unwritten = records.length - tally.written - tally.skipped;
+      const unwritten = records.length - tally.written - tally.skipped - tally.setAside.length;
       throw new Error(
         `online write of ${view.name}: ${unwritten} of ${records.length} records not written (${failure.error.message})`,
         { cause: failure.error },
@@ -166,31 +212,38 @@ export class OnlineStore {
    * Writes one chunk in as many transactions as it takes. A cancellation that names stale records
    * (`ConditionalCheckFailed`) drops them and resubmits the rest at once: the chunk shrinks, so this
    * ends. Conflicts and throttling resubmit after a pause (full jitter); {@link MAX_WRITE_ATTEMPTS}
-   * cancellations in a row that drop nothing give up. A transaction over DynamoDB's 4 MB limit is
-   * split in halves.
+   * cancellations in a row that drop nothing give up. A transaction over DynamoDB's 4 MB limit, or
+   * one DynamoDB refuses as invalid, is split in halves; an invalid record alone is set aside, as
+   * are the records a cancellation names as invalid.
    */
-  private async writeChunk(
-    chunk: readonly Put[],
-    tally: { written: number; skipped: number; requests: number },
-  ): Promise<void> {
+  private async writeChunk(chunk: readonly Pending[], tally: Tally): Promise<void> {
     let pending = chunk;
     let stalled = 0;
     for (;;) {
       try {
         tally.requests++;
-        await this.documents.send(new TransactWriteCommand({ TransactItems: [...pending] }));
+        await this.documents.send(new TransactWriteCommand({ TransactItems: pending.map((p) => p.put) }));
         tally.written += pending.length;
         return;
       } catch (error) {
-        if (isTooLarge(error) && pending.length > 1) {
+        const refused = isRefused(error);
+        if ((refused || isTooLarge(error)) && pending.length > 1) {
           const half = Math.ceil(pending.length / 2);
           await this.writeChunk(pending.slice(0, half), tally);
           await this.writeChunk(pending.slice(half), tally);
           return;
         }
+        if (refused) {
+          const { name, message } = error as Error;
+          tally.setAside.push({
+            record: (pending[0] as Pending).record,
+            reason: `DynamoDB refused the item: ${name}: ${message}`,
+          });
+          return;
+        }
         const reasons = cancellationReasons(error, pending.length);
         if (reasons === undefined) throw error;
-        const again: Put[] = [];
+        const again: Pending[] = [];
         const transient = new Set<string>();
         for (const [i, reason] of reasons.entries()) {
           const code = reason.Code ?? 'None';
@@ -198,9 +251,16 @@ export class OnlineStore {
             tally.skipped++;
             continue;
           }
+          if (REFUSED_CODES.has(code)) {
+            tally.setAside.push({
+              record: (pending[i] as Pending).record,
+              reason: `DynamoDB refused the item: ${code}${reason.Message ? `: ${reason.Message}` : ''}`,
+            });
+            continue;
+          }
           if (code !== 'None' && !TRANSIENT_CODES.has(code)) throw error;
           if (code !== 'None') transient.add(code);
-          again.push(pending[i] as Put);
+          again.push(pending[i] as Pending);
         }
         stalled = again.length < pending.length ? 0 : stalled + 1;
         pending = again;
@@ -326,6 +386,40 @@ export class OnlineStore {
       return value as string | number;
     });
   }
+}
+
+/**
+ * Why the online store can never write `record` (as `item`), naming the field and the rule; undefined
+ * when it can. The same limits ingestion enforces (./online-key.ts), for records it did not check:
+ * rows ingested before a rule existed, or files written by other tools.
+ */
+function unwritable(record: OnlineRecord, item: Record<string, unknown>): string | undefined {
+  const keyBytes = utf8ByteLength(item.pk as string);
+  if (keyBytes > DYNAMODB_PARTITION_KEY_LIMIT_BYTES)
+    return `pk: the online key (view, entity keys as JSON) must be at most ${DYNAMODB_PARTITION_KEY_LIMIT_BYTES} UTF-8 bytes, got ${keyBytes}`;
+  for (const [i, part] of record.entityKey.entries()) {
+    if (typeof part === 'number' && !Number.isSafeInteger(part))
+      return `entityKey.${i}: must be an integer within ±(2^53−1)`;
+  }
+  for (const [name, value] of Object.entries(record.features)) {
+    if (typeof value === 'number' && !isOnlineNumber(value)) return `features.${name}: ${ONLINE_NUMBER_RULE}`;
+  }
+  for (const name of ['eventTimeMs', 'ingestedAtMs'] as const) {
+    if (!Number.isSafeInteger(record[name])) return `${name}: must be whole epoch milliseconds`;
+  }
+  const { total } = itemSize(item);
+  return total > DYNAMODB_ITEM_LIMIT_BYTES
+    ? `item: must be at most ${DYNAMODB_ITEM_LIMIT_BYTES} bytes, got ${total}`
+    : undefined;
+}
+
+/**
+ * DynamoDB refused the request as invalid (`ValidationException`, an answer from the service, so it
+ * carries `$metadata`), other than for a transaction's aggregate size: something in its items.
+ */
+function isRefused(error: unknown): boolean {
+  const { name, $metadata } = error as { name?: string; $metadata?: unknown };
+  return name === 'ValidationException' && $metadata !== undefined && !isTooLarge(error);
 }
 
 /** A transaction refused for its aggregate size (DynamoDB: "Transaction request cannot be larger than 4 MB"). */

@@ -12,8 +12,9 @@
  * key-value metadata ({@link SORT_ORDER}). Training sets merge such files as one sorted stream
  * without loading them (./offline-scan.ts); Athena skips row groups by the entity min/max statistics.
  */
-import { type FileMetaData, parquetRead } from 'hyparquet';
+import { type FileMetaData, parquetMetadata, parquetRead } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { CorruptDataError } from '../shared/errors.js';
 import type { FeatureType, FeatureView } from './feature-view.js';
 import { encodeEntityKey } from './point-in-time-join.js';
 import { argsortByEntityThenTime } from './point-in-time-sort.js';
@@ -69,6 +70,20 @@ export function parquetColumns(view: FeatureView): ParquetColumnSpec[] {
 
 /** Key-value metadata marking a file sorted as described above (version 1 of the order). */
 export const SORT_ORDER = { key: 'mlops.sort_order', value: 'entity_key,event_time;v1' } as const;
+
+/**
+ * The footer of a stored Parquet file; a file that has none a reader can parse (truncated, garbage,
+ * empty) is a {@link CorruptDataError} naming `key`.
+ */
+export function readFooter(key: string, file: ArrayBuffer): FileMetaData {
+  try {
+    return parquetMetadata(file);
+  } catch (error) {
+    throw new CorruptDataError(key, `is not a readable Parquet file (${(error as Error).message})`, {
+      cause: error,
+    });
+  }
+}
 
 /** Whether a file's metadata says its rows are in {@link SORT_ORDER}. */
 export function isSortedFile(metadata: FileMetaData): boolean {

@@ -6,6 +6,13 @@
  */
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
 import type { FeatureView } from './feature-view.js';
+import {
+  DYNAMODB_PARTITION_KEY_LIMIT_BYTES,
+  isOnlineNumber,
+  ONLINE_NUMBER_RULE,
+  onlineKey,
+  onlineKeyBytes,
+} from './online-key.js';
 
 /** Name of the column recording when a row was ingested (epoch ms in memory). */
 export const INGESTED_AT_COLUMN = 'ingested_at';
@@ -87,6 +94,21 @@ const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const INTEGER_TEXT = /^[+-]?\d+$/;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+/**
+ * Longest string feature value, in characters (UTF-16 code units): 1,048,576 (2^20). Far beyond any
+ * category or text a model reads, and a bound on what one row of an offline-only view holds (online
+ * views are held to DynamoDB's 400 KB item on top, see {@link onlineSizeCheck}).
+ */
+export const MAX_STRING_LENGTH = 1_048_576;
+/** Longest string entity key, in characters; online views also bound the whole key in bytes. */
+export const MAX_ENTITY_KEY_LENGTH = 1024;
+
+/** A lone UTF-16 surrogate: in `u` mode a surrogate class matches only unpaired ones. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const WELL_FORMED_RULE = 'must be well-formed Unicode (no lone UTF-16 surrogate)';
+/** Whether a string is well-formed UTF-16 (what `String.prototype.isWellFormed` says, ES2024). */
+export const isWellFormedUnicode = (text: string): boolean => !LONE_SURROGATE.test(text);
+
 interface ColumnCheck {
   readonly name: string;
   readonly required: boolean;
@@ -96,6 +118,9 @@ interface ColumnCheck {
 /**
  * int64 values become JS numbers, exact only within ±(2^53−1): beyond, two ids would round to one.
  * JSON numbers arrive already rounded by JSON.parse, so an unsafe one cannot be trusted at all.
+ * `onlineRange` (float64 features of online views): the value must be one the online store can
+ * write and read back exactly ({@link isOnlineNumber}). -0 becomes 0 (DynamoDB has no
+ * negative zero), so both stores hold the same value.
  */
 function numberCheck(
   name: string,
@@ -104,6 +129,7 @@ function numberCheck(
   nullable: boolean,
   min: number | undefined,
   max: number | undefined,
+  onlineRange = false,
 ): ColumnCheck['check'] {
   const expected = integer ? 'an integer' : 'a number';
   const unsafe = { reason: `${name}: must be an integer within ±(2^53−1)` };
@@ -134,6 +160,9 @@ function numberCheck(
       if (!Number.isInteger(n)) return { reason: `${name}: must be an integer` };
       if (!Number.isSafeInteger(n)) return unsafe;
     }
+    if (n === 0)
+      n = 0; // -0
+    else if (onlineRange && !isOnlineNumber(n)) return { reason: `${name}: ${ONLINE_NUMBER_RULE}` };
     if (min !== undefined && n < min) return { reason: `${name}: must be >= ${min}` };
     if (max !== undefined && n > max) return { reason: `${name}: must be <= ${max}` };
     return { value: n };
@@ -150,10 +179,14 @@ function compileColumns(view: FeatureView, kind: InputKind): ColumnCheck[] {
       check:
         entity.type === 'int64'
           ? numberCheck(name, kind, true, false, undefined, undefined)
-          : (raw) =>
-              typeof raw === 'string' && raw.length > 0 && raw.length <= 1024
-                ? { value: raw }
-                : { reason: `${name}: entity key must be a non-empty string of at most 1024 characters` },
+          : (raw) => {
+              if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_ENTITY_KEY_LENGTH)
+                return {
+                  reason: `${name}: entity key must be a non-empty string of at most ${MAX_ENTITY_KEY_LENGTH} characters`,
+                };
+              if (!isWellFormedUnicode(raw)) return { reason: `${name}: ${WELL_FORMED_RULE}` };
+              return { value: raw };
+            },
     });
   }
   for (const feature of view.features) {
@@ -162,7 +195,15 @@ function compileColumns(view: FeatureView, kind: InputKind): ColumnCheck[] {
     switch (feature.type) {
       case 'float64':
       case 'int64':
-        check = numberCheck(name, kind, feature.type === 'int64', nullable, feature.min, feature.max);
+        check = numberCheck(
+          name,
+          kind,
+          feature.type === 'int64',
+          nullable,
+          feature.min,
+          feature.max,
+          view.online && feature.type === 'float64',
+        );
         break;
       case 'bool':
         check = (raw) => {
@@ -181,6 +222,9 @@ function compileColumns(view: FeatureView, kind: InputKind): ColumnCheck[] {
             return nullable ? { value: null } : { reason: `${name}: must not be null` };
           }
           if (typeof raw !== 'string') return { reason: `${name}: must be a string` };
+          if (raw.length > MAX_STRING_LENGTH)
+            return { reason: `${name}: must be at most ${MAX_STRING_LENGTH} characters, got ${raw.length}` };
+          if (!isWellFormedUnicode(raw)) return { reason: `${name}: ${WELL_FORMED_RULE}` };
           if (allowed !== undefined && !allowed.has(raw)) {
             return { reason: `${name}: must be one of the view's categories, got ${JSON.stringify(raw)}` };
           }
@@ -207,7 +251,7 @@ function onlineSizeCheck(
   const strings = view.features.filter((f) => f.type === 'string').map((f) => f.name);
   if (!view.online || strings.length === 0) return undefined;
   const onlineItem = (entityKey: unknown[], features: Record<string, Value>, eventTimeMs: number) => ({
-    pk: `${view.name}#${JSON.stringify(entityKey)}`,
+    pk: onlineKey(view.name, entityKey as (string | number)[]),
     view: view.name,
     features,
     eventTimeMs,
@@ -237,6 +281,31 @@ function onlineSizeCheck(
   };
 }
 
+/**
+ * For online views, a check that a row's online key ({@link onlineKey}: view name, `#`, the entity
+ * key values as a JSON array) fits DynamoDB's 2048-byte partition key, counted in UTF-8 bytes after
+ * JSON escaping, all parts together. Runs only when every entity key value passed its own check.
+ */
+function onlineKeyCheck(
+  view: FeatureView,
+): ((values: Record<string, Value>) => string | undefined) | undefined {
+  if (!view.online) return undefined;
+  const names = view.entities.map((e) => e.name);
+  const field = names.join(', ');
+  return (values) => {
+    const parts: (string | number)[] = [];
+    for (const name of names) {
+      const value = values[name];
+      if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+      parts.push(value);
+    }
+    const bytes = onlineKeyBytes(view.name, parts);
+    return bytes > DYNAMODB_PARTITION_KEY_LIMIT_BYTES
+      ? `${field}: the online key (view, entity keys as JSON) must be at most ${DYNAMODB_PARTITION_KEY_LIMIT_BYTES} UTF-8 bytes, got ${bytes}`
+      : undefined;
+  };
+}
+
 /** Compiles the validator of one view for one input kind. */
 export function compileRowValidator(
   view: FeatureView,
@@ -255,6 +324,7 @@ export function compileRowValidator(
       ? ''
       : `${timeColumn}: must not be after ${new Date(maxTime).toISOString()} (ingestion time + 1 day)`;
   const sizeCheck = onlineSizeCheck(view);
+  const keyCheck = onlineKeyCheck(view);
   return (raw) => {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
       return { ok: false, reasons: ['(row): must be an object of column values'] };
@@ -287,6 +357,8 @@ export function compileRowValidator(
     for (const name in record) {
       if (!known.has(name)) reasons.push(`${name}: is not a column of feature view ${view.name}`);
     }
+    const keyTooLong = keyCheck?.(values);
+    if (keyTooLong !== undefined) reasons.push(keyTooLong);
     const tooLarge = sizeCheck?.(values);
     if (tooLarge !== undefined) reasons.push(tooLarge);
     return reasons.length > 0 ? { ok: false, reasons } : { ok: true, row: { eventTimeMs, values } };

@@ -99,3 +99,19 @@ export class ConfigurationError extends MlopsError {
     this.name = 'ConfigurationError';
   }
 }
+
+/**
+ * Stored data cannot be read as what it claims to be: a truncated or garbled file, one missing a
+ * column every file of its kind has, rows breaking the order its metadata promises. `key` names the
+ * object. Not the caller's fault (that is {@link ValidationError}): a 500, for an operator to fix.
+ */
+export class CorruptDataError extends MlopsError {
+  /** The object (S3 key) that is corrupt. */
+  readonly key: string;
+
+  constructor(key: string, problem: string, options?: ErrorOptions) {
+    super(`${key}: ${problem}`, 500, 'CORRUPT_DATA', options);
+    this.name = 'CorruptDataError';
+    this.key = key;
+  }
+}

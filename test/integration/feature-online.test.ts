@@ -461,7 +461,7 @@ describe('online writes in conditional transactions', () => {
 
     const result = await online.writeLatest(view, batch);
 
-    expect(result).toEqual({ written: 250, skipped: 0, requests: 3 });
+    expect(result).toEqual({ written: 250, skipped: 0, requests: 3, setAside: [] });
     expect(await readOrders(online, view, batch)).toEqual(batch.map((_, i) => i * 2));
   });
 
@@ -476,7 +476,7 @@ describe('online writes in conditional transactions', () => {
 
     const result = await online.writeLatest(view, batch);
 
-    expect(result).toEqual({ written: 20, skipped: 10, requests: 2 });
+    expect(result).toEqual({ written: 20, skipped: 10, requests: 2, setAside: [] });
     expect(await readOrders(online, view, batch)).toEqual(batch.map((_, i) => (i < 10 ? 500 + i : i)));
   });
 
@@ -492,7 +492,7 @@ describe('online writes in conditional transactions', () => {
 
       const result = await online.writeLatest(view, batch);
 
-      expect(result).toEqual({ written: 3, skipped: 0, requests: 2 });
+      expect(result).toEqual({ written: 3, skipped: 0, requests: 2, setAside: [] });
       expect(await readOrders(online, view, batch)).toEqual([0, 1, 2]);
     },
   );
@@ -540,7 +540,7 @@ describe('online writes in conditional transactions', () => {
     const result = await online.writeLatest(view, batch, { batchSize: 20 });
 
     // 20 refused, 10 refused, 5 + 5 written, 10 refused, 5 + 5 written
-    expect(result).toEqual({ written: 20, skipped: 0, requests: 7 });
+    expect(result).toEqual({ written: 20, skipped: 0, requests: 7, setAside: [] });
     expect(await readOrders(online, view, batch)).toEqual(batch.map((_, i) => i));
   });
 

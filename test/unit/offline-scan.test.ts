@@ -4,7 +4,7 @@ import { featureKind, type OfflineFile, scanSorted } from '../../lambdas/feature
 import { encodeFeatureRows, entityKeyOf } from '../../lambdas/feature-store/parquet-codec.js';
 import { type FeatureBatch, joinPointInTime } from '../../lambdas/feature-store/point-in-time-join.js';
 import type { TypedRow, Value } from '../../lambdas/feature-store/row-validation.js';
-import { ValidationError } from '../../lambdas/shared/errors.js';
+import { CorruptDataError, ValidationError } from '../../lambdas/shared/errors.js';
 import { foreignFeatureFile } from '../support/offline-files.js';
 import { prng } from '../support/random.js';
 
@@ -189,7 +189,9 @@ describe('offline scan: sorted files merged into one stream', () => {
     const error = await collect(
       scanSorted(view, ['frozen'], [asFile('keyless', foreignFeatureFile(keyless, rows, [0]))]),
     ).catch((e: unknown) => e);
-    expect((error as ValidationError).field).toBe('keyless');
+    expect(error).toBeInstanceOf(CorruptDataError);
+    expect(error).not.toBeInstanceOf(ValidationError);
+    expect((error as CorruptDataError).key).toBe('keyless');
   });
 
   it('refuses a file whose metadata claims the sort order its rows break, naming the file', async () => {
@@ -205,7 +207,37 @@ describe('offline scan: sorted files merged into one stream', () => {
       ),
     );
     const error = await collect(scanSorted(view, FEATURES, [lying])).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).field).toBe('features/account/date=2026-01-01/lying.parquet');
+    expect(error).toBeInstanceOf(CorruptDataError);
+    expect((error as CorruptDataError).name).toBe('CorruptDataError');
+    expect((error as CorruptDataError).key).toBe('features/account/date=2026-01-01/lying.parquet');
+  });
+
+  it.each([
+    ['garbage', () => new TextEncoder().encode('this is not parquet at all, not even close')],
+    ['truncated', (good: Uint8Array) => good.subarray(0, Math.floor(good.length / 2))],
+    ['empty', () => new Uint8Array(0)],
+    [
+      'garbled pages',
+      (good: Uint8Array) => {
+        const bad = good.slice();
+        for (let i = 4; i < bad.length / 2; i++) bad[i] = 0xff;
+        return bad;
+      },
+    ],
+  ])('refuses a %s file with a CorruptDataError naming it, not a ValidationError', async (_, corrupt) => {
+    const random = prng(5);
+    const good = encodeFeatureRows(
+      view,
+      Array.from({ length: 50 }, () => randomRow(random)),
+      0,
+    );
+    const key = 'features/account/date=2026-01-02/broken.parquet';
+    const error = await collect(scanSorted(view, FEATURES, [asFile(key, corrupt(good))])).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CorruptDataError);
+    expect(error).not.toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ name: 'CorruptDataError', key, status: 500 });
+    expect((error as Error).message).toContain(key);
   });
 });
