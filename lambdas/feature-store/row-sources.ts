@@ -2,6 +2,11 @@
  * Turns an ingestion body (JSON lines, CSV with a header, or Parquet) into raw rows, each with its
  * position in the input; lines that cannot be parsed at all become rejections with a reason, so
  * every received row is accounted for.
+ *
+ * Strict by design: a CSV record is one line (a quoted field may hold commas and doubled quotes,
+ * not line breaks), so a line's problem stays on that line and `received` matches the file's
+ * non-blank lines; a file whose header shows it is not comma-separated CSV (JSON lines, Parquet, a
+ * `;`/tab/`|` delimiter, more than MAX_CSV_COLUMNS columns) is refused whole, nothing written.
  */
 import { parquetReadObjects } from 'hyparquet';
 import { ValidationError } from '../shared/errors.js';
