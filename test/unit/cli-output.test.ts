@@ -171,7 +171,8 @@ describe('entry points in their own processes', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'app.ts')], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context) },
+      // No tsx cache: its files in the shared temp directory race with other tsx processes.
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(context), TSX_DISABLE_CACHE: '1' },
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(
@@ -184,6 +185,7 @@ describe('entry points in their own processes', () => {
     const result = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'mlops.mjs'), '--version'], {
       cwd: ROOT,
       encoding: 'utf8',
+      env: { ...process.env, TSX_DISABLE_CACHE: '1' },
     });
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toBe(`${cliVersion()}\n`);
