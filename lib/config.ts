@@ -7,7 +7,7 @@
 import * as z from 'zod';
 import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
 import { ValidationError } from '../lambdas/shared/errors.js';
-import { parseOrThrow } from '../lambdas/shared/validation.js';
+import { issuePath } from '../lambdas/shared/validation.js';
 
 export const mlopsConfigSchema = z
   .object({
@@ -59,14 +59,69 @@ export const defaultConfig: MlopsConfig = {
   featureViews: [],
 };
 
+/** One thing wrong with a configuration: the field (views and features by name) and the rule. */
+export interface ConfigProblem {
+  readonly field: string;
+  readonly rule: string;
+}
+
+/**
+ * A configuration that breaks rules: every problem at once, each naming its field with views,
+ * entities and features by name (`config.featureViews.customer.features.spend.min`) where the
+ * name is readable, by index otherwise. `field`/`rule` are the first problem's.
+ */
+export class ConfigValidationError extends ValidationError {
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    const first = problems[0] ?? { field: 'config', rule: 'invalid configuration' };
+    super(first.field, first.rule, problems.map((p) => `${p.field}: ${p.rule}`).join('\n'));
+    this.name = 'ConfigValidationError';
+    this.problems = problems;
+  }
+}
+
+const READABLE_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+/** An issue's path with array elements that carry a readable `name` written as that name. */
+function namedPath(path: readonly PropertyKey[], input: unknown): string[] {
+  const parts: string[] = [];
+  let node: unknown = input;
+  for (const segment of path) {
+    const next: unknown =
+      node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[segment] : undefined;
+    const name =
+      Array.isArray(node) && next !== null && typeof next === 'object'
+        ? (next as { name?: unknown }).name
+        : undefined;
+    parts.push(typeof name === 'string' && READABLE_NAME.test(name) ? name : String(segment));
+    node = next;
+  }
+  return parts;
+}
+
+/** Every problem zod found, named (see {@link ConfigValidationError}). */
+export function configProblems(issues: readonly z.core.$ZodIssue[], input: unknown): ConfigProblem[] {
+  return issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          field: issuePath([...namedPath(issue.path, input), key], 'config'),
+          rule: 'is not a known field',
+        }))
+      : [{ field: issuePath(namedPath(issue.path, input), 'config'), rule: issue.message }],
+  );
+}
+
 /**
  * Merges overrides (e.g. the CDK context key `mlops`) over the defaults and validates the result,
- * naming the offending field when a value breaks a rule.
+ * reporting every problem at once ({@link ConfigValidationError}).
  */
 export function loadConfig(overrides: unknown = {}): MlopsConfig {
   if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
     throw new ValidationError('config', 'must be an object of configuration values');
   }
   const merged = { ...defaultConfig, ...overrides };
-  return parseOrThrow(mlopsConfigSchema, merged, 'config');
+  const result = mlopsConfigSchema.safeParse(merged);
+  if (result.success) return result.data;
+  throw new ConfigValidationError(configProblems(result.error.issues, merged));
 }

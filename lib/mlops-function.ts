@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { acknowledge, XRAY_WILDCARD } from './nag.js';
@@ -125,6 +125,7 @@ export class MlopsFunction extends NodejsFunction {
         target: 'node24',
         platform: 'node',
         minify: true,
+        logLevel: LogLevel.WARNING, // warnings and errors, not each bundle's size report
         keepNames: true, // class and function names survive minification (error names, stack traces)
         sourceMap: true,
         sourcesContent: false,

@@ -53,6 +53,10 @@ export interface DatasetManifest {
   readonly semantics: string;
 }
 
+/** Where training sets are stored: `datasets/<name>/<hash>/` (manifest.json, data.parquet). */
+export const DATASETS_PREFIX = 'datasets/';
+export const datasetPrefix = (name: string, hash: string) => `${DATASETS_PREFIX}${name}/${hash}/`;
+
 const DAY = 86_400_000;
 /** The largest epoch milliseconds a JavaScript Date (and our timestamps) can hold. */
 const MAX_DATE_MS = 8.64e15;
@@ -228,7 +232,7 @@ export async function getHistoricalFeatures(
       ),
     )
     .digest('hex');
-  const base = `datasets/${name}/${hash}/`;
+  const base = datasetPrefix(name, hash);
   const manifestKey = `${base}manifest.json`;
   const existing = await options.store.get(manifestKey);
   if (existing !== undefined) return JSON.parse(new TextDecoder().decode(existing)) as DatasetManifest;

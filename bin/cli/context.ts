@@ -1,0 +1,73 @@
+/**
+ * What every command reads: the global options, the validated configuration, its feature views
+ * (an unknown view name lists the valid ones), and the stores the commands talk to.
+ */
+import type { Command } from 'commander';
+import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
+import { OnlineStore } from '../../lambdas/feature-store/online-store.js';
+import { clients } from '../../lambdas/shared/clients.js';
+import { type ObjectStore, S3ObjectStore } from '../../lambdas/shared/object-store.js';
+import type { MlopsConfig } from '../../lib/config.js';
+import { importConfigFile, resolveConfig } from '../../lib/project-config.js';
+import { CliInputError, type CliIo, Output } from './output.js';
+import { type ResourceOptions, resourceName } from './resources.js';
+
+export interface GlobalOptions extends ResourceOptions {
+  readonly config?: string;
+  readonly json?: boolean;
+  readonly table?: boolean;
+}
+
+export class CliContext {
+  private constructor(
+    readonly options: GlobalOptions,
+    readonly config: MlopsConfig,
+    readonly views: ReadonlyMap<string, FeatureView>,
+    readonly out: Output,
+  ) {}
+
+  static async load(program: Command, io: CliIo): Promise<CliContext> {
+    const options = program.opts<GlobalOptions>();
+    const config = options.config
+      ? resolveConfig({}, await importConfigFile(options.config))
+      : resolveConfig();
+    const views = new Map(config.featureViews.map((input) => [input.name, defineFeatureView(input)]));
+    return new CliContext(options, config, views, new Output(io, jsonOutput(options, io)));
+  }
+
+  /** A configured view, or bad input that lists the valid names. */
+  view(name: string, field = 'view'): FeatureView {
+    const view = this.views.get(name);
+    if (view !== undefined) return view;
+    const names = [...this.views.keys()];
+    throw new CliInputError(
+      field,
+      `must be a defined feature view (${name} is not)`,
+      names.length > 0
+        ? `valid views: ${names.join(', ')}`
+        : 'the configuration defines no feature views (mlops.config.ts)',
+    );
+  }
+
+  async offlineStore(): Promise<ObjectStore> {
+    return new S3ObjectStore(
+      clients.s3(),
+      await resourceName(this.options, this.config.stackName, 'offlineBucket'),
+    );
+  }
+
+  async onlineTableName(): Promise<string> {
+    return resourceName(this.options, this.config.stackName, 'onlineTable');
+  }
+
+  async onlineStore(): Promise<OnlineStore> {
+    return new OnlineStore(clients.documents(), await this.onlineTableName());
+  }
+}
+
+/** JSON when asked (`--json`) or when stdout is not a terminal, unless `--table` is asked. */
+export function jsonOutput(options: Pick<GlobalOptions, 'json' | 'table'>, io: CliIo): boolean {
+  if (options.json) return true;
+  if (options.table) return false;
+  return io.stdoutIsTty !== true;
+}

@@ -1,0 +1,83 @@
+/**
+ * Finding the stack's resources (offline bucket, online table), in this order: the flag or its
+ * environment variable; the local stack's state (`mlops local up`); the deployed stack's outputs.
+ * When none answers, the error says how to get a stack.
+ */
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { clients } from '../../lambdas/shared/clients.js';
+import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
+import { CliFailure } from './output.js';
+
+export interface ResourceOptions {
+  readonly stack?: string;
+  readonly offlineBucket?: string;
+  readonly onlineTable?: string;
+}
+
+export type ResourceKind = keyof typeof STACK_OUTPUTS;
+
+/** The flag that names each resource, for messages. */
+export const RESOURCE_FLAGS: Readonly<Record<ResourceKind, string>> = {
+  offlineBucket: '--offline-bucket',
+  onlineTable: '--online-table',
+};
+
+export const NO_STACK_HINT =
+  'start the local stack with: npx mlops local up (or deploy with: npx cdk deploy, or name the resource with --offline-bucket / --online-table)';
+
+/**
+ * INTEGRATION POINT (local stack). The one place the CLI consults the state `mlops local up`
+ * leaves behind; the integrator replaces this body with
+ * `import { readLocalStack } from '../../local/local-state.js'` →
+ * `const local = await readLocalStack(); if (local) process.env.AWS_ENDPOINT_URL ??= local.endpoint;
+ * return local?.resources[which];`
+ * (setting the endpoint before the first client is built, so commands talk to the local stack).
+ */
+async function localStackResource(_which: ResourceKind): Promise<string | undefined> {
+  return undefined;
+}
+
+/** A resource's name: the flag or environment variable, the local stack, else the stack's output. */
+export async function resourceName(
+  options: ResourceOptions,
+  stackName: string,
+  which: ResourceKind,
+): Promise<string> {
+  const given = options[which];
+  if (given) return given;
+  if (options.stack === undefined) {
+    const local = await localStackResource(which);
+    if (local) return local;
+  }
+  const name = options.stack ?? stackName;
+  let outputs: { OutputKey?: string; OutputValue?: string }[] | undefined;
+  try {
+    const described = await clients.cloudformation().send(new DescribeStacksCommand({ StackName: name }));
+    outputs = described.Stacks?.[0]?.Outputs;
+  } catch (error) {
+    const endpoint = process.env.AWS_ENDPOINT_URL;
+    const reason = unreachable(error)
+      ? `no AWS endpoint answers${endpoint ? ` at ${endpoint}` : ''}`
+      : (error as Error).message;
+    throw new CliFailure(`could not read the outputs of stack ${name} (${reason})`, NO_STACK_HINT, {
+      cause: error,
+    });
+  }
+  const value = outputs?.find((o) => o.OutputKey === STACK_OUTPUTS[which])?.OutputValue;
+  if (!value)
+    throw new CliFailure(
+      `stack ${name} has no output ${STACK_OUTPUTS[which]}`,
+      `redeploy the stack, or name the resource with ${RESOURCE_FLAGS[which]}`,
+    );
+  return value;
+}
+
+/** Whether an SDK error means nothing listens at the endpoint (or there are no credentials for AWS). */
+export function unreachable(error: unknown): boolean {
+  const e = error as { code?: string; name?: string; cause?: { code?: string } };
+  return (
+    ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT'].includes(e?.code ?? e?.cause?.code ?? '') ||
+    e?.name === 'CredentialsProviderError' ||
+    e?.name === 'TimeoutError'
+  );
+}
