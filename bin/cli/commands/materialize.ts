@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { materializeView } from '../../../lambdas/feature-store/materialize.js';
 import { OnlineStore } from '../../../lambdas/feature-store/online-store.js';
 import { clients } from '../../../lambdas/shared/clients.js';
+import { OFFLINE_PREFIX } from '../../../lambdas/shared/layout.js';
 import { CliContext } from '../context.js';
 import { timeOption } from '../inputs.js';
 import { CliInputError, type CliIo, fields, isoTime } from '../output.js';
@@ -35,7 +36,10 @@ export function registerMaterializeCommands(program: Command, io: CliIo): void {
           ? { fromMs: timeOption(options.from, 'from'), toMs: timeOption(options.to, 'to') }
           : undefined;
       const progress = ctx.out.progress(`materialize ${view.name}`);
-      const store = countingStore(await ctx.offlineStore(), progress, { prefix: 'features/', what: 'get' });
+      const store = countingStore(await ctx.offlineStore(), progress, {
+        prefix: OFFLINE_PREFIX.features,
+        what: 'get',
+      });
       const table = await ctx.onlineTableName();
       // Counts records as their transactions commit; writeLatest announces how many there are.
       const online = new (class extends OnlineStore {
