@@ -1,15 +1,17 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
 import { type DatasetManifest, getHistoricalFeatures, parseEntityRows } from '../feature-store/historical.js';
 import { clients } from '../shared/clients.js';
-import { requireEnv } from '../shared/env.js';
+import { ENV, requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
+import { metrics, recordTrainingSet } from '../shared/metrics.js';
 import { S3ObjectStore } from '../shared/object-store.js';
 
 const views = configuredViews();
-const store = new S3ObjectStore(clients.s3(), requireEnv('OFFLINE_BUCKET'));
+const store = new S3ObjectStore(clients.s3(), requireEnv(ENV.offlineBucket));
 
 interface BuildTrainingSetEvent {
   /** Key under landing/ of the entity rows (JSON lines or Parquet): entity keys and the timestamp. */
@@ -29,6 +31,7 @@ export type TrainingSetResult = Omit<DatasetManifest, 'inputs'> & { readonly inp
  * outgrow a state machine's 256 KB payload.
  */
 async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<TrainingSetResult> {
+  const started = Date.now();
   const key = event?.entityRowsKey;
   if (typeof key !== 'string' || !key.startsWith('landing/') || key.includes('..')) {
     throw new ValidationError('entityRowsKey', 'must be a key under landing/');
@@ -63,9 +66,10 @@ async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<TrainingS
     },
     { store, views },
   );
+  recordTrainingSet(metrics, manifest.rowCount, Date.now() - started);
   logger.info('training set built', { hash: manifest.hash, rowCount: manifest.rowCount });
   const { inputs, ...summary } = manifest;
   return { ...summary, inputCount: inputs.length };
 }
 
-export const handler = middy(buildTrainingSet).use(injectLambdaContext(logger));
+export const handler = middy(buildTrainingSet).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -1,21 +1,25 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
 import { findFeatureView } from '../feature-store/feature-view.js';
 import { type IngestResult, ingestBatch, ingestRequestSchema } from '../feature-store/ingest.js';
+import { isObjectCreatedEvent, LANDING_PREFIX, parseLandingKey } from '../feature-store/landing.js';
 import { clients } from '../shared/clients.js';
-import { requireEnv } from '../shared/env.js';
+import { ENV, requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
+import { metrics, recordIngestion } from '../shared/metrics.js';
 import { S3ObjectStore } from '../shared/object-store.js';
 import { parseOrThrow } from '../shared/validation.js';
 
 const views = configuredViews();
-const store = new S3ObjectStore(clients.s3(), requireEnv('OFFLINE_BUCKET'));
+const bucket = requireEnv(ENV.offlineBucket);
+const store = new S3ObjectStore(clients.s3(), bucket);
 
-/** Where callers put batches before asking for their ingestion. */
-export const LANDING_PREFIX = 'landing/';
+export { LANDING_PREFIX };
 
+/** A direct request: the batch is already under landing/ (any key there). */
 interface IngestEvent {
   readonly view?: unknown;
   readonly batchId?: unknown;
@@ -24,14 +28,29 @@ interface IngestEvent {
   readonly sourceKey?: unknown;
 }
 
+/**
+ * The request an event stands for: a direct `{ view, batchId, format, sourceKey }`, or the S3
+ * "Object Created" event of a batch landed at `landing/<view>/<batchId>.<format>` (EventBridge
+ * invokes the function asynchronously; a key that breaks the layout fails into the failure queue).
+ */
+function requestOf(event: unknown): IngestEvent {
+  if (!isObjectCreatedEvent(event)) return (event ?? {}) as IngestEvent;
+  if (event.detail.bucket?.name !== bucket)
+    throw new ValidationError('detail.bucket.name', `must be the offline bucket ${bucket}`);
+  const key = event.detail.object?.key;
+  if (typeof key !== 'string') throw new ValidationError('detail.object.key', 'must be a string');
+  return parseLandingKey(key, 'detail.object.key');
+}
+
 /** Ingests one landed batch into the offline store. */
-async function ingest(event: IngestEvent): Promise<IngestResult> {
-  const sourceKey = event?.sourceKey;
+async function ingest(event: unknown): Promise<IngestResult> {
+  const started = Date.now();
+  const { sourceKey, ...rest } = requestOf(event);
   if (typeof sourceKey !== 'string' || !sourceKey.startsWith(LANDING_PREFIX) || sourceKey.includes('..')) {
     throw new ValidationError('sourceKey', `must be a key under ${LANDING_PREFIX}`);
   }
   // The request is checked before the (possibly large) batch is read.
-  const request = { view: event.view, batchId: event.batchId, format: event.format };
+  const request = { view: rest.view, batchId: rest.batchId, format: rest.format };
   findFeatureView(views, parseOrThrow(ingestRequestSchema, request).view);
   const body = await store.get(sourceKey);
   if (body === undefined)
@@ -40,8 +59,9 @@ async function ingest(event: IngestEvent): Promise<IngestResult> {
     store,
     views,
   });
+  recordIngestion(metrics, result, Date.now() - started);
   logger.info('batch ingested', { ...result, files: result.files.length });
   return result;
 }
 
-export const handler = middy(ingest).use(injectLambdaContext(logger));
+export const handler = middy(ingest).use(injectLambdaContext(logger)).use(logMetrics(metrics));
