@@ -5,10 +5,11 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { MlopsConfig } from './config.js';
 import { PROJECT_ROOT } from './mlops-function.js';
 import { MlopsStack } from './mlops-stack.js';
+import { AcknowledgementAudit } from './nag.js';
 import { resolveConfig } from './project-config.js';
 
 export interface BuiltApp {
@@ -17,7 +18,8 @@ export interface BuiltApp {
 }
 
 /**
- * Adds the project's stack (and the cdk-nag AwsSolutions checks) to `app`, configured by
+ * Adds the project's stack (and the cdk-nag AwsSolutions and Serverless checks, plus the audit that
+ * every IAM5 acknowledgement matches a finding) to `app`, configured by
  * mlops.config.ts with the context key `mlops` (an object, or JSON text from `cdk synth -c`) on top.
  */
 export function buildApp(app: App, overrides: unknown = app.node.tryGetContext('mlops') ?? {}): BuiltApp {
@@ -26,6 +28,8 @@ export function buildApp(app: App, overrides: unknown = app.node.tryGetContext('
   // Acknowledged findings are copied into each resource's Metadata (cdk_nag.rules_to_suppress) as an audit trail.
   Validations.of(app).addPlugins(
     new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }),
+    new ServerlessChecks(app, { verbose: true }),
+    new AcknowledgementAudit(),
   );
   return { config, stack };
 }

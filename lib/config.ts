@@ -24,9 +24,56 @@ export const mlopsConfigSchema = z
     removalPolicy: z.enum(['retain', 'destroy']),
     /** Feature view definitions (see lambdas/feature-store/feature-view.ts). */
     featureViews: z.array(featureViewSchema).default([]),
+    /**
+     * CloudWatch namespace of every metric the functions emit (and the alarms read).
+     * @default 'ServerlessMlops'
+     */
+    metricsNamespace: z
+      .string({ error: 'must be a string' })
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._/#:-]{0,254}$/,
+        'must be 1-255 of letters, digits and . _ / # : - (not starting with one of the symbols)',
+      )
+      .refine((ns) => !ns.startsWith('AWS/'), 'must not start with AWS/ (reserved for AWS services)')
+      .default('ServerlessMlops'),
+    /** How long the offline bucket keeps what is not the offline store itself (days). */
+    storage: z
+      .strictObject({
+        /** Landed batches (`landing/`), kept after upload; ingestion copies them into the store. @default 7 */
+        landingExpirationDays: z.number().int('must be a whole number of days').positive().default(7),
+        /** Quarantined rows (`quarantine/`), kept for inspection. @default 90 */
+        quarantineExpirationDays: z.number().int('must be a whole number of days').positive().default(90),
+        /** Training sets (`datasets/`) move to S3 Standard-IA after this many days (30 at least). @default 30 */
+        datasetsInfrequentAccessDays: z
+          .number()
+          .int('must be a whole number of days')
+          .min(30, 'must be at least 30 (S3 Standard-IA minimum)')
+          .default(30),
+        /** Training sets are deleted after this many days; null keeps them (models cite them). @default null */
+        datasetsExpirationDays: z
+          .number()
+          .int('must be a whole number of days')
+          .positive()
+          .nullable()
+          .default(null),
+        /** Overwritten or deleted object versions are kept this long (the bucket is versioned). @default 30 */
+        noncurrentVersionExpirationDays: z
+          .number()
+          .int('must be a whole number of days')
+          .positive()
+          .default(30),
+      })
+      .prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
+    const { datasetsExpirationDays, datasetsInfrequentAccessDays } = config.storage;
+    if (datasetsExpirationDays !== null && datasetsExpirationDays <= datasetsInfrequentAccessDays)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storage', 'datasetsExpirationDays'],
+        message: 'must be after datasetsInfrequentAccessDays (or null)',
+      });
     const names = new Set<string>();
     for (const [i, view] of config.featureViews.entries()) {
       if (names.has(view.name))
@@ -57,6 +104,14 @@ export const defaultConfig: MlopsConfig = {
   logRetentionDays: 30,
   removalPolicy: 'retain',
   featureViews: [],
+  metricsNamespace: 'ServerlessMlops',
+  storage: {
+    landingExpirationDays: 7,
+    quarantineExpirationDays: 90,
+    datasetsInfrequentAccessDays: 30,
+    datasetsExpirationDays: null,
+    noncurrentVersionExpirationDays: 30,
+  },
 };
 
 /** One thing wrong with a configuration: the field (views and features by name) and the rule. */

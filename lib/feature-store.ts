@@ -6,26 +6,38 @@
  * function bundles, so the CDK app and the Lambdas read the same definitions.
  */
 import { ArnFormat, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FeatureView } from '../lambdas/feature-store/feature-view.js';
 import { parquetColumns } from '../lambdas/feature-store/parquet-codec.js';
+import { LEASE_TABLE_KEY, LEASE_TTL_ATTRIBUTE } from '../lambdas/feature-store/view-lease.js';
 import {
   ENV,
   FEATURE_VIEWS_DEFINE,
   featureViewPrefix,
+  landingViewPrefix,
   OFFLINE_KEYS,
   OFFLINE_PARTITION_COLUMN,
   OFFLINE_PREFIX,
   ONLINE_ITEM,
 } from '../lambdas/shared/layout.js';
+import {
+  DIMENSIONS,
+  FEATURE_STORE_METRICS,
+  type FeatureStoreMetric,
+  SERVICES,
+} from '../lambdas/shared/metric-names.js';
+import type { MlopsConfig } from './config.js';
 import { MlopsFunction } from './mlops-function.js';
+import { failureQueue, type Monitoring } from './monitoring.js';
 import { acknowledge, invokeQualifiedFunction, type NagFinding, prefixedBucketGrants } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
 
@@ -38,11 +50,12 @@ export interface FeatureStoreProps {
   readonly removalPolicy: RemovalPolicy;
   /** Days the functions' logs are kept. */
   readonly logRetention: logs.RetentionDays;
-  /**
-   * Days landed batches are kept after upload (they are copied into the offline store on ingestion).
-   * @default Duration.days(7)
-   */
-  readonly landingRetention?: Duration;
+  /** Lifecycle of the offline bucket's prefixes (configuration `storage`). */
+  readonly storage: MlopsConfig['storage'];
+  /** CloudWatch namespace of the functions' metrics (configuration `metricsNamespace`). */
+  readonly metricsNamespace: string;
+  /** Alarm topic and standard alarms: failure queues and feature freshness are watched through it. */
+  readonly monitoring: Monitoring;
 }
 
 export class FeatureStore extends Construct {
@@ -58,19 +71,52 @@ export class FeatureStore extends Construct {
   public readonly materializeFunction: MlopsFunction;
   /** Builds a point-in-time training set (event: { entityRowsKey, featureRefs, name? }). */
   public readonly trainingSetFunction: MlopsFunction;
+  /** One lease item per view, so materialization of a view never overlaps itself. */
+  public readonly leaseTable: dynamodb.Table;
+  /** Failed ingestions (on-failure destination) and undeliverable landing events (rule DLQ). */
+  public readonly ingestFailures: sqs.Queue;
+  /** Failed materializations (on-failure destination) and undeliverable schedule events (rule DLQ). */
+  public readonly materializeFailures: sqs.Queue;
+  /** Feature freshness alarms by online view name. */
+  public readonly freshnessAlarms: ReadonlyMap<string, cloudwatch.Alarm>;
+  private readonly metricsNamespace: string;
 
   constructor(scope: Construct, id: string, props: FeatureStoreProps) {
     super(scope, id);
     const stack = Stack.of(this);
+    this.metricsNamespace = props.metricsNamespace;
+    const { storage } = props;
 
+    // Versioned: an overwrite or delete (a rerun, a bug, a role that can put) keeps the old version
+    // for `noncurrentVersionExpirationDays`.
     this.offlineBucket = secureBucket(this, 'Offline', {
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: `${stack.stackName}/feature-store/`,
+      versioned: true,
       lifecycleRules: [
-        { prefix: OFFLINE_PREFIX.landing, expiration: props.landingRetention ?? Duration.days(7) },
+        { noncurrentVersionExpiration: Duration.days(storage.noncurrentVersionExpirationDays) },
+        { prefix: OFFLINE_PREFIX.landing, expiration: Duration.days(storage.landingExpirationDays) },
+        { prefix: OFFLINE_PREFIX.quarantine, expiration: Duration.days(storage.quarantineExpirationDays) },
+        {
+          prefix: OFFLINE_PREFIX.datasets,
+          transitions: [
+            {
+              storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+              transitionAfter: Duration.days(storage.datasetsInfrequentAccessDays),
+            },
+          ],
+          ...(storage.datasetsExpirationDays === null
+            ? {}
+            : { expiration: Duration.days(storage.datasetsExpirationDays) }),
+        },
       ],
       removalPolicy: props.removalPolicy,
     });
+    // Object-created events go to EventBridge (the landing rule below starts ingestions). Set on the
+    // bucket resource itself: the `eventBridgeEnabled` prop would add a custom-resource Lambda.
+    (this.offlineBucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
 
     this.onlineTable = new dynamodb.Table(this, 'Online', {
       partitionKey: { name: ONLINE_ITEM.partitionKey, type: dynamodb.AttributeType.STRING },
@@ -126,22 +172,42 @@ export class FeatureStore extends Construct {
     }
     this.tables = tables;
 
+    this.leaseTable = new dynamodb.Table(this, 'Leases', {
+      partitionKey: { name: LEASE_TABLE_KEY, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: LEASE_TTL_ATTRIBUTE,
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.ingestFailures = failureQueue(this, 'IngestFailures', 'failed ingestions and landing events');
+    this.materializeFailures = failureQueue(
+      this,
+      'MaterializeFailures',
+      'failed materializations and schedule events',
+    );
+    props.monitoring.alarmOnDeadLetters(this.ingestFailures);
+    props.monitoring.alarmOnDeadLetters(this.materializeFailures);
+
     // Every feature-store function gets the validated views baked into its bundle (esbuild define).
     const shared = {
       define: { [FEATURE_VIEWS_DEFINE]: JSON.stringify(props.featureViews) },
       logRetention: props.logRetention,
       logRemovalPolicy: props.removalPolicy,
+      metricsNamespace: props.metricsNamespace,
     };
     this.ingestFunction = new MlopsFunction(this, 'Ingest', {
       name: 'ingest-features',
       description: 'Validates a landed batch and writes it to the offline store as Parquet',
       environment: {
         [ENV.offlineBucket]: this.offlineBucket.bucketName,
-        [ENV.serviceName]: 'feature-store',
+        [ENV.serviceName]: SERVICES.featureStore,
       },
       ...shared,
       memorySize: 2048,
       timeout: Duration.minutes(5),
+      asyncFailure: { queue: this.ingestFailures },
     });
     this.grantIngest(this.ingestFunction);
 
@@ -151,12 +217,16 @@ export class FeatureStore extends Construct {
       environment: {
         [ENV.offlineBucket]: this.offlineBucket.bucketName,
         [ENV.onlineTable]: this.onlineTable.tableName,
-        [ENV.serviceName]: 'feature-store',
+        [ENV.leaseTable]: this.leaseTable.tableName,
+        [ENV.serviceName]: SERVICES.featureStore,
       },
       ...shared,
       memorySize: 3008,
       timeout: Duration.minutes(15),
+      // A schedule fires again soon; a retry of a run that failed would only compete with it.
+      asyncFailure: { queue: this.materializeFailures, retryAttempts: 0 },
     });
+    this.leaseTable.grant(this.materializeFunction, 'dynamodb:PutItem', 'dynamodb:DeleteItem');
     this.offlineBucket.grantRead(this.materializeFunction, OFFLINE_KEYS.ingestion);
     this.offlineBucket.grantRead(this.materializeFunction, OFFLINE_KEYS.ingestionLog);
     this.offlineBucket.grantRead(this.materializeFunction, OFFLINE_KEYS.features);
@@ -169,7 +239,7 @@ export class FeatureStore extends Construct {
       description: 'Builds a point-in-time-correct training set from the offline store',
       environment: {
         [ENV.offlineBucket]: this.offlineBucket.bucketName,
-        [ENV.serviceName]: 'feature-store',
+        [ENV.serviceName]: SERVICES.featureStore,
       },
       ...shared,
       memorySize: 10_240,
@@ -181,6 +251,31 @@ export class FeatureStore extends Construct {
     this.offlineBucket.grantRead(this.trainingSetFunction, OFFLINE_KEYS.datasets);
     this.offlineBucket.grantPut(this.trainingSetFunction, OFFLINE_KEYS.datasets);
 
+    // A batch landed under landing/<view>/ starts its ingestion (asynchronously); one that cannot be
+    // ingested (bad key, bad file) ends in the failure queue, whose alarm says so.
+    const views = props.featureViews.map((v) => v.name);
+    if (views.length > 0) {
+      new events.Rule(this, 'Landed', {
+        description: 'Ingests each batch landed under landing/<view>/',
+        eventPattern: {
+          source: ['aws.s3'],
+          detailType: ['Object Created'],
+          detail: {
+            bucket: { name: [this.offlineBucket.bucketName] },
+            object: { key: views.map((view) => ({ prefix: landingViewPrefix(view) })) },
+          },
+        },
+        targets: [
+          new targets.LambdaFunction(this.ingestFunction, {
+            deadLetterQueue: this.ingestFailures,
+            retryAttempts: 8,
+            maxEventAge: Duration.hours(24),
+          }),
+        ],
+      });
+    }
+
+    const freshness = new Map<string, cloudwatch.Alarm>();
     for (const view of props.featureViews.filter((v) => v.online)) {
       new events.Rule(this, `Materialize-${view.name}`, {
         description: `Materializes feature view ${view.name}`,
@@ -188,23 +283,29 @@ export class FeatureStore extends Construct {
         targets: [
           new targets.LambdaFunction(this.materializeFunction, {
             event: events.RuleTargetInput.fromObject({ view: view.name }),
+            deadLetterQueue: this.materializeFailures,
             retryAttempts: 2,
+            maxEventAge: Duration.minutes(Math.max(1, view.materializeEveryMinutes)),
           }),
         ],
       });
+      freshness.set(view.name, props.monitoring.notify(this.freshnessAlarm(view)));
     }
+    this.freshnessAlarms = freshness;
 
     acknowledge(
       this.ingestFunction.executionRole,
       ...prefixedBucketGrants(
         this.offlineBucket,
-        [
-          OFFLINE_KEYS.landing,
-          OFFLINE_KEYS.features,
-          OFFLINE_KEYS.quarantine,
-          OFFLINE_KEYS.ingestion,
-          OFFLINE_KEYS.ingestionLog,
-        ],
+        {
+          read: [OFFLINE_KEYS.landing, OFFLINE_KEYS.ingestion, OFFLINE_KEYS.ingestionLog],
+          put: [
+            OFFLINE_KEYS.features,
+            OFFLINE_KEYS.quarantine,
+            OFFLINE_KEYS.ingestion,
+            OFFLINE_KEYS.ingestionLog,
+          ],
+        },
         'Ingestion reads landed batches and writes per-batch objects whose keys derive from view and batch id',
       ),
     );
@@ -212,12 +313,15 @@ export class FeatureStore extends Construct {
       this.materializeFunction.executionRole,
       ...prefixedBucketGrants(
         this.offlineBucket,
-        [
-          OFFLINE_KEYS.ingestion,
-          OFFLINE_KEYS.ingestionLog,
-          OFFLINE_KEYS.features,
-          OFFLINE_KEYS.materialization,
-        ],
+        {
+          read: [
+            OFFLINE_KEYS.ingestion,
+            OFFLINE_KEYS.ingestionLog,
+            OFFLINE_KEYS.features,
+            OFFLINE_KEYS.materialization,
+          ],
+          put: [OFFLINE_KEYS.materialization],
+        },
         'Materialization reads manifests and feature files and keeps its watermark',
       ),
     );
@@ -225,10 +329,135 @@ export class FeatureStore extends Construct {
       this.trainingSetFunction.executionRole,
       ...prefixedBucketGrants(
         this.offlineBucket,
-        [OFFLINE_KEYS.landing, OFFLINE_KEYS.features, OFFLINE_KEYS.ingestion, OFFLINE_KEYS.datasets],
+        {
+          read: [OFFLINE_KEYS.landing, OFFLINE_KEYS.features, OFFLINE_KEYS.ingestion, OFFLINE_KEYS.datasets],
+          put: [OFFLINE_KEYS.datasets],
+        },
         'Training sets read entity rows, batch manifests and feature files and write datasets',
       ),
     );
+  }
+
+  /**
+   * ALARM when the view's online values fall behind: no successful materialization within two
+   * schedule intervals (missing data is breaching), or a run whose watermark age at its end exceeds
+   * one interval. Periods are at most a day and the whole window at most 7 days (CloudWatch's
+   * limits), so views scheduled less often than every 3.5 days are checked over 7 days.
+   */
+  private freshnessAlarm(view: FeatureView): cloudwatch.Alarm {
+    const day = 24 * 60;
+    const windowMinutes = 2 * view.materializeEveryMinutes;
+    const periodMinutes = Math.min(windowMinutes, day);
+    const periods = Math.min(Math.ceil(windowMinutes / periodMinutes), 7);
+    return new cloudwatch.Alarm(this, `Freshness-${view.name}`, {
+      alarmDescription: `Feature view ${view.name} is stale: no materialization in ${periods * periodMinutes} minutes, or the online store lags by more than its ${view.materializeEveryMinutes}-minute schedule (see ${this.materializeFailures.node.path})`,
+      metric: this.metricWatermarkAge(view.name, { period: Duration.minutes(periodMinutes) }),
+      threshold: view.materializeEveryMinutes * 60,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: periods,
+      datapointsToAlarm: periods,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+  }
+
+  /**
+   * A feature-store metric as the functions emit it (lambdas/shared/metric-names.ts): the
+   * configured namespace, dimensions `service` and (for per-view metrics) `view`, the metric's
+   * default statistic; `props` overrides period, statistic, label and so on.
+   */
+  metric(
+    key: FeatureStoreMetric,
+    view: string | undefined,
+    props?: cloudwatch.MetricOptions,
+  ): cloudwatch.Metric {
+    const spec = FEATURE_STORE_METRICS[key];
+    const perView = (spec.dimensions as readonly string[]).includes(DIMENSIONS.view);
+    if (perView && view === undefined) throw new Error(`${spec.name} is per view: name the view`);
+    return new cloudwatch.Metric({
+      namespace: this.metricsNamespace,
+      metricName: spec.name,
+      unit: spec.unit as cloudwatch.Unit,
+      statistic: spec.statistic,
+      ...props,
+      dimensionsMap: {
+        [DIMENSIONS.service]: SERVICES.featureStore,
+        ...(perView && view !== undefined ? { [DIMENSIONS.view]: view } : {}),
+        ...props?.dimensionsMap,
+      },
+    });
+  }
+
+  /** Rows ingestion accepted into the view. Unit: Count; default statistic: Sum. */
+  metricRowsAccepted(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('rowsAccepted', view, props);
+  }
+
+  /** Rows ingestion quarantined for the view. Unit: Count; default statistic: Sum. */
+  metricRowsRejected(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('rowsRejected', view, props);
+  }
+
+  /** Batches ingested into the view. Unit: Count; default statistic: Sum. */
+  metricBatchesIngested(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('batchesIngested', view, props);
+  }
+
+  /** Ingestions of a batch id already ingested. Unit: Count; default statistic: Sum. */
+  metricDuplicateBatches(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('duplicateBatches', view, props);
+  }
+
+  /** Time one ingestion took. Unit: Milliseconds; default statistic: Maximum. */
+  metricIngestDuration(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ingestDuration', view, props);
+  }
+
+  /** Latest values written online. Unit: Count; default statistic: Sum. */
+  metricRecordsWritten(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('recordsWritten', view, props);
+  }
+
+  /** Records passed over as older than the online value. Unit: Count; default statistic: Sum. */
+  metricRecordsSkipped(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('recordsSkipped', view, props);
+  }
+
+  /** Records the online store could not take, set aside. Unit: Count; default statistic: Sum. */
+  metricRecordsSetAside(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('recordsSetAside', view, props);
+  }
+
+  /** Latest values already expired, not written. Unit: Count; default statistic: Sum. */
+  metricRecordsExpired(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('recordsExpired', view, props);
+  }
+
+  /** Time one materialization run took. Unit: Milliseconds; default statistic: Maximum. */
+  metricMaterializeDuration(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('materializeDuration', view, props);
+  }
+
+  /** Runs that found the view leased by another and did nothing. Unit: Count; default statistic: Sum. */
+  metricOverlapsAvoided(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('overlapsAvoided', view, props);
+  }
+
+  /**
+   * How far the online store lags, at the end of each run that moved the watermark (absent when no
+   * run succeeded). Unit: Seconds; default statistic: Maximum.
+   */
+  metricWatermarkAge(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('watermarkAge', view, props);
+  }
+
+  /** Rows of the training sets built. Unit: Count; default statistic: Sum. */
+  metricTrainingSetRows(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('trainingSetRows', undefined, props);
+  }
+
+  /** Time one training set took. Unit: Milliseconds; default statistic: Maximum. */
+  metricTrainingSetDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('trainingSetDuration', undefined, props);
   }
 
   /**
@@ -252,7 +481,7 @@ export class FeatureStore extends Construct {
     this.acknowledgeOn(grantee, [
       ...prefixedBucketGrants(
         this.offlineBucket,
-        [OFFLINE_KEYS.landing],
+        { put: [OFFLINE_KEYS.landing] },
         'Producers land batches under landing/',
       ),
       invokeQualifiedFunction(this.ingestFunction),
@@ -290,7 +519,7 @@ export class FeatureStore extends Construct {
     this.acknowledgeOn(grantee, [
       ...prefixedBucketGrants(
         this.offlineBucket,
-        [OFFLINE_KEYS.features],
+        { read: [OFFLINE_KEYS.features] },
         'Readers of the offline store read feature files',
       ),
       {

@@ -7,7 +7,10 @@
  * - esbuild bundling on the host (never Docker), ESM output, source maps, minified.
  * - Structured JSON logs into its own log group with the configured retention; X-Ray tracing.
  * - Its own role that may write only to that log group (no AWS managed policy); callers add
- *   permissions with the constructs' grant methods.
+ *   permissions with the constructs' grant methods. The X-Ray statement (resource `*`, X-Ray takes
+ *   no other) is a policy of its own, so its cdk-nag acknowledgement covers nothing else.
+ * - Asynchronously invoked functions (schedules, events) name an on-failure queue; the others are
+ *   invoked synchronously only, and their callers get the error.
  * - The entry is `lambdas/<name>/handler.ts`, exported as `handler`.
  */
 import * as path from 'node:path';
@@ -15,9 +18,12 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { ENV } from '../lambdas/shared/layout.js';
 import { acknowledge, XRAY_WILDCARD } from './nag.js';
 import { OnnxRuntimeLayer } from './onnxruntime-layer.js';
 
@@ -73,10 +79,38 @@ export interface MlopsFunctionProps {
    */
   readonly define?: Record<string, string>;
   /**
+   * For functions invoked asynchronously (EventBridge schedules and rules, S3 events): where an
+   * invocation that still fails after its retries goes. Every asynchronously invoked function must
+   * have one (test/infra checks it), so a failure always lands where an alarm watches.
+   * @default none: the function is invoked synchronously only, and its caller receives the error
+   */
+  readonly asyncFailure?: AsyncFailureHandling;
+  /**
+   * CloudWatch namespace of the metrics the function emits (POWERTOOLS_METRICS_NAMESPACE).
+   * @default none (the stack gives every function the configured namespace)
+   */
+  readonly metricsNamespace?: string;
+  /**
    * Folder holding the function folders. Tests point it at fixtures.
    * @default `<repo>/lambdas`
    */
   readonly lambdasDir?: string;
+}
+
+/** How an asynchronously invoked function handles failures. */
+export interface AsyncFailureHandling {
+  /** Encrypted SQS queue that receives the failed invocation (request and response). */
+  readonly queue: sqs.IQueue;
+  /**
+   * Retries Lambda makes of a failed asynchronous invocation.
+   * @default 2
+   */
+  readonly retryAttempts?: number;
+  /**
+   * How long an event may wait for an invocation before it goes to the queue unprocessed.
+   * @default Duration.hours(6) (Lambda's own default)
+   */
+  readonly maxEventAge?: Duration;
 }
 
 /** A Lambda function with the project's defaults. */
@@ -98,6 +132,7 @@ export class MlopsFunction extends NodejsFunction {
       description: `Execution role of ${id}`,
     });
     logGroup.grantWrite(role);
+    const failure = props.asyncFailure;
     super(scope, id, {
       entry,
       role,
@@ -109,9 +144,17 @@ export class MlopsFunction extends NodejsFunction {
       timeout: props.timeout ?? Duration.seconds(30),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
+        ...(props.metricsNamespace ? { [ENV.metricsNamespace]: props.metricsNamespace } : {}),
         ...props.environment,
       },
-      tracing: lambda.Tracing.ACTIVE,
+      // Tracing is switched on below, with its permissions in a policy of their own.
+      ...(failure
+        ? {
+            onFailure: new destinations.SqsDestination(failure.queue),
+            retryAttempts: failure.retryAttempts ?? 2,
+            ...(failure.maxEventAge ? { maxEventAge: failure.maxEventAge } : {}),
+          }
+        : {}),
       loggingFormat: lambda.LoggingFormat.JSON,
       logGroup,
       layers: props.onnxRuntime
@@ -139,6 +182,24 @@ export class MlopsFunction extends NodejsFunction {
     });
     this.entryPath = entry;
     this.executionRole = role;
-    acknowledge(role, XRAY_WILDCARD);
+    (this.node.defaultChild as lambda.CfnFunction).tracingConfig = { mode: lambda.Tracing.ACTIVE };
+    const tracing = new iam.Policy(scope, `${id}Tracing`, {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+          resources: ['*'],
+        }),
+      ],
+    });
+    this.node.addDependency(tracing);
+    acknowledge(tracing, XRAY_WILDCARD);
+    acknowledge(this, {
+      pack: 'Serverless',
+      id: 'LambdaDLQ',
+      reason: failure
+        ? `Failed asynchronous invocations go to the on-failure destination ${failure.queue.node.path} (request and response); a dead-letter queue as well would deliver each failure twice.`
+        : 'Invoked synchronously only (by a workflow task or a caller that awaits it): the caller receives the error, so there is no asynchronous event to dead-letter.',
+    });
   }
 }

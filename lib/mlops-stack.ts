@@ -1,10 +1,13 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { ENV } from '../lambdas/shared/layout.js';
 import type { MlopsConfig } from './config.js';
 import { FeatureStore } from './feature-store.js';
+import { MlopsFunction } from './mlops-function.js';
 import { ModelRegistrationWorkflow } from './model-registration-workflow.js';
 import { ModelRegistry } from './model-registry.js';
+import { Monitoring } from './monitoring.js';
 import { acknowledge } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
 import { STACK_OUTPUTS } from './stack-outputs.js';
@@ -22,6 +25,8 @@ export class MlopsStack extends Stack {
   public readonly registry: ModelRegistry;
   public readonly featureStore: FeatureStore;
   public readonly registrationWorkflow: ModelRegistrationWorkflow;
+  /** The alarm topic and every alarm of the stack. */
+  public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps) {
     super(scope, id, {
@@ -41,6 +46,8 @@ export class MlopsStack extends Stack {
       reason: 'This is the server access log destination; logging it into itself would loop.',
     });
 
+    this.monitoring = new Monitoring(this, 'Monitoring', { removalPolicy });
+
     this.registry = new ModelRegistry(this, 'ModelRegistry', {
       accessLogsBucket: this.accessLogsBucket,
       removalPolicy,
@@ -51,6 +58,9 @@ export class MlopsStack extends Stack {
       accessLogsBucket: this.accessLogsBucket,
       removalPolicy,
       logRetention: props.config.logRetentionDays,
+      storage: props.config.storage,
+      metricsNamespace: props.config.metricsNamespace,
+      monitoring: this.monitoring,
     });
     new CfnOutput(this, STACK_OUTPUTS.offlineBucket, {
       value: this.featureStore.offlineBucket.bucketName,
@@ -66,5 +76,11 @@ export class MlopsStack extends Stack {
       logRetention: props.config.logRetentionDays,
       removalPolicy,
     });
+
+    // Every function: the configured metrics namespace, and an alarm on its errors.
+    for (const fn of this.node.findAll().filter((c): c is MlopsFunction => c instanceof MlopsFunction)) {
+      fn.addEnvironment(ENV.metricsNamespace, props.config.metricsNamespace);
+      this.monitoring.alarmOnErrors(fn);
+    }
   }
 }

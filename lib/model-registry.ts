@@ -87,7 +87,7 @@ export class ModelRegistry extends Construct {
       this.registerFunction.executionRole,
       ...prefixedBucketGrants(
         this.artifactBucket,
-        [ARTIFACT_KEYS.models],
+        { read: [ARTIFACT_KEYS.models] },
         'Registration checks the checksum of any artifact under models/; keys are content-addressed per model',
       ),
     );

@@ -1,4 +1,5 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
 import { type DatasetManifest, getHistoricalFeatures, parseEntityRows } from '../feature-store/historical.js';
@@ -7,6 +8,7 @@ import { requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
 import { ENV, OFFLINE_PREFIX } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
+import { metrics, recordTrainingSet } from '../shared/metrics.js';
 import { S3ObjectStore } from '../shared/object-store.js';
 
 const views = configuredViews();
@@ -30,6 +32,7 @@ export type TrainingSetResult = Omit<DatasetManifest, 'inputs'> & { readonly inp
  * outgrow a state machine's 256 KB payload.
  */
 async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<TrainingSetResult> {
+  const started = Date.now();
   const key = event?.entityRowsKey;
   if (typeof key !== 'string' || !key.startsWith(OFFLINE_PREFIX.landing) || key.includes('..')) {
     throw new ValidationError('entityRowsKey', `must be a key under ${OFFLINE_PREFIX.landing}`);
@@ -64,9 +67,10 @@ async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<TrainingS
     },
     { store, views },
   );
+  recordTrainingSet(metrics, manifest.rowCount, Date.now() - started);
   logger.info('training set built', { hash: manifest.hash, rowCount: manifest.rowCount });
   const { inputs, ...summary } = manifest;
   return { ...summary, inputCount: inputs.length };
 }
 
-export const handler = middy(buildTrainingSet).use(injectLambdaContext(logger));
+export const handler = middy(buildTrainingSet).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -55,6 +55,9 @@ export const PARQUET_CONTENT_TYPE = 'application/vnd.apache.parquet';
 /** Everything of one view in the offline store: `features/<view>/`. */
 export const featureViewPrefix = (view: string): string => `${OFFLINE_PREFIX.features}${view}/`;
 
+/** Where producers land batches of one view (`landing/<view>/<batchId>.<format>` starts an ingestion). */
+export const landingViewPrefix = (view: string): string => `${OFFLINE_PREFIX.landing}${view}/`;
+
 /** One date partition of a view: `features/<view>/date=YYYY-MM-DD/`. */
 export const featurePartitionPrefix = (view: string, date: string): string =>
   `${featureViewPrefix(view)}${OFFLINE_PARTITION_COLUMN}=${date}/`;
@@ -97,6 +100,10 @@ export const artifactKey = (modelName: string, sha256: string, fileName = 'model
  * The names are the deployed functions' configuration: add, don't rename.
  */
 export const ENV = {
+  /** The table holding per-view materialization leases. */
+  leaseTable: 'LEASE_TABLE',
+  /** Powertools reads it: the CloudWatch namespace of every metric (configuration `metricsNamespace`). */
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   /** Name of the offline store bucket. */
   offlineBucket: 'OFFLINE_BUCKET',
   /** Name of the online store table. */

@@ -146,12 +146,19 @@ describe('FeatureStore', () => {
 
   it('lets materialization read what it reads and put items, nothing else (no deletes, no other writes)', () => {
     const role = 'FeatureStoreMaterializeRole';
+    const onTable = (table: string) =>
+      statements(role)
+        .filter((st) => JSON.stringify(st.Resource).includes(table))
+        .flatMap(actions)
+        .filter((a) => a.startsWith('dynamodb:'));
+    expect(onTable('FeatureStoreOnline')).toEqual(['dynamodb:PutItem']);
+    // Its lease: taken with a conditional put, given back with a conditional delete.
+    expect(onTable('FeatureStoreLeases').sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem']);
     expect(allows(role, /^s3:GetObject/, '/ingestion-log/*')).toBe(true);
     expect(allows(role, /^s3:GetObject/, '/ingestion/*')).toBe(true);
     expect(allows(role, /^s3:PutObject$/, '/materialization/*')).toBe(true);
     expect(allows(role, /^s3:PutObject$/, '/ingestion-log/*')).toBe(false);
     const all = statements(role).flatMap(actions);
-    expect(all.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:PutItem']);
     expect(all).not.toContainEqual(expect.stringMatching(/^s3:DeleteObject/));
     expect(JSON.stringify(statements(role))).not.toMatch(WHOLE_BUCKET);
   });
@@ -171,13 +178,19 @@ describe('FeatureStore', () => {
   });
 
   it('schedules materialization of each online view, and only those', () => {
-    template.resourceCountIs('AWS::Events::Rule', 1);
+    const schedules = Object.values(template.findResources('AWS::Events::Rule')).filter(
+      (r) => r.Properties.ScheduleExpression !== undefined,
+    );
+    expect(schedules).toHaveLength(1);
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 hour)',
       Targets: [
         Match.objectLike({
           Input: JSON.stringify({ view: 'customer' }),
-          RetryPolicy: { MaximumRetryAttempts: 2 },
+          RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 2 }),
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FeatureStoreMaterializeFailures'), 'Arn'] },
+          },
         }),
       ],
     });

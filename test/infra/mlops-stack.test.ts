@@ -126,7 +126,7 @@ describe('MlopsStack', () => {
     );
     expect(acknowledged.length).toBeGreaterThan(0);
     for (const { id, reason } of acknowledged) {
-      expect(id).toMatch(/^AwsSolutions-/);
+      expect(id).toMatch(/^(AwsSolutions|Serverless)-/);
       expect(reason.length, `reason for ${id}`).toBeGreaterThan(30);
     }
   });
