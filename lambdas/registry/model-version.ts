@@ -2,6 +2,7 @@
  * The model registry's data model and input rules. Plain code: no AWS SDK, so the CLI, the local
  * runner and the Lambdas share it.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ItemTooLargeError, ValidationError } from '../shared/errors.js';
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
@@ -102,6 +103,28 @@ export function parseRegisterModelVersion(input: unknown): RegisterModelVersionR
     throw new ValidationError('artifact.key', `must be under ${prefix}`);
   }
   return request;
+}
+
+/**
+ * Fingerprint of what a registration asks for (everything but its `clientToken`), after defaults:
+ * SHA-256 of canonical JSON (keys sorted at every level). Two requests with one token are the same
+ * request exactly when their fingerprints are equal.
+ */
+export function requestFingerprint(request: RegisterModelVersionRequest): string {
+  const { clientToken: _token, ...payload } = request;
+  return createHash('sha256').update(canonicalJson(payload)).digest('hex');
+}
+
+/** JSON with object keys sorted at every level, so equal values have one spelling. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /** Validates a model name. */

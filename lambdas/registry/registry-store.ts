@@ -5,12 +5,15 @@
  * Table layout (one partition per model):
  *   pk = MODEL#<name>  sk = MODEL               head: latestVersion counter, createdAt
  *   pk = MODEL#<name>  sk = VERSION#<10 digits> one item per version (zero-padded: sorts by number)
- *   pk = MODEL#<name>  sk = TOKEN#<clientToken> idempotency record -> version
+ *   pk = MODEL#<name>  sk = TOKEN#<clientToken> idempotency record -> version, requestHash
  *
  * Versions are allocated with optimistic concurrency: read the head, then one transaction that moves
  * the head from n to n+1 only if it still says n and creates VERSION#n+1 (and TOKEN#t) only if
  * absent. Either all of it is written or none, so there are no gaps, no duplicates and no version
  * without its metadata. A lost race re-reads and retries with jittered backoff.
+ *
+ * Every read is strongly consistent: a caller that has just registered (or retried) reads what it
+ * wrote, never an older replica.
  */
 
 import { createHash } from 'node:crypto';
@@ -22,13 +25,15 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+import { ConflictError, ContentionError, NotFoundError, ValidationError } from '../shared/errors.js';
 import {
   assertItemFits,
   type ModelVersion,
   parseModelName,
   parseRegisterModelVersion,
   parseVersion,
+  type RegisterModelVersionRequest,
+  requestFingerprint,
 } from './model-version.js';
 
 export interface ModelRegistryStoreProps {
@@ -80,14 +85,16 @@ export class ModelRegistryStore {
 
   /**
    * Registers a new version of a model whose artifact is already in the artifact bucket. Validates
-   * everything before writing anything; with a `clientToken` a repeated call returns the version the
-   * first call created.
+   * everything before writing anything; with a `clientToken` a repeated call with the same payload
+   * returns the version the first call created, and one with a different payload is refused with
+   * {@link ConflictError}.
    */
   async registerModelVersion(input: unknown): Promise<ModelVersion> {
     const request = parseRegisterModelVersion(input);
     const pk = modelPk(request.modelName);
+    const requestHash = requestFingerprint(request);
     if (request.clientToken !== undefined) {
-      const existing = await this.findByToken(request.modelName, request.clientToken);
+      const existing = await this.findByToken(request, requestHash);
       if (existing !== undefined) return existing;
     }
     const sizeBytes = await this.verifyArtifact(request.artifact.key, request.artifact.sha256);
@@ -150,7 +157,13 @@ export class ModelRegistryStore {
                     {
                       Put: {
                         TableName: this.tableName,
-                        Item: { pk, sk: tokenSk(request.clientToken), version: version.version, createdAt },
+                        Item: {
+                          pk,
+                          sk: tokenSk(request.clientToken),
+                          version: version.version,
+                          requestHash,
+                          createdAt,
+                        },
                         ConditionExpression: 'attribute_not_exists(pk)',
                       },
                     },
@@ -163,14 +176,14 @@ export class ModelRegistryStore {
       } catch (error) {
         if (!isRetryableTransactionError(error)) throw error;
         if (request.clientToken !== undefined) {
-          const existing = await this.findByToken(request.modelName, request.clientToken);
+          const existing = await this.findByToken(request, requestHash);
           if (existing !== undefined) return existing;
         }
         // Full jitter, capped: spreads contending writers out instead of retrying in lockstep.
         await sleep(Math.random() * Math.min(250, 5 * 2 ** Math.min(attempt, 6)));
       }
     }
-    throw new ConflictError(
+    throw new ContentionError(
       `could not allocate a version of ${request.modelName} after ${this.maxAttempts} attempts under contention`,
     );
   }
@@ -180,7 +193,11 @@ export class ModelRegistryStore {
     const name = parseModelName(modelName);
     const number = parseVersion(version);
     const result = await this.documents.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: modelPk(name), sk: versionSk(number) } }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: modelPk(name), sk: versionSk(number) },
+        ConsistentRead: true,
+      }),
     );
     if (result.Item === undefined) throw new NotFoundError(`version ${number} of model ${name}`);
     return toModelVersion(result.Item);
@@ -203,6 +220,7 @@ export class ModelRegistryStore {
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
         ExpressionAttributeValues: { ':pk': pk, ':prefix': 'VERSION#' },
         ScanIndexForward: false,
+        ConsistentRead: true,
         Limit: limit,
         ...(options.nextToken !== undefined ? { ExclusiveStartKey: decodeToken(options.nextToken, pk) } : {}),
       }),
@@ -213,16 +231,34 @@ export class ModelRegistryStore {
       : { versions, nextToken: encodeToken(result.LastEvaluatedKey) };
   }
 
-  private async findByToken(modelName: string, token: string): Promise<ModelVersion | undefined> {
+  /**
+   * The version a client token already registered, or undefined when the token is new. A token
+   * recorded with another payload is a {@link ConflictError} (tokens written before payloads were
+   * fingerprinted carry no hash and count as the same request).
+   */
+  private async findByToken(
+    request: RegisterModelVersionRequest,
+    requestHash: string,
+  ): Promise<ModelVersion | undefined> {
+    const token = request.clientToken;
+    if (token === undefined) return undefined;
     const result = await this.documents.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { pk: modelPk(modelName), sk: tokenSk(token) },
+        Key: { pk: modelPk(request.modelName), sk: tokenSk(token) },
         ConsistentRead: true,
       }),
     );
     const version = result.Item?.version;
-    return typeof version === 'number' ? this.getModelVersion(modelName, version) : undefined;
+    if (typeof version !== 'number') return undefined;
+    const recorded = result.Item?.requestHash;
+    if (typeof recorded === 'string' && recorded !== requestHash) {
+      throw new ConflictError(
+        `clientToken ${token} already registered version ${version} of ${request.modelName} with a different payload`,
+        { current: version },
+      );
+    }
+    return this.getModelVersion(request.modelName, version);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
 import { artifactKey } from '../../lambdas/registry/model-version.js';
@@ -7,6 +7,7 @@ import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import {
   ConflictError,
+  ContentionError,
   ItemTooLargeError,
   NotFoundError,
   ValidationError,
@@ -36,6 +37,24 @@ async function rejection(promise: Promise<unknown>, what = 'the call'): Promise<
     return error as Error;
   }
   throw new Error(`expected ${what} to be rejected`);
+}
+
+/**
+ * The documents client as an eventually consistent replica can answer: a read that does not ask
+ * for consistency sees the table as it was before the test's writes (the emulator itself is always
+ * consistent, so this fault is injected at the SDK boundary).
+ */
+function staleUnlessConsistent(documents: DynamoDBDocumentClient): DynamoDBDocumentClient {
+  return new Proxy(documents, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver);
+      return async (command: unknown) => {
+        if (command instanceof GetCommand && command.input.ConsistentRead !== true) return {};
+        if (command instanceof QueryCommand && command.input.ConsistentRead !== true) return { Items: [] };
+        return target.send(command as never);
+      };
+    },
+  });
 }
 
 beforeAll(async () => {
@@ -189,7 +208,78 @@ describe('model registry on the emulator', () => {
     expect(await rejection(registry.getModelVersion('iris', 999))).toBeInstanceOf(NotFoundError);
   });
 
-  it('gives up with ConflictError when it cannot win the version race', async () => {
+  it('reads its own writes where reads are only eventually consistent', async () => {
+    const artifact = await uploadArtifact('fresh');
+    const replica = new ModelRegistryStore({
+      documents: staleUnlessConsistent(clients.documents()),
+      s3: clients.s3(),
+      tableName,
+      artifactBucket: bucket,
+    });
+    const input = {
+      modelName: 'fresh',
+      artifact: { key: artifact.key, sha256: artifact.sha256 },
+      clientToken: 'fresh-1',
+    };
+    const registered = await replica.registerModelVersion(input);
+    expect(await replica.getModelVersion('fresh', registered.version)).toEqual(registered);
+    expect((await replica.listModelVersions('fresh')).versions).toEqual([registered]);
+    expect(await replica.registerModelVersion(input)).toEqual(registered);
+  });
+
+  it('refuses a reused client token with a different payload as ConflictError and writes nothing', async () => {
+    const artifact = await uploadArtifact('token');
+    const input = {
+      modelName: 'token',
+      artifact: { key: artifact.key, sha256: artifact.sha256 },
+      metrics: { auc: 0.8 },
+      clientToken: 'exec-1',
+    };
+    const first = await registry.registerModelVersion(input);
+    const before = await tableItems();
+
+    const error = await rejection(registry.registerModelVersion({ ...input, metrics: { auc: 0.9 } }));
+
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error.name).toBe('ConflictError');
+    expect(error).not.toBeInstanceOf(ValidationError);
+    expect(error.message).toMatch(/clientToken exec-1 .*version 1/);
+    expect(await tableItems()).toEqual(before);
+    // The same payload (defaults spelled out, keys in another order) is the same request.
+    const again = await registry.registerModelVersion({
+      clientToken: 'exec-1',
+      metrics: { auc: 0.8 },
+      params: {},
+      artifact: { sha256: artifact.sha256, key: artifact.key },
+      modelName: 'token',
+    });
+    expect(again).toEqual(first);
+  });
+
+  it('lets exactly one of concurrent same-token registrations with different payloads win', async () => {
+    const artifact = await uploadArtifact('token-race');
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        registry.registerModelVersion({
+          modelName: 'token-race',
+          artifact: { key: artifact.key, sha256: artifact.sha256 },
+          metrics: { run: i },
+          clientToken: 'exec-race',
+        }),
+      ),
+    );
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    const lost = outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason);
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(7);
+    for (const reason of lost) expect(reason).toBeInstanceOf(ConflictError);
+    const versions = (await tableItems()).filter(
+      (item) => item.pk === 'MODEL#token-race' && String(item.sk).startsWith('VERSION#'),
+    );
+    expect(versions).toHaveLength(1);
+  });
+
+  it('gives up with ContentionError when it cannot win the version race', async () => {
     const artifact = await uploadArtifact('contended');
     const impatient = new ModelRegistryStore({
       documents: clients.documents(),
@@ -206,7 +296,7 @@ describe('model registry on the emulator', () => {
       .filter((o) => o.status === 'rejected')
       .map((o) => (o as PromiseRejectedResult).reason);
     expect(failures.length).toBeGreaterThan(0);
-    for (const failure of failures) expect(failure).toBeInstanceOf(ConflictError);
+    for (const failure of failures) expect(failure).toBeInstanceOf(ContentionError);
     const won = outcomes
       .filter((o) => o.status === 'fulfilled')
       .map((o) => (o as PromiseFulfilledResult<{ version: number }>).value.version);
