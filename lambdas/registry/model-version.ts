@@ -67,8 +67,11 @@ export const registerModelVersionSchema = z.strictObject({
    * created instead of allocating a new one (a retried workflow step registers once).
    */
   clientToken: z
-    .string()
-    .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 . _ : -')
+    .string({ error: 'must be a string' })
+    .regex(
+      /^[^\s\p{Cc}]{1,256}$/u,
+      'must be 1-256 characters without whitespace or control characters (an execution ARN fits)',
+    )
     .optional(),
 });
 

@@ -5,8 +5,14 @@ import {
   parseModelName,
   parseRegisterModelVersion,
   parseVersion,
+  requestFingerprint,
 } from '../../lambdas/registry/model-version.js';
-import { ItemTooLargeError, ValidationError } from '../../lambdas/shared/errors.js';
+import {
+  ConflictError,
+  ContentionError,
+  ItemTooLargeError,
+  ValidationError,
+} from '../../lambdas/shared/errors.js';
 import { validationErrorOf } from '../support/errors.js';
 
 const sha = 'a'.repeat(64);
@@ -114,8 +120,42 @@ describe('assertItemFits', () => {
   });
 });
 
+describe('client tokens', () => {
+  const executionArn =
+    'arn:aws:states:eu-west-1:123456789012:execution:ModelRegistrationWorkflowStateMachine112F6BC6:' +
+    'train-ñ-2026-12-02_run-0000000000000000000000000000000000000000000000000000000000000000000';
+
+  it('accepts an execution ARN (the workflow passes $$.Execution.Id)', () => {
+    expect(parseRegisterModelVersion({ ...valid, clientToken: executionArn }).clientToken).toBe(executionArn);
+  });
+
+  it('rejects a token with whitespace or over 256 characters', () => {
+    for (const clientToken of ['run 1', 'run\n1', '', 'x'.repeat(257)]) {
+      expect(validationErrorOf(() => parseRegisterModelVersion({ ...valid, clientToken })).field).toBe(
+        'clientToken',
+      );
+    }
+  });
+
+  it('fingerprints the payload without the token, independent of key order and spelled-out defaults', () => {
+    const a = parseRegisterModelVersion({ ...valid, metrics: { auc: 0.9, f1: 0.5 }, clientToken: 'a' });
+    const b = parseRegisterModelVersion({
+      clientToken: 'b',
+      params: {},
+      metrics: { f1: 0.5, auc: 0.9 },
+      artifact: { sha256: sha, key: valid.artifact.key },
+      modelName: 'churn',
+    });
+    const c = parseRegisterModelVersion({ ...valid, metrics: { auc: 0.91, f1: 0.5 } });
+    expect(requestFingerprint(a)).toBe(requestFingerprint(b));
+    expect(requestFingerprint(a)).not.toBe(requestFingerprint(c));
+  });
+});
+
 describe('error names', () => {
   it('spells names out so Retry/Catch still match after minification', () => {
+    expect(new ConflictError('m', { current: 3 })).toMatchObject({ name: 'ConflictError', current: 3 });
+    expect(new ContentionError('m').name).toBe('ContentionError');
     expect(new ValidationError('f', 'rule').name).toBe('ValidationError');
     expect(new ItemTooLargeError('params', 500_000, 409_600).name).toBe('ValidationError');
   });
