@@ -7,6 +7,19 @@ import { z } from 'zod';
 import { ItemTooLargeError, ValidationError } from '../shared/errors.js';
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
 import { parseOrThrow } from '../shared/validation.js';
+import {
+  type ArtifactRole,
+  artifactRefSchema,
+  extraArtifactsSchema,
+  type InputSignature,
+  lineageSchema,
+  type ModelLineage,
+  type ModelOutput,
+  outputSchema,
+  signatureSchema,
+  UNKNOWN_PRINCIPAL,
+  type VersionArtifacts,
+} from './version-record.js';
 
 /** Lifecycle stages of a model version. New versions start in `None`. */
 export const MODEL_STAGES = ['None', 'Staging', 'Production', 'Archived'] as const;
@@ -31,15 +44,12 @@ const finiteNumber = z.number({ error: 'must be a finite number' });
 
 export const registerModelVersionSchema = z.strictObject({
   modelName: modelNameSchema,
-  artifact: z.strictObject({
-    key: z
-      .string({ error: 'must be a string' })
-      .min(1, 'must not be empty')
-      .max(1024, 'must be at most 1024 bytes'),
-    sha256: z
-      .string({ error: 'must be a string' })
-      .regex(/^[a-f0-9]{64}$/, 'must be a lowercase hex SHA-256 digest (64 characters)'),
-  }),
+  /** The model artifact (role `model`). */
+  artifact: artifactRefSchema,
+  /** Artifacts of the other roles, each checked like the model. */
+  artifacts: extraArtifactsSchema,
+  signature: signatureSchema.optional(),
+  output: outputSchema.optional(),
   metrics: z
     .record(keyName('metric'), finiteNumber)
     .refine((m) => Object.keys(m).length <= 500, 'must hold at most 500 metrics')
@@ -57,10 +67,7 @@ export const registerModelVersionSchema = z.strictObject({
     .record(keyName('tag'), z.string().max(256, 'must be at most 256 characters'))
     .refine((t) => Object.keys(t).length <= 50, 'must hold at most 50 tags')
     .default({}),
-  lineage: z
-    .record(keyName('lineage'), z.string().max(2048, 'must be at most 2048 characters'))
-    .refine((l) => Object.keys(l).length <= 50, 'must hold at most 50 entries')
-    .default({}),
+  lineage: lineageSchema,
   description: z.string().max(4096, 'must be at most 4096 characters').default(''),
   /**
    * Idempotency token: registering again with the same token returns the version the first call
@@ -83,27 +90,55 @@ export interface ModelVersion {
   readonly modelName: string;
   readonly version: number;
   readonly stage: ModelStage;
-  readonly artifact: {
-    readonly bucket: string;
-    readonly key: string;
-    readonly sha256: string;
-    readonly sizeBytes: number;
-  };
+  /** The model artifact (the same as `artifacts.model`; kept for callers written before roles). */
+  readonly artifact: VersionArtifacts['model'];
+  /** Every artifact by role, each with key, SHA-256, size and S3 version id. */
+  readonly artifacts: VersionArtifacts;
+  readonly signature?: InputSignature;
+  readonly output?: ModelOutput;
   readonly metrics: Record<string, number>;
   readonly params: Record<string, string | number | boolean>;
   readonly tags: Record<string, string>;
-  readonly lineage: Record<string, string>;
+  readonly lineage: ModelLineage;
   readonly description: string;
   readonly createdAt: string;
+  /** Who registered it: the caller's IAM principal in AWS, `local` offline, `unknown` for old records. */
+  readonly createdBy: string;
   readonly clientToken?: string;
+}
+
+/**
+ * A stored version item as the current record shape: records registered before artifacts by role
+ * and `createdBy` existed read with `artifacts.model` = their `artifact` and `createdBy` unknown.
+ */
+export function versionFromItem(item: Record<string, unknown>): ModelVersion {
+  const { pk: _pk, sk: _sk, requestHash: _hash, ...stored } = item;
+  const version = stored as unknown as ModelVersion & { artifacts?: VersionArtifacts; createdBy?: string };
+  return {
+    ...version,
+    artifacts: version.artifacts ?? { model: version.artifact },
+    createdBy: version.createdBy ?? UNKNOWN_PRINCIPAL,
+  };
+}
+
+/** The artifacts a request names, by role (the model first). */
+export function requestedArtifacts(
+  request: RegisterModelVersionRequest,
+): [ArtifactRole, { key: string; sha256: string }][] {
+  const extra = Object.entries(request.artifacts).filter(([, ref]) => ref !== undefined) as [
+    ArtifactRole,
+    { key: string; sha256: string },
+  ][];
+  return [['model', request.artifact], ...extra];
 }
 
 /** Validates a registration request; throws a {@link ValidationError} naming the field. */
 export function parseRegisterModelVersion(input: unknown): RegisterModelVersionRequest {
   const request = parseOrThrow(registerModelVersionSchema, input);
   const prefix = artifactPrefix(request.modelName);
-  if (!request.artifact.key.startsWith(prefix)) {
-    throw new ValidationError('artifact.key', `must be under ${prefix}`);
+  for (const [role, ref] of requestedArtifacts(request)) {
+    if (!ref.key.startsWith(prefix))
+      throw new ValidationError(artifactField(role, 'key'), `must be under ${prefix}`);
   }
   return request;
 }
@@ -128,6 +163,11 @@ export function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** The request field naming an artifact of `role`: `artifact.key` for the model, `artifacts.<role>.key` else. */
+export function artifactField(role: ArtifactRole, part: 'key' | 'sha256'): string {
+  return role === 'model' ? `artifact.${part}` : `artifacts.${role}.${part}`;
 }
 
 /** Validates a model name. */

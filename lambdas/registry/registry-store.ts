@@ -27,14 +27,18 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, ContentionError, NotFoundError, ValidationError } from '../shared/errors.js';
 import {
+  artifactField,
   assertItemFits,
   type ModelVersion,
   parseModelName,
   parseRegisterModelVersion,
   parseVersion,
   type RegisterModelVersionRequest,
+  requestedArtifacts,
   requestFingerprint,
+  versionFromItem,
 } from './model-version.js';
+import type { ArtifactRole, StoredArtifactRef, VersionArtifacts } from './version-record.js';
 
 export interface ModelRegistryStoreProps {
   readonly documents: DynamoDBDocumentClient;
@@ -45,6 +49,11 @@ export interface ModelRegistryStoreProps {
   readonly maxAttempts?: number;
   /** Clock, injectable for tests. @default () => new Date() */
   readonly now?: () => Date;
+  /**
+   * Who registers (recorded as `createdBy`): the caller's IAM principal in AWS.
+   * @default 'local'
+   */
+  readonly principal?: string;
 }
 
 export interface ListModelVersionsOptions {
@@ -73,6 +82,7 @@ export class ModelRegistryStore {
   private readonly artifactBucket: string;
   private readonly maxAttempts: number;
   private readonly now: () => Date;
+  private readonly principal: string;
 
   constructor(props: ModelRegistryStoreProps) {
     this.documents = props.documents;
@@ -81,6 +91,7 @@ export class ModelRegistryStore {
     this.artifactBucket = props.artifactBucket;
     this.maxAttempts = props.maxAttempts ?? 100;
     this.now = props.now ?? (() => new Date());
+    this.principal = props.principal ?? 'local';
   }
 
   /**
@@ -97,7 +108,12 @@ export class ModelRegistryStore {
       const existing = await this.findByToken(request, requestHash);
       if (existing !== undefined) return existing;
     }
-    const sizeBytes = await this.verifyArtifact(request.artifact.key, request.artifact.sha256);
+    const verified = await Promise.all(
+      requestedArtifacts(request).map(
+        async ([role, ref]) => [role, await this.verifyArtifact(role, ref)] as const,
+      ),
+    );
+    const artifacts = Object.fromEntries(verified) as unknown as VersionArtifacts;
 
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const head = await this.documents.send(
@@ -109,18 +125,17 @@ export class ModelRegistryStore {
         modelName: request.modelName,
         version: latest + 1,
         stage: 'None',
-        artifact: {
-          bucket: this.artifactBucket,
-          key: request.artifact.key,
-          sha256: request.artifact.sha256,
-          sizeBytes,
-        },
+        artifact: artifacts.model,
+        artifacts,
+        ...(request.signature !== undefined ? { signature: request.signature } : {}),
+        ...(request.output !== undefined ? { output: request.output } : {}),
         metrics: request.metrics,
         params: request.params,
         tags: request.tags,
         lineage: request.lineage,
         description: request.description,
         createdAt,
+        createdBy: this.principal,
         ...(request.clientToken !== undefined ? { clientToken: request.clientToken } : {}),
       };
       const versionItem = { pk, sk: versionSk(version.version), ...version };
@@ -200,7 +215,7 @@ export class ModelRegistryStore {
       }),
     );
     if (result.Item === undefined) throw new NotFoundError(`version ${number} of model ${name}`);
-    return toModelVersion(result.Item);
+    return versionFromItem(result.Item);
   }
 
   /** Lists a model's versions, newest first, a page at a time. */
@@ -225,7 +240,7 @@ export class ModelRegistryStore {
         ...(options.nextToken !== undefined ? { ExclusiveStartKey: decodeToken(options.nextToken, pk) } : {}),
       }),
     );
-    const versions = (result.Items ?? []).map(toModelVersion);
+    const versions = (result.Items ?? []).map(versionFromItem);
     return result.LastEvaluatedKey === undefined
       ? { versions }
       : { versions, nextToken: encodeToken(result.LastEvaluatedKey) };
@@ -262,31 +277,48 @@ export class ModelRegistryStore {
   }
 
   /**
-   * Checks the artifact exists and its SHA-256 is `sha256`; returns its size. Uses the checksum S3
-   * keeps when the object was uploaded with one (no download); otherwise streams the object and
-   * hashes it, so a wrong digest is caught whatever the uploader did.
+   * Checks the artifact exists and its SHA-256 is the one given; returns it as the record stores it
+   * (with size and S3 version id). Uses the checksum S3 keeps when the object was uploaded with one
+   * (no download); otherwise streams the object (the version just checked) and hashes it, so a wrong
+   * digest is caught whatever the uploader did.
    */
-  private async verifyArtifact(key: string, sha256: string): Promise<number> {
+  private async verifyArtifact(
+    role: ArtifactRole,
+    ref: { key: string; sha256: string },
+  ): Promise<StoredArtifactRef> {
     const mismatch = () =>
-      new ValidationError('artifact.sha256', 'must match the SHA-256 of the stored artifact');
+      new ValidationError(artifactField(role, 'sha256'), 'must match the SHA-256 of the stored artifact');
+    const stored = (sizeBytes: number, versionId: string | undefined): StoredArtifactRef => ({
+      bucket: this.artifactBucket,
+      key: ref.key,
+      sha256: ref.sha256,
+      sizeBytes,
+      ...(versionId !== undefined && versionId !== 'null' ? { s3VersionId: versionId } : {}),
+    });
     try {
       const head = await this.s3.send(
-        new HeadObjectCommand({ Bucket: this.artifactBucket, Key: key, ChecksumMode: 'ENABLED' }),
+        new HeadObjectCommand({ Bucket: this.artifactBucket, Key: ref.key, ChecksumMode: 'ENABLED' }),
       );
-      const stored = head.ChecksumSHA256;
-      if (stored !== undefined && head.ChecksumType !== 'COMPOSITE' && !stored.includes('-')) {
-        if (Buffer.from(stored, 'base64').toString('hex') !== sha256) throw mismatch();
-        return head.ContentLength ?? 0;
+      const checksum = head.ChecksumSHA256;
+      if (checksum !== undefined && head.ChecksumType !== 'COMPOSITE' && !checksum.includes('-')) {
+        if (Buffer.from(checksum, 'base64').toString('hex') !== ref.sha256) throw mismatch();
+        return stored(head.ContentLength ?? 0, head.VersionId);
       }
-      const object = await this.s3.send(new GetObjectCommand({ Bucket: this.artifactBucket, Key: key }));
+      const object = await this.s3.send(
+        new GetObjectCommand({
+          Bucket: this.artifactBucket,
+          Key: ref.key,
+          ...(head.VersionId !== undefined && head.VersionId !== 'null' ? { VersionId: head.VersionId } : {}),
+        }),
+      );
       const hash = createHash('sha256');
       let size = 0;
       for await (const chunk of object.Body as AsyncIterable<Uint8Array>) {
         hash.update(chunk);
         size += chunk.byteLength;
       }
-      if (hash.digest('hex') !== sha256) throw mismatch();
-      return size;
+      if (hash.digest('hex') !== ref.sha256) throw mismatch();
+      return stored(size, object.VersionId);
     } catch (error) {
       if (
         error instanceof NotFound ||
@@ -294,8 +326,8 @@ export class ModelRegistryStore {
         ['NotFound', 'NoSuchKey'].includes((error as Error).name)
       ) {
         throw new ValidationError(
-          'artifact.key',
-          `must name an object in the artifact bucket (no object at ${key})`,
+          artifactField(role, 'key'),
+          `must name an object in the artifact bucket (no object at ${ref.key})`,
         );
       }
       throw error;
@@ -311,11 +343,6 @@ function isRetryableTransactionError(error: unknown): boolean {
     );
   }
   return (error as { name?: string }).name === 'TransactionConflictException';
-}
-
-function toModelVersion(item: Record<string, unknown>): ModelVersion {
-  const { pk: _pk, sk: _sk, ...version } = item;
-  return version as unknown as ModelVersion;
 }
 
 function encodeToken(key: Record<string, unknown>): string {

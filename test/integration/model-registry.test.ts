@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  ScanCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
 import { artifactKey } from '../../lambdas/registry/model-version.js';
@@ -86,6 +92,7 @@ describe('model registry on the emulator', () => {
       key: artifact.key,
       sha256: artifact.sha256,
       sizeBytes: 256,
+      s3VersionId: expect.any(String),
     });
     expect(await registry.getModelVersion('iris', 1)).toEqual(registered);
     const page = await registry.listModelVersions('iris');
@@ -206,6 +213,134 @@ describe('model registry on the emulator', () => {
 
   it('reports a missing version as NotFoundError', async () => {
     expect(await rejection(registry.getModelVersion('iris', 999))).toBeInstanceOf(NotFoundError);
+  });
+
+  it('keeps the complete version record: artifacts by role, signature, output, lineage, creator', async () => {
+    const model = await uploadArtifact('complete');
+    const report = await putModelArtifact(
+      clients.s3(),
+      bucket,
+      'complete',
+      Buffer.from('{"auc":0.91}'),
+      'evaluation.json',
+    );
+    const profile = await putModelArtifact(clients.s3(), bucket, 'complete', randomBytes(99), 'profile.json');
+    const input = {
+      modelName: 'complete',
+      artifact: { key: model.key, sha256: model.sha256 },
+      artifacts: {
+        evaluationReport: { key: report.key, sha256: report.sha256 },
+        referenceProfile: { key: profile.key, sha256: profile.sha256 },
+      },
+      signature: {
+        inputs: [
+          { name: 'tenure_days', type: 'int64', featureView: 'customer_profile' },
+          { name: 'avg_spend', type: 'float64', featureView: 'customer_spend' },
+          { name: 'plan', type: 'string' },
+        ],
+      },
+      output: { kind: 'binary', positiveClass: 'churned', threshold: 0.42 },
+      metrics: { auc: 0.91 },
+      params: { depth: 6 },
+      tags: { team: 'growth' },
+      lineage: {
+        trainingSet: { manifestKey: 'datasets/complete/abc/manifest.json', sha256: 'c'.repeat(64) },
+        featureViews: [{ name: 'customer_profile', definitionHash: 'd1' }],
+        codeVersion: '0123abc',
+        configFingerprint: 'cfg-1',
+        trainer: { name: 'gbdt', version: '1.2.0' },
+        runId: 'run-9',
+      },
+    };
+    const registered = await registry.registerModelVersion(input);
+
+    const read = await registry.getModelVersion('complete', registered.version);
+    expect(read).toEqual(registered);
+    expect(read).toMatchObject({
+      signature: input.signature,
+      output: input.output,
+      lineage: input.lineage,
+      tags: { team: 'growth' },
+      createdBy: 'local',
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+    expect(read.artifacts.model).toEqual(read.artifact);
+    expect(read.artifacts.evaluationReport).toEqual({
+      bucket,
+      key: report.key,
+      sha256: report.sha256,
+      sizeBytes: 12,
+      s3VersionId: expect.any(String),
+    });
+    expect(read.artifacts.referenceProfile?.sizeBytes).toBe(99);
+    expect(read.artifacts.modelCard).toBeUndefined();
+  });
+
+  it('refuses an artifact of another role whose digest or key is wrong, naming its field', async () => {
+    const model = await uploadArtifact('roles');
+    const base = { modelName: 'roles', artifact: { key: model.key, sha256: model.sha256 } };
+    const before = await tableItems();
+    const wrongDigest = await rejection(
+      registry.registerModelVersion({
+        ...base,
+        artifacts: { evaluationReport: { key: model.key, sha256: 'e'.repeat(64) } },
+      }),
+    );
+    expect(wrongDigest).toMatchObject({ field: 'artifacts.evaluationReport.sha256' });
+    const missing = await rejection(
+      registry.registerModelVersion({
+        ...base,
+        artifacts: {
+          modelCard: { key: artifactKey('roles', 'f'.repeat(64), 'card.md'), sha256: 'f'.repeat(64) },
+        },
+      }),
+    );
+    expect(missing).toMatchObject({ field: 'artifacts.modelCard.key' });
+    const unknownRole = await rejection(
+      registry.registerModelVersion({
+        ...base,
+        artifacts: { weights: { key: model.key, sha256: model.sha256 } },
+      }),
+    );
+    expect(unknownRole).toMatchObject({ field: 'artifacts.weights', rule: 'is not a known field' });
+    expect(await tableItems()).toEqual(before);
+  });
+
+  it('still reads a version registered before the complete record', async () => {
+    const artifact = await uploadArtifact('legacy');
+    // The item exactly as the registry wrote it before artifacts by role and createdBy existed.
+    const legacy = {
+      modelName: 'legacy',
+      version: 1,
+      stage: 'None',
+      artifact: { bucket, key: artifact.key, sha256: artifact.sha256, sizeBytes: 256 },
+      metrics: { auc: 0.7 },
+      params: {},
+      tags: {},
+      lineage: { datasetHash: 'abc' },
+      description: '',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    };
+    await clients.documents().send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: tableName, Item: { pk: 'MODEL#legacy', sk: 'MODEL', latestVersion: 1 } } },
+          {
+            Put: { TableName: tableName, Item: { pk: 'MODEL#legacy', sk: 'VERSION#0000000001', ...legacy } },
+          },
+        ],
+      }),
+    );
+
+    const read = await registry.getModelVersion('legacy', 1);
+
+    expect(read).toEqual({ ...legacy, artifacts: { model: legacy.artifact }, createdBy: 'unknown' });
+    expect((await registry.listModelVersions('legacy')).versions).toEqual([read]);
+    const next = await registry.registerModelVersion({
+      modelName: 'legacy',
+      artifact: { key: artifact.key, sha256: artifact.sha256 },
+    });
+    expect(next.version).toBe(2);
   });
 
   it('reads its own writes where reads are only eventually consistent', async () => {

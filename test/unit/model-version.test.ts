@@ -120,6 +120,42 @@ describe('assertItemFits', () => {
   });
 });
 
+describe('complete record fields', () => {
+  const field = (extra: Record<string, unknown>) =>
+    validationErrorOf(() => parseRegisterModelVersion({ ...valid, ...extra })).field;
+
+  it('accepts each output kind', () => {
+    for (const output of [
+      { kind: 'binary', positiveClass: 1, threshold: 0.5 },
+      { kind: 'multiclass', classes: ['a', 'b', 'c'] },
+      { kind: 'regression' },
+    ]) {
+      expect(parseRegisterModelVersion({ ...valid, output }).output).toEqual(output);
+    }
+  });
+
+  it('names the broken output or signature field', () => {
+    expect(field({ output: { kind: 'binary', positiveClass: 'y', threshold: 1.5 } })).toBe(
+      'output.threshold',
+    );
+    expect(field({ output: { kind: 'multiclass', classes: ['a', 'a'] } })).toBe('output.classes');
+    expect(field({ output: { kind: 'ranking' } })).toBe('output.kind');
+    expect(field({ signature: { inputs: [] } })).toBe('signature.inputs');
+    expect(field({ signature: { inputs: [{ name: 'x', type: 'float32' }] } })).toBe(
+      'signature.inputs.0.type',
+    );
+    const twice = { name: 'x', type: 'float64' };
+    expect(field({ signature: { inputs: [twice, twice] } })).toBe('signature.inputs');
+    expect(field({ lineage: { trainer: { name: 'gbdt' } } })).toBe('lineage.trainer.version');
+  });
+
+  it('keeps free-form lineage strings beside the structured fields', () => {
+    const lineage = { datasetHash: 'abc', runId: 'run-1' };
+    expect(parseRegisterModelVersion({ ...valid, lineage }).lineage).toEqual(lineage);
+    expect(field({ lineage: { datasetHash: 5 } })).toBe('lineage.datasetHash');
+  });
+});
+
 describe('client tokens', () => {
   const executionArn =
     'arn:aws:states:eu-west-1:123456789012:execution:ModelRegistrationWorkflowStateMachine112F6BC6:' +
