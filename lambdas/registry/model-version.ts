@@ -104,6 +104,8 @@ export interface ModelVersion {
   readonly createdAt: string;
   /** Who registered it: the caller's IAM principal in AWS, `local` offline, `unknown` for old records. */
   readonly createdBy: string;
+  /** When the stage last changed (absent until the first transition). */
+  readonly updatedAt?: string;
   readonly clientToken?: string;
 }
 
@@ -112,7 +114,7 @@ export interface ModelVersion {
  * and `createdBy` existed read with `artifacts.model` = their `artifact` and `createdBy` unknown.
  */
 export function versionFromItem(item: Record<string, unknown>): ModelVersion {
-  const { pk: _pk, sk: _sk, requestHash: _hash, ...stored } = item;
+  const { pk: _pk, sk: _sk, requestHash: _hash, stageSeq: _seq, ...stored } = item;
   const version = stored as unknown as ModelVersion & { artifacts?: VersionArtifacts; createdBy?: string };
   return {
     ...version,

@@ -68,9 +68,9 @@ export interface ModelVersionPage {
   readonly nextToken?: string;
 }
 
-const modelPk = (name: string) => `MODEL#${name}`;
-const HEAD_SK = 'MODEL';
-const versionSk = (version: number) => `VERSION#${String(version).padStart(10, '0')}`;
+export const modelPk = (name: string) => `MODEL#${name}`;
+export const HEAD_SK = 'MODEL';
+export const versionSk = (version: number) => `VERSION#${String(version).padStart(10, '0')}`;
 const tokenSk = (token: string) => `TOKEN#${token}`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -335,7 +335,7 @@ export class ModelRegistryStore {
   }
 }
 
-function isRetryableTransactionError(error: unknown): boolean {
+export function isRetryableTransactionError(error: unknown): boolean {
   if (error instanceof TransactionCanceledException) {
     // Retry only lost races (a condition failed or a concurrent transaction touched the items).
     return (error.CancellationReasons ?? []).some(
