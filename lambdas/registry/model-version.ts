@@ -104,6 +104,8 @@ export interface ModelVersion {
   readonly createdAt: string;
   /** Who registered it: the caller's IAM principal in AWS, `local` offline, `unknown` for old records. */
   readonly createdBy: string;
+  /** Aliases pointing at this version, sorted (every read path returns them from the version item). */
+  readonly aliases: string[];
   /** When the stage last changed (absent until the first transition). */
   readonly updatedAt?: string;
   readonly clientToken?: string;
@@ -120,6 +122,7 @@ export function versionFromItem(item: Record<string, unknown>): ModelVersion {
     ...version,
     artifacts: version.artifacts ?? { model: version.artifact },
     createdBy: version.createdBy ?? UNKNOWN_PRINCIPAL,
+    aliases: [...((stored.aliases as Set<string> | undefined) ?? [])].sort(),
   };
 }
 

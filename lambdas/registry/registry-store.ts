@@ -136,9 +136,12 @@ export class ModelRegistryStore {
         description: request.description,
         createdAt,
         createdBy: this.principal,
+        aliases: [],
         ...(request.clientToken !== undefined ? { clientToken: request.clientToken } : {}),
       };
-      const versionItem = { pk, sk: versionSk(version.version), ...version };
+      // `aliases` is a string set the alias store adds to; a new version has none (no empty list stored).
+      const { aliases: _none, ...stored } = version;
+      const versionItem = { pk, sk: versionSk(version.version), ...stored };
       assertItemFits(versionItem);
 
       try {

@@ -334,7 +334,7 @@ describe('model registry on the emulator', () => {
 
     const read = await registry.getModelVersion('legacy', 1);
 
-    expect(read).toEqual({ ...legacy, artifacts: { model: legacy.artifact }, createdBy: 'unknown' });
+    expect(read).toEqual({ ...legacy, artifacts: { model: legacy.artifact }, createdBy: 'unknown', aliases: [] });
     expect((await registry.listModelVersions('legacy')).versions).toEqual([read]);
     const next = await registry.registerModelVersion({
       modelName: 'legacy',
