@@ -2,6 +2,12 @@
  * A Step Functions workflow that registers a model version and reads it back from the registry,
  * failing unless the stored version matches what was registered. The training pipeline's final
  * Register step follows the same contract (input: RegisterModelVersionInput, output: ModelVersion).
+ *
+ * Registration is idempotent per execution: the register task is called with the execution's ARN
+ * (`$$.Execution.Id`) as client token, which a task retry or a redrive sees unchanged, so a retried
+ * task returns the version the first attempt created. A `clientToken` in the input wins over it.
+ * A reused token with another payload (ConflictError) is rejected, not retried; a lost version race
+ * (ContentionError) is retried.
  */
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -31,13 +37,32 @@ export class ModelRegistrationWorkflow extends Construct {
       causePath: '$.error.Cause',
     });
 
+    const deriveToken = new sfn.Pass(this, 'DeriveClientToken', {
+      comment: 'Client token from the execution id: the same for every retry and redrive of this execution',
+      parameters: {
+        // The execution ARN itself, not States.Hash of it: aws-local-stepfunctions 3.0.0 hashes
+        // strings longer than one SHA-256 block wrongly (every ARN to one digest).
+        defaults: { clientToken: sfn.JsonPath.executionId },
+        request: sfn.JsonPath.entirePayload,
+      },
+    });
+
     const register = new tasks.LambdaInvoke(this, 'RegisterModelVersion', {
       lambdaFunction: props.registry.registerFunction,
+      // The request's own fields win over the defaults (States.JsonMerge keeps the second's keys).
+      payload: sfn.TaskInput.fromJsonPathAt(
+        sfn.JsonPath.jsonMerge(sfn.JsonPath.objectAt('$.defaults'), sfn.JsonPath.objectAt('$.request')),
+      ),
       outputPath: '$.Payload',
       retryOnServiceExceptions: true,
     })
-      .addRetry({ errors: ['ConflictError'], maxAttempts: 3, interval: Duration.seconds(1), backoffRate: 2 })
-      .addCatch(rejected, { errors: ['ValidationError'], resultPath: '$.error' });
+      .addRetry({
+        errors: ['ContentionError'],
+        maxAttempts: 3,
+        interval: Duration.seconds(1),
+        backoffRate: 2,
+      })
+      .addCatch(rejected, { errors: ['ValidationError', 'ConflictError'], resultPath: '$.error' });
 
     const readBack = new tasks.LambdaInvoke(this, 'ReadBackModelVersion', {
       lambdaFunction: props.registry.getFunction,
@@ -75,7 +100,9 @@ export class ModelRegistrationWorkflow extends Construct {
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       comment: 'Register a model version, then read it back and verify it',
-      definitionBody: sfn.DefinitionBody.fromChainable(register.next(readBack).next(verify)),
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        deriveToken.next(register).next(readBack).next(verify),
+      ),
       stateMachineType: sfn.StateMachineType.STANDARD,
       timeout: Duration.minutes(5),
       tracingEnabled: true,

@@ -6,13 +6,13 @@
  */
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ARTIFACT_KEYS, ENV, REGISTRY_ITEM } from '../lambdas/shared/layout.js';
 import { MlopsFunction } from './mlops-function.js';
-import { acknowledge, prefixedBucketGrants } from './nag.js';
+import { acknowledge, type NagFinding } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
 
 export interface ModelRegistryProps {
@@ -81,21 +81,29 @@ export class ModelRegistry extends Construct {
       ...shared,
       description: 'Reads one model version from the registry',
     });
-    this.grantReadMetadata(this.getFunction);
+    this.grantGetVersion(this.getFunction);
 
-    acknowledge(
-      this.registerFunction.executionRole,
-      ...prefixedBucketGrants(
-        this.artifactBucket,
-        { read: [ARTIFACT_KEYS.models] },
-        'Registration checks the checksum of any artifact under models/; keys are content-addressed per model',
-      ),
-    );
+    acknowledge(this.registerFunction.executionRole, this.artifactObjectsFinding());
   }
 
-  /** Lets `grantee` read registry metadata (versions, heads). */
+  /** The one IAM5 finding s3:GetObject on `models/*` raises: content-addressed keys are not known in advance. */
+  private artifactObjectsFinding(): NagFinding {
+    const cfn = this.artifactBucket.node.defaultChild as s3.CfnBucket;
+    return {
+      id: `IAM5[Resource::<${Stack.of(this).getLogicalId(cfn)}.Arn>/models/*]`,
+      reason:
+        'Registration reads (HeadObject/GetObject) the checksum of any artifact under models/: keys are content-addressed, so not known in advance.',
+    };
+  }
+
+  /** Lets `grantee` read registry metadata (versions, heads): gets, queries and scans. */
   grantReadMetadata(grantee: iam.IGrantable): iam.Grant {
     return this.table.grantReadData(grantee);
+  }
+
+  /** Lets `grantee` read single items (one version by model and number): GetItem only. */
+  grantGetVersion(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grant(grantee, 'dynamodb:GetItem');
   }
 
   /** Lets `grantee` read model artifacts (and check them against the registry). */
@@ -108,9 +116,17 @@ export class ModelRegistry extends Construct {
     return this.artifactBucket.grantPut(grantee, ARTIFACT_KEYS.models);
   }
 
-  /** Lets `grantee` register versions: read/write metadata and read artifact checksums. */
+  /**
+   * Lets `grantee` register versions and nothing more: GetItem (head, token, version), PutItem and
+   * UpdateItem (the allocation transaction's parts; TransactWriteItems is authorized per part) on
+   * the table, and s3:GetObject (HeadObject and GetObject) on artifacts under `models/`.
+   */
   grantRegister(grantee: iam.IGrantable): iam.Grant {
-    this.grantReadArtifacts(grantee);
-    return this.table.grantReadWriteData(grantee);
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject'],
+      resourceArns: [this.artifactBucket.arnForObjects('models/*')],
+    });
+    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
   }
 }

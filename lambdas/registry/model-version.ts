@@ -2,11 +2,25 @@
  * The model registry's data model and input rules. Plain code: no AWS SDK, so the CLI, the local
  * runner and the Lambdas share it.
  */
+import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { ItemTooLargeError, ValidationError } from '../shared/errors.js';
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
 import { artifactKey, artifactPrefix } from '../shared/layout.js';
 import { parseOrThrow } from '../shared/validation.js';
+import {
+  type ArtifactRole,
+  artifactRefSchema,
+  extraArtifactsSchema,
+  type InputSignature,
+  lineageSchema,
+  type ModelLineage,
+  type ModelOutput,
+  outputSchema,
+  signatureSchema,
+  UNKNOWN_PRINCIPAL,
+  type VersionArtifacts,
+} from './version-record.js';
 
 /** Lifecycle stages of a model version. New versions start in `None`. */
 export const MODEL_STAGES = ['None', 'Staging', 'Production', 'Archived'] as const;
@@ -31,15 +45,12 @@ const finiteNumber = z.number({ error: 'must be a finite number' });
 
 export const registerModelVersionSchema = z.strictObject({
   modelName: modelNameSchema,
-  artifact: z.strictObject({
-    key: z
-      .string({ error: 'must be a string' })
-      .min(1, 'must not be empty')
-      .max(1024, 'must be at most 1024 bytes'),
-    sha256: z
-      .string({ error: 'must be a string' })
-      .regex(/^[a-f0-9]{64}$/, 'must be a lowercase hex SHA-256 digest (64 characters)'),
-  }),
+  /** The model artifact (role `model`). */
+  artifact: artifactRefSchema,
+  /** Artifacts of the other roles, each checked like the model. */
+  artifacts: extraArtifactsSchema,
+  signature: signatureSchema.optional(),
+  output: outputSchema.optional(),
   metrics: z
     .record(keyName('metric'), finiteNumber)
     .refine((m) => Object.keys(m).length <= 500, 'must hold at most 500 metrics')
@@ -57,18 +68,18 @@ export const registerModelVersionSchema = z.strictObject({
     .record(keyName('tag'), z.string().max(256, 'must be at most 256 characters'))
     .refine((t) => Object.keys(t).length <= 50, 'must hold at most 50 tags')
     .default({}),
-  lineage: z
-    .record(keyName('lineage'), z.string().max(2048, 'must be at most 2048 characters'))
-    .refine((l) => Object.keys(l).length <= 50, 'must hold at most 50 entries')
-    .default({}),
+  lineage: lineageSchema,
   description: z.string().max(4096, 'must be at most 4096 characters').default(''),
   /**
    * Idempotency token: registering again with the same token returns the version the first call
    * created instead of allocating a new one (a retried workflow step registers once).
    */
   clientToken: z
-    .string()
-    .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 . _ : -')
+    .string({ error: 'must be a string' })
+    .regex(
+      /^[^\s\p{Cc}]{1,256}$/u,
+      'must be 1-256 characters without whitespace or control characters (an execution ARN fits)',
+    )
     .optional(),
 });
 
@@ -80,29 +91,89 @@ export interface ModelVersion {
   readonly modelName: string;
   readonly version: number;
   readonly stage: ModelStage;
-  readonly artifact: {
-    readonly bucket: string;
-    readonly key: string;
-    readonly sha256: string;
-    readonly sizeBytes: number;
-  };
+  /** The model artifact (the same as `artifacts.model`; kept for callers written before roles). */
+  readonly artifact: VersionArtifacts['model'];
+  /** Every artifact by role, each with key, SHA-256, size and S3 version id. */
+  readonly artifacts: VersionArtifacts;
+  readonly signature?: InputSignature;
+  readonly output?: ModelOutput;
   readonly metrics: Record<string, number>;
   readonly params: Record<string, string | number | boolean>;
   readonly tags: Record<string, string>;
-  readonly lineage: Record<string, string>;
+  readonly lineage: ModelLineage;
   readonly description: string;
   readonly createdAt: string;
+  /** Who registered it: the caller's IAM principal in AWS, `local` offline, `unknown` for old records. */
+  readonly createdBy: string;
+  /** Aliases pointing at this version, sorted (every read path returns them from the version item). */
+  readonly aliases: string[];
+  /** When the stage last changed (absent until the first transition). */
+  readonly updatedAt?: string;
   readonly clientToken?: string;
+}
+
+/**
+ * A stored version item as the current record shape: records registered before artifacts by role
+ * and `createdBy` existed read with `artifacts.model` = their `artifact` and `createdBy` unknown.
+ */
+export function versionFromItem(item: Record<string, unknown>): ModelVersion {
+  const { pk: _pk, sk: _sk, requestHash: _hash, stageSeq: _seq, ...stored } = item;
+  const version = stored as unknown as ModelVersion & { artifacts?: VersionArtifacts; createdBy?: string };
+  return {
+    ...version,
+    artifacts: version.artifacts ?? { model: version.artifact },
+    createdBy: version.createdBy ?? UNKNOWN_PRINCIPAL,
+    aliases: [...((stored.aliases as Set<string> | undefined) ?? [])].sort(),
+  };
+}
+
+/** The artifacts a request names, by role (the model first). */
+export function requestedArtifacts(
+  request: RegisterModelVersionRequest,
+): [ArtifactRole, { key: string; sha256: string }][] {
+  const extra = Object.entries(request.artifacts).filter(([, ref]) => ref !== undefined) as [
+    ArtifactRole,
+    { key: string; sha256: string },
+  ][];
+  return [['model', request.artifact], ...extra];
 }
 
 /** Validates a registration request; throws a {@link ValidationError} naming the field. */
 export function parseRegisterModelVersion(input: unknown): RegisterModelVersionRequest {
   const request = parseOrThrow(registerModelVersionSchema, input);
   const prefix = artifactPrefix(request.modelName);
-  if (!request.artifact.key.startsWith(prefix)) {
-    throw new ValidationError('artifact.key', `must be under ${prefix}`);
+  for (const [role, ref] of requestedArtifacts(request)) {
+    if (!ref.key.startsWith(prefix))
+      throw new ValidationError(artifactField(role, 'key'), `must be under ${prefix}`);
   }
   return request;
+}
+
+/**
+ * Fingerprint of what a registration asks for (everything but its `clientToken`), after defaults:
+ * SHA-256 of canonical JSON (keys sorted at every level). Two requests with one token are the same
+ * request exactly when their fingerprints are equal.
+ */
+export function requestFingerprint(request: RegisterModelVersionRequest): string {
+  const { clientToken: _token, ...payload } = request;
+  return createHash('sha256').update(canonicalJson(payload)).digest('hex');
+}
+
+/** JSON with object keys sorted at every level, so equal values have one spelling. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The request field naming an artifact of `role`: `artifact.key` for the model, `artifacts.<role>.key` else. */
+export function artifactField(role: ArtifactRole, part: 'key' | 'sha256'): string {
+  return role === 'model' ? `artifact.${part}` : `artifacts.${role}.${part}`;
 }
 
 /** Validates a model name. */

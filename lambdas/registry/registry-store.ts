@@ -5,12 +5,15 @@
  * Table layout (one partition per model):
  *   pk = MODEL#<name>  sk = MODEL               head: latestVersion counter, createdAt
  *   pk = MODEL#<name>  sk = VERSION#<10 digits> one item per version (zero-padded: sorts by number)
- *   pk = MODEL#<name>  sk = TOKEN#<clientToken> idempotency record -> version
+ *   pk = MODEL#<name>  sk = TOKEN#<clientToken> idempotency record -> version, requestHash
  *
  * Versions are allocated with optimistic concurrency: read the head, then one transaction that moves
  * the head from n to n+1 only if it still says n and creates VERSION#n+1 (and TOKEN#t) only if
  * absent. Either all of it is written or none, so there are no gaps, no duplicates and no version
  * without its metadata. A lost race re-reads and retries with jittered backoff.
+ *
+ * Every read is strongly consistent: a caller that has just registered (or retried) reads what it
+ * wrote, never an older replica.
  */
 
 import { createHash } from 'node:crypto';
@@ -22,16 +25,28 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
-import { MODEL_HEAD_SK as HEAD_SK, modelPk, tokenSk, versionSk } from '../shared/layout.js';
+import { ConflictError, ContentionError, NotFoundError, ValidationError } from '../shared/errors.js';
+import {
+  MODEL_HEAD_SK as HEAD_SK,
+  modelPk,
+  tokenSk,
+  VERSION_SK_PREFIX,
+  versionSk,
+} from '../shared/layout.js';
 import { backoffDelay, sleep } from '../shared/retry.js';
 import {
+  artifactField,
   assertItemFits,
   type ModelVersion,
   parseModelName,
   parseRegisterModelVersion,
   parseVersion,
+  type RegisterModelVersionRequest,
+  requestedArtifacts,
+  requestFingerprint,
+  versionFromItem,
 } from './model-version.js';
+import type { ArtifactRole, StoredArtifactRef, VersionArtifacts } from './version-record.js';
 
 export interface ModelRegistryStoreProps {
   readonly documents: DynamoDBDocumentClient;
@@ -42,6 +57,11 @@ export interface ModelRegistryStoreProps {
   readonly maxAttempts?: number;
   /** Clock, injectable for tests. @default () => new Date() */
   readonly now?: () => Date;
+  /**
+   * Who registers (recorded as `createdBy`): the caller's IAM principal in AWS.
+   * @default 'local'
+   */
+  readonly principal?: string;
 }
 
 export interface ListModelVersionsOptions {
@@ -63,6 +83,7 @@ export class ModelRegistryStore {
   private readonly artifactBucket: string;
   private readonly maxAttempts: number;
   private readonly now: () => Date;
+  private readonly principal: string;
 
   constructor(props: ModelRegistryStoreProps) {
     this.documents = props.documents;
@@ -71,21 +92,29 @@ export class ModelRegistryStore {
     this.artifactBucket = props.artifactBucket;
     this.maxAttempts = props.maxAttempts ?? 100;
     this.now = props.now ?? (() => new Date());
+    this.principal = props.principal ?? 'local';
   }
 
   /**
    * Registers a new version of a model whose artifact is already in the artifact bucket. Validates
-   * everything before writing anything; with a `clientToken` a repeated call returns the version the
-   * first call created.
+   * everything before writing anything; with a `clientToken` a repeated call with the same payload
+   * returns the version the first call created, and one with a different payload is refused with
+   * {@link ConflictError}.
    */
   async registerModelVersion(input: unknown): Promise<ModelVersion> {
     const request = parseRegisterModelVersion(input);
     const pk = modelPk(request.modelName);
+    const requestHash = requestFingerprint(request);
     if (request.clientToken !== undefined) {
-      const existing = await this.findByToken(request.modelName, request.clientToken);
+      const existing = await this.findByToken(request, requestHash);
       if (existing !== undefined) return existing;
     }
-    const sizeBytes = await this.verifyArtifact(request.artifact.key, request.artifact.sha256);
+    const verified = await Promise.all(
+      requestedArtifacts(request).map(
+        async ([role, ref]) => [role, await this.verifyArtifact(role, ref)] as const,
+      ),
+    );
+    const artifacts = Object.fromEntries(verified) as unknown as VersionArtifacts;
 
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const head = await this.documents.send(
@@ -97,21 +126,23 @@ export class ModelRegistryStore {
         modelName: request.modelName,
         version: latest + 1,
         stage: 'None',
-        artifact: {
-          bucket: this.artifactBucket,
-          key: request.artifact.key,
-          sha256: request.artifact.sha256,
-          sizeBytes,
-        },
+        artifact: artifacts.model,
+        artifacts,
+        ...(request.signature !== undefined ? { signature: request.signature } : {}),
+        ...(request.output !== undefined ? { output: request.output } : {}),
         metrics: request.metrics,
         params: request.params,
         tags: request.tags,
         lineage: request.lineage,
         description: request.description,
         createdAt,
+        createdBy: this.principal,
+        aliases: [],
         ...(request.clientToken !== undefined ? { clientToken: request.clientToken } : {}),
       };
-      const versionItem = { pk, sk: versionSk(version.version), ...version };
+      // `aliases` is a string set the alias store adds to; a new version has none (no empty list stored).
+      const { aliases: _none, ...stored } = version;
+      const versionItem = { pk, sk: versionSk(version.version), ...stored };
       assertItemFits(versionItem);
 
       try {
@@ -145,7 +176,13 @@ export class ModelRegistryStore {
                     {
                       Put: {
                         TableName: this.tableName,
-                        Item: { pk, sk: tokenSk(request.clientToken), version: version.version, createdAt },
+                        Item: {
+                          pk,
+                          sk: tokenSk(request.clientToken),
+                          version: version.version,
+                          requestHash,
+                          createdAt,
+                        },
                         ConditionExpression: 'attribute_not_exists(pk)',
                       },
                     },
@@ -158,14 +195,14 @@ export class ModelRegistryStore {
       } catch (error) {
         if (!isRetryableTransactionError(error)) throw error;
         if (request.clientToken !== undefined) {
-          const existing = await this.findByToken(request.modelName, request.clientToken);
+          const existing = await this.findByToken(request, requestHash);
           if (existing !== undefined) return existing;
         }
         // Full jitter, capped: spreads contending writers out instead of retrying in lockstep.
         await sleep(backoffDelay(attempt + 1, { baseDelayMs: 5, maxDelayMs: 250 }));
       }
     }
-    throw new ConflictError(
+    throw new ContentionError(
       `could not allocate a version of ${request.modelName} after ${this.maxAttempts} attempts under contention`,
     );
   }
@@ -175,10 +212,14 @@ export class ModelRegistryStore {
     const name = parseModelName(modelName);
     const number = parseVersion(version);
     const result = await this.documents.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: modelPk(name), sk: versionSk(number) } }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: modelPk(name), sk: versionSk(number) },
+        ConsistentRead: true,
+      }),
     );
     if (result.Item === undefined) throw new NotFoundError(`version ${number} of model ${name}`);
-    return toModelVersion(result.Item);
+    return versionFromItem(result.Item);
   }
 
   /** Lists a model's versions, newest first, a page at a time. */
@@ -196,56 +237,92 @@ export class ModelRegistryStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': pk, ':prefix': 'VERSION#' },
+        ExpressionAttributeValues: { ':pk': pk, ':prefix': VERSION_SK_PREFIX },
         ScanIndexForward: false,
+        ConsistentRead: true,
         Limit: limit,
         ...(options.nextToken !== undefined ? { ExclusiveStartKey: decodeToken(options.nextToken, pk) } : {}),
       }),
     );
-    const versions = (result.Items ?? []).map(toModelVersion);
+    const versions = (result.Items ?? []).map(versionFromItem);
     return result.LastEvaluatedKey === undefined
       ? { versions }
       : { versions, nextToken: encodeToken(result.LastEvaluatedKey) };
   }
 
-  private async findByToken(modelName: string, token: string): Promise<ModelVersion | undefined> {
+  /**
+   * The version a client token already registered, or undefined when the token is new. A token
+   * recorded with another payload is a {@link ConflictError} (tokens written before payloads were
+   * fingerprinted carry no hash and count as the same request).
+   */
+  private async findByToken(
+    request: RegisterModelVersionRequest,
+    requestHash: string,
+  ): Promise<ModelVersion | undefined> {
+    const token = request.clientToken;
+    if (token === undefined) return undefined;
     const result = await this.documents.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { pk: modelPk(modelName), sk: tokenSk(token) },
+        Key: { pk: modelPk(request.modelName), sk: tokenSk(token) },
         ConsistentRead: true,
       }),
     );
     const version = result.Item?.version;
-    return typeof version === 'number' ? this.getModelVersion(modelName, version) : undefined;
+    if (typeof version !== 'number') return undefined;
+    const recorded = result.Item?.requestHash;
+    if (typeof recorded === 'string' && recorded !== requestHash) {
+      throw new ConflictError(
+        `clientToken ${token} already registered version ${version} of ${request.modelName} with a different payload`,
+        { current: version },
+      );
+    }
+    return this.getModelVersion(request.modelName, version);
   }
 
   /**
-   * Checks the artifact exists and its SHA-256 is `sha256`; returns its size. Uses the checksum S3
-   * keeps when the object was uploaded with one (no download); otherwise streams the object and
-   * hashes it, so a wrong digest is caught whatever the uploader did.
+   * Checks the artifact exists and its SHA-256 is the one given; returns it as the record stores it
+   * (with size and S3 version id). Uses the checksum S3 keeps when the object was uploaded with one
+   * (no download); otherwise streams the object (the version just checked) and hashes it, so a wrong
+   * digest is caught whatever the uploader did.
    */
-  private async verifyArtifact(key: string, sha256: string): Promise<number> {
+  private async verifyArtifact(
+    role: ArtifactRole,
+    ref: { key: string; sha256: string },
+  ): Promise<StoredArtifactRef> {
     const mismatch = () =>
-      new ValidationError('artifact.sha256', 'must match the SHA-256 of the stored artifact');
+      new ValidationError(artifactField(role, 'sha256'), 'must match the SHA-256 of the stored artifact');
+    const stored = (sizeBytes: number, versionId: string | undefined): StoredArtifactRef => ({
+      bucket: this.artifactBucket,
+      key: ref.key,
+      sha256: ref.sha256,
+      sizeBytes,
+      ...(versionId !== undefined && versionId !== 'null' ? { s3VersionId: versionId } : {}),
+    });
     try {
       const head = await this.s3.send(
-        new HeadObjectCommand({ Bucket: this.artifactBucket, Key: key, ChecksumMode: 'ENABLED' }),
+        new HeadObjectCommand({ Bucket: this.artifactBucket, Key: ref.key, ChecksumMode: 'ENABLED' }),
       );
-      const stored = head.ChecksumSHA256;
-      if (stored !== undefined && head.ChecksumType !== 'COMPOSITE' && !stored.includes('-')) {
-        if (Buffer.from(stored, 'base64').toString('hex') !== sha256) throw mismatch();
-        return head.ContentLength ?? 0;
+      const checksum = head.ChecksumSHA256;
+      if (checksum !== undefined && head.ChecksumType !== 'COMPOSITE' && !checksum.includes('-')) {
+        if (Buffer.from(checksum, 'base64').toString('hex') !== ref.sha256) throw mismatch();
+        return stored(head.ContentLength ?? 0, head.VersionId);
       }
-      const object = await this.s3.send(new GetObjectCommand({ Bucket: this.artifactBucket, Key: key }));
+      const object = await this.s3.send(
+        new GetObjectCommand({
+          Bucket: this.artifactBucket,
+          Key: ref.key,
+          ...(head.VersionId !== undefined && head.VersionId !== 'null' ? { VersionId: head.VersionId } : {}),
+        }),
+      );
       const hash = createHash('sha256');
       let size = 0;
       for await (const chunk of object.Body as AsyncIterable<Uint8Array>) {
         hash.update(chunk);
         size += chunk.byteLength;
       }
-      if (hash.digest('hex') !== sha256) throw mismatch();
-      return size;
+      if (hash.digest('hex') !== ref.sha256) throw mismatch();
+      return stored(size, object.VersionId);
     } catch (error) {
       if (
         error instanceof NotFound ||
@@ -253,8 +330,8 @@ export class ModelRegistryStore {
         ['NotFound', 'NoSuchKey'].includes((error as Error).name)
       ) {
         throw new ValidationError(
-          'artifact.key',
-          `must name an object in the artifact bucket (no object at ${key})`,
+          artifactField(role, 'key'),
+          `must name an object in the artifact bucket (no object at ${ref.key})`,
         );
       }
       throw error;
@@ -262,7 +339,7 @@ export class ModelRegistryStore {
   }
 }
 
-function isRetryableTransactionError(error: unknown): boolean {
+export function isRetryableTransactionError(error: unknown): boolean {
   if (error instanceof TransactionCanceledException) {
     // Retry only lost races (a condition failed or a concurrent transaction touched the items).
     return (error.CancellationReasons ?? []).some(
@@ -272,11 +349,6 @@ function isRetryableTransactionError(error: unknown): boolean {
   return (error as { name?: string }).name === 'TransactionConflictException';
 }
 
-function toModelVersion(item: Record<string, unknown>): ModelVersion {
-  const { pk: _pk, sk: _sk, ...version } = item;
-  return version as unknown as ModelVersion;
-}
-
 function encodeToken(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
@@ -284,7 +356,7 @@ function encodeToken(key: Record<string, unknown>): string {
 function decodeToken(token: string, pk: string): Record<string, unknown> {
   try {
     const key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
-    if (key.pk === pk && typeof key.sk === 'string' && key.sk.startsWith('VERSION#')) return key;
+    if (key.pk === pk && typeof key.sk === 'string' && key.sk.startsWith(VERSION_SK_PREFIX)) return key;
   } catch {
     // fall through to the error below
   }

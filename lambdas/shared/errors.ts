@@ -58,11 +58,34 @@ export class NotFoundError extends MlopsError {
   }
 }
 
-/** A conditional write lost to a concurrent writer more times than it may retry. */
+export interface ConflictErrorOptions extends ErrorOptions {
+  /** What the store holds now (e.g. the version an alias points at), so the caller can re-decide. */
+  readonly current?: unknown;
+}
+
+/**
+ * The request contradicts what is stored: a compare-and-set expected a value that is no longer
+ * current, or an idempotency token was reused with a different payload. Retrying the same request
+ * cannot succeed; `current` carries what is stored now when the store knows it.
+ */
 export class ConflictError extends MlopsError {
-  constructor(message: string, options?: ErrorOptions) {
+  readonly current?: unknown;
+
+  constructor(message: string, options?: ConflictErrorOptions) {
     super(message, 409, 'CONFLICT', options);
     this.name = 'ConflictError';
+    if (options?.current !== undefined) this.current = options.current;
+  }
+}
+
+/**
+ * A conditional write lost to concurrent writers more times than it may retry. Transient (unlike
+ * {@link ConflictError}): the same request may succeed later, so workflows retry it.
+ */
+export class ContentionError extends MlopsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 503, 'CONTENTION', options);
+    this.name = 'ContentionError';
   }
 }
 

@@ -174,3 +174,16 @@ export const versionSk = (version: number): string =>
   `${VERSION_SK_PREFIX}${String(version).padStart(10, '0')}`;
 /** Registry sort key of an idempotency record. */
 export const tokenSk = (token: string): string => `TOKEN#${token}`;
+/** Prefix of a version's stage-history entries (a Query with `begins_with` reads them in order). */
+export const stageHistorySkPrefix = (version: number): string =>
+  `HISTORY#${String(version).padStart(10, '0')}#`;
+/** Registry sort key of one stage-history entry of a version. */
+export const stageHistorySk = (version: number, sequence: number): string =>
+  `${stageHistorySkPrefix(version)}${String(sequence).padStart(10, '0')}`;
+/** Registry sort key of an alias (which version it points at). */
+export const aliasSk = (alias: string): string => `ALIAS#${alias}`;
+/** Prefix of an alias's history entries. */
+export const aliasHistorySkPrefix = (alias: string): string => `ALIASHIST#${alias}#`;
+/** Registry sort key of one alias-history entry. */
+export const aliasHistorySk = (alias: string, sequence: number): string =>
+  `${aliasHistorySkPrefix(alias)}${String(sequence).padStart(10, '0')}`;

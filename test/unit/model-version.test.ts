@@ -5,8 +5,14 @@ import {
   parseModelName,
   parseRegisterModelVersion,
   parseVersion,
+  requestFingerprint,
 } from '../../lambdas/registry/model-version.js';
-import { ItemTooLargeError, ValidationError } from '../../lambdas/shared/errors.js';
+import {
+  ConflictError,
+  ContentionError,
+  ItemTooLargeError,
+  ValidationError,
+} from '../../lambdas/shared/errors.js';
 import { validationErrorOf } from '../support/errors.js';
 
 const sha = 'a'.repeat(64);
@@ -114,8 +120,78 @@ describe('assertItemFits', () => {
   });
 });
 
+describe('complete record fields', () => {
+  const field = (extra: Record<string, unknown>) =>
+    validationErrorOf(() => parseRegisterModelVersion({ ...valid, ...extra })).field;
+
+  it('accepts each output kind', () => {
+    for (const output of [
+      { kind: 'binary', positiveClass: 1, threshold: 0.5 },
+      { kind: 'multiclass', classes: ['a', 'b', 'c'] },
+      { kind: 'regression' },
+    ]) {
+      expect(parseRegisterModelVersion({ ...valid, output }).output).toEqual(output);
+    }
+  });
+
+  it('names the broken output or signature field', () => {
+    expect(field({ output: { kind: 'binary', positiveClass: 'y', threshold: 1.5 } })).toBe(
+      'output.threshold',
+    );
+    expect(field({ output: { kind: 'multiclass', classes: ['a', 'a'] } })).toBe('output.classes');
+    expect(field({ output: { kind: 'ranking' } })).toBe('output.kind');
+    expect(field({ signature: { inputs: [] } })).toBe('signature.inputs');
+    expect(field({ signature: { inputs: [{ name: 'x', type: 'float32' }] } })).toBe(
+      'signature.inputs.0.type',
+    );
+    const twice = { name: 'x', type: 'float64' };
+    expect(field({ signature: { inputs: [twice, twice] } })).toBe('signature.inputs');
+    expect(field({ lineage: { trainer: { name: 'gbdt' } } })).toBe('lineage.trainer.version');
+  });
+
+  it('keeps free-form lineage strings beside the structured fields', () => {
+    const lineage = { datasetHash: 'abc', runId: 'run-1' };
+    expect(parseRegisterModelVersion({ ...valid, lineage }).lineage).toEqual(lineage);
+    expect(field({ lineage: { datasetHash: 5 } })).toBe('lineage.datasetHash');
+  });
+});
+
+describe('client tokens', () => {
+  const executionArn =
+    'arn:aws:states:eu-west-1:123456789012:execution:ModelRegistrationWorkflowStateMachine112F6BC6:' +
+    'train-ñ-2026-12-02_run-0000000000000000000000000000000000000000000000000000000000000000000';
+
+  it('accepts an execution ARN (the workflow passes $$.Execution.Id)', () => {
+    expect(parseRegisterModelVersion({ ...valid, clientToken: executionArn }).clientToken).toBe(executionArn);
+  });
+
+  it('rejects a token with whitespace or over 256 characters', () => {
+    for (const clientToken of ['run 1', 'run\n1', '', 'x'.repeat(257)]) {
+      expect(validationErrorOf(() => parseRegisterModelVersion({ ...valid, clientToken })).field).toBe(
+        'clientToken',
+      );
+    }
+  });
+
+  it('fingerprints the payload without the token, independent of key order and spelled-out defaults', () => {
+    const a = parseRegisterModelVersion({ ...valid, metrics: { auc: 0.9, f1: 0.5 }, clientToken: 'a' });
+    const b = parseRegisterModelVersion({
+      clientToken: 'b',
+      params: {},
+      metrics: { f1: 0.5, auc: 0.9 },
+      artifact: { sha256: sha, key: valid.artifact.key },
+      modelName: 'churn',
+    });
+    const c = parseRegisterModelVersion({ ...valid, metrics: { auc: 0.91, f1: 0.5 } });
+    expect(requestFingerprint(a)).toBe(requestFingerprint(b));
+    expect(requestFingerprint(a)).not.toBe(requestFingerprint(c));
+  });
+});
+
 describe('error names', () => {
   it('spells names out so Retry/Catch still match after minification', () => {
+    expect(new ConflictError('m', { current: 3 })).toMatchObject({ name: 'ConflictError', current: 3 });
+    expect(new ContentionError('m').name).toBe('ContentionError');
     expect(new ValidationError('f', 'rule').name).toBe('ValidationError');
     expect(new ItemTooLargeError('params', 500_000, 409_600).name).toBe('ValidationError');
   });

@@ -1,0 +1,211 @@
+/**
+ * Aliases (`champion`, `challenger`, user aliases) with compare-and-set, over the registry table.
+ *
+ * Items (beside registry-store.ts's):
+ *   pk = MODEL#<name>  sk = ALIAS#<alias>                      current version, seq (moves so far)
+ *   pk = MODEL#<name>  sk = ALIASHIST#<alias>#<10 digits>      one append-only entry per move
+ *   version items carry `aliases` (a string set), so every read path returns the same aliases.
+ *
+ * A move is one transaction: the alias item changes only if it still points at the version the
+ * caller expects (absent for `expectedVersion: null`), the new version's set gains the alias, the old
+ * version's set loses it, the history entry is put only if absent. A loser gets a ConflictError
+ * carrying the current version; nothing is written.
+ */
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { ConflictError, NotFoundError } from '../shared/errors.js';
+import { aliasHistorySk, aliasHistorySkPrefix, aliasSk, modelPk, versionSk } from '../shared/layout.js';
+import { parseOrThrow } from '../shared/validation.js';
+import { type ModelVersion, modelNameSchema } from './model-version.js';
+
+/** Alias names: lowercase, start with a letter, 1-63 of a-z 0-9 - _ (used in keys and Lambda alias names). */
+export const ALIAS_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
+
+const version = z
+  .number({ error: 'must be a positive integer' })
+  .int('must be a positive integer')
+  .positive('must be a positive integer');
+
+export const setAliasSchema = z.strictObject({
+  modelName: modelNameSchema,
+  alias: z
+    .string({ error: 'must be a string' })
+    .regex(ALIAS_PATTERN, 'must be 1-63 of a-z 0-9 - _, starting with a letter'),
+  /** Target version; null deletes the alias. */
+  version: version.nullable(),
+  /** The version the caller read the alias at; null when it expects the alias not to exist. */
+  expectedVersion: version.nullable(),
+  reason: z.string().max(1024, 'must be at most 1024 characters').default(''),
+});
+
+export type SetAliasInput = z.input<typeof setAliasSchema>;
+
+export interface AliasHistoryEntry {
+  readonly alias: string;
+  readonly sequence: number;
+  readonly from: number | null;
+  readonly to: number | null;
+  readonly at: string;
+  readonly by: string;
+  readonly reason: string;
+}
+
+export interface ModelAliasStoreProps {
+  readonly documents: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** @default 'local' */
+  readonly principal?: string;
+}
+
+export class ModelAliasStore {
+  constructor(private readonly props: ModelAliasStoreProps) {}
+
+  /** The version `alias` points at, or undefined. */
+  async current(modelName: string, alias: string): Promise<{ version: number; seq: number } | undefined> {
+    const result = await this.props.documents.send(
+      new GetCommand({
+        TableName: this.props.tableName,
+        Key: { pk: modelPk(modelName), sk: aliasSk(alias) },
+        ConsistentRead: true,
+      }),
+    );
+    const item = result.Item;
+    return typeof item?.version === 'number'
+      ? { version: item.version, seq: Number(item.seq ?? 0) }
+      : undefined;
+  }
+
+  /** Sets, moves (version) or deletes (version null) an alias if it still points at `expectedVersion`. */
+  async set(input: unknown): Promise<AliasHistoryEntry> {
+    const request = parseOrThrow(setAliasSchema, input);
+    const pk = modelPk(request.modelName);
+    const aliasItem = await this.props.documents.send(
+      new GetCommand({
+        TableName: this.props.tableName,
+        Key: { pk, sk: aliasSk(request.alias) },
+        ConsistentRead: true,
+      }),
+    );
+    const seq = Number(aliasItem.Item?.seq ?? 0);
+    const current = typeof aliasItem.Item?.version === 'number' ? aliasItem.Item.version : null;
+    const conflict = (now: number | null) =>
+      new ConflictError(
+        `alias ${request.alias} of ${request.modelName} points at ${now ?? 'nothing'}, not ${request.expectedVersion ?? 'nothing'}`,
+        { current: now },
+      );
+    if (current !== request.expectedVersion) throw conflict(current);
+    const entry: AliasHistoryEntry = {
+      alias: request.alias,
+      sequence: seq + 1,
+      from: current,
+      to: request.version,
+      at: new Date().toISOString(),
+      by: this.props.principal ?? 'local',
+      reason: request.reason,
+    };
+    const table = this.props.tableName;
+    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
+      {
+        Put: {
+          TableName: table,
+          Item: {
+            pk,
+            sk: aliasSk(request.alias),
+            alias: request.alias,
+            seq: entry.sequence,
+            ...(request.version === null ? {} : { version: request.version }),
+          },
+          ConditionExpression: seq === 0 ? 'attribute_not_exists(pk)' : 'seq = :seq',
+          ...(seq === 0 ? {} : { ExpressionAttributeValues: { ':seq': seq } }),
+        },
+      },
+      {
+        Put: {
+          TableName: table,
+          Item: { pk, sk: aliasHistorySk(request.alias, entry.sequence), ...entry },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ];
+    if (current !== null && current !== request.version) {
+      items.push({
+        Update: {
+          TableName: table,
+          Key: { pk, sk: versionSk(current) },
+          UpdateExpression: 'DELETE aliases :a',
+          ExpressionAttributeValues: { ':a': new Set([request.alias]) },
+        },
+      });
+    }
+    if (request.version !== null && request.version !== current) {
+      items.push({
+        Update: {
+          TableName: table,
+          Key: { pk, sk: versionSk(request.version) },
+          UpdateExpression: 'ADD aliases :a',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':a': new Set([request.alias]) },
+        },
+      });
+    }
+    try {
+      await this.props.documents.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (error) {
+      if (
+        error instanceof TransactionCanceledException ||
+        (error as Error).name === 'TransactionConflictException'
+      ) {
+        const reasons =
+          error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
+        if (
+          reasons.at(-1)?.Code === 'ConditionalCheckFailed' &&
+          request.version !== null &&
+          reasons[0]?.Code !== 'ConditionalCheckFailed'
+        ) {
+          throw new NotFoundError(`version ${request.version} of model ${request.modelName}`);
+        }
+        throw conflict((await this.current(request.modelName, request.alias))?.version ?? null);
+      }
+      throw error;
+    }
+    return entry;
+  }
+
+  /** The version an alias points at; NotFoundError when the alias is not set. */
+  async getByAlias(
+    getVersion: (name: string, v: number) => Promise<ModelVersion>,
+    modelName: string,
+    alias: string,
+  ): Promise<ModelVersion> {
+    const now = await this.current(modelName, alias);
+    if (now === undefined) throw new NotFoundError(`alias ${alias} of model ${modelName}`);
+    return getVersion(modelName, now.version);
+  }
+
+  /** An alias's moves, oldest first. */
+  async history(modelName: string, alias: string): Promise<AliasHistoryEntry[]> {
+    const out: AliasHistoryEntry[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.props.documents.send(
+        new QueryCommand({
+          TableName: this.props.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+          ExpressionAttributeValues: { ':pk': modelPk(modelName), ':p': aliasHistorySkPrefix(alias) },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const { pk: _pk, sk: _sk, ...rest } of page.Items ?? [])
+        out.push(rest as unknown as AliasHistoryEntry);
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return out;
+  }
+}
