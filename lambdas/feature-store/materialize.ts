@@ -20,7 +20,7 @@
  */
 import { ValidationError } from '../shared/errors.js';
 import type { ObjectStore } from '../shared/object-store.js';
-import type { FeatureView } from './feature-view.js';
+import { type FeatureView, viewTtlMs } from './feature-view.js';
 import {
   type IngestResult,
   ingestionLogKey,
@@ -139,7 +139,7 @@ export async function materializeView(
   let expired = 0;
   const live: OnlineRecord[] = [];
   for (const record of latest.values()) {
-    if (clock - record.eventTimeMs > view.ttlSeconds * 1000) expired++;
+    if (clock - record.eventTimeMs > viewTtlMs(view)) expired++;
     else live.push(record);
   }
   const { written, skipped } = await options.online.writeLatest(view, live, {

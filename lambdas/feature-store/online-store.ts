@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../shared/concurrency.js';
 import { ValidationError } from '../shared/errors.js';
-import type { FeatureView } from './feature-view.js';
+import { type FeatureView, viewTtlMs } from './feature-view.js';
 import type { Value } from './row-validation.js';
 
 /** Most keys one online request may ask for. */
@@ -132,7 +132,10 @@ export class OnlineStore {
             features: record.features,
             eventTimeMs: record.eventTimeMs,
             ingestedAtMs: record.ingestedAtMs,
-            expiresAt: Math.ceil((record.eventTimeMs + view.ttlSeconds * 1000) / 1000),
+            // No expiry attribute for a view that never expires: DynamoDB's TTL passes the item over.
+            ...(Number.isFinite(viewTtlMs(view))
+              ? { expiresAt: Math.ceil((record.eventTimeMs + viewTtlMs(view)) / 1000) }
+              : {}),
           },
           ConditionExpression: NEWER_OR_ABSENT,
           ExpressionAttributeValues: { ':t': record.eventTimeMs, ':i': record.ingestedAtMs },
@@ -293,7 +296,7 @@ export class OnlineStore {
       // The offline rule, at `now`: stamped at or before now and at most TTL old (inclusive).
       // expiresAt only tells DynamoDB when it may delete the item.
       const age = item === undefined ? Number.NaN : now - Number(item.eventTimeMs);
-      const live = age >= 0 && age <= view.ttlSeconds * 1000;
+      const live = age >= 0 && age <= viewTtlMs(view);
       const stored = (live ? item?.features : undefined) as Record<string, Value> | undefined;
       const ageMs = live ? age : null;
       const features: Record<string, OnlineFeatureValue> = {};
