@@ -1,12 +1,17 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
-import { type DatasetManifest, getHistoricalFeatures, parseEntityRows } from '../feature-store/historical.js';
+import {
+  type DatasetManifest,
+  getHistoricalFeatures,
+  MAX_ENTITY_ROWS_BYTES,
+  parseEntityRows,
+} from '../feature-store/historical.js';
 import { clients } from '../shared/clients.js';
 import { requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import { S3ObjectStore } from '../shared/object-store.js';
+import { readBounded, S3ObjectStore } from '../shared/object-store.js';
 
 const views = configuredViews();
 const store = new S3ObjectStore(clients.s3(), requireEnv('OFFLINE_BUCKET'));
@@ -50,9 +55,7 @@ async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<TrainingS
       'entityRowsKey',
       'must end in .jsonl, .json or .parquet (CSV cells carry no types)',
     );
-  const body = await store.get(key);
-  if (body === undefined)
-    throw new ValidationError('entityRowsKey', `must name an existing object (no object at ${key})`);
+  const body = await readBounded(store, key, 'entityRowsKey', MAX_ENTITY_ROWS_BYTES);
   const entityRows = await parseEntityRows(format, body);
   const manifest = await getHistoricalFeatures(
     {

@@ -54,6 +54,12 @@ export interface DatasetManifest {
   readonly semantics: string;
 }
 
+/**
+ * The largest entity-rows object a training set takes: 128 MiB of JSON lines or Parquet (about 2M
+ * label rows of a few columns). The rows are held as objects beside the join's columns; the
+ * function's 10 GB holds this with the feature files bench/historical.bench.ts measures.
+ */
+export const MAX_ENTITY_ROWS_BYTES = 128 * 2 ** 20;
 /** The largest epoch milliseconds a JavaScript Date (and our timestamps) can hold. */
 const MAX_DATE_MS = 8.64e15;
 const SEMANTICS =

@@ -2,12 +2,17 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
 import { findFeatureView } from '../feature-store/feature-view.js';
-import { type IngestResult, ingestBatch, ingestRequestSchema } from '../feature-store/ingest.js';
+import {
+  type IngestResult,
+  ingestBatch,
+  ingestRequestSchema,
+  MAX_INGEST_BODY_BYTES,
+} from '../feature-store/ingest.js';
 import { clients } from '../shared/clients.js';
 import { requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import { S3ObjectStore } from '../shared/object-store.js';
+import { readBounded, S3ObjectStore } from '../shared/object-store.js';
 import { parseOrThrow } from '../shared/validation.js';
 
 const views = configuredViews();
@@ -33,9 +38,7 @@ async function ingest(event: IngestEvent): Promise<IngestResult> {
   // The request is checked before the (possibly large) batch is read.
   const request = { view: event.view, batchId: event.batchId, format: event.format };
   findFeatureView(views, parseOrThrow(ingestRequestSchema, request).view);
-  const body = await store.get(sourceKey);
-  if (body === undefined)
-    throw new ValidationError('sourceKey', `must name an existing object (no object at ${sourceKey})`);
+  const body = await readBounded(store, sourceKey, 'sourceKey', MAX_INGEST_BODY_BYTES);
   const result = await ingestBatch(request, body, {
     store,
     views,

@@ -12,6 +12,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { ValidationError } from './errors.js';
 
 export interface ObjectStore {
   /** Writes an object. With `ifAbsent`, writes only if no object has the key and returns false otherwise. */
@@ -37,6 +38,35 @@ export interface StagingStore extends ObjectStore {
   copy(fromKey: string, toKey: string): Promise<boolean>;
   /** Deletes an object (absent is fine). */
   delete(key: string): Promise<void>;
+}
+
+/**
+ * Reads an input object after checking its size (HeadObject), so an oversized one is refused before
+ * a byte of it is held in memory. A ValidationError names `field` when the object is absent or
+ * larger than `maxBytes`.
+ */
+export async function readBounded(
+  store: StagingStore,
+  key: string,
+  field: string,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const missing = () => new ValidationError(field, `must name an existing object (no object at ${key})`);
+  const size = await store.size(key);
+  if (size === undefined) throw missing();
+  if (size > maxBytes)
+    throw new ValidationError(
+      field,
+      `must name an object of at most ${maxBytes} bytes (${key} is ${size} bytes); split it`,
+    );
+  const body = await store.get(key);
+  if (body === undefined) throw missing();
+  if (body.byteLength > maxBytes)
+    throw new ValidationError(
+      field,
+      `must name an object of at most ${maxBytes} bytes (${key} grew to ${body.byteLength})`,
+    );
+  return body;
 }
 
 const isMissing = (error: unknown) => {

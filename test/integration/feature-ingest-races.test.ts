@@ -9,11 +9,16 @@ import {
   type FeatureView,
   type FeatureViewInput,
 } from '../../lambdas/feature-store/feature-view.js';
-import { type IngestResult, ingestBatch, ingestionManifestKey } from '../../lambdas/feature-store/ingest.js';
+import {
+  type IngestResult,
+  ingestBatch,
+  ingestionManifestKey,
+  MAX_INGEST_BODY_BYTES,
+} from '../../lambdas/feature-store/ingest.js';
 import { decodeFeatureColumns } from '../../lambdas/feature-store/parquet-codec.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import { ConflictError } from '../../lambdas/shared/errors.js';
-import { S3ObjectStore, type StagingStore } from '../../lambdas/shared/object-store.js';
+import { ConflictError, ValidationError } from '../../lambdas/shared/errors.js';
+import { readBounded, S3ObjectStore, type StagingStore } from '../../lambdas/shared/object-store.js';
 import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
@@ -170,5 +175,42 @@ describe('a batch that fails midway', () => {
     expect(rerun.duplicate).toBe(true);
     await expectCommitted({ ...rerun, duplicate: false }, 2);
     expect(await keys(`ingestion-log/${view.name}/`)).toContainEqual(expect.stringMatching(/_crash-2$/));
+  });
+});
+
+describe('input objects are sized before they are read', () => {
+  it('refuses an object over the limit without reading it, naming the field and the limit', async () => {
+    await store.put('landing/big.jsonl', new Uint8Array(2048));
+    const reads: string[] = [];
+    const watched: StagingStore = {
+      ...failing(() => false),
+      get: (key) => {
+        reads.push(key);
+        return store.get(key);
+      },
+    };
+    const error = await readBounded(watched, 'landing/big.jsonl', 'sourceKey', 1024).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({
+      field: 'sourceKey',
+      rule: 'must name an object of at most 1024 bytes (landing/big.jsonl is 2048 bytes); split it',
+    });
+    expect(reads).toEqual([]);
+    expect(await readBounded(watched, 'landing/big.jsonl', 'sourceKey', 2048)).toHaveLength(2048);
+    await expect(readBounded(watched, 'landing/none.jsonl', 'sourceKey', 2048)).rejects.toMatchObject({
+      field: 'sourceKey',
+      rule: 'must name an existing object (no object at landing/none.jsonl)',
+    });
+  });
+
+  it('refuses a body over 256 MiB before parsing it', async () => {
+    const error = await ingestBatch(
+      { view: 'customer', batchId: 'huge', format: 'jsonl' },
+      new Uint8Array(MAX_INGEST_BODY_BYTES + 1),
+      { store, views },
+    ).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'ValidationError', field: 'body' });
+    expect((error as ValidationError).rule).toMatch(/^must be at most 268435456 bytes \(256 MiB\)/);
+    expect(await keys('ingestion/customer/huge')).toEqual([]);
   });
 });
