@@ -203,14 +203,14 @@ describe('input objects are sized before they are read', () => {
     });
   });
 
-  it('refuses a body over 256 MiB before parsing it', async () => {
+  it('refuses a body over 32 MiB before parsing it', async () => {
     const error = await ingestBatch(
       { view: 'customer', batchId: 'huge', format: 'jsonl' },
       new Uint8Array(MAX_INGEST_BODY_BYTES + 1),
       { store, views },
     ).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'ValidationError', field: 'body' });
-    expect((error as ValidationError).rule).toMatch(/^must be at most 268435456 bytes \(256 MiB\)/);
+    expect((error as ValidationError).rule).toMatch(/^must be at most 33554432 bytes \(32 MiB\)/);
     expect(await keys('ingestion/customer/huge')).toEqual([]);
   });
 });
