@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { defineFeatureView } from '../lambdas/feature-store/feature-view.js';
+import { defineFeatureView, viewTtlMs } from '../lambdas/feature-store/feature-view.js';
 import { getHistoricalFeatures } from '../lambdas/feature-store/historical.js';
 import { commitBatch } from '../lambdas/feature-store/ingest.js';
 import { decodeFeatureColumns, encodeFeatureRows } from '../lambdas/feature-store/parquet-codec.js';
@@ -165,7 +165,7 @@ try {
 
   const run = spawnSync(
     python,
-    [path.join(import.meta.dirname, 'peers', 'historical_duckdb.py'), dir, String(view.ttlSeconds * 1000)],
+    [path.join(import.meta.dirname, 'peers', 'historical_duckdb.py'), dir, String(viewTtlMs(view))],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   if (run.status !== 0) throw new Error(`DuckDB peer failed (exit ${run.status})`);

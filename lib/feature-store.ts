@@ -97,6 +97,9 @@ export class FeatureStore extends Construct {
         { noncurrentVersionExpiration: Duration.days(storage.noncurrentVersionExpirationDays) },
         { prefix: OFFLINE_PREFIX.landing, expiration: Duration.days(storage.landingExpirationDays) },
         { prefix: OFFLINE_PREFIX.quarantine, expiration: Duration.days(storage.quarantineExpirationDays) },
+        // Files of a batch that failed before its commit: a rerun of the landed batch finishes or
+        // replaces them, so they live as long as landed batches do.
+        { prefix: OFFLINE_PREFIX.staging, expiration: Duration.days(storage.landingExpirationDays) },
         {
           prefix: OFFLINE_PREFIX.datasets,
           transitions: [
@@ -298,13 +301,20 @@ export class FeatureStore extends Construct {
       ...prefixedBucketGrants(
         this.offlineBucket,
         {
-          read: [OFFLINE_KEYS.landing, OFFLINE_KEYS.ingestion, OFFLINE_KEYS.ingestionLog],
+          read: [
+            OFFLINE_KEYS.landing,
+            OFFLINE_KEYS.ingestion,
+            OFFLINE_KEYS.ingestionLog,
+            OFFLINE_KEYS.staging,
+          ],
           put: [
             OFFLINE_KEYS.features,
             OFFLINE_KEYS.quarantine,
             OFFLINE_KEYS.ingestion,
             OFFLINE_KEYS.ingestionLog,
+            OFFLINE_KEYS.staging,
           ],
+          delete: [OFFLINE_KEYS.staging],
         },
         'Ingestion reads landed batches and writes per-batch objects whose keys derive from view and batch id',
       ),
@@ -468,6 +478,10 @@ export class FeatureStore extends Construct {
     this.offlineBucket.grantRead(grantee, OFFLINE_KEYS.landing);
     this.offlineBucket.grantRead(grantee, OFFLINE_KEYS.ingestion);
     this.offlineBucket.grantRead(grantee, OFFLINE_KEYS.ingestionLog); // a rerun checks its batch's entry
+    // Files are staged, then copied under features/ once the manifest commits, and the staged copy deleted.
+    this.offlineBucket.grantRead(grantee, OFFLINE_KEYS.staging);
+    this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.staging);
+    this.offlineBucket.grantDelete(grantee, OFFLINE_KEYS.staging);
     this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.features);
     this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.quarantine);
     this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.ingestionLog);

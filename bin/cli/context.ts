@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
 import { OnlineStore } from '../../lambdas/feature-store/online-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import { type ObjectStore, S3ObjectStore } from '../../lambdas/shared/object-store.js';
+import { S3ObjectStore, type StagingStore } from '../../lambdas/shared/object-store.js';
 import type { MlopsConfig } from '../../lib/config.js';
 import { importConfigFile, resolveConfig } from '../../lib/project-config.js';
 import { CliInputError, type CliIo, Output } from './output.js';
@@ -49,7 +49,7 @@ export class CliContext {
     );
   }
 
-  async offlineStore(): Promise<ObjectStore> {
+  async offlineStore(): Promise<StagingStore> {
     return new S3ObjectStore(
       clients.s3(),
       await resourceName(this.options, this.config.stackName, 'offlineBucket'),

@@ -3,16 +3,19 @@
  * count what passes through them (objects read under a prefix, items written) onto a progress bar.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ObjectStore } from '../../lambdas/shared/object-store.js';
+import type { StagingStore } from '../../lambdas/shared/object-store.js';
 import type { Progress } from './output.js';
 
 /** Counts objects listed (total) and read (done) under `prefix`; `puts` counts writes instead. */
 export function countingStore(
-  store: ObjectStore,
+  store: StagingStore,
   progress: Progress,
   count: { readonly prefix: string; readonly what: 'get' | 'put' },
-): ObjectStore {
+): StagingStore {
   return {
+    size: (key) => store.size(key),
+    copy: (fromKey, toKey) => store.copy(fromKey, toKey),
+    delete: (key) => store.delete(key),
     put: async (key, body, options) => {
       const written = await store.put(key, body, options);
       if (count.what === 'put' && key.startsWith(count.prefix)) progress.add();

@@ -2,14 +2,19 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
-import { type DatasetManifest, getHistoricalFeatures, parseEntityRows } from '../feature-store/historical.js';
+import {
+  type DatasetManifest,
+  getHistoricalFeatures,
+  MAX_ENTITY_ROWS_BYTES,
+  parseEntityRows,
+} from '../feature-store/historical.js';
 import { s3Client } from '../shared/clients/s3.js';
 import { requireEnv } from '../shared/env.js';
 import { ValidationError } from '../shared/errors.js';
 import { ENV, OFFLINE_PREFIX } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
 import { metrics, recordTrainingSet } from '../shared/metrics.js';
-import { S3ObjectStore } from '../shared/object-store.js';
+import { readBounded, S3ObjectStore } from '../shared/object-store.js';
 
 const views = configuredViews();
 const store = new S3ObjectStore(s3Client(), requireEnv(ENV.offlineBucket));
@@ -54,9 +59,7 @@ async function buildTrainingSet(event: BuildTrainingSetEvent): Promise<TrainingS
       'entityRowsKey',
       'must end in .jsonl, .json or .parquet (CSV cells carry no types)',
     );
-  const body = await store.get(key);
-  if (body === undefined)
-    throw new ValidationError('entityRowsKey', `must name an existing object (no object at ${key})`);
+  const body = await readBounded(store, key, 'entityRowsKey', MAX_ENTITY_ROWS_BYTES);
   const entityRows = await parseEntityRows(format, body);
   const manifest = await getHistoricalFeatures(
     {

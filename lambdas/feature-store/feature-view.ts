@@ -33,6 +33,9 @@ const columnName = identifier.superRefine((name, ctx) => {
   if (reserved !== undefined) ctx.addIssue({ code: 'custom', message: reserved });
 });
 
+/** The `ttlSeconds` of a view whose values never expire. */
+export const NEVER_EXPIRES = 'never';
+
 export const FEATURE_TYPES = ['float64', 'int64', 'string', 'bool'] as const;
 export type FeatureType = (typeof FEATURE_TYPES)[number];
 export const ENTITY_KEY_TYPES = ['string', 'int64'] as const;
@@ -86,8 +89,20 @@ export const featureViewSchema = z
     entities: z.array(entityKeySchema).min(1, 'must declare at least one entity key').max(4),
     /** Column holding each row's event time (RFC 3339 string or epoch milliseconds on input). */
     eventTimeColumn: columnName.default('event_time'),
-    /** How long a value stays valid after its event time, in seconds. */
-    ttlSeconds: z.number().int('must be a whole number of seconds').positive('must be positive'),
+    /**
+     * How long a value stays valid after its event time, in seconds; `'never'` for values that never
+     * expire (slowly changing attributes, Feast's `ttl=0`): reads then take the latest value at or
+     * before their time, however old. Required, so that no view expires never by omission.
+     */
+    ttlSeconds: z
+      .union([z.literal(NEVER_EXPIRES), z.number()], {
+        error: `must be a whole number of seconds or '${NEVER_EXPIRES}'`,
+      })
+      .refine((ttl) => ttl === NEVER_EXPIRES || Number.isInteger(ttl), 'must be a whole number of seconds')
+      .refine(
+        (ttl) => ttl === NEVER_EXPIRES || ttl > 0,
+        `must be positive (or '${NEVER_EXPIRES}' for no expiry)`,
+      ),
     /** Whether the view is materialized into the online store. */
     online: z.boolean().default(true),
     /** Minutes between scheduled materializations of an online view. */
@@ -121,6 +136,11 @@ export const featureViewSchema = z
 export type FeatureViewInput = z.input<typeof featureViewSchema>;
 export type FeatureView = z.output<typeof featureViewSchema>;
 export type FeatureDefinition = FeatureView['features'][number];
+
+/** How long a value of `view` stays valid after its event time, in ms: Infinity when it never expires. */
+export function viewTtlMs(view: Pick<FeatureView, 'ttlSeconds'>): number {
+  return view.ttlSeconds === NEVER_EXPIRES ? Number.POSITIVE_INFINITY : view.ttlSeconds * 1000;
+}
 
 /** Validates a feature view definition and returns it frozen, defaults filled in. */
 export function defineFeatureView(input: FeatureViewInput): FeatureView {

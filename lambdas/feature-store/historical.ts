@@ -17,8 +17,9 @@ import { createHash } from 'node:crypto';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { mapLimit } from '../shared/concurrency.js';
 import { ValidationError } from '../shared/errors.js';
+import { datasetPrefix } from '../shared/layout.js';
 import type { ObjectStore } from '../shared/object-store.js';
-import { type FeatureType, type FeatureView, findFeatureView } from './feature-view.js';
+import { type FeatureType, type FeatureView, findFeatureView, viewTtlMs } from './feature-view.js';
 import { type IngestResult, ingestionManifestKey } from './ingest.js';
 import { featureKind, type OfflineFile, scanSorted } from './offline-scan.js';
 import { isSortedFile, readFooter } from './parquet-codec.js';
@@ -29,7 +30,7 @@ import {
   type ViewRequest,
 } from './point-in-time-join.js';
 import { parseBody } from './row-sources.js';
-import { parseEventTime } from './row-validation.js';
+import { MAX_EVENT_TIME_SKEW_MS, MIN_EVENT_TIME_MS, parseEventTime } from './row-validation.js';
 
 export interface HistoricalRequest {
   /** Rows holding every referenced view's entity key columns and the timestamp column. */
@@ -53,11 +54,12 @@ export interface DatasetManifest {
   readonly semantics: string;
 }
 
-/** Where training sets are stored: `datasets/<name>/<hash>/` (manifest.json, data.parquet). */
-export const DATASETS_PREFIX = 'datasets/';
-export const datasetPrefix = (name: string, hash: string) => `${DATASETS_PREFIX}${name}/${hash}/`;
-
-const DAY = 86_400_000;
+/**
+ * The largest entity-rows object a training set takes: 128 MiB of JSON lines or Parquet (about 2M
+ * label rows of a few columns). The rows are held as objects beside the join's columns; the
+ * function's 10 GB holds this with the feature files bench/historical.bench.ts measures.
+ */
+export const MAX_ENTITY_ROWS_BYTES = 128 * 2 ** 20;
 /** The largest epoch milliseconds a JavaScript Date (and our timestamps) can hold. */
 const MAX_DATE_MS = 8.64e15;
 const SEMANTICS =
@@ -90,6 +92,33 @@ function parseRefs(
 /** Offline files fetched at once: S3 answers each GET with some latency, not much bandwidth. */
 const FETCH_CONCURRENCY = 8;
 
+/**
+ * Keys of the view's files in the date partitions from `fromMs` to `toMs`: one listing that starts
+ * at the first date (StartAfter) and stops past the last, so its cost follows the files in reach,
+ * not the number of days between (a 10-year or endless TTL lists what exists, not 3650 prefixes).
+ * Names starting with `_` or `.` are hidden, as Hive and Trino (Athena) treat them.
+ */
+export async function listFeatureFiles(
+  store: ObjectStore,
+  view: string,
+  fromMs: number,
+  toMs: number,
+): Promise<string[]> {
+  const prefix = `features/${view}/`;
+  const date = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  const first = date(Math.min(Math.max(fromMs, MIN_EVENT_TIME_MS), MAX_DATE_MS));
+  const last = date(Math.max(Math.min(toMs, MAX_DATE_MS), -MAX_DATE_MS));
+  const keys: string[] = [];
+  // `date=<first>` sorts just before every key of that partition.
+  for await (const key of store.list(prefix, { startAfter: `${prefix}date=${first}` })) {
+    const match = /^date=(\d{4}-\d{2}-\d{2})\/([^/]+)$/.exec(key.slice(prefix.length));
+    if (match === null) continue;
+    if ((match[1] as string) > last) break;
+    if (!/^[_.]/.test(match[2] as string)) keys.push(key);
+  }
+  return keys;
+}
+
 /** Fetches the view's files in the date partitions [fromMs, toMs] can reach, recording each input. */
 async function fetchFiles(
   view: FeatureView,
@@ -98,11 +127,8 @@ async function fetchFiles(
   store: ObjectStore,
   inputs: { key: string; sha256: string }[],
 ): Promise<OfflineFile[]> {
-  const keys: string[] = [];
-  for (let day = Math.floor(fromMs / DAY) * DAY; day <= toMs; day += DAY) {
-    const date = new Date(day).toISOString().slice(0, 10);
-    for await (const key of store.list(`features/${view.name}/date=${date}/`)) keys.push(key);
-  }
+  if (toMs < fromMs) return [];
+  const keys = await listFeatureFiles(store, view.name, fromMs, toMs);
   // Files our ingestion wrote (they carry the sort marker) count once their batch's manifest lists
   // them: a batch that crashed before its manifest, or left files a rerun no longer wrote, is not
   // read. Files without the marker come from other tools and are read as they are.
@@ -160,7 +186,7 @@ export async function parseEntityRows(
 /** Builds (or finds) the training set for `request` and returns its manifest. */
 export async function getHistoricalFeatures(
   request: HistoricalRequest,
-  options: { store: ObjectStore; views: ReadonlyMap<string, FeatureView> },
+  options: { store: ObjectStore; views: ReadonlyMap<string, FeatureView>; now?: () => Date },
 ): Promise<DatasetManifest> {
   const byView = parseRefs(request.featureRefs, options.views);
   const timestampColumn = request.timestampColumn ?? 'event_time';
@@ -206,7 +232,16 @@ export async function getHistoricalFeatures(
         }),
       ),
     );
-    const files = await fetchFiles(view, minTime - view.ttlSeconds * 1000, maxTime, options.store, inputs);
+    // Only event times ingestion accepts can be stored (2000-01-01 to a day past now): the partitions
+    // read are clamped to them, however far apart the label times are.
+    const latest = (options.now?.() ?? new Date()).getTime() + MAX_EVENT_TIME_SKEW_MS;
+    const files = await fetchFiles(
+      view,
+      Math.max(minTime - viewTtlMs(view), MIN_EVENT_TIME_MS),
+      Math.min(maxTime, latest),
+      options.store,
+      inputs,
+    );
     views.push({ view, features, labelKeys, files });
   }
 
@@ -271,7 +306,7 @@ export async function getHistoricalFeatures(
   }
   const requests: ViewRequest[] = views.map(({ view, features, labelKeys, files }) => ({
     name: view.name,
-    ttlMs: view.ttlSeconds * 1000,
+    ttlMs: viewTtlMs(view),
     features: Object.fromEntries(features.map((f) => [f, featureKind(view, f)])),
     labelKeys,
     batches: scanSorted(view, features, files),

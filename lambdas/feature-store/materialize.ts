@@ -28,7 +28,7 @@
  */
 import { CorruptDataError, ValidationError } from '../shared/errors.js';
 import type { ObjectStore } from '../shared/object-store.js';
-import type { FeatureView } from './feature-view.js';
+import { type FeatureView, viewTtlMs } from './feature-view.js';
 import {
   type IngestResult,
   ingestionLogKey,
@@ -175,7 +175,7 @@ export async function materializeView(
   let expired = 0;
   const live: OnlineRecord[] = [];
   for (const record of latest.values()) {
-    if (clock - record.eventTimeMs > view.ttlSeconds * 1000) expired++;
+    if (clock - record.eventTimeMs > viewTtlMs(view)) expired++;
     else live.push(record);
   }
   const written = await options.online.writeLatest(view, live, {

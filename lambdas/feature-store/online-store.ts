@@ -31,7 +31,7 @@ import { mapLimit } from '../shared/concurrency.js';
 import { ValidationError } from '../shared/errors.js';
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
 import { backoffDelay, sleep } from '../shared/retry.js';
-import type { FeatureView } from './feature-view.js';
+import { type FeatureView, viewTtlMs } from './feature-view.js';
 import {
   DYNAMODB_PARTITION_KEY_LIMIT_BYTES,
   isOnlineNumber,
@@ -160,13 +160,15 @@ export class OnlineStore {
       if (first !== undefined)
         throw new ValidationError(`records.${i}`, `must name another entity than records.${first}`);
       seen.set(pk, i);
+      const ttlMs = viewTtlMs(view);
       const item = {
         pk,
         view: view.name,
         features: record.features,
         eventTimeMs: record.eventTimeMs,
         ingestedAtMs: record.ingestedAtMs,
-        expiresAt: Math.ceil((record.eventTimeMs + view.ttlSeconds * 1000) / 1000),
+        // No expiry attribute for a view that never expires: DynamoDB's TTL passes the item over.
+        ...(Number.isFinite(ttlMs) ? { expiresAt: Math.ceil((record.eventTimeMs + ttlMs) / 1000) } : {}),
       };
       const reason = unwritable(record, item);
       if (reason !== undefined) {
@@ -352,7 +354,7 @@ export class OnlineStore {
       // The offline rule, at `now`: stamped at or before now and at most TTL old (inclusive).
       // expiresAt only tells DynamoDB when it may delete the item.
       const age = item === undefined ? Number.NaN : now - Number(item.eventTimeMs);
-      const live = age >= 0 && age <= view.ttlSeconds * 1000;
+      const live = age >= 0 && age <= viewTtlMs(view);
       const stored = (live ? item?.features : undefined) as Record<string, Value> | undefined;
       const ageMs = live ? age : null;
       const features: Record<string, OnlineFeatureValue> = {};

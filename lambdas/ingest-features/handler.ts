@@ -3,7 +3,12 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
 import { findFeatureView } from '../feature-store/feature-view.js';
-import { type IngestResult, ingestBatch, ingestRequestSchema } from '../feature-store/ingest.js';
+import {
+  type IngestResult,
+  ingestBatch,
+  ingestRequestSchema,
+  MAX_INGEST_BODY_BYTES,
+} from '../feature-store/ingest.js';
 import { isObjectCreatedEvent, LANDING_PREFIX, parseLandingKey } from '../feature-store/landing.js';
 import { s3Client } from '../shared/clients/s3.js';
 import { requireEnv } from '../shared/env.js';
@@ -11,7 +16,7 @@ import { ValidationError } from '../shared/errors.js';
 import { ENV } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
 import { metrics, recordIngestion } from '../shared/metrics.js';
-import { S3ObjectStore } from '../shared/object-store.js';
+import { readBounded, S3ObjectStore } from '../shared/object-store.js';
 import { parseOrThrow } from '../shared/validation.js';
 
 const views = configuredViews();
@@ -53,9 +58,7 @@ async function ingest(event: unknown): Promise<IngestResult> {
   // The request is checked before the (possibly large) batch is read.
   const request = { view: rest.view, batchId: rest.batchId, format: rest.format };
   findFeatureView(views, parseOrThrow(ingestRequestSchema, request).view);
-  const body = await store.get(sourceKey);
-  if (body === undefined)
-    throw new ValidationError('sourceKey', `must name an existing object (no object at ${sourceKey})`);
+  const body = await readBounded(store, sourceKey, 'sourceKey', MAX_INGEST_BODY_BYTES);
   const result = await ingestBatch(request, body, {
     store,
     views,

@@ -18,7 +18,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConflictError, NotFoundError } from '../shared/errors.js';
 import { aliasHistorySk, aliasHistorySkPrefix, aliasSk, modelPk, versionSk } from '../shared/layout.js';
 import { parseOrThrow } from '../shared/validation.js';

@@ -11,7 +11,7 @@
  * Production is reached only from Staging. Promoting a version to Production archives the model's
  * previous Production version in the same transaction (at most one Production version per model).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../shared/errors.js';
 import { parseOrThrow } from '../shared/validation.js';
 import { MODEL_STAGES, type ModelStage, modelNameSchema } from './model-version.js';

@@ -3,7 +3,7 @@
  * signature, output kind and structured lineage, with the rule that reads records written before
  * they existed. Plain code (zod only, no AWS SDK).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { FEATURE_TYPES } from '../feature-store/feature-view.js';
 
 /** Artifact roles a version may carry besides its model (more roles may be added, never renamed). */

@@ -25,6 +25,11 @@ export const OFFLINE_PREFIX = {
   materialization: 'materialization/',
   /** Training sets: `datasets/<name>/<hash>/` with a manifest. */
   datasets: 'datasets/',
+  /**
+   * A batch's files between its claim and its commit: `staging/<view>/<batch>/date=D.parquet`,
+   * outside `features/` so Athena and training sets never see a crashed or losing batch.
+   */
+  staging: 'staging/',
 } as const;
 
 /** Top-level prefixes of the artifact bucket. */
@@ -73,6 +78,18 @@ export const quarantineKey = (view: string, batchId: string): string =>
 /** The manifest of one ingested batch. */
 export const ingestionManifestKey = (view: string, batchId: string): string =>
   `${OFFLINE_PREFIX.ingestion}${view}/${batchId}.json`;
+
+/** The batch's claim, written before any of its files. */
+export const ingestionClaimKey = (view: string, batchId: string): string =>
+  `${OFFLINE_PREFIX.ingestion}${view}/${batchId}.claim.json`;
+
+/** Where a batch's files wait, out of readers' sight, until its manifest commits it. */
+export const stagingPrefix = (view: string, batchId: string): string =>
+  `${OFFLINE_PREFIX.staging}${view}/${batchId}/`;
+
+/** A staged file of one batch and date. */
+export const stagedFileKey = (view: string, date: string, batchId: string): string =>
+  `${stagingPrefix(view, batchId)}${OFFLINE_PARTITION_COLUMN}=${date}.parquet`;
 
 /** A view's ingestion log (entries keyed by ingestion time, so key order is time order). */
 export const ingestionLogPrefix = (view: string): string => `${OFFLINE_PREFIX.ingestionLog}${view}/`;

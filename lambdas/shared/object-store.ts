@@ -3,12 +3,16 @@
  * Plain logic (ingestion, materialization, datasets) depends on the interface only.
  */
 import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { ValidationError } from './errors.js';
 
 export interface ObjectStore {
   /** Writes an object. With `ifAbsent`, writes only if no object has the key and returns false otherwise. */
@@ -23,8 +27,56 @@ export interface ObjectStore {
   list(prefix: string, options?: { startAfter?: string }): AsyncIterable<string>;
 }
 
+/**
+ * An {@link ObjectStore} that can also size, copy and delete objects: what ingestion needs to stage a
+ * batch's files out of readers' sight and publish them once the batch is committed.
+ */
+export interface StagingStore extends ObjectStore {
+  /** The object's size in bytes (HeadObject), or undefined when absent. */
+  size(key: string): Promise<number | undefined>;
+  /** Copies an object inside the store; false when the source is absent. */
+  copy(fromKey: string, toKey: string): Promise<boolean>;
+  /** Deletes an object (absent is fine). */
+  delete(key: string): Promise<void>;
+}
+
+/**
+ * Reads an input object after checking its size (HeadObject), so an oversized one is refused before
+ * a byte of it is held in memory. A ValidationError names `field` when the object is absent or
+ * larger than `maxBytes`.
+ */
+export async function readBounded(
+  store: StagingStore,
+  key: string,
+  field: string,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const missing = () => new ValidationError(field, `must name an existing object (no object at ${key})`);
+  const size = await store.size(key);
+  if (size === undefined) throw missing();
+  if (size > maxBytes)
+    throw new ValidationError(
+      field,
+      `must name an object of at most ${maxBytes} bytes (${key} is ${size} bytes); split it`,
+    );
+  const body = await store.get(key);
+  if (body === undefined) throw missing();
+  if (body.byteLength > maxBytes)
+    throw new ValidationError(
+      field,
+      `must name an object of at most ${maxBytes} bytes (${key} grew to ${body.byteLength})`,
+    );
+  return body;
+}
+
+const isMissing = (error: unknown) => {
+  const name = (error as Error).name;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return error instanceof NoSuchKey || name === 'NoSuchKey' || name === 'NotFound' || status === 404;
+};
+
 /** {@link ObjectStore} over one S3 bucket. */
-export class S3ObjectStore implements ObjectStore {
+export class S3ObjectStore implements StagingStore {
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
@@ -62,6 +114,36 @@ export class S3ObjectStore implements ObjectStore {
       if (error instanceof NoSuchKey || (error as Error).name === 'NoSuchKey') return undefined;
       throw error;
     }
+  }
+
+  async size(key: string): Promise<number | undefined> {
+    try {
+      const head = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return head.ContentLength ?? 0;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<boolean> {
+    try {
+      await this.s3.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: toKey,
+          CopySource: `${this.bucket}/${fromKey.split('/').map(encodeURIComponent).join('/')}`,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
   async *list(prefix: string, options: { startAfter?: string } = {}): AsyncIterable<string> {

@@ -140,7 +140,15 @@ describe('FeatureStore', () => {
     expect(allows(role, /^s3:GetObject/, '/ingestion-log/*')).toBe(true);
     expect(allows(role, /^s3:PutObject$/, '/ingestion-log/*')).toBe(true);
     expect(allows(role, /^s3:PutObject$/, '/landing/*')).toBe(false);
-    expect(statements(role).flatMap(actions)).not.toContainEqual(expect.stringMatching(/^s3:DeleteObject/));
+    // Deletes only its own staged files (published under features/ once the manifest commits).
+    expect(allows(role, /^s3:DeleteObject/, '/staging/*')).toBe(true);
+    expect(
+      statements(role).filter(
+        (st) =>
+          actions(st).some((a) => a.startsWith('s3:DeleteObject')) &&
+          !JSON.stringify(st.Resource).includes('/staging/*'),
+      ),
+    ).toEqual([]);
     expect(JSON.stringify(statements(role))).not.toMatch(WHOLE_BUCKET);
   });
 

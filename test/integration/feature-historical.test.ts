@@ -1,6 +1,6 @@
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
+import { defineFeatureView, type FeatureView, viewTtlMs } from '../../lambdas/feature-store/feature-view.js';
 import { getHistoricalFeatures, parseEntityRows } from '../../lambdas/feature-store/historical.js';
 import { ingestBatch, prepareBatch } from '../../lambdas/feature-store/ingest.js';
 import { decodeFeatureColumns } from '../../lambdas/feature-store/parquet-codec.js';
@@ -237,8 +237,8 @@ describe('training sets over many batches, against a brute-force reference', () 
       const out = await decodeFeatureColumns(bytes.buffer.slice(bytes.byteOffset) as ArrayBuffer);
       expect(out.y).toEqual(entityRows.map((r) => r.y));
       entityRows.forEach((row, i) => {
-        const c = reference(customers, row.customer_id, row.event_time, customer.ttlSeconds * 1000);
-        const m = reference(merchants, row.merchant_id, row.event_time, merchant.ttlSeconds * 1000);
+        const c = reference(customers, row.customer_id, row.event_time, viewTtlMs(customer));
+        const m = reference(merchants, row.merchant_id, row.event_time, viewTtlMs(merchant));
         const where = `seed ${seed} row ${i}`;
         expect(out.customer__orders?.[i], where).toBe(c?.values.orders ?? null);
         expect(out.customer__spend?.[i], where).toBe(c?.values.spend ?? null);

@@ -8,7 +8,7 @@ import {
 import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
 import { decodeFeatureColumns, encodeFeatureRows } from '../../lambdas/feature-store/parquet-codec.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import { ValidationError } from '../../lambdas/shared/errors.js';
+import { ConflictError, ValidationError } from '../../lambdas/shared/errors.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
 import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
@@ -25,6 +25,11 @@ const options = () => ({ store, views, now: () => new Date('2026-11-20T00:00:00Z
 async function keys(prefix = ''): Promise<string[]> {
   const page = await clients.s3().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
   return (page.Contents ?? []).map((o) => o.Key ?? '').sort();
+}
+
+async function arrayBuffer(key: string): Promise<ArrayBuffer> {
+  const bytes = (await store.get(key)) as Uint8Array;
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
 async function text(key: string): Promise<string> {
@@ -137,20 +142,38 @@ describe('feature ingestion into the offline store', () => {
     ]);
   });
 
-  it('writes nothing new when the same batch id is ingested again', async () => {
+  it('answers the same batch id with the same body as a duplicate, writing nothing new', async () => {
     const body = encode(
       'customer_id,event_time,orders,spend\nc1,2026-11-03T00:00:00Z,1,\nc2,2026-11-03T00:00:00Z,x,1\n',
     );
     const first = await ingestBatch({ view: 'customer', batchId: 'b-2', format: 'csv' }, body, options());
     const before = await keys();
-    const again = await ingestBatch(
-      { view: 'customer', batchId: 'b-2', format: 'csv' },
-      encode('anything'),
-      options(),
-    );
+    const again = await ingestBatch({ view: 'customer', batchId: 'b-2', format: 'csv' }, body, options());
     expect(first).toMatchObject({ received: 2, accepted: 1, rejected: 1, duplicate: false });
     expect(again).toEqual({ ...first, duplicate: true });
     expect(await keys()).toEqual(before);
+  });
+
+  it('refuses the same batch id with another body as a ConflictError, writing nothing', async () => {
+    const body = encode('{"customer_id":"d1","event_time":"2026-11-03T00:00:00Z","orders":1}\n');
+    const first = await ingestBatch({ view: 'customer', batchId: 'b-5', format: 'jsonl' }, body, options());
+    const before = await keys();
+    const other = encode('{"customer_id":"d1","event_time":"2026-11-03T00:00:00Z","orders":2}\n');
+    const error = await ingestBatch(
+      { view: 'customer', batchId: 'b-5', format: 'jsonl' },
+      other,
+      options(),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).not.toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ name: 'ConflictError', status: 409 });
+    expect((error as Error).message).toMatch(
+      /^batchId: b-5 was already ingested into customer with other content/,
+    );
+    expect(await keys()).toEqual(before);
+    // The recorded batch is untouched: its file still holds the first body's row.
+    const columns = await decodeFeatureColumns(await arrayBuffer(first.files[0] as string));
+    expect(columns).toMatchObject({ customer_id: ['d1'], orders: [1] });
   });
 
   it('reads Parquet input, an export of the offline store included', async () => {
@@ -176,6 +199,10 @@ describe('feature ingestion into the offline store', () => {
   it.each([
     [{ view: 'nope', batchId: 'b-4', format: 'jsonl' }, '{"a":1}', 'view'],
     [{ view: 'customer', batchId: 'b/4', format: 'jsonl' }, '{"a":1}', 'batchId'],
+    // Hive and Trino (Athena) pass over files named _… or .…: such a batch would never be read.
+    [{ view: 'customer', batchId: '_b4', format: 'jsonl' }, '{"a":1}', 'batchId'],
+    [{ view: 'customer', batchId: '.b4', format: 'jsonl' }, '{"a":1}', 'batchId'],
+    [{ view: 'customer', batchId: '-b4', format: 'jsonl' }, '{"a":1}', 'batchId'],
     [{ view: 'customer', batchId: 'b-4', format: 'xml' }, '{"a":1}', 'format'],
     [{ view: 'customer', batchId: 'b-4', format: 'jsonl' }, '', 'body'],
     [{ view: 'customer', batchId: 'b-4', format: 'jsonl' }, '\n\n', 'body'],
@@ -196,6 +223,11 @@ describe('feature ingestion into the offline store', () => {
       ),
     );
     expect(results.every((r) => r.received === 1 && r.accepted === 1)).toBe(true);
-    expect(await keys('ingestion/customer/race')).toEqual(['ingestion/customer/race.json']);
+    expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+    expect(await keys('ingestion/customer/race')).toEqual([
+      'ingestion/customer/race.claim.json',
+      'ingestion/customer/race.json',
+    ]);
+    expect(await keys('staging/customer/race/')).toEqual([]);
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { defineFeatureView, type FeatureViewInput } from '../../lambdas/feature-store/feature-view.js';
+import {
+  defineFeatureView,
+  type FeatureViewInput,
+  NEVER_EXPIRES,
+  viewTtlMs,
+} from '../../lambdas/feature-store/feature-view.js';
 import {
   compileRowValidator,
   MAX_EVENT_TIME_SKEW_MS,
@@ -82,6 +87,24 @@ describe('defineFeatureView', () => {
     expect(defineError({ ...customer, ttlSeconds: 0 }).field).toBe(
       'featureViews.customer_activity.ttlSeconds',
     );
+  });
+
+  it("accepts ttlSeconds 'never' for values that never expire, an infinite TTL to readers", () => {
+    const view = defineFeatureView({ ...customer, ttlSeconds: NEVER_EXPIRES });
+    expect(view.ttlSeconds).toBe('never');
+    expect(viewTtlMs(view)).toBe(Number.POSITIVE_INFINITY);
+    expect(viewTtlMs(defineFeatureView(customer))).toBe(86_400_000);
+  });
+
+  it.each([
+    ['forever', "must be a whole number of seconds or 'never'"],
+    [undefined, "must be a whole number of seconds or 'never'"],
+    [1.5, 'must be a whole number of seconds'],
+    [-60, "must be positive (or 'never' for no expiry)"],
+  ])('rejects ttlSeconds %j, naming the field and the rule', (ttlSeconds, rule) => {
+    const error = defineError({ ...customer, ttlSeconds });
+    expect(error.field).toBe('featureViews.customer_activity.ttlSeconds');
+    expect(error.rule).toBe(rule);
   });
 });
 

@@ -13,7 +13,6 @@ const LAYOUT = path.join(ROOT, 'lambdas/shared/layout.ts');
 const NOT_YET_MIGRATED = new Set([
   'bin/mlops.ts',
   'lambdas/feature-store/historical.ts',
-  'lambdas/feature-store/ingest.ts',
   'lambdas/feature-store/materialize.ts',
   'lambdas/feature-store/online-store.ts',
   'lambdas/feature-store/row-validation.ts',

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { defineFeatureView, type FeatureViewInput } from '../../lambdas/feature-store/feature-view.js';
+import {
+  defineFeatureView,
+  type FeatureViewInput,
+  viewTtlMs,
+} from '../../lambdas/feature-store/feature-view.js';
 import { featureKind, type OfflineFile, scanSorted } from '../../lambdas/feature-store/offline-scan.js';
 import { encodeFeatureRows, entityKeyOf } from '../../lambdas/feature-store/parquet-codec.js';
 import { type FeatureBatch, joinPointInTime } from '../../lambdas/feature-store/point-in-time-join.js';
@@ -62,7 +66,7 @@ function reference(rows: readonly SourceRow[], key: string, time: number): Sourc
   for (const source of rows) {
     const t = source.row.eventTimeMs;
     if (entityKeyOf(view, (c) => source.row.values[c]) !== key) continue;
-    if (t > time || time - t > view.ttlSeconds * 1000) continue;
+    if (t > time || time - t > viewTtlMs(view)) continue;
     const b = best;
     if (
       b === undefined ||
@@ -121,7 +125,7 @@ describe('offline scan: sorted files merged into one stream', () => {
         [
           {
             name: 'account',
-            ttlMs: view.ttlSeconds * 1000,
+            ttlMs: viewTtlMs(view),
             features: Object.fromEntries(FEATURES.map((f) => [f, featureKind(view, f)])),
             labelKeys: labels.map((l) => l.key),
             batches,

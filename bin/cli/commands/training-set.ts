@@ -5,13 +5,9 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parquetReadObjects } from 'hyparquet';
-import {
-  DATASETS_PREFIX,
-  type DatasetManifest,
-  datasetPrefix,
-  getHistoricalFeatures,
-} from '../../../lambdas/feature-store/historical.js';
+import { type DatasetManifest, getHistoricalFeatures } from '../../../lambdas/feature-store/historical.js';
 import { TIME_PARSERS } from '../../../lambdas/feature-store/parquet-codec.js';
+import { datasetPrefix, OFFLINE_PREFIX } from '../../../lambdas/shared/layout.js';
 import type { ObjectStore } from '../../../lambdas/shared/object-store.js';
 import { CliContext } from '../context.js';
 import { checkTimestamps, formatOf, readEntityRows, readInput, splitList } from '../inputs.js';
@@ -45,8 +41,8 @@ async function findDataset(store: ObjectStore, ref: string): Promise<DatasetMani
 
 async function datasetHashes(store: ObjectStore, name: string): Promise<string[]> {
   const hashes: string[] = [];
-  for await (const key of store.list(`${DATASETS_PREFIX}${name}/`)) {
-    const hash = key.slice(`${DATASETS_PREFIX}${name}/`.length).split('/')[0];
+  for await (const key of store.list(`${OFFLINE_PREFIX.datasets}${name}/`)) {
+    const hash = key.slice(`${OFFLINE_PREFIX.datasets}${name}/`.length).split('/')[0];
     if (hash && key.endsWith(`/${MANIFEST}`)) hashes.push(hash);
   }
   return hashes;
@@ -131,13 +127,15 @@ export function registerTrainingSetCommands(program: Command, io: CliIo): void {
       const ctx = await CliContext.load(program, io);
       const store = await ctx.offlineStore();
       const sets: { dataset: string; rowCount: number; featureRefs: readonly string[] }[] = [];
-      for await (const key of store.list(name ? `${DATASETS_PREFIX}${name}/` : DATASETS_PREFIX)) {
+      for await (const key of store.list(
+        name ? `${OFFLINE_PREFIX.datasets}${name}/` : OFFLINE_PREFIX.datasets,
+      )) {
         if (!key.endsWith(`/${MANIFEST}`)) continue;
         const body = await store.get(key);
         if (body === undefined) continue;
         const m = JSON.parse(decoder.decode(body)) as DatasetManifest;
         sets.push({
-          dataset: key.slice(DATASETS_PREFIX.length, -MANIFEST.length - 1),
+          dataset: key.slice(OFFLINE_PREFIX.datasets.length, -MANIFEST.length - 1),
           rowCount: m.rowCount,
           featureRefs: m.featureRefs,
         });
@@ -219,7 +217,7 @@ export function registerTrainingSetCommands(program: Command, io: CliIo): void {
 
 function summary(m: DatasetManifest): string {
   return fields({
-    dataset: m.manifestKey.slice(DATASETS_PREFIX.length, -MANIFEST.length - 1),
+    dataset: m.manifestKey.slice(OFFLINE_PREFIX.datasets.length, -MANIFEST.length - 1),
     rows: m.rowCount,
     features: m.featureRefs,
     data: m.dataKey,
