@@ -29,6 +29,8 @@ export interface Emulator {
   readonly endpoint: string;
   /** `moto`: started here and owned by this process; `external`: found in `AWS_ENDPOINT_URL`. */
   readonly kind: 'moto' | 'external';
+  /** Process id of the moto server started here; undefined for `external`. */
+  readonly pid?: number;
   /** Stops a moto server this process started (SIGTERM, then SIGKILL); a no-op for `external`. */
   stop(): Promise<void>;
 }
@@ -60,6 +62,12 @@ export interface StartEmulatorOptions {
    * @default 5_000 ms
    */
   readonly stopGraceMs?: number;
+  /**
+   * Run moto's own TransactWriteItems, which copies every table a transaction names once per
+   * operation (local/moto_server.py replaces it with an undo log). Only to compare the two.
+   * @default false
+   */
+  readonly motoTransactions?: boolean;
 }
 
 /** No emulator could be found, installed, started or reached. The message says what to do. */
@@ -194,12 +202,18 @@ function lastLines(text: string, count = 20): string {
 }
 
 /** Spawns the launcher and resolves with the port it bound, or rejects with its last stderr lines. */
-function launch(python: string, timeoutMs: number): Promise<{ child: ChildProcess; port: number }> {
+function launch(
+  python: string,
+  timeoutMs: number,
+  extraArgs: readonly string[],
+): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
     // stdin stays an open pipe: the launcher exits when it closes, i.e. when this process is gone.
-    const child = spawn(python, [LAUNCHER, '--host', '127.0.0.1', '--port', '0', '--exit-with-stdin'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      python,
+      [LAUNCHER, '--host', '127.0.0.1', '--port', '0', '--exit-with-stdin', ...extraArgs],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     const fail = (why: string) => {
@@ -250,7 +264,11 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
 async function startMoto(options: StartEmulatorOptions): Promise<Emulator> {
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   const python = await findMotoPython(options);
-  const { child, port } = await launch(python, timeoutMs);
+  const { child, port } = await launch(
+    python,
+    timeoutMs,
+    options.motoTransactions ? ['--moto-transactions'] : [],
+  );
   const endpoint = `http://127.0.0.1:${port}`;
   // Backstop for a normal exit of this process; the stdin pipe covers the abnormal ones.
   const killOnExit = () => child.kill('SIGKILL');
@@ -265,7 +283,7 @@ async function startMoto(options: StartEmulatorOptions): Promise<Emulator> {
     await stop();
     throw error;
   }
-  return { endpoint, kind: 'moto', stop };
+  return { endpoint, kind: 'moto', ...(child.pid === undefined ? {} : { pid: child.pid }), stop };
 }
 
 /**
