@@ -27,6 +27,8 @@ import { S3ObjectStore } from '../lambdas/shared/object-store.js';
 import type { MlopsConfig } from '../lib/config.js';
 import { importConfigFile, resolveConfig } from '../lib/project-config.js';
 import { STACK_OUTPUTS } from '../lib/stack-outputs.js';
+import { LOCAL_UP_COMMAND, useLocalStack } from '../local/local-state.js';
+import { registerLocalCommands } from './cli/commands/local.js';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -72,6 +74,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       ? resolveConfig({}, await importConfigFile(options.config))
       : resolveConfig();
     const views = new Map(config.featureViews.map((input) => [input.name, defineFeatureView(input)]));
+    // A local stack (`mlops local up`) of this name points the clients at its emulator.
+    await useLocalStack(options.stack ?? config.stackName);
     return { options, config, views };
   };
 
@@ -186,6 +190,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       },
     );
 
+  registerLocalCommands(program, io);
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
@@ -209,6 +215,8 @@ async function resource(
   const given = which === 'offlineBucket' ? options.offlineBucket : options.onlineTable;
   if (given) return given;
   const stackName = options.stack ?? config.stackName;
+  const local = (await useLocalStack(stackName))?.resources[which];
+  if (local) return local;
   let outputs: { OutputKey?: string; OutputValue?: string }[] | undefined;
   try {
     const described = await clients
@@ -217,7 +225,7 @@ async function resource(
     outputs = described.Stacks?.[0]?.Outputs;
   } catch (error) {
     throw new Error(
-      `could not read the outputs of stack ${stackName} (${(error as Error).message}); deploy it, pass --stack, or name the resource with --${which === 'offlineBucket' ? 'offline-bucket' : 'online-table'}`,
+      `could not read the outputs of stack ${stackName} (${(error as Error).message}); deploy it, start the local stack with: ${LOCAL_UP_COMMAND}, pass --stack, or name the resource with --${which === 'offlineBucket' ? 'offline-bucket' : 'online-table'}`,
     );
   }
   const value = outputs?.find((o) => o.OutputKey === STACK_OUTPUTS[which])?.OutputValue;

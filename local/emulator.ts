@@ -12,6 +12,7 @@
  *   emulator fails loudly, it never turns into skipped tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -304,4 +305,61 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     );
   }
   return { endpoint: external, kind: 'external', stop: async () => {} };
+}
+
+/** A moto server that outlives the process that started it (`mlops local up`). */
+export interface DetachedEmulator {
+  readonly endpoint: string;
+  readonly pid: number;
+}
+
+/**
+ * Starts moto server in its own process group, detached from this process (it keeps running after
+ * this process exits, until it is sent SIGTERM), its output appended to `logFile`.
+ * @throws EmulatorUnavailableError when no Python has moto, or it does not start, with its last output
+ */
+export async function startDetachedEmulator(
+  logFile: string,
+  options: Pick<StartEmulatorOptions, 'pythonCandidates' | 'install' | 'startTimeoutMs'> = {},
+): Promise<DetachedEmulator> {
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  const python = await findMotoPython(options);
+  const log = openSync(logFile, 'w');
+  const child = spawn(python, [LAUNCHER, '--host', '127.0.0.1', '--port', '0'], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = `exited before it was ready (code ${code}, signal ${signal})`;
+  });
+  child.once('error', (error) => {
+    exited = `could not be spawned: ${error.message}`;
+  });
+  child.unref();
+  const fail = (why: string) => {
+    if (exited === undefined && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    const output = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+    return new EmulatorUnavailableError(
+      `moto server (${python} ${path.relative(PROJECT_ROOT, LAUNCHER)}) ${why}. Its last output:\n` +
+        `${lastLines(output) || '(nothing)'}\n${EMULATOR_REMEDY}`,
+    );
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = /MOTO_READY (\d+)/.exec(readFileSync(logFile, 'utf8'));
+    if (match?.[1] !== undefined && child.pid !== undefined) {
+      const endpoint = `http://127.0.0.1:${match[1]}`;
+      try {
+        await waitUntilAnswers(endpoint, Math.max(1_000, deadline - Date.now()));
+      } catch {
+        throw fail(`did not answer at ${endpoint}`);
+      }
+      return { endpoint, pid: child.pid };
+    }
+    if (exited !== undefined) throw fail(exited);
+    if (Date.now() > deadline) throw fail(`did not start within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
