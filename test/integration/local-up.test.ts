@@ -30,7 +30,7 @@ function mlops(...args: string[]) {
     process.execPath,
     ['--import', 'tsx', path.join(ROOT, 'bin', 'mlops.ts'), ...args],
     {
-      cwd: dir,
+      cwd: ROOT,
       env: cleanEnv(),
       encoding: 'utf8',
       timeout: 240_000,
