@@ -105,17 +105,19 @@ const ours = await run(ENTITIES, false);
 const peer = PEER_ENTITIES > 0 ? await run(PEER_ENTITIES, true) : undefined;
 const rate = (r: Run) => r.entities / r.seconds;
 const fmt = (x: number) => x.toExponential(2);
-const peerText = (text: string) => (peer === undefined ? 'peer not run' : text);
+const peerText = (text: (peer: Run) => string) => (peer === undefined ? 'peer not run' : text(peer));
 console.log(
   `local-materialize entities/s: ours ${fmt(rate(ours))} (${ours.entities} entities in ${ours.seconds.toFixed(1)} s), ` +
     peerText(
-      `peer ${fmt(rate(peer as Run))} (moto's own TransactWriteItems, ${peer?.entities} entities in ${peer?.seconds.toFixed(1)} s), ratio ${(rate(ours) / rate(peer as Run)).toFixed(2)}`,
+      (p) =>
+        `peer ${fmt(rate(p))} (moto's own TransactWriteItems, ${p.entities} entities in ${p.seconds.toFixed(1)} s), ratio ${(rate(ours) / rate(p)).toFixed(2)}`,
     ),
 );
 console.log(
   `local-materialize emulator peak MiB: ours ${ours.peakMiB.toFixed(0)} (${ours.entities} entities), ` +
     peerText(
-      `peer ${peer?.peakMiB.toFixed(0)} (${peer?.entities} entities), ratio ${((peer as Run).peakMiB / ours.peakMiB).toFixed(2)}`,
+      (p) =>
+        `peer ${p.peakMiB.toFixed(0)} (${p.entities} entities), ratio ${(p.peakMiB / ours.peakMiB).toFixed(2)}`,
     ),
 );
 console.log(
