@@ -13,6 +13,7 @@ import { ValidationError } from '../lambdas/shared/errors.js';
 import { ConfigValidationError } from '../lib/config.js';
 import { registerFeatureCommands } from './cli/commands/features.js';
 import { registerIngestCommands } from './cli/commands/ingest.js';
+import { registerLocalCommands } from './cli/commands/local.js';
 import { registerMaterializeCommands } from './cli/commands/materialize.js';
 import { registerOnlineCommands } from './cli/commands/online.js';
 import { registerTrainingSetCommands } from './cli/commands/training-set.js';
@@ -64,7 +65,7 @@ export function buildProgram(io: CliIo): Command {
   registerOnlineCommands(program, io);
   registerTrainingSetCommands(program, io);
   registerFeatureCommands(program, io);
-  // Integrator: registerLocalCommands(program, io) from ./cli/commands/local.js goes here.
+  registerLocalCommands(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

@@ -12,6 +12,7 @@
  *   emulator fails loudly, it never turns into skipped tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,6 +30,8 @@ export interface Emulator {
   readonly endpoint: string;
   /** `moto`: started here and owned by this process; `external`: found in `AWS_ENDPOINT_URL`. */
   readonly kind: 'moto' | 'external';
+  /** Process id of the moto server started here; undefined for `external`. */
+  readonly pid?: number;
   /** Stops a moto server this process started (SIGTERM, then SIGKILL); a no-op for `external`. */
   stop(): Promise<void>;
 }
@@ -60,6 +63,12 @@ export interface StartEmulatorOptions {
    * @default 5_000 ms
    */
   readonly stopGraceMs?: number;
+  /**
+   * Run moto's own TransactWriteItems, which copies every table a transaction names once per
+   * operation (local/moto_server.py replaces it with an undo log). Only to compare the two.
+   * @default false
+   */
+  readonly motoTransactions?: boolean;
 }
 
 /** No emulator could be found, installed, started or reached. The message says what to do. */
@@ -194,12 +203,18 @@ function lastLines(text: string, count = 20): string {
 }
 
 /** Spawns the launcher and resolves with the port it bound, or rejects with its last stderr lines. */
-function launch(python: string, timeoutMs: number): Promise<{ child: ChildProcess; port: number }> {
+function launch(
+  python: string,
+  timeoutMs: number,
+  extraArgs: readonly string[],
+): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
     // stdin stays an open pipe: the launcher exits when it closes, i.e. when this process is gone.
-    const child = spawn(python, [LAUNCHER, '--host', '127.0.0.1', '--port', '0', '--exit-with-stdin'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      python,
+      [LAUNCHER, '--host', '127.0.0.1', '--port', '0', '--exit-with-stdin', ...extraArgs],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     const fail = (why: string) => {
@@ -250,7 +265,11 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
 async function startMoto(options: StartEmulatorOptions): Promise<Emulator> {
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   const python = await findMotoPython(options);
-  const { child, port } = await launch(python, timeoutMs);
+  const { child, port } = await launch(
+    python,
+    timeoutMs,
+    options.motoTransactions ? ['--moto-transactions'] : [],
+  );
   const endpoint = `http://127.0.0.1:${port}`;
   // Backstop for a normal exit of this process; the stdin pipe covers the abnormal ones.
   const killOnExit = () => child.kill('SIGKILL');
@@ -265,7 +284,7 @@ async function startMoto(options: StartEmulatorOptions): Promise<Emulator> {
     await stop();
     throw error;
   }
-  return { endpoint, kind: 'moto', stop };
+  return { endpoint, kind: 'moto', ...(child.pid === undefined ? {} : { pid: child.pid }), stop };
 }
 
 /**
@@ -286,4 +305,61 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     );
   }
   return { endpoint: external, kind: 'external', stop: async () => {} };
+}
+
+/** A moto server that outlives the process that started it (`mlops local up`). */
+export interface DetachedEmulator {
+  readonly endpoint: string;
+  readonly pid: number;
+}
+
+/**
+ * Starts moto server in its own process group, detached from this process (it keeps running after
+ * this process exits, until it is sent SIGTERM), its output appended to `logFile`.
+ * @throws EmulatorUnavailableError when no Python has moto, or it does not start, with its last output
+ */
+export async function startDetachedEmulator(
+  logFile: string,
+  options: Pick<StartEmulatorOptions, 'pythonCandidates' | 'install' | 'startTimeoutMs'> = {},
+): Promise<DetachedEmulator> {
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  const python = await findMotoPython(options);
+  const log = openSync(logFile, 'w');
+  const child = spawn(python, [LAUNCHER, '--host', '127.0.0.1', '--port', '0'], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = `exited before it was ready (code ${code}, signal ${signal})`;
+  });
+  child.once('error', (error) => {
+    exited = `could not be spawned: ${error.message}`;
+  });
+  child.unref();
+  const fail = (why: string) => {
+    if (exited === undefined && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    const output = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+    return new EmulatorUnavailableError(
+      `moto server (${python} ${path.relative(PROJECT_ROOT, LAUNCHER)}) ${why}. Its last output:\n` +
+        `${lastLines(output) || '(nothing)'}\n${EMULATOR_REMEDY}`,
+    );
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = /MOTO_READY (\d+)/.exec(readFileSync(logFile, 'utf8'));
+    if (match?.[1] !== undefined && child.pid !== undefined) {
+      const endpoint = `http://127.0.0.1:${match[1]}`;
+      try {
+        await waitUntilAnswers(endpoint, Math.max(1_000, deadline - Date.now()));
+      } catch {
+        throw fail(`did not answer at ${endpoint}`);
+      }
+      return { endpoint, pid: child.pid };
+    }
+    if (exited !== undefined) throw fail(exited);
+    if (Date.now() > deadline) throw fail(`did not start within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -9,6 +9,7 @@ import { clients } from '../../lambdas/shared/clients.js';
 import { S3ObjectStore, type StagingStore } from '../../lambdas/shared/object-store.js';
 import type { MlopsConfig } from '../../lib/config.js';
 import { importConfigFile, resolveConfig } from '../../lib/project-config.js';
+import { useLocalStack } from '../../local/local-state.js';
 import { CliInputError, type CliIo, Output } from './output.js';
 import { type ResourceOptions, resourceName } from './resources.js';
 
@@ -32,6 +33,9 @@ export class CliContext {
       ? resolveConfig({}, await importConfigFile(options.config))
       : resolveConfig();
     const views = new Map(config.featureViews.map((input) => [input.name, defineFeatureView(input)]));
+    // A local stack of this name (`mlops local up`) points the clients at its emulator; before any
+    // client is built, since clients are built once.
+    await useLocalStack(options.stack ?? config.stackName);
     return new CliContext(options, config, views, new Output(io, jsonOutput(options, io)));
   }
 

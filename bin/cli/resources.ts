@@ -6,6 +6,7 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { clients } from '../../lambdas/shared/clients.js';
 import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
+import { LOCAL_UP_COMMAND, useLocalStack } from '../../local/local-state.js';
 import { CliFailure } from './output.js';
 
 export interface ResourceOptions {
@@ -22,19 +23,14 @@ export const RESOURCE_FLAGS: Readonly<Record<ResourceKind, string>> = {
   onlineTable: '--online-table',
 };
 
-export const NO_STACK_HINT =
-  'start the local stack with: npx mlops local up (or deploy with: npx cdk deploy, or name the resource with --offline-bucket / --online-table)';
+export const NO_STACK_HINT = `start the local stack with: ${LOCAL_UP_COMMAND} (or deploy with: npx cdk deploy, or name the resource with --offline-bucket / --online-table)`;
 
 /**
- * INTEGRATION POINT (local stack). The one place the CLI consults the state `mlops local up`
- * leaves behind; the integrator replaces this body with
- * `import { readLocalStack } from '../../local/local-state.js'` →
- * `const local = await readLocalStack(); if (local) process.env.AWS_ENDPOINT_URL ??= local.endpoint;
- * return local?.resources[which];`
- * (setting the endpoint before the first client is built, so commands talk to the local stack).
+ * The resource as the running local stack of `stackName` names it (`mlops local up`; its state file
+ * is read by local/local-state.ts, which also points the clients at its emulator), if one runs.
  */
-async function localStackResource(_which: ResourceKind): Promise<string | undefined> {
-  return undefined;
+async function localStackResource(stackName: string, which: ResourceKind): Promise<string | undefined> {
+  return (await useLocalStack(stackName))?.resources[which];
 }
 
 /** A resource's name: the flag or environment variable, the local stack, else the stack's output. */
@@ -45,11 +41,9 @@ export async function resourceName(
 ): Promise<string> {
   const given = options[which];
   if (given) return given;
-  if (options.stack === undefined) {
-    const local = await localStackResource(which);
-    if (local) return local;
-  }
   const name = options.stack ?? stackName;
+  const local = await localStackResource(name, which);
+  if (local) return local;
   let outputs: { OutputKey?: string; OutputValue?: string }[] | undefined;
   try {
     const described = await clients.cloudformation().send(new DescribeStacksCommand({ StackName: name }));
