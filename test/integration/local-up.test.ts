@@ -78,7 +78,7 @@ afterAll(async () => {
 
 describe('mlops local up … down, each command its own process', () => {
   it('brings the stack up, serves the feature store from it with nothing exported, and stops it', async () => {
-    const up = await mlops('--config', CONFIG, 'local', 'up');
+    const up = await mlops('--config', CONFIG, 'local', 'up', '--table');
     expect(up.stderr).toContain('provisioning');
     expect(up.code).toBe(0);
     expect(up.stdout).toMatch(/local stack CliTestStack is up/);
@@ -162,16 +162,17 @@ describe('mlops local up … down, each command its own process', () => {
       dataKey: expect.stringMatching(/^datasets\/local-up\//),
     });
 
-    const down = await mlops('local', 'down');
+    const down = await mlops('local', 'down', '--table');
     expect(down.code).toBe(0);
     expect(down.stdout).toMatch(new RegExp(`stopped local stack CliTestStack \\(moto pid ${state.pid}\\)`));
+    expect((await mlops('local', 'down', '--json')).json()).toEqual({ stopped: false });
     expect(existsSync(path.join(stateDir, 'local.json'))).toBe(false);
     expect(running(state.pid as number)).toBe(false);
 
     const after = await mlops('--config', CONFIG, 'ingest', 'customer', rows);
     expect(after.code).toBe(1);
     expect(after.stderr).toMatch(/start the local stack with: npx mlops local up/);
-    expect((await mlops('local', 'status')).stdout).toMatch(
+    expect((await mlops('local', 'status', '--table')).stdout).toMatch(
       /no local stack is running; start it with: npx mlops local up/,
     );
   }, 600_000);

@@ -16,6 +16,7 @@ import {
   localUp,
 } from '../../../local/local-state.js';
 import type { CliIo } from '../../mlops.js';
+import { type GlobalOptions, jsonOutput } from '../context.js';
 
 function describe(state: LocalStackState): string[] {
   const env = Object.entries(localStackEnv(state))
@@ -40,15 +41,14 @@ export function registerLocalCommands(program: Command, io: CliIo): void {
   local
     .command('up')
     .description('start the emulator in the background and provision the stack on it')
-    .option('--json', 'print the state as JSON')
-    .action(async (options: { json?: boolean }) => {
-      const configFile = program.opts<{ config?: string }>().config;
+    .action(async () => {
+      const options = { json: jsonOutput(program.opts<GlobalOptions>(), io) };
+      const configFile = program.opts<GlobalOptions>().config;
       const config = configFile ? await importConfigFile(configFile) : undefined;
       const { state, started } = await localUp({
         ...(config ? { config } : {}),
-        onStep: (step) => {
-          if (!options.json) io.stderr(`${step}…\n`);
-        },
+        // Steps go to stderr in both forms: they take seconds, and stdout stays clean for --json.
+        onStep: (step) => io.stderr(`${step}…\n`),
       });
       if (options.json) return json(io, { started, ...state });
       io.stdout(
@@ -66,10 +66,15 @@ export function registerLocalCommands(program: Command, io: CliIo): void {
   local
     .command('down')
     .description('stop the local stack; its data is discarded')
-    .option('--json', 'print what was stopped as JSON')
-    .action(async (options: { json?: boolean }) => {
+    .action(async () => {
+      const options = { json: jsonOutput(program.opts<GlobalOptions>(), io) };
       const result = await localDown();
-      if (options.json) return json(io, { stopped: result.stopped !== undefined, ...result });
+      if (options.json)
+        return json(io, {
+          stopped: result.stopped !== undefined,
+          ...(result.stopped ? { stack: result.stopped } : {}),
+          ...(result.stale ? { stale: result.stale } : {}),
+        });
       if (result.stopped)
         io.stdout(`stopped local stack ${result.stopped.stackName} (moto pid ${result.stopped.pid})\n`);
       else if (result.stale) io.stdout(`no local stack was running (${result.stale}); removed its state\n`);
@@ -79,8 +84,8 @@ export function registerLocalCommands(program: Command, io: CliIo): void {
   local
     .command('status')
     .description('say whether the local stack runs, where, and its resources')
-    .option('--json', 'print the status as JSON')
-    .action(async (options: { json?: boolean }) => {
+    .action(async () => {
+      const options = { json: jsonOutput(program.opts<GlobalOptions>(), io) };
       const found = await inspectLocalStack();
       if (options.json)
         return json(io, {
