@@ -412,8 +412,9 @@ function unwritable(record: OnlineRecord, item: Record<string, unknown>): string
   for (const [name, value] of Object.entries(record.features)) {
     if (typeof value === 'number' && !isOnlineNumber(value)) return `features.${name}: ${ONLINE_NUMBER_RULE}`;
   }
-  for (const name of ['eventTimeMs', 'ingestedAtMs'] as const) {
-    if (!Number.isSafeInteger(record[name])) return `${name}: must be whole epoch milliseconds`;
+  const { eventTimeMs, ingestedAtMs } = record;
+  for (const [name, ms] of Object.entries({ eventTimeMs, ingestedAtMs })) {
+    if (!Number.isSafeInteger(ms)) return `${name}: must be whole epoch milliseconds`;
   }
   const { total } = itemSize(item);
   return total > DYNAMODB_ITEM_LIMIT_BYTES
