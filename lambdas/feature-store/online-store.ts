@@ -116,7 +116,12 @@ interface Tally {
 }
 
 /** A chunk that still failed after {@link MAX_WRITE_ATTEMPTS} transient cancellations. */
-class WriteAttemptsExhausted extends Error {}
+class WriteAttemptsExhausted extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WriteAttemptsExhausted';
+  }
+}
 
 type Put = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 /** A conditional Put and the record it writes. */
