@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ValidationError } from '../lambdas/shared/errors.js';
+import { CLI_ENV } from '../lambdas/shared/layout.js';
 import { ConfigValidationError } from '../lib/config.js';
 import { registerFeatureCommands } from './cli/commands/features.js';
 import { registerIngestCommands } from './cli/commands/ingest.js';
@@ -41,12 +42,12 @@ export function buildProgram(io: CliIo): Command {
     .option('--stack <name>', 'deployed stack whose outputs name the resources (default: config stackName)')
     .addOption(
       new Option('--offline-bucket <name>', 'offline store bucket (skips the stack lookup)').env(
-        'MLOPS_OFFLINE_BUCKET',
+        CLI_ENV.offlineBucket,
       ),
     )
     .addOption(
       new Option('--online-table <name>', 'online store table (skips the stack lookup)').env(
-        'MLOPS_ONLINE_TABLE',
+        CLI_ENV.onlineTable,
       ),
     )
     .addOption(

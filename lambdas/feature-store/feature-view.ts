@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { ValidationError } from '../shared/errors.js';
+import { OFFLINE_PARTITION_COLUMN } from '../shared/layout.js';
 import { parseOrThrow } from '../shared/validation.js';
 import { INGESTED_AT_COLUMN } from './row-validation.js';
 
@@ -25,7 +26,10 @@ const identifier = z
 /** Columns every offline file and table holds besides a view's own: no view may declare them. */
 const RESERVED_COLUMNS: ReadonlyMap<string, string> = new Map([
   [INGESTED_AT_COLUMN, `is reserved (${INGESTED_AT_COLUMN} is written by ingestion)`],
-  ['date', "is reserved (date is the offline tables' partition key)"],
+  [
+    OFFLINE_PARTITION_COLUMN,
+    `is reserved (${OFFLINE_PARTITION_COLUMN} is the offline tables' partition key)`,
+  ],
 ]);
 /** An entity key, feature or event-time column name. */
 const columnName = identifier.superRefine((name, ctx) => {

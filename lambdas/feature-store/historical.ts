@@ -16,8 +16,14 @@
 import { createHash } from 'node:crypto';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { mapLimit } from '../shared/concurrency.js';
-import { ValidationError } from '../shared/errors.js';
-import { datasetPrefix } from '../shared/layout.js';
+import { InternalError, ValidationError } from '../shared/errors.js';
+import {
+  datasetPrefix,
+  featurePartitionPrefix,
+  featureViewPrefix,
+  OFFLINE_PARTITION_COLUMN,
+  PARQUET_CONTENT_TYPE,
+} from '../shared/layout.js';
 import type { ObjectStore } from '../shared/object-store.js';
 import { type FeatureType, type FeatureView, findFeatureView, viewTtlMs } from './feature-view.js';
 import { type IngestResult, ingestionManifestKey } from './ingest.js';
@@ -104,14 +110,16 @@ export async function listFeatureFiles(
   fromMs: number,
   toMs: number,
 ): Promise<string[]> {
-  const prefix = `features/${view}/`;
+  const prefix = featureViewPrefix(view);
   const date = (ms: number) => new Date(ms).toISOString().slice(0, 10);
   const first = date(Math.min(Math.max(fromMs, MIN_EVENT_TIME_MS), MAX_DATE_MS));
   const last = date(Math.max(Math.min(toMs, MAX_DATE_MS), -MAX_DATE_MS));
   const keys: string[] = [];
-  // `date=<first>` sorts just before every key of that partition.
-  for await (const key of store.list(prefix, { startAfter: `${prefix}date=${first}` })) {
-    const match = /^date=(\d{4}-\d{2}-\d{2})\/([^/]+)$/.exec(key.slice(prefix.length));
+  const partitionFile = new RegExp(`^${OFFLINE_PARTITION_COLUMN}=(\\d{4}-\\d{2}-\\d{2})/([^/]+)$`);
+  // `date=<first>` (the partition prefix without its `/`) sorts just before every key of it.
+  const startAfter = featurePartitionPrefix(view, first).slice(0, -1);
+  for await (const key of store.list(prefix, { startAfter })) {
+    const match = partitionFile.exec(key.slice(prefix.length));
     if (match === null) continue;
     if ((match[1] as string) > last) break;
     if (!/^[_.]/.test(match[2] as string)) keys.push(key);
@@ -314,7 +322,7 @@ export async function getHistoricalFeatures(
   const results = await joinPointInTime(times, requests);
   for (const { view, features } of views) {
     const result = results[view.name];
-    if (result === undefined) throw new Error(`no join result for ${view.name}`);
+    if (result === undefined) throw new InternalError(`no join result for ${view.name}`);
     for (const feature of features) {
       const spec = view.features.find((f) => f.name === feature);
       const type = typeOf[spec?.type ?? 'string'] as string;
@@ -327,7 +335,7 @@ export async function getHistoricalFeatures(
   }
   const dataKey = `${base}data.parquet`;
   await options.store.put(dataKey, new Uint8Array(parquetWriteBuffer({ columnData: columnData as never })), {
-    contentType: 'application/vnd.apache.parquet',
+    contentType: PARQUET_CONTENT_TYPE,
   });
   const manifest: DatasetManifest = {
     hash,

@@ -24,7 +24,13 @@
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import { ConflictError, ValidationError } from '../shared/errors.js';
+import {
+  ConflictError,
+  CorruptDataError,
+  DependencyError,
+  InternalError,
+  ValidationError,
+} from '../shared/errors.js';
 import {
   featureFileKey,
   ingestionClaimKey,
@@ -227,7 +233,9 @@ export async function ingestBatch(
   });
   if (!claimed) {
     const owner = await readJson<BatchClaim>(options.store, claimKey);
-    if (owner === undefined) throw new Error(`the claim ${claimKey} was taken but cannot be read`);
+    // S3 said the claim exists, then that it does not (deleted in between): a retry claims afresh.
+    if (owner === undefined)
+      throw new DependencyError('s3', `the claim ${claimKey} was taken but cannot be read`);
     const error = conflict(owner);
     if (error !== undefined) throw error;
     // The same body: a rerun after a crash, or a concurrent twin. Each encodes at the claim's time,
@@ -257,7 +265,7 @@ export async function commitBatch(
 ): Promise<IngestResult> {
   const { received, accepted, quarantine } = prepared;
   if (accepted + quarantine.length !== received) {
-    throw new Error(`ingestion lost rows: ${accepted} + ${quarantine.length} != ${received}`);
+    throw new InternalError(`ingestion lost rows: ${accepted} + ${quarantine.length} != ${received}`);
   }
   const files: string[] = [];
   for (const [date, parquet] of prepared.files) {
@@ -293,7 +301,8 @@ export async function commitBatch(
     // A concurrent twin committed first; its manifest is the record. Our staged files hold the
     // same bytes as its own: publishing them is harmless and leaves nothing staged behind.
     const winner = await readJson<IngestResult>(options.store, ingestionManifestKey(view.name, batchId));
-    if (winner === undefined) throw new Error(`the manifest of ${batchId} was written but cannot be read`);
+    if (winner === undefined)
+      throw new DependencyError('s3', `the manifest of ${batchId} was written but cannot be read`);
     await publish(options.store, winner);
     return duplicateOf(winner, options);
   }
@@ -311,11 +320,17 @@ async function publish(store: StagingStore, manifest: IngestResult): Promise<voi
   for (const key of manifest.files) {
     const date = /\/date=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
     if (date === undefined)
-      throw new Error(`manifest of ${manifest.batchId} lists ${key}, not a feature file`);
+      throw new CorruptDataError(
+        ingestionManifestKey(manifest.view, manifest.batchId),
+        `lists ${key}, not a feature file`,
+      );
     const staged = stagedFileKey(manifest.view, date, manifest.batchId);
     if (await store.copy(staged, key)) await store.delete(staged);
     else if ((await store.size(key)) === undefined)
-      throw new Error(`${key} of committed batch ${manifest.batchId} is neither staged nor published`);
+      throw new CorruptDataError(
+        key,
+        `of committed batch ${manifest.batchId} is neither staged nor published`,
+      );
   }
 }
 

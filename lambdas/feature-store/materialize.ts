@@ -27,6 +27,7 @@
  *   goes on from there.
  */
 import { CorruptDataError, ValidationError } from '../shared/errors.js';
+import { setAsidePrefix, watermarkKey } from '../shared/layout.js';
 import type { ObjectStore } from '../shared/object-store.js';
 import { type FeatureView, viewTtlMs } from './feature-view.js';
 import {
@@ -83,9 +84,9 @@ export interface MaterializeResult {
   readonly more: boolean;
 }
 
-export const watermarkKey = (view: string) => `materialization/${view}/watermark.json`;
-/** Where runs record what they set aside: one JSON-lines object per run that set anything aside. */
-export const setAsidePrefix = (view: string) => `materialization/${view}/set-aside/`;
+/** Re-exported: the CLI and tests read a view's watermark and set-aside records where runs put them. */
+export { setAsidePrefix, watermarkKey };
+
 const setAsideKey = (view: string, runMs: number) =>
   `${setAsidePrefix(view)}${String(Math.max(0, Math.floor(runMs))).padStart(15, '0')}.jsonl`;
 
@@ -222,7 +223,9 @@ async function readFile(
   file: string,
 ): Promise<DecodedColumns | { reason: string }> {
   const bytes = await store.get(file);
-  if (bytes === undefined) return { reason: `${file}: is missing, though ${manifestKey} lists it` };
+  if (bytes === undefined) {
+    return { reason: new CorruptDataError(file, `is missing, though ${manifestKey} lists it`).message };
+  }
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   try {
     readFooter(file, buffer);

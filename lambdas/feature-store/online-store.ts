@@ -2,8 +2,9 @@
  * The online store over DynamoDB: one item per feature view and entity,
  * `pk = <view>#<JSON array of entity key values>`, holding the latest feature values in a map
  * `features`, the value's `eventTimeMs` and `ingestedAtMs`, and `expiresAt` (epoch seconds) for
- * DynamoDB's TTL. Writes are conditional so an older value never replaces a newer one; reads
- * enforce the TTL themselves (DynamoDB deletes expired items only eventually).
+ * DynamoDB's TTL (the names: ONLINE_ITEM in ../shared/layout.ts). Writes are conditional so an
+ * older value never replaces a newer one; reads enforce the TTL themselves (DynamoDB deletes
+ * expired items only eventually).
  *
  * Writes go through TransactWriteItems, up to 100 conditional Puts per request, not BatchWriteItem:
  * BatchWriteItem takes no condition expressions, so two racing materializations could let an older
@@ -28,8 +29,9 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mapLimit } from '../shared/concurrency.js';
-import { ValidationError } from '../shared/errors.js';
+import { DependencyError, ValidationError } from '../shared/errors.js';
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
+import { ONLINE_ITEM } from '../shared/layout.js';
 import { backoffDelay, sleep } from '../shared/retry.js';
 import { type FeatureView, viewTtlMs } from './feature-view.js';
 import {
@@ -48,8 +50,8 @@ const BATCH_GET_LIMIT = 100;
 export const TRANSACT_WRITE_LIMIT = 100;
 /** Cancellations in a row that drop no stale record (conflicts, throttling) before a chunk gives up. */
 const MAX_WRITE_ATTEMPTS = 8;
-const NEWER_OR_ABSENT =
-  'attribute_not_exists(pk) OR eventTimeMs < :t OR (eventTimeMs = :t AND ingestedAtMs < :i)';
+const { partitionKey: PK, eventTime: EVENT_TIME, ingestedAt: INGESTED_AT } = ONLINE_ITEM;
+const NEWER_OR_ABSENT = `attribute_not_exists(${PK}) OR ${EVENT_TIME} < :t OR (${EVENT_TIME} = :t AND ${INGESTED_AT} < :i)`;
 /** Cancellation reasons that say nothing against the record itself: submit it again after a pause. */
 const TRANSIENT_CODES = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded']);
 /** Cancellation reasons that say the record itself can never be written: set it aside. */
@@ -114,7 +116,12 @@ interface Tally {
 }
 
 /** A chunk that still failed after {@link MAX_WRITE_ATTEMPTS} transient cancellations. */
-class WriteAttemptsExhausted extends Error {}
+class WriteAttemptsExhausted extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WriteAttemptsExhausted';
+  }
+}
 
 type Put = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 /** A conditional Put and the record it writes. */
@@ -161,14 +168,16 @@ export class OnlineStore {
         throw new ValidationError(`records.${i}`, `must name another entity than records.${first}`);
       seen.set(pk, i);
       const ttlMs = viewTtlMs(view);
-      const item = {
-        pk,
-        view: view.name,
-        features: record.features,
-        eventTimeMs: record.eventTimeMs,
-        ingestedAtMs: record.ingestedAtMs,
+      const item: Record<string, unknown> = {
+        [PK]: pk,
+        [ONLINE_ITEM.view]: view.name,
+        [ONLINE_ITEM.features]: record.features,
+        [EVENT_TIME]: record.eventTimeMs,
+        [INGESTED_AT]: record.ingestedAtMs,
         // No expiry attribute for a view that never expires: DynamoDB's TTL passes the item over.
-        ...(Number.isFinite(ttlMs) ? { expiresAt: Math.ceil((record.eventTimeMs + ttlMs) / 1000) } : {}),
+        ...(Number.isFinite(ttlMs)
+          ? { [ONLINE_ITEM.ttl]: Math.ceil((record.eventTimeMs + ttlMs) / 1000) }
+          : {}),
       };
       const reason = unwritable(record, item);
       if (reason !== undefined) {
@@ -202,7 +211,8 @@ export class OnlineStore {
     if (failure !== undefined) {
       if (!(failure.error instanceof WriteAttemptsExhausted)) throw failure.error;
       const unwritten = records.length - tally.written - tally.skipped - tally.setAside.length;
-      throw new Error(
+      throw new DependencyError(
+        'dynamodb',
         `online write of ${view.name}: ${unwritten} of ${records.length} records not written (${failure.error.message})`,
         { cause: failure.error },
       );
@@ -303,9 +313,9 @@ export class OnlineStore {
     const keys = entityKeys.map((key, i) => this.keyValues(view, key, i));
     const pks = [...new Set(keys.map((k) => onlineKey(view.name, k)))];
     const names: Record<string, string> = {
-      '#pk': 'pk',
-      '#t': 'eventTimeMs',
-      '#f': 'features',
+      '#pk': PK,
+      '#t': EVENT_TIME,
+      '#f': ONLINE_ITEM.features,
     };
     const projection = [
       '#pk',
@@ -321,11 +331,12 @@ export class OnlineStore {
     for (let i = 0; i < pks.length; i += BATCH_GET_LIMIT) chunks.push(pks.slice(i, i + BATCH_GET_LIMIT));
     await Promise.all(
       chunks.map(async (chunk) => {
-        let pending: Record<string, unknown>[] = chunk.map((pk) => ({ pk }));
+        let pending: Record<string, unknown>[] = chunk.map((pk) => ({ [PK]: pk }));
         for (let attempt = 0; pending.length > 0; attempt++) {
           if (attempt > 0) {
             if (attempt > 8)
-              throw new Error(
+              throw new DependencyError(
+                'dynamodb',
                 `online read: ${pending.length} keys still unprocessed after ${attempt} attempts`,
               );
             await sleep(backoffDelay(attempt, { baseDelayMs: 40, maxDelayMs: 1000 }));
@@ -341,7 +352,7 @@ export class OnlineStore {
               },
             }),
           );
-          for (const item of result.Responses?.[this.tableName] ?? []) items.set(String(item.pk), item);
+          for (const item of result.Responses?.[this.tableName] ?? []) items.set(String(item[PK]), item);
           pending =
             (result.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
         }
@@ -353,9 +364,9 @@ export class OnlineStore {
       const item = items.get(onlineKey(view.name, keys[i] ?? []));
       // The offline rule, at `now`: stamped at or before now and at most TTL old (inclusive).
       // expiresAt only tells DynamoDB when it may delete the item.
-      const age = item === undefined ? Number.NaN : now - Number(item.eventTimeMs);
+      const age = item === undefined ? Number.NaN : now - Number(item[EVENT_TIME]);
       const live = age >= 0 && age <= viewTtlMs(view);
-      const stored = (live ? item?.features : undefined) as Record<string, Value> | undefined;
+      const stored = (live ? item?.[ONLINE_ITEM.features] : undefined) as Record<string, Value> | undefined;
       const ageMs = live ? age : null;
       const features: Record<string, OnlineFeatureValue> = {};
       for (const name of featureNames) {
@@ -396,9 +407,9 @@ export class OnlineStore {
  * rows ingested before a rule existed, or files written by other tools.
  */
 function unwritable(record: OnlineRecord, item: Record<string, unknown>): string | undefined {
-  const keyBytes = utf8ByteLength(item.pk as string);
+  const keyBytes = utf8ByteLength(item[PK] as string);
   if (keyBytes > DYNAMODB_PARTITION_KEY_LIMIT_BYTES)
-    return `pk: the online key (view, entity keys as JSON) must be at most ${DYNAMODB_PARTITION_KEY_LIMIT_BYTES} UTF-8 bytes, got ${keyBytes}`;
+    return `${PK}: the online key (view, entity keys as JSON) must be at most ${DYNAMODB_PARTITION_KEY_LIMIT_BYTES} UTF-8 bytes, got ${keyBytes}`;
   for (const [i, part] of record.entityKey.entries()) {
     if (typeof part === 'number' && !Number.isSafeInteger(part))
       return `entityKey.${i}: must be an integer within ±(2^53−1)`;
@@ -406,8 +417,9 @@ function unwritable(record: OnlineRecord, item: Record<string, unknown>): string
   for (const [name, value] of Object.entries(record.features)) {
     if (typeof value === 'number' && !isOnlineNumber(value)) return `features.${name}: ${ONLINE_NUMBER_RULE}`;
   }
-  for (const name of ['eventTimeMs', 'ingestedAtMs'] as const) {
-    if (!Number.isSafeInteger(record[name])) return `${name}: must be whole epoch milliseconds`;
+  const { eventTimeMs, ingestedAtMs } = record;
+  for (const [name, ms] of Object.entries({ eventTimeMs, ingestedAtMs })) {
+    if (!Number.isSafeInteger(ms)) return `${name}: must be whole epoch milliseconds`;
   }
   const { total } = itemSize(item);
   return total > DYNAMODB_ITEM_LIMIT_BYTES

@@ -5,6 +5,7 @@
  * library in the hot path).
  */
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
+import { MAX_ENTITY_KEY_CHARS, ONLINE_ITEM } from '../shared/layout.js';
 import type { FeatureView } from './feature-view.js';
 import {
   DYNAMODB_PARTITION_KEY_LIMIT_BYTES,
@@ -101,7 +102,7 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
  */
 export const MAX_STRING_LENGTH = 1_048_576;
 /** Longest string entity key, in characters; online views also bound the whole key in bytes. */
-export const MAX_ENTITY_KEY_LENGTH = 1024;
+export const MAX_ENTITY_KEY_LENGTH = MAX_ENTITY_KEY_CHARS;
 
 /** A lone UTF-16 surrogate: in `u` mode a surrogate class matches only unpaired ones. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
@@ -242,7 +243,7 @@ function compileColumns(view: FeatureView, kind: InputKind): ColumnCheck[] {
  * For online views, a check that a row's features fit in one online-store item (DynamoDB: 400 KB),
  * which materialization could otherwise never write. The item is sized only when the row's string
  * features are long enough to matter: every other part of the item is bounded by a worst-case
- * skeleton (longest numbers, entity keys of 1024 characters that JSON-escape to 6 bytes each), and
+ * skeleton (longest numbers, entity keys of MAX_ENTITY_KEY_LENGTH characters that JSON-escape to 6 bytes each), and
  * a UTF-16 code unit is at most 3 UTF-8 bytes.
  */
 function onlineSizeCheck(
@@ -251,15 +252,17 @@ function onlineSizeCheck(
   const strings = view.features.filter((f) => f.type === 'string').map((f) => f.name);
   if (!view.online || strings.length === 0) return undefined;
   const onlineItem = (entityKey: unknown[], features: Record<string, Value>, eventTimeMs: number) => ({
-    pk: onlineKey(view.name, entityKey as (string | number)[]),
-    view: view.name,
-    features,
-    eventTimeMs,
-    ingestedAtMs: Number.MAX_SAFE_INTEGER,
-    expiresAt: Number.MAX_SAFE_INTEGER,
+    [ONLINE_ITEM.partitionKey]: onlineKey(view.name, entityKey as (string | number)[]),
+    [ONLINE_ITEM.view]: view.name,
+    [ONLINE_ITEM.features]: features,
+    [ONLINE_ITEM.eventTime]: eventTimeMs,
+    [ONLINE_ITEM.ingestedAt]: Number.MAX_SAFE_INTEGER,
+    [ONLINE_ITEM.ttl]: Number.MAX_SAFE_INTEGER,
   });
   const skeleton = onlineItem(
-    view.entities.map((e) => (e.type === 'string' ? '\u0000'.repeat(1024) : -Number.MAX_SAFE_INTEGER)),
+    view.entities.map((e) =>
+      e.type === 'string' ? '\u0000'.repeat(MAX_ENTITY_KEY_LENGTH) : -Number.MAX_SAFE_INTEGER,
+    ),
     Object.fromEntries(view.features.map((f) => [f.name, f.type === 'string' ? null : Number.MAX_VALUE])),
     Number.MAX_VALUE,
   );

@@ -21,7 +21,7 @@ export const OFFLINE_PREFIX = {
   ingestion: 'ingestion/',
   /** The ingestion log materialization lists from its watermark: `ingestion-log/<view>/<time>_<batch>`. */
   ingestionLog: 'ingestion-log/',
-  /** Materialization state: `materialization/<view>/watermark.json`. */
+  /** Materialization state: `materialization/<view>/watermark.json` and `…/set-aside/<time>.jsonl`. */
   materialization: 'materialization/',
   /** Training sets: `datasets/<name>/<hash>/` with a manifest. */
   datasets: 'datasets/',
@@ -97,6 +97,9 @@ export const ingestionLogPrefix = (view: string): string => `${OFFLINE_PREFIX.in
 /** Where materialization keeps a view's watermark. */
 export const watermarkKey = (view: string): string =>
   `${OFFLINE_PREFIX.materialization}${view}/watermark.json`;
+
+/** Where materialization records what it set aside: `materialization/<view>/set-aside/<time>.jsonl`. */
+export const setAsidePrefix = (view: string): string => `${OFFLINE_PREFIX.materialization}${view}/set-aside/`;
 
 /** Where a training set and its manifest go: `datasets/<name>/<hash>/`. */
 export const datasetPrefix = (name: string, hash: string): string =>

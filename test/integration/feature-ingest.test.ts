@@ -1,14 +1,19 @@
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   defineFeatureView,
   type FeatureView,
   type FeatureViewInput,
 } from '../../lambdas/feature-store/feature-view.js';
-import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
+import { commitBatch, ingestBatch, prepareBatch } from '../../lambdas/feature-store/ingest.js';
 import { decodeFeatureColumns, encodeFeatureRows } from '../../lambdas/feature-store/parquet-codec.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import { ConflictError, ValidationError } from '../../lambdas/shared/errors.js';
+import {
+  ConflictError,
+  CorruptDataError,
+  InternalError,
+  ValidationError,
+} from '../../lambdas/shared/errors.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
 import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
@@ -229,5 +234,51 @@ describe('feature ingestion into the offline store', () => {
       'ingestion/customer/race.json',
     ]);
     expect(await keys('staging/customer/race/')).toEqual([]);
+  });
+
+  it('fails with an InternalError, writing nothing, when a prepared batch does not account for every row', async () => {
+    const prepared = await prepareBatch(
+      view,
+      'jsonl',
+      encode('{"customer_id":"l1","event_time":"2026-11-06T00:00:00Z","orders":1}\n'),
+      Date.parse('2026-11-20T00:00:00Z'),
+    );
+    const before = await keys();
+    const error = await commitBatch(view, 'lost', { ...prepared, received: 2 }, 0, options()).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InternalError);
+    expect(error).not.toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({
+      name: 'InternalError',
+      status: 500,
+      message: 'ingestion lost rows: 1 + 0 != 2',
+    });
+    expect(await keys()).toEqual(before);
+  });
+
+  it('fails with a CorruptDataError naming the file when a committed batch lists one that is gone', async () => {
+    const at = Date.parse('2026-11-20T00:00:00Z');
+    const first = await ingestBatch(
+      { view: 'customer', batchId: 'gone', format: 'jsonl' },
+      encode('{"customer_id":"g1","event_time":"2026-11-07T00:00:00Z","orders":1}\n'),
+      options(),
+    );
+    const published = first.files[0] as string;
+    await clients.s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: published }));
+    // A twin that lost the manifest to `first` publishes the winner's files: this one is neither
+    // staged (the twin staged another date) nor published any more.
+    const twin = await prepareBatch(
+      view,
+      'jsonl',
+      encode('{"customer_id":"g1","event_time":"2026-11-08T00:00:00Z","orders":1}\n'),
+      at,
+    );
+    const error = await commitBatch(view, 'gone', twin, at, options()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CorruptDataError);
+    expect(error).toMatchObject({ name: 'CorruptDataError', key: published });
+    expect((error as Error).message).toBe(
+      `${published}: of committed batch gone is neither staged nor published`,
+    );
   });
 });

@@ -7,7 +7,7 @@ import { ingestBatch, ingestionLogKey, ingestionManifestKey } from '../../lambda
 import { materializeView, watermarkKey } from '../../lambdas/feature-store/materialize.js';
 import { MAX_ONLINE_KEYS, type OnlineRecord, OnlineStore } from '../../lambdas/feature-store/online-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import { ValidationError } from '../../lambdas/shared/errors.js';
+import { DependencyError, ValidationError } from '../../lambdas/shared/errors.js';
 import { type ObjectStore, S3ObjectStore } from '../../lambdas/shared/object-store.js';
 import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
@@ -497,6 +497,30 @@ describe('online writes in conditional transactions', () => {
     },
   );
 
+  it('fails with a DependencyError when DynamoDB keeps leaving keys unprocessed', async () => {
+    const view = freshView();
+    // Every answer holds back every key: a table throttled for longer than the reader retries.
+    const documents = clients.documents();
+    let requests = 0;
+    const stuck = {
+      send: async (command: object) => {
+        if (!(command instanceof BatchGetCommand)) return documents.send(command as never);
+        requests++;
+        return { Responses: {}, UnprocessedKeys: command.input.RequestItems };
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const reader = new OnlineStore(stuck, tableName, at);
+
+    const error = await reader
+      .getOnlineFeatures(view, ['orders'], [{ customer_id: 'x1' }, { customer_id: 'x2' }])
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(DependencyError);
+    expect(error).toMatchObject({ name: 'DependencyError', dependency: 'dynamodb', status: 502 });
+    expect((error as Error).message).toBe('dynamodb: online read: 2 keys still unprocessed after 9 attempts');
+    expect(requests).toBe(9);
+  });
+
   it('names how many records were not written when a transaction stays cancelled', async () => {
     const view = freshView();
     // The transaction of records 10…19 always conflicts; the other two go through.
@@ -510,7 +534,8 @@ describe('online writes in conditional transactions', () => {
 
     const error = await online.writeLatest(view, batch, { batchSize: 10 }).catch((e: unknown) => e);
 
-    expect(error).toBeInstanceOf(Error);
+    expect(error).toBeInstanceOf(DependencyError);
+    expect(error).toMatchObject({ name: 'DependencyError', dependency: 'dynamodb', status: 502 });
     expect((error as Error).message).toMatch(/10 of 25 records not written/);
     const orders = await readOrders(online, view, batch);
     expect(orders.filter((value) => value === null)).toHaveLength(10);

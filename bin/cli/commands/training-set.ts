@@ -108,7 +108,10 @@ export function registerTrainingSetCommands(program: Command, io: CliIo): void {
           manifest = await getHistoricalFeatures(
             { entityRows, featureRefs, timestampColumn, ...(options.name ? { name: options.name } : {}) },
             {
-              store: countingStore(await ctx.offlineStore(), progress, { prefix: 'features/', what: 'get' }),
+              store: countingStore(await ctx.offlineStore(), progress, {
+                prefix: OFFLINE_PREFIX.features,
+                what: 'get',
+              }),
               views: ctx.views,
             },
           );
