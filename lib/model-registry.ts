@@ -90,7 +90,7 @@ export class ModelRegistry extends Construct {
   private artifactObjectsFinding(): NagFinding {
     const cfn = this.artifactBucket.node.defaultChild as s3.CfnBucket;
     return {
-      id: `IAM5[Resource::<${Stack.of(this).getLogicalId(cfn)}.Arn>/models/*]`,
+      id: `IAM5[Resource::<${Stack.of(this).getLogicalId(cfn)}.Arn>/${ARTIFACT_KEYS.models}]`,
       reason:
         'Registration reads (HeadObject/GetObject) the checksum of any artifact under models/: keys are content-addressed, so not known in advance.',
     };
@@ -125,7 +125,7 @@ export class ModelRegistry extends Construct {
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['s3:GetObject'],
-      resourceArns: [this.artifactBucket.arnForObjects('models/*')],
+      resourceArns: [this.artifactBucket.arnForObjects(ARTIFACT_KEYS.models)],
     });
     return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
   }
