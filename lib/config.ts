@@ -6,6 +6,8 @@
  */
 import * as z from 'zod';
 import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
+import { modelGatesSchema } from '../lambdas/registry/gates.js';
+import { modelNameSchema } from '../lambdas/registry/model-version.js';
 import { ValidationError } from '../lambdas/shared/errors.js';
 import { issuePath } from '../lambdas/shared/validation.js';
 
@@ -24,6 +26,12 @@ export const mlopsConfigSchema = z
     removalPolicy: z.enum(['retain', 'destroy']),
     /** Feature view definitions (see lambdas/feature-store/feature-view.ts). */
     featureViews: z.array(featureViewSchema).default([]),
+    /**
+     * Registered models' settings, by model name: promotion gates (see lambdas/registry/gates.ts),
+     * e.g. `{ name: 'churn', gates: { metrics: [{ metric: 'auc', direction: 'max', threshold: 0.8 }],
+     * maxArtifactBytes: 50_000_000, maxP95LatencyMs: 40 } }`. A model not listed is ungated.
+     */
+    models: z.array(z.strictObject({ name: modelNameSchema, gates: modelGatesSchema })).default([]),
     /**
      * CloudWatch namespace of every metric the functions emit (and the alarms read).
      * @default 'ServerlessMlops'
@@ -84,6 +92,16 @@ export const mlopsConfigSchema = z
         });
       names.add(view.name);
     }
+    const models = new Set<string>();
+    for (const [i, model] of config.models.entries()) {
+      if (models.has(model.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', i, 'name'],
+          message: `duplicates the model name ${model.name}`,
+        });
+      models.add(model.name);
+    }
   });
 
 export type MlopsConfig = z.output<typeof mlopsConfigSchema>;
@@ -104,6 +122,7 @@ export const defaultConfig: MlopsConfig = {
   logRetentionDays: 30,
   removalPolicy: 'retain',
   featureViews: [],
+  models: [],
   metricsNamespace: 'ServerlessMlops',
   storage: {
     landingExpirationDays: 7,

@@ -25,6 +25,7 @@ import {
   stageHistorySkPrefix,
   versionSk,
 } from '../shared/layout.js';
+import { evaluateGates, GateFailedError, type GateResult, gatesApply, type ModelGates } from './gates.js';
 import {
   type ModelStage,
   type ModelVersion,
@@ -33,7 +34,7 @@ import {
   versionFromItem,
 } from './model-version.js';
 import { isRetryableTransactionError } from './registry-store.js';
-import { parseTransitionStage, type StageHistoryEntry } from './stages.js';
+import { parseTransitionStage, type StageHistoryEntry, type TransitionStageRequest } from './stages.js';
 
 export interface ModelStageStoreProps {
   readonly documents: DynamoDBDocumentClient;
@@ -44,6 +45,11 @@ export interface ModelStageStoreProps {
   readonly now?: () => Date;
   /** Attempts when a concurrent promotion of another version moved the head. @default 20 */
   readonly maxAttempts?: number;
+  /**
+   * Promotion gates by model (the configuration's `models`); a model without an entry is ungated.
+   * @default []
+   */
+  readonly models?: readonly { readonly name: string; readonly gates: ModelGates }[];
 }
 
 export interface StageTransitionResult {
@@ -72,7 +78,9 @@ export class ModelStageStore {
    * Moves a version from `expectedStage` to `toStage` (see LEGAL_TRANSITIONS). Throws
    * ValidationError for an illegal transition, NotFoundError for an unknown version and
    * ConflictError (with `current` = the stage it is in) when the version is no longer in
-   * `expectedStage`.
+   * `expectedStage`. When the target stage is gated for the model (configuration `models`), every
+   * gate is evaluated against the version's record: a failure throws GateFailedError listing every
+   * failed gate unless the request carries `gateOverride` with a reason. Refusals write nothing.
    */
   async transition(input: unknown): Promise<StageTransitionResult> {
     const request = parseTransitionStage(input);
@@ -88,6 +96,7 @@ export class ModelStageStore {
           { current },
         );
       }
+      const gateRecord = this.checkGates(request, versionFromItem(item));
       const at = this.now().toISOString();
       const entry = (version: number, sequence: number, from: ModelStage, to: ModelStage, extra = {}) =>
         ({
@@ -101,7 +110,7 @@ export class ModelStageStore {
           reason: request.reason,
           ...extra,
         }) as StageHistoryEntry;
-      const own = entry(request.version, seqOf(item) + 1, current, request.toStage);
+      const own = entry(request.version, seqOf(item) + 1, current, request.toStage, gateRecord);
       const history = [own];
       const writes: TransactItem[] = [this.moveVersion(pk, item, own), this.appendHistory(pk, own)];
 
@@ -158,6 +167,20 @@ export class ModelStageStore {
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
     return entries;
+  }
+
+  /** The gate fields of the history entry; throws GateFailedError when gates fail un-overridden. */
+  private checkGates(
+    request: TransitionStageRequest,
+    version: ModelVersion,
+  ): { gates?: GateResult[]; gateOverride?: { reason: string } } {
+    const gates = this.props.models?.find((m) => m.name === request.modelName)?.gates;
+    if (gates === undefined || !gatesApply(gates, request.toStage)) return {};
+    const results = evaluateGates(gates, version);
+    if (results.every((r) => r.passed)) return { gates: results };
+    if (request.gateOverride === undefined)
+      throw new GateFailedError(request.modelName, request.version, request.toStage, results);
+    return { gates: results, gateOverride: { reason: request.gateOverride.reason } };
   }
 
   private async get(pk: string, sk: string): Promise<Item | undefined> {

@@ -14,6 +14,7 @@
 import * as z from 'zod';
 import { ValidationError } from '../shared/errors.js';
 import { parseOrThrow } from '../shared/validation.js';
+import type { GateResult } from './gates.js';
 import { MODEL_STAGES, type ModelStage, modelNameSchema } from './model-version.js';
 
 export const LEGAL_TRANSITIONS: Readonly<Record<ModelStage, readonly ModelStage[]>> = {
@@ -49,6 +50,19 @@ export const transitionStageSchema = z.strictObject({
     .string({ error: 'must be a string' })
     .min(1, 'must not be empty')
     .max(1024, 'must be at most 1024 characters'),
+  /**
+   * Enter the stage although gates fail: the reason is recorded in the history entry beside each
+   * gate's result. Without it a failing gate refuses the transition (GateFailedError).
+   */
+  gateOverride: z
+    .strictObject({
+      reason: z
+        .string({ error: 'must be a string' })
+        .trim()
+        .min(1, 'must not be empty (an override needs a reason)')
+        .max(1024, 'must be at most 1024 characters'),
+    })
+    .optional(),
 });
 
 export type TransitionStageInput = z.input<typeof transitionStageSchema>;
@@ -74,4 +88,8 @@ export interface StageHistoryEntry {
   readonly reason: string;
   /** Set when the entry was caused by another version's promotion (the archived predecessor). */
   readonly causedBy?: { readonly version: number };
+  /** Each gate's result, when the target stage is gated for this model. */
+  readonly gates?: readonly GateResult[];
+  /** Present when failing gates were overridden: the caller's reason. */
+  readonly gateOverride?: { readonly reason: string };
 }
