@@ -6,10 +6,12 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { clients } from '../../lambdas/shared/clients.js';
 import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
-import { LOCAL_UP_COMMAND, useLocalStack } from '../../local/local-state.js';
+import { LOCAL_UP_COMMAND, readLocalStack, useLocalStack } from '../../local/local-state.js';
 import { CliFailure } from './output.js';
 
 export interface ResourceOptions {
+  /** The configuration file given with --config (named in hints). */
+  readonly config?: string;
   readonly stack?: string;
   readonly offlineBucket?: string;
   readonly onlineTable?: string;
@@ -44,6 +46,12 @@ export async function resourceName(
   const name = options.stack ?? stackName;
   const local = await localStackResource(name, which);
   if (local) return local;
+  const running = await readLocalStack();
+  if (running !== undefined && !process.env.AWS_ENDPOINT_URL)
+    throw new CliFailure(
+      `stack ${name} is not the running local stack (that is ${running.stackName})`,
+      `use its configuration or --stack ${running.stackName}, or restart the local stack for this one: npx mlops local down, then npx mlops${options.config ? ` --config ${options.config}` : ''} local up`,
+    );
   let outputs: { OutputKey?: string; OutputValue?: string }[] | undefined;
   try {
     const described = await clients.cloudformation().send(new DescribeStacksCommand({ StackName: name }));

@@ -95,6 +95,10 @@ describe('mlops local up … down, each command its own process', () => {
       FeatureStoreOfflineBucketName: (state.resources as Record<string, string>).offlineBucket,
       FeatureStoreOnlineTableName: (state.resources as Record<string, string>).onlineTable,
     });
+    // Another stack name while this one runs: said so, not "start the local stack".
+    const other = await mlops('--config', CONFIG, '--stack', 'OtherStack', 'features', 'batches', 'customer');
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/stack OtherStack is not the running local stack \(that is CliTestStack\)/);
     // Up again: the running stack is kept (its data with it), nothing new is started.
     const again = await mlops('--config', CONFIG, 'local', 'up', '--json');
     expect(again.json()).toMatchObject({ started: false, pid: state.pid, endpoint: state.endpoint });

@@ -40,7 +40,7 @@ export function registerIngestCommands(program: Command, io: CliIo): void {
       const format = formatOf(file, body, options.format);
       const batchId =
         options.batchId ??
-        `cli-${createHash('sha256').update(view.name).update(body).digest('hex').slice(0, 32)}`;
+        `cli-${createHash('sha256').update(view.name).update(format).update(body).digest('hex').slice(0, 32)}`;
       const store = await ctx.offlineStore();
       const progress = ctx.out.progress(`ingest ${view.name}`);
       progress.phase('writing files');
