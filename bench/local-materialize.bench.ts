@@ -121,6 +121,10 @@ console.log(
     ),
 );
 console.log(
+  `local-materialize our process peak MiB: ours ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} ` +
+    `(this process: ingest then materializeView of ${ours.entities} entities, as the function would hold them), peer none`,
+);
+console.log(
   `local-materialize note: targets at ${ours.entities} entities: under ${TARGET_SECONDS} s ` +
     `(${ours.seconds < TARGET_SECONDS ? 'met' : 'MISSED'}), emulator under ${TARGET_MIB} MiB ` +
     `(${ours.peakMiB < TARGET_MIB ? 'met' : 'MISSED'})`,
