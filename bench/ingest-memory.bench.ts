@@ -10,24 +10,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { defineFeatureView } from '../lambdas/feature-store/feature-view.js';
 import { MAX_INGEST_BODY_BYTES, prepareBatch } from '../lambdas/feature-store/ingest.js';
 import { encodeFeatureRows } from '../lambdas/feature-store/parquet-codec.js';
 import type { IngestFormat } from '../lambdas/feature-store/row-sources.js';
 import type { TypedRow } from '../lambdas/feature-store/row-validation.js';
-import { arg, mulberry32, peakRssMiB } from './support.js';
+import { arg, customerView, mulberry32, peakRssMiB } from './support.js';
 
 const MIB = arg('mib', 32);
-const view = defineFeatureView({
-  name: 'customer',
-  owner: 'bench',
-  entities: [{ name: 'customer_id', type: 'string' }],
-  ttlSeconds: 86_400,
-  features: [
-    { name: 'orders', type: 'int64', min: 0 },
-    { name: 'spend', type: 'float64', nullable: true },
-  ],
-});
+const view = customerView;
 const DAY0 = Date.parse('2026-11-01T00:00:00Z');
 
 /** A body of about `bytes` in `format`, rows over 7 days. */

@@ -4,14 +4,15 @@
  * is left out of both. Prints `ingest <figure>: ours …, peer …, ratio …` (ratio = ours / peer in
  * rows/s: above 1 is faster than the peer).
  */
+
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { defineFeatureView } from '../lambdas/feature-store/feature-view.js';
 import { prepareBatch } from '../lambdas/feature-store/ingest.js';
 import { encodeFeatureRows } from '../lambdas/feature-store/parquet-codec.js';
 import { compileRowValidator, type TypedRow } from '../lambdas/feature-store/row-validation.js';
+import { customerView } from './support.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const python = path.resolve(import.meta.dirname, '..', '.venv', 'bin', 'python');
@@ -20,16 +21,7 @@ if (!existsSync(python) || spawnSync(python, ['-c', 'import pyarrow']).status !=
   process.exit(1);
 }
 
-const view = defineFeatureView({
-  name: 'customer',
-  owner: 'bench',
-  entities: [{ name: 'customer_id', type: 'string' }],
-  ttlSeconds: 86_400,
-  features: [
-    { name: 'orders', type: 'int64', min: 0 },
-    { name: 'spend', type: 'float64', nullable: true },
-  ],
-});
+const view = customerView;
 
 // Deterministic data, all within one UTC day so both sides write one file.
 const day = Date.parse('2026-11-01T00:00:00Z');

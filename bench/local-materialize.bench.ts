@@ -11,7 +11,6 @@
  *   npm run bench -- local-materialize     # or: npx tsx bench/local-materialize.bench.ts --entities 100000
  */
 import { readFileSync } from 'node:fs';
-import { defineFeatureView } from '../lambdas/feature-store/feature-view.js';
 import { ingestBatch } from '../lambdas/feature-store/ingest.js';
 import { materializeView } from '../lambdas/feature-store/materialize.js';
 import { OnlineStore } from '../lambdas/feature-store/online-store.js';
@@ -21,23 +20,14 @@ import { STACK_OUTPUTS } from '../lib/stack-outputs.js';
 import { synthesize } from '../local/assembly.js';
 import { startEmulator } from '../local/emulator.js';
 import { provision } from '../local/provision.js';
-import { arg } from './support.js';
+import { arg, customerView } from './support.js';
 
 const ENTITIES = arg('entities', 100_000);
 const PEER_ENTITIES = arg('peer-entities', 1_000);
 const TARGET_SECONDS = 60;
 const TARGET_MIB = 1024;
 
-const view = defineFeatureView({
-  name: 'customer',
-  owner: 'bench',
-  entities: [{ name: 'customer_id', type: 'string' }],
-  ttlSeconds: 86_400,
-  features: [
-    { name: 'orders', type: 'int64', min: 0 },
-    { name: 'spend', type: 'float64', nullable: true },
-  ],
-});
+const view = customerView;
 
 process.env.AWS_REGION ??= 'us-east-1';
 process.env.AWS_ACCESS_KEY_ID ??= 'test';

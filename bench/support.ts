@@ -1,5 +1,6 @@
 /** Helpers the benchmarks share. */
 import { existsSync, readFileSync } from 'node:fs';
+import { defineFeatureView } from '../lambdas/feature-store/feature-view.js';
 
 export { prng as mulberry32 } from '../test/support/random.js';
 
@@ -20,3 +21,15 @@ export function peakRssMiB(): number {
   );
   return (hwm?.[1] === undefined ? process.resourceUsage().maxRSS : Number(hwm[1])) / 1024;
 }
+
+/** The account view the ingestion and materialization benches share: a string key, an int and a nullable float. */
+export const customerView = defineFeatureView({
+  name: 'customer',
+  owner: 'bench',
+  entities: [{ name: 'customer_id', type: 'string' }],
+  ttlSeconds: 86_400,
+  features: [
+    { name: 'orders', type: 'int64', min: 0 },
+    { name: 'spend', type: 'float64', nullable: true },
+  ],
+});
