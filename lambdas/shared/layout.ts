@@ -36,6 +36,8 @@ export const OFFLINE_PREFIX = {
 export const ARTIFACT_PREFIX = {
   /** Content-addressed model artifacts: `models/<model>/sha256/<digest>/<file>`, written once. */
   models: 'models/',
+  /** Experiment-tracking run artifacts: `runs/<experiment>/<runId>/<file>`. */
+  runs: 'runs/',
 } as const;
 
 /** The key pattern of everything under `prefix` (`features/` → `features/*`), as grants take it. */
@@ -116,6 +118,30 @@ export const artifactKey = (modelName: string, sha256: string, fileName = 'model
   `${artifactPrefix(modelName)}sha256/${sha256}/${fileName}`;
 
 /**
+ * A version's model card (Markdown), rewritten at registration and on every stage or alias change:
+ * `models/<model>/versions/<10 digits>/model-card.md` (the bucket is versioned, so every revision stays).
+ */
+export const modelCardKey = (modelName: string, version: number): string =>
+  `${artifactPrefix(modelName)}versions/${String(version).padStart(10, '0')}/model-card.md`;
+
+/** Where a tracked run's artifacts go: `runs/<experiment>/<runId>/`. */
+export const runArtifactPrefix = (experiment: string, runId: string): string =>
+  `${ARTIFACT_PREFIX.runs}${experiment}/${runId}/`;
+
+/**
+ * The one EventBridge `source` of every event the project emits (registry, training, canary, drift);
+ * each kind is a `detail-type` in {@link EVENT_DETAIL_TYPE}.
+ */
+export const EVENT_SOURCE = 'serverless-mlops';
+
+/** `detail-type` of each event the project emits. Add, don't rename: rules match these strings. */
+export const EVENT_DETAIL_TYPE = {
+  modelVersionRegistered: 'ModelVersionRegistered',
+  modelStageChanged: 'ModelStageChanged',
+  modelAliasChanged: 'ModelAliasChanged',
+} as const;
+
+/**
  * Environment variables the constructs set and the functions read (`requireEnv(ENV.offlineBucket)`).
  * The names are the deployed functions' configuration: add, don't rename.
  */
@@ -134,6 +160,10 @@ export const ENV = {
   artifactBucket: 'ARTIFACT_BUCKET',
   /** Powertools' service name (logs, metrics). */
   serviceName: 'POWERTOOLS_SERVICE_NAME',
+  /** Name of the experiment-tracking table (experiments, runs, metric chunks). */
+  trackingTable: 'TRACKING_TABLE',
+  /** Name of the project's EventBridge bus. */
+  eventBus: 'EVENT_BUS_NAME',
 } as const;
 
 /** Variables the `mlops` CLI reads to skip the stack lookup. */
