@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { assertRunsFaithfully, taskStates, UnsupportedDefinitionError } from '../../local/asl-guard.js';
 import { withAwsTaskTimeouts } from '../../local/state-machine-runner.js';
@@ -158,6 +160,22 @@ describe('assertRunsFaithfully', () => {
       new Set(['X']),
     );
     expect(text).toContain('P > branch 1 > X: another Task has the same name');
+  });
+
+  it('refuses States.Hash, which the interpreter gets wrong for longer strings', async () => {
+    const hashing: StateMachineDefinition = {
+      StartAt: 'H',
+      States: {
+        H: { Type: 'Pass', Parameters: { 'digest.$': "States.Hash($.text, 'SHA-256')" }, End: true },
+      },
+    };
+    expect(problem({ ...hashing })).toContain('H: States.Hash gives wrong digests locally');
+    // Why: the interpreter's own SHA-256 disagrees with node:crypto. When a release fixes it, this
+    // fails, and the guard can let States.Hash through.
+    const text = 'x'.repeat(200);
+    const run = new StateMachine(hashing).run({ text });
+    const { digest } = (await run.result) as { digest: string };
+    expect(digest).not.toBe(createHash('sha256').update(text).digest('hex'));
   });
 });
 
