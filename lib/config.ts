@@ -6,10 +6,9 @@
  */
 import * as z from 'zod';
 import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
-import { modelGatesSchema } from '../lambdas/registry/gates.js';
-import { modelNameSchema } from '../lambdas/registry/model-version.js';
 import { ValidationError } from '../lambdas/shared/errors.js';
 import { issuePath } from '../lambdas/shared/validation.js';
+import { modelConfigSchema, modelFeatureProblems } from '../lambdas/training/model-config.js';
 
 export const mlopsConfigSchema = z
   .object({
@@ -27,11 +26,12 @@ export const mlopsConfigSchema = z
     /** Feature view definitions (see lambdas/feature-store/feature-view.ts). */
     featureViews: z.array(featureViewSchema).default([]),
     /**
-     * Registered models' settings, by model name: promotion gates (see lambdas/registry/gates.ts),
+     * Models (see lambdas/training/model-config.ts): promotion gates (lambdas/registry/gates.ts),
      * e.g. `{ name: 'churn', gates: { metrics: [{ metric: 'auc', direction: 'max', threshold: 0.8 }],
-     * maxArtifactBytes: 50_000_000, maxP95LatencyMs: 40 } }`. A model not listed is ungated.
+     * maxArtifactBytes: 50_000_000, maxP95LatencyMs: 40 } }`, and for models this stack trains, task,
+     * label, `view:feature` inputs, trainer, split and retraining. A model not listed is ungated.
      */
-    models: z.array(z.strictObject({ name: modelNameSchema, gates: modelGatesSchema })).default([]),
+    models: z.array(modelConfigSchema).default([]),
     /**
      * CloudWatch namespace of every metric the functions emit (and the alarms read).
      * @default 'ServerlessMlops'
@@ -101,6 +101,8 @@ export const mlopsConfigSchema = z
           message: `duplicates the model name ${model.name}`,
         });
       models.add(model.name);
+      for (const problem of modelFeatureProblems(model, config.featureViews))
+        ctx.addIssue({ code: 'custom', path: ['models', i, ...problem.path], message: problem.message });
     }
   });
 
