@@ -41,7 +41,16 @@ export const modelNameSchema = z
 const keyName = (what: string) =>
   z.string().regex(/^[A-Za-z0-9_.:/-]{1,128}$/, `${what} names must be 1-128 of A-Z a-z 0-9 _ . : / -`);
 
-const finiteNumber = z.number({ error: 'must be a finite number' });
+/**
+ * A number DynamoDB can store: finite, and zero or of magnitude from 1e-130 to below 1e126 (it
+ * refuses others with an untyped error after everything else was checked).
+ */
+const finiteNumber = z
+  .number({ error: 'must be a finite number' })
+  .refine(
+    (n) => n === 0 || (Math.abs(n) >= 1e-130 && Math.abs(n) < 1e126),
+    'must be 0 or of magnitude from 1e-130 to below 1e126 (what DynamoDB stores)',
+  );
 
 /**
  * Most tags and metrics a version may carry together: each is a search-index item written in the
