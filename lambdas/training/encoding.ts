@@ -19,6 +19,7 @@
  */
 import * as z from 'zod';
 import type { FeatureType } from '../feature-store/feature-view.js';
+import type { FeatureColumn } from '../feature-store/point-in-time-join.js';
 import { ValidationError } from '../shared/errors.js';
 import { parseOrThrow } from '../shared/validation.js';
 
@@ -98,51 +99,81 @@ export interface FitEncodingOptions {
 const isMissing = (v: RawValue): v is null | undefined =>
   v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
 
-function numericValue(name: string, v: RawValue): number {
+/** `prefix.name` for errors (built only when one is thrown: this runs once per cell). */
+const fieldOf = (prefix: string, index: number, name: string) =>
+  index < 0 ? `${prefix}.${name}` : `${prefix}[${index}].${name}`;
+
+function numericValue(v: RawValue, prefix: string, index: number, name: string): number {
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new ValidationError(name, 'must be a finite number');
+    if (!Number.isFinite(v))
+      throw new ValidationError(fieldOf(prefix, index, name), 'must be a finite number');
     return v;
   }
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v === 'bigint') return Number(v);
-  throw new ValidationError(name, `must be a number, not ${typeof v}`);
+  throw new ValidationError(fieldOf(prefix, index, name), `must be a number, not ${typeof v}`);
 }
 
-function categoryValue(name: string, v: RawValue): string {
-  if (typeof v !== 'string') throw new ValidationError(name, `must be a string, not ${typeof v}`);
+function categoryValue(v: RawValue, prefix: string, index: number, name: string): string {
+  if (typeof v !== 'string') {
+    throw new ValidationError(fieldOf(prefix, index, name), `must be a string, not ${typeof v}`);
+  }
   return v;
 }
 
-/** Fits the spec on training rows: numeric means and deviations, learned category lists. */
+/**
+ * A training set in columns, as the point-in-time join returns it: numeric features as Float64Array
+ * (NaN = missing; bool as 0/1), string features dictionary-encoded (code -1 = missing).
+ */
+export interface TrainingFrame {
+  readonly rows: number;
+  readonly columns: Readonly<Record<string, FeatureColumn>>;
+}
+
+/** The column of `feature`, checked for presence, kind and length. */
+function columnOf(frame: TrainingFrame, feature: FeatureInput): FeatureColumn {
+  const column = frame.columns[feature.name];
+  const field = `columns.${feature.name}`;
+  if (column === undefined) throw new ValidationError(field, 'is missing from the training set');
+  const numeric = feature.type !== 'string';
+  if (numeric !== column instanceof Float64Array) {
+    throw new ValidationError(field, numeric ? 'must be a numeric column' : 'must be a categorical column');
+  }
+  const length = column instanceof Float64Array ? column.length : column.codes.length;
+  if (length !== frame.rows) throw new ValidationError(field, `must hold ${frame.rows} rows, not ${length}`);
+  return column;
+}
+
+/** Fits the spec on a training set: numeric means and deviations, learned category lists. */
 export function fitEncodingSpec(
   features: readonly FeatureInput[],
-  rows: readonly RawRow[],
+  frame: TrainingFrame,
   options: FitEncodingOptions = {},
 ): EncodingSpec {
   if (features.length === 0) throw new ValidationError('features', 'must list at least one feature');
-  if (rows.length === 0) throw new ValidationError('rows', 'must not be empty');
+  if (frame.rows === 0) throw new ValidationError('rows', 'must not be empty (no training rows)');
   const missing = options.missing ?? 'mean';
   const unknown = options.unknown ?? 'zeros';
   const maxCategories = options.maxCategories ?? 100;
   const minCount = options.minCategoryCount ?? 1;
   const spec = features.map((feature): FeatureEncoding => {
-    if (feature.type !== 'string') {
+    const column = columnOf(frame, feature);
+    if (column instanceof Float64Array) {
       // Two-pass mean and population variance (stable; matches StandardScaler's ddof=0).
       let n = 0;
       let sum = 0;
-      rows.forEach((row, i) => {
-        const v = row[feature.name];
-        if (isMissing(v)) return;
-        sum += numericValue(`rows[${i}].${feature.name}`, v);
-        n++;
-      });
+      for (let i = 0; i < column.length; i++) {
+        const v = column[i] as number;
+        if (v === v) {
+          sum += v;
+          n++;
+        }
+      }
       const mean = n === 0 ? 0 : sum / n;
       let ss = 0;
-      for (const row of rows) {
-        const v = row[feature.name];
-        if (isMissing(v)) continue;
-        const d = Number(v) - mean; // checked in the first pass
-        ss += d * d;
+      for (let i = 0; i < column.length; i++) {
+        const v = column[i] as number;
+        if (v === v) ss += (v - mean) * (v - mean);
       }
       const std = n === 0 ? 0 : Math.sqrt(ss / n);
       // A constant column keeps scale 1 (as scikit-learn does), so it never divides by zero.
@@ -152,12 +183,11 @@ export function fitEncodingSpec(
     if (feature.categories !== undefined) {
       categories = [...feature.categories];
     } else {
+      const codeCounts = new Float64Array(column.dictionary.length);
+      for (const code of column.codes) if (code >= 0) codeCounts[code] = (codeCounts[code] as number) + 1;
       const counts = new Map<string, number>();
-      rows.forEach((row, i) => {
-        const v = row[feature.name];
-        if (isMissing(v)) return;
-        const c = categoryValue(`rows[${i}].${feature.name}`, v);
-        counts.set(c, (counts.get(c) ?? 0) + 1);
+      column.dictionary.forEach((c, code) => {
+        if (codeCounts[code]) counts.set(c, (counts.get(c) ?? 0) + (codeCounts[code] as number));
       });
       categories = [...counts]
         .filter(([, count]) => count >= minCount)
@@ -168,6 +198,44 @@ export function fitEncodingSpec(
     return { kind: 'categorical', name: feature.name, categories, unknown };
   });
   return parseEncodingSpec({ version: ENCODING_SPEC_VERSION, features: spec });
+}
+
+/**
+ * Raw rows (CSV, JSON, tests) into a training frame, checking each value's type: a ValidationError
+ * names `rows[i].<feature>`.
+ */
+export function rowsToFrame(features: readonly FeatureInput[], rows: readonly RawRow[]): TrainingFrame {
+  const columns: Record<string, FeatureColumn> = {};
+  for (const feature of features) {
+    if (feature.type !== 'string') {
+      const values = new Float64Array(rows.length);
+      rows.forEach((row, i) => {
+        const v = row[feature.name];
+        values[i] = isMissing(v) ? Number.NaN : numericValue(v, 'rows', i, feature.name);
+      });
+      columns[feature.name] = values;
+    } else {
+      const dictionary: string[] = [];
+      const codeOf = new Map<string, number>();
+      const codes = new Int32Array(rows.length);
+      rows.forEach((row, i) => {
+        const v = row[feature.name];
+        if (isMissing(v)) {
+          codes[i] = -1;
+          return;
+        }
+        const c = categoryValue(v, 'rows', i, feature.name);
+        let code = codeOf.get(c);
+        if (code === undefined) {
+          code = dictionary.push(c) - 1;
+          codeOf.set(c, code);
+        }
+        codes[i] = code;
+      });
+      columns[feature.name] = { codes, dictionary };
+    }
+  }
+  return { rows: rows.length, columns };
 }
 
 /** Width of the encoded vector. */
@@ -218,17 +286,18 @@ function indexOf(spec: EncodingSpec): Map<string, Map<string, number>> {
 }
 
 /**
- * Encodes one raw row into `out` at `offset` (a fresh vector when `out` is absent). `field` prefixes
- * the feature name in errors (e.g. `rows[3]`).
+ * Encodes one raw row into `out` at `offset` (a fresh vector when `out` is absent). Errors name the
+ * field `row.<feature>`, or `rows[<index>].<feature>` when `index` is given.
  */
 export function encodeRow(
   spec: EncodingSpec,
   row: RawRow,
   out: Float64Array = new Float64Array(encodedWidth(spec)),
   offset = 0,
-  field = 'row',
+  index = -1,
 ): Float64Array {
-  const index = indexOf(spec);
+  const prefix = index < 0 ? 'row' : 'rows';
+  const categories = indexOf(spec);
   let j = offset;
   for (const f of spec.features) {
     const v = row[f.name];
@@ -237,12 +306,14 @@ export function encodeRow(
         ? f.missing === 'mean'
           ? f.mean
           : Number.NaN
-        : numericValue(`${field}.${f.name}`, v);
+        : numericValue(v, prefix, index, f.name);
       continue;
     }
     const width = f.categories.length + (f.unknown === 'other' ? 1 : 0);
     out.fill(0, j, j + width);
-    const at = isMissing(v) ? undefined : index.get(f.name)?.get(categoryValue(`${field}.${f.name}`, v));
+    const at = isMissing(v)
+      ? undefined
+      : categories.get(f.name)?.get(categoryValue(v, prefix, index, f.name));
     if (at !== undefined) out[j + at] = 1;
     else if (f.unknown === 'other') out[j + f.categories.length] = 1;
     j += width;
@@ -262,7 +333,98 @@ export function encodeRows(spec: EncodingSpec, rows: readonly RawRow[]): Matrix 
   const cols = encodedWidth(spec);
   const data = new Float64Array(rows.length * cols);
   rows.forEach((row, i) => {
-    encodeRow(spec, row, data, i * cols, `rows[${i}]`);
+    encodeRow(spec, row, data, i * cols, i);
   });
   return { rows: rows.length, cols, data };
+}
+
+/**
+ * Encodes a training frame into one row-major matrix (the trainers' entry point): the same numbers
+ * `encodeRow` gives for each row, computed column by column.
+ */
+export function encodeColumns(spec: EncodingSpec, frame: TrainingFrame): Matrix {
+  return encodeFrame(spec, frame, false);
+}
+
+/**
+ * The linear trainers' design matrix: `encodeColumns` with numeric columns standardized by the
+ * spec's mean and deviation, and a trailing column of ones for the intercept.
+ */
+export function standardizedDesign(spec: EncodingSpec, frame: TrainingFrame): Matrix {
+  return encodeFrame(spec, frame, true);
+}
+
+/** Rows per block: a block of the output stays in cache while every column is written into it. */
+const BLOCK_ROWS = 512;
+
+type ColumnPlan =
+  | {
+      readonly kind: 'numeric';
+      readonly values: Float64Array;
+      readonly fill: number;
+      readonly shift: number;
+      readonly scale: number;
+    }
+  | {
+      readonly kind: 'categorical';
+      readonly codes: Int32Array;
+      readonly slot: Int32Array;
+      readonly other: number;
+      readonly width: number;
+    };
+
+function encodeFrame(spec: EncodingSpec, frame: TrainingFrame, design: boolean): Matrix {
+  const width = encodedWidth(spec);
+  const cols = design ? width + 1 : width;
+  const n = frame.rows;
+  const data = new Float64Array(n * cols);
+  const plans = spec.features.map((f): ColumnPlan => {
+    const column = columnOf(frame, { name: f.name, type: f.kind === 'numeric' ? 'float64' : 'string' });
+    if (column instanceof Float64Array) {
+      const numeric = f as NumericEncoding;
+      return {
+        kind: 'numeric',
+        values: column,
+        fill: numeric.missing === 'mean' ? numeric.mean : Number.NaN,
+        shift: design ? numeric.mean : 0,
+        scale: design ? 1 / numeric.std : 1,
+      };
+    }
+    const categorical = f as Extract<FeatureEncoding, { kind: 'categorical' }>;
+    const index = new Map(categorical.categories.map((c, k) => [c, k]));
+    const other = categorical.unknown === 'other' ? categorical.categories.length : -1;
+    // Each dictionary entry's one-hot position, once; -1 = all zeros.
+    const slot = Int32Array.from(column.dictionary, (c) => index.get(c) ?? other);
+    return {
+      kind: 'categorical',
+      codes: column.codes,
+      slot,
+      other,
+      width: categorical.categories.length + (other >= 0 ? 1 : 0),
+    };
+  });
+  for (let start = 0; start < n; start += BLOCK_ROWS) {
+    const end = Math.min(n, start + BLOCK_ROWS);
+    let j = 0;
+    for (const plan of plans) {
+      if (plan.kind === 'numeric') {
+        const { values, fill, shift, scale } = plan;
+        for (let i = start; i < end; i++) {
+          const v = values[i] as number;
+          data[i * cols + j] = ((v === v ? v : fill) - shift) * scale;
+        }
+        j++;
+        continue;
+      }
+      const { slot, codes, other } = plan;
+      for (let i = start; i < end; i++) {
+        const code = codes[i] as number;
+        const at = code >= 0 ? (slot[code] as number) : other;
+        if (at >= 0) data[i * cols + j + at] = 1;
+      }
+      j += plan.width;
+    }
+    if (design) for (let i = start; i < end; i++) data[i * cols + width] = 1;
+  }
+  return { rows: n, cols, data };
 }

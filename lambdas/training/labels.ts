@@ -1,11 +1,13 @@
 /**
  * Label columns checked and encoded for the trainers: class indexes (classes sorted: numbers
- * ascending, strings by code unit, booleans as 0/1) or regression targets. Bad labels are a
- * ValidationError naming the label column and the first offending row: missing or NaN values, a type
- * the task cannot use, mixed types, a single class.
+ * ascending, strings by code unit; booleans arrive as 0/1) or regression targets. Bad labels are a
+ * ValidationError naming the label column (and the first offending row): missing or NaN values, a
+ * type the task cannot use, a single class. (Mixed types cannot reach here: a column has one type,
+ * and rowsToFrame refuses a value of another.)
  */
+
+import type { FeatureColumn } from '../feature-store/point-in-time-join.js';
 import { ValidationError } from '../shared/errors.js';
-import type { RawValue } from './encoding.js';
 import type { ClassLabel } from './model-contract.js';
 
 export const TASKS = ['binary', 'multiclass', 'regression'] as const;
@@ -18,48 +20,41 @@ export interface ClassLabels {
   readonly classes: ClassLabel[];
 }
 
-const missing = (v: RawValue) => v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
-
-function checkRows(field: string, values: readonly RawValue[]): void {
-  if (values.length === 0) throw new ValidationError(field, 'must not be empty (no training rows)');
-  const at = values.findIndex(missing);
-  if (at >= 0) throw new ValidationError(field, `must not be missing or NaN (row ${at})`);
+function missingAt(field: string, row: number): never {
+  throw new ValidationError(field, `must not be missing or NaN (row ${row})`);
 }
 
-/** Regression targets: finite numbers. */
-export function regressionTargets(field: string, values: readonly RawValue[]): Float64Array {
-  checkRows(field, values);
-  const y = new Float64Array(values.length);
-  values.forEach((v, i) => {
-    if (typeof v === 'bigint') y[i] = Number(v);
-    else if (typeof v === 'number' && Number.isFinite(v)) y[i] = v;
-    else
-      throw new ValidationError(field, `must be a finite number for regression, not ${typeof v} (row ${i})`);
-  });
-  return y;
+/** Regression targets: a numeric column without missing values. */
+export function regressionTargets(field: string, column: FeatureColumn): Float64Array {
+  if (!(column instanceof Float64Array))
+    throw new ValidationError(field, 'must be numeric for regression, not strings');
+  if (column.length === 0) throw new ValidationError(field, 'must not be empty (no training rows)');
+  const at = column.findIndex((v) => Number.isNaN(v));
+  if (at >= 0) missingAt(field, at);
+  return column;
 }
 
-/** Class labels: all integers, all strings or all booleans; at least two classes (two exactly for binary). */
+/** Class labels: integers (bool as 0/1) or strings; at least two classes (two exactly for binary). */
 export function classLabels(
   field: string,
-  values: readonly RawValue[],
+  column: FeatureColumn,
   task: 'binary' | 'multiclass',
 ): ClassLabels {
-  checkRows(field, values);
-  const first = values[0];
-  const kind = typeof first === 'bigint' ? 'number' : typeof first;
-  const keys: ClassLabel[] = values.map((v, i) => {
-    const k = typeof v === 'bigint' ? 'number' : typeof v;
-    if (k !== kind)
-      throw new ValidationError(field, `must hold one type of class label; row ${i} is ${k}, row 0 ${kind}`);
-    if (typeof v === 'boolean') return v ? 1 : 0;
-    if (typeof v === 'string') return v;
-    const n = Number(v);
-    if (!Number.isSafeInteger(n)) {
-      throw new ValidationError(field, `must be integer or string class labels, not ${n} (row ${i})`);
-    }
-    return n;
-  });
+  const n = column instanceof Float64Array ? column.length : column.codes.length;
+  if (n === 0) throw new ValidationError(field, 'must not be empty (no training rows)');
+  let keys: ClassLabel[];
+  if (column instanceof Float64Array) {
+    keys = Array.from(column, (v, i) => {
+      if (Number.isNaN(v)) missingAt(field, i);
+      if (!Number.isSafeInteger(v))
+        throw new ValidationError(field, `must be integer or string class labels, not ${v} (row ${i})`);
+      return v;
+    });
+  } else {
+    keys = Array.from(column.codes, (code, i) =>
+      code >= 0 ? (column.dictionary[code] as string) : missingAt(field, i),
+    );
+  }
   const classes = [...new Set(keys)].sort((a, b) =>
     typeof a === 'number' && typeof b === 'number' ? a - b : a < b ? -1 : a > b ? 1 : 0,
   );

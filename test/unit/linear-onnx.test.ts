@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encodeRows, type RawRow } from '../../lambdas/training/encoding.js';
+import { encodeRows, type RawRow, rowsToFrame } from '../../lambdas/training/encoding.js';
 import type { Task } from '../../lambdas/training/labels.js';
 import { exportLinearModel, LINEAR_TRAINER } from '../../lambdas/training/linear/linear-export.js';
 import { type LinearModel, scoreRows, trainLinearModel } from '../../lambdas/training/linear/linear-model.js';
@@ -57,10 +57,12 @@ function labelled(task: Task, seed: number, n: number): RawRow[] {
   });
 }
 
+const LABEL_TYPE = { binary: 'int64', multiclass: 'string', regression: 'float64' } as const;
+
 function train(task: Task, seed = 7, unknownCategory: 'zeros' | 'other' = 'zeros'): LinearModel {
   return trainLinearModel({
     task,
-    rows: labelled(task, seed, 600),
+    frame: rowsToFrame([...FEATURES, { name: 'y', type: LABEL_TYPE[task] }], labelled(task, seed, 600)),
     label: 'y',
     features: FEATURES,
     params: { l2: 1e-3, unknownCategory },

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { FeatureType } from '../../lambdas/feature-store/feature-view.js';
-import type { RawRow } from '../../lambdas/training/encoding.js';
+import {
+  type FeatureInput,
+  type RawRow,
+  rowsToFrame,
+  type TrainingFrame,
+} from '../../lambdas/training/encoding.js';
 import type { Task } from '../../lambdas/training/labels.js';
 import { scoreRows, trainLinearModel } from '../../lambdas/training/linear/linear-model.js';
 import { validationErrorOf } from '../support/errors.js';
@@ -26,11 +31,22 @@ const fixture = JSON.parse(
   cases: Record<'binary' | 'multiclass' | 'regression', Case>;
 };
 
-function train(c: Case, overrides: { rows?: RawRow[] } = {}) {
-  const rows = (overrides.rows ?? fixture.rows).map((r, i) => ({ ...r, y: c.label[i] }));
+const LABEL_TYPE = { binary: 'int64', multiclass: 'string', regression: 'float64' } as const;
+
+/** A training frame of raw rows with their label `y`. */
+function frame(
+  features: readonly FeatureInput[],
+  rows: readonly RawRow[],
+  labelType: FeatureType,
+): TrainingFrame {
+  return rowsToFrame([...features, { name: 'y', type: labelType }], rows);
+}
+
+function train(c: Case) {
+  const rows = fixture.rows.map((r, i) => ({ ...r, y: c.label[i] }));
   return trainLinearModel({
     task: c.task,
-    rows,
+    frame: frame(fixture.features, rows, LABEL_TYPE[c.task]),
     label: 'y',
     features: fixture.features,
     params: { l2: c.l2 },
@@ -69,6 +85,22 @@ describe('linear trainers against scikit-learn', () => {
   });
 });
 
+/** Trains on raw rows with label `y` of `labelType` (the task's usual type unless given). */
+function fit(
+  task: Task,
+  rows: readonly RawRow[],
+  features: readonly FeatureInput[],
+  options: { labelType?: FeatureType; l2?: number } = {},
+) {
+  return trainLinearModel({
+    task,
+    frame: frame(features, rows, options.labelType ?? LABEL_TYPE[task]),
+    label: 'y',
+    features,
+    ...(options.l2 === undefined ? {} : { params: { l2: options.l2 } }),
+  });
+}
+
 describe('linear trainers: known answers', () => {
   it('recovers an exact linear relation with l2 = 0', () => {
     const rows = Array.from({ length: 50 }, (_, i) => ({
@@ -76,28 +108,18 @@ describe('linear trainers: known answers', () => {
       b: (i * 7) % 11,
       y: 3 * i - 2 * ((i * 7) % 11) + 5,
     }));
-    const model = trainLinearModel({
-      task: 'regression',
-      rows,
-      label: 'y',
-      features: [
-        { name: 'a', type: 'float64' },
-        { name: 'b', type: 'float64' },
-      ],
-      params: { l2: 0 },
-    });
+    const features = [
+      { name: 'a', type: 'float64' },
+      { name: 'b', type: 'float64' },
+    ] as const;
+    const model = fit('regression', rows, features, { l2: 0 });
     expect(maxDiff(model.coefficients, [3, -2])).toBeLessThan(1e-10);
     expect(model.intercepts[0]).toBeCloseTo(5, 10);
   });
 
   it('gives probability 1/2 everywhere when the classes are balanced at every feature value', () => {
     const rows = [0, 0, 1, 1, 2, 2].map((x, i) => ({ x, y: i % 2 === 0 ? 'no' : 'yes' }));
-    const model = trainLinearModel({
-      task: 'binary',
-      rows,
-      label: 'y',
-      features: [{ name: 'x', type: 'int64' }],
-    });
+    const model = fit('binary', rows, [{ name: 'x', type: 'int64' }], { labelType: 'string' });
     expect(
       Array.from(scoreRows(model, rows).probabilities ?? []).every((p) => Math.abs(p - 0.5) < 1e-12),
     ).toBe(true);
@@ -110,77 +132,74 @@ describe('linear trainers: bad input', () => {
   const rows = (labels: unknown[]) => labels.map((y, i) => ({ x: i, y }) as RawRow);
 
   it('refuses a single-class label, naming the label column', () => {
-    const e = validationErrorOf(() =>
-      trainLinearModel({ task: 'binary', rows: rows([1, 1, 1]), label: 'y', features }),
-    );
+    const e = validationErrorOf(() => fit('binary', rows([1, 1, 1]), features));
     expect(e.field).toBe('y');
     expect(e.rule).toMatch(/at least two classes/);
   });
 
   it('refuses NaN and missing labels, naming the row', () => {
     for (const bad of [Number.NaN, null, undefined]) {
-      const e = validationErrorOf(() =>
-        trainLinearModel({ task: 'regression', rows: rows([1, bad, 2]), label: 'y', features }),
-      );
-      expect(e.field).toBe('y');
-      expect(e.rule).toMatch(/row 1/);
+      for (const task of ['regression', 'binary'] as const) {
+        const e = validationErrorOf(() => fit(task, rows([1, bad, 0]), features));
+        expect(e.field).toBe('y');
+        expect(e.rule).toMatch(/row 1/);
+      }
     }
   });
 
   it('refuses empty training data', () => {
-    const e = validationErrorOf(() => trainLinearModel({ task: 'binary', rows: [], label: 'y', features }));
-    expect(e.field).toBe('rows');
+    expect(validationErrorOf(() => fit('binary', [], features)).field).toBe('rows');
+  });
+
+  it('refuses a label column that is not in the training set', () => {
+    const e = validationErrorOf(() =>
+      trainLinearModel({ task: 'binary', frame: rowsToFrame(features, rows([0, 1])), label: 'y', features }),
+    );
+    expect(e.field).toBe('y');
   });
 
   it('refuses a label of the wrong type for the task', () => {
     expect(
-      validationErrorOf(() =>
-        trainLinearModel({ task: 'regression', rows: rows(['a', 'b']), label: 'y', features }),
-      ).field,
-    ).toBe('y');
-    expect(
-      validationErrorOf(() =>
-        trainLinearModel({ task: 'binary', rows: rows([0.5, 1.5]), label: 'y', features }),
-      ).rule,
-    ).toMatch(/integer or string/);
-    expect(
-      validationErrorOf(() =>
-        trainLinearModel({ task: 'binary', rows: rows([0, 'one']), label: 'y', features }),
-      ).rule,
-    ).toMatch(/one type/);
-    expect(
-      validationErrorOf(() =>
-        trainLinearModel({ task: 'binary', rows: rows([0, 1, 2]), label: 'y', features }),
-      ).rule,
-    ).toMatch(/exactly two/);
+      validationErrorOf(() => fit('regression', rows(['a', 'b']), features, { labelType: 'string' })).rule,
+    ).toMatch(/numeric for regression/);
+    expect(validationErrorOf(() => fit('binary', rows([0.5, 1.5]), features)).rule).toMatch(
+      /integer or string/,
+    );
+    expect(validationErrorOf(() => fit('binary', rows([0, 'one']), features)).field).toBe('rows[1].y');
+    expect(validationErrorOf(() => fit('binary', rows([0, 1, 2]), features)).rule).toMatch(/exactly two/);
   });
 
   it('refuses a feature value of the wrong type, naming the row and feature', () => {
     const bad = [...rows([0, 1, 0, 1]), { x: 'oops', y: 1 }];
-    expect(
-      validationErrorOf(() => trainLinearModel({ task: 'binary', rows: bad, label: 'y', features })).field,
-    ).toBe('rows[4].x');
+    expect(validationErrorOf(() => fit('binary', bad, features)).field).toBe('rows[4].x');
+  });
+
+  it('refuses a feature column of the wrong kind, naming the column', () => {
+    const e = validationErrorOf(() =>
+      trainLinearModel({
+        task: 'binary',
+        frame: {
+          rows: 2,
+          columns: { x: { codes: Int32Array.of(0, 0), dictionary: ['a'] }, y: Float64Array.of(0, 1) },
+        },
+        label: 'y',
+        features,
+      }),
+    );
+    expect(e.field).toBe('columns.x');
   });
 
   it('refuses collinear features without a penalty, naming l2', () => {
     const r = [1, 2, 3, 4].map((x) => ({ x, x2: 2 * x, y: x }));
     const e = validationErrorOf(() =>
-      trainLinearModel({
-        task: 'regression',
-        rows: r,
-        label: 'y',
-        features: [...features, { name: 'x2', type: 'float64' }],
-        params: { l2: 0 },
-      }),
+      fit('regression', r, [...features, { name: 'x2', type: 'float64' }], { l2: 0 }),
     );
     expect(e.field).toBe('params.l2');
   });
 
   it('refuses a negative penalty', () => {
-    expect(
-      validationErrorOf(() =>
-        trainLinearModel({ task: 'binary', rows: rows([0, 1]), label: 'y', features, params: { l2: -1 } }),
-      ).field,
-    ).toBe('params.l2');
+    expect(validationErrorOf(() => fit('binary', rows([0, 1]), features, { l2: -1 })).field).toBe(
+      'params.l2',
+    );
   });
 });

@@ -16,6 +16,8 @@ import {
   type Matrix,
   numericColumns,
   type RawRow,
+  standardizedDesign,
+  type TrainingFrame,
 } from '../encoding.js';
 import { classLabels, regressionTargets, type Task } from '../labels.js';
 import type { ClassLabel } from '../model-contract.js';
@@ -36,8 +38,9 @@ export interface LinearParams {
 
 export interface LinearTrainingInput {
   readonly task: Task;
-  readonly rows: readonly RawRow[];
-  /** Label column in `rows`. */
+  /** The training set in columns (features and label). */
+  readonly frame: TrainingFrame;
+  /** Label column in `frame`. */
   readonly label: string;
   /** Input features in order (a view's declared categories go in `categories`). */
   readonly features: readonly (FeatureInput & { readonly featureView?: string })[];
@@ -79,22 +82,6 @@ function checkParams(params: LinearParams | undefined): Required<LinearParams> {
   return p;
 }
 
-/** The standardized design matrix with a trailing intercept column. */
-function design(x: Matrix, spec: EncodingSpec): Float64Array {
-  const scales = numericColumns(spec);
-  const m = x.cols + 1;
-  const z = new Float64Array(x.rows * m);
-  for (let i = 0; i < x.rows; i++) {
-    for (let j = 0; j < x.cols; j++) {
-      const s = scales[j];
-      const v = x.data[i * x.cols + j] as number;
-      z[i * m + j] = s ? (v - s.mean) / s.std : v;
-    }
-    z[i * m + x.cols] = 1;
-  }
-  return z;
-}
-
 /** Unfolds standardized parameters (K × (F+1)) into raw coefficients and intercepts. */
 function unfold(result: SolverResult, spec: EncodingSpec, f: number, k: number) {
   const scales = numericColumns(spec);
@@ -116,21 +103,24 @@ function unfold(result: SolverResult, spec: EncodingSpec, f: number, k: number) 
 /** Fits a linear model. Throws ValidationError naming the field for bad input. */
 export function trainLinearModel(input: LinearTrainingInput): LinearModel {
   const params = checkParams(input.params);
-  if (input.rows.length === 0) throw new ValidationError('rows', 'must not be empty (no training rows)');
-  const labels = input.rows.map((r) => r[input.label]);
+  const { frame } = input;
+  if (frame.rows === 0) throw new ValidationError('rows', 'must not be empty (no training rows)');
+  const labelColumn = frame.columns[input.label];
+  if (labelColumn === undefined) throw new ValidationError(input.label, 'is missing from the training set');
   // Check labels before fitting anything, so the error names the label, not a feature.
   const targets =
     input.task === 'regression'
-      ? { y: regressionTargets(input.label, labels), classes: [] as ClassLabel[] }
-      : classLabels(input.label, labels, input.task);
-  const encoding = fitEncodingSpec(input.features, input.rows, {
+      ? { y: regressionTargets(input.label, labelColumn), classes: [] as ClassLabel[] }
+      : classLabels(input.label, labelColumn, input.task);
+  const encoding = fitEncodingSpec(input.features, frame, {
     missing: 'mean',
     unknown: params.unknownCategory,
     maxCategories: params.maxCategories,
   });
-  const x = encodeRows(encoding, input.rows);
-  const z = design(x, encoding);
-  const m = x.cols + 1;
+  const design = standardizedDesign(encoding, frame);
+  const z = design.data;
+  const m = design.cols;
+  const x = { rows: design.rows, cols: m - 1 };
   const solver = {
     l2: params.l2,
     gradientTolerance: params.gradientTolerance,
