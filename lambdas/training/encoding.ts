@@ -164,7 +164,7 @@ export function fitEncodingSpec(
       let sum = 0;
       for (let i = 0; i < column.length; i++) {
         const v = column[i] as number;
-        if (v === v) {
+        if (!Number.isNaN(v)) {
           sum += v;
           n++;
         }
@@ -173,7 +173,7 @@ export function fitEncodingSpec(
       let ss = 0;
       for (let i = 0; i < column.length; i++) {
         const v = column[i] as number;
-        if (v === v) ss += (v - mean) * (v - mean);
+        if (!Number.isNaN(v)) ss += (v - mean) * (v - mean);
       }
       const std = n === 0 ? 0 : Math.sqrt(ss / n);
       // A constant column keeps scale 1 (as scikit-learn does), so it never divides by zero.
@@ -411,7 +411,7 @@ function encodeFrame(spec: EncodingSpec, frame: TrainingFrame, design: boolean):
         const { values, fill, shift, scale } = plan;
         for (let i = start; i < end; i++) {
           const v = values[i] as number;
-          data[i * cols + j] = ((v === v ? v : fill) - shift) * scale;
+          data[i * cols + j] = ((Number.isNaN(v) ? fill : v) - shift) * scale;
         }
         j++;
         continue;

@@ -86,7 +86,7 @@ describe('linear trainers against scikit-learn', () => {
 });
 
 /** Trains on raw rows with label `y` of `labelType` (the task's usual type unless given). */
-function fit(
+function trainOn(
   task: Task,
   rows: readonly RawRow[],
   features: readonly FeatureInput[],
@@ -112,14 +112,14 @@ describe('linear trainers: known answers', () => {
       { name: 'a', type: 'float64' },
       { name: 'b', type: 'float64' },
     ] as const;
-    const model = fit('regression', rows, features, { l2: 0 });
+    const model = trainOn('regression', rows, features, { l2: 0 });
     expect(maxDiff(model.coefficients, [3, -2])).toBeLessThan(1e-10);
     expect(model.intercepts[0]).toBeCloseTo(5, 10);
   });
 
   it('gives probability 1/2 everywhere when the classes are balanced at every feature value', () => {
     const rows = [0, 0, 1, 1, 2, 2].map((x, i) => ({ x, y: i % 2 === 0 ? 'no' : 'yes' }));
-    const model = fit('binary', rows, [{ name: 'x', type: 'int64' }], { labelType: 'string' });
+    const model = trainOn('binary', rows, [{ name: 'x', type: 'int64' }], { labelType: 'string' });
     expect(
       Array.from(scoreRows(model, rows).probabilities ?? []).every((p) => Math.abs(p - 0.5) < 1e-12),
     ).toBe(true);
@@ -132,7 +132,7 @@ describe('linear trainers: bad input', () => {
   const rows = (labels: unknown[]) => labels.map((y, i) => ({ x: i, y }) as RawRow);
 
   it('refuses a single-class label, naming the label column', () => {
-    const e = validationErrorOf(() => fit('binary', rows([1, 1, 1]), features));
+    const e = validationErrorOf(() => trainOn('binary', rows([1, 1, 1]), features));
     expect(e.field).toBe('y');
     expect(e.rule).toMatch(/at least two classes/);
   });
@@ -140,7 +140,7 @@ describe('linear trainers: bad input', () => {
   it('refuses NaN and missing labels, naming the row', () => {
     for (const bad of [Number.NaN, null, undefined]) {
       for (const task of ['regression', 'binary'] as const) {
-        const e = validationErrorOf(() => fit(task, rows([1, bad, 0]), features));
+        const e = validationErrorOf(() => trainOn(task, rows([1, bad, 0]), features));
         expect(e.field).toBe('y');
         expect(e.rule).toMatch(/row 1/);
       }
@@ -148,7 +148,7 @@ describe('linear trainers: bad input', () => {
   });
 
   it('refuses empty training data', () => {
-    expect(validationErrorOf(() => fit('binary', [], features)).field).toBe('rows');
+    expect(validationErrorOf(() => trainOn('binary', [], features)).field).toBe('rows');
   });
 
   it('refuses a label column that is not in the training set', () => {
@@ -160,18 +160,19 @@ describe('linear trainers: bad input', () => {
 
   it('refuses a label of the wrong type for the task', () => {
     expect(
-      validationErrorOf(() => fit('regression', rows(['a', 'b']), features, { labelType: 'string' })).rule,
+      validationErrorOf(() => trainOn('regression', rows(['a', 'b']), features, { labelType: 'string' }))
+        .rule,
     ).toMatch(/numeric for regression/);
-    expect(validationErrorOf(() => fit('binary', rows([0.5, 1.5]), features)).rule).toMatch(
+    expect(validationErrorOf(() => trainOn('binary', rows([0.5, 1.5]), features)).rule).toMatch(
       /integer or string/,
     );
-    expect(validationErrorOf(() => fit('binary', rows([0, 'one']), features)).field).toBe('rows[1].y');
-    expect(validationErrorOf(() => fit('binary', rows([0, 1, 2]), features)).rule).toMatch(/exactly two/);
+    expect(validationErrorOf(() => trainOn('binary', rows([0, 'one']), features)).field).toBe('rows[1].y');
+    expect(validationErrorOf(() => trainOn('binary', rows([0, 1, 2]), features)).rule).toMatch(/exactly two/);
   });
 
   it('refuses a feature value of the wrong type, naming the row and feature', () => {
     const bad = [...rows([0, 1, 0, 1]), { x: 'oops', y: 1 }];
-    expect(validationErrorOf(() => fit('binary', bad, features)).field).toBe('rows[4].x');
+    expect(validationErrorOf(() => trainOn('binary', bad, features)).field).toBe('rows[4].x');
   });
 
   it('refuses a feature column of the wrong kind, naming the column', () => {
@@ -192,13 +193,13 @@ describe('linear trainers: bad input', () => {
   it('refuses collinear features without a penalty, naming l2', () => {
     const r = [1, 2, 3, 4].map((x) => ({ x, x2: 2 * x, y: x }));
     const e = validationErrorOf(() =>
-      fit('regression', r, [...features, { name: 'x2', type: 'float64' }], { l2: 0 }),
+      trainOn('regression', r, [...features, { name: 'x2', type: 'float64' }], { l2: 0 }),
     );
     expect(e.field).toBe('params.l2');
   });
 
   it('refuses a negative penalty', () => {
-    expect(validationErrorOf(() => fit('binary', rows([0, 1]), features, { l2: -1 })).field).toBe(
+    expect(validationErrorOf(() => trainOn('binary', rows([0, 1]), features, { l2: -1 })).field).toBe(
       'params.l2',
     );
   });
