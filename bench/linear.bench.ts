@@ -115,7 +115,9 @@ const coefDiff = (p: { coefficients: number[]; intercept: number }) =>
     ...p.coefficients.map((c, j) => Math.abs(c - (fitted.coefficients[j] as number))),
   );
 
-console.log(`linear-logreg fit (${N} x ${F}, tol ${TOL}): ours ${model.iterations} Newton iterations`);
+console.log(
+  `linear-logreg fit (${N} x ${F}, tol ${TOL}): ours ${model.iterations} Newton iterations, ${model.hessians} Hessians`,
+);
 for (const [label, p] of [
   ['newton-cholesky', newton],
   ['lbfgs', lbfgs],

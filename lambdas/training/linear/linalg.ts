@@ -67,15 +67,18 @@ export function symmetrize(a: Float64Array, m: number): void {
 }
 
 /**
- * Solves `a · x = b` for symmetric positive-definite `a` (m × m, row-major, full) by Cholesky;
- * returns null when `a` is not positive definite (singular or indefinite). `a` is not modified.
+ * The Cholesky factor L (a = L·Lᵀ, row-major lower triangle) of a symmetric positive-definite m × m
+ * matrix, or null when `a` is not positive definite (singular, indefinite, or numerically so).
  */
-export function choleskySolve(a: Float64Array, b: Float64Array, m: number): Float64Array | null {
+export function choleskyFactor(a: Float64Array, m: number): Float64Array | null {
   const l = new Float64Array(m * m);
+  let maxDiag = 0;
+  for (let j = 0; j < m; j++) maxDiag = Math.max(maxDiag, a[j * m + j] as number);
   for (let j = 0; j < m; j++) {
     let d = a[j * m + j] as number;
     for (let k = 0; k < j; k++) d -= (l[j * m + k] as number) ** 2;
-    if (!(d > 0) || !Number.isFinite(d)) return null;
+    // A pivot tiny against the largest diagonal entry means numerically singular.
+    if (!(d > maxDiag * 1e-14) || !Number.isFinite(d)) return null;
     const ljj = Math.sqrt(d);
     l[j * m + j] = ljj;
     for (let i = j + 1; i < m; i++) {
@@ -84,10 +87,11 @@ export function choleskySolve(a: Float64Array, b: Float64Array, m: number): Floa
       l[i * m + j] = s / ljj;
     }
   }
-  // Relative pivot check: a pivot tiny against the diagonal means numerically singular.
-  let maxDiag = 0;
-  for (let j = 0; j < m; j++) maxDiag = Math.max(maxDiag, a[j * m + j] as number);
-  for (let j = 0; j < m; j++) if ((l[j * m + j] as number) ** 2 < maxDiag * 1e-14) return null;
+  return l;
+}
+
+/** Solves L·Lᵀ·x = b given the factor from `choleskyFactor`. */
+export function choleskySolveFactored(l: Float64Array, b: Float64Array, m: number): Float64Array {
   const x = Float64Array.from(b);
   for (let i = 0; i < m; i++) {
     let s = x[i] as number;
@@ -100,4 +104,10 @@ export function choleskySolve(a: Float64Array, b: Float64Array, m: number): Floa
     x[i] = s / (l[i * m + i] as number);
   }
   return x;
+}
+
+/** Solves `a · x = b` for symmetric positive-definite `a`; null when `a` is not positive definite. */
+export function choleskySolve(a: Float64Array, b: Float64Array, m: number): Float64Array | null {
+  const l = choleskyFactor(a, m);
+  return l === null ? null : choleskySolveFactored(l, b, m);
 }

@@ -60,6 +60,8 @@ export interface LinearModel {
   /** The parameters after defaults. */
   readonly params: Required<LinearParams>;
   readonly iterations: number;
+  /** Hessians the solver computed (its main cost). */
+  readonly hessians: number;
   readonly converged: boolean;
 }
 
@@ -144,6 +146,7 @@ export function trainLinearModel(input: LinearTrainingInput): LinearModel {
     ...unfold(result, encoding, x.cols, k),
     params,
     iterations: result.iterations,
+    hessians: result.hessians,
     converged: result.converged,
   };
 }
