@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check pyarrow duckdb numpy
-.venv/bin/python -c "import pyarrow, duckdb, numpy; print('peers ready: pyarrow', pyarrow.__version__, 'duckdb', duckdb.__version__)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check pyarrow duckdb numpy scikit-learn threadpoolctl
+.venv/bin/python -c "import pyarrow, duckdb, numpy, sklearn; print('peers ready: pyarrow', pyarrow.__version__, 'duckdb', duckdb.__version__, 'scikit-learn', sklearn.__version__)"
