@@ -2,10 +2,34 @@
  * The model registry over DynamoDB (metadata) and S3 (artifacts): a thin adapter whose rules live
  * in ./model-version.ts.
  *
- * Table layout (one partition per model):
- *   pk = MODEL#<name>  sk = MODEL               head: latestVersion counter, createdAt
- *   pk = MODEL#<name>  sk = VERSION#<10 digits> one item per version (zero-padded: sorts by number)
- *   pk = MODEL#<name>  sk = TOKEN#<clientToken> idempotency record -> version, requestHash
+ * Table design: one table, `pk`/`sk` strings, no secondary index. Everything of a model lives in
+ * its own partition (`MODEL#<name>`); the catalog is one more partition. Key functions are in
+ * lambdas/shared/layout.ts. `v` is a version zero-padded to 10 digits, so key order is version order.
+ *
+ * | item          | pk             | sk                                | attributes                                    | access pattern it serves                             |
+ * |---------------|----------------|-----------------------------------|-----------------------------------------------|------------------------------------------------------|
+ * | head          | `MODEL#<name>` | `MODEL`                           | latestVersion, productionVersion?, createdAt, updatedAt, searchIndex? | allocate the next version (compare-and-set); one Production version; model summary |
+ * | version       | `MODEL#<name>` | `VERSION#<v>`                     | the record (stage, stageSeq, artifacts, signature, output, metrics, params, tags, lineage, aliases set, createdAt/By, updatedAt, clientToken, requestHash) | get a version; list versions newest first (Query, descending) |
+ * | token         | `MODEL#<name>` | `TOKEN#<clientToken>`             | version, requestHash, createdAt               | idempotent registration retries                       |
+ * | stage history | `MODEL#<name>` | `HISTORY#<v>#<10-digit seq>`      | from, to, at, by, reason, causedBy?, gates?, gateOverride? | a version's stage history, in order          |
+ * | alias         | `MODEL#<name>` | `ALIAS#<alias>`                   | version (absent when deleted), seq            | get by alias; compare-and-set moves; search by alias  |
+ * | alias history | `MODEL#<name>` | `ALIASHIST#<alias>#<10-digit seq>`| from, to, at, by, reason                      | an alias's history, in order                          |
+ * | stage index   | `MODEL#<name>` | `STAGE#<stage>#<v>`               | (key only)                                    | versions in a stage, newest first                     |
+ * | tag index     | `MODEL#<name>` | `TAG#<key>=<value, % and # escaped>#<v>` | (key only)                             | versions with tag key=value, newest first             |
+ * | metric index  | `MODEL#<name>` | `METRIC#<metric>#<16 hex: order-preserving float64>#<v>` | (key only)             | `auc > 0.8` as one key range, ordered by the metric (then version) |
+ * | catalog       | `CATALOG`      | `MODEL#<name>`                    | modelName                                     | list models by name (summaries read from the heads)   |
+ *
+ * Index items are written in the same transaction as the change they index: registration puts the
+ * catalog item, `STAGE#None#v` and one item per tag and per metric (tags and metrics never change
+ * afterwards; at most 90 of them together, because a transaction holds at most 100 actions); a stage
+ * transition deletes `STAGE#<from>#v` and puts `STAGE#<to>#v`, and so does the archiving of the
+ * previous Production version in a promotion. Reads are consistent Queries, so search never
+ * disagrees with get; results are read from the version items (a BatchGetItem, consistent), so they
+ * carry the same aliases as every read path. The catalog is a partition rather than a sparse GSI
+ * because a GSI is only eventually consistent (a model just registered could be missing) and would
+ * change the deployed table; with no local secondary index, its item collection has no size limit.
+ * Heads written before search existed carry no `searchIndex`: searching such a model is refused
+ * (ConflictError) until `reindexModel` (idempotent) has indexed its versions. No read scans.
  *
  * Versions are allocated with optimistic concurrency: read the head, then one transaction that moves
  * the head from n to n+1 only if it still says n and creates VERSION#n+1 (and TOKEN#t) only if

@@ -199,6 +199,8 @@ export class ModelSearch {
         exhausted = true;
         break;
       }
+      // An empty page that still has a key (DynamoDB may stop early): continue after that key.
+      if (items.length === 0) after = String(page.LastEvaluatedKey?.sk);
     }
     return exhausted || after === undefined
       ? { versions }

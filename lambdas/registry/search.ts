@@ -17,10 +17,11 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { ValidationError } from '../shared/errors.js';
 import {
+  afterIndexPrefix,
   metricIndexPrefix,
   metricIndexSk,
+  metricValueBounds,
   SEARCH_INDEX_ATTRIBUTE,
-  sortableNumber,
   stageIndexPrefix,
   tagIndexPrefix,
   tagIndexSk,
@@ -103,16 +104,13 @@ export interface SearchPlan {
   readonly ascending: boolean;
 }
 
-/** Sorts after every character a key holds after `#` (hex digits and padded versions). */
-const AFTER = '~';
-
 /** Chooses the index that answers `request` (see the module header). */
 export function planSearch(request: SearchVersionsRequest): SearchPlan {
   const range = (kind: SearchPlan['kind'], prefix: string, ascending = false): SearchPlan => ({
     kind,
     prefix,
     low: prefix,
-    high: `${prefix}${AFTER}`,
+    high: afterIndexPrefix(prefix),
     ascending,
   });
   if (request.alias !== undefined) return range('alias', '');
@@ -121,21 +119,18 @@ export function planSearch(request: SearchVersionsRequest): SearchPlan {
     const plan = range('metric', prefix, request.orderBy.direction === 'asc');
     const filter = request.metric;
     if (filter === undefined || filter.name !== request.orderBy.metric) return plan;
-    // `<enc>` < `<enc>#<version>` < `<enc>$`: '$' sorts right after '#' and before every hex digit.
-    const at = `${prefix}${sortableNumber(filter.value)}`;
-    const below = at;
-    const above = `${at}$`;
+    const { below, above } = metricValueBounds(filter.name, filter.value);
     switch (filter.op) {
       case '>':
         return { ...plan, low: above };
       case '>=':
-        return { ...plan, low: at };
+        return { ...plan, low: below };
       case '<':
         return { ...plan, high: below };
       case '<=':
         return { ...plan, high: above };
       case '=':
-        return { ...plan, low: at, high: above };
+        return { ...plan, low: below, high: above };
     }
   }
   if (request.stage === 'Production') return range('stage', stageIndexPrefix('Production'));

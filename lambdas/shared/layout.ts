@@ -285,6 +285,19 @@ export const metricIndexSk = (name: string, value: number, version: number): str
   `${metricIndexPrefix(name)}${sortableNumber(value)}#${paddedVersion(version)}`;
 
 /**
+ * Sort-key bounds of every metric index item holding `value` (whatever its version): `below` sorts
+ * before all of them and after every smaller value's; `above` ('$' follows '#' and precedes every
+ * hex digit) sorts after all of them and before every larger value's.
+ */
+export const metricValueBounds = (name: string, value: number): { below: string; above: string } => {
+  const at = `${metricIndexPrefix(name)}${sortableNumber(value)}`;
+  return { below: at, above: `${at}$` };
+};
+
+/** A sort key after every index key under `prefix` (those continue with digits, hex and `#`). */
+export const afterIndexPrefix = (prefix: string): string => `${prefix}~`;
+
+/**
  * A float64 as 16 hex digits whose string order is the numbers' order: the IEEE 754 bits, big
  * endian, with the sign bit flipped for positives and every bit flipped for negatives (so more
  * negative numbers, which have larger magnitudes, sort first). -0 is written as +0 (they are equal).

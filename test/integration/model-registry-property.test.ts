@@ -4,9 +4,10 @@
  * without an override, alias set/move/delete with right and stale expectations, unknown versions)
  * run against the emulator and against a small in-memory model of the rules. After every operation
  * the outcome (success or the typed error, with what a ConflictError carries) must match the
- * model's, and every read path (get each version, get by each alias, list versions page by page)
- * must return what the model holds, stages and aliases included; at the end of each sequence the
- * stage and alias histories must be exactly the model's successful operations, in order.
+ * model's, and every read path (get each version, get by each alias, list versions page by page,
+ * search by each stage, by each alias, by a tag and by a random metric comparison in a random order,
+ * page by page) must return what the model holds, stages and aliases included; at the end of each
+ * sequence the stage and alias histories must be exactly the model's successful operations, in order.
  *
  * Sized for moto (slow): SEEDS × OPS below; raise them locally with REGISTRY_PROPERTY_SEEDS/OPS.
  */
@@ -15,7 +16,8 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ModelAliasStore } from '../../lambdas/registry/alias-store.js';
 import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
 import type { ModelStage, ModelVersion } from '../../lambdas/registry/model-version.js';
-import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
+import { ModelRegistryStore, type SearchVersionsOptions } from '../../lambdas/registry/registry-store.js';
+import type { MetricOp } from '../../lambdas/registry/search.js';
 import { ModelStageStore } from '../../lambdas/registry/stage-store.js';
 import { LEGAL_TRANSITIONS } from '../../lambdas/registry/stages.js';
 import { clients } from '../../lambdas/shared/clients.js';
@@ -29,6 +31,11 @@ const OPS = Number(process.env.REGISTRY_PROPERTY_OPS ?? 30);
 const STAGES: ModelStage[] = ['None', 'Staging', 'Production', 'Archived'];
 const ALIASES = ['champion', 'challenger', 'shadow'];
 const GATE_AUC = 0.5;
+const BANDS = ['low', 'mid', 'high'];
+const OPS_BY: MetricOp[] = ['>', '>=', '<', '<=', '='];
+
+/** The tag a version is registered with: derived from its auc, so a same-payload retry has it too. */
+const band = (auc: number): string => (auc < 0.34 ? 'low' : auc < 0.67 ? 'mid' : 'high');
 
 let registry: ModelRegistryStore;
 let stages: ModelStageStore;
@@ -83,6 +90,7 @@ describe('registry rules under random operation sequences', () => {
     'seed %i: outcomes and every read path match the model after each operation',
     async (seed) => {
       const random = prng(seed + 1);
+      const searchRandom = prng(seed + 10_001); // search choices, apart from the operation sequence
       const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
       const name = modelName(seed);
       const artifact = await putModelArtifact(clients.s3(), bucket, name, randomBytes(16));
@@ -125,6 +133,7 @@ describe('registry rules under random operation sequences', () => {
                   modelName: name,
                   artifact: { key: artifact.key, sha256: artifact.sha256 },
                   metrics: { auc },
+                  tags: { band: band(auc) },
                   ...(token === undefined ? {} : { clientToken: token }),
                 })
               ).version,
@@ -214,7 +223,10 @@ describe('registry rules under random operation sequences', () => {
         expect(actual, `seed ${seed} op ${op}: ${log.join(' | ')}`).toEqual(expected);
         seen.add(`${log.at(-1)?.split(' ')[0]}:${'ok' in actual ? 'ok' : actual.error}`);
         await expectReadPathsMatch(name, model, `seed ${seed} op ${op}: ${log.at(-1)}`);
+        await expectSearchesMatch(name, model, searchRandom, `seed ${seed} op ${op}: ${log.at(-1)}`);
       }
+
+      await expectSearchesMatch(name, model, searchRandom, `seed ${seed} at the end`, true);
 
       // Histories: exactly the successful operations, in order; nothing from a refused one.
       for (const [index] of model.versions.entries()) {
@@ -263,6 +275,7 @@ function modelView(model: Model, version: number) {
     version,
     stage: state?.stage,
     metrics: { auc: state?.auc },
+    tags: { band: band(state?.auc ?? 0) },
     aliases: [...model.aliases]
       .filter(([, v]) => v === version)
       .map(([a]) => a)
@@ -274,6 +287,7 @@ const readView = (v: ModelVersion) => ({
   version: v.version,
   stage: v.stage,
   metrics: v.metrics,
+  tags: v.tags,
   aliases: v.aliases,
 });
 
@@ -304,4 +318,90 @@ async function expectReadPathsMatch(name: string, model: Model, context: string)
       target === undefined ? 'NotFoundError' : modelView(model, target),
     );
   }
+}
+
+/** Every page of a search. */
+async function searchAll(
+  name: string,
+  options: SearchVersionsOptions,
+  limit: number,
+): Promise<ModelVersion[]> {
+  const out: ModelVersion[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await registry.searchVersions(name, {
+      ...options,
+      limit,
+      ...(nextToken ? { nextToken } : {}),
+    });
+    out.push(...page.versions);
+    nextToken = page.nextToken;
+  } while (nextToken !== undefined);
+  return out;
+}
+
+/**
+ * Search must agree with the model (and so with get, get-by-alias and list, checked above): by a
+ * random stage, alias and tag (`all`: by every one), and by a random metric comparison in a random
+ * order, in random page sizes. Sized for moto: one of each per operation, every one at the end.
+ */
+async function expectSearchesMatch(
+  name: string,
+  model: Model,
+  random: () => number,
+  context: string,
+  all = false,
+): Promise<void> {
+  if (model.versions.length === 0) return;
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const views = model.versions.map((_, i) => modelView(model, i + 1));
+  const newestFirst = [...views].reverse();
+  const limit = 1 + Math.floor(random() * 4);
+  for (const stage of all ? STAGES : [pick(STAGES)]) {
+    const found = await searchAll(name, { stage }, limit);
+    expect(found.map(readView), `${context}: search stage ${stage}`).toEqual(
+      newestFirst.filter((v) => v.stage === stage),
+    );
+  }
+  for (const alias of all ? ALIASES : [pick(ALIASES)]) {
+    const found = await searchAll(name, { alias }, limit);
+    const target = model.aliases.get(alias);
+    expect(found.map(readView), `${context}: search alias ${alias}`).toEqual(
+      target === undefined ? [] : [modelView(model, target)],
+    );
+  }
+  for (const value of all ? BANDS : [pick(BANDS)]) {
+    const byTag = await searchAll(name, { tag: { key: 'band', value } }, limit);
+    expect(byTag.map(readView), `${context}: search tag band=${value}`).toEqual(
+      newestFirst.filter((v) => v.tags.band === value),
+    );
+  }
+  // A metric comparison: a threshold that is often some version's auc exactly (ties, '=').
+  const op = pick(OPS_BY);
+  const threshold = random() < 0.5 ? (pick(views).metrics.auc ?? 0) : Math.round(random() * 100) / 100;
+  const order = pick(['version', 'asc', 'desc'] as const);
+  const options: SearchVersionsOptions = {
+    metric: { name: 'auc', op, value: threshold },
+    ...(order === 'version' ? {} : { orderBy: { metric: 'auc', direction: order } }),
+  };
+  const passes = (auc: number) =>
+    ({
+      '>': auc > threshold,
+      '>=': auc >= threshold,
+      '<': auc < threshold,
+      '<=': auc <= threshold,
+      '=': auc === threshold,
+    })[op];
+  const matching = newestFirst.filter((v) => passes(v.metrics.auc ?? Number.NaN));
+  const ordered =
+    order === 'version'
+      ? matching
+      : [...matching].sort((a, b) => {
+          const byAuc = (a.metrics.auc ?? 0) - (b.metrics.auc ?? 0) || a.version - b.version;
+          return order === 'asc' ? byAuc : -byAuc;
+        });
+  const byMetric = await searchAll(name, options, limit);
+  expect(byMetric.map(readView), `${context}: search ${JSON.stringify(options)} limit ${limit}`).toEqual(
+    ordered,
+  );
 }
