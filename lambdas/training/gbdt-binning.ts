@@ -3,11 +3,10 @@
  * `maxBins` (≤ 255) ordered bins plus one bin for missing values (NaN), so a row fits in two bytes
  * per feature (four past 65,536 bins in all) and a node's statistics fit in a histogram of a few thousand cells.
  *
- * Every bin boundary is a float32 value and every value is binned as float32 (`Math.fround`): the
- * bin of `x` is the first bin whose upper bound `u` has `fround(x) <= u`. A split after bin `t` is
- * therefore exactly the ONNX test `x <= u_t` (BRANCH_LEQ), which onnxruntime evaluates on float32
- * inputs against float32 thresholds: the trainer, its in-memory predict and the exported model send
- * every row the same way.
+ * Every bin boundary is a float32 value, and the bin of `x` is the first bin whose upper bound `u`
+ * has `x <= u`. A split after bin `t` is therefore exactly the ONNX test `x <= u_t` (BRANCH_LEQ):
+ * onnxruntime stores thresholds as float32 and compares the model's double input against them, so
+ * the trainer, its in-memory predict and the exported model send every row the same way.
  *
  * Boundaries come from the distinct values of a (seeded) sample of rows: a feature with at most
  * `maxBins` distinct values gets one bin per value, cut halfway between neighbours; otherwise the
@@ -166,9 +165,8 @@ export function learnBins(
   return { upperBounds };
 }
 
-/** The value bin of `v` (not NaN): the first bound `u` with `fround(v) <= u`. */
-export function binOf(bounds: Float64Array, v: number): number {
-  const x = Math.fround(v);
+/** The value bin of `x` (not NaN): the first bound `u` with `x <= u`. */
+export function binOf(bounds: Float64Array, x: number): number {
   let lo = 0;
   let hi = bounds.length - 1; // the last bound is +Infinity: every non-NaN value fits
   while (lo < hi) {

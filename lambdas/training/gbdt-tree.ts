@@ -20,7 +20,7 @@ import type { BinnedRows, FeatureBins } from './gbdt-binning.js';
 export interface GbdtTree {
   /** The split feature of a split node; -1 for a leaf. */
   readonly feature: Int32Array;
-  /** A split node's float32 threshold: `fround(x) <= threshold` goes left. */
+  /** A split node's threshold (a float32 value): `x <= threshold` goes left. */
   readonly threshold: Float64Array;
   /** A split node's last bin on the left (the threshold as a bin of the training binning). */
   readonly thresholdBin: Uint8Array;

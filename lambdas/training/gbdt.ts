@@ -8,9 +8,9 @@
  * comes from a seeded mulberry32 stream; sums run in a fixed order).
  *
  * Agrees with onnxruntime: thresholds and leaf values are float32, a row goes left when
- * `fround(x) <= threshold` (ONNX BRANCH_LEQ) or, for a missing value, as the split learned; and
- * {@link predictScores} adds leaf values in float32 in tree order, then the base score, as
- * onnxruntime's TreeEnsemble operators do. So the exported model (./gbdt-onnx.ts) scores every row
+ * `x <= threshold` (ONNX BRANCH_LEQ, the double input against the float32 threshold) or, for a
+ * missing value, as the split learned; and {@link predictScores} sums leaf values in tree order, adds
+ * the base score and rounds to float32, as onnxruntime's TreeEnsemble operators do. So the exported model (./gbdt-onnx.ts) scores every row
  * as the in-memory model does.
  */
 import { ValidationError } from '../shared/errors.js';
@@ -320,7 +320,7 @@ function binnedScores(model: GbdtModel, data: BinnedRows): Float64Array {
 function leafOf(tree: GbdtTree, features: readonly ArrayLike<number>[], row: number): number {
   let node = 0;
   while (tree.feature[node] !== -1) {
-    const x = Math.fround((features[tree.feature[node] as number] as ArrayLike<number>)[row] as number);
+    const x = (features[tree.feature[node] as number] as ArrayLike<number>)[row] as number;
     const goLeft = Number.isNaN(x) ? tree.missingLeft[node] === 1 : x <= (tree.threshold[node] as number);
     node = (goLeft ? tree.left[node] : tree.right[node]) as number;
   }
@@ -328,8 +328,9 @@ function leafOf(tree: GbdtTree, features: readonly ArrayLike<number>[], row: num
 }
 
 /**
- * Raw scores, row-major `numOutputs` per row (log-odds, class scores or the regression value),
- * summed in float32 in tree order and then the base score added, as onnxruntime does.
+ * Raw scores, row-major `numOutputs` per row (log-odds, class scores or the regression value): leaf
+ * values summed in tree order, the base score added, the total rounded to float32 — as onnxruntime's
+ * TreeEnsemble operators do on a double input (they sum in double and return float32).
  */
 export function predictScores(model: GbdtModel, features: readonly ArrayLike<number>[]): Float64Array {
   if (features.length !== model.numFeatures) {
@@ -350,7 +351,7 @@ export function predictScores(model: GbdtModel, features: readonly ArrayLike<num
       let s = 0;
       for (let t = k; t < model.trees.length; t += K) {
         const tree = model.trees[t] as GbdtTree;
-        s = Math.fround(s + (tree.value[leafOf(tree, features, r)] as number));
+        s += tree.value[leafOf(tree, features, r)] as number;
       }
       out[r * K + k] = Math.fround(s + (model.baseScores[k] as number));
     }
