@@ -13,10 +13,9 @@
  * base values are the model's float32 numbers, so onnxruntime scores every row as
  * `predictScores`/`predictProbabilities` do.
  *
- * Binary models put every leaf on class 0 with one base value: onnxruntime's binary path then
- * returns [σ(−s), σ(s)] — but only while some leaf weight is negative (with all weights ≥ 0 it
- * reads the score as a probability). A model whose every leaf is ≥ 0 therefore gets one extra tree
- * that adds exactly 0 to every row and carries a never-reached negative leaf.
+ * Binary models put every leaf on class 0 with one base value; onnxruntime's binary path then returns
+ * [σ(−s), σ(s)] and label 1 when s > 0 (pinned by a test, also for a model whose every leaf weight
+ * is positive, which older runtimes read as a probability).
  */
 import {
   type InputSignature,
@@ -111,23 +110,6 @@ function treeArrays(model: GbdtModel): NodeArrays {
       }
     }
   });
-  if (model.task === 'binary' && a.leafWeight.every((w) => w >= 0)) {
-    // The guard tree: x0 <= +Inf holds for every number and NaN tracks true, so leaf 1 (weight 0)
-    // is always reached and leaf 2 (weight −1) never is.
-    const t = model.trees.length;
-    a.treeIds.push(t, t, t);
-    a.nodeIds.push(0, 1, 2);
-    a.featureIds.push(0, 0, 0);
-    a.modes.push('BRANCH_LEQ', 'LEAF', 'LEAF');
-    a.values.push(Number.POSITIVE_INFINITY, 0, 0);
-    a.trueIds.push(1, 0, 0);
-    a.falseIds.push(2, 0, 0);
-    a.missingTrue.push(1, 0, 0);
-    a.leafTree.push(t, t);
-    a.leafNode.push(1, 2);
-    a.leafTarget.push(0, 0);
-    a.leafWeight.push(0, -1);
-  }
   return a;
 }
 
