@@ -1,7 +1,7 @@
 /**
  * Quantile binning for the gradient-boosted trees: each feature's values are cut into at most
- * `maxBins` (≤ 255) ordered bins plus one bin for missing values (NaN), so a row fits in two bytes
- * per feature (four past 65,536 bins in all) and a node's statistics fit in a histogram of a few thousand cells.
+ * `maxBins` (≤ 255) ordered bins plus one bin for missing values (NaN), so a row fits in one byte
+ * per feature and a node's statistics fit in a histogram of a few thousand cells.
  *
  * Every bin boundary is a float32 value, and the bin of `x` is the first bin whose upper bound `u`
  * has `x <= u`. A split after bin `t` is therefore exactly the ONNX test `x <= u_t` (BRANCH_LEQ):
@@ -23,17 +23,17 @@ export interface FeatureBins {
 }
 
 /**
- * Rows binned against {@link FeatureBins}, row-major. Bins are numbered globally: feature f's value
- * bins are `binBase[f] … binBase[f] + n_f − 1` and its missing bin is `binBase[f] + n_f`, so one
- * lookup gives a row's histogram cell for every feature.
+ * Rows binned against {@link FeatureBins}, row-major, one byte per feature: feature f's value bins
+ * are 0 … n_f − 1 and its missing bin is n_f. Histograms number bins globally: feature f's bin b
+ * is `binBase[f] + b`.
  */
 export interface BinnedRows {
   readonly rows: number;
   readonly features: number;
   /** First global bin of each feature; `binBase[features]` is the total number of bins. */
   readonly binBase: Int32Array;
-  /** `bins[row * features + f]`: the global bin of feature f in that row. */
-  readonly bins: Uint16Array | Uint32Array;
+  /** `bins[row * features + f]`: the bin of feature f in that row. */
+  readonly bins: Uint8Array;
 }
 
 /** Global bin numbering for `bins`: the first bin of each feature, and the total at the end. */
@@ -185,20 +185,15 @@ export function binRows(
 ): BinnedRows {
   const features = columns.length;
   const count = rows ? rows.length : (columns[0]?.length ?? 0);
-  const binBase = binBases(bins);
-  const out =
-    (binBase[features] as number) <= 65_536
-      ? new Uint16Array(count * features)
-      : new Uint32Array(count * features);
+  const out = new Uint8Array(count * features);
   for (let f = 0; f < features; f++) {
     const column = columns[f] as ArrayLike<number>;
     const bounds = bins.upperBounds[f] as Float64Array;
-    const base = binBase[f] as number;
-    const missing = base + bounds.length;
+    const missing = bounds.length;
     for (let i = 0; i < count; i++) {
       const v = column[rows ? (rows[i] as number) : i] as number;
-      out[i * features + f] = Number.isNaN(v) ? missing : base + binOf(bounds, v);
+      out[i * features + f] = Number.isNaN(v) ? missing : binOf(bounds, v);
     }
   }
-  return { rows: count, features, binBase, bins: out };
+  return { rows: count, features, binBase: binBases(bins), bins: out };
 }

@@ -21,8 +21,11 @@ export const gbdtParamsSchema = z.strictObject({
   numRounds: whole(1, 'must be a whole number >= 1').default(100),
   /** Shrinkage of every leaf (learning_rate). @default 0.1 */
   learningRate: fraction('must be a number in (0, 1]').default(0.1),
-  /** Most leaves per tree, grown best-first (num_leaves). @default 31 */
-  numLeaves: whole(2, 'must be a whole number >= 2').max(65_536, 'must be at most 65536').default(31),
+  /**
+   * Most leaves per tree, grown best-first (num_leaves). Training keeps one histogram per leaf:
+   * numLeaves × (total bins) × 16 bytes. @default 31
+   */
+  numLeaves: whole(2, 'must be a whole number >= 2').max(4_096, 'must be at most 4096').default(31),
   /** Deepest a leaf may be, the root at depth 0 (max_depth); omitted for no limit. */
   maxDepth: whole(1, 'must be a whole number >= 1').optional(),
   /** Fewest training rows in a leaf (min_child_samples). @default 20 */

@@ -48,6 +48,9 @@ export class TreeLearner {
   /** First global bin of each feature (histogram cells 2b, 2b+1: gradient and hessian of bin b). */
   private readonly binBase: Int32Array;
   private readonly pool: Float64Array[];
+  /** Column-major copy of the bins: partitioning reads one feature of scattered rows, which
+   * row-major bins would serve one cache line per row. */
+  private readonly columns: Uint8Array[];
   /** Row indices; leaf ℓ owns order[leafStart[ℓ] .. leafStart[ℓ] + leafCount[ℓ]). */
   readonly order: Uint32Array;
   private readonly scratch: Uint32Array;
@@ -78,6 +81,11 @@ export class TreeLearner {
     const L = shape.numLeaves;
     const cells = (this.binBase[F] as number) * 2;
     this.pool = Array.from({ length: L }, () => new Float64Array(cells));
+    this.columns = Array.from({ length: F }, (_, f) => {
+      const column = new Uint8Array(data.rows);
+      for (let r = 0; r < data.rows; r++) column[r] = data.bins[r * F + f] as number;
+      return column;
+    });
     this.order = new Uint32Array(data.rows);
     this.scratch = new Uint32Array(data.rows);
     this.leafStart = new Int32Array(L);
@@ -253,7 +261,7 @@ export class TreeLearner {
     features: Int32Array,
   ): void {
     hist.fill(0);
-    const { order, F } = this;
+    const { order, F, binBase } = this;
     const bins = this.data.bins;
     const end = start + count;
     const nf = features.length;
@@ -267,10 +275,10 @@ export class TreeLearner {
         const p = r * F;
         let f = 0;
         for (; f < F4; f += 4) {
-          const a = (bins[p + f] as number) << 1;
-          const b = (bins[p + f + 1] as number) << 1;
-          const c = (bins[p + f + 2] as number) << 1;
-          const d = (bins[p + f + 3] as number) << 1;
+          const a = ((binBase[f] as number) + (bins[p + f] as number)) << 1;
+          const b = ((binBase[f + 1] as number) + (bins[p + f + 1] as number)) << 1;
+          const c = ((binBase[f + 2] as number) + (bins[p + f + 2] as number)) << 1;
+          const d = ((binBase[f + 3] as number) + (bins[p + f + 3] as number)) << 1;
           hist[a] = (hist[a] as number) + g;
           hist[a + 1] = (hist[a + 1] as number) + h;
           hist[b] = (hist[b] as number) + g;
@@ -281,7 +289,7 @@ export class TreeLearner {
           hist[d + 1] = (hist[d + 1] as number) + h;
         }
         for (; f < F; f++) {
-          const a = (bins[p + f] as number) << 1;
+          const a = ((binBase[f] as number) + (bins[p + f] as number)) << 1;
           hist[a] = (hist[a] as number) + g;
           hist[a + 1] = (hist[a + 1] as number) + h;
         }
@@ -293,7 +301,8 @@ export class TreeLearner {
         const h = gh[2 * r + 1] as number;
         const p = r * F;
         for (let j = 0; j < nf; j++) {
-          const a = (bins[p + (features[j] as number)] as number) << 1;
+          const f = features[j] as number;
+          const a = ((binBase[f] as number) + (bins[p + f] as number)) << 1;
           hist[a] = (hist[a] as number) + g;
           hist[a + 1] = (hist[a + 1] as number) + h;
         }
@@ -379,17 +388,16 @@ export class TreeLearner {
 
   /** Stable in-place partition of order[start .. start+count) by the split; returns the left count. */
   private partition(start: number, count: number, f: number, t: number, missingLeft: boolean): number {
-    const { order, scratch, F } = this;
-    const bins = this.data.bins;
-    const last = (this.binBase[f] as number) + t; // last global bin on the left
-    const missing = (this.binBase[f + 1] as number) - 1;
+    const { order, scratch } = this;
+    const column = this.columns[f] as Uint8Array;
+    const missing = (this.binBase[f + 1] as number) - (this.binBase[f] as number) - 1;
     let l = start;
     let r = 0;
     const end = start + count;
     for (let i = start; i < end; i++) {
       const row = order[i] as number;
-      const b = bins[row * F + f] as number;
-      if (b === missing ? missingLeft : b <= last) order[l++] = row;
+      const b = column[row] as number;
+      if (b === missing ? missingLeft : b <= t) order[l++] = row;
       else scratch[r++] = row;
     }
     order.set(scratch.subarray(0, r), l);
@@ -416,7 +424,7 @@ export function leafOfBinned(tree: GbdtTree, data: BinnedRows, row: number): num
   let node = 0;
   while (tree.feature[node] !== -1) {
     const f = tree.feature[node] as number;
-    const b = (bins[base + f] as number) - (binBase[f] as number);
+    const b = bins[base + f] as number;
     const missing = (binBase[f + 1] as number) - (binBase[f] as number) - 1;
     const goLeft = b === missing ? tree.missingLeft[node] === 1 : b <= (tree.thresholdBin[node] as number);
     node = (goLeft ? tree.left[node] : tree.right[node]) as number;
