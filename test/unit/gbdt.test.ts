@@ -133,6 +133,21 @@ describe('gbdt training', () => {
     expect(result.history[result.bestRound - 1]?.validationLoss).toBe(best);
   });
 
+  it('holds out params.validationFraction of the rows by seed for early stopping', () => {
+    const data = synthetic(1_000, 4, 14, (x, e) => (x(0) + 4 * e > 0 ? 1 : 0));
+    const params: GbdtParamsInput = {
+      task: 'binary',
+      numRounds: 300,
+      validationFraction: 0.3,
+      earlyStoppingRounds: 5,
+    };
+    const a = trainGbdt(data, params);
+    expect(a.stoppedEarly).toBe(true);
+    expect(a.history.length).toBe(a.bestRound + 5);
+    expect(trainGbdt(data, params).model).toEqual(a.model);
+    expect(trainGbdt(data, { ...params, seed: 3 }).history).not.toEqual(a.history);
+  });
+
   it('draws row and feature subsamples by seed: same seed same model, another seed another', () => {
     const data = synthetic(2_000, 8, 9, (x, e) => x(0) * x(1) + x(2) + e);
     const params: GbdtParamsInput = { task: 'regression', numRounds: 20, subsample: 0.5, colsample: 0.5 };
