@@ -194,8 +194,10 @@ export class TreeLearner {
       this.leafG[right] = parentG - (this.bestLeftG[best] as number);
       this.leafH[right] = parentH - (this.bestLeftH[best] as number);
 
-      const leftSplits = this.splittable(best);
-      const rightSplits = this.splittable(right);
+      // The split that fills the tree needs no histograms for its children: nothing splits again.
+      const full = leaves === L;
+      const leftSplits = !full && this.splittable(best);
+      const rightSplits = !full && this.splittable(right);
       // Scan the smaller child into the free pool slot `right`; the larger one is the parent minus
       // it, in the parent's slot. Slots owned by the leaves stay a permutation of 0 .. leaves-1.
       const small = leftCount <= count - leftCount ? best : right;
@@ -211,7 +213,7 @@ export class TreeLearner {
           gh,
           features,
         );
-        if (this.splittable(large)) {
+        if (large === best ? leftSplits : rightSplits) {
           const parent = this.pool[parentHist] as Float64Array;
           for (let i = 0; i < parent.length; i += 2) {
             const h = parent[i + 1] as number;
