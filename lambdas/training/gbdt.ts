@@ -9,9 +9,9 @@
  *
  * Agrees with onnxruntime: thresholds and leaf values are float32, a row goes left when
  * `x <= threshold` (ONNX BRANCH_LEQ, the double input against the float32 threshold) or, for a
- * missing value, as the split learned; and {@link predictScores} sums leaf values in tree order, adds
- * the base score and rounds to float32, as onnxruntime's TreeEnsemble operators do. So the exported model (./gbdt-onnx.ts) scores every row
- * as the in-memory model does.
+ * missing value, as the split learned; and {@link predictScores} sums leaf values in tree order,
+ * adds the base score and rounds to float32, as onnxruntime's TreeEnsemble operators do. So the
+ * exported model (./gbdt-onnx.ts) scores every row as the in-memory model does.
  */
 import { ValidationError } from '../shared/errors.js';
 import { mulberry32 } from '../shared/random.js';
