@@ -1,11 +1,2 @@
-/** Small deterministic PRNG (mulberry32), so every seed reproduces. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** Small deterministic PRNG (mulberry32), so every seed reproduces: the runtime's own. */
+export { mulberry32 as prng } from '../../lambdas/shared/random.js';
