@@ -14,6 +14,8 @@ import * as z from 'zod';
 import type { FeatureType, FeatureView } from '../feature-store/feature-view.js';
 import { modelGatesSchema } from '../registry/gates.js';
 import { modelNameSchema } from '../registry/model-version.js';
+import { gbdtParamsSchema } from './gbdt-params.js';
+import { linearParamsSchema } from './linear/linear-model.js';
 
 export const MODEL_TASKS = ['binary', 'multiclass', 'regression'] as const;
 export type ModelTask = (typeof MODEL_TASKS)[number];
@@ -28,49 +30,24 @@ const fraction = (rule: string) => z.number({ error: rule }).gt(0, rule).lt(1, r
 const count = (rule: string) => z.number({ error: rule }).int(rule).positive(rule);
 const nonNegative = (rule: string) => z.number({ error: rule }).min(0, rule);
 
-/** Logistic (binary, softmax for multiclass) or linear regression with L2, solved exactly. */
+/**
+ * Logistic (binary, softmax for multiclass) or linear regression with L2, solved exactly; the
+ * params are the trainer's own schema (lambdas/training/linear/linear-model.ts).
+ */
 export const linearTrainerSchema = z.strictObject({
   algorithm: z.literal('linear'),
-  params: z
-    .strictObject({
-      /** L2 penalty on the weights of the standardized features (not the intercept). @default 1 */
-      l2: nonNegative('must be a number >= 0').default(1),
-      /** Newton iterations at most. @default 100 */
-      maxIterations: count('must be a positive whole number').max(10_000).default(100),
-      /** Stop when the gradient's max norm falls below this. @default 1e-10 */
-      tolerance: z.number().gt(0, 'must be > 0').lt(1, 'must be < 1').default(1e-10),
-    })
-    .prefault({}),
+  params: linearParamsSchema.prefault({}),
 });
 
-/** Gradient-boosted trees on histogram bins. */
+/**
+ * Gradient-boosted trees on histogram bins; the params are the trainer's own schema
+ * (lambdas/training/gbdt-params.ts) without what the model decides: the task and class count
+ * (from `task` and the label), the validation share and the seed (from `split`).
+ */
 export const gbdtTrainerSchema = z.strictObject({
   algorithm: z.literal('gbdt'),
-  params: z
-    .strictObject({
-      /** Boosting rounds at most (early stopping may stop sooner). @default 200 */
-      numTrees: count('must be a positive whole number').max(10_000).default(200),
-      /** @default 0.1 */
-      learningRate: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]').default(0.1),
-      /** Leaves per tree at most (leaf-wise growth). @default 31 */
-      numLeaves: z.number().int().min(2, 'must be at least 2').max(4096).default(31),
-      /** Depth at most; 0 for no limit. @default 0 */
-      maxDepth: z.number().int().min(0, 'must be 0 (no limit) or more').max(64).default(0),
-      /** Rows in a leaf at least. @default 20 */
-      minChildSamples: count('must be a positive whole number').default(20),
-      /** Hessian sum in a leaf at least. @default 1e-3 */
-      minChildWeight: nonNegative('must be a number >= 0').default(1e-3),
-      /** L2 on leaf values. @default 0 */
-      l2: nonNegative('must be a number >= 0').default(0),
-      /** Share of rows each tree sees. @default 1 */
-      rowSubsample: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]').default(1),
-      /** Share of features each tree sees. @default 1 */
-      colSubsample: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]').default(1),
-      /** Histogram bins per feature (plus one for missing). @default 255 */
-      maxBins: z.number().int().min(2, 'must be 2-255').max(255, 'must be 2-255').default(255),
-      /** Stop after this many rounds without improvement on the validation split; 0 never stops early. @default 20 */
-      earlyStoppingRounds: z.number().int().min(0).default(20),
-    })
+  params: gbdtParamsSchema
+    .omit({ task: true, numClasses: true, validationFraction: true, seed: true })
     .prefault({}),
 });
 

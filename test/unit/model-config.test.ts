@@ -55,7 +55,7 @@ describe('models in the configuration', () => {
     expect(isTrained(model)).toBe(true);
     expect(model.trainer).toEqual({
       algorithm: 'gbdt',
-      params: expect.objectContaining({ numTrees: 200, learningRate: 0.1, numLeaves: 31, maxBins: 255 }),
+      params: expect.objectContaining({ numRounds: 100, learningRate: 0.1, numLeaves: 31, maxBins: 255 }),
     });
     expect(model.split).toEqual({ testFraction: 0.2, validationFraction: 0.1, seed: 42 });
     expect(model.retraining).toEqual({ onDrift: true });
@@ -127,8 +127,8 @@ describe('models in the configuration', () => {
     ).toEqual(
       [
         'config.models.credit-default.trainer.params.bogus: is not a known field',
-        'config.models.credit-default.trainer.params.learningRate: must be in (0, 1]',
-        'config.models.credit-default.trainer.params.numLeaves: must be at least 2',
+        'config.models.credit-default.trainer.params.learningRate: must be a number in (0, 1]',
+        'config.models.credit-default.trainer.params.numLeaves: must be a whole number >= 2',
         'config.models.credit-default.split.testFraction: must be a number in (0, 1)',
         'config.models.credit-default.retraining.schedule: must be an EventBridge schedule expression: rate(...) or cron(...)',
         'config.models.credit-default.search.samples: is required for random search',

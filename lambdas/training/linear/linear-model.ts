@@ -7,7 +7,9 @@
  * into raw-feature space (w/σ, and b − Σ w·μ/σ), so the exported model takes the encoded row as is.
  * One-hot columns are not scaled. Solvers: ./solvers.ts.
  */
+import * as z from 'zod';
 import { ValidationError } from '../../shared/errors.js';
+import { parseOrThrow } from '../../shared/validation.js';
 import {
   type EncodingSpec,
   encodeRows,
@@ -23,18 +25,38 @@ import { classLabels, regressionTargets, type Task } from '../labels.js';
 import type { ClassLabel } from '../model-contract.js';
 import { fitLogistic, fitRidge, fitSoftmax, type SolverResult } from './solvers.js';
 
-export interface LinearParams {
+/** The linear trainers' parameters: one schema (defaults included) the trainer and `mlops.config.ts` share. */
+export const linearParamsSchema = z.strictObject({
   /** L2 penalty per row (scikit-learn: C = 1/(n·l2), Ridge alpha = n·l2). @default 1e-4 */
-  readonly l2?: number;
+  l2: z
+    .number({ error: 'must be a finite number ≥ 0' })
+    .min(0, 'must be a finite number ≥ 0')
+    .finite()
+    .default(1e-4),
   /** Newton stops when the largest gradient entry ≤ this × max(1, initial). @default 1e-10 */
-  readonly gradientTolerance?: number;
+  gradientTolerance: z
+    .number({ error: 'must be positive' })
+    .gt(0, 'must be positive')
+    .lt(1, 'must be < 1')
+    .default(1e-10),
   /** @default 100 */
-  readonly maxIterations?: number;
+  maxIterations: z
+    .number({ error: 'must be a whole number ≥ 1' })
+    .int('must be a whole number ≥ 1')
+    .min(1, 'must be a whole number ≥ 1')
+    .max(10_000, 'must be at most 10000')
+    .default(100),
   /** Unknown or missing categories: all zeros, or an explicit `<other>` column. @default 'zeros' */
-  readonly unknownCategory?: 'zeros' | 'other';
+  unknownCategory: z.enum(['zeros', 'other'], { error: 'must be zeros or other' }).default('zeros'),
   /** Most categories learned per string feature without declared categories. @default 100 */
-  readonly maxCategories?: number;
-}
+  maxCategories: z
+    .number({ error: 'must be a whole number ≥ 1' })
+    .int('must be a whole number ≥ 1')
+    .min(1, 'must be a whole number ≥ 1')
+    .default(100),
+});
+
+export type LinearParams = z.input<typeof linearParamsSchema>;
 
 export interface LinearTrainingInput {
   readonly task: Task;
@@ -65,23 +87,8 @@ export interface LinearModel {
   readonly converged: boolean;
 }
 
-const DEFAULTS: Required<LinearParams> = {
-  l2: 1e-4,
-  gradientTolerance: 1e-10,
-  maxIterations: 100,
-  unknownCategory: 'zeros',
-  maxCategories: 100,
-};
-
 function checkParams(params: LinearParams | undefined): Required<LinearParams> {
-  const p = { ...DEFAULTS, ...params };
-  if (!(Number.isFinite(p.l2) && p.l2 >= 0))
-    throw new ValidationError('params.l2', 'must be a finite number ≥ 0');
-  if (!(p.gradientTolerance > 0)) throw new ValidationError('params.gradientTolerance', 'must be positive');
-  if (!(Number.isInteger(p.maxIterations) && p.maxIterations >= 1)) {
-    throw new ValidationError('params.maxIterations', 'must be a whole number ≥ 1');
-  }
-  return p;
+  return parseOrThrow(linearParamsSchema, params ?? {}, 'params');
 }
 
 /** Unfolds standardized parameters (K × (F+1)) into raw coefficients and intercepts. */
