@@ -51,6 +51,16 @@ export function buildProgram(io: CliIo): Command {
       ),
     )
     .addOption(
+      new Option('--registry-table <name>', 'model registry table (skips the stack lookup)').env(
+        CLI_ENV.registryTable,
+      ),
+    )
+    .addOption(
+      new Option('--artifact-bucket <name>', 'model artifact bucket (skips the stack lookup)').env(
+        CLI_ENV.artifactBucket,
+      ),
+    )
+    .addOption(
       new Option('--json', 'JSON on stdout (the default when stdout is not a terminal)').conflicts('table'),
     )
     .option('--table', 'tables on stdout even when it is not a terminal')
