@@ -41,47 +41,78 @@ export const modelNameSchema = z
 const keyName = (what: string) =>
   z.string().regex(/^[A-Za-z0-9_.:/-]{1,128}$/, `${what} names must be 1-128 of A-Z a-z 0-9 _ . : / -`);
 
-const finiteNumber = z.number({ error: 'must be a finite number' });
+/**
+ * A number DynamoDB can store: finite, and zero or of magnitude from 1e-130 to below 1e126 (it
+ * refuses others with an untyped error after everything else was checked).
+ */
+const finiteNumber = z
+  .number({ error: 'must be a finite number' })
+  .refine(
+    (n) => n === 0 || (Math.abs(n) >= 1e-130 && Math.abs(n) < 1e126),
+    'must be 0 or of magnitude from 1e-130 to below 1e126 (what DynamoDB stores)',
+  );
 
-export const registerModelVersionSchema = z.strictObject({
-  modelName: modelNameSchema,
-  /** The model artifact (role `model`). */
-  artifact: artifactRefSchema,
-  /** Artifacts of the other roles, each checked like the model. */
-  artifacts: extraArtifactsSchema,
-  signature: signatureSchema.optional(),
-  output: outputSchema.optional(),
-  metrics: z
-    .record(keyName('metric'), finiteNumber)
-    .refine((m) => Object.keys(m).length <= 500, 'must hold at most 500 metrics')
-    .default({}),
-  params: z
-    .record(
-      keyName('param'),
-      z.union([z.string().max(4096, 'must be at most 4096 characters'), finiteNumber, z.boolean()], {
-        error: 'must be a string, a finite number or a boolean',
-      }),
-    )
-    .refine((p) => Object.keys(p).length <= 500, 'must hold at most 500 params')
-    .default({}),
-  tags: z
-    .record(keyName('tag'), z.string().max(256, 'must be at most 256 characters'))
-    .refine((t) => Object.keys(t).length <= 50, 'must hold at most 50 tags')
-    .default({}),
-  lineage: lineageSchema,
-  description: z.string().max(4096, 'must be at most 4096 characters').default(''),
-  /**
-   * Idempotency token: registering again with the same token returns the version the first call
-   * created instead of allocating a new one (a retried workflow step registers once).
-   */
-  clientToken: z
-    .string({ error: 'must be a string' })
-    .regex(
-      /^[^\s\p{Cc}]{1,256}$/u,
-      'must be 1-256 characters without whitespace or control characters (an execution ARN fits)',
-    )
-    .optional(),
-});
+/**
+ * Most tags and metrics a version may carry together: each is a search-index item written in the
+ * registration transaction, which also writes the head, the version, its token, its catalog and
+ * stage items, and DynamoDB caps a transaction at 100 actions (the rest is headroom).
+ */
+export const MAX_INDEXED_TAGS_AND_METRICS = 90;
+
+export const registerModelVersionSchema = z
+  .strictObject({
+    modelName: modelNameSchema,
+    /** The model artifact (role `model`). */
+    artifact: artifactRefSchema,
+    /** Artifacts of the other roles, each checked like the model. */
+    artifacts: extraArtifactsSchema,
+    signature: signatureSchema.optional(),
+    output: outputSchema.optional(),
+    metrics: z
+      .record(keyName('metric'), finiteNumber)
+      .refine(
+        (m) => Object.keys(m).length <= MAX_INDEXED_TAGS_AND_METRICS,
+        `must hold at most ${MAX_INDEXED_TAGS_AND_METRICS} metrics`,
+      )
+      .default({}),
+    params: z
+      .record(
+        keyName('param'),
+        z.union([z.string().max(4096, 'must be at most 4096 characters'), finiteNumber, z.boolean()], {
+          error: 'must be a string, a finite number or a boolean',
+        }),
+      )
+      .refine((p) => Object.keys(p).length <= 500, 'must hold at most 500 params')
+      .default({}),
+    tags: z
+      .record(keyName('tag'), z.string().max(256, 'must be at most 256 characters'))
+      .refine((t) => Object.keys(t).length <= 50, 'must hold at most 50 tags')
+      .default({}),
+    lineage: lineageSchema,
+    description: z.string().max(4096, 'must be at most 4096 characters').default(''),
+    /**
+     * Idempotency token: registering again with the same token returns the version the first call
+     * created instead of allocating a new one (a retried workflow step registers once).
+     */
+    clientToken: z
+      .string({ error: 'must be a string' })
+      .regex(
+        /^[^\s\p{Cc}]{1,256}$/u,
+        'must be 1-256 characters without whitespace or control characters (an execution ARN fits)',
+      )
+      .optional(),
+  })
+  .superRefine((request, context) => {
+    const tags = Object.keys(request.tags).length;
+    const metrics = Object.keys(request.metrics).length;
+    if (tags + metrics > MAX_INDEXED_TAGS_AND_METRICS) {
+      context.addIssue({
+        code: 'custom',
+        path: ['metrics'],
+        message: `must hold at most ${MAX_INDEXED_TAGS_AND_METRICS - tags} metrics beside ${tags} tags (tags and metrics together at most ${MAX_INDEXED_TAGS_AND_METRICS}: each is a search-index item of the registration transaction)`,
+      });
+    }
+  });
 
 export type RegisterModelVersionInput = z.input<typeof registerModelVersionSchema>;
 export type RegisterModelVersionRequest = z.output<typeof registerModelVersionSchema>;

@@ -29,6 +29,9 @@ import { ConflictError, ContentionError, NotFoundError, ValidationError } from '
 import {
   MODEL_HEAD_SK as HEAD_SK,
   modelPk,
+  SEARCH_INDEX_ATTRIBUTE,
+  SEARCH_INDEX_FORMAT,
+  stageIndexSk,
   tokenSk,
   VERSION_SK_PREFIX,
   versionSk,
@@ -46,7 +49,18 @@ import {
   requestFingerprint,
   versionFromItem,
 } from './model-version.js';
+import { type SearchVersionsOptions, tagAndMetricIndexKeys } from './search.js';
+import {
+  catalogItem,
+  type ListModelsOptions,
+  ModelSearch,
+  type ModelSummaryPage,
+  type ReindexResult,
+} from './search-store.js';
 import type { ArtifactRole, StoredArtifactRef, VersionArtifacts } from './version-record.js';
+
+export type { MetricOp, SearchVersionsOptions } from './search.js';
+export type { ListModelsOptions, ModelSummary, ModelSummaryPage, ReindexResult } from './search-store.js';
 
 export interface ModelRegistryStoreProps {
   readonly documents: DynamoDBDocumentClient;
@@ -84,8 +98,10 @@ export class ModelRegistryStore {
   private readonly maxAttempts: number;
   private readonly now: () => Date;
   private readonly principal: string;
+  private readonly search: ModelSearch;
 
   constructor(props: ModelRegistryStoreProps) {
+    this.search = new ModelSearch(props.documents, props.tableName);
     this.documents = props.documents;
     this.s3 = props.s3;
     this.tableName = props.tableName;
@@ -144,6 +160,10 @@ export class ModelRegistryStore {
       const { aliases: _none, ...stored } = version;
       const versionItem = { pk, sk: versionSk(version.version), ...stored };
       assertItemFits(versionItem);
+      // Search-index items, in the same transaction: the stage item, one per tag and per metric.
+      const indexPuts = [stageIndexSk('None', version.version), ...tagAndMetricIndexKeys(version)].map(
+        (sk) => ({ Put: { TableName: this.tableName, Item: { pk, sk } } }),
+      );
 
       try {
         await this.documents.send(
@@ -153,17 +173,20 @@ export class ModelRegistryStore {
                 Update: {
                   TableName: this.tableName,
                   Key: { pk, sk: HEAD_SK },
-                  UpdateExpression:
-                    'SET latestVersion = :next, modelName = :name, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)',
+                  // A new model is indexed from its first version; an older one once reindexModel ran.
+                  UpdateExpression: `SET latestVersion = :next, modelName = :name, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)${latest === 0 ? ', #index = :format' : ''}`,
                   ConditionExpression: latest === 0 ? 'attribute_not_exists(pk)' : 'latestVersion = :latest',
+                  ...(latest === 0 ? { ExpressionAttributeNames: { '#index': SEARCH_INDEX_ATTRIBUTE } } : {}),
                   ExpressionAttributeValues: {
                     ':next': version.version,
                     ':name': request.modelName,
                     ':now': createdAt,
-                    ...(latest === 0 ? {} : { ':latest': latest }),
+                    ...(latest === 0 ? { ':format': SEARCH_INDEX_FORMAT } : { ':latest': latest }),
                   },
                 },
               },
+              { Put: { TableName: this.tableName, Item: catalogItem(request.modelName) } },
+              ...indexPuts,
               {
                 Put: {
                   TableName: this.tableName,
@@ -248,6 +271,29 @@ export class ModelRegistryStore {
     return result.LastEvaluatedKey === undefined
       ? { versions }
       : { versions, nextToken: encodeToken(result.LastEvaluatedKey) };
+  }
+
+  /** Lists every registered model by name, a page at a time (a Query of the catalog partition). */
+  async listModels(options: ListModelsOptions = {}): Promise<ModelSummaryPage> {
+    return this.search.listModels(options);
+  }
+
+  /**
+   * A model's versions filtered by stage, alias, tag and a metric comparison, ordered by version
+   * (newest first) or by a metric, a page at a time: Queries of the model's index items, never a
+   * scan (see ./search.ts for which index answers). Same page shape as {@link listModelVersions};
+   * every version is read from its item, so it carries the same aliases as every other read path.
+   */
+  async searchVersions(modelName: unknown, options: SearchVersionsOptions = {}): Promise<ModelVersionPage> {
+    return this.search.searchVersions(modelName, options);
+  }
+
+  /**
+   * Indexes a model registered before search existed (its versions' tag, metric and stage items,
+   * its catalog item), then marks it searchable. Idempotent; safe while the model is in use.
+   */
+  async reindexModel(modelName: unknown): Promise<ReindexResult> {
+    return this.search.reindexModel(modelName);
   }
 
   /**

@@ -9,7 +9,9 @@
  * A transition is one TransactWriteItems: the version moves only if its stage is still the one the
  * caller read and its history length is unchanged; the history entry is put only if absent; a
  * promotion to Production moves the head's productionVersion from the previous one (checked) and
- * archives that version with its own history entry. Nothing is written when any check fails.
+ * archives that version with its own history entry. Each moved version's stage index item
+ * (STAGE#<stage>#<version>, read by search) moves in the same transaction. Nothing is written when
+ * any check fails.
  */
 import {
   type DynamoDBDocumentClient,
@@ -23,6 +25,7 @@ import {
   modelPk,
   stageHistorySk,
   stageHistorySkPrefix,
+  stageIndexSk,
   versionSk,
 } from '../shared/layout.js';
 import { evaluateGates, GateFailedError, type GateResult, gatesApply, type ModelGates } from './gates.js';
@@ -112,7 +115,11 @@ export class ModelStageStore {
         }) as StageHistoryEntry;
       const own = entry(request.version, seqOf(item) + 1, current, request.toStage, gateRecord);
       const history = [own];
-      const writes: TransactItem[] = [this.moveVersion(pk, item, own), this.appendHistory(pk, own)];
+      const writes: TransactItem[] = [
+        this.moveVersion(pk, item, own),
+        this.appendHistory(pk, own),
+        ...this.moveStageIndex(pk, own),
+      ];
 
       if (request.toStage === 'Production') {
         const head = await this.get(pk, HEAD_SK);
@@ -125,7 +132,11 @@ export class ModelStageStore {
               causedBy: { version: request.version },
             });
             history.push(archived);
-            writes.push(this.moveVersion(pk, prevItem, archived), this.appendHistory(pk, archived));
+            writes.push(
+              this.moveVersion(pk, prevItem, archived),
+              this.appendHistory(pk, archived),
+              ...this.moveStageIndex(pk, archived),
+            );
           }
         }
       } else if (current === 'Production') {
@@ -188,6 +199,15 @@ export class ModelStageStore {
       new GetCommand({ TableName: this.props.tableName, Key: { pk, sk }, ConsistentRead: true }),
     );
     return result.Item;
+  }
+
+  /** The version's stage index item moves with it (search by stage reads these). */
+  private moveStageIndex(pk: string, entry: StageHistoryEntry): TransactItem[] {
+    const table = this.props.tableName;
+    return [
+      { Delete: { TableName: table, Key: { pk, sk: stageIndexSk(entry.from, entry.version) } } },
+      { Put: { TableName: table, Item: { pk, sk: stageIndexSk(entry.to, entry.version) } } },
+    ];
   }
 
   private moveVersion(pk: string, item: Item, entry: StageHistoryEntry): TransactItem {

@@ -242,3 +242,72 @@ export const aliasHistorySkPrefix = (alias: string): string => `ALIASHIST#${alia
 /** Registry sort key of one alias-history entry. */
 export const aliasHistorySk = (alias: string, sequence: number): string =>
   `${aliasHistorySkPrefix(alias)}${String(sequence).padStart(10, '0')}`;
+
+/*
+ * Search indexes of the registry (see registry-store.ts's header for the whole table design). Each
+ * is an item in the model's own partition, written in the same transaction as the change it
+ * indexes, so a consistent Query of it never disagrees with a get. None of their sort keys starts
+ * with `VERSION#` or `ALIAS#` (stream consumers key on those prefixes).
+ */
+
+/** Zero-padded version number as it ends every version-ordered key (key order is version order). */
+const paddedVersion = (version: number): string => String(version).padStart(10, '0');
+
+/** Head attribute: the search-index format every version of the model carries (absent: not indexed). */
+export const SEARCH_INDEX_ATTRIBUTE = 'searchIndex';
+/** The search-index format this code writes. */
+export const SEARCH_INDEX_FORMAT = 1;
+
+/** Partition of the model catalog: one item per model, so listing models is one Query. */
+export const CATALOG_PK = 'CATALOG';
+/** Catalog sort key of a model (key order is name order). */
+export const catalogSk = (modelName: string): string => `MODEL#${modelName}`;
+/** Prefix of every catalog sort key. */
+export const CATALOG_SK_PREFIX = 'MODEL#';
+
+/** Prefix of the stage index of one stage: `STAGE#<stage>#`, then the version. */
+export const stageIndexPrefix = (stage: string): string => `STAGE#${stage}#`;
+/** Stage index item of a version: `STAGE#<stage>#<10 digits>` (moved by every stage transition). */
+export const stageIndexSk = (stage: string, version: number): string =>
+  `${stageIndexPrefix(stage)}${paddedVersion(version)}`;
+
+/**
+ * A tag value as it stands in a key: `%` and `#` percent-escaped, so a value holding `#` cannot
+ * make one value's prefix match another value's items (tag keys hold neither `#` nor `=`).
+ */
+export const escapeKeyPart = (value: string): string => value.replace(/%/g, '%25').replace(/#/g, '%23');
+
+/** Prefix of the tag index of one tag key and value: `TAG#<key>=<escaped value>#`, then the version. */
+export const tagIndexPrefix = (key: string, value: string): string => `TAG#${key}=${escapeKeyPart(value)}#`;
+/** Tag index item of a version. */
+export const tagIndexSk = (key: string, value: string, version: number): string =>
+  `${tagIndexPrefix(key, value)}${paddedVersion(version)}`;
+
+/** Prefix of the index of one metric: `METRIC#<name>#`, then the sortable value, `#`, the version. */
+export const metricIndexPrefix = (name: string): string => `METRIC#${name}#`;
+/** Metric index item of a version: key order is the metric's numeric order, then version order. */
+export const metricIndexSk = (name: string, value: number, version: number): string =>
+  `${metricIndexPrefix(name)}${sortableNumber(value)}#${paddedVersion(version)}`;
+
+/**
+ * A float64 as 16 hex digits whose string order is the numbers' order: the IEEE 754 bits, big
+ * endian, with the sign bit flipped for positives and every bit flipped for negatives (so more
+ * negative numbers, which have larger magnitudes, sort first). -0 is written as +0 (they are equal).
+ * Only finite numbers are indexed (the registry refuses NaN and infinities).
+ */
+export const sortableNumber = (value: number): string => {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, value === 0 ? 0 : value);
+  let bits = view.getBigUint64(0);
+  bits = bits >> 63n === 1n ? ~bits & 0xffff_ffff_ffff_ffffn : bits | (1n << 63n);
+  return bits.toString(16).padStart(16, '0');
+};
+
+/** The number {@link sortableNumber} wrote. */
+export const numberFromSortable = (encoded: string): number => {
+  let bits = BigInt(`0x${encoded}`);
+  bits = bits >> 63n === 1n ? bits & ~(1n << 63n) : ~bits & 0xffff_ffff_ffff_ffffn;
+  const view = new DataView(new ArrayBuffer(8));
+  view.setBigUint64(0, bits);
+  return view.getFloat64(0);
+};

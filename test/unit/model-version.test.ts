@@ -59,6 +59,37 @@ describe('parseRegisterModelVersion', () => {
     expect(error.rule).toBe('must be a finite number');
   });
 
+  it.each([1e-300, -1e-131, 1e126, -2e200])(
+    'rejects the metric value %d, which DynamoDB cannot store',
+    (value) => {
+      const error = validationErrorOf(() =>
+        parseRegisterModelVersion({ ...valid, metrics: { auc: 0.9, f1: value } }),
+      );
+      expect(error.field).toBe('metrics.f1');
+      expect(error.rule).toMatch(/magnitude from 1e-130 to below 1e126/);
+    },
+  );
+
+  it.each([0, -0, 1e-130, -9.99e125, 0.5])('accepts the metric value %d', (value) => {
+    expect(parseRegisterModelVersion({ ...valid, metrics: { f1: value } }).metrics.f1).toBe(value);
+  });
+
+  it('refuses more than 90 tags and metrics together, naming metrics and the rule', () => {
+    const tags = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`t${i}`, 'v']));
+    const metrics = Object.fromEntries(Array.from({ length: 61 }, (_, i) => [`m${i}`, i]));
+    const error = validationErrorOf(() => parseRegisterModelVersion({ ...valid, tags, metrics }));
+    expect(error.field).toBe('metrics');
+    expect(error.rule).toMatch(/at most 60 metrics beside 30 tags .*at most 90/);
+    const { m60: _dropped, ...fits } = metrics;
+    expect(Object.keys(parseRegisterModelVersion({ ...valid, tags, metrics: fits }).metrics)).toHaveLength(
+      60,
+    );
+    const ninetyOne = Object.fromEntries(Array.from({ length: 91 }, (_, i) => [`m${i}`, i]));
+    expect(validationErrorOf(() => parseRegisterModelVersion({ ...valid, metrics: ninetyOne })).rule).toBe(
+      'must hold at most 90 metrics',
+    );
+  });
+
   it('rejects an unknown top-level field by name', () => {
     const error = validationErrorOf(() => parseRegisterModelVersion({ ...valid, verison: 3 }));
     expect(error.field).toBe('verison');
