@@ -255,15 +255,13 @@ describe('mlops models alias / history / card', () => {
   });
 
   it('prints a version card, and says there is none with exit 3 and a hint', async () => {
-    await clients
-      .s3()
-      .send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: modelCardKey('churn', 1),
-          Body: '# churn v1\n\nauc 0.7\n',
-        }),
-      );
+    await clients.s3().send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: modelCardKey('churn', 1),
+        Body: '# churn v1\n\nauc 0.7\n',
+      }),
+    );
     const card = await cli('models', 'card', 'churn', '1');
     expect(card.json()).toMatchObject({ markdown: '# churn v1\n\nauc 0.7\n' });
     const printed = await cli('models', 'card', 'churn', '1', '--table');
