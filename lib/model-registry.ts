@@ -165,11 +165,17 @@ export class ModelRegistry extends Construct {
 
   /**
    * Lets `grantee` move versions between stages and nothing more: GetItem (version, head), and the
-   * transaction's parts — UpdateItem (version, head's productionVersion, an archived predecessor)
-   * and PutItem (history entries).
+   * transaction's parts — UpdateItem (version, head's productionVersion, an archived predecessor),
+   * PutItem (history entries, the new stage's index item) and DeleteItem (the old stage's index item).
    */
   grantTransition(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    return this.table.grant(
+      grantee,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
   }
 
   /**

@@ -57,8 +57,14 @@ describe('model registry permissions', () => {
 
   it('gives the transition function only the item reads and writes a transition makes', () => {
     const { actions } = dataStatements('ModelRegistryTransitionModelStageRoleDefaultPolicy');
-    // Get (version, head); TransactWriteItems of Updates (version, head, archived predecessor) and Puts (history).
-    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    // Get (version, head); TransactWriteItems of Updates (version, head, archived predecessor), Puts
+    // (history, new stage index item) and a Delete (old stage index item).
+    expect(actions).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
   });
 
   it('gives the set-alias function only the item reads and writes an alias move makes', () => {
