@@ -192,9 +192,16 @@ describe('set-model-alias and get-model-version by alias', () => {
       execution: EXECUTION,
     });
     expect(set).toMatchObject({ alias: 'champion', from: null, to: 1, by: EXECUTION });
+    // Version 1 keeps another alias, so its alias set stays non-empty after champion moves on.
+    await invoke('SetModelAlias', {
+      modelName: 'fn-alias',
+      alias: 'challenger',
+      version: 1,
+      expectedVersion: null,
+    });
     expect(await invoke('GetModelVersion', { modelName: 'fn-alias', alias: 'champion' })).toMatchObject({
       version: 1,
-      aliases: ['champion'],
+      aliases: ['challenger', 'champion'],
     });
 
     await invoke('SetModelAlias', {
