@@ -9,13 +9,15 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { ValidationError } from '../lambdas/shared/errors.js';
+import { GateFailedError } from '../lambdas/registry/gates.js';
+import { ConflictError, NotFoundError, ValidationError } from '../lambdas/shared/errors.js';
 import { CLI_ENV } from '../lambdas/shared/layout.js';
 import { ConfigValidationError } from '../lib/config.js';
 import { registerFeatureCommands } from './cli/commands/features.js';
 import { registerIngestCommands } from './cli/commands/ingest.js';
 import { registerLocalCommands } from './cli/commands/local.js';
 import { registerMaterializeCommands } from './cli/commands/materialize.js';
+import { registerModelCommands } from './cli/commands/models.js';
 import { registerOnlineCommands } from './cli/commands/online.js';
 import { registerTrainingSetCommands } from './cli/commands/training-set.js';
 import { registerViewCommands } from './cli/commands/views.js';
@@ -23,6 +25,7 @@ import {
   CliFailure,
   CliInputError,
   type CliIo,
+  CliNotFound,
   cliVersion,
   EXIT,
   type ExitCode,
@@ -51,12 +54,22 @@ export function buildProgram(io: CliIo): Command {
       ),
     )
     .addOption(
+      new Option('--registry-table <name>', 'model registry table (skips the stack lookup)').env(
+        CLI_ENV.registryTable,
+      ),
+    )
+    .addOption(
+      new Option('--artifact-bucket <name>', 'model artifact bucket (skips the stack lookup)').env(
+        CLI_ENV.artifactBucket,
+      ),
+    )
+    .addOption(
       new Option('--json', 'JSON on stdout (the default when stdout is not a terminal)').conflicts('table'),
     )
     .option('--table', 'tables on stdout even when it is not a terminal')
     .addHelpText(
       'after',
-      '\nOutput: tables on a terminal, JSON otherwise (or with --json). Errors on stderr as "error: <field>: <rule>".\nExit codes: 0 success, 1 failure, 2 bad input, 3 partial (rows rejected).',
+      '\nOutput: tables on a terminal, JSON otherwise (or with --json). Errors on stderr as "error: <field>: <rule>".\nExit codes: 0 success, 1 failure, 2 bad input, 3 partial (rows rejected) or not found (models commands).',
     )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
@@ -67,6 +80,7 @@ export function buildProgram(io: CliIo): Command {
   registerTrainingSetCommands(program, io);
   registerFeatureCommands(program, io);
   registerLocalCommands(program, io);
+  registerModelCommands(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
@@ -98,6 +112,21 @@ export function reportError(error: unknown, io: CliIo): ExitCode {
     io.stderr(`error: ${error.field}: ${error.rule}\n`);
     if (error instanceof CliInputError) hint(error.hint);
     return EXIT.badInput;
+  }
+  if (error instanceof NotFoundError) {
+    io.stderr(`error: ${error instanceof CliNotFound ? error.field : 'not-found'}: ${error.message}\n`);
+    if (error instanceof CliNotFound) hint(error.hint);
+    return EXIT.notFound;
+  }
+  if (error instanceof GateFailedError) {
+    io.stderr(`error: gates: ${error.message}\n`);
+    hint('fix the version, or promote anyway with --override-gates "<why>" (recorded in the history)');
+    return EXIT.failure;
+  }
+  if (error instanceof ConflictError) {
+    io.stderr(`error: conflict: ${error.message}\n`);
+    hint('someone changed it since it was read: look again (mlops models show / history) and retry');
+    return EXIT.failure;
   }
   const name = (error as { name?: string })?.name;
   if (name === 'NoSuchBucket') {

@@ -52,6 +52,7 @@ export class MlopsStack extends Stack {
       accessLogsBucket: this.accessLogsBucket,
       removalPolicy,
       logRetention: props.config.logRetentionDays,
+      models: props.config.models,
     });
     this.featureStore = new FeatureStore(this, 'FeatureStore', {
       featureViews: props.config.featureViews,
@@ -69,6 +70,14 @@ export class MlopsStack extends Stack {
     new CfnOutput(this, STACK_OUTPUTS.onlineTable, {
       value: this.featureStore.onlineTable.tableName,
       description: 'Feature store online table (the mlops CLI reads it)',
+    });
+    new CfnOutput(this, STACK_OUTPUTS.registryTable, {
+      value: this.registry.table.tableName,
+      description: 'Model registry table (the mlops CLI reads it)',
+    });
+    new CfnOutput(this, STACK_OUTPUTS.artifactBucket, {
+      value: this.registry.artifactBucket.bucketName,
+      description: 'Model artifact bucket, model cards included (the mlops CLI reads it)',
     });
 
     this.registrationWorkflow = new ModelRegistrationWorkflow(this, 'ModelRegistrationWorkflow', {

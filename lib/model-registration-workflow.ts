@@ -8,12 +8,16 @@
  * task returns the version the first attempt created. A `clientToken` in the input wins over it.
  * A reused token with another payload (ConflictError) is rejected, not retried; a lost version race
  * (ContentionError) is retried.
+ *
+ * `createdBy` is the execution: the register task's payload carries `execution: $$.Execution.Id`,
+ * merged last so no input field can replace it (lambdas/registry/principal.ts).
  */
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { EXECUTION_FIELD } from '../lambdas/registry/principal.js';
 import type { ModelRegistry } from './model-registry.js';
 import { acknowledge, invokeQualifiedFunction, XRAY_WILDCARD } from './nag.js';
 
@@ -44,14 +48,19 @@ export class ModelRegistrationWorkflow extends Construct {
         // strings longer than one SHA-256 block wrongly (every ARN to one digest).
         defaults: { clientToken: sfn.JsonPath.executionId },
         request: sfn.JsonPath.entirePayload,
+        invocation: { [EXECUTION_FIELD]: sfn.JsonPath.executionId },
       },
     });
 
     const register = new tasks.LambdaInvoke(this, 'RegisterModelVersion', {
       lambdaFunction: props.registry.registerFunction,
-      // The request's own fields win over the defaults (States.JsonMerge keeps the second's keys).
+      // The request's own fields win over the defaults (States.JsonMerge keeps the second's keys);
+      // the invocation's (the execution ARN, recorded as createdBy) win over the request's.
       payload: sfn.TaskInput.fromJsonPathAt(
-        sfn.JsonPath.jsonMerge(sfn.JsonPath.objectAt('$.defaults'), sfn.JsonPath.objectAt('$.request')),
+        sfn.JsonPath.jsonMerge(
+          sfn.JsonPath.jsonMerge(sfn.JsonPath.objectAt('$.defaults'), sfn.JsonPath.objectAt('$.request')),
+          sfn.JsonPath.objectAt('$.invocation'),
+        ),
       ),
       outputPath: '$.Payload',
       retryOnServiceExceptions: true,

@@ -10,7 +10,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ARTIFACT_KEYS, ENV, REGISTRY_ITEM } from '../lambdas/shared/layout.js';
+import type { ModelGates } from '../lambdas/registry/gates.js';
+import { ARTIFACT_KEYS, ENV, MODELS_DEFINE, REGISTRY_ITEM } from '../lambdas/shared/layout.js';
 import { MlopsFunction } from './mlops-function.js';
 import { acknowledge, type NagFinding } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
@@ -27,6 +28,12 @@ export interface ModelRegistryProps {
    * @default Duration.days(90)
    */
   readonly noncurrentArtifactRetention?: Duration;
+  /**
+   * The configuration's models (validated): their promotion gates are baked into the registry
+   * functions' bundles, so the transition function enforces them.
+   * @default [] (every model ungated)
+   */
+  readonly models?: readonly { readonly name: string; readonly gates: ModelGates }[];
 }
 
 export class ModelRegistry extends Construct {
@@ -36,8 +43,12 @@ export class ModelRegistry extends Construct {
   public readonly artifactBucket: s3.Bucket;
   /** Registers a model version (input: RegisterModelVersionInput). */
   public readonly registerFunction: MlopsFunction;
-  /** Reads one model version (`{ modelName, version }`). */
+  /** Reads one model version (`{ modelName, version }` or `{ modelName, alias }`). */
   public readonly getFunction: MlopsFunction;
+  /** Moves a version between stages (input: TransitionStageInput), gates checked. */
+  public readonly transitionFunction: MlopsFunction;
+  /** Sets, moves or deletes an alias with compare-and-set (input: SetAliasInput). */
+  public readonly setAliasFunction: MlopsFunction;
 
   constructor(scope: Construct, id: string, props: ModelRegistryProps) {
     super(scope, id);
@@ -67,7 +78,12 @@ export class ModelRegistry extends Construct {
       [ENV.artifactBucket]: this.artifactBucket.bucketName,
       [ENV.serviceName]: 'model-registry',
     };
-    const shared = { environment, logRetention: props.logRetention, logRemovalPolicy: props.removalPolicy };
+    const shared = {
+      environment,
+      logRetention: props.logRetention,
+      logRemovalPolicy: props.removalPolicy,
+      define: { [MODELS_DEFINE]: JSON.stringify(props.models ?? []) },
+    };
     this.registerFunction = new MlopsFunction(this, 'RegisterModelVersion', {
       ...shared,
       name: 'register-model-version',
@@ -79,9 +95,23 @@ export class ModelRegistry extends Construct {
     this.getFunction = new MlopsFunction(this, 'GetModelVersion', {
       name: 'get-model-version',
       ...shared,
-      description: 'Reads one model version from the registry',
+      description: 'Reads one model version from the registry, by number or by alias',
     });
     this.grantGetVersion(this.getFunction);
+
+    this.transitionFunction = new MlopsFunction(this, 'TransitionModelStage', {
+      ...shared,
+      name: 'transition-model-stage',
+      description: 'Moves a model version between stages in one transaction, checking promotion gates',
+    });
+    this.grantTransition(this.transitionFunction);
+
+    this.setAliasFunction = new MlopsFunction(this, 'SetModelAlias', {
+      ...shared,
+      name: 'set-model-alias',
+      description: 'Sets, moves or deletes a model alias with compare-and-set',
+    });
+    this.grantSetAlias(this.setAliasFunction);
 
     acknowledge(this.registerFunction.executionRole, this.artifactObjectsFinding());
   }
@@ -101,7 +131,10 @@ export class ModelRegistry extends Construct {
     return this.table.grantReadData(grantee);
   }
 
-  /** Lets `grantee` read single items (one version by model and number): GetItem only. */
+  /**
+   * Lets `grantee` read single items (one version by model and number, or by alias: the alias item,
+   * then the version; see lambdas/registry/alias-reader.ts): GetItem only.
+   */
   grantGetVersion(grantee: iam.IGrantable): iam.Grant {
     return this.table.grant(grantee, 'dynamodb:GetItem');
   }
@@ -128,5 +161,34 @@ export class ModelRegistry extends Construct {
       resourceArns: [this.artifactBucket.arnForObjects(ARTIFACT_KEYS.models)],
     });
     return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+  }
+
+  /**
+   * Lets `grantee` move versions between stages and nothing more: GetItem (version, head), and the
+   * transaction's parts — UpdateItem (version, head's productionVersion, an archived predecessor),
+   * PutItem (history entries, the new stage's index item) and DeleteItem (the old stage's index item).
+   */
+  grantTransition(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grant(
+      grantee,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
+  }
+
+  /**
+   * Lets `grantee` set, move and delete aliases and nothing more: GetItem (the alias), and the
+   * transaction's parts — PutItem (alias item, alias history entry) and UpdateItem (the versions'
+   * alias sets).
+   */
+  grantSetAlias(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+  }
+
+  /** Lets `grantee` read stage and alias history (CLI, auditors): Query on the table. */
+  grantReadHistory(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grant(grantee, 'dynamodb:Query');
   }
 }

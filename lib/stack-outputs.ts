@@ -5,4 +5,6 @@
 export const STACK_OUTPUTS = {
   offlineBucket: 'FeatureStoreOfflineBucketName',
   onlineTable: 'FeatureStoreOnlineTableName',
+  registryTable: 'ModelRegistryTableName',
+  artifactBucket: 'ModelRegistryArtifactBucketName',
 } as const;

@@ -5,12 +5,17 @@
 import type { Command } from 'commander';
 import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
 import { OnlineStore } from '../../lambdas/feature-store/online-store.js';
+import { ModelAliasReader } from '../../lambdas/registry/alias-reader.js';
+import { ModelAliasStore } from '../../lambdas/registry/alias-store.js';
+import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
+import { ModelStageStore } from '../../lambdas/registry/stage-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { S3ObjectStore, type StagingStore } from '../../lambdas/shared/object-store.js';
 import type { MlopsConfig } from '../../lib/config.js';
 import { importConfigFile, resolveConfig } from '../../lib/project-config.js';
 import { useLocalStack } from '../../local/local-state.js';
 import { CliInputError, type CliIo, Output } from './output.js';
+import { cliPrincipal } from './principal.js';
 import { type ResourceOptions, resourceName } from './resources.js';
 
 export interface GlobalOptions extends ResourceOptions {
@@ -66,6 +71,59 @@ export class CliContext {
 
   async onlineStore(): Promise<OnlineStore> {
     return new OnlineStore(clients.documents(), await this.onlineTableName());
+  }
+
+  /** The registry table (flag, local stack or stack output `registryTable`). */
+  async registryTableName(): Promise<string> {
+    return resourceName(this.options, this.config.stackName, 'registryTable');
+  }
+
+  /** The artifact bucket (flag, local stack or stack output `artifactBucket`). */
+  async artifactBucketName(): Promise<string> {
+    return resourceName(this.options, this.config.stackName, 'artifactBucket');
+  }
+
+  private principalOnce: Promise<string> | undefined;
+  /** Who this run records as `by` (./principal.ts): the caller's IAM ARN, or `local`. */
+  principal(): Promise<string> {
+    this.principalOnce ??= cliPrincipal(process.env, clients.sts);
+    return this.principalOnce;
+  }
+
+  /** The registry for reads (versions, search, catalog): no principal needed, so no STS call. */
+  async registry(): Promise<ModelRegistryStore> {
+    return new ModelRegistryStore({
+      documents: clients.documents(),
+      s3: clients.s3(),
+      tableName: await this.registryTableName(),
+      artifactBucket: await this.artifactBucketName(),
+    });
+  }
+
+  /** Stage transitions, gated by the configuration's models, recorded as this run's principal. */
+  async stages(): Promise<ModelStageStore> {
+    return new ModelStageStore({
+      documents: clients.documents(),
+      tableName: await this.registryTableName(),
+      principal: await this.principal(),
+      models: this.config.models,
+    });
+  }
+
+  /** Alias moves, recorded as this run's principal. */
+  async aliases(): Promise<ModelAliasStore> {
+    return new ModelAliasStore({
+      documents: clients.documents(),
+      tableName: await this.registryTableName(),
+      principal: await this.principal(),
+    });
+  }
+
+  async aliasReader(): Promise<ModelAliasReader> {
+    return new ModelAliasReader({
+      documents: clients.documents(),
+      tableName: await this.registryTableName(),
+    });
   }
 }
 

@@ -10,10 +10,13 @@
 import { readFileSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
-import { ValidationError } from '../../lambdas/shared/errors.js';
+import { NotFoundError, ValidationError } from '../../lambdas/shared/errors.js';
 
-/** Exit codes: success, failure, bad input, partial success (some rows rejected). */
-export const EXIT = { ok: 0, failure: 1, badInput: 2, partial: 3 } as const;
+/**
+ * Exit codes: success, failure, bad input, partial success (some rows rejected), not found (a
+ * named model, version, alias or card does not exist; the registry commands).
+ */
+export const EXIT = { ok: 0, failure: 1, badInput: 2, partial: 3, notFound: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** Where the CLI reads and writes; tests pass their own. */
@@ -54,6 +57,18 @@ export class CliInputError extends ValidationError {
   constructor(field: string, rule: string, hint?: string) {
     super(field, rule);
     this.name = 'CliInputError';
+    this.hint = hint;
+  }
+}
+
+/** Something the command line named does not exist (exit {@link EXIT.notFound}), with a hint. */
+export class CliNotFound extends NotFoundError {
+  readonly field: string;
+  readonly hint: string | undefined;
+  constructor(field: string, what: string, hint?: string) {
+    super(what);
+    this.name = 'CliNotFound';
+    this.field = field;
     this.hint = hint;
   }
 }

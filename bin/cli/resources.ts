@@ -1,5 +1,5 @@
 /**
- * Finding the stack's resources (offline bucket, online table), in this order: the flag or its
+ * Finding the stack's resources (offline bucket, online table, registry table, artifact bucket), in this order: the flag or its
  * environment variable; the local stack's state (`mlops local up`); the deployed stack's outputs.
  * When none answers, the error says how to get a stack.
  */
@@ -15,6 +15,8 @@ export interface ResourceOptions {
   readonly stack?: string;
   readonly offlineBucket?: string;
   readonly onlineTable?: string;
+  readonly registryTable?: string;
+  readonly artifactBucket?: string;
 }
 
 export type ResourceKind = keyof typeof STACK_OUTPUTS;
@@ -23,6 +25,8 @@ export type ResourceKind = keyof typeof STACK_OUTPUTS;
 export const RESOURCE_FLAGS: Readonly<Record<ResourceKind, string>> = {
   offlineBucket: '--offline-bucket',
   onlineTable: '--online-table',
+  registryTable: '--registry-table',
+  artifactBucket: '--artifact-bucket',
 };
 
 export const NO_STACK_HINT = `start the local stack with: ${LOCAL_UP_COMMAND} (or deploy with: npx cdk deploy, or name the resource with --offline-bucket / --online-table)`;

@@ -9,11 +9,13 @@
 import { cloudFormationClient } from './clients/cloudformation.js';
 import { documentClient, dynamoDbClient } from './clients/dynamodb.js';
 import { s3Client } from './clients/s3.js';
+import { stsClient } from './clients/sts.js';
 
 export { createCloudFormationClient } from './clients/cloudformation.js';
 export { createDocumentClient, createDynamoDbClient } from './clients/dynamodb.js';
 export { createS3Client } from './clients/s3.js';
 export { type ClientSettings, clientSettings } from './clients/settings.js';
+export { type CallerIdentity, createStsClient, type StsClient } from './clients/sts.js';
 
 /** Process-wide clients, built on first use and reused (see `memo` in `./clients/settings.ts`). */
 export const clients = {
@@ -21,4 +23,5 @@ export const clients = {
   documents: documentClient,
   s3: s3Client,
   cloudformation: cloudFormationClient,
+  sts: stsClient,
 };

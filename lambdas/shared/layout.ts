@@ -170,10 +170,15 @@ export const ENV = {
 export const CLI_ENV = {
   offlineBucket: 'MLOPS_OFFLINE_BUCKET',
   onlineTable: 'MLOPS_ONLINE_TABLE',
+  registryTable: 'MLOPS_REGISTRY_TABLE',
+  artifactBucket: 'MLOPS_ARTIFACT_BUCKET',
 } as const;
 
 /** The esbuild `define` identifier that carries the validated feature views into the bundles. */
 export const FEATURE_VIEWS_DEFINE = '__MLOPS_FEATURE_VIEWS__';
+
+/** The esbuild `define` identifier that carries the configuration's models (promotion gates) into the registry bundles. */
+export const MODELS_DEFINE = '__MLOPS_MODELS__';
 
 /**
  * The online store item: one per view and entity. `ttl` holds epoch seconds for DynamoDB's TTL

@@ -4,7 +4,8 @@ import { stackOf, synthesize } from '../../local/assembly.js';
 import { foreignZodLocales, type LambdaBundle, lambdaBundles } from '../support/bundles.js';
 
 /**
- * Bundle budgets in KiB (minified `index.mjs`). Measured 2026-12-02: registry functions 137 KiB,
+ * Bundle budgets in KiB (minified `index.mjs`). Measured 2026-12-02: registry functions 137 KiB
+ * (148-164 KiB after search index items, gates and the alias reader; transition and set-alias alike),
  * materialize 199 KiB, ingest 295 KiB, training sets 304 KiB; before zod's locale tables, the
  * second HTTP core and the all-clients import went, 508–675 KiB. A budget leaves ~20% headroom:
  * raise it deliberately, with the reason, never to make a red test green.
@@ -12,6 +13,8 @@ import { foreignZodLocales, type LambdaBundle, lambdaBundles } from '../support/
 const BUDGET_KIB: Record<string, number> = {
   'get-model-version': 170,
   'register-model-version': 170,
+  'transition-model-stage': 170,
+  'set-model-alias': 170,
   'materialize-features': 240,
   'ingest-features': 360,
   'build-training-set': 370,

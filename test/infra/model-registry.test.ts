@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
+import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 interface Statement {
@@ -13,6 +14,7 @@ interface Statement {
 }
 
 let resources: Resources;
+let template: { Resources: Resources; Outputs?: Record<string, unknown> };
 
 beforeAll(() => {
   const app = new App({
@@ -21,7 +23,8 @@ beforeAll(() => {
   });
   const { stack } = buildApp(app);
   // Synthesis runs cdk-nag: an acknowledgement without its finding, or a finding without one, fails here.
-  resources = app.synth().getStackByName(stack.stackName).template.Resources as Resources;
+  template = app.synth().getStackByName(stack.stackName).template as typeof template;
+  resources = template.Resources;
 });
 
 /** Data-plane statements (DynamoDB, S3) of the role whose default policy starts with `prefix`. */
@@ -50,5 +53,50 @@ describe('model registry permissions', () => {
   it('gives the get function only GetItem on the registry table', () => {
     const { actions } = dataStatements('ModelRegistryGetModelVersionRoleDefaultPolicy');
     expect(actions).toEqual(['dynamodb:GetItem']);
+  });
+
+  it('gives the transition function only the item reads and writes a transition makes', () => {
+    const { actions } = dataStatements('ModelRegistryTransitionModelStageRoleDefaultPolicy');
+    // Get (version, head); TransactWriteItems of Updates (version, head, archived predecessor), Puts
+    // (history, new stage index item) and a Delete (old stage index item).
+    expect(actions).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+  });
+
+  it('gives the set-alias function only the item reads and writes an alias move makes', () => {
+    const { actions } = dataStatements('ModelRegistrySetModelAliasRoleDefaultPolicy');
+    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+  });
+
+  it('scopes every registry function to the registry table alone', () => {
+    for (const prefix of ['TransitionModelStage', 'SetModelAlias', 'GetModelVersion']) {
+      const { statements } = dataStatements(`ModelRegistry${prefix}RoleDefaultPolicy`);
+      expect(JSON.stringify(statements.map((s) => s.Resource)), prefix).toMatch(/ModelRegistryTable/);
+      expect(JSON.stringify(statements.map((s) => s.Resource)), prefix).not.toMatch(/FeatureStore|Artifacts/);
+    }
+  });
+});
+
+describe('registry workflow wiring', () => {
+  it('passes the execution ARN to the register task, merged over the request', () => {
+    const machine = Object.values(resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+    const definition = JSON.stringify(machine?.Properties?.DefinitionString);
+    expect(definition).toContain('\\"invocation\\":{\\"execution.$\\":\\"$$.Execution.Id\\"}');
+    expect(definition).toContain(
+      'States.JsonMerge(States.JsonMerge($.defaults, $.request, false), $.invocation, false)',
+    );
+  });
+});
+
+describe('stack outputs', () => {
+  it('names the registry table and artifact bucket for the CLI', () => {
+    const outputs = Object.keys(template.Outputs ?? {});
+    expect(outputs).toEqual(
+      expect.arrayContaining([STACK_OUTPUTS.registryTable, STACK_OUTPUTS.artifactBucket]),
+    );
   });
 });

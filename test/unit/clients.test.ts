@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { CONNECTION_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../lambdas/shared/clients/settings.js';
-import { clientSettings, createS3Client } from '../../lambdas/shared/clients.js';
+import { clientSettings, createS3Client, createStsClient } from '../../lambdas/shared/clients.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FACTORY_DIR = path.join(ROOT, 'lambdas/shared/clients');
@@ -67,6 +67,45 @@ describe('client factory', () => {
       });
       expect(options.httpAgent).toMatchObject({ keepAlive: true, maxSockets: 64 });
       s3.destroy();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('signs STS GetCallerIdentity with SigV4 for the sts service and reads the caller ARN', async () => {
+    let seen: { headers: Record<string, unknown>; body: string } | undefined;
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      request.on('end', () => {
+        seen = { headers: request.headers, body };
+        response
+          .writeHead(200, { 'content-type': 'text/xml' })
+          .end(
+            '<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:sts::111122223333:assumed-role/ci/run-7</Arn><UserId>AROA:run-7</UserId><Account>111122223333</Account></GetCallerIdentityResult></GetCallerIdentityResponse>',
+          );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      process.env.AWS_ACCESS_KEY_ID ??= 'test';
+      process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+      const sts = createStsClient(
+        clientSettings({ AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_REGION: 'eu-west-1' }),
+      );
+      const identity = await sts.getCallerIdentity();
+      expect(identity).toEqual({
+        arn: 'arn:aws:sts::111122223333:assumed-role/ci/run-7',
+        account: '111122223333',
+        userId: 'AROA:run-7',
+      });
+      expect(seen?.body).toBe('Action=GetCallerIdentity&Version=2011-06-15');
+      expect(String(seen?.headers.authorization)).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=[^/]+\/\d{8}\/eu-west-1\/sts\/aws4_request, SignedHeaders=[^,]*host[^,]*, Signature=[0-9a-f]{64}$/,
+      );
     } finally {
       server.close();
     }

@@ -88,6 +88,7 @@ const names = new Set<string>([
   ...Object.values(layout.ENV),
   ...Object.values(layout.CLI_ENV),
   layout.FEATURE_VIEWS_DEFINE,
+  layout.MODELS_DEFINE,
   // The online item's distinctive attribute names (`pk` and `expiresAt` name the lease table's too).
   layout.ONLINE_ITEM.eventTime,
   layout.ONLINE_ITEM.ingestedAt,
@@ -131,6 +132,15 @@ describe('layout module', () => {
     const uses = source.match(/\b__\w+__\b/g) ?? [];
     expect(uses.length).toBeGreaterThan(1);
     expect(new Set(uses)).toEqual(new Set([layout.FEATURE_VIEWS_DEFINE]));
+  });
+
+  it('names the models define as the registry bundles read it (an identifier, not importable)', () => {
+    const source = readFileSync(path.join(ROOT, 'lambdas/registry/configured-models.ts'), 'utf8');
+    const declared = /^declare const (\w+)\b/m.exec(source)?.[1];
+    expect(declared).toBe(layout.MODELS_DEFINE);
+    const uses = source.match(/\b__\w+__\b/g) ?? [];
+    expect(uses.length).toBeGreaterThan(1);
+    expect(new Set(uses)).toEqual(new Set([layout.MODELS_DEFINE]));
   });
 
   it('keys a batch file under its view and date partition, as the Glue tables read them', () => {
