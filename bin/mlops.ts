@@ -17,6 +17,7 @@ import { registerIngestCommands } from './cli/commands/ingest.js';
 import { registerLocalCommands } from './cli/commands/local.js';
 import { registerMaterializeCommands } from './cli/commands/materialize.js';
 import { registerOnlineCommands } from './cli/commands/online.js';
+import { registerRunCommands } from './cli/commands/runs.js';
 import { registerTrainingSetCommands } from './cli/commands/training-set.js';
 import { registerViewCommands } from './cli/commands/views.js';
 import {
@@ -51,6 +52,11 @@ export function buildProgram(io: CliIo): Command {
       ),
     )
     .addOption(
+      new Option('--tracking-table <name>', 'experiment-tracking table (skips the stack lookup)').env(
+        CLI_ENV.trackingTable,
+      ),
+    )
+    .addOption(
       new Option('--json', 'JSON on stdout (the default when stdout is not a terminal)').conflicts('table'),
     )
     .option('--table', 'tables on stdout even when it is not a terminal')
@@ -66,6 +72,7 @@ export function buildProgram(io: CliIo): Command {
   registerOnlineCommands(program, io);
   registerTrainingSetCommands(program, io);
   registerFeatureCommands(program, io);
+  registerRunCommands(program, io);
   registerLocalCommands(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

@@ -5,4 +5,5 @@
 export const STACK_OUTPUTS = {
   offlineBucket: 'FeatureStoreOfflineBucketName',
   onlineTable: 'FeatureStoreOnlineTableName',
+  trackingTable: 'ModelRegistryTrackingTableName',
 } as const;

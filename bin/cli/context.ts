@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
 import { OnlineStore } from '../../lambdas/feature-store/online-store.js';
+import { TrackingStore } from '../../lambdas/registry/tracking-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { S3ObjectStore, type StagingStore } from '../../lambdas/shared/object-store.js';
 import type { MlopsConfig } from '../../lib/config.js';
@@ -62,6 +63,14 @@ export class CliContext {
 
   async onlineTableName(): Promise<string> {
     return resourceName(this.options, this.config.stackName, 'onlineTable');
+  }
+
+  async trackingStore(): Promise<TrackingStore> {
+    return new TrackingStore({
+      documents: clients.documents(),
+      s3: clients.s3(),
+      tableName: await resourceName(this.options, this.config.stackName, 'trackingTable'),
+    });
   }
 
   async onlineStore(): Promise<OnlineStore> {

@@ -1,5 +1,5 @@
 /**
- * Finding the stack's resources (offline bucket, online table), in this order: the flag or its
+ * Finding the stack's resources (offline bucket, online table, tracking table), in this order: the flag or its
  * environment variable; the local stack's state (`mlops local up`); the deployed stack's outputs.
  * When none answers, the error says how to get a stack.
  */
@@ -15,6 +15,7 @@ export interface ResourceOptions {
   readonly stack?: string;
   readonly offlineBucket?: string;
   readonly onlineTable?: string;
+  readonly trackingTable?: string;
 }
 
 export type ResourceKind = keyof typeof STACK_OUTPUTS;
@@ -23,6 +24,7 @@ export type ResourceKind = keyof typeof STACK_OUTPUTS;
 export const RESOURCE_FLAGS: Readonly<Record<ResourceKind, string>> = {
   offlineBucket: '--offline-bucket',
   onlineTable: '--online-table',
+  trackingTable: '--tracking-table',
 };
 
 export const NO_STACK_HINT = `start the local stack with: ${LOCAL_UP_COMMAND} (or deploy with: npx cdk deploy, or name the resource with --offline-bucket / --online-table)`;

@@ -170,6 +170,7 @@ export const ENV = {
 export const CLI_ENV = {
   offlineBucket: 'MLOPS_OFFLINE_BUCKET',
   onlineTable: 'MLOPS_ONLINE_TABLE',
+  trackingTable: 'MLOPS_TRACKING_TABLE',
 } as const;
 
 /** The esbuild `define` identifier that carries the validated feature views into the bundles. */
@@ -237,3 +238,75 @@ export const aliasHistorySkPrefix = (alias: string): string => `ALIASHIST#${alia
 /** Registry sort key of one alias-history entry. */
 export const aliasHistorySk = (alias: string, sequence: number): string =>
   `${aliasHistorySkPrefix(alias)}${String(sequence).padStart(10, '0')}`;
+
+/**
+ * A float64 as 16 hex digits whose string order is the numbers' order: the IEEE 754 bits, big
+ * endian, with the sign bit flipped for positives and every bit flipped for negatives (so more
+ * negative numbers, which have larger magnitudes, sort first). -0 is written as +0 (they are equal).
+ * Only finite numbers are indexed.
+ */
+export const sortableNumber = (value: number): string => {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, value === 0 ? 0 : value);
+  let bits = view.getBigUint64(0);
+  bits = bits >> 63n === 1n ? ~bits & 0xffff_ffff_ffff_ffffn : bits | (1n << 63n);
+  return bits.toString(16).padStart(16, '0');
+};
+
+/*
+ * The experiment-tracking table (lambdas/registry/tracking-store.ts has the whole design):
+ *   pk = EXPERIMENTS     sk = <experiment>                 one item per experiment (listing = one Query)
+ *   pk = RUN#<runId>     sk = RUN                          the run: status, params, tags, metric summaries
+ *   pk = RUN#<runId>     sk = METRIC#<key>                 per metric: latest/min/max, chunk bookkeeping
+ *   pk = RUN#<runId>     sk = CHUNK#<key>#<10 digits>      up to TRACKING_CHUNK_POINTS points of one metric
+ *   pk = RUN#<runId>     sk = BATCH#<batchId>              a logged batch (a retried batch is not re-applied)
+ * Indexes: runs by experiment (newest first), runs by experiment and status, metric items by
+ * experiment, metric and latest value. Metric keys hold no `#` (the key rule refuses it).
+ */
+
+/** The tracking table's key attributes and its indexes' names and key attributes. */
+export const TRACKING_ITEM = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Index of runs by experiment: `runsByExperiment` (pk `EXP#<experiment>`, sk `<startTime>#<runId>`). */
+  experimentIndex: 'runsByExperiment',
+  experimentKey: 'expKey',
+  startKey: 'startKey',
+  /** Index of runs by experiment and status (pk `EXP#<experiment>#<status>`, sk as above). */
+  statusIndex: 'runsByStatus',
+  statusKey: 'statusKey',
+  /** Index of metric items by latest value (pk `EXP#<experiment>#METRIC#<key>`, sk `<sortable>#<runId>`). */
+  metricIndex: 'runsByMetric',
+  metricKey: 'metricKey',
+  metricSort: 'metricSort',
+} as const;
+
+/** Partition holding one item per experiment. */
+export const EXPERIMENTS_PK = 'EXPERIMENTS';
+/** Partition of one run (its item, metric items, chunks, batch records). */
+export const runPk = (runId: string): string => `RUN#${runId}`;
+/** Sort key of a run's own item. */
+export const RUN_SK = 'RUN';
+/** Sort key of a run's summary item of one metric. */
+export const runMetricSk = (key: string): string => `METRIC#${key}`;
+/** Prefix of a run's metric summary items. */
+export const RUN_METRIC_SK_PREFIX = 'METRIC#';
+/** Prefix of the chunks of one metric (a Query with `begins_with` reads them in chunk order). */
+export const metricChunkSkPrefix = (key: string): string => `CHUNK#${key}#`;
+/** Sort key of one chunk of a metric. */
+export const metricChunkSk = (key: string, chunk: number): string =>
+  `${metricChunkSkPrefix(key)}${String(chunk).padStart(10, '0')}`;
+/** Sort key of the record of one logged metric batch. */
+export const metricBatchSk = (batchId: string): string => `BATCH#${batchId}`;
+/** Index partition of an experiment's runs. */
+export const experimentRunsKey = (experiment: string): string => `EXP#${experiment}`;
+/** Index partition of an experiment's runs in one status. */
+export const experimentStatusKey = (experiment: string, status: string): string =>
+  `EXP#${experiment}#${status}`;
+/** Index sort key of a run: its start time, then its id (key order is start order). */
+export const runStartKey = (startTime: string, runId: string): string => `${startTime}#${runId}`;
+/** Index partition of one metric's latest values across an experiment's runs. */
+export const experimentMetricKey = (experiment: string, key: string): string =>
+  `EXP#${experiment}#METRIC#${key}`;
+/** Index sort key of a run's latest value of a metric (key order is numeric order). */
+export const metricSortKey = (value: number, runId: string): string => `${sortableNumber(value)}#${runId}`;
