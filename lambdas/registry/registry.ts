@@ -14,5 +14,6 @@ export function registryFromEnv(env: NodeJS.ProcessEnv = process.env): ModelRegi
     s3: s3Client(),
     tableName: requireEnv(REGISTRY_ENV.table, env),
     artifactBucket: requireEnv(REGISTRY_ENV.artifactBucket, env),
+    ...(env[ENV.trackingTable] ? { trackingTable: env[ENV.trackingTable] } : {}),
   });
 }

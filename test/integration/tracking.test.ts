@@ -1,7 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
+import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
 import {
   MAX_POINTS_PER_BATCH,
   type MetricPoint,
@@ -23,6 +25,7 @@ import { startLocalStack } from '../../local/local-stack.js';
 let tracking: TrackingStore;
 let tableName: string;
 let bucket: string;
+let registryTable: string;
 const T0 = Date.UTC(2026, 0, 1);
 
 async function tableItems(): Promise<Record<string, unknown>[]> {
@@ -38,13 +41,13 @@ async function tableItems(): Promise<Record<string, unknown>[]> {
   return items;
 }
 
-async function runItems(runId: string): Promise<Record<string, unknown>[]> {
+async function runItems(runId: string, table = tableName): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
     const page = await clients.documents().send(
       new QueryCommand({
-        TableName: tableName,
+        TableName: table,
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': runPk(runId) },
         ConsistentRead: true,
@@ -97,6 +100,7 @@ beforeAll(async () => {
   const local = await startLocalStack(loadAssembly(inject('assemblyDir')), { prefix: 'tracking-' });
   tableName = local.resourceName('ModelRegistryTrackingTable');
   bucket = local.resourceName('ModelRegistryArtifacts');
+  registryTable = local.resourceName('ModelRegistryTable');
   tracking = new TrackingStore({
     documents: clients.documents(),
     s3: clients.s3(),
@@ -128,29 +132,38 @@ describe('experiments', () => {
 
 describe('metrics', () => {
   it('reads 100,000 points logged in batches of 1000 back complete and in step order, in few items', async () => {
-    const run = await tracking.createRun({ experiment: await experiment() });
+    // Its own table, so the other tests' full-table read-backs do not page through its chunks.
+    const big = await startLocalStack(loadAssembly(inject('assemblyDir')), { prefix: 'tracking-big-' });
+    const bigTable = big.resourceName('ModelRegistryTrackingTable');
+    const store = new TrackingStore({
+      documents: clients.documents(),
+      s3: clients.s3(),
+      tableName: bigTable,
+    });
+    await store.createExperiment({ name: 'big' });
+    const run = await store.createRun({ experiment: 'big' });
     const total = 100_000;
     // Batches logged last-first, so step order comes from the read, not from the logging order.
     for (let b = total / MAX_POINTS_PER_BATCH - 1; b >= 0; b--) {
       const points = Array.from({ length: MAX_POINTS_PER_BATCH }, (_, i) =>
         point('loss', b * MAX_POINTS_PER_BATCH + i, 1 / (1 + b * MAX_POINTS_PER_BATCH + i)),
       );
-      await tracking.logMetrics(run.runId, points);
+      await store.logMetrics(run.runId, points);
     }
-    const history = await tracking.getMetricHistory(run.runId, 'loss');
+    const history = await store.getMetricHistory(run.runId, 'loss');
     expect(history).toHaveLength(total);
     expect(history.every((p, i) => p.step === i && p.value === 1 / (1 + i) && p.timestamp === T0 + i)).toBe(
       true,
     );
 
-    const items = await runItems(run.runId);
+    const items = await runItems(run.runId, bigTable);
     const chunks = items.filter((i) => String(i.sk).startsWith('CHUNK#'));
     expect(chunks).toHaveLength(total / TRACKING_CHUNK_POINTS);
     // Run + summary + chunks + one record per batch: two orders of magnitude fewer items than points.
     expect(items.length).toBe(1 + 1 + chunks.length + total / MAX_POINTS_PER_BATCH);
     expect(items.length).toBeLessThan(total / 400);
 
-    const summary = (await tracking.getRun(run.runId)).metrics.loss;
+    const summary = (await store.getRun(run.runId)).metrics.loss;
     expect(summary).toEqual({
       latest: 1 / total,
       step: total - 1,
@@ -510,5 +523,47 @@ describe('parents, listing, search and compare', () => {
       ],
     });
     expect((await tracking.compareRuns([runs[0]?.runId])).metrics).toEqual(['loss', 'val_auc']);
+  });
+});
+
+describe('registered versions', () => {
+  it('links a version registered with a run id to that run, in the registration transaction', async () => {
+    const registry = new ModelRegistryStore({
+      documents: clients.documents(),
+      s3: clients.s3(),
+      tableName: registryTable,
+      artifactBucket: bucket,
+      trackingTable: tableName,
+    });
+    const run = await tracking.createRun({ experiment: await experiment() });
+    await tracking.endRun(run.runId, { status: 'FINISHED' });
+    const model = `m-${randomUUID().slice(0, 8)}`;
+    const artifact = await putModelArtifact(clients.s3(), bucket, model, randomBytes(64));
+    const ref = { key: artifact.key, sha256: artifact.sha256 };
+    const first = await registry.registerModelVersion({
+      modelName: model,
+      artifact: ref,
+      lineage: { runId: run.runId },
+    });
+    const second = await registry.registerModelVersion({
+      modelName: model,
+      artifact: ref,
+      lineage: { runId: run.runId },
+    });
+    expect(first.lineage.runId).toBe(run.runId);
+    expect((await tracking.getRun(run.runId)).registeredVersions).toEqual([`${model}:1`, `${model}:2`]);
+    expect(second.version).toBe(2);
+
+    const registryItems = async () =>
+      (await clients.documents().send(new ScanCommand({ TableName: registryTable, ConsistentRead: true })))
+        .Items;
+    const before = await registryItems();
+    await refusedWritingNothing(
+      () =>
+        registry.registerModelVersion({ modelName: model, artifact: ref, lineage: { runId: 'nosuchrun' } }),
+      ValidationError,
+      'lineage.runId',
+    );
+    expect(await registryItems()).toEqual(before);
   });
 });
