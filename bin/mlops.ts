@@ -19,6 +19,7 @@ import { registerLocalCommands } from './cli/commands/local.js';
 import { registerMaterializeCommands } from './cli/commands/materialize.js';
 import { registerModelCommands } from './cli/commands/models.js';
 import { registerOnlineCommands } from './cli/commands/online.js';
+import { registerRunCommands } from './cli/commands/runs.js';
 import { registerTrainingSetCommands } from './cli/commands/training-set.js';
 import { registerViewCommands } from './cli/commands/views.js';
 import {
@@ -64,6 +65,11 @@ export function buildProgram(io: CliIo): Command {
       ),
     )
     .addOption(
+      new Option('--tracking-table <name>', 'experiment-tracking table (skips the stack lookup)').env(
+        CLI_ENV.trackingTable,
+      ),
+    )
+    .addOption(
       new Option('--json', 'JSON on stdout (the default when stdout is not a terminal)').conflicts('table'),
     )
     .option('--table', 'tables on stdout even when it is not a terminal')
@@ -79,6 +85,7 @@ export function buildProgram(io: CliIo): Command {
   registerOnlineCommands(program, io);
   registerTrainingSetCommands(program, io);
   registerFeatureCommands(program, io);
+  registerRunCommands(program, io);
   registerLocalCommands(program, io);
   registerModelCommands(program, io);
   for (const command of program.commands)

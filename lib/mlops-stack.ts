@@ -79,6 +79,10 @@ export class MlopsStack extends Stack {
       value: this.registry.artifactBucket.bucketName,
       description: 'Model artifact bucket, model cards included (the mlops CLI reads it)',
     });
+    new CfnOutput(this, STACK_OUTPUTS.trackingTable, {
+      value: this.registry.trackingTable.tableName,
+      description: 'Experiment-tracking table (the mlops runs commands read it)',
+    });
 
     this.registrationWorkflow = new ModelRegistrationWorkflow(this, 'ModelRegistrationWorkflow', {
       registry: this.registry,

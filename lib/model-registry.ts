@@ -11,7 +11,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { ModelGates } from '../lambdas/registry/gates.js';
-import { ARTIFACT_KEYS, ENV, MODELS_DEFINE, REGISTRY_ITEM } from '../lambdas/shared/layout.js';
+import { ARTIFACT_KEYS, ENV, MODELS_DEFINE, REGISTRY_ITEM, TRACKING_ITEM } from '../lambdas/shared/layout.js';
 import { MlopsFunction } from './mlops-function.js';
 import { acknowledge, type NagFinding } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
@@ -39,7 +39,13 @@ export interface ModelRegistryProps {
 export class ModelRegistry extends Construct {
   /** Model versions, heads and idempotency records (pk/sk, see registry-store.ts). */
   public readonly table: dynamodb.Table;
-  /** Model artifacts under `models/<model>/`. Versioned, encrypted, SSL-only, private. */
+  /**
+   * Experiment tracking: experiments, runs, metric summaries and chunks, with three sparse indexes
+   * (runs by experiment, by experiment and status, metric values by experiment and metric); see
+   * lambdas/registry/tracking-store.ts for the design.
+   */
+  public readonly trackingTable: dynamodb.Table;
+  /** Model artifacts under `models/<model>/`, run artifacts under `runs/`. Versioned, encrypted, SSL-only, private. */
   public readonly artifactBucket: s3.Bucket;
   /** Registers a model version (input: RegisterModelVersionInput). */
   public readonly registerFunction: MlopsFunction;
@@ -63,6 +69,28 @@ export class ModelRegistry extends Construct {
       removalPolicy: props.removalPolicy,
     });
 
+    this.trackingTable = new dynamodb.Table(this, 'TrackingTable', {
+      partitionKey: { name: TRACKING_ITEM.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TRACKING_ITEM.sortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: false,
+      removalPolicy: props.removalPolicy,
+    });
+    const string = dynamodb.AttributeType.STRING;
+    for (const [indexName, partition, sort] of [
+      [TRACKING_ITEM.experimentIndex, TRACKING_ITEM.experimentKey, TRACKING_ITEM.startKey],
+      [TRACKING_ITEM.statusIndex, TRACKING_ITEM.statusKey, TRACKING_ITEM.startKey],
+      [TRACKING_ITEM.metricIndex, TRACKING_ITEM.metricKey, TRACKING_ITEM.metricSort],
+    ] as const)
+      this.trackingTable.addGlobalSecondaryIndex({
+        indexName,
+        partitionKey: { name: partition, type: string },
+        sortKey: { name: sort, type: string },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+
     this.artifactBucket = secureBucket(this, 'Artifacts', {
       versioned: true,
       serverAccessLogsBucket: props.accessLogsBucket,
@@ -76,6 +104,7 @@ export class ModelRegistry extends Construct {
     const environment = {
       [ENV.registryTable]: this.table.tableName,
       [ENV.artifactBucket]: this.artifactBucket.bucketName,
+      [ENV.trackingTable]: this.trackingTable.tableName,
       [ENV.serviceName]: 'model-registry',
     };
     const shared = {
@@ -91,6 +120,7 @@ export class ModelRegistry extends Construct {
         'Registers a model version: validates, checks the artifact, allocates the version atomically',
     });
     this.grantRegister(this.registerFunction);
+    this.grantLinkRuns(this.registerFunction);
 
     this.getFunction = new MlopsFunction(this, 'GetModelVersion', {
       name: 'get-model-version',
@@ -190,5 +220,47 @@ export class ModelRegistry extends Construct {
   /** Lets `grantee` read stage and alias history (CLI, auditors): Query on the table. */
   grantReadHistory(grantee: iam.IGrantable): iam.Grant {
     return this.table.grant(grantee, 'dynamodb:Query');
+  }
+
+  /**
+   * Lets `grantee` track experiments and nothing more: GetItem, PutItem, UpdateItem and
+   * ConditionCheckItem on the tracking table (runs are created and metric batches logged in
+   * transactions of those parts), Query (a metric's chunks), and s3:PutObject under `runs/`.
+   */
+  grantTrack(grantee: iam.IGrantable): iam.Grant {
+    this.artifactBucket.grantPut(grantee, ARTIFACT_KEYS.runs);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: [
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ],
+      resourceArns: [this.trackingTable.tableArn],
+    });
+  }
+
+  /**
+   * Lets `grantee` read tracking data: GetItem, BatchGetItem and Query on the tracking table and its
+   * indexes (list, search, compare, metric history), and run artifacts under `runs/`.
+   */
+  grantReadTracking(grantee: iam.IGrantable): iam.Grant {
+    this.artifactBucket.grantRead(grantee, ARTIFACT_KEYS.runs);
+    return this.trackingTable.grant(grantee, 'dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query');
+  }
+
+  /**
+   * Lets `grantee` (the register function) link a registered version to its run: GetItem (the run
+   * exists) and UpdateItem (its `registeredVersions`, in the registration's transaction) on the
+   * tracking table's items, not its indexes.
+   */
+  grantLinkRuns(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      resourceArns: [this.trackingTable.tableArn],
+    });
   }
 }

@@ -7,4 +7,5 @@ export const STACK_OUTPUTS = {
   onlineTable: 'FeatureStoreOnlineTableName',
   registryTable: 'ModelRegistryTableName',
   artifactBucket: 'ModelRegistryArtifactBucketName',
+  trackingTable: 'ModelRegistryTrackingTableName',
 } as const;

@@ -9,6 +9,7 @@ import { ModelAliasReader } from '../../lambdas/registry/alias-reader.js';
 import { ModelAliasStore } from '../../lambdas/registry/alias-store.js';
 import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
 import { ModelStageStore } from '../../lambdas/registry/stage-store.js';
+import { TrackingStore } from '../../lambdas/registry/tracking-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { S3ObjectStore, type StagingStore } from '../../lambdas/shared/object-store.js';
 import type { MlopsConfig } from '../../lib/config.js';
@@ -67,6 +68,14 @@ export class CliContext {
 
   async onlineTableName(): Promise<string> {
     return resourceName(this.options, this.config.stackName, 'onlineTable');
+  }
+
+  async trackingStore(): Promise<TrackingStore> {
+    return new TrackingStore({
+      documents: clients.documents(),
+      s3: clients.s3(),
+      tableName: await resourceName(this.options, this.config.stackName, 'trackingTable'),
+    });
   }
 
   async onlineStore(): Promise<OnlineStore> {

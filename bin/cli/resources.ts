@@ -1,5 +1,6 @@
 /**
- * Finding the stack's resources (offline bucket, online table, registry table, artifact bucket), in this order: the flag or its
+ * Finding the stack's resources (offline bucket, online table, registry table, artifact bucket,
+ * tracking table), in this order: the flag or its
  * environment variable; the local stack's state (`mlops local up`); the deployed stack's outputs.
  * When none answers, the error says how to get a stack.
  */
@@ -17,6 +18,7 @@ export interface ResourceOptions {
   readonly onlineTable?: string;
   readonly registryTable?: string;
   readonly artifactBucket?: string;
+  readonly trackingTable?: string;
 }
 
 export type ResourceKind = keyof typeof STACK_OUTPUTS;
@@ -27,6 +29,7 @@ export const RESOURCE_FLAGS: Readonly<Record<ResourceKind, string>> = {
   onlineTable: '--online-table',
   registryTable: '--registry-table',
   artifactBucket: '--artifact-bucket',
+  trackingTable: '--tracking-table',
 };
 
 export const NO_STACK_HINT = `start the local stack with: ${LOCAL_UP_COMMAND} (or deploy with: npx cdk deploy, or name the resource with --offline-bucket / --online-table)`;

@@ -81,6 +81,8 @@ import {
   type ModelSummaryPage,
   type ReindexResult,
 } from './search-store.js';
+import { registeredVersionRef } from './tracking.js';
+import { assertRunExists, runLinkUpdate } from './tracking-link.js';
 import type { ArtifactRole, StoredArtifactRef, VersionArtifacts } from './version-record.js';
 
 export type { MetricOp, SearchVersionsOptions } from './search.js';
@@ -100,6 +102,13 @@ export interface ModelRegistryStoreProps {
    * @default 'local'
    */
   readonly principal?: string;
+  /**
+   * The experiment-tracking table. Given, a registration whose lineage names a `runId` must name
+   * an existing run, and adds `<model>:<version>` to that run's `registeredVersions` in its own
+   * transaction (see ./tracking-link.ts).
+   * @default none (run ids are recorded, not checked)
+   */
+  readonly trackingTable?: string;
 }
 
 export interface ListModelVersionsOptions {
@@ -123,9 +132,11 @@ export class ModelRegistryStore {
   private readonly now: () => Date;
   private readonly principal: string;
   private readonly search: ModelSearch;
+  private readonly trackingTable: string | undefined;
 
   constructor(props: ModelRegistryStoreProps) {
     this.search = new ModelSearch(props.documents, props.tableName);
+    this.trackingTable = props.trackingTable;
     this.documents = props.documents;
     this.s3 = props.s3;
     this.tableName = props.tableName;
@@ -155,6 +166,9 @@ export class ModelRegistryStore {
       ),
     );
     const artifacts = Object.fromEntries(verified) as unknown as VersionArtifacts;
+    const runId = request.lineage.runId;
+    const linkRun = this.trackingTable !== undefined && runId !== undefined;
+    if (linkRun) await assertRunExists(this.documents, this.trackingTable as string, runId as string);
 
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const head = await this.documents.send(
@@ -233,6 +247,15 @@ export class ModelRegistryStore {
                         ConditionExpression: 'attribute_not_exists(pk)',
                       },
                     },
+                  ]
+                : []),
+              ...(linkRun
+                ? [
+                    runLinkUpdate(
+                      this.trackingTable as string,
+                      runId as string,
+                      registeredVersionRef(request.modelName, version.version),
+                    ),
                   ]
                 : []),
             ],

@@ -27,12 +27,14 @@ export function registryFromEnv(
 ): (principal?: string) => ModelRegistryStore {
   const tableName = requireEnv(REGISTRY_ENV.table, env);
   const artifactBucket = requireEnv(REGISTRY_ENV.artifactBucket, env);
+  const trackingTable = env[ENV.trackingTable];
   return (principal) =>
     new ModelRegistryStore({
       documents: documentClient(),
       s3: s3Client(),
       tableName,
       artifactBucket,
+      ...(trackingTable ? { trackingTable } : {}),
       ...(principal !== undefined ? { principal } : {}),
     });
 }

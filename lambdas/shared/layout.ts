@@ -172,6 +172,7 @@ export const CLI_ENV = {
   onlineTable: 'MLOPS_ONLINE_TABLE',
   registryTable: 'MLOPS_REGISTRY_TABLE',
   artifactBucket: 'MLOPS_ARTIFACT_BUCKET',
+  trackingTable: 'MLOPS_TRACKING_TABLE',
 } as const;
 
 /** The esbuild `define` identifier that carries the validated feature views into the bundles. */
@@ -324,3 +325,60 @@ export const numberFromSortable = (encoded: string): number => {
   view.setBigUint64(0, bits);
   return view.getFloat64(0);
 };
+/*
+ * The experiment-tracking table (lambdas/registry/tracking-store.ts has the whole design):
+ *   pk = EXPERIMENTS     sk = <experiment>                 one item per experiment (listing = one Query)
+ *   pk = RUN#<runId>     sk = RUN                          the run: status, params, tags, metric summaries
+ *   pk = RUN#<runId>     sk = METRIC#<key>                 per metric: latest/min/max, chunk bookkeeping
+ *   pk = RUN#<runId>     sk = CHUNK#<key>#<10 digits>      up to TRACKING_CHUNK_POINTS points of one metric
+ *   pk = RUN#<runId>     sk = BATCH#<batchId>              a logged batch (a retried batch is not re-applied)
+ * Indexes: runs by experiment (newest first), runs by experiment and status, metric items by
+ * experiment, metric and latest value. Metric keys hold no `#` (the key rule refuses it).
+ */
+
+/** The tracking table's key attributes and its indexes' names and key attributes. */
+export const TRACKING_ITEM = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Index of runs by experiment: `runsByExperiment` (pk `EXP#<experiment>`, sk `<startTime>#<runId>`). */
+  experimentIndex: 'runsByExperiment',
+  experimentKey: 'expKey',
+  startKey: 'startKey',
+  /** Index of runs by experiment and status (pk `EXP#<experiment>#<status>`, sk as above). */
+  statusIndex: 'runsByStatus',
+  statusKey: 'statusKey',
+  /** Index of metric items by latest value (pk `EXP#<experiment>#METRIC#<key>`, sk `<sortable>#<runId>`). */
+  metricIndex: 'runsByMetric',
+  metricKey: 'metricKey',
+  metricSort: 'metricSort',
+} as const;
+
+/** Partition holding one item per experiment. */
+export const EXPERIMENTS_PK = 'EXPERIMENTS';
+/** Partition of one run (its item, metric items, chunks, batch records). */
+export const runPk = (runId: string): string => `RUN#${runId}`;
+/** Sort key of a run's own item. */
+export const RUN_SK = 'RUN';
+/** Sort key of a run's summary item of one metric. */
+export const runMetricSk = (key: string): string => `METRIC#${key}`;
+/** Prefix of a run's metric summary items. */
+export const RUN_METRIC_SK_PREFIX = 'METRIC#';
+/** Prefix of the chunks of one metric (a Query with `begins_with` reads them in chunk order). */
+export const metricChunkSkPrefix = (key: string): string => `CHUNK#${key}#`;
+/** Sort key of one chunk of a metric. */
+export const metricChunkSk = (key: string, chunk: number): string =>
+  `${metricChunkSkPrefix(key)}${String(chunk).padStart(10, '0')}`;
+/** Sort key of the record of one logged metric batch. */
+export const metricBatchSk = (batchId: string): string => `BATCH#${batchId}`;
+/** Index partition of an experiment's runs. */
+export const experimentRunsKey = (experiment: string): string => `EXP#${experiment}`;
+/** Index partition of an experiment's runs in one status. */
+export const experimentStatusKey = (experiment: string, status: string): string =>
+  `EXP#${experiment}#${status}`;
+/** Index sort key of a run: its start time, then its id (key order is start order). */
+export const runStartKey = (startTime: string, runId: string): string => `${startTime}#${runId}`;
+/** Index partition of one metric's latest values across an experiment's runs. */
+export const experimentMetricKey = (experiment: string, key: string): string =>
+  `EXP#${experiment}#METRIC#${key}`;
+/** Index sort key of a run's latest value of a metric (key order is numeric order). */
+export const metricSortKey = (value: number, runId: string): string => `${sortableNumber(value)}#${runId}`;

@@ -1,10 +1,16 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { TRACKING_ITEM } from '../../lambdas/shared/layout.js';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
 import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
+import { ModelRegistry } from '../../lib/model-registry.js';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 interface Statement {
@@ -45,9 +51,20 @@ describe('model registry permissions', () => {
     const { actions, statements } = dataStatements('ModelRegistryRegisterModelVersionRoleDefaultPolicy');
     // Get (head, token, version), TransactWriteItems of an Update (head) and Puts (version, token),
     // and HeadObject/GetObject on the artifact (both authorized by s3:GetObject).
-    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 's3:GetObject']);
+    // Plus GetItem (the run exists) and UpdateItem (its registeredVersions) on the tracking table.
+    expect(actions).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:UpdateItem',
+      's3:GetObject',
+    ]);
     const s3 = statements.find((s) => [s.Action].flat().includes('s3:GetObject'));
     expect(JSON.stringify(s3?.Resource)).toMatch(/\/models\/\*"/);
+    const link = statements.find((s) => JSON.stringify(s.Resource).includes('ModelRegistryTrackingTable'));
+    expect([link?.Action].flat().sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(JSON.stringify(link?.Resource)).not.toContain('index');
   });
 
   it('gives the get function only GetItem on the registry table', () => {
@@ -98,5 +115,65 @@ describe('stack outputs', () => {
     expect(outputs).toEqual(
       expect.arrayContaining([STACK_OUTPUTS.registryTable, STACK_OUTPUTS.artifactBucket]),
     );
+  });
+});
+
+describe('tracking table', () => {
+  const tracking = () =>
+    Object.entries(resources).filter(
+      ([id, r]) => id.startsWith('ModelRegistryTrackingTable') && r.Type === 'AWS::DynamoDB::Table',
+    );
+
+  it('is pay-per-request, encrypted, recoverable, with the three sparse indexes the store queries', () => {
+    expect(tracking()).toHaveLength(1);
+    const props = tracking()[0]?.[1].Properties as Record<string, unknown>;
+    expect(props).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      KeySchema: [
+        { AttributeName: TRACKING_ITEM.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TRACKING_ITEM.sortKey, KeyType: 'RANGE' },
+      ],
+    });
+    const indexes = (
+      props.GlobalSecondaryIndexes as { IndexName: string; KeySchema: { AttributeName: string }[] }[]
+    ).map((i) => [i.IndexName, ...i.KeySchema.map((k) => k.AttributeName)]);
+    expect(indexes).toEqual([
+      [TRACKING_ITEM.experimentIndex, TRACKING_ITEM.experimentKey, TRACKING_ITEM.startKey],
+      [TRACKING_ITEM.statusIndex, TRACKING_ITEM.statusKey, TRACKING_ITEM.startKey],
+      [TRACKING_ITEM.metricIndex, TRACKING_ITEM.metricKey, TRACKING_ITEM.metricSort],
+    ]);
+  });
+
+  it('grants trackers item writes and run artifacts, readers gets and queries, nothing more', () => {
+    const stack = new Stack(new App(), 'Grants');
+    const registry = new ModelRegistry(stack, 'Registry', {
+      accessLogsBucket: new s3.Bucket(stack, 'Logs'),
+      removalPolicy: RemovalPolicy.DESTROY,
+      logRetention: logs.RetentionDays.ONE_WEEK,
+    });
+    const tracker = new iam.Role(stack, 'Tracker', { assumedBy: new iam.AccountRootPrincipal() });
+    const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
+    registry.grantTrack(tracker);
+    registry.grantReadTracking(reader);
+    const template = Template.fromStack(stack);
+    const policy = (prefix: string) => {
+      const found = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
+        id.startsWith(prefix),
+      );
+      return JSON.stringify(found?.[1]);
+    };
+    const track = policy('TrackerDefaultPolicy');
+    for (const action of ['ConditionCheckItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'])
+      expect(track).toContain(`dynamodb:${action}`);
+    expect(track).not.toMatch(/dynamodb:(Scan|DeleteItem|BatchWriteItem)/);
+    expect(track).toMatch(/\/runs\/\*"/);
+    expect(track).not.toMatch(/\/models\/\*"/);
+    const read = policy('ReaderDefaultPolicy');
+    expect(read).toMatch(/dynamodb:BatchGetItem/);
+    expect(read).not.toMatch(/dynamodb:(Scan|PutItem|UpdateItem|DeleteItem)/);
+    expect(read).toMatch(/\/index\/\*/);
+    expect(read).not.toMatch(/s3:PutObject/);
   });
 });
