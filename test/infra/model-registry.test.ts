@@ -9,8 +9,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TRACKING_ITEM } from '../../lambdas/shared/layout.js';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
-import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
 import { ModelRegistry } from '../../lib/model-registry.js';
+import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 interface Statement {
