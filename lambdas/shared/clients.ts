@@ -8,12 +8,18 @@
  */
 import { cloudFormationClient } from './clients/cloudformation.js';
 import { documentClient, dynamoDbClient } from './clients/dynamodb.js';
+import { dynamoDbStreamsClient } from './clients/dynamodb-streams.js';
+import { eventBridgeClient } from './clients/eventbridge.js';
 import { s3Client } from './clients/s3.js';
+import { sqsClient } from './clients/sqs.js';
 
 export { createCloudFormationClient } from './clients/cloudformation.js';
 export { createDocumentClient, createDynamoDbClient } from './clients/dynamodb.js';
+export { createDynamoDbStreamsClient } from './clients/dynamodb-streams.js';
+export { createEventBridgeClient } from './clients/eventbridge.js';
 export { createS3Client } from './clients/s3.js';
 export { type ClientSettings, clientSettings } from './clients/settings.js';
+export { createSqsClient } from './clients/sqs.js';
 
 /** Process-wide clients, built on first use and reused (see `memo` in `./clients/settings.ts`). */
 export const clients = {
@@ -21,4 +27,7 @@ export const clients = {
   documents: documentClient,
   s3: s3Client,
   cloudformation: cloudFormationClient,
+  eventbridge: eventBridgeClient,
+  dynamodbStreams: dynamoDbStreamsClient,
+  sqs: sqsClient,
 };
