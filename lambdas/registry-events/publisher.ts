@@ -20,8 +20,11 @@
  * events go out twice. Each carries the same `detail.eventId`, so a consumer that keeps the ids it
  * has seen drops the repeat.
  */
-import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  PutEventsCommand,
+  type PutEventsCommandOutput,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
 import { EVENT_SOURCE } from '../shared/layout.js';
 import { backoffDelay, sleep } from '../shared/retry.js';
 import { meaningOf, type RegistryEvent, type RegistryStreamRecord } from './registry-events.js';
@@ -38,7 +41,7 @@ export interface StreamBatchResponse {
 
 export interface PublisherProps {
   /** Sends PutEvents (the EventBridge client, or a wrapper of it that injects faults in tests). */
-  readonly eventBridge: Pick<EventBridgeClient, 'send'>;
+  readonly eventBridge: PutEventsSender;
   readonly busName: string;
   /** Rewrites the card of one version from the registry's current state. */
   readonly writeCard: (modelName: string, version: number) => Promise<void>;
@@ -51,6 +54,11 @@ export interface PublisherProps {
   readonly maxAttempts?: number;
   /** Reports what went wrong with a record before the batch stops at it. */
   readonly onFailure?: (error: unknown, record: RegistryStreamRecord) => void;
+}
+
+/** What the publisher needs of the EventBridge client. */
+export interface PutEventsSender {
+  send(command: PutEventsCommand): Promise<PutEventsCommandOutput>;
 }
 
 interface Pending {
