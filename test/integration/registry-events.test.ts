@@ -27,7 +27,7 @@ import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
 import { ModelStageStore } from '../../lambdas/registry/stage-store.js';
 import { ModelCardWriter } from '../../lambdas/registry-events/card-writer.js';
 import { type PutEventsSender, publishRecords } from '../../lambdas/registry-events/publisher.js';
-import type { RegistryStreamRecord } from '../../lambdas/registry-events/registry-events.js';
+import { meaningOf, type RegistryStreamRecord } from '../../lambdas/registry-events/registry-events.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { ConflictError, ValidationError } from '../../lambdas/shared/errors.js';
 import {
@@ -385,5 +385,87 @@ describe('PutEvents partial failures', () => {
     const ids = received.map((e) => e.detail.eventId);
     expect(new Set(ids).size).toBe(6);
     expect(ids.length).toBeGreaterThan(6); // the documented window: downstream dedupes on detail.eventId
+  });
+});
+
+describe("local/stream-poller.ts: the local stand-in for Lambda's DynamoDB stream event source", () => {
+  it("reads the template's mapping: the registry stream to the registry-events function, with its batch, bisect, item-failure and retry settings", () => {
+    const mappings = streamMappings(local.stack, local.provisioned);
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0]).toMatchObject({
+      batchSize: 100,
+      startingPosition: 'TRIM_HORIZON',
+      bisectOnError: true,
+      reportBatchItemFailures: true,
+      maxRetries: 10,
+    });
+    expect(mappings[0]?.streamArn).toContain(`table/${tableName}/stream/`);
+    expect(local.lambdas.find(mappings[0]?.functionName ?? '').logicalId).toMatch(
+      /^ModelRegistryRegistryEvents/,
+    );
+    expect(local.streams.pollers.map((p) => p.mapping)).toEqual(mappings);
+  });
+
+  it('bisects batches around a record the function keeps failing on, gives that one up after the retries and delivers the rest', async () => {
+    const [mapping] = streamMappings(local.stack, local.provisioned);
+    if (mapping === undefined) throw new Error('the template has no stream event source');
+    const model = `ev-${randomUUID().slice(0, 8)}`;
+    const poison = `model/${model}/version/3`;
+    const handled = new Set<string>();
+    const seq = (r: unknown) => (r as RegistryStreamRecord).dynamodb?.SequenceNumber as string;
+    const poller = new StreamPoller(
+      { ...mapping, startingPosition: 'LATEST', maxRetries: 2 },
+      async (event) => {
+        const isPoison = (r: unknown) => {
+          const m = meaningOf(r as RegistryStreamRecord);
+          return m.event?.detail.eventId.startsWith(poison) === true;
+        };
+        if (event.Records.some(isPoison)) throw new Error('boom');
+        for (const r of event.Records) handled.add(seq(r));
+        return { batchItemFailures: [] };
+      },
+    );
+    await poller.pollOnce();
+    for (let i = 0; i < 4; i++) await register(model); // 8 records: head and version of each
+    await poller.drain();
+    expect(poller.failures).toHaveLength(1);
+    expect(poller.failures[0]).toMatchObject({ batchSize: 1, error: 'Error: boom' });
+    expect(handled.size).toBe(7);
+    expect(handled.has(poller.failures[0]?.startSequenceNumber ?? '')).toBe(false);
+    expect(await poller.pollOnce()).toBe(0);
+  });
+
+  it('never writes an older card when an older record of the version is delivered again', async () => {
+    const model = `ev-${randomUUID().slice(0, 8)}`;
+    const [mapping] = streamMappings(local.stack, local.provisioned);
+    if (mapping === undefined) throw new Error('the template has no stream event source');
+    const seen: RegistryStreamRecord[] = [];
+    const recorder = new StreamPoller({ ...mapping, startingPosition: 'LATEST' }, async (event) => {
+      seen.push(...(event.Records as RegistryStreamRecord[]));
+      return { batchItemFailures: [] };
+    });
+    await recorder.pollOnce();
+    const v = await register(model);
+    await stages.transition({
+      modelName: model,
+      version: v,
+      expectedStage: 'None',
+      toStage: 'Staging',
+      reason: 'later',
+    });
+    await local.streams.drain();
+    await recorder.drain();
+    const registration = seen.filter(
+      (r) => r.eventName === 'INSERT' && JSON.stringify(r.dynamodb?.Keys).includes('VERSION#'),
+    );
+    expect(registration).toHaveLength(1);
+
+    await local.lambdas.invoke(mapping.functionName, { Records: registration });
+    const object = await clients
+      .s3()
+      .send(new GetObjectCommand({ Bucket: bucket, Key: modelCardKey(model, v) }));
+    const card = await object.Body?.transformToString();
+    expect(card).toContain('1. **None → Staging** at');
+    expect(card).toContain('| Staging |');
   });
 });
