@@ -120,17 +120,20 @@ export class StreamPoller {
     private readonly deliver: Deliver,
   ) {}
 
-  /** Delivers at most one batch per shard; resolves to the number of records handled. */
+  /** Delivers at most one batch per shard; resolves to the number of records read (delivered or not). */
   pollOnce(): Promise<number> {
     const next = this.running.then(() => this.round());
     this.running = next.catch(() => undefined);
     return next;
   }
 
-  /** Polls until a round delivers nothing: every record in the stream now has been handled. */
+  /**
+   * Polls until a round reads nothing: every record in the stream now has been handled or given
+   * up. (With `MaximumRetryAttempts` -1 a batch the function always fails keeps it polling.)
+   */
   async drain(): Promise<void> {
-    while ((await this.pollOnce()) > 0 || this.retrying()) {
-      // a batch being retried counts as work left
+    while ((await this.pollOnce()) > 0) {
+      // records were read: some may be waiting for a retry or come after a given-up batch
     }
   }
 
@@ -152,10 +155,6 @@ export class StreamPoller {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
-  }
-
-  private retrying(): boolean {
-    return [...this.shards.values()].some((s) => s.retry !== undefined);
   }
 
   private async round(): Promise<number> {
@@ -206,8 +205,8 @@ export class StreamPoller {
         Records: Records.map((r) => asLambdaRecord(r, this.mapping.streamArn)),
       });
     } catch (error) {
-      this.failed(shardId, position, Records, 0, String(error), true);
-      return 0;
+      this.failed(shardId, position, Records, String(error), true);
+      return Records.length;
     }
     const failures = this.mapping.reportBatchItemFailures
       ? ((response as { batchItemFailures?: { itemIdentifier?: string }[] } | null)?.batchItemFailures ?? [])
@@ -218,8 +217,8 @@ export class StreamPoller {
         : Math.min(...failures.map((f) => Records.findIndex((r) => seq(r) === f.itemIdentifier)));
     if (failures.length > 0 && failedAt < 0) {
       // Lambda treats an identifier it cannot find as a failure of the whole batch.
-      this.failed(shardId, position, Records, 0, 'batchItemFailures named no record of the batch', false);
-      return 0;
+      this.failed(shardId, position, Records, 'batchItemFailures named no record of the batch', false);
+      return Records.length;
     }
     if (failedAt >= 0) {
       if (failedAt > 0) {
@@ -227,8 +226,8 @@ export class StreamPoller {
         position.latest = undefined;
         position.retry = undefined;
       }
-      this.failed(shardId, position, Records.slice(failedAt), failedAt, 'batch item failure', false);
-      return failedAt;
+      this.failed(shardId, position, Records.slice(failedAt), 'batch item failure', false);
+      return Records.length;
     }
     position.after = seq(Records.at(-1));
     position.latest = undefined;
@@ -241,7 +240,6 @@ export class StreamPoller {
     shardId: string,
     position: ShardPosition,
     records: _Record[],
-    _handled: number,
     error: string,
     functionError: boolean,
   ): void {

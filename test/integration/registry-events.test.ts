@@ -412,6 +412,7 @@ describe("local/stream-poller.ts: the local stand-in for Lambda's DynamoDB strea
     const model = `ev-${randomUUID().slice(0, 8)}`;
     const poison = `model/${model}/version/3`;
     const handled = new Set<string>();
+    const seen = new Set<string>();
     const seq = (r: unknown) => (r as RegistryStreamRecord).dynamodb?.SequenceNumber as string;
     const poller = new StreamPoller(
       { ...mapping, startingPosition: 'LATEST', maxRetries: 2 },
@@ -420,17 +421,19 @@ describe("local/stream-poller.ts: the local stand-in for Lambda's DynamoDB strea
           const m = meaningOf(r as RegistryStreamRecord);
           return m.event?.detail.eventId.startsWith(poison) === true;
         };
+        for (const r of event.Records) seen.add(seq(r));
         if (event.Records.some(isPoison)) throw new Error('boom');
         for (const r of event.Records) handled.add(seq(r));
         return { batchItemFailures: [] };
       },
     );
     await poller.pollOnce();
-    for (let i = 0; i < 4; i++) await register(model); // 8 records: head and version of each
+    for (let i = 0; i < 4; i++) await register(model); // head and version records of each
     await poller.drain();
     expect(poller.failures).toHaveLength(1);
     expect(poller.failures[0]).toMatchObject({ batchSize: 1, error: 'Error: boom' });
-    expect(handled.size).toBe(7);
+    expect(seen.size).toBeGreaterThanOrEqual(8);
+    expect(handled.size).toBe(seen.size - 1);
     expect(handled.has(poller.failures[0]?.startSequenceNumber ?? '')).toBe(false);
     expect(await poller.pollOnce()).toBe(0);
   });
