@@ -1,4 +1,5 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/layout.js';
@@ -27,6 +28,8 @@ export class MlopsStack extends Stack {
   public readonly registrationWorkflow: ModelRegistrationWorkflow;
   /** The alarm topic and every alarm of the stack. */
   public readonly monitoring: Monitoring;
+  /** The project's one event bus: every event the stack emits (source `serverless-mlops`). */
+  public readonly eventBus: events.EventBus;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps) {
     super(scope, id, {
@@ -48,7 +51,13 @@ export class MlopsStack extends Stack {
 
     this.monitoring = new Monitoring(this, 'Monitoring', { removalPolicy });
 
+    this.eventBus = new events.EventBus(this, 'EventBus', {
+      description: 'serverless-mlops events: registry changes, training, canaries, drift',
+    });
+
     this.registry = new ModelRegistry(this, 'ModelRegistry', {
+      eventBus: this.eventBus,
+      monitoring: this.monitoring,
       accessLogsBucket: this.accessLogsBucket,
       removalPolicy,
       logRetention: props.config.logRetentionDays,

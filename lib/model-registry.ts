@@ -6,13 +6,25 @@
  */
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ModelGates } from '../lambdas/registry/gates.js';
-import { ARTIFACT_KEYS, ENV, MODELS_DEFINE, REGISTRY_ITEM, TRACKING_ITEM } from '../lambdas/shared/layout.js';
+import {
+  ARTIFACT_KEYS,
+  ENV,
+  MODEL_CARD_KEYS,
+  MODELS_DEFINE,
+  REGISTRY_ITEM,
+  TRACKING_ITEM,
+} from '../lambdas/shared/layout.js';
 import { MlopsFunction } from './mlops-function.js';
+import { failureQueue, type Monitoring } from './monitoring.js';
 import { acknowledge, type NagFinding } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
 
@@ -34,6 +46,16 @@ export interface ModelRegistryProps {
    * @default [] (every model ungated)
    */
   readonly models?: readonly { readonly name: string; readonly gates: ModelGates }[];
+  /** The project's event bus: registry events (ModelVersionRegistered, …) are published to it. */
+  readonly eventBus: events.IEventBus;
+  /** Alarms on the registry-events failure queue. */
+  readonly monitoring: Monitoring;
+  /**
+   * Times Lambda retries a failing batch of the registry table's stream before it gives the batch
+   * to the failure queue (bisecting it on each error, so one bad record does not hold the others).
+   * @default 10
+   */
+  readonly streamRetryAttempts?: number;
 }
 
 export class ModelRegistry extends Construct {
@@ -55,6 +77,13 @@ export class ModelRegistry extends Construct {
   public readonly transitionFunction: MlopsFunction;
   /** Sets, moves or deletes an alias with compare-and-set (input: SetAliasInput). */
   public readonly setAliasFunction: MlopsFunction;
+  /**
+   * Consumes the table's stream: publishes one registry event per committed change and rewrites
+   * the model card of each version a change touches.
+   */
+  public readonly eventsFunction: MlopsFunction;
+  /** Stream batches the events function still failed after its retries (shard and sequence range). */
+  public readonly eventFailures: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: ModelRegistryProps) {
     super(scope, id);
@@ -66,6 +95,8 @@ export class ModelRegistry extends Construct {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: false,
+      // The registry-events consumer reads every change with both images (what changed, from what).
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       removalPolicy: props.removalPolicy,
     });
 
@@ -144,6 +175,53 @@ export class ModelRegistry extends Construct {
     this.grantSetAlias(this.setAliasFunction);
 
     acknowledge(this.registerFunction.executionRole, this.artifactObjectsFinding());
+
+    this.eventFailures = failureQueue(this, 'EventFailures', 'registry stream batches not published');
+    props.monitoring.alarmOnDeadLetters(this.eventFailures);
+    this.eventsFunction = new MlopsFunction(this, 'RegistryEvents', {
+      ...shared,
+      name: 'registry-events',
+      environment: { ...environment, [ENV.eventBus]: props.eventBus.eventBusName },
+      timeout: Duration.minutes(1),
+      description:
+        'Publishes one registry event per committed registry change (from the table stream) and rewrites model cards',
+    });
+    this.eventsFunction.addEventSource(
+      new DynamoEventSource(this.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+        retryAttempts: props.streamRetryAttempts ?? 10,
+        onFailure: new SqsDlq(this.eventFailures),
+      }),
+    );
+    props.eventBus.grantPutEventsTo(this.eventsFunction);
+    this.grantWriteCards(this.eventsFunction);
+    // The card reads the version (GetItem) and its stage and alias histories (Query).
+    this.table.grant(this.eventsFunction, 'dynamodb:GetItem', 'dynamodb:Query');
+    acknowledge(
+      this.eventsFunction.executionRole,
+      {
+        id: `IAM5[Resource::<${Stack.of(this).getLogicalId(this.artifactBucket.node.defaultChild as s3.CfnBucket)}.Arn>/${MODEL_CARD_KEYS}]`,
+        reason:
+          'Model cards are rewritten for any model and version the registry holds: models/*/versions/*/model-card.md, nothing else.',
+      },
+      {
+        id: 'IAM5[Resource::*]',
+        reason:
+          'dynamodb:ListStreams (granted with the stream event source) takes no resource but *; the stream reads themselves are on this table stream only.',
+      },
+    );
+  }
+
+  /** Lets `grantee` write model cards (`models/<model>/versions/<v>/model-card.md`) and no other key. */
+  grantWriteCards(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:PutObject'],
+      resourceArns: [this.artifactBucket.arnForObjects(MODEL_CARD_KEYS)],
+    });
   }
 
   /** The one IAM5 finding s3:GetObject on `models/*` raises: content-addressed keys are not known in advance. */

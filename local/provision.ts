@@ -1,6 +1,7 @@
 /**
  * Creates on the emulator the data-plane resources a synthesized template declares (S3 buckets;
- * DynamoDB tables with their key schema, indexes, streams, TTL and point-in-time recovery), from
+ * DynamoDB tables with their key schema, indexes, streams, TTL and point-in-time recovery;
+ * EventBridge buses), from
  * the template itself, so tests run against the real definitions. Other resources (functions,
  * roles, state machines) get deterministic physical names and ARNs so intrinsics resolve; the
  * harness runs them in-process.
@@ -21,6 +22,7 @@ import {
   UpdateContinuousBackupsCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { CreateEventBusCommand, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import {
   CreateBucketCommand,
   PutBucketEncryptionCommand,
@@ -122,6 +124,10 @@ function stateOf(
         ref: name,
         attributes: { Arn: `arn:${partition}:logs:${region}:${account}:log-group:${name}:*` },
       };
+    case 'AWS::Events::EventBus': {
+      const arn = `arn:${partition}:events:${region}:${account}:event-bus/${name}`;
+      return { ref: name, attributes: { Arn: arn, Name: name } };
+    }
     case 'AWS::StepFunctions::StateMachine': {
       const arn = `arn:${partition}:states:${region}:${account}:stateMachine:${name}`;
       return { ref: arn, attributes: { Arn: arn, Name: name } };
@@ -272,6 +278,19 @@ async function createBucket(s3: S3Client, name: string, props: Record<string, un
   }
 }
 
+/** Creates an event bus (kept when it exists), so functions can put events on it and tests add rules. */
+async function createEventBus(name: string): Promise<void> {
+  try {
+    await clients.eventbridge().send(new CreateEventBusCommand({ Name: name }));
+  } catch (error) {
+    if (
+      !(error instanceof ResourceAlreadyExistsException) &&
+      (error as Error).name !== 'ResourceAlreadyExistsException'
+    )
+      throw error;
+  }
+}
+
 interface CfnEncryptionRule {
   readonly ServerSideEncryptionByDefault?: { SSEAlgorithm: string; KMSMasterKeyID?: string };
   readonly BucketKeyEnabled?: boolean;
@@ -285,6 +304,7 @@ const NAME_PROPERTY: Readonly<Record<string, string>> = {
   'AWS::IAM::Role': 'RoleName',
   'AWS::Logs::LogGroup': 'LogGroupName',
   'AWS::StepFunctions::StateMachine': 'StateMachineName',
+  'AWS::Events::EventBus': 'Name',
 };
 
 /** Data-plane types a template may declare that the harness does not create (so it refuses them). */
@@ -329,6 +349,10 @@ export async function provision(
   // to attributes such as a table's StreamArn that exist only once the table does).
   await Promise.all(
     resources.map(async ([logicalId, resource]) => {
+      if (resource.Type === 'AWS::Events::EventBus') {
+        await createEventBus(states[logicalId]?.ref as string);
+        return;
+      }
       if (resource.Type !== 'AWS::DynamoDB::Table' && resource.Type !== 'AWS::S3::Bucket') return;
       const props = resolveValue(resource.Properties ?? {}, context, logicalId) as Record<string, unknown>;
       if (resource.Type === 'AWS::DynamoDB::Table') {

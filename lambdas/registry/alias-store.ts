@@ -2,7 +2,8 @@
  * Aliases (`champion`, `challenger`, user aliases) with compare-and-set, over the registry table.
  *
  * Items (beside registry-store.ts's):
- *   pk = MODEL#<name>  sk = ALIAS#<alias>                      current version, seq (moves so far)
+ *   pk = MODEL#<name>  sk = ALIAS#<alias>                      current version, seq (moves so far),
+ *                                                             at/by/reason of the last move
  *   pk = MODEL#<name>  sk = ALIASHIST#<alias>#<10 digits>      one append-only entry per move
  *   version items carry `aliases` (a string set), so every read path returns the same aliases.
  *
@@ -20,7 +21,14 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { ConflictError, NotFoundError } from '../shared/errors.js';
-import { aliasHistorySk, aliasHistorySkPrefix, aliasSk, modelPk, versionSk } from '../shared/layout.js';
+import {
+  ALIAS_HISTORY_SK_PREFIX,
+  aliasHistorySk,
+  aliasHistorySkPrefix,
+  aliasSk,
+  modelPk,
+  versionSk,
+} from '../shared/layout.js';
 import { parseOrThrow } from '../shared/validation.js';
 import { type ModelVersion, modelNameSchema } from './model-version.js';
 
@@ -120,6 +128,10 @@ export class ModelAliasStore {
             alias: request.alias,
             seq: entry.sequence,
             ...(request.version === null ? {} : { version: request.version }),
+            // Who moved it and why, so the stream record of this change carries them.
+            at: entry.at,
+            by: entry.by,
+            reason: entry.reason,
           },
           ConditionExpression: seq === 0 ? 'attribute_not_exists(pk)' : 'seq = :seq',
           ...(seq === 0 ? {} : { ExpressionAttributeValues: { ':seq': seq } }),
@@ -190,6 +202,15 @@ export class ModelAliasStore {
 
   /** An alias's moves, oldest first. */
   async history(modelName: string, alias: string): Promise<AliasHistoryEntry[]> {
+    return this.query(modelName, aliasHistorySkPrefix(alias));
+  }
+
+  /** Every alias's moves of a model, by alias name, each alias's oldest first. */
+  async modelHistory(modelName: string): Promise<AliasHistoryEntry[]> {
+    return this.query(modelName, ALIAS_HISTORY_SK_PREFIX);
+  }
+
+  private async query(modelName: string, prefix: string): Promise<AliasHistoryEntry[]> {
     const out: AliasHistoryEntry[] = [];
     let start: Record<string, unknown> | undefined;
     do {
@@ -197,7 +218,7 @@ export class ModelAliasStore {
         new QueryCommand({
           TableName: this.props.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
-          ExpressionAttributeValues: { ':pk': modelPk(modelName), ':p': aliasHistorySkPrefix(alias) },
+          ExpressionAttributeValues: { ':pk': modelPk(modelName), ':p': prefix },
           ConsistentRead: true,
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { ItemTooLargeError, ValidationError } from '../shared/errors.js';
 import { DYNAMODB_ITEM_LIMIT_BYTES, itemSize } from '../shared/item-size.js';
-import { artifactKey, artifactPrefix } from '../shared/layout.js';
+import { artifactKey, artifactPrefix, REGISTRY_ITEM } from '../shared/layout.js';
 import { parseOrThrow } from '../shared/validation.js';
 import {
   type ArtifactRole,
@@ -148,7 +148,14 @@ export interface ModelVersion {
  * and `createdBy` existed read with `artifacts.model` = their `artifact` and `createdBy` unknown.
  */
 export function versionFromItem(item: Record<string, unknown>): ModelVersion {
-  const { pk: _pk, sk: _sk, requestHash: _hash, stageSeq: _seq, ...stored } = item;
+  const {
+    pk: _pk,
+    sk: _sk,
+    requestHash: _hash,
+    stageSeq: _seq,
+    [REGISTRY_ITEM.lastStageChange]: _change,
+    ...stored
+  } = item;
   const version = stored as unknown as ModelVersion & { artifacts?: VersionArtifacts; createdBy?: string };
   return {
     ...version,

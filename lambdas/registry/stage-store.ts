@@ -3,7 +3,9 @@
  *
  * Items (beside registry-store.ts's):
  *   pk = MODEL#<name>  sk = MODEL                          head: + productionVersion (absent: none)
- *   pk = MODEL#<name>  sk = VERSION#<10 digits>            version: + stageSeq (history length)
+ *   pk = MODEL#<name>  sk = VERSION#<10 digits>            version: + stageSeq (history length),
+ *                                                          lastStageChange (a copy of its newest entry,
+ *                                                          so the stream record carries who and why)
  *   pk = MODEL#<name>  sk = HISTORY#<10 digits>#<10 digits> one append-only entry per stage change
  *
  * A transition is one TransactWriteItems: the version moves only if its stage is still the one the
@@ -23,6 +25,7 @@ import { ConflictError, ContentionError, NotFoundError } from '../shared/errors.
 import {
   MODEL_HEAD_SK as HEAD_SK,
   modelPk,
+  REGISTRY_ITEM,
   stageHistorySk,
   stageHistorySkPrefix,
   stageIndexSk,
@@ -216,12 +219,14 @@ export class ModelStageStore {
       Update: {
         TableName: this.props.tableName,
         Key: { pk, sk: versionSk(entry.version) },
-        UpdateExpression: 'SET stage = :to, stageSeq = :next, updatedAt = :at',
+        UpdateExpression: 'SET stage = :to, stageSeq = :next, updatedAt = :at, #change = :entry',
         ConditionExpression:
           seq === 0
             ? 'stage = :from AND attribute_not_exists(stageSeq)'
             : 'stage = :from AND stageSeq = :seq',
+        ExpressionAttributeNames: { '#change': REGISTRY_ITEM.lastStageChange },
         ExpressionAttributeValues: {
+          ':entry': entry,
           ':to': entry.to,
           ':from': entry.from,
           ':next': entry.sequence,

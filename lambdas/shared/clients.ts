@@ -8,13 +8,19 @@
  */
 import { cloudFormationClient } from './clients/cloudformation.js';
 import { documentClient, dynamoDbClient } from './clients/dynamodb.js';
+import { dynamoDbStreamsClient } from './clients/dynamodb-streams.js';
+import { eventBridgeClient } from './clients/eventbridge.js';
 import { s3Client } from './clients/s3.js';
+import { sqsClient } from './clients/sqs.js';
 import { stsClient } from './clients/sts.js';
 
 export { createCloudFormationClient } from './clients/cloudformation.js';
 export { createDocumentClient, createDynamoDbClient } from './clients/dynamodb.js';
+export { createDynamoDbStreamsClient } from './clients/dynamodb-streams.js';
+export { createEventBridgeClient } from './clients/eventbridge.js';
 export { createS3Client } from './clients/s3.js';
 export { type ClientSettings, clientSettings } from './clients/settings.js';
+export { createSqsClient } from './clients/sqs.js';
 export { type CallerIdentity, createStsClient, type StsClient } from './clients/sts.js';
 
 /** Process-wide clients, built on first use and reused (see `memo` in `./clients/settings.ts`). */
@@ -24,4 +30,7 @@ export const clients = {
   s3: s3Client,
   cloudformation: cloudFormationClient,
   sts: stsClient,
+  eventbridge: eventBridgeClient,
+  dynamodbStreams: dynamoDbStreamsClient,
+  sqs: sqsClient,
 };

@@ -124,6 +124,12 @@ export const artifactKey = (modelName: string, sha256: string, fileName = 'model
 export const modelCardKey = (modelName: string, version: number): string =>
   `${artifactPrefix(modelName)}versions/${String(version).padStart(10, '0')}/model-card.md`;
 
+/** The key pattern of every model card (any model, any version), as grants take it. */
+export const MODEL_CARD_KEYS = `${ARTIFACT_PREFIX.models}*/versions/*/model-card.md`;
+
+/** Content type of the model cards. */
+export const MODEL_CARD_CONTENT_TYPE = 'text/markdown; charset=utf-8';
+
 /** Where a tracked run's artifacts go: `runs/<experiment>/<runId>/`. */
 export const runArtifactPrefix = (experiment: string, runId: string): string =>
   `${ARTIFACT_PREFIX.runs}${experiment}/${runId}/`;
@@ -217,6 +223,12 @@ export const onlineKey = (view: string, entityKey: readonly (string | number)[])
 export const REGISTRY_ITEM = {
   partitionKey: 'pk',
   sortKey: 'sk',
+  /**
+   * On a version item: the stage-history entry of its latest stage change, written in the same
+   * update that moves the stage, so the table's stream record of that change carries who, why and
+   * the gate results (the registry-events consumer reads it from the new image).
+   */
+  lastStageChange: 'lastStageChange',
 } as const;
 
 /** Registry partition key of a model. */
@@ -236,10 +248,14 @@ export const stageHistorySkPrefix = (version: number): string =>
 /** Registry sort key of one stage-history entry of a version. */
 export const stageHistorySk = (version: number, sequence: number): string =>
   `${stageHistorySkPrefix(version)}${String(sequence).padStart(10, '0')}`;
+/** Prefix of every alias item's sort key (`ALIASHIST#…` entries do not start with it). */
+export const ALIAS_SK_PREFIX = 'ALIAS#';
 /** Registry sort key of an alias (which version it points at). */
-export const aliasSk = (alias: string): string => `ALIAS#${alias}`;
+export const aliasSk = (alias: string): string => `${ALIAS_SK_PREFIX}${alias}`;
+/** Prefix of every alias-history entry of a model (a Query with `begins_with` reads all aliases' moves). */
+export const ALIAS_HISTORY_SK_PREFIX = 'ALIASHIST#';
 /** Prefix of an alias's history entries. */
-export const aliasHistorySkPrefix = (alias: string): string => `ALIASHIST#${alias}#`;
+export const aliasHistorySkPrefix = (alias: string): string => `${ALIAS_HISTORY_SK_PREFIX}${alias}#`;
 /** Registry sort key of one alias-history entry. */
 export const aliasHistorySk = (alias: string, sequence: number): string =>
   `${aliasHistorySkPrefix(alias)}${String(sequence).padStart(10, '0')}`;
@@ -382,3 +398,11 @@ export const experimentMetricKey = (experiment: string, key: string): string =>
   `EXP#${experiment}#METRIC#${key}`;
 /** Index sort key of a run's latest value of a metric (key order is numeric order). */
 export const metricSortKey = (value: number, runId: string): string => `${sortableNumber(value)}#${runId}`;
+/** The version number a version item's sort key holds (`VERSION#0000000012` → 12); undefined for other keys. */
+export const versionOfSk = (sk: string): number | undefined =>
+  sk.startsWith(VERSION_SK_PREFIX) ? Number(sk.slice(VERSION_SK_PREFIX.length)) : undefined;
+/** The alias an alias item's sort key names (`ALIAS#champion` → champion); undefined for other keys. */
+export const aliasOfSk = (sk: string): string | undefined =>
+  sk.startsWith(ALIAS_SK_PREFIX) ? sk.slice(ALIAS_SK_PREFIX.length) : undefined;
+/** The model name a registry partition key holds (`MODEL#churn` → churn). */
+export const modelOfPk = (pk: string): string => pk.slice(modelPk('').length);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -10,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TRACKING_ITEM } from '../../lambdas/shared/layout.js';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
 import { ModelRegistry } from '../../lib/model-registry.js';
+import { Monitoring } from '../../lib/monitoring.js';
 import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
@@ -152,6 +154,8 @@ describe('tracking table', () => {
       accessLogsBucket: new s3.Bucket(stack, 'Logs'),
       removalPolicy: RemovalPolicy.DESTROY,
       logRetention: logs.RetentionDays.ONE_WEEK,
+      eventBus: new events.EventBus(stack, 'Bus'),
+      monitoring: new Monitoring(stack, 'Monitoring', { removalPolicy: RemovalPolicy.DESTROY }),
     });
     const tracker = new iam.Role(stack, 'Tracker', { assumedBy: new iam.AccountRootPrincipal() });
     const reader = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
@@ -175,5 +179,76 @@ describe('tracking table', () => {
     expect(read).not.toMatch(/dynamodb:(Scan|PutItem|UpdateItem|DeleteItem)/);
     expect(read).toMatch(/\/index\/\*/);
     expect(read).not.toMatch(/s3:PutObject/);
+  });
+});
+
+describe('registry events', () => {
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  const eventsPolicy = () => {
+    const policies = Object.entries(resources).filter(
+      ([id, r]) =>
+        id.startsWith('ModelRegistryRegistryEventsRoleDefaultPolicy') && r.Type === 'AWS::IAM::Policy',
+    );
+    expect(policies).toHaveLength(1);
+    return (
+      (policies[0]?.[1].Properties?.PolicyDocument as { Statement: Statement[] } | undefined)?.Statement ?? []
+    );
+  };
+
+  it('streams the registry table with old and new images', () => {
+    const [table] = ofType('AWS::DynamoDB::Table').filter(([id]) => id.startsWith('ModelRegistryTable'));
+    expect(table?.[1].Properties?.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+  });
+
+  it('has exactly one event bus, the one the events function publishes to', () => {
+    const buses = ofType('AWS::Events::EventBus');
+    expect(buses).toHaveLength(1);
+    const [busId] = buses[0] ?? [];
+    const fn = ofType('AWS::Lambda::Function').find(([id]) => id.startsWith('ModelRegistryRegistryEvents'));
+    const variables = (fn?.[1].Properties?.Environment as { Variables: Record<string, unknown> } | undefined)
+      ?.Variables;
+    expect(variables?.EVENT_BUS_NAME).toEqual({ Ref: busId });
+  });
+
+  it('consumes the stream bisecting on error, reporting item failures, retrying a bounded number of times, failures to an alarmed queue', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(1);
+    const props = mappings[0]?.[1].Properties as Record<string, unknown>;
+    expect(props).toMatchObject({
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 10,
+      StartingPosition: 'TRIM_HORIZON',
+    });
+    expect(JSON.stringify(props.EventSourceArn)).toMatch(/ModelRegistryTable.*StreamArn/);
+    const destination = JSON.stringify(props.DestinationConfig);
+    const queueId = /"(ModelRegistryEventFailures[A-Za-z0-9]+)"/.exec(destination)?.[1];
+    expect(queueId).toBeDefined();
+    const alarms = ofType('AWS::CloudWatch::Alarm').filter(([, r]) =>
+      JSON.stringify(r.Properties?.Dimensions).includes(queueId as string),
+    );
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]?.[1].Properties).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+    });
+  });
+
+  it('lets the events function put events on the project bus only and write model cards only', () => {
+    const statements = eventsPolicy();
+    const put = statements.filter((s) => [s.Action].flat().includes('events:PutEvents'));
+    expect(put).toHaveLength(1);
+    expect(JSON.stringify(put[0]?.Resource)).toMatch(/EventBus[A-Za-z0-9]*","Arn"/);
+    const s3 = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
+    expect(s3.flatMap((s) => [s.Action].flat())).toEqual(['s3:PutObject']);
+    expect(JSON.stringify(s3[0]?.Resource)).toMatch(/\/models\/\*\/versions\/\*\/model-card\.md"/);
+    const table = statements
+      .filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')))
+      .flatMap((s) => [s.Action].flat())
+      .sort();
+    // Stream reads (the event source mapping) and the card's GetItem and Query; no write.
+    expect(
+      table.filter((a) => !/^dynamodb:(DescribeStream|GetRecords|GetShardIterator|ListStreams)$/.test(a)),
+    ).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
   });
 });

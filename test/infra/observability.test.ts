@@ -87,7 +87,8 @@ describe('failures land somewhere alarmed', () => {
 
   it('keeps failure queues encrypted, TLS-only, for 14 days', () => {
     const queues = ofType('AWS::SQS::Queue');
-    expect(queues.length).toBe(2);
+    // ingestion, materialization, and the registry events' stream batches
+    expect(queues.length).toBe(3);
     const policies = ofType('AWS::SQS::QueuePolicy');
     for (const [id, queue] of queues) {
       expect(queue.Properties).toMatchObject({

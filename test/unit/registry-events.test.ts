@@ -1,0 +1,209 @@
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { meaningOf, type RegistryStreamRecord } from '../../lambdas/registry-events/registry-events.js';
+import {
+  aliasHistorySk,
+  aliasSk,
+  EVENT_DETAIL_TYPE,
+  MODEL_HEAD_SK,
+  modelPk,
+  stageHistorySk,
+  tokenSk,
+  versionSk,
+} from '../../lambdas/shared/layout.js';
+
+const pk = modelPk('churn');
+const m = (item: Record<string, unknown> | undefined) =>
+  item === undefined ? undefined : marshall(item, { removeUndefinedValues: true });
+
+function record(
+  eventName: 'INSERT' | 'MODIFY' | 'REMOVE',
+  sk: string,
+  before?: Record<string, unknown>,
+  after?: Record<string, unknown>,
+  sequenceNumber = '100',
+): RegistryStreamRecord {
+  return {
+    eventName,
+    dynamodb: {
+      Keys: m({ pk, sk }),
+      SequenceNumber: sequenceNumber,
+      ...(before ? { OldImage: m({ pk, sk, ...before }) } : {}),
+      ...(after ? { NewImage: m({ pk, sk, ...after }) } : {}),
+    },
+  } as RegistryStreamRecord;
+}
+
+const version3 = {
+  modelName: 'churn',
+  version: 3,
+  stage: 'None',
+  createdAt: '2026-12-01T10:00:00.000Z',
+  createdBy: 'arn:aws:iam::1:role/trainer',
+  artifact: { key: 'models/churn/sha256/ab/model.onnx', sha256: 'ab'.repeat(32), sizeBytes: 10, bucket: 'b' },
+  lineage: { runId: 'run-7' },
+  metrics: { auc: 0.9 },
+};
+
+describe('registry stream record → event', () => {
+  it('maps a version INSERT to ModelVersionRegistered with a deterministic id', () => {
+    const meaning = meaningOf(record('INSERT', versionSk(3), undefined, version3));
+    expect(meaning.event).toEqual({
+      detailType: EVENT_DETAIL_TYPE.modelVersionRegistered,
+      detail: {
+        eventId: 'model/churn/version/3/registered',
+        modelName: 'churn',
+        version: 3,
+        stage: 'None',
+        createdAt: version3.createdAt,
+        createdBy: version3.createdBy,
+        artifact: { key: version3.artifact.key, sha256: version3.artifact.sha256 },
+        runId: 'run-7',
+      },
+    });
+    expect(meaning.cardVersions).toEqual([3]);
+  });
+
+  it('gives the same id to the same change delivered twice, whatever its stream sequence number', () => {
+    const a = meaningOf(record('INSERT', versionSk(3), undefined, version3, '1'));
+    const b = meaningOf(record('INSERT', versionSk(3), undefined, version3, '999'));
+    expect(a.event?.detail.eventId).toBe(b.event?.detail.eventId);
+  });
+
+  it('maps a version MODIFY whose stage changed to ModelStageChanged with who, why, gates and override', () => {
+    const gates = [{ gate: 'metric:auc', value: 0.7, threshold: 0.8, comparison: '>=', passed: false }];
+    const change = {
+      modelName: 'churn',
+      version: 3,
+      sequence: 2,
+      from: 'Staging',
+      to: 'Production',
+      at: '2026-12-02T09:00:00.000Z',
+      by: 'alice',
+      reason: 'weekly release',
+      gates,
+      gateOverride: { reason: 'known label noise' },
+    };
+    const meaning = meaningOf(
+      record(
+        'MODIFY',
+        versionSk(3),
+        { ...version3, stage: 'Staging', stageSeq: 1 },
+        { ...version3, stage: 'Production', stageSeq: 2, lastStageChange: change },
+      ),
+    );
+    expect(meaning.event).toEqual({
+      detailType: EVENT_DETAIL_TYPE.modelStageChanged,
+      detail: {
+        eventId: 'model/churn/version/3/stage/2',
+        modelName: 'churn',
+        version: 3,
+        sequence: 2,
+        from: 'Staging',
+        to: 'Production',
+        at: change.at,
+        by: 'alice',
+        reason: 'weekly release',
+        gates,
+        gateOverride: { reason: 'known label noise' },
+      },
+    });
+    expect(meaning.cardVersions).toEqual([3]);
+  });
+
+  it('carries causedBy when a promotion archived the version', () => {
+    const meaning = meaningOf(
+      record(
+        'MODIFY',
+        versionSk(2),
+        { ...version3, version: 2, stage: 'Production', stageSeq: 2 },
+        {
+          ...version3,
+          version: 2,
+          stage: 'Archived',
+          stageSeq: 3,
+          lastStageChange: { sequence: 3, at: 't', by: 'alice', reason: 'r', causedBy: { version: 3 } },
+        },
+      ),
+    );
+    expect(meaning.event?.detail).toMatchObject({
+      from: 'Production',
+      to: 'Archived',
+      causedBy: { version: 3 },
+    });
+  });
+
+  it('emits nothing for a version MODIFY that only changed its alias set', () => {
+    const meaning = meaningOf(
+      record('MODIFY', versionSk(3), version3, { ...version3, aliases: new Set(['champion']) }),
+    );
+    expect(meaning).toEqual({ cardVersions: [] });
+  });
+
+  it('maps an alias INSERT to ModelAliasChanged from nothing, with who and why', () => {
+    const meaning = meaningOf(
+      record('INSERT', aliasSk('champion'), undefined, {
+        alias: 'champion',
+        seq: 1,
+        version: 3,
+        at: 't1',
+        by: 'bob',
+        reason: 'first',
+      }),
+    );
+    expect(meaning.event).toEqual({
+      detailType: EVENT_DETAIL_TYPE.modelAliasChanged,
+      detail: {
+        eventId: 'model/churn/alias/champion/1',
+        modelName: 'churn',
+        alias: 'champion',
+        sequence: 1,
+        from: null,
+        to: 3,
+        at: 't1',
+        by: 'bob',
+        reason: 'first',
+      },
+    });
+    expect(meaning.cardVersions).toEqual([3]);
+  });
+
+  it('maps an alias MODIFY to a move from the old version to the new, rewriting both cards', () => {
+    const meaning = meaningOf(
+      record('MODIFY', aliasSk('champion'), { seq: 1, version: 3 }, { seq: 2, version: 4 }),
+    );
+    expect(meaning.event?.detail).toMatchObject({ eventId: 'model/churn/alias/champion/2', from: 3, to: 4 });
+    expect(meaning.cardVersions).toEqual([3, 4]);
+  });
+
+  it('maps an alias deleted by the store (item kept without a version) to a move to nothing', () => {
+    const meaning = meaningOf(record('MODIFY', aliasSk('champion'), { seq: 2, version: 4 }, { seq: 3 }));
+    expect(meaning.event?.detail).toMatchObject({ sequence: 3, from: 4, to: null });
+    expect(meaning.cardVersions).toEqual([4]);
+  });
+
+  it('maps an alias item REMOVE to a move to nothing', () => {
+    const meaning = meaningOf(record('REMOVE', aliasSk('champion'), { seq: 2, version: 4 }, undefined));
+    expect(meaning.event?.detail).toMatchObject({
+      eventId: 'model/churn/alias/champion/2/removed',
+      from: 4,
+      to: null,
+    });
+  });
+
+  it.each([
+    ['the model head', MODEL_HEAD_SK],
+    ['an idempotency token', tokenSk('t-1')],
+    ['a stage-history entry', stageHistorySk(3, 1)],
+    ['an alias-history entry', aliasHistorySk('champion', 1)],
+    ['an index item under another prefix', 'IDX#stage#Production#0000000003'],
+  ])('emits nothing for %s', (_what, sk) => {
+    for (const eventName of ['INSERT', 'MODIFY', 'REMOVE'] as const) {
+      expect(meaningOf(record(eventName, sk, { a: 1 }, { a: 2 }))).toEqual({ cardVersions: [] });
+    }
+  });
+
+  it('emits nothing for a version REMOVE (the registry never deletes versions)', () => {
+    expect(meaningOf(record('REMOVE', versionSk(3), version3, undefined))).toEqual({ cardVersions: [] });
+  });
+});
