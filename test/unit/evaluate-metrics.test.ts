@@ -177,6 +177,11 @@ describe('multiclass metrics', () => {
     expect(m.accuracy).toBe(0.5);
   });
 
+  it('clips a zero probability of the true class in log loss instead of returning Infinity', () => {
+    const m = multiclassMetrics([2, 0, 1], [1, 0, 0, 1, 0, 0, 0, 1, 0], 3);
+    expect(m.logLoss).toBeCloseTo(-Math.log(2 ** -52) / 3, 10);
+  });
+
   it('reports one-vs-rest AUC as null naming a class missing from the held-out set', () => {
     const m = multiclassMetrics([0, 1, 1], [0.8, 0.1, 0.1, 0.2, 0.7, 0.1, 0.1, 0.6, 0.3], 3);
     expect(m.macroRocAuc).toBeNull();
