@@ -135,8 +135,8 @@ describe('slice report', () => {
     const report = sliceReport('segment', Float64Array.from([0, 1, 0]), {
       task: 'multiclass',
       classes: 2,
-      y: [0, 1, 1],
-      probabilities: [0.9, 0.1, 0.2, 0.8, 0.3, 0.7],
+      y: [0, 0, 1],
+      probabilities: [0.9, 0.1, 0.8, 0.2, 0.3, 0.7],
     });
     expect(
       report.slices.map((s) => [s.value, s.metrics.count, 'accuracy' in s.metrics && s.metrics.accuracy]),
