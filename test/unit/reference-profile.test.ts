@@ -191,6 +191,8 @@ describe('reference profile', () => {
       'profile.formatVersion',
     );
     expect(validationErrorOf(() => parseReferenceProfile('{')).field).toBe('profile');
+    const broken = { ...profile, features: [{ ...profile.features[0], counts: [-1] }] };
+    expect(validationErrorOf(() => parseReferenceProfile(broken)).field).toBe('profile.features.0.counts.0');
   });
 
   it('refuses empty data, a missing or mistyped column and predictions of another length', () => {

@@ -29,8 +29,10 @@
  *
  * Deterministic: the same data (in any row order) gives the same profile, to the byte as JSON.
  */
+import * as z from 'zod';
 import type { FeatureColumn } from '../../feature-store/point-in-time-join.js';
 import { ValidationError } from '../../shared/errors.js';
+import { parseOrThrow } from '../../shared/validation.js';
 import type { FeatureInput, TrainingFrame } from '../encoding.js';
 import type { ClassLabel } from '../model-contract.js';
 
@@ -40,57 +42,62 @@ export const DEFAULT_PROFILE_MAX_CATEGORIES = 50;
 /** Inner edges of the probability bins: ten bins of width 0.1. */
 export const PROBABILITY_EDGES: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
-export interface Histogram {
+const count = z.number().int().min(0);
+const rate = z.number().min(0).max(1);
+const histogramShape = {
   /** Non-null values. */
-  readonly count: number;
-  readonly min: number | null;
-  readonly max: number | null;
-  readonly edges: number[];
-  readonly counts: number[];
-}
+  count,
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+  /** Inner cut points, ascending. */
+  edges: z.array(z.number()),
+  /** edges.length + 1 entries. */
+  counts: z.array(count).min(1),
+};
+const histogramSchema = z.strictObject(histogramShape);
+const numericProfileSchema = z.strictObject({
+  kind: z.literal('numeric'),
+  name: z.string(),
+  nullCount: count,
+  nullRate: rate,
+  ...histogramShape,
+});
+const categoricalProfileSchema = z.strictObject({
+  kind: z.literal('categorical'),
+  name: z.string(),
+  count,
+  nullCount: count,
+  nullRate: rate,
+  categories: z.array(z.strictObject({ value: z.string(), count, frequency: rate })),
+  otherCount: count,
+  otherCategories: count,
+});
+const predictionProfileSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('probability'),
+    classes: z.array(z.union([z.number(), z.string()])).min(2),
+    edges: z.array(z.number()),
+    /** Per class, per bin. */
+    counts: z.array(z.array(count)),
+    predictedCounts: z.array(count),
+  }),
+  z.strictObject({ kind: z.literal('score'), ...histogramShape }),
+]);
 
-export interface NumericProfile extends Histogram {
-  readonly kind: 'numeric';
-  readonly name: string;
-  readonly nullCount: number;
-  readonly nullRate: number;
-}
+/** The stored shape; {@link parseReferenceProfile} checks it. */
+export const referenceProfileSchema = z.strictObject({
+  formatVersion: z.literal(PROFILE_FORMAT_VERSION, { error: `must be ${PROFILE_FORMAT_VERSION}` }),
+  rows: count,
+  bins: z.number().int().min(1),
+  features: z.array(z.discriminatedUnion('kind', [numericProfileSchema, categoricalProfileSchema])),
+  prediction: predictionProfileSchema,
+});
 
-export interface CategoryCount {
-  readonly value: string;
-  readonly count: number;
-  readonly frequency: number;
-}
-
-export interface CategoricalProfile {
-  readonly kind: 'categorical';
-  readonly name: string;
-  readonly count: number;
-  readonly nullCount: number;
-  readonly nullRate: number;
-  readonly categories: CategoryCount[];
-  readonly otherCount: number;
-  readonly otherCategories: number;
-}
-
-export type PredictionProfile =
-  | {
-      readonly kind: 'probability';
-      readonly classes: ClassLabel[];
-      readonly edges: number[];
-      /** Per class, per bin. */
-      readonly counts: number[][];
-      readonly predictedCounts: number[];
-    }
-  | ({ readonly kind: 'score' } & Histogram);
-
-export interface ReferenceProfile {
-  readonly formatVersion: typeof PROFILE_FORMAT_VERSION;
-  readonly rows: number;
-  readonly bins: number;
-  readonly features: (NumericProfile | CategoricalProfile)[];
-  readonly prediction: PredictionProfile;
-}
+export type Histogram = z.output<typeof histogramSchema>;
+export type NumericProfile = z.output<typeof numericProfileSchema>;
+export type CategoricalProfile = z.output<typeof categoricalProfileSchema>;
+export type PredictionProfile = z.output<typeof predictionProfileSchema>;
+export type ReferenceProfile = z.output<typeof referenceProfileSchema>;
 
 /** The model's outputs on the reference rows. */
 export type ReferencePredictions =
@@ -259,24 +266,15 @@ export function buildReferenceProfile(
   };
 }
 
-/** Reads a stored profile back, refusing another format version. */
+/** Reads a stored profile back (JSON text or a value), checking its shape and format version. */
 export function parseReferenceProfile(input: unknown): ReferenceProfile {
-  const value = typeof input === 'string' ? safeJson(input) : input;
-  if (value === null || typeof value !== 'object')
-    throw new ValidationError('profile', 'must be a JSON object');
-  const version = (value as { formatVersion?: unknown }).formatVersion;
-  if (version !== PROFILE_FORMAT_VERSION)
-    throw new ValidationError(
-      'profile.formatVersion',
-      `must be ${PROFILE_FORMAT_VERSION}, not ${JSON.stringify(version)}`,
-    );
-  return value as ReferenceProfile;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ValidationError('profile', 'must be JSON');
+  let value = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch {
+      throw new ValidationError('profile', 'must be JSON');
+    }
   }
+  return parseOrThrow(referenceProfileSchema, value, 'profile');
 }
