@@ -130,25 +130,31 @@ export function binIndex(edges: readonly number[], x: number): number {
 
 /** Quantile-binned histogram of the non-NaN values (see the module comment for the rule). */
 export function quantileHistogram(field: string, values: ArrayLike<number>, bins: number): Histogram {
-  const present: number[] = [];
+  const buffer = new Float64Array(values.length);
+  let m = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i] as number;
     if (Number.isNaN(v)) continue;
     if (!Number.isFinite(v))
       throw new ValidationError(field, `must be finite or missing, not ${v} (row ${i})`);
-    present.push(v);
+    buffer[m++] = v;
   }
-  const sorted = Float64Array.from(present).sort();
-  const m = sorted.length;
   if (m === 0) return { count: 0, min: null, max: null, edges: [], counts: [0] };
+  const sorted = buffer.subarray(0, m).sort();
   const max = sorted[m - 1] as number;
   const edges: number[] = [];
   for (let k = 1; k < bins; k++) {
     const edge = sorted[Math.floor((m - 1) * (k / bins))] as number;
     if (edge < max && edge !== edges[edges.length - 1]) edges.push(edge);
   }
+  // The values are sorted: sweep them against the edges (the binIndex rule, in one pass).
   const counts = new Array<number>(edges.length + 1).fill(0);
-  for (const v of sorted) counts[binIndex(edges, v)] = (counts[binIndex(edges, v)] as number) + 1;
+  let bin = 0;
+  for (let i = 0; i < m; i++) {
+    const v = sorted[i] as number;
+    while (bin < edges.length && v > (edges[bin] as number)) bin++;
+    counts[bin] = (counts[bin] as number) + 1;
+  }
   return { count: m, min: sorted[0] as number, max, edges, counts };
 }
 
