@@ -91,10 +91,15 @@ describe('mlops local up … down, each command its own process', () => {
     const state = status.json();
     expect(state).toMatchObject({ running: true, stackName: 'CliTestStack' });
     // Names from the synthesized template's outputs, as a deployed stack reports them.
+    const resources = state.resources as Record<string, string>;
     expect(state.outputs).toEqual({
-      FeatureStoreOfflineBucketName: (state.resources as Record<string, string>).offlineBucket,
-      FeatureStoreOnlineTableName: (state.resources as Record<string, string>).onlineTable,
+      FeatureStoreOfflineBucketName: resources.offlineBucket,
+      FeatureStoreOnlineTableName: resources.onlineTable,
+      ModelRegistryTableName: resources.registryTable,
+      ModelRegistryArtifactBucketName: resources.artifactBucket,
+      ModelRegistryTrackingTableName: resources.trackingTable,
     });
+    expect(Object.values(resources).every((name) => typeof name === 'string' && name.length > 0)).toBe(true);
     // Another stack name while this one runs: said so, not "start the local stack".
     const other = await mlops('--config', CONFIG, '--stack', 'OtherStack', 'features', 'batches', 'customer');
     expect(other.code).toBe(1);

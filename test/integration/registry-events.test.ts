@@ -415,7 +415,7 @@ describe("local/stream-poller.ts: the local stand-in for Lambda's DynamoDB strea
     const seen = new Set<string>();
     const seq = (r: unknown) => (r as RegistryStreamRecord).dynamodb?.SequenceNumber as string;
     const poller = new StreamPoller(
-      { ...mapping, startingPosition: 'LATEST', maxRetries: 2 },
+      { ...mapping, startingPosition: 'LATEST', maxRetries: 10 },
       async (event) => {
         const isPoison = (r: unknown) => {
           const m = meaningOf(r as RegistryStreamRecord);
@@ -428,7 +428,9 @@ describe("local/stream-poller.ts: the local stand-in for Lambda's DynamoDB strea
       },
     );
     await poller.pollOnce();
-    for (let i = 0; i < 4; i++) await register(model); // head and version records of each
+    // Each registration streams several records (head, catalog, index items, version): enough
+    // retries for the bisection to narrow the batch down to the one poison record.
+    for (let i = 0; i < 4; i++) await register(model);
     await poller.drain();
     expect(poller.failures).toHaveLength(1);
     expect(poller.failures[0]).toMatchObject({ batchSize: 1, error: 'Error: boom' });

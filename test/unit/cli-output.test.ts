@@ -179,7 +179,8 @@ describe('entry points in their own processes', () => {
       /^error: config\.logRetentionDays: .*\nerror: config\.featureViews\.x\.owner: /,
     );
     expect(result.stderr).not.toMatch(/^\s+at /m);
-  });
+    // A hang guard, not a speed test: tsx compiles the app in a fresh process (slow on a busy machine).
+  }, 60_000);
 
   it('bin/mlops.mjs (the `npx mlops` entry) prints the version with the exit code 0', () => {
     const result = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'mlops.mjs'), '--version'], {
@@ -189,5 +190,5 @@ describe('entry points in their own processes', () => {
     });
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toBe(`${cliVersion()}\n`);
-  });
+  }, 60_000);
 });
