@@ -17,11 +17,11 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
-  ConflictError,
   ContentionError,
   DependencyError,
   InternalError,
   NotFoundError,
+  NotIndexedError,
   ValidationError,
 } from '../shared/errors.js';
 import {
@@ -97,7 +97,11 @@ export class ModelSearch {
     private readonly tableName: string,
   ) {}
 
-  /** Lists every registered model, by name, a page at a time (one Query of the catalog partition). */
+  /**
+   * Lists every registered model, by name, a page at a time (one Query of the catalog partition).
+   * A model registered before the catalog existed has no catalog item and is not listed until
+   * {@link reindexModel} (`mlops models reindex`) has written it.
+   */
   async listModels(options: ListModelsOptions = {}): Promise<ModelSummaryPage> {
     const limit = options.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
@@ -131,8 +135,9 @@ export class ModelSearch {
   /**
    * A model's versions that pass every filter given, in the order asked, a page at a time (see
    * ./search.ts for which index answers). NotFoundError for an unknown model; ValidationError naming
-   * the field for bad options or a token this search did not issue; ConflictError for a model with
-   * versions registered before search indexes existed until {@link reindexModel} has run on it.
+   * the field for bad options or a token this search did not issue; NotIndexedError (a
+   * ConflictError) for a stage, tag or metric-order search of a model registered before indexes
+   * existed, until {@link reindexModel} has run on it (version order and alias work without it).
    */
   async searchVersions(modelName: unknown, options: unknown = {}): Promise<ModelVersionPage> {
     const name = parseModelName(modelName);
@@ -143,10 +148,13 @@ export class ModelSearch {
       request.nextToken === undefined ? undefined : decodeSearchToken(name, request, plan, request.nextToken);
     const head = await this.get(pk, HEAD_SK);
     if (head === undefined) throw new NotFoundError(`model ${name}`);
-    if (!headIsIndexed(head)) {
-      throw new ConflictError(
-        `model ${name} has versions registered before search indexes existed: run reindexModel('${name}') once (idempotent), then search`,
-        { current: 'not indexed' },
+    // Only the stage, tag and metric-order plans read index items; the version plan (a metric
+    // filter in version order included) pages over the version items and the alias plan reads the
+    // alias, which every model has had from the start.
+    if (plan.kind !== 'version' && plan.kind !== 'alias' && !headIsIndexed(head)) {
+      throw new NotIndexedError(
+        name,
+        `model ${name} has versions registered before search indexes existed: run reindexModel('${name}') once (idempotent) to search it by ${plan.kind === 'metric' ? 'metric order' : plan.kind}`,
       );
     }
 
