@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { GateFailedError } from '../lambdas/registry/gates.js';
-import { ConflictError, NotFoundError, ValidationError } from '../lambdas/shared/errors.js';
+import { ConflictError, NotFoundError, NotIndexedError, ValidationError } from '../lambdas/shared/errors.js';
 import { CLI_ENV } from '../lambdas/shared/layout.js';
 import { ConfigValidationError } from '../lib/config.js';
 import { registerFeatureCommands } from './cli/commands/features.js';
@@ -128,6 +128,11 @@ export function reportError(error: unknown, io: CliIo): ExitCode {
   if (error instanceof GateFailedError) {
     io.stderr(`error: gates: ${error.message}\n`);
     hint('fix the version, or promote anyway with --override-gates "<why>" (recorded in the history)');
+    return EXIT.failure;
+  }
+  if (error instanceof NotIndexedError) {
+    io.stderr(`error: conflict: ${error.message}\n`);
+    hint(`index it once (idempotent): mlops models reindex ${error.modelName}`);
     return EXIT.failure;
   }
   if (error instanceof ConflictError) {

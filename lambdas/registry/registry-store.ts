@@ -349,6 +349,14 @@ export class ModelRegistryStore {
   }
 
   /**
+   * The models {@link reindexModel} has yet to index, by name: a paginated Scan of the head items,
+   * for the explicit migration (`mlops models reindex --all`) only. No read path scans.
+   */
+  async unindexedModels(): Promise<string[]> {
+    return this.search.unindexedModels();
+  }
+
+  /**
    * The version a client token already registered, or undefined when the token is new. A token
    * recorded with another payload is a {@link ConflictError} (tokens written before payloads were
    * fingerprinted carry no hash and count as the same request).

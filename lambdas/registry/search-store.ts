@@ -2,7 +2,8 @@
  * Search over the registry table without scans: listing models from the catalog partition,
  * searching a model's versions through its index items (rules in ./search.ts), and the idempotent
  * migration that indexes versions registered before the indexes existed. Every read is a
- * consistent Query or (Batch)GetItem; the table design is in ./registry-store.ts's header.
+ * consistent Query or (Batch)GetItem, except {@link ModelSearch.unindexedModels}: a Scan for the
+ * explicit migration command only; the table design is in ./registry-store.ts's header.
  *
  * Index items only point at versions; results are the version items themselves, read consistently
  * and checked again against every filter, so a search returns exactly what get returns (aliases
@@ -14,6 +15,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
@@ -30,6 +32,7 @@ import {
   CATALOG_SK_PREFIX,
   catalogSk,
   MODEL_HEAD_SK as HEAD_SK,
+  modelOfPk,
   modelPk,
   SEARCH_INDEX_ATTRIBUTE,
   SEARCH_INDEX_FORMAT,
@@ -276,6 +279,33 @@ export class ModelSearch {
       }),
     );
     return { modelName: name, versions, indexItems };
+  }
+
+  /**
+   * The models whose head lacks the search-index marker (registered before search existed), by
+   * name. They have no catalog item, so nothing but a Scan finds them: this is the registry's ONE
+   * Scan (paginated, head items only), for the explicit migration `mlops models reindex --all`;
+   * no read path calls it.
+   */
+  async unindexedModels(): Promise<string[]> {
+    const names: string[] = [];
+    let start: Item | undefined;
+    do {
+      const page = await this.documents.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'sk = :head AND begins_with(pk, :model) AND attribute_not_exists(#index)',
+          ExpressionAttributeNames: { '#index': SEARCH_INDEX_ATTRIBUTE },
+          ExpressionAttributeValues: { ':head': HEAD_SK, ':model': modelPk('') },
+          ProjectionExpression: 'pk',
+          ConsistentRead: true,
+          ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) names.push(modelOfPk(String(item.pk)));
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return names.sort();
   }
 
   /** Puts a version's stage item for the stage it is in now, deleting any other stage item of it. */
