@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { GateFailedError } from '../lambdas/registry/gates.js';
-import { ConflictError, NotFoundError, ValidationError } from '../lambdas/shared/errors.js';
+import { ConflictError, NotFoundError, NotIndexedError, ValidationError } from '../lambdas/shared/errors.js';
 import { CLI_ENV } from '../lambdas/shared/layout.js';
 import { ConfigValidationError } from '../lib/config.js';
 import { registerFeatureCommands } from './cli/commands/features.js';
@@ -32,6 +32,7 @@ import {
   type ExitCode,
   exitCodeOf,
   processIo,
+  tablesNoted,
 } from './cli/output.js';
 import { NO_STACK_HINT, unreachable } from './cli/resources.js';
 
@@ -75,7 +76,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--table', 'tables on stdout even when it is not a terminal')
     .addHelpText(
       'after',
-      '\nOutput: tables on a terminal, JSON otherwise (or with --json). Errors on stderr as "error: <field>: <rule>".\nExit codes: 0 success, 1 failure, 2 bad input, 3 partial (rows rejected) or not found (models commands).',
+      '\nOutput: tables on a terminal, JSON otherwise (or with --json). Errors on stderr as "error: <field>: <rule>".\nExit codes: 0 success, 1 failure, 2 bad input, 3 partial (rows rejected) or not found (models and runs commands).',
     )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
@@ -130,6 +131,11 @@ export function reportError(error: unknown, io: CliIo): ExitCode {
     hint('fix the version, or promote anyway with --override-gates "<why>" (recorded in the history)');
     return EXIT.failure;
   }
+  if (error instanceof NotIndexedError) {
+    io.stderr(`error: conflict: ${error.message}\n`);
+    hint(`index it once (idempotent): mlops models reindex ${error.modelName}`);
+    return EXIT.failure;
+  }
   if (error instanceof ConflictError) {
     io.stderr(`error: conflict: ${error.message}\n`);
     hint('someone changed it since it was read: look again (mlops models show / history) and retry');
@@ -142,7 +148,14 @@ export function reportError(error: unknown, io: CliIo): ExitCode {
     return EXIT.failure;
   }
   if (name === 'ResourceNotFoundException') {
-    io.stderr(`error: online-table: must be an existing table (${(error as Error).message})\n`);
+    // Any of the stack's tables: name the one this run used (DynamoDB's message often does not).
+    const used = [...tablesNoted(io)];
+    const message = (error as Error).message;
+    const [field, which] =
+      used.length === 1
+        ? [used[0]?.[0], `${used[0]?.[1]} does not exist: `]
+        : ['table', used.length > 1 ? `one of ${used.map(([, n]) => n).join(', ')} does not exist: ` : ''];
+    io.stderr(`error: ${field}: must be an existing table (${which}${message})\n`);
     hint(NO_STACK_HINT);
     return EXIT.failure;
   }

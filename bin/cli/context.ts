@@ -15,7 +15,7 @@ import { S3ObjectStore, type StagingStore } from '../../lambdas/shared/object-st
 import type { MlopsConfig } from '../../lib/config.js';
 import { importConfigFile, resolveConfig } from '../../lib/project-config.js';
 import { useLocalStack } from '../../local/local-state.js';
-import { CliInputError, type CliIo, Output } from './output.js';
+import { CliInputError, type CliIo, noteTable, Output } from './output.js';
 import { cliPrincipal } from './principal.js';
 import { type ResourceOptions, resourceName } from './resources.js';
 
@@ -67,14 +67,24 @@ export class CliContext {
   }
 
   async onlineTableName(): Promise<string> {
-    return resourceName(this.options, this.config.stackName, 'onlineTable');
+    return this.tableName('onlineTable', 'online-table');
+  }
+
+  /** A table's name (flag, local stack or stack output), noted for error messages ({@link noteTable}). */
+  private async tableName(
+    key: 'onlineTable' | 'registryTable' | 'trackingTable',
+    flag: string,
+  ): Promise<string> {
+    const name = await resourceName(this.options, this.config.stackName, key);
+    noteTable(this.out.io, flag, name);
+    return name;
   }
 
   async trackingStore(): Promise<TrackingStore> {
     return new TrackingStore({
       documents: clients.documents(),
       s3: clients.s3(),
-      tableName: await resourceName(this.options, this.config.stackName, 'trackingTable'),
+      tableName: await this.tableName('trackingTable', 'tracking-table'),
     });
   }
 
@@ -84,7 +94,7 @@ export class CliContext {
 
   /** The registry table (flag, local stack or stack output `registryTable`). */
   async registryTableName(): Promise<string> {
-    return resourceName(this.options, this.config.stackName, 'registryTable');
+    return this.tableName('registryTable', 'registry-table');
   }
 
   /** The artifact bucket (flag, local stack or stack output `artifactBucket`). */

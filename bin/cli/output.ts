@@ -149,6 +149,21 @@ export function exitCodeOf(program: object): ExitCode {
   return exitCodes.get(program) ?? EXIT.ok;
 }
 
+const tablesUsed = new WeakMap<CliIo, Map<string, string>>();
+/**
+ * Records that this run resolved a DynamoDB table (`field` is its flag, e.g. `tracking-table`), so
+ * a ResourceNotFoundException can name the table missing: DynamoDB's message often does not.
+ */
+export function noteTable(io: CliIo, field: string, name: string): void {
+  const used = tablesUsed.get(io) ?? new Map<string, string>();
+  used.set(field, name);
+  tablesUsed.set(io, used);
+}
+/** The tables this run resolved, flag → name (see {@link noteTable}). */
+export function tablesNoted(io: CliIo): ReadonlyMap<string, string> {
+  return tablesUsed.get(io) ?? new Map();
+}
+
 export class Output {
   constructor(
     readonly io: CliIo,

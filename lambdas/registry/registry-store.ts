@@ -28,8 +28,10 @@
  * carry the same aliases as every read path. The catalog is a partition rather than a sparse GSI
  * because a GSI is only eventually consistent (a model just registered could be missing) and would
  * change the deployed table; with no local secondary index, its item collection has no size limit.
- * Heads written before search existed carry no `searchIndex`: searching such a model is refused
- * (ConflictError) until `reindexModel` (idempotent) has indexed its versions. No read scans.
+ * Heads written before search existed carry no `searchIndex`: searching such a model by stage, tag
+ * or metric is refused (NotIndexedError, a ConflictError) and it is missing from `listModels` (no
+ * catalog item) until `reindexModel` (idempotent; `mlops models reindex`) has indexed it; listing
+ * its versions in version order and reading an alias work throughout. No read scans.
  *
  * Versions are allocated with optimistic concurrency: read the head, then one transaction that moves
  * the head from n to n+1 only if it still says n and creates VERSION#n+1 (and TOKEN#t) only if
@@ -320,7 +322,10 @@ export class ModelRegistryStore {
       : { versions, nextToken: encodeToken(result.LastEvaluatedKey) };
   }
 
-  /** Lists every registered model by name, a page at a time (a Query of the catalog partition). */
+  /**
+   * Lists every registered model by name, a page at a time (a Query of the catalog partition). A
+   * model registered before the catalog existed is listed once `reindexModel` has run on it.
+   */
   async listModels(options: ListModelsOptions = {}): Promise<ModelSummaryPage> {
     return this.search.listModels(options);
   }
@@ -341,6 +346,14 @@ export class ModelRegistryStore {
    */
   async reindexModel(modelName: unknown): Promise<ReindexResult> {
     return this.search.reindexModel(modelName);
+  }
+
+  /**
+   * The models {@link reindexModel} has yet to index, by name: a paginated Scan of the head items,
+   * for the explicit migration (`mlops models reindex --all`) only. No read path scans.
+   */
+  async unindexedModels(): Promise<string[]> {
+    return this.search.unindexedModels();
   }
 
   /**

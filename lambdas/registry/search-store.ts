@@ -2,7 +2,8 @@
  * Search over the registry table without scans: listing models from the catalog partition,
  * searching a model's versions through its index items (rules in ./search.ts), and the idempotent
  * migration that indexes versions registered before the indexes existed. Every read is a
- * consistent Query or (Batch)GetItem; the table design is in ./registry-store.ts's header.
+ * consistent Query or (Batch)GetItem, except {@link ModelSearch.unindexedModels}: a Scan for the
+ * explicit migration command only; the table design is in ./registry-store.ts's header.
  *
  * Index items only point at versions; results are the version items themselves, read consistently
  * and checked again against every filter, so a search returns exactly what get returns (aliases
@@ -14,14 +15,15 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
-  ConflictError,
   ContentionError,
   DependencyError,
   InternalError,
   NotFoundError,
+  NotIndexedError,
   ValidationError,
 } from '../shared/errors.js';
 import {
@@ -30,6 +32,7 @@ import {
   CATALOG_SK_PREFIX,
   catalogSk,
   MODEL_HEAD_SK as HEAD_SK,
+  modelOfPk,
   modelPk,
   SEARCH_INDEX_ATTRIBUTE,
   SEARCH_INDEX_FORMAT,
@@ -97,7 +100,11 @@ export class ModelSearch {
     private readonly tableName: string,
   ) {}
 
-  /** Lists every registered model, by name, a page at a time (one Query of the catalog partition). */
+  /**
+   * Lists every registered model, by name, a page at a time (one Query of the catalog partition).
+   * A model registered before the catalog existed has no catalog item and is not listed until
+   * {@link reindexModel} (`mlops models reindex`) has written it.
+   */
   async listModels(options: ListModelsOptions = {}): Promise<ModelSummaryPage> {
     const limit = options.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
@@ -131,8 +138,9 @@ export class ModelSearch {
   /**
    * A model's versions that pass every filter given, in the order asked, a page at a time (see
    * ./search.ts for which index answers). NotFoundError for an unknown model; ValidationError naming
-   * the field for bad options or a token this search did not issue; ConflictError for a model with
-   * versions registered before search indexes existed until {@link reindexModel} has run on it.
+   * the field for bad options or a token this search did not issue; NotIndexedError (a
+   * ConflictError) for a stage, tag or metric-order search of a model registered before indexes
+   * existed, until {@link reindexModel} has run on it (version order and alias work without it).
    */
   async searchVersions(modelName: unknown, options: unknown = {}): Promise<ModelVersionPage> {
     const name = parseModelName(modelName);
@@ -143,10 +151,13 @@ export class ModelSearch {
       request.nextToken === undefined ? undefined : decodeSearchToken(name, request, plan, request.nextToken);
     const head = await this.get(pk, HEAD_SK);
     if (head === undefined) throw new NotFoundError(`model ${name}`);
-    if (!headIsIndexed(head)) {
-      throw new ConflictError(
-        `model ${name} has versions registered before search indexes existed: run reindexModel('${name}') once (idempotent), then search`,
-        { current: 'not indexed' },
+    // Only the stage, tag and metric-order plans read index items; the version plan (a metric
+    // filter in version order included) pages over the version items and the alias plan reads the
+    // alias, which every model has had from the start.
+    if (plan.kind !== 'version' && plan.kind !== 'alias' && !headIsIndexed(head)) {
+      throw new NotIndexedError(
+        name,
+        `model ${name} has versions registered before search indexes existed: run reindexModel('${name}') once (idempotent) to search it by ${plan.kind === 'metric' ? 'metric order' : plan.kind}`,
       );
     }
 
@@ -268,6 +279,33 @@ export class ModelSearch {
       }),
     );
     return { modelName: name, versions, indexItems };
+  }
+
+  /**
+   * The models whose head lacks the search-index marker (registered before search existed), by
+   * name. They have no catalog item, so nothing but a Scan finds them: this is the registry's ONE
+   * Scan (paginated, head items only), for the explicit migration `mlops models reindex --all`;
+   * no read path calls it.
+   */
+  async unindexedModels(): Promise<string[]> {
+    const names: string[] = [];
+    let start: Item | undefined;
+    do {
+      const page = await this.documents.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'sk = :head AND begins_with(pk, :model) AND attribute_not_exists(#index)',
+          ExpressionAttributeNames: { '#index': SEARCH_INDEX_ATTRIBUTE },
+          ExpressionAttributeValues: { ':head': HEAD_SK, ':model': modelPk('') },
+          ProjectionExpression: 'pk',
+          ConsistentRead: true,
+          ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) names.push(modelOfPk(String(item.pk)));
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return names.sort();
   }
 
   /** Puts a version's stage item for the stage it is in now, deleting any other stage item of it. */

@@ -79,6 +79,21 @@ export class ConflictError extends MlopsError {
 }
 
 /**
+ * A model registered before the search indexes existed was searched by stage, tag or metric: it
+ * needs its index items written once (`reindexModel`, `mlops models reindex <model>`). A conflict
+ * with what is stored (409), not bad input; `modelName` names the model to reindex.
+ */
+export class NotIndexedError extends ConflictError {
+  readonly modelName: string;
+
+  constructor(modelName: string, message: string) {
+    super(message, { current: 'not indexed' });
+    this.name = 'NotIndexedError';
+    this.modelName = modelName;
+  }
+}
+
+/**
  * A conditional write lost to concurrent writers more times than it may retry. Transient (unlike
  * {@link ConflictError}): the same request may succeed later, so workflows retry it.
  */

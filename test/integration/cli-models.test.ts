@@ -5,13 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../bin/mlops.js';
 import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
 import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import { modelCardKey, modelPk } from '../../lambdas/shared/layout.js';
+import { MODEL_HEAD_SK, modelCardKey, modelPk, versionSk } from '../../lambdas/shared/layout.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 
@@ -271,5 +271,75 @@ describe('mlops models alias / history / card', () => {
     expect(none.stderr).toMatch(
       /error: card: model card of version 2 of model churn .*\nhint: cards are written/,
     );
+  });
+});
+
+describe('mlops models reindex', () => {
+  /** A model as the registry wrote it before search: a head without the index marker, no catalog item. */
+  async function writeLegacyModel(modelName: string): Promise<void> {
+    const artifact = await putModelArtifact(clients.s3(), bucket, modelName, randomBytes(16));
+    const put = (item: Record<string, unknown>) =>
+      clients.documents().send(new PutCommand({ TableName: table, Item: item }));
+    await put({
+      pk: modelPk(modelName),
+      sk: versionSk(1),
+      modelName,
+      version: 1,
+      stage: 'None',
+      artifact: { bucket, key: artifact.key, sha256: artifact.sha256, sizeBytes: 16 },
+      metrics: { auc: 0.5 },
+      params: {},
+      tags: { team: 'legacy' },
+      lineage: {},
+      description: '',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    await put({ pk: modelPk(modelName), sk: MODEL_HEAD_SK, modelName, latestVersion: 1 });
+  }
+  const listed = async () =>
+    ((await cli('models', 'list', '--limit', '100')).json().models as { name: string }[]).map((m) => m.name);
+
+  it('indexes one model or every unindexed one; until then a stage search names the command', async () => {
+    await writeLegacyModel('legacy-cli-a');
+    await writeLegacyModel('legacy-cli-b');
+    expect(await listed()).not.toContain('legacy-cli-a');
+
+    const refused = await cli('models', 'versions', 'legacy-cli-a', '--stage', 'None');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: conflict: model legacy-cli-a has versions registered before/);
+    expect(refused.stderr).toContain('hint: index it once (idempotent): mlops models reindex legacy-cli-a\n');
+    expect(refused.stderr).not.toContain('someone changed it');
+    const plain = await cli('models', 'versions', 'legacy-cli-a');
+    expect(plain.code).toBe(0);
+    expect((plain.json().versions as { version: number }[]).map((v) => v.version)).toEqual([1]);
+
+    const one = await cli('models', 'reindex', 'legacy-cli-a');
+    expect(one.code).toBe(0);
+    expect(one.json()).toEqual({
+      reindexed: [{ modelName: 'legacy-cli-a', versions: 1, indexItems: 3 }],
+    });
+    const staged = await cli('models', 'versions', 'legacy-cli-a', '--stage', 'None');
+    expect((staged.json().versions as { version: number }[]).map((v) => v.version)).toEqual([1]);
+
+    // --all finds only the models still unindexed (not churn, not legacy-cli-a).
+    const all = await cli('models', 'reindex', '--all', '--table');
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/legacy-cli-b\s*│\s*1\s*│\s*3/);
+    expect(all.stdout).not.toContain('legacy-cli-a');
+    expect(all.stdout).not.toContain('churn');
+    expect(await listed()).toEqual(expect.arrayContaining(['legacy-cli-a', 'legacy-cli-b']));
+    const again = await cli('models', 'reindex', '--all');
+    expect(again.json()).toEqual({ reindexed: [] });
+  });
+
+  it('refuses neither or both of a model and --all (exit 2), and an unknown model (exit 3)', async () => {
+    for (const args of [[], ['churn', '--all']]) {
+      const result = await cli('models', 'reindex', ...args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('error: model: name a model or --all (one of the two)');
+    }
+    const unknown = await cli('models', 'reindex', 'nope');
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain('error: model: model nope not found');
   });
 });

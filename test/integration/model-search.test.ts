@@ -21,7 +21,12 @@ import {
 } from '../../lambdas/registry/registry-store.js';
 import { ModelStageStore } from '../../lambdas/registry/stage-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../lambdas/shared/errors.js';
+import {
+  ConflictError,
+  NotFoundError,
+  NotIndexedError,
+  ValidationError,
+} from '../../lambdas/shared/errors.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 
@@ -470,9 +475,41 @@ describe('models registered before search indexes existed', () => {
       3, 2, 1,
     ]);
     expect((await registry.getModelVersion('legacy-search', 2)).stage).toBe('Production');
-    const refused = await rejection(registry.searchVersions('legacy-search', { stage: 'Production' }));
-    expect(refused).toBeInstanceOf(ConflictError);
-    expect(refused.message).toMatch(/reindexModel/);
+    for (const options of [
+      { stage: 'Production' as const },
+      { tag: { key: 'team', value: 'risk' } },
+      { orderBy: { metric: 'auc' } },
+    ]) {
+      const refused = await rejection(registry.searchVersions('legacy-search', options));
+      expect(refused).toBeInstanceOf(NotIndexedError);
+      expect(refused).toBeInstanceOf(ConflictError);
+      expect((refused as NotIndexedError).modelName).toBe('legacy-search');
+      expect(refused.message).toMatch(/reindexModel/);
+    }
+    // The version order pages over the version items (filtered on them: a metric filter in version
+    // order needs no index either) and an alias is read directly.
+    expect(await numbers('legacy-search', {})).toEqual([3, 2, 1]);
+    expect(await numbers('legacy-search', { metric: { name: 'auc', op: '>', value: 0.7 } })).toEqual([3, 2]);
+    const paged = await registry.searchVersions('legacy-search', { limit: 2 });
+    expect(paged.versions.map((v) => v.version)).toEqual([3, 2]);
+    const rest = await registry.searchVersions('legacy-search', {
+      limit: 2,
+      ...(paged.nextToken !== undefined ? { nextToken: paged.nextToken } : {}),
+    });
+    expect(rest.versions.map((v) => v.version)).toEqual([1]);
+    expect(await numbers('legacy-search', { alias: 'champion' })).toEqual([]);
+    await aliases.set({
+      modelName: 'legacy-search',
+      alias: 'champion',
+      version: 2,
+      expectedVersion: null,
+      reason: 'before reindex',
+    });
+    expect(await numbers('legacy-search', { alias: 'champion' })).toEqual([2]);
+    // No catalog item yet: not listed until reindexModel writes one.
+    expect(
+      (await registry.listModels({ limit: 100 })).models.find((m) => m.name === 'legacy-search'),
+    ).toBeUndefined();
 
     // A transition before the migration moves what it can; the migration fixes the rest.
     await move('legacy-search', 3, 'Staging', 'Production'); // archives v2

@@ -111,18 +111,47 @@ describe('mlops runs', () => {
     expect(human.stdout).toMatch(/param depth\s*│\s*3\s*│\s*4/);
   });
 
-  it('answers bad input with exit code 2 and error: field: rule', async () => {
+  it('answers an unknown run or experiment with exit code 3 (not found) and a hint', async () => {
     const unknownRun = await run(['runs', 'show', 'nosuchrun']);
-    expect(unknownRun.code).toBe(2);
+    expect(unknownRun.code).toBe(3);
     expect(unknownRun.stderr).toBe(
-      'error: runId: must name an existing run (nosuchrun is not)\nhint: list runs with: mlops runs list <experiment>\n',
+      'error: runId: run nosuchrun not found\nhint: list runs with: mlops runs list <experiment>\n',
     );
     const unknownExperiment = await run(['runs', 'list', 'nope']);
-    expect(unknownExperiment.code).toBe(2);
-    expect(unknownExperiment.stderr).toMatch(/^error: experiment: must name an existing experiment/);
+    expect(unknownExperiment.code).toBe(3);
+    expect(unknownExperiment.stderr).toMatch(
+      /^error: experiment: experiment nope not found\nhint: experiments: .*churn/,
+    );
     const compareUnknown = await run(['runs', 'compare', runs[1]?.runId as string, 'nosuchrun']);
-    expect(compareUnknown.code).toBe(2);
-    expect(compareUnknown.stderr).toBe('error: runIds.1: must name an existing run (nosuchrun is not)\n');
+    expect(compareUnknown.code).toBe(3);
+    expect(compareUnknown.stderr).toBe(
+      'error: runIds.1: run nosuchrun not found\nhint: list runs with: mlops runs list <experiment>\n',
+    );
+  });
+
+  it('prints the next page token as a hint on stderr, never on stdout', async () => {
+    const first = await run(['runs', 'list', 'churn', '--limit', '2'], { tty: true });
+    expect(first.code).toBe(0);
+    expect(first.stdout).not.toContain('next-token');
+    const token = /^hint: more: mlops runs list churn --next-token (\S+)\n$/.exec(first.stderr)?.[1];
+    expect(token).toBeDefined();
+    const second = await run(['runs', 'list', 'churn', '--limit', '2', '--next-token', token as string]);
+    expect((second.json() as { runs: TrackedRun[] }).runs.map((r) => r.name)).toEqual(['trial-0']);
+    expect(second.stderr).toBe('');
+  });
+
+  it('names the missing table when DynamoDB has none by that name', async () => {
+    const missing = await run(['--tracking-table', 'no-such-tracking-table', 'runs', 'list', 'churn'], {
+      table: false,
+    });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(
+      /^error: tracking-table: must be an existing table \(no-such-tracking-table does not exist: /,
+    );
+    expect(missing.stderr.split('\n')[0]).not.toContain('online-table');
+  });
+
+  it('answers bad input with exit code 2 and error: field: rule', async () => {
     const badFilter = await run(['runs', 'list', 'churn', '--filter', 'val_auc != 1']);
     expect(badFilter.code).toBe(2);
     expect(badFilter.stderr).toMatch(/^error: filter: /);

@@ -1,13 +1,19 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { MODEL_STAGES } from '../../lambdas/registry/model-version.js';
 import { meaningOf, type RegistryStreamRecord } from '../../lambdas/registry-events/registry-events.js';
 import {
   aliasHistorySk,
   aliasSk,
+  CATALOG_PK,
+  catalogSk,
   EVENT_DETAIL_TYPE,
   MODEL_HEAD_SK,
+  metricIndexSk,
   modelPk,
   stageHistorySk,
+  stageIndexSk,
+  tagIndexSk,
   tokenSk,
   versionSk,
 } from '../../lambdas/shared/layout.js';
@@ -22,14 +28,15 @@ function record(
   before?: Record<string, unknown>,
   after?: Record<string, unknown>,
   sequenceNumber = '100',
+  partition = pk,
 ): RegistryStreamRecord {
   return {
     eventName,
     dynamodb: {
-      Keys: m({ pk, sk }),
+      Keys: m({ pk: partition, sk }),
       SequenceNumber: sequenceNumber,
-      ...(before ? { OldImage: m({ pk, sk, ...before }) } : {}),
-      ...(after ? { NewImage: m({ pk, sk, ...after }) } : {}),
+      ...(before ? { OldImage: m({ pk: partition, sk, ...before }) } : {}),
+      ...(after ? { NewImage: m({ pk: partition, sk, ...after }) } : {}),
     },
   } as RegistryStreamRecord;
 }
@@ -191,15 +198,29 @@ describe('registry stream record → event', () => {
     });
   });
 
+  // Every key the registry writes besides versions and aliases, from layout.ts (never spelled here):
+  // if one of them ever maps to an event, this fails.
   it.each([
-    ['the model head', MODEL_HEAD_SK],
-    ['an idempotency token', tokenSk('t-1')],
-    ['a stage-history entry', stageHistorySk(3, 1)],
-    ['an alias-history entry', aliasHistorySk('champion', 1)],
-    ['an index item under another prefix', 'IDX#stage#Production#0000000003'],
-  ])('emits nothing for %s', (_what, sk) => {
+    ['the model head', pk, MODEL_HEAD_SK, { modelName: 'churn', latestVersion: 3 }],
+    ['an idempotency token', pk, tokenSk('t-1'), { version: 3 }],
+    ['a stage-history entry', pk, stageHistorySk(3, 1), { version: 3, from: 'None', to: 'Staging' }],
+    ['an alias-history entry', pk, aliasHistorySk('champion', 1), { alias: 'champion', to: 3 }],
+    ...MODEL_STAGES.map(
+      (stage) => [`the ${stage} stage index item`, pk, stageIndexSk(stage, 3), {}] as const,
+    ),
+    ['a tag index item', pk, tagIndexSk('team', 'risk', 3), {}],
+    ['a metric index item', pk, metricIndexSk('auc', 0.9, 3), {}],
+    ['a negative-metric index item', pk, metricIndexSk('loss', -1.5, 3), {}],
+    ['the catalog item', CATALOG_PK, catalogSk('churn'), { modelName: 'churn' }],
+  ] as const)('emits nothing for %s', (_what, partition, sk, attributes) => {
     for (const eventName of ['INSERT', 'MODIFY', 'REMOVE'] as const) {
-      expect(meaningOf(record(eventName, sk, { a: 1 }, { a: 2 }))).toEqual({ cardVersions: [] });
+      const before = eventName === 'INSERT' ? undefined : attributes;
+      const after = eventName === 'REMOVE' ? undefined : attributes;
+      expect(meaningOf(record(eventName, sk, before, after, '100', partition))).toEqual({ cardVersions: [] });
+      // Whatever the images hold, the key alone decides.
+      expect(meaningOf(record(eventName, sk, { a: 1 }, { a: 2 }, '100', partition))).toEqual({
+        cardVersions: [],
+      });
     }
   });
 

@@ -1,5 +1,5 @@
 /**
- * `mlops models list|show|versions|promote|alias|history|card`: the model registry from the
+ * `mlops models list|show|versions|promote|alias|history|card|reindex`: the model registry from the
  * command line, over the same stores the registry Lambdas use (lambdas/registry/). Writes are
  * recorded as the caller's IAM principal (STS) against AWS, `local` against the local stack.
  */
@@ -429,6 +429,42 @@ export function registerModelCommands(program: Command, io: CliIo): void {
           a.sequence - b.sequence,
       );
       ctx.out.result(entries, (e) => (e.length === 0 ? 'no stage changes yet' : stageHistoryTable(e)));
+    });
+
+  group
+    .command('reindex')
+    .description(
+      'index models registered before search existed (their versions, stages and catalog entry); idempotent',
+    )
+    .argument('[model]', 'model name (or --all)')
+    .option('--all', 'every model not indexed yet')
+    .addHelpText(
+      'after',
+      '\nA model registered before search existed is missing from `mlops models list` and refuses\n' +
+        '`mlops models versions --stage/--tag/--order-by <metric>` until it is reindexed. --all finds\n' +
+        'such models with a paginated Scan of the registry table (head items only): the one scan in\n' +
+        'the registry, for this explicit migration; every other command reads by key.',
+    )
+    .action(async (model: string | undefined, options: { all?: boolean }) => {
+      const ctx = await load();
+      if ((model === undefined) === (options.all !== true))
+        throw new CliInputError(
+          'model',
+          'name a model or --all (one of the two)',
+          'e.g. mlops models reindex churn, or mlops models reindex --all',
+        );
+      const registry = await ctx.registry();
+      const names = model !== undefined ? [model] : await registry.unindexedModels();
+      const reindexed = [];
+      for (const name of names) reindexed.push(await found('model', LIST_HINT, registry.reindexModel(name)));
+      ctx.out.result({ reindexed }, (r) =>
+        r.reindexed.length === 0
+          ? 'every model is indexed already'
+          : table(
+              ['model', 'versions', 'index items'],
+              r.reindexed.map((m) => [m.modelName, m.versions, m.indexItems]),
+            ),
+      );
     });
 
   group

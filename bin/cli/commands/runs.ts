@@ -3,24 +3,27 @@
  * tracking table the stack outputs name (or --tracking-table).
  */
 import type { Command } from 'commander';
-import { RUN_STATUSES, type RunStatus, type TrackedRun } from '../../../lambdas/registry/tracking.js';
+import {
+  RUN_STATUSES,
+  type RunComparison,
+  type RunStatus,
+  type TrackedRun,
+} from '../../../lambdas/registry/tracking.js';
 import type { TrackingStore } from '../../../lambdas/registry/tracking-store.js';
-import { NotFoundError } from '../../../lambdas/shared/errors.js';
+import { NotFoundError, ValidationError } from '../../../lambdas/shared/errors.js';
 import { CliContext } from '../context.js';
 import { splitList } from '../inputs.js';
-import { CliInputError, type CliIo, fields, isoTime, table } from '../output.js';
+import { CliInputError, type CliIo, CliNotFound, fields, isoTime, table } from '../output.js';
 
-/** A run, or bad input naming `field` when there is none with that id. */
+const RUNS_HINT = 'list runs with: mlops runs list <experiment>';
+
+/** A run, or not found (exit 3) naming `field` when there is none with that id. */
 async function findRun(store: TrackingStore, runId: string, field = 'runId'): Promise<TrackedRun> {
   try {
     return await store.getRun(runId);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
-    throw new CliInputError(
-      field,
-      `must name an existing run (${runId} is not)`,
-      'list runs with: mlops runs list <experiment>',
-    );
+    throw new CliNotFound(field, `run ${runId}`, RUNS_HINT);
   }
 }
 
@@ -77,7 +80,7 @@ export function registerRunCommands(program: Command, io: CliIo): void {
           tag = { key: options.tag.slice(0, at), value: options.tag.slice(at + 1) };
         }
         const store = await ctx.trackingStore();
-        await experimentOrBadInput(store, experiment);
+        await experimentOrNotFound(store, experiment);
         const page = searching
           ? await store.searchRuns(experiment, {
               ...(options.filter !== undefined ? { filter: options.filter } : {}),
@@ -109,8 +112,11 @@ export function registerRunCommands(program: Command, io: CliIo): void {
               r.parentRunId ?? '',
             ]),
           );
-          return p.nextToken ? `${rows}\nmore: --next-token ${p.nextToken}` : rows;
+          return rows;
         });
+        // Like `mlops models versions`: the next page as a hint on stderr, stdout stays the result.
+        if (page.nextToken !== undefined)
+          io.stderr(`hint: more: mlops runs list ${experiment} --next-token ${page.nextToken}\n`);
       },
     );
 
@@ -166,7 +172,16 @@ export function registerRunCommands(program: Command, io: CliIo): void {
       const ctx = await CliContext.load(program, io);
       const store = await ctx.trackingStore();
       const metrics = options.metric.flatMap(splitList);
-      const comparison = await store.compareRuns(runIds, metrics.length > 0 ? metrics : undefined);
+      let comparison: RunComparison;
+      try {
+        comparison = await store.compareRuns(runIds, metrics.length > 0 ? metrics : undefined);
+      } catch (error) {
+        // The store answers an unknown id as bad input naming runIds.<i>; to the CLI it is not found.
+        const index = error instanceof ValidationError ? /^runIds\.(\d+)$/.exec(error.field)?.[1] : undefined;
+        if (index === undefined || !(error as ValidationError).rule.startsWith('must name an existing run'))
+          throw error;
+        throw new CliNotFound(`runIds.${index}`, `run ${runIds[Number(index)]}`, RUNS_HINT);
+      }
       ctx.out.result(comparison, (c) =>
         table(
           ['', ...c.rows.map((r) => (r.name ? `${r.name} (${r.runId.slice(0, 8)})` : r.runId))],
@@ -184,11 +199,18 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-async function experimentOrBadInput(store: TrackingStore, experiment: string): Promise<void> {
+async function experimentOrNotFound(store: TrackingStore, experiment: string): Promise<void> {
   try {
     await store.getExperiment(experiment);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
-    throw new CliInputError('experiment', `must name an existing experiment (${experiment} is not)`);
+    const known = (await store.listExperiments()).map((e) => e.name);
+    throw new CliNotFound(
+      'experiment',
+      `experiment ${experiment}`,
+      known.length === 0
+        ? 'no experiments yet: one is created with its first run'
+        : `experiments: ${known.slice(0, 20).join(', ')}${known.length > 20 ? `, … (${known.length})` : ''}`,
+    );
   }
 }
