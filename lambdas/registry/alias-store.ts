@@ -9,8 +9,10 @@
  *
  * A move is one transaction: the alias item changes only if it still points at the version the
  * caller expects (absent for `expectedVersion: null`), the new version's set gains the alias, the old
- * version's set loses it, the history entry is put only if absent. A loser gets a ConflictError
- * carrying the current version; nothing is written.
+ * version's set loses it, the history entry is put only if absent, and a ConditionCheck requires the
+ * model head (so an unknown model writes nothing). A loser gets a ConflictError carrying the current
+ * version; nothing is written. Deleting an unset alias is a NotFoundError and moving an alias to
+ * where it already points writes nothing (no history entry, so no ModelAliasChanged event).
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
@@ -26,6 +28,7 @@ import {
   aliasHistorySk,
   aliasHistorySkPrefix,
   aliasSk,
+  MODEL_HEAD_SK,
   modelPk,
   versionSk,
 } from '../shared/layout.js';
@@ -64,6 +67,12 @@ export interface AliasHistoryEntry {
   readonly reason: string;
 }
 
+/** What {@link ModelAliasStore.set} returns: the entry written, or the current state of a no-op. */
+export interface AliasSetResult extends AliasHistoryEntry {
+  /** False when the alias already pointed at the target version and nothing was written. */
+  readonly changed: boolean;
+}
+
 export interface ModelAliasStoreProps {
   readonly documents: DynamoDBDocumentClient;
   readonly tableName: string;
@@ -89,8 +98,18 @@ export class ModelAliasStore {
       : undefined;
   }
 
-  /** Sets, moves (version) or deletes (version null) an alias if it still points at `expectedVersion`. */
-  async set(input: unknown): Promise<AliasHistoryEntry> {
+  /**
+   * Sets, moves (version) or deletes (version null) an alias if it still points at `expectedVersion`,
+   * and returns the history entry written (`changed: true`).
+   *
+   * Refused with nothing written: ConflictError when the alias is not at `expectedVersion`;
+   * NotFoundError with `field` `modelName` (unknown model), `alias` (deleting an alias that is not
+   * set) or `version` (unknown target version). Moving an alias to the version it already points at
+   * is a no-op: nothing is written (no history entry, no ModelAliasChanged event) and the current
+   * state comes back with `changed: false` (`from` = `to` = that version, `sequence` = moves so far,
+   * `at`/`by`/`reason` of the last move).
+   */
+  async set(input: unknown): Promise<AliasSetResult> {
     const request = parseOrThrow(setAliasSchema, input);
     const pk = modelPk(request.modelName);
     const aliasItem = await this.props.documents.send(
@@ -107,7 +126,28 @@ export class ModelAliasStore {
         `alias ${request.alias} of ${request.modelName} points at ${now ?? 'nothing'}, not ${request.expectedVersion ?? 'nothing'}`,
         { current: now },
       );
-    if (current !== request.expectedVersion) throw conflict(current);
+    const unknownModel = () => new NotFoundError(`model ${request.modelName}`, { field: 'modelName' });
+    if (current !== request.expectedVersion) {
+      // An unset alias of a model that does not exist: say so rather than "points at nothing".
+      if (current === null && !(await this.modelExists(pk))) throw unknownModel();
+      throw conflict(current);
+    }
+    if (current === null && request.version === null) {
+      if (!(await this.modelExists(pk))) throw unknownModel();
+      throw new NotFoundError(`alias ${request.alias} of model ${request.modelName}`, { field: 'alias' });
+    }
+    if (current !== null && current === request.version) {
+      return {
+        alias: request.alias,
+        sequence: seq,
+        from: current,
+        to: current,
+        at: String(aliasItem.Item?.at ?? ''),
+        by: String(aliasItem.Item?.by ?? ''),
+        reason: String(aliasItem.Item?.reason ?? ''),
+        changed: false,
+      };
+    }
     const entry: AliasHistoryEntry = {
       alias: request.alias,
       sequence: seq + 1,
@@ -119,6 +159,14 @@ export class ModelAliasStore {
     };
     const table = this.props.tableName;
     const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
+      // The model must exist, or nothing is written.
+      {
+        ConditionCheck: {
+          TableName: table,
+          Key: { pk, sk: MODEL_HEAD_SK },
+          ConditionExpression: 'attribute_exists(pk)',
+        },
+      },
       {
         Put: {
           TableName: table,
@@ -145,7 +193,9 @@ export class ModelAliasStore {
         },
       },
     ];
-    if (current !== null && current !== request.version) {
+    const HEAD = 0;
+    const ALIAS = 1;
+    if (current !== null) {
       items.push({
         Update: {
           TableName: table,
@@ -155,7 +205,9 @@ export class ModelAliasStore {
         },
       });
     }
-    if (request.version !== null && request.version !== current) {
+    let target = -1;
+    if (request.version !== null) {
+      target = items.length;
       items.push({
         Update: {
           TableName: table,
@@ -175,18 +227,30 @@ export class ModelAliasStore {
       ) {
         const reasons =
           error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
-        if (
-          reasons.at(-1)?.Code === 'ConditionalCheckFailed' &&
-          request.version !== null &&
-          reasons[0]?.Code !== 'ConditionalCheckFailed'
-        ) {
-          throw new NotFoundError(`version ${request.version} of model ${request.modelName}`);
+        const failed = (i: number) => i >= 0 && reasons[i]?.Code === 'ConditionalCheckFailed';
+        if (failed(HEAD)) throw unknownModel();
+        if (failed(target) && !failed(ALIAS)) {
+          throw new NotFoundError(`version ${request.version} of model ${request.modelName}`, {
+            field: 'version',
+          });
         }
         throw conflict((await this.current(request.modelName, request.alias))?.version ?? null);
       }
       throw error;
     }
-    return entry;
+    return { ...entry, changed: true };
+  }
+
+  private async modelExists(pk: string): Promise<boolean> {
+    const head = await this.props.documents.send(
+      new GetCommand({
+        TableName: this.props.tableName,
+        Key: { pk, sk: MODEL_HEAD_SK },
+        ConsistentRead: true,
+        ProjectionExpression: 'pk',
+      }),
+    );
+    return head.Item !== undefined;
   }
 
   /** The version an alias points at; NotFoundError when the alias is not set. */

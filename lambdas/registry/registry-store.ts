@@ -84,7 +84,7 @@ import {
   type ReindexResult,
 } from './search-store.js';
 import { registeredVersionRef } from './tracking.js';
-import { assertRunExists, runLinkUpdate } from './tracking-link.js';
+import { assertRunExists, runLinkUpdate, unknownRunError } from './tracking-link.js';
 import type { ArtifactRole, StoredArtifactRef, VersionArtifacts } from './version-record.js';
 
 export type { MetricOp, SearchVersionsOptions } from './search.js';
@@ -205,66 +205,73 @@ export class ModelRegistryStore {
         (sk) => ({ Put: { TableName: this.tableName, Item: { pk, sk } } }),
       );
 
-      try {
-        await this.documents.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Update: {
-                  TableName: this.tableName,
-                  Key: { pk, sk: HEAD_SK },
-                  // A new model is indexed from its first version; an older one once reindexModel ran.
-                  UpdateExpression: `SET latestVersion = :next, modelName = :name, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)${latest === 0 ? ', #index = :format' : ''}`,
-                  ConditionExpression: latest === 0 ? 'attribute_not_exists(pk)' : 'latestVersion = :latest',
-                  ...(latest === 0 ? { ExpressionAttributeNames: { '#index': SEARCH_INDEX_ATTRIBUTE } } : {}),
-                  ExpressionAttributeValues: {
-                    ':next': version.version,
-                    ':name': request.modelName,
-                    ':now': createdAt,
-                    ...(latest === 0 ? { ':format': SEARCH_INDEX_FORMAT } : { ':latest': latest }),
-                  },
-                },
-              },
-              { Put: { TableName: this.tableName, Item: catalogItem(request.modelName) } },
-              ...indexPuts,
+      const transactItems = [
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: { pk, sk: HEAD_SK },
+            // A new model is indexed from its first version; an older one once reindexModel ran.
+            UpdateExpression: `SET latestVersion = :next, modelName = :name, updatedAt = :now, createdAt = if_not_exists(createdAt, :now)${latest === 0 ? ', #index = :format' : ''}`,
+            ConditionExpression: latest === 0 ? 'attribute_not_exists(pk)' : 'latestVersion = :latest',
+            ...(latest === 0 ? { ExpressionAttributeNames: { '#index': SEARCH_INDEX_ATTRIBUTE } } : {}),
+            ExpressionAttributeValues: {
+              ':next': version.version,
+              ':name': request.modelName,
+              ':now': createdAt,
+              ...(latest === 0 ? { ':format': SEARCH_INDEX_FORMAT } : { ':latest': latest }),
+            },
+          },
+        },
+        { Put: { TableName: this.tableName, Item: catalogItem(request.modelName) } },
+        ...indexPuts,
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: versionItem,
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
+        ...(request.clientToken !== undefined
+          ? [
               {
                 Put: {
                   TableName: this.tableName,
-                  Item: versionItem,
+                  Item: {
+                    pk,
+                    sk: tokenSk(request.clientToken),
+                    version: version.version,
+                    requestHash,
+                    createdAt,
+                  },
                   ConditionExpression: 'attribute_not_exists(pk)',
                 },
               },
-              ...(request.clientToken !== undefined
-                ? [
-                    {
-                      Put: {
-                        TableName: this.tableName,
-                        Item: {
-                          pk,
-                          sk: tokenSk(request.clientToken),
-                          version: version.version,
-                          requestHash,
-                          createdAt,
-                        },
-                        ConditionExpression: 'attribute_not_exists(pk)',
-                      },
-                    },
-                  ]
-                : []),
-              ...(linkRun
-                ? [
-                    runLinkUpdate(
-                      this.trackingTable as string,
-                      runId as string,
-                      registeredVersionRef(request.modelName, version.version),
-                    ),
-                  ]
-                : []),
-            ],
-          }),
-        );
+            ]
+          : []),
+        ...(linkRun
+          ? [
+              runLinkUpdate(
+                this.trackingTable as string,
+                runId as string,
+                registeredVersionRef(request.modelName, version.version),
+              ),
+            ]
+          : []),
+      ];
+      // The run link is the last action: its condition failing means the run vanished since it was
+      // checked, which no retry can fix.
+      const runLinkIndex = linkRun ? transactItems.length - 1 : -1;
+      try {
+        await this.documents.send(new TransactWriteCommand({ TransactItems: transactItems }));
         return version;
       } catch (error) {
+        if (
+          error instanceof TransactionCanceledException &&
+          runLinkIndex >= 0 &&
+          error.CancellationReasons?.[runLinkIndex]?.Code === 'ConditionalCheckFailed'
+        ) {
+          throw unknownRunError(runId as string);
+        }
         if (!isRetryableTransactionError(error)) throw error;
         if (request.clientToken !== undefined) {
           const existing = await this.findByToken(request, requestHash);

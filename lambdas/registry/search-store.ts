@@ -27,7 +27,6 @@ import {
   ValidationError,
 } from '../shared/errors.js';
 import {
-  aliasSk,
   CATALOG_PK,
   CATALOG_SK_PREFIX,
   catalogSk,
@@ -41,6 +40,7 @@ import {
   versionSk,
 } from '../shared/layout.js';
 import { backoffDelay, sleep } from '../shared/retry.js';
+import { ModelAliasReader } from './alias-reader.js';
 import { MODEL_STAGES, type ModelVersion, parseModelName, versionFromItem } from './model-version.js';
 import type { ModelVersionPage } from './registry-store.js';
 import {
@@ -95,10 +95,14 @@ type TransactItem = NonNullable<
 >[number];
 
 export class ModelSearch {
+  private readonly aliases: ModelAliasReader;
+
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+  ) {
+    this.aliases = new ModelAliasReader({ documents, tableName });
+  }
 
   /**
    * Lists every registered model, by name, a page at a time (one Query of the catalog partition).
@@ -162,12 +166,15 @@ export class ModelSearch {
     }
 
     if (plan.kind === 'alias') {
-      const alias = await this.get(pk, aliasSk(request.alias ?? ''));
-      if (typeof alias?.version !== 'number') return { versions: [] };
-      const item = await this.get(pk, versionSk(alias.version));
-      if (item === undefined)
-        throw new InternalError(`alias ${request.alias} of ${name} points at a missing version`);
-      const version = versionFromItem(item);
+      // The alias reader re-reads the alias when it moved between reading it and its version (a
+      // bounded loop, then ContentionError), so a set alias never comes back as [].
+      let version: ModelVersion;
+      try {
+        version = await this.aliases.get(name, request.alias);
+      } catch (error) {
+        if (error instanceof NotFoundError) return { versions: [] }; // the alias is not set
+        throw error;
+      }
       return { versions: matches(version, request) ? [version] : [] };
     }
 

@@ -4,7 +4,8 @@
  * index items a version carries. No I/O here; ./search-store.ts runs it against the table.
  *
  * Which index drives a search (the others' filters are checked on the version items it yields):
- *   alias                          the alias item, then that one version
+ *   alias                          the alias item, then that one version (the alias read again if
+ *                                              it moved in between: ./alias-reader.ts)
  *   orderBy metric m               METRIC#m#…  (a key range when `metric` filters on m too)
  *   stage Production               STAGE#Production#… (at most one version)
  *   tag k=v                        TAG#k=v#…   newest first

@@ -22,8 +22,12 @@ export async function assertRunExists(
       ConsistentRead: true,
     }),
   );
-  if (result.Item === undefined)
-    throw new ValidationError('lineage.runId', `must name a tracked run (${runId} is not one)`);
+  if (result.Item === undefined) throw unknownRunError(runId);
+}
+
+/** The refusal of a `lineage.runId` that names no tracked run (checked first, or the run vanished). */
+export function unknownRunError(runId: string): ValidationError {
+  return new ValidationError('lineage.runId', `must name a tracked run (${runId} is not one)`);
 }
 
 /** The transaction part that records `versionRef` on the run (the run must exist). */

@@ -50,11 +50,19 @@ export class ItemTooLargeError extends ValidationError {
   }
 }
 
-/** A named thing does not exist. */
+export interface NotFoundErrorOptions extends ErrorOptions {
+  /** The input field that named the missing thing (e.g. `modelName`, `alias`), when one did. */
+  readonly field?: string;
+}
+
+/** A named thing does not exist. `field` names the input field that named it, when known. */
 export class NotFoundError extends MlopsError {
-  constructor(what: string, options?: ErrorOptions) {
+  readonly field?: string;
+
+  constructor(what: string, options?: NotFoundErrorOptions) {
     super(`${what} not found`, 404, 'NOT_FOUND', options);
     this.name = 'NotFoundError';
+    if (options?.field !== undefined) this.field = options.field;
   }
 }
 

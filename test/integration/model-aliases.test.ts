@@ -134,11 +134,92 @@ describe('model aliases on the emulator', () => {
       aliases.set({ modelName: 'guarded', alias: 'champion', version: 7, expectedVersion: 1 }),
     );
     expect(unknown).toBeInstanceOf(NotFoundError);
+    expect(unknown).toMatchObject({ field: 'version' });
+    const unknownFromUnset = await rejection(
+      aliases.set({ modelName: 'guarded', alias: 'shadow', version: 2, expectedVersion: null }),
+    );
+    expect(unknownFromUnset).toBeInstanceOf(NotFoundError);
+    expect(unknownFromUnset).toMatchObject({ field: 'version' });
     const stale = await rejection(
       aliases.set({ modelName: 'guarded', alias: 'champion', version: 1, expectedVersion: null }),
     );
     expect(stale).toMatchObject({ name: 'ConflictError', current: 1 });
 
     expect(await modelItems('guarded')).toEqual(before);
+  });
+
+  it('refuses to delete an alias that is not set (never set, or already deleted), writing nothing', async () => {
+    await registerVersions('unset', 1);
+    const never = await modelItems('unset');
+    const neverSet = await rejection(
+      aliases.set({ modelName: 'unset', alias: 'champion', version: null, expectedVersion: null }),
+    );
+    expect(neverSet).toBeInstanceOf(NotFoundError);
+    expect(neverSet).toMatchObject({ field: 'alias', message: 'alias champion of model unset not found' });
+    expect(await modelItems('unset')).toEqual(never);
+
+    await aliases.set({ modelName: 'unset', alias: 'champion', version: 1, expectedVersion: null });
+    await aliases.set({ modelName: 'unset', alias: 'champion', version: null, expectedVersion: 1 });
+    const deleted = await modelItems('unset');
+    const again = await rejection(
+      aliases.set({ modelName: 'unset', alias: 'champion', version: null, expectedVersion: null }),
+    );
+    expect(again).toBeInstanceOf(NotFoundError);
+    expect(again).toMatchObject({ field: 'alias' });
+    expect(await modelItems('unset')).toEqual(deleted);
+    expect((await aliases.history('unset', 'champion')).map((h) => [h.from, h.to])).toEqual([
+      [null, 1],
+      [1, null],
+    ]);
+  });
+
+  it('a move to the version the alias already points at writes nothing and returns the current state', async () => {
+    await registerVersions('settled', 2);
+    const first = await aliases.set({
+      modelName: 'settled',
+      alias: 'champion',
+      version: 2,
+      expectedVersion: null,
+      reason: 'best auc',
+    });
+    expect(first).toMatchObject({ changed: true, sequence: 1, from: null, to: 2 });
+    const before = await modelItems('settled');
+
+    const same = await aliases.set({
+      modelName: 'settled',
+      alias: 'champion',
+      version: 2,
+      expectedVersion: 2,
+      reason: 'again',
+    });
+    expect(same).toEqual({
+      alias: 'champion',
+      sequence: 1,
+      from: 2,
+      to: 2,
+      at: first.at,
+      by: first.by,
+      reason: 'best auc',
+      changed: false,
+    });
+    // No history entry, no touched item (so no stream record, no ModelAliasChanged event).
+    expect(await modelItems('settled')).toEqual(before);
+    expect(await aliases.history('settled', 'champion')).toHaveLength(1);
+  });
+
+  it('refuses every alias change of an unknown model with NotFoundError on modelName, writing nothing', async () => {
+    await registerVersions('known', 1); // a model that exists, so only the name differs
+    for (const [version, expectedVersion] of [
+      [1, null], // set: only the model-head ConditionCheck in the transaction stops it
+      [null, null], // delete
+      [1, 3], // stale expectation
+    ] as const) {
+      const error = await rejection(
+        aliases.set({ modelName: 'no-such-model', alias: 'champion', version, expectedVersion }),
+      );
+      expect(error, `${version} expecting ${expectedVersion}`).toBeInstanceOf(NotFoundError);
+      expect(error).toMatchObject({ field: 'modelName', message: 'model no-such-model not found' });
+    }
+    expect(await modelItems('no-such-model')).toEqual([]);
   });
 });

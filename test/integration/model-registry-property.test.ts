@@ -1,7 +1,8 @@
 /**
  * Property test of the registry's rules: random operation sequences (register, idempotent
  * re-register, stage transitions with right and stale expectations, gated promotions with and
- * without an override, alias set/move/delete with right and stale expectations, unknown versions)
+ * without an override, alias set/move/delete with right and stale expectations, moves to where the
+ * alias already is (no-ops), deletes of unset aliases, unknown versions)
  * run against the emulator and against a small in-memory model of the rules. After every operation
  * the outcome (success or the typed error, with what a ConflictError carries) must match the
  * model's, and every read path (get each version, get by each alias, list versions page by page,
@@ -74,14 +75,17 @@ interface Model {
 }
 
 /** What an operation gave: 'ok' (with the version it returned) or the error's name and `current`. */
-type Outcome = { ok: number | null } | { error: string; current?: unknown };
+type Outcome = { ok: number | null } | { error: string; current?: unknown; field?: string };
 
 async function outcome(run: () => Promise<number | null>): Promise<Outcome> {
   try {
     return { ok: await run() };
   } catch (error) {
-    const e = error as Error & { current?: unknown };
-    return 'current' in e ? { error: e.name, current: e.current } : { error: e.name };
+    const e = error as Error & { current?: unknown; field?: unknown };
+    if ('current' in e) return { error: e.name, current: e.current };
+    return e.name === 'NotFoundError' && typeof e.field === 'string'
+      ? { error: e.name, field: e.field }
+      : { error: e.name };
   }
 }
 
@@ -200,8 +204,15 @@ describe('registry rules under random operation sequences', () => {
           const expectedVersion = stale ? (random() < 0.3 ? null : anyVersion()) : current;
           log.push(`alias ${alias} ${current}->${target} expecting ${expectedVersion}`);
           if (expectedVersion !== current) expected = { error: 'ConflictError', current };
-          else if (target !== null && target > model.versions.length) expected = { error: 'NotFoundError' };
-          else {
+          else if (target === null && current === null) {
+            expected = { error: 'NotFoundError', field: 'alias' }; // deleting an unset alias
+            seen.add('alias:delete-unset');
+          } else if (target !== null && target > model.versions.length)
+            expected = { error: 'NotFoundError', field: 'version' };
+          else if (target === current) {
+            expected = { ok: target }; // already there: nothing written, no history entry
+            seen.add('alias:unchanged');
+          } else {
             expected = { ok: target };
             if (target === null) model.aliases.delete(alias);
             else model.aliases.set(alias, target);
@@ -263,6 +274,8 @@ describe('registry rules under random operation sequences', () => {
         'alias:ok',
         'alias:ConflictError',
         'alias:NotFoundError',
+        'alias:delete-unset',
+        'alias:unchanged',
       ]),
     );
   });

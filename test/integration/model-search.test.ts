@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type DynamoDBDocumentClient,
+  GetCommand,
   QueryCommand,
   ScanCommand,
   TransactWriteCommand,
@@ -23,10 +24,12 @@ import { ModelStageStore } from '../../lambdas/registry/stage-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import {
   ConflictError,
+  ContentionError,
   NotFoundError,
   NotIndexedError,
   ValidationError,
 } from '../../lambdas/shared/errors.js';
+import { aliasSk } from '../../lambdas/shared/layout.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 
@@ -77,6 +80,35 @@ async function partition(modelName: string): Promise<Record<string, unknown>[]> 
 }
 
 /** Registers versions with the given metrics and tags, in order (version i+1 gets specs[i]). */
+/**
+ * The documents client with an interleaving injected at the SDK boundary: right after each read of
+ * `alias`'s item (while `moves` allows), another writer moves the alias one version up, before the
+ * search reads the version the alias pointed at.
+ */
+function movingAfterAliasRead(
+  modelName: string,
+  alias: string,
+  moves: { left: number; done: number },
+): DynamoDBDocumentClient {
+  return new Proxy(documents, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver);
+      return async (command: unknown) => {
+        const result = await target.send(command as Parameters<typeof target.send>[0]);
+        if (command instanceof GetCommand && command.input.Key?.sk === aliasSk(alias) && moves.left > 0) {
+          const from = (result as { Item?: { version?: number } }).Item?.version ?? null;
+          if (from !== null) {
+            await aliases.set({ modelName, alias, version: from + 1, expectedVersion: from });
+            moves.left--;
+            moves.done++;
+          }
+        }
+        return result;
+      };
+    },
+  });
+}
+
 async function registerAll(
   modelName: string,
   specs: readonly {
@@ -541,5 +573,41 @@ describe('models registered before search indexes existed', () => {
     expect(again).toMatchObject({ versions: 3, indexItems: 9 });
     expect(await tableItems()).toEqual(once);
     expect(await rejection(registry.reindexModel('never-registered'))).toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('search by alias while the alias moves (interleaving injected at the SDK boundary)', () => {
+  it('finds an alias that moves between the read of the alias and the read of its version', async () => {
+    await registerAll('moving', [{}, {}, {}]);
+    await aliases.set({ modelName: 'moving', alias: 'champion', version: 1, expectedVersion: null });
+    const moves = { left: 2, done: 0 };
+    const racing = new ModelRegistryStore({
+      documents: movingAfterAliasRead('moving', 'champion', moves),
+      s3: clients.s3(),
+      tableName,
+      artifactBucket: bucket,
+    });
+    const page = await racing.searchVersions('moving', { alias: 'champion' });
+    expect(moves.done).toBe(2); // 1 -> 2 -> 3 while the search ran
+    expect(page.versions).toEqual([await registry.getModelVersion('moving', 3)]);
+    expect(page.versions[0]?.aliases).toEqual(['champion']);
+  });
+
+  it('gives up with ContentionError (not []) when the alias keeps moving on every read', async () => {
+    await registerAll(
+      'restless',
+      Array.from({ length: 10 }, () => ({})),
+    );
+    await aliases.set({ modelName: 'restless', alias: 'champion', version: 1, expectedVersion: null });
+    const moves = { left: 9, done: 0 };
+    const racing = new ModelRegistryStore({
+      documents: movingAfterAliasRead('restless', 'champion', moves),
+      s3: clients.s3(),
+      tableName,
+      artifactBucket: bucket,
+    });
+    const error = await racing.searchVersions('restless', { alias: 'champion' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ContentionError);
+    expect(moves.done).toBe(5); // the reader's bounded re-reads
   });
 });

@@ -1,6 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  ScanCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
 import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
@@ -18,7 +24,7 @@ import {
   NotFoundError,
   ValidationError,
 } from '../../lambdas/shared/errors.js';
-import { runPk } from '../../lambdas/shared/layout.js';
+import { RUN_SK, runPk } from '../../lambdas/shared/layout.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 
@@ -564,6 +570,51 @@ describe('registered versions', () => {
       ValidationError,
       'lineage.runId',
     );
+    expect(await registryItems()).toEqual(before);
+  });
+
+  it('refuses with ValidationError on lineage.runId, at once, when the run vanishes before the transaction', async () => {
+    const run = await tracking.createRun({ experiment: await experiment() });
+    let transactions = 0;
+    // The run is deleted between the registry's check that it exists and its transaction (the
+    // interleaving is injected at the SDK boundary; the writes are real).
+    const vanishing: DynamoDBDocumentClient = new Proxy(clients.documents(), {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: unknown) => {
+          if (command instanceof TransactWriteCommand) {
+            transactions++;
+            await target.send(
+              new DeleteCommand({ TableName: tableName, Key: { pk: runPk(run.runId), sk: RUN_SK } }),
+            );
+          }
+          return target.send(command as Parameters<typeof target.send>[0]);
+        };
+      },
+    });
+    const registry = new ModelRegistryStore({
+      documents: vanishing,
+      s3: clients.s3(),
+      tableName: registryTable,
+      artifactBucket: bucket,
+      trackingTable: tableName,
+    });
+    const model = `m-${randomUUID().slice(0, 8)}`;
+    const artifact = await putModelArtifact(clients.s3(), bucket, model, randomBytes(64));
+    const registryItems = async () =>
+      (await clients.documents().send(new ScanCommand({ TableName: registryTable, ConsistentRead: true })))
+        .Items;
+    const before = await registryItems();
+    const error = await rejection(
+      registry.registerModelVersion({
+        modelName: model,
+        artifact: { key: artifact.key, sha256: artifact.sha256 },
+        lineage: { runId: run.runId },
+      }),
+    );
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(error).toMatchObject({ field: 'lineage.runId' });
+    expect(transactions).toBe(1); // not retried as a lost race
     expect(await registryItems()).toEqual(before);
   });
 });

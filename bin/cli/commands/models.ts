@@ -73,7 +73,7 @@ async function found<T>(field: string, hint: string, work: Promise<T>): Promise<
     return await work;
   } catch (error) {
     if (error instanceof NotFoundError && !(error instanceof CliNotFound))
-      throw new CliNotFound(field, error.message.replace(/ not found$/, ''), hint);
+      throw new CliNotFound(error.field ?? field, error.message.replace(/ not found$/, ''), hint);
     throw error;
   }
 }
@@ -372,7 +372,11 @@ export function registerModelCommands(program: Command, io: CliIo): void {
             reason: options.reason,
           }),
         );
-        ctx.out.result(entry, (e) => `${model} ${e.alias}: ${e.from ?? '(unset)'} -> ${e.to ?? '(deleted)'}`);
+        ctx.out.result(entry, (e) =>
+          e.changed
+            ? `${model} ${e.alias}: ${e.from ?? '(unset)'} -> ${e.to ?? '(deleted)'}`
+            : `${model} ${e.alias}: already ${e.to} (unchanged)`,
+        );
       },
     );
 
