@@ -52,20 +52,16 @@ export function murmur3(bytes: Uint8Array, length: number, seed: number): number
     h = (h << 13) | (h >>> 19);
     h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   }
-  let k = 0;
-  switch (length & 3) {
-    // biome-ignore lint/suspicious/noFallthroughSwitchClause: MurmurHash3's tail falls through
-    case 3:
-      k ^= (bytes[blocks + 2] as number) << 16;
-    // biome-ignore lint/suspicious/noFallthroughSwitchClause: as above
-    case 2:
-      k ^= (bytes[blocks + 1] as number) << 8;
-    case 1:
-      k ^= bytes[blocks] as number;
-      k = Math.imul(k, 0xcc9e2d51);
-      k = (k << 15) | (k >>> 17);
-      k = Math.imul(k, 0x1b873593);
-      h ^= k;
+  const tail = length & 3;
+  if (tail > 0) {
+    let k = 0;
+    if (tail === 3) k ^= (bytes[blocks + 2] as number) << 16;
+    if (tail >= 2) k ^= (bytes[blocks + 1] as number) << 8;
+    k ^= bytes[blocks] as number;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
   }
   h ^= length;
   h ^= h >>> 16;
