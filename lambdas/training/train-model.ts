@@ -17,6 +17,7 @@ import * as ort from 'onnxruntime-node';
 import type * as z from 'zod';
 import type { InputSignature, ModelLineage } from '../registry/version-record.js';
 import { ValidationError } from '../shared/errors.js';
+import { parseOrThrow } from '../shared/validation.js';
 import {
   type EncodingSpec,
   encodeColumns,
@@ -40,7 +41,7 @@ import { exportGbdtModel } from './gbdt-onnx.js';
 import { classLabels, regressionTargets, type Task } from './labels.js';
 import { exportLinearModel } from './linear/linear-export.js';
 import { predictLinear, trainLinearModel } from './linear/linear-model.js';
-import type { gbdtTrainerSchema, linearTrainerSchema } from './model-config.js';
+import { gbdtTrainerSchema, linearTrainerSchema } from './model-config.js';
 import { type ClassLabel, MODEL_INPUT, OUTPUT_PREDICTION, OUTPUT_PROBABILITIES } from './model-contract.js';
 import { type Split, type SplitOptions, selectRows, splitFrame } from './split.js';
 
@@ -288,6 +289,11 @@ function metricsOf(task: Task, y: ArrayLike<number>, scores: HeldOutScores, clas
  */
 export async function trainModel(input: TrainModelInput): Promise<TrainModelResult> {
   const { task, frame } = input;
+  // The model config's trainer schemas: unknown params, and those the run decides (task, seed,
+  // validation share), are refused by name rather than silently overridden.
+  if (input.trainer.algorithm === 'linear') parseOrThrow(linearTrainerSchema, input.trainer, 'trainer');
+  else if (input.trainer.algorithm === 'gbdt') parseOrThrow(gbdtTrainerSchema, input.trainer, 'trainer');
+  else throw new ValidationError('trainer.algorithm', 'must be linear or gbdt');
   checkLabel(input, frame, 'rows');
   if (input.test !== undefined) checkLabel(input, input.test, 'test');
   const split = splitFrame(

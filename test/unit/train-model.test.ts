@@ -158,6 +158,18 @@ describe('trainModel', () => {
       });
     });
 
+    it('params the run decides, or unknown ones', async () => {
+      await expect(
+        trainModel({
+          ...input('binary', gbdt),
+          trainer: JSON.parse('{"algorithm":"gbdt","params":{"seed":3}}'),
+        }),
+      ).rejects.toMatchObject({ field: 'trainer.params.seed', rule: 'is not a known field' });
+      await expect(
+        trainModel({ ...input('binary', linear), trainer: { algorithm: 'linear', params: { l2: -1 } } }),
+      ).rejects.toMatchObject({ field: 'trainer.params.l2' });
+    });
+
     it('a label column that is not in the data', async () => {
       await expect(trainModel({ ...input('binary', gbdt), label: 'churned' })).rejects.toMatchObject({
         field: 'churned',
