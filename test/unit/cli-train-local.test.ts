@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../bin/mlops.js';
 import { readModelContract } from '../../lambdas/training/model-contract.js';
@@ -92,6 +93,47 @@ describe('mlops train local', () => {
     expect(result.stdout).toMatch(/rows\s*│ train 400, validation 0, test 100/);
     expect(result.stdout).toMatch(/rocAuc\s*│ 0\.9/);
     expect(existsSync(out)).toBe(true);
+  });
+
+  it('reads Parquet with its column types (a multiclass string label)', async () => {
+    const random = prng(6);
+    const x1 = Array.from({ length: 300 }, () => 4 * random() - 2);
+    const file = path.join(dir, 'train.parquet');
+    writeFileSync(
+      file,
+      new Uint8Array(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'x1', data: x1, type: 'DOUBLE' },
+            { name: 'flag', data: x1.map((_, i) => i % 2 === 0), type: 'BOOLEAN' },
+            {
+              name: 'level',
+              data: x1.map((v) => (v < -0.5 ? 'low' : v < 0.5 ? 'mid' : 'high')),
+              type: 'STRING',
+            },
+          ],
+        }),
+      ),
+    );
+    const result = await cli(
+      'train',
+      'local',
+      '--data',
+      file,
+      '--label',
+      'level',
+      '--algorithm',
+      'gbdt',
+      '--out',
+      path.join(dir, 'pq.onnx'),
+    );
+    expect(result.stderr).toBe('');
+    expect(result.json()).toMatchObject({
+      task: 'multiclass',
+      features: ['x1:float64', 'flag:bool'],
+      classes: ['high', 'low', 'mid'],
+      metrics: { macroF1: expect.any(Number) },
+    });
   });
 
   it('infers a regression task from a numeric label', async () => {
