@@ -296,25 +296,19 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
   else throw new ValidationError('trainer.algorithm', 'must be linear or gbdt');
   checkLabel(input, frame, 'rows');
   if (input.test !== undefined) checkLabel(input, input.test, 'test');
-  const split = splitFrame(
-    frame,
-    input.test === undefined
-      ? input.split
-      : // Every row is train or validation: the validation share of all rows.
-        {
-          testFraction: input.split.validationFraction || Number.MIN_VALUE,
-          validationFraction: 0,
-          seed: input.split.seed,
-        },
-    input.split.identity,
-  );
+  const { validationFraction, seed, identity } = input.split;
   const explicitTest = input.test !== undefined;
-  const trainRows = explicitTest && input.split.validationFraction === 0 ? allRows(frame.rows) : split.train;
-  const validationRows = explicitTest
-    ? input.split.validationFraction === 0
-      ? new Uint32Array(0)
-      : split.test
-    : split.validation;
+  let split: Split;
+  if (!explicitTest) split = splitFrame(frame, input.split, identity);
+  else if (validationFraction === 0)
+    split = { train: allRows(frame.rows), validation: new Uint32Array(0), test: new Uint32Array(0) };
+  else {
+    // Every row is train or validation: the validation share is of all rows.
+    const s = splitFrame(frame, { testFraction: validationFraction, validationFraction: 0, seed }, identity);
+    split = { train: s.train, validation: s.test, test: new Uint32Array(0) };
+  }
+  const trainRows = split.train;
+  const validationRows = split.validation;
   const testFrame = input.test ?? selectRows(frame, split.test);
   if (trainRows.length === 0)
     throw new ValidationError('rows', `leave no training rows (${frame.rows} rows)`);
@@ -322,6 +316,15 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
     throw new ValidationError(
       'split.testFraction',
       `leaves no held-out rows among ${frame.rows}: add rows or raise it`,
+    );
+  if (
+    input.trainer.algorithm === 'gbdt' &&
+    input.trainer.params?.earlyStoppingRounds !== undefined &&
+    validationRows.length === 0
+  )
+    throw new ValidationError(
+      'split.validationFraction',
+      'must leave validation rows when trainer.params.earlyStoppingRounds is set',
     );
   const train = selectRows(frame, trainRows);
   const validation = selectRows(frame, validationRows);
@@ -370,9 +373,7 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
         rows: { train: trainRows.length, validation: validationRows.length, test: testFrame.rows },
       },
       referenceProfile,
-      split: explicitTest
-        ? { train: trainRows, validation: validationRows, test: new Uint32Array(0) }
-        : split,
+      split,
     };
   } finally {
     await session.release();

@@ -136,6 +136,27 @@ describe('mlops train local', () => {
     });
   });
 
+  it('holds back validation rows for early stopping only', async () => {
+    const result = await cli(
+      'train',
+      'local',
+      '--data',
+      trainCsv,
+      '--label',
+      'churned',
+      '--algorithm',
+      'gbdt',
+      '--param',
+      'earlyStoppingRounds=5',
+      '--out',
+      path.join(dir, 'early.onnx'),
+    );
+    expect(result.code).toBe(0);
+    const rows = result.json().rows as { train: number; validation: number; test: number };
+    expect(rows.validation).toBeGreaterThan(0);
+    expect(rows.train + rows.validation + rows.test).toBe(400);
+  });
+
   it('infers a regression task from a numeric label', async () => {
     const file = path.join(dir, 'reg.csv');
     writeFileSync(

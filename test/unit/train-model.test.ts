@@ -170,6 +170,15 @@ describe('trainModel', () => {
       ).rejects.toMatchObject({ field: 'trainer.params.l2' });
     });
 
+    it('early stopping without validation rows', async () => {
+      await expect(
+        trainModel({
+          ...input('binary', { algorithm: 'gbdt', params: { earlyStoppingRounds: 3 } }),
+          split: { ...split, validationFraction: 0 },
+        }),
+      ).rejects.toMatchObject({ field: 'split.validationFraction' });
+    });
+
     it('a label column that is not in the data', async () => {
       await expect(trainModel({ ...input('binary', gbdt), label: 'churned' })).rejects.toMatchObject({
         field: 'churned',

@@ -195,7 +195,8 @@ export function registerTrainCommands(program: Command, io: CliIo): void {
         label: options.label,
         features,
         trainer,
-        split: { testFraction, validationFraction: trainer.algorithm === 'gbdt' ? 0.1 : 0, seed },
+        // Rows are held back for validation only when early stopping uses them.
+        split: { testFraction, validationFraction: 'earlyStoppingRounds' in options.param ? 0.1 : 0, seed },
         ...(test === undefined ? {} : { test }),
       });
       await writeFile(options.out, result.onnx);
