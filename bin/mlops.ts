@@ -20,6 +20,7 @@ import { registerMaterializeCommands } from './cli/commands/materialize.js';
 import { registerModelCommands } from './cli/commands/models.js';
 import { registerOnlineCommands } from './cli/commands/online.js';
 import { registerRunCommands } from './cli/commands/runs.js';
+import { registerTrainCommands } from './cli/commands/train.js';
 import { registerTrainingSetCommands } from './cli/commands/training-set.js';
 import { registerViewCommands } from './cli/commands/views.js';
 import {
@@ -89,6 +90,7 @@ export function buildProgram(io: CliIo): Command {
   registerRunCommands(program, io);
   registerLocalCommands(program, io);
   registerModelCommands(program, io);
+  registerTrainCommands(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
