@@ -260,12 +260,13 @@ export class ModelRegistry extends Construct {
   /**
    * Lets `grantee` register versions and nothing more: GetItem (head, token, version), PutItem and
    * UpdateItem (the allocation transaction's parts; TransactWriteItems is authorized per part) on
-   * the table, and s3:GetObject (HeadObject and GetObject) on artifacts under `models/`.
+   * the table, and s3:GetObject (HeadObject and GetObject) plus s3:GetObjectVersion (the checksum
+   * fallback reads the exact version it headed) on artifacts under `models/`.
    */
   grantRegister(grantee: iam.IGrantable): iam.Grant {
     iam.Grant.addToPrincipal({
       grantee,
-      actions: ['s3:GetObject'],
+      actions: ['s3:GetObject', 's3:GetObjectVersion'],
       resourceArns: [this.artifactBucket.arnForObjects(ARTIFACT_KEYS.models)],
     });
     return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');

@@ -20,11 +20,13 @@
  * events go out twice. Each carries the same `detail.eventId`, so a consumer that keeps the ids it
  * has seen drops the repeat.
  */
+
 import {
   PutEventsCommand,
   type PutEventsCommandOutput,
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
+import { DependencyError } from '../shared/errors.js';
 import { EVENT_SOURCE } from '../shared/layout.js';
 import { backoffDelay, sleep } from '../shared/retry.js';
 import { meaningOf, type RegistryEvent, type RegistryStreamRecord } from './registry-events.js';
@@ -114,7 +116,8 @@ export async function publishRecords(
           if (outcome?.EventId !== undefined && outcome.ErrorCode === undefined) remember(p.eventId);
           else {
             failed.push(p);
-            lastError = new Error(
+            lastError = new DependencyError(
+              'EventBridge',
               `PutEvents entry failed: ${outcome?.ErrorCode} ${outcome?.ErrorMessage ?? ''}`,
             );
           }

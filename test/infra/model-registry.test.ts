@@ -52,7 +52,8 @@ describe('model registry permissions', () => {
   it('gives the register function only the item reads and writes a registration makes', () => {
     const { actions, statements } = dataStatements('ModelRegistryRegisterModelVersionRoleDefaultPolicy');
     // Get (head, token, version), TransactWriteItems of an Update (head) and Puts (version, token),
-    // and HeadObject/GetObject on the artifact (both authorized by s3:GetObject).
+    // and HeadObject/GetObject on the artifact (both authorized by s3:GetObject; reading the headed
+    // version by VersionId needs s3:GetObjectVersion).
     // Plus GetItem (the run exists) and UpdateItem (its registeredVersions) on the tracking table.
     expect(actions).toEqual([
       'dynamodb:GetItem',
@@ -61,6 +62,7 @@ describe('model registry permissions', () => {
       'dynamodb:UpdateItem',
       'dynamodb:UpdateItem',
       's3:GetObject',
+      's3:GetObjectVersion',
     ]);
     const s3 = statements.find((s) => [s.Action].flat().includes('s3:GetObject'));
     expect(JSON.stringify(s3?.Resource)).toMatch(/\/models\/\*"/);

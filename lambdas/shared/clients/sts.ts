@@ -3,6 +3,7 @@
  * when it talks to AWS. No Lambda needs it.
  */
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { DependencyError } from '../errors.js';
 import { baseConfig, type ClientSettings, clientSettings, memo } from './settings.js';
 
 /** Who the credentials belong to. */
@@ -23,7 +24,7 @@ export function createStsClient(settings: ClientSettings = clientSettings()): St
   return {
     async getCallerIdentity() {
       const out = await client.send(new GetCallerIdentityCommand({}));
-      if (!out.Arn) throw new Error('STS GetCallerIdentity answered without an Arn');
+      if (!out.Arn) throw new DependencyError('STS', 'GetCallerIdentity answered without an Arn');
       return { arn: out.Arn, account: out.Account ?? '', userId: out.UserId ?? '' };
     },
   };
