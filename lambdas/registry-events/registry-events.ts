@@ -21,7 +21,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { _Record as StreamRecord } from '@aws-sdk/client-dynamodb-streams';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { GateResult } from '../registry/gates.js';
 import type { ModelStage } from '../registry/model-version.js';
 import type { StageHistoryEntry } from '../registry/stages.js';
 import { aliasOfSk, EVENT_DETAIL_TYPE, modelOfPk, REGISTRY_ITEM, versionOfSk } from '../shared/layout.js';
@@ -43,23 +42,8 @@ export interface ModelVersionRegisteredDetail {
   readonly runId?: string;
 }
 
-/** `detail` of ModelStageChanged: the history entry the change appended. */
-export interface ModelStageChangedDetail {
-  readonly eventId: string;
-  readonly modelName: string;
-  readonly version: number;
-  /** Position of the change in the version's stage history, from 1. */
-  readonly sequence: number;
-  readonly from: ModelStage;
-  readonly to: ModelStage;
-  readonly at: string;
-  readonly by: string;
-  readonly reason: string;
-  readonly gates?: readonly GateResult[];
-  readonly gateOverride?: { readonly reason: string };
-  /** Set when the version was archived because another one was promoted to Production. */
-  readonly causedBy?: { readonly version: number };
-}
+/** `detail` of ModelStageChanged: the history entry the change appended, with the event's id. */
+export type ModelStageChangedDetail = StageHistoryEntry & { readonly eventId: string };
 
 /** `detail` of ModelAliasChanged. */
 export interface ModelAliasChangedDetail {
