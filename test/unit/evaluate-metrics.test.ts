@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../lambdas/shared/random.js';
 import { latencySummary, nearestRank } from '../../lambdas/training/evaluate/latency.js';
 import {
   binaryMetrics,
@@ -66,16 +67,7 @@ function bruteAuc(y: ArrayLike<number>, s: ArrayLike<number>): number {
 }
 
 /** A small seeded generator (mulberry32), so the brute-force cases are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 describe('binary metrics', () => {
   it.each(fixture.binary.map((c) => [c.seed, c] as const))('match scikit-learn (seed %i)', (_, c) => {
