@@ -11,6 +11,7 @@ import { documentClient, dynamoDbClient } from './clients/dynamodb.js';
 import { dynamoDbStreamsClient } from './clients/dynamodb-streams.js';
 import { eventBridgeClient } from './clients/eventbridge.js';
 import { s3Client } from './clients/s3.js';
+import { sfnClient } from './clients/sfn.js';
 import { sqsClient } from './clients/sqs.js';
 import { stsClient } from './clients/sts.js';
 
@@ -20,6 +21,7 @@ export { createDynamoDbStreamsClient } from './clients/dynamodb-streams.js';
 export { createEventBridgeClient } from './clients/eventbridge.js';
 export { createS3Client } from './clients/s3.js';
 export { type ClientSettings, clientSettings } from './clients/settings.js';
+export { createSfnClient } from './clients/sfn.js';
 export { createSqsClient } from './clients/sqs.js';
 export { type CallerIdentity, createStsClient, type StsClient } from './clients/sts.js';
 
@@ -33,4 +35,5 @@ export const clients = {
   eventbridge: eventBridgeClient,
   dynamodbStreams: dynamoDbStreamsClient,
   sqs: sqsClient,
+  sfn: sfnClient,
 };

@@ -130,6 +130,29 @@ export const MODEL_CARD_KEYS = `${ARTIFACT_PREFIX.models}*/versions/*/model-card
 /** Content type of the model cards. */
 export const MODEL_CARD_CONTENT_TYPE = 'text/markdown; charset=utf-8';
 
+/**
+ * The SageMaker trainer's input channels for one execution: `<dataset prefix>channels/<runId>/<channel>/`
+ * (train, validation and test as Parquet, `config` holding the encoding spec and model config).
+ */
+export const trainingChannelPrefix = (
+  model: string,
+  datasetHash: string,
+  runId: string,
+  channel: string,
+): string => `${datasetPrefix(model, datasetHash)}channels/${runId}/${channel}/`;
+
+/**
+ * The naming convention of the alarms that retrain a model: `<stack>/<model>/retrain/<check>`
+ * (e.g. `ServerlessMlops/churn/retrain/feature-psi`). The training pipeline's drift rule matches
+ * the prefix for its model; the drift monitor names its drift and quality alarms with it. `/` cannot
+ * occur in model names, so one model's prefix never matches another's.
+ */
+export const retrainingAlarmPrefix = (stackName: string, model: string): string =>
+  `${stackName}/${model}/retrain/`;
+
+export const retrainingAlarmName = (stackName: string, model: string, check: string): string =>
+  `${retrainingAlarmPrefix(stackName, model)}${check}`;
+
 /** Where a tracked run's artifacts go: `runs/<experiment>/<runId>/`. */
 export const runArtifactPrefix = (experiment: string, runId: string): string =>
   `${ARTIFACT_PREFIX.runs}${experiment}/${runId}/`;
@@ -145,6 +168,9 @@ export const EVENT_DETAIL_TYPE = {
   modelVersionRegistered: 'ModelVersionRegistered',
   modelStageChanged: 'ModelStageChanged',
   modelAliasChanged: 'ModelAliasChanged',
+  trainingSucceeded: 'TrainingSucceeded',
+  trainingRejected: 'TrainingRejected',
+  trainingFailed: 'TrainingFailed',
 } as const;
 
 /**
@@ -170,6 +196,10 @@ export const ENV = {
   trackingTable: 'TRACKING_TABLE',
   /** Name of the project's EventBridge bus. */
   eventBus: 'EVENT_BUS_NAME',
+  /** JSON object: model name → its training state machine's ARN (the new-data trigger starts them). */
+  trainingPipelines: 'TRAINING_PIPELINES',
+  /** The stack's name (alarm names follow {@link retrainingAlarmName}). */
+  stackName: 'MLOPS_STACK_NAME',
 } as const;
 
 /** Variables the `mlops` CLI reads to skip the stack lookup. */
@@ -186,6 +216,9 @@ export const FEATURE_VIEWS_DEFINE = '__MLOPS_FEATURE_VIEWS__';
 
 /** The esbuild `define` identifier that carries the configuration's models (promotion gates) into the registry bundles. */
 export const MODELS_DEFINE = '__MLOPS_MODELS__';
+
+/** The esbuild `define` identifier that carries the trained models' whole configuration into the training pipeline's bundles. */
+export const TRAINED_MODELS_DEFINE = '__MLOPS_TRAINED_MODELS__';
 
 /**
  * The online store item: one per view and entity. `ttl` holds epoch seconds for DynamoDB's TTL
@@ -368,6 +401,18 @@ export const TRACKING_ITEM = {
   metricKey: 'metricKey',
   metricSort: 'metricSort',
 } as const;
+
+/**
+ * Training state per model, in the tracking table (partition `TRAINING#<model>`):
+ *   sk = LEASE                               the one running execution (holder, expiresAtMs)
+ *   sk = RESULT#<datasetHash>#<fingerprint>  what an execution concluded (reused by duplicates)
+ *   sk = NEWDATA                             rows ingested for the model's views since its last training
+ */
+export const trainingPk = (model: string): string => `TRAINING#${model}`;
+export const TRAINING_LEASE_SK = 'LEASE';
+export const trainingResultSk = (datasetHash: string, fingerprint: string): string =>
+  `RESULT#${datasetHash}#${fingerprint}`;
+export const TRAINING_NEW_DATA_SK = 'NEWDATA';
 
 /** Partition holding one item per experiment. */
 export const EXPERIMENTS_PK = 'EXPERIMENTS';

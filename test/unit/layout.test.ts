@@ -89,6 +89,7 @@ const names = new Set<string>([
   ...Object.values(layout.CLI_ENV),
   layout.FEATURE_VIEWS_DEFINE,
   layout.MODELS_DEFINE,
+  layout.TRAINED_MODELS_DEFINE,
   // The online item's distinctive attribute names (`pk` and `expiresAt` name the lease table's too).
   layout.ONLINE_ITEM.eventTime,
   layout.ONLINE_ITEM.ingestedAt,
@@ -141,6 +142,15 @@ describe('layout module', () => {
     const uses = source.match(/\b__\w+__\b/g) ?? [];
     expect(uses.length).toBeGreaterThan(1);
     expect(new Set(uses)).toEqual(new Set([layout.MODELS_DEFINE]));
+  });
+
+  it('names the trained models define as the training bundles read it (an identifier, not importable)', () => {
+    const source = readFileSync(path.join(ROOT, 'lambdas/training/pipeline/configured-models.ts'), 'utf8');
+    const declared = /^declare const (\w+)\b/m.exec(source)?.[1];
+    expect(declared).toBe(layout.TRAINED_MODELS_DEFINE);
+    const uses = source.match(/\b__\w+__\b/g) ?? [];
+    expect(uses.length).toBeGreaterThan(1);
+    expect(new Set(uses)).toEqual(new Set([layout.TRAINED_MODELS_DEFINE]));
   });
 
   it('keys a batch file under its view and date partition, as the Glue tables read them', () => {
