@@ -8,4 +8,6 @@ export const STACK_OUTPUTS = {
   registryTable: 'ModelRegistryTableName',
   artifactBucket: 'ModelRegistryArtifactBucketName',
   trackingTable: 'ModelRegistryTrackingTableName',
+  /** JSON object: trained model name → its training state machine's ARN. */
+  trainingPipelines: 'TrainingPipelineArns',
 } as const;
