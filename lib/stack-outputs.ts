@@ -8,6 +8,13 @@ export const STACK_OUTPUTS = {
   registryTable: 'ModelRegistryTableName',
   artifactBucket: 'ModelRegistryArtifactBucketName',
   trackingTable: 'ModelRegistryTrackingTableName',
-  /** JSON object: trained model name → its training state machine's ARN. */
+} as const;
+
+/**
+ * Outputs holding JSON (read from the local stack's state `outputs` or DescribeStacks, never given
+ * by a flag). Same rule: add, don't rename.
+ */
+export const STACK_JSON_OUTPUTS = {
+  /** Trained model name → its training state machine's ARN. */
   trainingPipelines: 'TrainingPipelineArns',
 } as const;
