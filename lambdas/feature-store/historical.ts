@@ -127,8 +127,12 @@ export async function listFeatureFiles(
   return keys;
 }
 
-/** Fetches the view's files in the date partitions [fromMs, toMs] can reach, recording each input. */
-async function fetchFiles(
+/**
+ * Fetches the view's files in the date partitions [fromMs, toMs] can reach, recording each input:
+ * only files a committed batch lists (or files other tools wrote). The training workflow reads its
+ * label rows through it too (lambdas/training/pipeline/training-set.ts).
+ */
+export async function fetchFiles(
   view: FeatureView,
   fromMs: number,
   toMs: number,
