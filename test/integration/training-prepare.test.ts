@@ -65,6 +65,8 @@ const views = new Map<string, FeatureView>(
       name: 'outcome',
       owner: 'growth-ml',
       entities: [{ name: 'customer_id', type: 'string' as const }],
+      // not the training set's timestamp column: the label rows' times are read from the view's own
+      eventTimeColumn: 'labelled_at',
       ttlSeconds: 'never' as const,
       online: false,
       features: [{ name: 'churned', type: 'bool' as const }],
@@ -147,16 +149,16 @@ beforeAll(async () => {
   ]);
   // The window of AS_OF with 3 days: (T0 − 1 day, T0 + 2 days].
   await ingest('outcome', 'l1', [
-    { customer_id: 'c1', event_time: T0 + 3 * HOUR, churned: false },
-    { customer_id: 'c1', event_time: T0 + 31 * HOUR, churned: true },
-    { customer_id: 'c2', event_time: T0 + 4 * HOUR, churned: true },
-    { customer_id: 'c3', event_time: T0 + 5 * HOUR, churned: false },
-    { customer_id: 'c4', event_time: AS_OF, churned: true }, // the window's end: inside
-    { customer_id: 'c5', event_time: T0 - DAY, churned: true }, // the window's start: outside
-    { customer_id: 'c6', event_time: T0 - 10 * DAY, churned: true }, // long before
+    { customer_id: 'c1', labelled_at: T0 + 3 * HOUR, churned: false },
+    { customer_id: 'c1', labelled_at: T0 + 31 * HOUR, churned: true },
+    { customer_id: 'c2', labelled_at: T0 + 4 * HOUR, churned: true },
+    { customer_id: 'c3', labelled_at: T0 + 5 * HOUR, churned: false },
+    { customer_id: 'c4', labelled_at: AS_OF, churned: true }, // the window's end: inside
+    { customer_id: 'c5', labelled_at: T0 - DAY, churned: true }, // the window's start: outside
+    { customer_id: 'c6', labelled_at: T0 - 10 * DAY, churned: true }, // long before
   ]);
   // Ingested later: the same (entity, event time) as a row above, with a corrected label.
-  await ingest('outcome', 'l2', [{ customer_id: 'c2', event_time: T0 + 4 * HOUR, churned: false }]);
+  await ingest('outcome', 'l2', [{ customer_id: 'c2', labelled_at: T0 + 4 * HOUR, churned: false }]);
 });
 
 describe('the training lease', () => {
@@ -284,7 +286,7 @@ describe('PrepareTraining', () => {
         'dataset.hash': result.dataset.hash,
         'dataset.rows': 5,
       },
-      tags: { 'trigger.kind': 'schedule', execution: event.execution },
+      tags: { trigger: 'schedule', execution: event.execution },
     });
     expect(await state.getLease(model.name)).toMatchObject({ holder: event.execution });
   });
@@ -314,7 +316,7 @@ describe('PrepareTraining', () => {
     expect(run).toMatchObject({
       status: 'KILLED',
       reason: `another execution ${running.lease.holder} holds the training lease`,
-      tags: { outcome: 'dropped', 'trigger.kind': 'drift', 'trigger.alarmName': 'a' },
+      tags: { outcome: 'dropped', trigger: 'drift', 'trigger.alarmName': 'a' },
     });
     expect(await state.getLease(model.name)).toMatchObject({ holder: running.lease.holder });
   });
@@ -412,15 +414,13 @@ async function eventsQueue(model: string): Promise<string> {
       EventPattern: JSON.stringify({ source: [EVENT_SOURCE], detail: { model: [model] } }),
     }),
   );
-  await clients
-    .eventbridge()
-    .send(
-      new PutTargetsCommand({
-        Rule: name,
-        EventBusName: busName,
-        Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn as string }],
-      }),
-    );
+  await clients.eventbridge().send(
+    new PutTargetsCommand({
+      Rule: name,
+      EventBusName: busName,
+      Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn as string }],
+    }),
+  );
   return QueueUrl as string;
 }
 

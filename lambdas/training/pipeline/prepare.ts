@@ -111,8 +111,11 @@ export async function prepareTraining(
       return { outcome: 'reused', runId, earlier };
     }
     const candidates = expandCandidates(model);
-    // TODO(lead): SageMaker trainer — set `sagemaker` from writeSagemakerChannels(...) in
-    // ./sagemaker-channels.ts once that helper's module lands (it was absent when this was written).
+    // TODO(lead): SageMaker trainer: set `sagemaker` = writeSagemakerChannels({ model, runId,
+    // experiment, dataset, frame, split, features, labelColumn, lineage }, { offline, offlineBucket,
+    // artifactBucket }) (./sagemaker-channels.ts, branch sm; the frame and split from the candidate
+    // helper's dataset loader). Neither module was on this branch when this was written; the
+    // handler will then need ENV.artifactBucket too.
     return {
       outcome: 'train',
       runId,
@@ -191,7 +194,7 @@ function runParams(model: TrainedModelConfig, fingerprint: string, asOfMs: numbe
 
 function runTags(trigger: TrainingTrigger, execution: string): RunTags {
   return {
-    'trigger.kind': trigger.kind,
+    trigger: trigger.kind,
     execution: tag(execution),
     ...(trigger.reason !== undefined ? { 'trigger.reason': tag(trigger.reason) } : {}),
     ...(trigger.alarmName !== undefined ? { 'trigger.alarmName': tag(trigger.alarmName) } : {}),

@@ -14,7 +14,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { FeatureView } from '../../feature-store/feature-view.js';
-import { fetchFiles, getHistoricalFeatures } from '../../feature-store/historical.js';
+import {
+  DEFAULT_TIMESTAMP_COLUMN,
+  fetchFiles,
+  getHistoricalFeatures,
+} from '../../feature-store/historical.js';
 import { scanSorted } from '../../feature-store/offline-scan.js';
 import { decodeEntityKey } from '../../feature-store/point-in-time-join.js';
 import { InternalError, ValidationError } from '../../shared/errors.js';
@@ -26,7 +30,7 @@ const DAY_MS = 86_400_000;
 
 /** The columns of a model's training set, as the Train step finds them. */
 export interface TrainingSetColumns {
-  /** The example's time: the label view's event-time column (epoch ms timestamps). */
+  /** The example's time (the label row's event time): the feature store's default timestamp column. */
   readonly timestamp: string;
   /** What identifies an example (the split hashes it): the label view's entity keys, then the timestamp. */
   readonly identity: readonly string[];
@@ -53,8 +57,8 @@ export function trainingSetColumns(
 ): TrainingSetColumns {
   const view = labelView(model, views);
   return {
-    timestamp: view.eventTimeColumn,
-    identity: [...view.entities.map((e) => e.name), view.eventTimeColumn],
+    timestamp: DEFAULT_TIMESTAMP_COLUMN,
+    identity: [...view.entities.map((e) => e.name), DEFAULT_TIMESTAMP_COLUMN],
     label: column(model.label),
     features: model.features.map(column),
     slices: model.slices.map(column),
@@ -75,7 +79,7 @@ export const trainingWindow = (model: TrainedModelConfig, asOfMs: number): Train
 
 /**
  * The examples of the window: one row per distinct (entity, event time) of the label's view, sorted
- * by entity key then time, holding the entity key columns and the event-time column (epoch ms).
+ * by entity key then time, holding the entity key columns and {@link DEFAULT_TIMESTAMP_COLUMN} (epoch ms).
  */
 export async function labelRows(
   model: TrainedModelConfig,
@@ -102,7 +106,7 @@ export async function labelRows(
       view.entities.forEach((e, k) => {
         row[e.name] = values[k];
       });
-      row[view.eventTimeColumn] = time;
+      row[DEFAULT_TIMESTAMP_COLUMN] = time;
       rows.push(row);
     }
   }
@@ -129,7 +133,7 @@ export async function buildModelTrainingSet(
     );
   const featureRefs = [...new Set([...model.features, model.label, ...model.slices])];
   const manifest = await getHistoricalFeatures(
-    { entityRows, featureRefs, timestampColumn: view.eventTimeColumn, name: model.name },
+    { entityRows, featureRefs, timestampColumn: DEFAULT_TIMESTAMP_COLUMN, name: model.name },
     options,
   );
   const stored = await options.store.get(manifest.manifestKey);
@@ -150,6 +154,11 @@ function checkEntities(
   label: FeatureView,
   views: ReadonlyMap<string, FeatureView>,
 ): void {
+  if (label.entities.some((e) => e.name === DEFAULT_TIMESTAMP_COLUMN))
+    throw new ValidationError(
+      'label',
+      `must come from a view without an entity named ${DEFAULT_TIMESTAMP_COLUMN} (training sets keep the example's time there)`,
+    );
   const carried = new Set(label.entities.map((e) => `${e.name}:${e.type}`));
   const check = (ref: string, field: string) => {
     const name = ref.split(':')[0] as string;
