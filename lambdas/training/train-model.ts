@@ -30,6 +30,7 @@ import {
   type Matrix,
   type TrainingFrame,
 } from './encoding.js';
+import { type ScoredRows, type SliceReport, sliceReport } from './evaluate/fairness.js';
 import { type LatencySummary, latencySummary } from './evaluate/latency.js';
 import {
   type BinaryMetrics,
@@ -72,6 +73,8 @@ export interface TrainModelInput {
   readonly lineage?: ModelLineage;
   /** Held-out rows timed one at a time for the latency summary. @default 200 */
   readonly latencyRows?: number;
+  /** Columns of `frame` (and `test`) the evaluation slices metrics and fairness gaps by. */
+  readonly slices?: readonly string[];
 }
 
 export type Metrics =
@@ -86,6 +89,8 @@ export interface Evaluation {
   readonly latency: LatencySummary;
   readonly modelBytes: number;
   readonly rows: { readonly train: number; readonly validation: number; readonly test: number };
+  /** Metrics per slice of each `slices` column and the fairness gaps between slices (evaluate/fairness.ts). */
+  readonly slices?: readonly SliceReport[];
 }
 
 /** Scores of the held-out rows: probabilities row-major [N, K] (classifiers) or predictions [N]. */
@@ -351,6 +356,7 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
     validation,
     rows: { train: trainRows.length, validation: validationRows.length, test: testFrame.rows },
     ...(input.latencyRows === undefined ? {} : { latencyRows: input.latencyRows }),
+    ...(input.slices === undefined ? {} : { slices: input.slices }),
   });
   return {
     onnx: fitted.onnx,
@@ -383,6 +389,8 @@ export interface OnnxEvaluationInput {
   readonly rows: Evaluation['rows'];
   /** @default 200 */
   readonly latencyRows?: number;
+  /** Columns of `test` to slice metrics and fairness gaps by. */
+  readonly slices?: readonly string[];
 }
 
 export interface OnnxEvaluation {
@@ -398,6 +406,8 @@ export interface OnnxEvaluation {
 /** Rows of `frame` scored by a model in onnxruntime, and the metrics of those scores. */
 export interface ScoredFrame {
   readonly x: Matrix;
+  /** The label as the metrics read it: class indexes (classifiers) or targets. */
+  readonly y: ArrayLike<number>;
   readonly scores: HeldOutScores;
   readonly metrics: Metrics;
 }
@@ -425,7 +435,7 @@ export async function scoreFrame(
       ? regressionTargets(label, labelColumn)
       : heldOutClasses(label, labelColumn, task, classes, new Map(classes.map((c, k) => [c, k])));
   const scores = await runOnnx(session, x, task);
-  return { x, scores, metrics: metricsOf(task, y, scores, classes.length) };
+  return { x, y, scores, metrics: metricsOf(task, y, scores, classes.length) };
 }
 
 /**
@@ -454,6 +464,30 @@ export async function evaluateOnnxModel(input: OnnxEvaluationInput): Promise<Onn
             classes: input.classes,
           },
     );
+    const scored: ScoredRows =
+      task === 'regression'
+        ? { task, y: held.y, prediction: held.scores.predictions as Float64Array }
+        : task === 'binary'
+          ? {
+              task,
+              y: held.y,
+              probability: Float64Array.from(
+                { length: held.y.length },
+                (_, i) => (held.scores.probabilities as Float64Array)[2 * i + 1] as number,
+              ),
+            }
+          : {
+              task,
+              y: held.y,
+              probabilities: held.scores.probabilities as Float64Array,
+              classes: input.classes.length,
+            };
+    const slices = (input.slices ?? []).map((name) => {
+      const column = input.test.columns[name];
+      if (column === undefined)
+        throw new ValidationError(`slices.${name}`, 'is missing from the held-out rows');
+      return sliceReport(name, column, scored);
+    });
     return {
       x: held.x,
       onnxScores: held.scores,
@@ -462,6 +496,7 @@ export async function evaluateOnnxModel(input: OnnxEvaluationInput): Promise<Onn
         latency,
         modelBytes: input.onnx.byteLength,
         rows: input.rows,
+        ...(input.slices === undefined ? {} : { slices }),
       },
       ...(validation === undefined ? {} : { validationMetrics: validation.metrics }),
       referenceProfile,

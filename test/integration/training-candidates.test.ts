@@ -445,6 +445,23 @@ describe('EvaluateCandidates', () => {
     expect(rejected.registration).toBeUndefined();
   });
 
+  it('slices the held-out metrics by attribute; a gate on a fairness gap can reject', async () => {
+    const m = model(modelName(), {
+      slices: ['account:plan'],
+      gates: { metrics: [{ metric: 'account:plan.demographicParity', direction: 'min', threshold: 0 }] },
+    });
+    const { event, candidate } = await trained(m);
+    const gap = candidate.metrics['account:plan.demographicParity'] as number;
+    expect(gap).toBeGreaterThan(0); // pro customers churn less: their predicted-positive share differs
+    const report = JSON.parse(new TextDecoder().decode(await artifacts.get(candidate.evaluationReport.key)));
+    expect(report.slices[0].attribute).toBe('account:plan');
+    expect(report.slices[0].slices.map((s: { value: string }) => s.value)).toEqual(['basic', 'pro']);
+    expect(report.slices[0].demographicParity.value).toBe(gap);
+    const result = await evaluateCandidates(event, evaluateDeps([m]));
+    expect(result.passed).toBe(false);
+    expect(result.reasons).toEqual([`metric:account:plan.demographicParity = ${gap} (must be <= 0)`]);
+  });
+
   it('a champion that cannot be scored is a ChampionScoringError, not a pass', async () => {
     const name = modelName();
     const stored = await putModelArtifact(

@@ -78,8 +78,9 @@ export function flatTaskMetrics(metrics: Metrics): Record<string, number> {
 
 /**
  * An evaluation as the registry's flat metrics (finite numbers only): the task's scores, per-row
- * latency (`p50LatencyMs`, and `p95LatencyMs` — the key the latency gate reads), `modelBytes` and
- * the row counts of each side.
+ * latency (`p50LatencyMs`, and `p95LatencyMs` — the key the latency gate reads), `modelBytes`,
+ * the row counts of each side, and each slice attribute's fairness gaps
+ * (`<view:feature>.demographicParity`, `<view:feature>.equalOpportunity`) where defined.
  */
 export function flattenMetrics(evaluation: Evaluation): Record<string, number> {
   const out: Record<string, number> = {
@@ -91,6 +92,13 @@ export function flattenMetrics(evaluation: Evaluation): Record<string, number> {
     validationRows: evaluation.rows.validation,
     testRows: evaluation.rows.test,
   };
+  // Fairness gaps per slice attribute, for gates to bound (`<view:feature>.demographicParity`).
+  for (const slice of evaluation.slices ?? []) {
+    if (slice.demographicParity.value !== null)
+      out[`${slice.attribute}.demographicParity`] = slice.demographicParity.value;
+    if (slice.equalOpportunity.value !== null)
+      out[`${slice.attribute}.equalOpportunity`] = slice.equalOpportunity.value;
+  }
   for (const [key, value] of Object.entries(out)) if (!Number.isFinite(value)) delete out[key];
   return out;
 }
@@ -248,6 +256,7 @@ async function recordCandidate(
     latency: judged.evaluation.latency,
     modelBytes: judged.evaluation.modelBytes,
     rows: judged.evaluation.rows,
+    ...(judged.evaluation.slices === undefined ? {} : { slices: judged.evaluation.slices }),
     ...(judged.reportedMetrics === undefined ? {} : { reportedMetrics: judged.reportedMetrics }),
   };
   const modelRef = await putRef(
@@ -333,6 +342,7 @@ export async function trainCandidate(
       trainer,
       split: { ...model.split, identity: loaded.identity },
       lineage: candidateLineage(event.dataset, target.runId, event.fingerprint),
+      slices: loaded.slices,
       ...(deps.latencyRows === undefined ? {} : { latencyRows: deps.latencyRows }),
     });
     return recordCandidate(
@@ -419,6 +429,7 @@ export async function candidateFromOnnx(
       test,
       validation: selectRows(loaded.frame, split.validation),
       rows: { train: split.train.length, validation: split.validation.length, test: split.test.length },
+      slices: loaded.slices,
       ...(deps.latencyRows === undefined ? {} : { latencyRows: deps.latencyRows }),
     });
     return recordCandidate(deps, model, input.experiment, target, input.index, input.params, {

@@ -13,6 +13,7 @@
  * - the label: the `<view>__<feature>` column of `model.label` (the Prepare step requests the label
  *   like a feature: joined point-in-time at its own event time it is the label row's value), or, if
  *   the entity rows carried it through, the column named by the bare feature name;
+ * - each `slices` attribute under its `view:feature` ref (the Prepare step requests them too);
  * - the identity columns the split hashes (split.ts): the label view's entity keys and the timestamp,
  *   so a row keeps its side across retrainings whatever the row order.
  *
@@ -48,6 +49,8 @@ export interface LoadedTrainingSet {
   readonly labelType: FeatureType;
   /** Columns of `frame` identifying a row (the split's hash input). */
   readonly identity: readonly string[];
+  /** Columns of `frame` holding the model's `slices` attributes, named by their `view:feature` ref. */
+  readonly slices: readonly string[];
 }
 
 export interface LoadOptions {
@@ -159,6 +162,7 @@ export async function loadTrainingFrame(
     seen.set(f.name, f.ref);
   });
   const label = resolve(model.label, 'label', views);
+  const slices = model.slices.map((ref, i) => ({ ref, ...resolve(ref, `slices.${i}`, views) }));
   const labelView = label.view;
 
   const body = await store.get(dataset.dataKey);
@@ -207,6 +211,10 @@ export async function loadTrainingFrame(
       name === timestampColumn ? 'time' : (labelView.entities.find((e) => e.name === name)?.type ?? 'string');
     if (!(name in columns)) columns[name] = toColumn(columnOf(name, `identity.${name}`), type, name);
   }
+  slices.forEach((slice, i) => {
+    const source = trainingSetColumn(slice.ref);
+    add(slice.ref, toColumn(columnOf(source, `slices.${i}`), slice.type, source), `slices.${i}`);
+  });
   return {
     frame: { rows, columns },
     features: features.map((f) => ({
@@ -218,6 +226,7 @@ export async function loadTrainingFrame(
     label: labelName,
     labelType: label.type,
     identity,
+    slices: slices.map((s) => s.ref),
   };
 }
 
