@@ -6,6 +6,10 @@
  * (evaluate/reference-profile.ts: held-out predictions, unlike training ones, are not overfit, so
  * they are what live traffic should look like).
  *
+ * The validation rows are scored by the ONNX model too (`validationMetrics`: what a hyperparameter
+ * search picks by, so the held-out rows stay unseen by every choice). The scoring and evaluation is
+ * {@link evaluateOnnxModel}, which the training workflow also runs on models trained elsewhere.
+ *
  * The in-memory predictions on the same rows come back too, so callers (and tests) can check that
  * the exported model computes what the trainer computed.
  *
@@ -26,6 +30,7 @@ import {
   type Matrix,
   type TrainingFrame,
 } from './encoding.js';
+import { type ScoredRows, type SliceReport, sliceReport } from './evaluate/fairness.js';
 import { type LatencySummary, latencySummary } from './evaluate/latency.js';
 import {
   type BinaryMetrics,
@@ -68,6 +73,8 @@ export interface TrainModelInput {
   readonly lineage?: ModelLineage;
   /** Held-out rows timed one at a time for the latency summary. @default 200 */
   readonly latencyRows?: number;
+  /** Columns of `frame` (and `test`) the evaluation slices metrics and fairness gaps by. */
+  readonly slices?: readonly string[];
 }
 
 export type Metrics =
@@ -82,6 +89,8 @@ export interface Evaluation {
   readonly latency: LatencySummary;
   readonly modelBytes: number;
   readonly rows: { readonly train: number; readonly validation: number; readonly test: number };
+  /** Metrics per slice of each `slices` column and the fairness gaps between slices (evaluate/fairness.ts). */
+  readonly slices?: readonly SliceReport[];
 }
 
 /** Scores of the held-out rows: probabilities row-major [N, K] (classifiers) or predictions [N]. */
@@ -102,6 +111,11 @@ export interface TrainModelResult {
   /** onnxruntime's on the same rows (what `evaluation` is computed from). */
   readonly onnxScores: HeldOutScores;
   readonly evaluation: Evaluation;
+  /**
+   * The same metrics on the validation rows, from the ONNX model's outputs (what a hyperparameter
+   * search picks by); absent when the split left no validation rows.
+   */
+  readonly validationMetrics?: Metrics;
   readonly referenceProfile: ReferenceProfile;
   /** Held-out rows (indexes into `frame`; empty when `test` was given). */
   readonly split: Split;
@@ -331,49 +345,161 @@ export async function trainModel(input: TrainModelInput): Promise<TrainModelResu
   const fitted =
     input.trainer.algorithm === 'linear' ? fitLinear(input, train) : fitGbdt(input, train, validation);
 
-  const x = encodeColumns(fitted.encoding, testFrame);
-  const labelColumn = testFrame.columns[input.label] as NonNullable<TrainingFrame['columns'][string]>;
+  const evaluated = await evaluateOnnxModel({
+    task,
+    onnx: fitted.onnx,
+    encoding: fitted.encoding,
+    classes: fitted.classes,
+    label: input.label,
+    features: input.features,
+    test: testFrame,
+    validation,
+    rows: { train: trainRows.length, validation: validationRows.length, test: testFrame.rows },
+    ...(input.latencyRows === undefined ? {} : { latencyRows: input.latencyRows }),
+    ...(input.slices === undefined ? {} : { slices: input.slices }),
+  });
+  return {
+    onnx: fitted.onnx,
+    sha256: createHash('sha256').update(fitted.onnx).digest('hex'),
+    encoding: fitted.encoding,
+    classes: fitted.classes,
+    inMemory: fitted.predict(evaluated.x),
+    onnxScores: evaluated.onnxScores,
+    evaluation: evaluated.evaluation,
+    ...(evaluated.validationMetrics === undefined ? {} : { validationMetrics: evaluated.validationMetrics }),
+    referenceProfile: evaluated.referenceProfile,
+    split,
+  };
+}
+
+/** What {@link evaluateOnnxModel} scores: a model (built-in or trained elsewhere) and its rows. */
+export interface OnnxEvaluationInput {
+  readonly task: Task;
+  readonly onnx: Uint8Array;
+  /** The model's encoding spec and classes (its contract: model-contract.ts). */
+  readonly encoding: EncodingSpec;
+  readonly classes: readonly ClassLabel[];
+  readonly label: string;
+  /** Raw input features (the reference profile's columns). */
+  readonly features: readonly FeatureInput[];
+  /** Held-out rows: metrics, latency and the reference profile. */
+  readonly test: TrainingFrame;
+  /** Validation rows: `validationMetrics` when there are any. */
+  readonly validation?: TrainingFrame;
+  readonly rows: Evaluation['rows'];
+  /** @default 200 */
+  readonly latencyRows?: number;
+  /** Columns of `test` to slice metrics and fairness gaps by. */
+  readonly slices?: readonly string[];
+}
+
+export interface OnnxEvaluation {
+  /** The held-out rows encoded (what the model was fed). */
+  readonly x: Matrix;
+  readonly onnxScores: HeldOutScores;
+  readonly evaluation: Evaluation;
+  /** The same metrics on the validation rows (absent without validation rows). */
+  readonly validationMetrics?: Metrics;
+  readonly referenceProfile: ReferenceProfile;
+}
+
+/** Rows of `frame` scored by a model in onnxruntime, and the metrics of those scores. */
+export interface ScoredFrame {
+  readonly x: Matrix;
+  /** The label as the metrics read it: class indexes (classifiers) or targets. */
+  readonly y: ArrayLike<number>;
+  readonly scores: HeldOutScores;
+  readonly metrics: Metrics;
+}
+
+/**
+ * Encodes `frame` with `encoding`, scores it in `session` and computes the task's metrics against
+ * its `label` column. A held-out class the model does not know is a ValidationError on the label.
+ */
+export async function scoreFrame(
+  session: ort.InferenceSession,
+  input: {
+    readonly task: Task;
+    readonly encoding: EncodingSpec;
+    readonly classes: readonly ClassLabel[];
+    readonly label: string;
+    readonly frame: TrainingFrame;
+  },
+): Promise<ScoredFrame> {
+  const { task, frame, label, classes } = input;
+  const x = encodeColumns(input.encoding, frame);
+  const labelColumn = frame.columns[label];
+  if (labelColumn === undefined) throw new ValidationError(label, 'is missing from the held-out rows');
   const y =
     task === 'regression'
-      ? regressionTargets(input.label, labelColumn)
-      : heldOutClasses(
-          input.label,
-          labelColumn,
-          task,
-          fitted.classes,
-          new Map(fitted.classes.map((c, k) => [c, k])),
-        );
-  const session = await ort.InferenceSession.create(fitted.onnx);
+      ? regressionTargets(label, labelColumn)
+      : heldOutClasses(label, labelColumn, task, classes, new Map(classes.map((c, k) => [c, k])));
+  const scores = await runOnnx(session, x, task);
+  return { x, y, scores, metrics: metricsOf(task, y, scores, classes.length) };
+}
+
+/**
+ * Scores a model's held-out (and validation) rows in onnxruntime: metrics, per-row latency and the
+ * reference profile. trainModel evaluates what it trained with it; the training workflow evaluates
+ * models trained elsewhere (SageMaker) with it, so both are judged alike.
+ */
+export async function evaluateOnnxModel(input: OnnxEvaluationInput): Promise<OnnxEvaluation> {
+  const { task } = input;
+  const session = await ort.InferenceSession.create(input.onnx);
   try {
-    const onnxScores = await runOnnx(session, x, task);
-    const latency = await timeRows(session, x, input.latencyRows ?? 200);
-    const metrics = metricsOf(task, y, onnxScores, fitted.classes.length);
+    const held = await scoreFrame(session, { ...input, frame: input.test });
+    const latency = await timeRows(session, held.x, input.latencyRows ?? 200);
+    const validation =
+      input.validation !== undefined && input.validation.rows > 0
+        ? await scoreFrame(session, { ...input, frame: input.validation })
+        : undefined;
     const referenceProfile = buildReferenceProfile(
       input.features,
-      testFrame,
+      input.test,
       task === 'regression'
-        ? { kind: 'score', prediction: onnxScores.predictions as Float64Array }
+        ? { kind: 'score', prediction: held.scores.predictions as Float64Array }
         : {
             kind: 'probability',
-            probabilities: onnxScores.probabilities as Float64Array,
-            classes: fitted.classes,
+            probabilities: held.scores.probabilities as Float64Array,
+            classes: input.classes,
           },
     );
+    const scored: ScoredRows =
+      task === 'regression'
+        ? { task, y: held.y, prediction: held.scores.predictions as Float64Array }
+        : task === 'binary'
+          ? {
+              task,
+              y: held.y,
+              probability: Float64Array.from(
+                { length: held.y.length },
+                (_, i) => (held.scores.probabilities as Float64Array)[2 * i + 1] as number,
+              ),
+            }
+          : {
+              task,
+              y: held.y,
+              probabilities: held.scores.probabilities as Float64Array,
+              classes: input.classes.length,
+            };
+    const slices = (input.slices ?? []).map((name) => {
+      const column = input.test.columns[name];
+      if (column === undefined)
+        throw new ValidationError(`slices.${name}`, 'is missing from the held-out rows');
+      return sliceReport(name, column, scored);
+    });
     return {
-      onnx: fitted.onnx,
-      sha256: createHash('sha256').update(fitted.onnx).digest('hex'),
-      encoding: fitted.encoding,
-      classes: fitted.classes,
-      inMemory: fitted.predict(x),
-      onnxScores,
+      x: held.x,
+      onnxScores: held.scores,
       evaluation: {
-        metrics,
+        metrics: held.metrics,
         latency,
-        modelBytes: fitted.onnx.byteLength,
-        rows: { train: trainRows.length, validation: validationRows.length, test: testFrame.rows },
+        modelBytes: input.onnx.byteLength,
+        rows: input.rows,
+        ...(input.slices === undefined ? {} : { slices }),
       },
+      ...(validation === undefined ? {} : { validationMetrics: validation.metrics }),
       referenceProfile,
-      split,
     };
   } finally {
     await session.release();

@@ -1,7 +1,15 @@
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { type FeatureInput, type RawRow, rowsToFrame } from '../../lambdas/training/encoding.js';
+import {
+  encodeColumns,
+  type FeatureInput,
+  type RawRow,
+  rowsToFrame,
+} from '../../lambdas/training/encoding.js';
+import { binaryMetrics } from '../../lambdas/training/evaluate/metrics.js';
 import type { Task } from '../../lambdas/training/labels.js';
 import { readModelContract } from '../../lambdas/training/model-contract.js';
+import { selectRows } from '../../lambdas/training/split.js';
 import { type TrainerInput, type TrainModelInput, trainModel } from '../../lambdas/training/train-model.js';
 import { prng } from '../support/random.js';
 
@@ -108,6 +116,28 @@ describe('trainModel', () => {
       const c = await trainModel({ ...input('binary', trainer), split: { ...split, seed: 8 } });
       expect(c.sha256).not.toBe(a.sha256);
     }
+  });
+
+  it('also evaluates the validation rows (what search picks by), from the ONNX scores', async () => {
+    for (const trainer of [linear, gbdt]) {
+      const base = input('binary', trainer);
+      const result = await trainModel(base);
+      expect(result.split.validation.length).toBeGreaterThan(0);
+      const validation = selectRows(base.frame, result.split.validation);
+      const session = await ort.InferenceSession.create(result.onnx);
+      const x = encodeColumns(result.encoding, validation);
+      const out = await session.run({ features: new ort.Tensor('float64', x.data, [x.rows, x.cols]) });
+      await session.release();
+      const p = out.probabilities?.data as Float64Array;
+      const y = validation.columns.label as Float64Array;
+      const expected = binaryMetrics(
+        y,
+        Float64Array.from({ length: x.rows }, (_, i) => p[2 * i + 1] as number),
+      );
+      expect(result.validationMetrics).toEqual({ task: 'binary', ...expected });
+    }
+    const none = await trainModel({ ...input('binary', linear), split: { ...split, validationFraction: 0 } });
+    expect(none.validationMetrics).toBeUndefined();
   });
 
   it('evaluates on an explicit test set when one is given', async () => {
