@@ -8,7 +8,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ENV, TRACKING_ITEM } from '../../lambdas/shared/layout.js';
+import { ENV, retrainingAlarmName, TRACKING_ITEM } from '../../lambdas/shared/layout.js';
 import {
   isTrained,
   type ModelConfigInput,
@@ -18,6 +18,7 @@ import {
 import {
   DRIFT_INPUT_PATHS,
   driftAlarmPattern,
+  driftInput,
   scheduleInput,
 } from '../../lambdas/training/pipeline/triggers.js';
 import { cdkJsonContext } from '../../lib/app.js';
@@ -25,6 +26,7 @@ import { Monitoring } from '../../lib/monitoring.js';
 import { AcknowledgementAudit, acknowledge } from '../../lib/nag.js';
 import { secureBucket } from '../../lib/secure-bucket.js';
 import { RetrainingTriggers } from '../../lib/training-triggers.js';
+import { alarmStateChange, atPath } from '../fixtures/aws-events.js';
 
 function trained(input: Partial<ModelConfigInput> & { name: string }): TrainedModelConfig {
   const model = modelConfigSchema.parse({
@@ -128,7 +130,20 @@ describe('RetrainingTriggers', () => {
     expect(Object.values(target?.InputTransformer.InputPathsMap ?? {}).sort()).toEqual(
       Object.values(DRIFT_INPUT_PATHS).sort(),
     );
-    expect(target?.InputTransformer.InputTemplate).toContain('"kind":"drift"');
+    // EventBridge fills an unquoted placeholder with the selected value as JSON (a string quoted and escaped).
+    const alarm = alarmStateChange(retrainingAlarmName('TriggerStack', 'churn', 'feature-psi'));
+    const paths = target?.InputTransformer.InputPathsMap ?? {};
+    const filled = (target?.InputTransformer.InputTemplate ?? '').replace(/<([^>]+)>/g, (_, name: string) =>
+      JSON.stringify(atPath(alarm, paths[name] ?? '$.missing')),
+    );
+    expect(JSON.parse(filled)).toEqual(
+      driftInput({
+        alarmName: 'TriggerStack/churn/retrain/feature-psi',
+        reason: alarm.detail.state.reason,
+        start: alarm.detail.previousState.timestamp,
+        end: alarm.detail.state.timestamp,
+      }),
+    );
   });
 
   it("routes the watched views' ingestion-log entries to the one new-data function", () => {
