@@ -71,6 +71,15 @@ describe('the drift rule pattern, against the documented alarm state-change even
   });
 });
 
+describe("the emulator's TestEventPattern", () => {
+  it('refuses an event without the envelope AWS requires, as AWS does', async () => {
+    const { id: _id, ...withoutId } = CLOUDWATCH_ALARM_STATE_CHANGE;
+    await expect(matches(driftAlarmPattern('ServerlessMlops', 'churn'), withoutId)).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
+  });
+});
+
 describe('the new-data rule pattern, against the documented object-created event', () => {
   const pattern = newDataPattern('offline-bucket', ['customer', 'outcome']);
   const logKey = (view: string) => ingestionLogKey(view, Date.UTC(2026, 10, 20), 'b1');
