@@ -2,7 +2,7 @@
 
 It builds the same WSGI app as `python -m moto.server` (moto/server.py: a
 `DomainDispatcherApplication` over `create_backend_app`, on werkzeug's threaded server) and changes
-three things:
+these things:
 
 - One request at a time. moto's backends are not thread-safe: a conditional write is "look up the
   item, evaluate the condition, store the new item" in plain Python, and TransactWriteItems checks
@@ -33,6 +33,10 @@ three things:
   ExpressionAttributeValues, so the tree is kept per (expression, ExpressionAttributeNames) and each
   use puts its own values into those leaves before moto builds the condition from it as before.
   A parse that fails is not kept, so errors are raised as moto raises them.
+- EventBridge TestEventPattern answers with moto's own pattern matcher (the one its PutEvents
+  routing uses; moto 5.2.1 implements the call as a no-op). As AWS does, the event must carry the
+  envelope fields `id`, `account`, `source`, `time`, `region`, `resources` and `detail-type`, or the
+  call fails with a ValidationException; an invalid pattern fails as moto's PutRule fails.
 
 Checked with moto 5.2.1 (werkzeug 3.1, Flask 3.1).
 """
@@ -278,6 +282,29 @@ def use_undo_log_transactions() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items
 
 
+EVENT_ENVELOPE = ("id", "account", "source", "time", "region", "resources", "detail-type")
+
+
+def use_test_event_pattern() -> None:
+    import json
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.events.models import EventPattern
+    from moto.events.responses import EventsHandler
+
+    def test_event_pattern(self):
+        pattern = EventPattern.load(self._get_param("EventPattern"))
+        try:
+            event = json.loads(self._get_param("Event") or "")
+        except ValueError:
+            event = None
+        if not isinstance(event, dict) or any(field not in event for field in EVENT_ENVELOPE):
+            raise JsonRESTError("ValidationException", "Parameter Event is not valid.")
+        return json.dumps({"Result": pattern.matches_event(event)})
+
+    EventsHandler.test_event_pattern = test_event_pattern
+
+
 class QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):
         pass
@@ -308,6 +335,7 @@ def main() -> None:
         use_undo_log_transactions()
         use_parsed_condition_cache()
 
+    use_test_event_pattern()
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     # Some backends build URLs from MOTO_PORT (moto/settings.py); `python -m moto.server` sets it too.

@@ -413,6 +413,11 @@ export const TRAINING_LEASE_SK = 'LEASE';
 export const trainingResultSk = (datasetHash: string, fingerprint: string): string =>
   `RESULT#${datasetHash}#${fingerprint}`;
 export const TRAINING_NEW_DATA_SK = 'NEWDATA';
+/**
+ * Marker of one ingested batch counted toward a model's new-data trigger (`NEWDATA#BATCH#<manifest
+ * key>`): written once with the count, so a redelivered event for the batch is not counted again.
+ */
+export const trainingNewDataBatchSk = (manifestKey: string): string => `NEWDATA#BATCH#${manifestKey}`;
 
 /** Partition holding one item per experiment. */
 export const EXPERIMENTS_PK = 'EXPERIMENTS';
