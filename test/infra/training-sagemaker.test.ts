@@ -82,7 +82,8 @@ function policyStatements(prefix: string): Statement[] {
     ([id, r]) => id.startsWith(prefix) && r.Type === 'AWS::IAM::Policy',
   );
   expect(policies, prefix).toHaveLength(1);
-  return (policies[0]?.[1].Properties?.PolicyDocument as { Statement: Statement[] }).Statement;
+  const document = policies[0]?.[1].Properties?.PolicyDocument as { Statement: Statement[] } | undefined;
+  return document?.Statement ?? [];
 }
 
 describe('SageMaker training task', () => {
@@ -179,7 +180,7 @@ describe('SageMaker training task', () => {
   it('names the repository of tagged, digest and China-region images', () => {
     expect(
       ecrRepositoryArn(
-        '123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/team/model@sha256:' + 'a'.repeat(64),
+        `123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/team/model@sha256:${'a'.repeat(64)}`,
       ),
     ).toBe('arn:aws-cn:ecr:cn-north-1:123456789012:repository/team/model');
     expect(ecrRepositoryArn('123456789012.dkr.ecr.us-east-1.amazonaws.com/m')).toBe(

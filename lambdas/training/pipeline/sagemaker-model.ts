@@ -185,7 +185,8 @@ export function embedContract(onnx: Uint8Array, contract: ModelContract, rules: 
 
 /** What the candidate step is given for a SageMaker model (candidate.ts `candidateFromOnnx`'s input). */
 export interface SagemakerCandidateInput {
-  readonly model: TrainedModelConfig;
+  /** The model's name. */
+  readonly model: string;
   readonly runId: string;
   readonly experiment: string;
   readonly dataset: DatasetRef;
@@ -194,7 +195,7 @@ export interface SagemakerCandidateInput {
   /** model.onnx with the contract embedded. */
   readonly onnx: Uint8Array;
   /** The job's metrics.json, when it wrote one. */
-  readonly reportedMetrics?: Record<string, number>;
+  readonly reportedMetrics?: Readonly<Record<string, number>>;
 }
 
 export interface SagemakerModelDeps {
@@ -259,13 +260,13 @@ export async function unpackSagemakerModel(
 ): Promise<CandidateResult> {
   const model = await readSagemakerModel(event, deps);
   return deps.score({
-    model: model.config,
+    model: event.model,
     runId: event.runId,
     experiment: event.experiment,
     dataset: event.dataset,
     index: 0,
     params: event.sagemaker.hyperparameters,
     onnx: model.onnx,
-    ...(model.metrics === undefined ? {} : { reportedMetrics: { ...model.metrics } }),
+    ...(model.metrics === undefined ? {} : { reportedMetrics: model.metrics }),
   });
 }
