@@ -121,6 +121,8 @@ export interface SagemakerChannelsInput {
   readonly features: readonly ModelFeatureInput[];
   /** The label's column in `frame`. */
   readonly labelColumn: string;
+  /** The label's declared type (its Parquet type). @default by its column: DOUBLE or STRING */
+  readonly labelType?: FeatureType;
   /** Lineage to embed (training set, config fingerprint, run); the trainer is set here. */
   readonly lineage?: ModelLineage;
 }
@@ -210,7 +212,10 @@ const PARQUET_TYPE: Record<FeatureType, string> = {
  * One split's raw rows as Parquet: features typed as declared (missing as null), every other column
  * (label, identity) as DOUBLE or STRING by its kind. Column order: the frame's.
  */
-export function splitParquet(frame: TrainingFrame, features: readonly ModelFeatureInput[]): Uint8Array {
+export function splitParquet(
+  frame: TrainingFrame,
+  features: readonly Pick<FeatureInput, 'name' | 'type'>[],
+): Uint8Array {
   const declared = new Map(features.map((f) => [f.name, f.type]));
   const columnData = Object.entries(frame.columns).map(([name, column]) => {
     if (!(column instanceof Float64Array))
@@ -271,7 +276,10 @@ export async function writeSagemakerChannels(
   const contract = sagemakerJobContract(input, frames.train);
   const files = (['train', 'validation', 'test'] as const).map((channel) => ({
     key: `${trainingChannelPrefix(model.name, dataset.hash, runId, channel)}${CHANNEL_DATA_FILE}`,
-    body: splitParquet(frames[channel], input.features),
+    body: splitParquet(frames[channel], [
+      ...input.features,
+      ...(input.labelType === undefined ? [] : [{ name: input.labelColumn, type: input.labelType }]),
+    ]),
   }));
   for (const file of files)
     await deps.offline.put(file.key, file.body, { contentType: PARQUET_CONTENT_TYPE });
