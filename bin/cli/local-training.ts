@@ -12,7 +12,7 @@ import type { TrainingPipelineInput } from '../../lambdas/training/pipeline/cont
 import { trainingRunId } from '../../lambdas/training/pipeline/run-id.js';
 import type { MlopsConfigInput } from '../../lib/config.js';
 import type { LocalStackState } from '../../local/local-state.js';
-import type { RunnerEvent, StateMachineRunner } from '../../local/state-machine-runner.js';
+import type { RunnerEvent, RunOptions, StateMachineRunner } from '../../local/state-machine-runner.js';
 import { CliFailure } from './output.js';
 import { type ExecutionRecord, type ExecutionStep, putExecutionRecord } from './training-executions.js';
 
@@ -27,6 +27,8 @@ export interface LocalTrainingOptions {
   readonly onStep?: (step: ExecutionStep, record: ExecutionRecord) => void;
   /** Told the execution's ARN and run id before it starts. */
   readonly onStart?: (record: ExecutionRecord) => void;
+  /** Local implementations of non-Lambda tasks, by state name (RunOptions.serviceIntegrations). @default none */
+  readonly serviceIntegrations?: RunOptions['serviceIntegrations'];
 }
 
 /**
@@ -80,7 +82,11 @@ export async function runTrainingLocally(
   };
   let harnessError: unknown;
   try {
-    const result = await runner.run(options.input, { executionName, onEvent });
+    const result = await runner.run(options.input, {
+      executionName,
+      onEvent,
+      ...(options.serviceIntegrations ? { serviceIntegrations: options.serviceIntegrations } : {}),
+    });
     store({
       ...record,
       status: result.status,
