@@ -327,9 +327,17 @@ describe('mlops train on the local stack (executions run in-process)', () => {
 
   it('stores the execution record as it runs, and status and logs read it back', async () => {
     const seen: string[] = [];
+    // The fixture machine's own input, with the pipeline's trigger (which it ignores).
+    const input = {
+      trigger: { kind: 'manual' as const },
+      key: 'cli-local',
+      failTimes: 1,
+      bad: true,
+      items: [],
+    };
     const record = await runTrainingLocally(fixture.stateMachine('Features'), {
       model: 'churn',
-      input: { key: 'cli-local', failTimes: 1, bad: true, items: [] } as never,
+      input,
       bucket,
       executionName: 'local-1',
       // The fixture's SageMaker task (not reached on this path) needs a local implementation to run at all.
