@@ -247,6 +247,9 @@ describe('mlops train list / status / logs (deployed stack)', () => {
     });
     const byRunId = await cli(['train', 'status', 'churn', rejected]);
     expect(byRunId.json()).toMatchObject({ runId: rejected, executionArn: rejectedArn });
+    const shown = await cli(['train', 'status', 'churn', rejected], { tty: true });
+    expect(shown.stdout).toMatch(/^churn: rejected \(the candidate did not pass its gates: not an error\)\n/);
+    expect(shown.stdout).toMatch(/│ rmse\s+│ 1\.25\s+│/);
   });
 
   it("prints a deployed execution's history as steps", async () => {
