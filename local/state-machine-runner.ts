@@ -21,12 +21,31 @@ type Json = Record<string, unknown>;
 type LocalImplementation = (input: unknown) => Promise<unknown> | unknown;
 
 /** The parts of aws-local-stepfunctions' event log the runner reads (its EventLog type is not exported). */
-type ExecutionEvent =
+type ExecutionEvent = { timestamp: number } & (
+  | { type: 'StateEntered'; state: { name: string; type: string } }
   | { type: 'StateExited'; state: { name: string; type: string; input: unknown; output?: unknown } }
-  | { type: 'StateFailed'; state: { name: string; type: string; input: unknown }; Error: string }
+  | {
+      type: 'StateFailed';
+      state: { name: string; type: string; input: unknown };
+      Error: string;
+      Cause: unknown;
+    }
   | { type: 'StateRetried'; state: { name: string } }
   | { type: 'ExecutionFailed'; Error: string; Cause: unknown }
-  | { type: 'Other' };
+  | { type: 'Other' }
+);
+
+/** A step of a running execution, as {@link RunOptions.onEvent} reports it. */
+export interface RunnerEvent {
+  readonly type: 'entered' | 'exited' | 'failed' | 'retried';
+  /** The state's name. */
+  readonly state: string;
+  /** Epoch ms. */
+  readonly timestamp: number;
+  /** `failed`: the error name and its cause. */
+  readonly error?: string;
+  readonly cause?: string;
+}
 
 export interface RunOptions {
   /** Local implementations of non-Lambda task states, by state name. Name them in the test. */
@@ -37,6 +56,8 @@ export interface RunOptions {
   readonly waitOverridesMs?: Readonly<Record<string, number>>;
   /** Execution name (for `$$.Execution.Name`). @default a random UUID */
   readonly executionName?: string;
+  /** Told of each state entered, exited, failed (an attempt) or retried, as it happens (progress, logs). */
+  readonly onEvent?: (event: RunnerEvent) => void;
 }
 
 export interface StateRecord {
@@ -128,6 +149,11 @@ export class StateMachineRunner {
     );
   }
 
+  /** The ARN an execution of this name has (`$$.Execution.Id`). */
+  executionArn(executionName: string): string {
+    return `${this.arn.replace(':stateMachine:', ':execution:')}:${executionName}`;
+  }
+
   /** Runs one execution to its end. Harness failures reject; the machine's own failures resolve as FAILED. */
   async run(input: unknown, options: RunOptions = {}): Promise<ExecutionResult> {
     const major = Number(process.versions.node.split('.')[0]);
@@ -184,7 +210,7 @@ export class StateMachineRunner {
       },
       context: {
         Execution: {
-          Id: `${this.arn.replace(':stateMachine:', ':execution:')}:${executionName}`,
+          Id: this.executionArn(executionName),
           Input: input,
           Name: executionName,
           RoleArn: 'arn:aws:iam::000000000000:role/local',
@@ -204,6 +230,7 @@ export class StateMachineRunner {
     const failedAttempts = new Map<string, StateRecord>();
     const collect = (async () => {
       for await (const event of execution.eventLogs as AsyncGenerator<ExecutionEvent>) {
+        if (options.onEvent !== undefined) report(event, options.onEvent);
         if (event.type === 'StateExited') {
           const caught = failedAttempts.get(event.state.name);
           failedAttempts.delete(event.state.name);
@@ -265,6 +292,22 @@ export class StateMachineRunner {
       StatusCode: 200,
     };
   }
+}
+
+/** Tells `onEvent` of a state's step; other events (execution, Map iteration, branch) are not reported. */
+function report(event: ExecutionEvent, onEvent: (event: RunnerEvent) => void): void {
+  const at = { timestamp: event.timestamp };
+  if (event.type === 'StateEntered') onEvent({ type: 'entered', state: event.state.name, ...at });
+  else if (event.type === 'StateExited') onEvent({ type: 'exited', state: event.state.name, ...at });
+  else if (event.type === 'StateRetried') onEvent({ type: 'retried', state: event.state.name, ...at });
+  else if (event.type === 'StateFailed')
+    onEvent({
+      type: 'failed',
+      state: event.state.name,
+      ...at,
+      error: event.Error,
+      cause: typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause),
+    });
 }
 
 /**

@@ -135,10 +135,12 @@ export interface Progress {
   phase(name: string, total?: number): void;
   add(n?: number): void;
   addTotal(n: number): void;
+  /** Renames the current phase (e.g. the step a waited-on execution is in) without resetting its count. */
+  note(phase: string): void;
   stop(): void;
 }
 
-const noProgress: Progress = { phase() {}, add() {}, addTotal() {}, stop() {} };
+const noProgress: Progress = { phase() {}, add() {}, addTotal() {}, note() {}, stop() {} };
 
 const exitCodes = new WeakMap<object, ExitCode>();
 /** Records the exit code a run ends with when its command returns normally (e.g. partial). */
@@ -212,6 +214,9 @@ export class Output {
       addTotal(n) {
         total += n;
         if (started) bar.setTotal(total);
+      },
+      note(name) {
+        if (started) bar.update({ phase: name });
       },
       stop() {
         if (started) bar.stop();

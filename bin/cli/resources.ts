@@ -6,8 +6,13 @@
  */
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { clients } from '../../lambdas/shared/clients.js';
-import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
-import { LOCAL_UP_COMMAND, readLocalStack, useLocalStack } from '../../local/local-state.js';
+import { STACK_JSON_OUTPUTS, STACK_OUTPUTS } from '../../lib/stack-outputs.js';
+import {
+  LOCAL_UP_COMMAND,
+  type LocalStackState,
+  readLocalStack,
+  useLocalStack,
+} from '../../local/local-state.js';
 import { CliFailure } from './output.js';
 
 export interface ResourceOptions {
@@ -59,10 +64,23 @@ export async function resourceName(
       `stack ${name} is not the running local stack (that is ${running.stackName})`,
       `use its configuration or --stack ${running.stackName}, or restart the local stack for this one: npx mlops local down, then npx mlops${options.config ? ` --config ${options.config}` : ''} local up`,
     );
-  let outputs: { OutputKey?: string; OutputValue?: string }[] | undefined;
+  const outputs = await deployedOutputs(name);
+  const value = outputs?.find((o) => o.OutputKey === STACK_OUTPUTS[which])?.OutputValue;
+  if (!value)
+    throw new CliFailure(
+      `stack ${name} has no output ${STACK_OUTPUTS[which]}`,
+      `redeploy the stack, or name the resource with ${RESOURCE_FLAGS[which]}`,
+    );
+  return value;
+}
+
+/** The deployed stack's outputs (DescribeStacks); a CliFailure with the no-stack hint when it cannot be read. */
+async function deployedOutputs(
+  name: string,
+): Promise<{ OutputKey?: string; OutputValue?: string }[] | undefined> {
   try {
     const described = await clients.cloudformation().send(new DescribeStacksCommand({ StackName: name }));
-    outputs = described.Stacks?.[0]?.Outputs;
+    return described.Stacks?.[0]?.Outputs;
   } catch (error) {
     const endpoint = process.env.AWS_ENDPOINT_URL;
     const reason = unreachable(error)
@@ -72,13 +90,46 @@ export async function resourceName(
       cause: error,
     });
   }
-  const value = outputs?.find((o) => o.OutputKey === STACK_OUTPUTS[which])?.OutputValue;
-  if (!value)
+}
+
+/** Where a JSON output was read: the running local stack (with its state), or the deployed stack. */
+export type JsonOutputSource =
+  | { readonly kind: 'local'; readonly state: LocalStackState }
+  | { readonly kind: 'deployed'; readonly stackName: string };
+
+/**
+ * A JSON output (lib/stack-outputs.ts STACK_JSON_OUTPUTS): from the running local stack's state
+ * (`mlops local up`), else the deployed stack's outputs. No flag names these. A stack without the
+ * output (deployed before it existed) is a CliFailure that says to redeploy.
+ */
+export async function stackJsonOutput(
+  options: Pick<ResourceOptions, 'stack'>,
+  stackName: string,
+  which: keyof typeof STACK_JSON_OUTPUTS,
+): Promise<{ readonly value: unknown; readonly source: JsonOutputSource }> {
+  const name = options.stack ?? stackName;
+  const key = STACK_JSON_OUTPUTS[which];
+  const local = await useLocalStack(name);
+  const text = local
+    ? local.outputs[key]
+    : (await deployedOutputs(name))?.find((o) => o.OutputKey === key)?.OutputValue;
+  const source: JsonOutputSource = local
+    ? { kind: 'local', state: local }
+    : { kind: 'deployed', stackName: name };
+  if (text === undefined)
     throw new CliFailure(
-      `stack ${name} has no output ${STACK_OUTPUTS[which]}`,
-      `redeploy the stack, or name the resource with ${RESOURCE_FLAGS[which]}`,
+      `stack ${name} has no output ${key}`,
+      local
+        ? 'restart the local stack: npx mlops local down, then npx mlops local up'
+        : 'redeploy the stack: npx cdk deploy',
     );
-  return value;
+  try {
+    return { value: JSON.parse(text) as unknown, source };
+  } catch (error) {
+    throw new CliFailure(`stack ${name}'s output ${key} is not JSON`, 'redeploy the stack: npx cdk deploy', {
+      cause: error,
+    });
+  }
 }
 
 /** Whether an SDK error means nothing listens at the endpoint (or there are no credentials for AWS). */

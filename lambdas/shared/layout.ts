@@ -158,6 +158,14 @@ export const runArtifactPrefix = (experiment: string, runId: string): string =>
   `${ARTIFACT_PREFIX.runs}${experiment}/${runId}/`;
 
 /**
+ * A training execution run on the local stack (which runs state machines in the CLI's process, not
+ * in Step Functions): its step history, status and output, as `mlops train start` records it
+ * for `mlops train status|logs`. An artifact of the execution's run (experiment = the model).
+ */
+export const trainingExecutionRecordKey = (model: string, runId: string): string =>
+  `${runArtifactPrefix(model, runId)}execution.json`;
+
+/**
  * The one EventBridge `source` of every event the project emits (registry, training, canary, drift);
  * each kind is a `detail-type` in {@link EVENT_DETAIL_TYPE}.
  */

@@ -5,7 +5,7 @@ import { UnsupportedDefinitionError } from '../../local/asl-guard.js';
 import { type Assembly, synthesize } from '../../local/assembly.js';
 import { HarnessError } from '../../local/lambda-runtime.js';
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
-import { StateMachineRunner } from '../../local/state-machine-runner.js';
+import { type RunnerEvent, StateMachineRunner } from '../../local/state-machine-runner.js';
 import { HarnessFixtureStack } from '../fixtures/harness-stack.js';
 
 let assembly: Assembly;
@@ -123,6 +123,33 @@ describe('state machines from the template', () => {
       trace: expect.arrayContaining([expect.stringContaining('TransientError: attempt 4 failed')]),
     });
     expect(result.states.map((s) => [s.name, s.error])).toEqual([['Flaky', 'TransientError']]);
+  });
+
+  it('tells onEvent of each state entered, failed, retried and exited, in order, as it runs', async () => {
+    const events: RunnerEvent[] = [];
+    const result = await local
+      .stateMachine('Features')
+      .run(
+        { key: 'reported', failTimes: 1, bad: true, items: [] },
+        { serviceIntegrations, onEvent: (event) => events.push(event) },
+      );
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(events.map((e) => [e.type, e.state, e.error])).toEqual([
+      ['entered', 'Flaky', undefined],
+      ['failed', 'Flaky', 'TransientError'],
+      ['retried', 'Flaky', undefined],
+      ['exited', 'Flaky', undefined],
+      ['entered', 'IsBad', undefined],
+      ['exited', 'IsBad', undefined],
+      ['entered', 'Reject', undefined],
+      ['failed', 'Reject', 'InvalidThing'],
+      ['exited', 'Reject', undefined],
+      ['entered', 'Rejected', undefined],
+      ['exited', 'Rejected', undefined],
+    ]);
+    expect(events.every((e) => Number.isSafeInteger(e.timestamp))).toBe(true);
+    expect(JSON.parse(events[1]?.cause ?? '{}')).toMatchObject({ errorType: 'TransientError' });
   });
 
   it('routes a typed error through Choice to its Catch, with the cause Lambda reports', async () => {

@@ -19,6 +19,7 @@ import { type TrainerInput, trainModel } from '../../../lambdas/training/train-m
 import { jsonOutput } from '../context.js';
 import { formatOf, readInput } from '../inputs.js';
 import { CliInputError, type CliIo, fields, Output, table } from '../output.js';
+import { registerTrainPipelineCommands } from './train-pipeline.js';
 
 const ALGORITHMS = { lr: 'linear', linear: 'linear', gbdt: 'gbdt' } as const;
 
@@ -132,7 +133,10 @@ interface LocalOptions {
 }
 
 export function registerTrainCommands(program: Command, io: CliIo): void {
-  const group = program.command('train').description('train models with the built-in trainers');
+  const group = program
+    .command('train')
+    .description('train models: their training pipelines (start, status, list, logs), or a file locally');
+  registerTrainPipelineCommands(group, program, io);
 
   group
     .command('local')
