@@ -319,6 +319,11 @@ describe('PrepareTraining', () => {
       tags: { outcome: 'dropped', trigger: 'drift', 'trigger.alarmName': 'a' },
     });
     expect(await state.getLease(model.name)).toMatchObject({ holder: running.lease.holder });
+
+    // retried after the holder finished: the same answer, not a training on a KILLED run
+    await state.releaseLease(model.name, running.lease.holder);
+    expect(await prepareTraining(extra, prepareDeps([model]))).toEqual(result);
+    expect(await state.getLease(model.name)).toBeUndefined();
   });
 
   it('reuses an earlier result for the same data and configuration, and frees the lease', async () => {
@@ -350,6 +355,7 @@ describe('PrepareTraining', () => {
       tags: { outcome: 'reused', reusedRunId: first.runId },
     });
     expect(await state.getLease(model.name)).toBeUndefined();
+    expect(await prepareTraining(duplicate, prepareDeps([model]))).toEqual(result);
   });
 
   it('trains again when the configuration changes (another fingerprint) on the same data', async () => {

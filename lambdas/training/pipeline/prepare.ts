@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FeatureView } from '../../feature-store/feature-view.js';
-import type { RunParams, RunTags } from '../../registry/tracking.js';
+import type { RunParams, RunTags, TrackedRun } from '../../registry/tracking.js';
 import type { TrackingStore } from '../../registry/tracking-store.js';
 import { ConflictError, ValidationError } from '../../shared/errors.js';
 import type { ObjectStore } from '../../shared/object-store.js';
@@ -71,7 +71,7 @@ export async function prepareTraining(
   const runId = runIdOf(execution);
   const experiment = model.name;
   await ensureExperiment(deps.tracking, experiment);
-  await deps.tracking.createRun({
+  const run = await deps.tracking.createRun({
     experiment,
     runId,
     name: `${model.name} (${trigger.kind})`,
@@ -79,6 +79,8 @@ export async function prepareTraining(
     params: runParams(model, fingerprint, asOfMs),
     tags: runTags(trigger, execution),
   });
+  // A retry of a Prepare that already decided (its answer was lost): the same answer again.
+  if (run.status !== 'RUNNING') return decidedBefore(run, model, fingerprint, deps.state);
 
   const attempt = await deps.state.acquireLease(
     model.name,
@@ -130,6 +132,24 @@ export async function prepareTraining(
     await deps.state.releaseLease(model.name, execution);
     throw error;
   }
+}
+
+async function decidedBefore(
+  run: TrackedRun,
+  model: TrainedModelConfig,
+  fingerprint: string,
+  state: TrainingStateStore,
+): Promise<PrepareTrainingResult> {
+  const { runId, tags, params } = run;
+  if (tags.outcome === 'dropped' && tags.heldBy !== undefined)
+    return { outcome: 'dropped', runId, heldBy: tags.heldBy, reason: run.reason ?? '' };
+  const hash = params['dataset.hash'];
+  const earlier =
+    tags.outcome === 'reused' && typeof hash === 'string'
+      ? await state.getResult(model.name, hash, fingerprint)
+      : undefined;
+  if (earlier !== undefined) return { outcome: 'reused', runId, earlier };
+  throw new ValidationError('execution', `must name a running execution: its run ${runId} is ${run.status}`);
 }
 
 interface ParsedEvent {
