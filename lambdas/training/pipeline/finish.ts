@@ -23,7 +23,7 @@ import {
   type TrainingOutcome,
   type TrainingTrigger,
 } from './contract.js';
-import { endOnce } from './prepare.js';
+import { endOnce } from './run-end.js';
 import type { TrainingStateStore } from './training-state.js';
 
 /** What finishTraining needs of the EventBridge client (a wrapper may inject faults in tests). */

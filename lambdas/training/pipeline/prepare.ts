@@ -30,6 +30,7 @@ import {
   type TrainingTrigger,
 } from './contract.js';
 import { trainingFingerprint } from './fingerprint.js';
+import { endOnce } from './run-end.js';
 import { expandCandidates } from './search-space.js';
 import { buildModelTrainingSet } from './training-set.js';
 import { leaseTaken, type TrainingStateStore } from './training-state.js';
@@ -223,16 +224,4 @@ function runTags(trigger: TrainingTrigger, execution: string): RunTags {
       ? { 'trigger.window': tag(`${trigger.window.start}/${trigger.window.end}`) }
       : {}),
   };
-}
-
-/** Ends a RUNNING run; a run already ended (a retried step) is left as it is. */
-export async function endOnce(
-  tracking: TrackingStore,
-  runId: string,
-  status: 'FINISHED' | 'FAILED' | 'KILLED',
-  reason?: string,
-): Promise<void> {
-  const run = await tracking.getRun(runId);
-  if (run.status !== 'RUNNING') return;
-  await tracking.endRun(runId, { status, ...(reason !== undefined ? { reason } : {}) });
 }
