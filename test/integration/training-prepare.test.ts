@@ -572,6 +572,30 @@ describe('FinishTraining', () => {
     });
   });
 
+  it('ends the run of an execution whose Prepare failed, given no runId (what a Catch has)', async () => {
+    const model = trainedModel();
+    const event = prepareEvent(model, { input: { asOf: new Date(T0 - 20 * DAY).toISOString() } });
+    const caught = (await rejection(prepareTraining(event, prepareDeps([model])))) as ValidationError;
+    const result = await finishTraining(
+      {
+        model: model.name,
+        outcome: 'failed',
+        runId: '',
+        execution: event.execution,
+        error: {
+          Error: caught.name,
+          Cause: JSON.stringify({ errorType: caught.name, errorMessage: caught.message }),
+        },
+      },
+      finishDeps(),
+    );
+    expect(result.runId).toBe(runIdOf(event.execution));
+    expect(await tracking.getRun(result.runId)).toMatchObject({
+      status: 'FAILED',
+      reason: expect.stringMatching(/^ValidationError: windowDays: .*no rows of outcome/),
+    });
+  });
+
   it('still emits TrainingFailed when Prepare failed before the run existed', async () => {
     const model = trainedModel();
     const queue = await eventsQueue(model.name);

@@ -14,7 +14,6 @@
  * Any error after the lease is taken releases it first (a bad-input run must not block the model
  * until the lease expires); Step Functions' retry takes it again (the holder is the execution).
  */
-import { createHash } from 'node:crypto';
 import type { FeatureView } from '../../feature-store/feature-view.js';
 import type { RunParams, RunTags, TrackedRun } from '../../registry/tracking.js';
 import type { TrackingStore } from '../../registry/tracking-store.js';
@@ -30,10 +29,12 @@ import {
   type TrainingTrigger,
 } from './contract.js';
 import { trainingFingerprint } from './fingerprint.js';
-import { endOnce } from './run-end.js';
+import { endOnce, runIdOf } from './run-end.js';
 import { expandCandidates } from './search-space.js';
 import { buildModelTrainingSet } from './training-set.js';
 import { leaseTaken, type TrainingStateStore } from './training-state.js';
+
+export { runIdOf } from './run-end.js';
 
 export interface PrepareTrainingDeps {
   readonly tracking: TrackingStore;
@@ -56,10 +57,6 @@ export const LEASE_CLOCK_SLACK_MS = 60_000;
 /** Most characters of a tag value (the tracking store's rule). */
 const TAG_CHARS = 256;
 const tag = (value: string) => (value.length > TAG_CHARS ? `${value.slice(0, TAG_CHARS - 1)}…` : value);
-
-/** The run id of an execution: 32 hex digits of the sha256 of its ARN (a retry finds the same run). */
-export const runIdOf = (execution: string): string =>
-  createHash('sha256').update(execution).digest('hex').slice(0, 32);
 
 export async function prepareTraining(
   event: PrepareTrainingEvent,
