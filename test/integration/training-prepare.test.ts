@@ -319,6 +319,11 @@ describe('PrepareTraining', () => {
       tags: { outcome: 'dropped', trigger: 'drift', 'trigger.alarmName': 'a' },
     });
     expect(await state.getLease(model.name)).toMatchObject({ holder: running.lease.holder });
+
+    // retried after the holder finished: the same answer, not a training on a KILLED run
+    await state.releaseLease(model.name, running.lease.holder);
+    expect(await prepareTraining(extra, prepareDeps([model]))).toEqual(result);
+    expect(await state.getLease(model.name)).toBeUndefined();
   });
 
   it('reuses an earlier result for the same data and configuration, and frees the lease', async () => {
@@ -350,6 +355,7 @@ describe('PrepareTraining', () => {
       tags: { outcome: 'reused', reusedRunId: first.runId },
     });
     expect(await state.getLease(model.name)).toBeUndefined();
+    expect(await prepareTraining(duplicate, prepareDeps([model]))).toEqual(result);
   });
 
   it('trains again when the configuration changes (another fingerprint) on the same data', async () => {
@@ -563,6 +569,30 @@ describe('FinishTraining', () => {
     expect(await tracking.getRun(prepared.runId)).toMatchObject({
       status: 'FINISHED',
       tags: { version: '7' },
+    });
+  });
+
+  it('ends the run of an execution whose Prepare failed, given no runId (what a Catch has)', async () => {
+    const model = trainedModel();
+    const event = prepareEvent(model, { input: { asOf: new Date(T0 - 20 * DAY).toISOString() } });
+    const caught = (await rejection(prepareTraining(event, prepareDeps([model])))) as ValidationError;
+    const result = await finishTraining(
+      {
+        model: model.name,
+        outcome: 'failed',
+        runId: '',
+        execution: event.execution,
+        error: {
+          Error: caught.name,
+          Cause: JSON.stringify({ errorType: caught.name, errorMessage: caught.message }),
+        },
+      },
+      finishDeps(),
+    );
+    expect(result.runId).toBe(runIdOf(event.execution));
+    expect(await tracking.getRun(result.runId)).toMatchObject({
+      status: 'FAILED',
+      reason: expect.stringMatching(/^ValidationError: windowDays: .*no rows of outcome/),
     });
   });
 

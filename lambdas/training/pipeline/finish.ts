@@ -3,6 +3,8 @@
  *
  * - succeeded / rejected: the result is kept per (dataset hash, fingerprint) for duplicate triggers
  *   to reuse (written once), and the run ends FINISHED with tags `outcome`, `version` or `reasons`.
+ * - `runId` may be empty or absent (a Catch after a failed Prepare has none): the execution's run
+ *   is found by its derived id (./run-end.ts `runIdOf`).
  * - failed: the run ends FAILED with the cause made readable (`<errorType>: <errorMessage>` from a
  *   Lambda error's Cause JSON). A run that does not exist (the Prepare step failed before creating
  *   it) is skipped: the event still goes out.
@@ -23,7 +25,7 @@ import {
   type TrainingOutcome,
   type TrainingTrigger,
 } from './contract.js';
-import { endOnce } from './prepare.js';
+import { endOnce, runIdOf } from './run-end.js';
 import type { TrainingStateStore } from './training-state.js';
 
 /** What finishTraining needs of the EventBridge client (a wrapper may inject faults in tests). */
@@ -100,11 +102,15 @@ export async function finishTraining(
 ): Promise<FinishTrainingResult> {
   if (!TRAINING_OUTCOMES.includes(event?.outcome))
     throw new ValidationError('outcome', `must be one of ${TRAINING_OUTCOMES.join(', ')}`);
-  for (const field of ['model', 'runId', 'execution'] as const)
+  for (const field of ['model', 'execution'] as const)
     if (typeof event[field] !== 'string' || event[field] === '')
       throw new ValidationError(field, 'must be a non-empty string');
+  if (event.runId !== undefined && typeof event.runId !== 'string')
+    throw new ValidationError('runId', 'must be a string when given');
   const at = (deps.now?.() ?? new Date()).toISOString();
-  const { outcome, runId, model } = event;
+  const { outcome, model } = event;
+  // A Catch after a failed Prepare has no runId: the execution's run has a derived id.
+  const runId = event.runId || runIdOf(event.execution);
   const error = outcome === 'failed' ? clip(readableCause(event.error), REASON_CHARS) : undefined;
   const reasons = outcome === 'rejected' ? (event.reasons ?? []) : undefined;
   const version = outcome === 'succeeded' ? event.version : undefined;

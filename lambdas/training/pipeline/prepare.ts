@@ -14,9 +14,8 @@
  * Any error after the lease is taken releases it first (a bad-input run must not block the model
  * until the lease expires); Step Functions' retry takes it again (the holder is the execution).
  */
-import { createHash } from 'node:crypto';
 import type { FeatureView } from '../../feature-store/feature-view.js';
-import type { RunParams, RunTags } from '../../registry/tracking.js';
+import type { RunParams, RunTags, TrackedRun } from '../../registry/tracking.js';
 import type { TrackingStore } from '../../registry/tracking-store.js';
 import { ConflictError, ValidationError } from '../../shared/errors.js';
 import type { ObjectStore } from '../../shared/object-store.js';
@@ -30,9 +29,12 @@ import {
   type TrainingTrigger,
 } from './contract.js';
 import { trainingFingerprint } from './fingerprint.js';
+import { endOnce, runIdOf } from './run-end.js';
 import { expandCandidates } from './search-space.js';
 import { buildModelTrainingSet } from './training-set.js';
 import { leaseTaken, type TrainingStateStore } from './training-state.js';
+
+export { runIdOf } from './run-end.js';
 
 export interface PrepareTrainingDeps {
   readonly tracking: TrackingStore;
@@ -56,10 +58,6 @@ export const LEASE_CLOCK_SLACK_MS = 60_000;
 const TAG_CHARS = 256;
 const tag = (value: string) => (value.length > TAG_CHARS ? `${value.slice(0, TAG_CHARS - 1)}…` : value);
 
-/** The run id of an execution: 32 hex digits of the sha256 of its ARN (a retry finds the same run). */
-export const runIdOf = (execution: string): string =>
-  createHash('sha256').update(execution).digest('hex').slice(0, 32);
-
 export async function prepareTraining(
   event: PrepareTrainingEvent,
   deps: PrepareTrainingDeps,
@@ -71,7 +69,7 @@ export async function prepareTraining(
   const runId = runIdOf(execution);
   const experiment = model.name;
   await ensureExperiment(deps.tracking, experiment);
-  await deps.tracking.createRun({
+  const run = await deps.tracking.createRun({
     experiment,
     runId,
     name: `${model.name} (${trigger.kind})`,
@@ -79,6 +77,8 @@ export async function prepareTraining(
     params: runParams(model, fingerprint, asOfMs),
     tags: runTags(trigger, execution),
   });
+  // A retry of a Prepare that already decided (its answer was lost): the same answer again.
+  if (run.status !== 'RUNNING') return decidedBefore(run, model, fingerprint, deps.state);
 
   const attempt = await deps.state.acquireLease(
     model.name,
@@ -130,6 +130,24 @@ export async function prepareTraining(
     await deps.state.releaseLease(model.name, execution);
     throw error;
   }
+}
+
+async function decidedBefore(
+  run: TrackedRun,
+  model: TrainedModelConfig,
+  fingerprint: string,
+  state: TrainingStateStore,
+): Promise<PrepareTrainingResult> {
+  const { runId, tags, params } = run;
+  if (tags.outcome === 'dropped' && tags.heldBy !== undefined)
+    return { outcome: 'dropped', runId, heldBy: tags.heldBy, reason: run.reason ?? '' };
+  const hash = params['dataset.hash'];
+  const earlier =
+    tags.outcome === 'reused' && typeof hash === 'string'
+      ? await state.getResult(model.name, hash, fingerprint)
+      : undefined;
+  if (earlier !== undefined) return { outcome: 'reused', runId, earlier };
+  throw new ValidationError('execution', `must name a running execution: its run ${runId} is ${run.status}`);
 }
 
 interface ParsedEvent {
@@ -203,16 +221,4 @@ function runTags(trigger: TrainingTrigger, execution: string): RunTags {
       ? { 'trigger.window': tag(`${trigger.window.start}/${trigger.window.end}`) }
       : {}),
   };
-}
-
-/** Ends a RUNNING run; a run already ended (a retried step) is left as it is. */
-export async function endOnce(
-  tracking: TrackingStore,
-  runId: string,
-  status: 'FINISHED' | 'FAILED' | 'KILLED',
-  reason?: string,
-): Promise<void> {
-  const run = await tracking.getRun(runId);
-  if (run.status !== 'RUNNING') return;
-  await tracking.endRun(runId, { status, ...(reason !== undefined ? { reason } : {}) });
 }
