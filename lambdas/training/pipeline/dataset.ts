@@ -203,7 +203,12 @@ export async function loadTrainingFrame(
     const source = trainingSetColumn(f.ref);
     add(f.name, toColumn(columnOf(source, `features.${i}`), f.type, source), `features.${i}`);
   });
-  const labelSource = present.has(labelColumns[0] as string) ? (labelColumns[0] as string) : label.name;
+  const labelSource = [trainingSetColumn(model.label), label.name].find((c) => present.has(c));
+  if (labelSource === undefined)
+    throw new ValidationError(
+      'label',
+      `is missing from the training set ${dataset.dataKey} (no column ${trainingSetColumn(model.label)} or ${label.name})`,
+    );
   const labelName = trainingSetColumn(model.label);
   add(labelName, toColumn(columnOf(labelSource, 'label'), label.type, labelSource), 'label');
   for (const name of identity) {
