@@ -4,7 +4,10 @@
 # built-in gradient-boosted trees.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check pyarrow duckdb numpy lightgbm scikit-learn threadpoolctl
+say() { echo "setup-peers: $*" >&2; }
+# shellcheck source=scripts/venv.sh
+. scripts/venv.sh
+AGAIN="bash bench/setup-peers.sh"
+venv_create "$AGAIN" || exit 1
+venv_install "$AGAIN" pyarrow duckdb numpy lightgbm scikit-learn threadpoolctl || exit 1
 .venv/bin/python -c "import pyarrow, duckdb, numpy, lightgbm, sklearn; print('peers ready: pyarrow', pyarrow.__version__, 'duckdb', duckdb.__version__, 'lightgbm', lightgbm.__version__, 'scikit-learn', sklearn.__version__)"

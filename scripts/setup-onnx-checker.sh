@@ -8,9 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ONNX_VERSION=1.23.1 # keep in step with PINNED_ONNX_VERSION in test/support/onnx-checker.ts
-PYTHON=${PYTHON:-python3}
-
 say() { echo "setup-onnx-checker: $*" >&2; }
+# shellcheck source=scripts/venv.sh
+. scripts/venv.sh
 
 if .venv/bin/python - "$ONNX_VERSION" >/dev/null 2>&1 <<'PY'; then
 import sys, onnx, onnx.checker
@@ -20,28 +20,9 @@ PY
   exit 0
 fi
 
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-  say "error: '$PYTHON' not found. Install Python 3.9 or newer with venv support (Debian/Ubuntu:"
-  say "  apt-get install python3 python3-venv), then run: bash scripts/setup-onnx-checker.sh"
-  exit 1
-fi
-
-if [ ! -x .venv/bin/python ]; then
-  say "creating .venv/ with $PYTHON -m venv"
-  if ! "$PYTHON" -m venv .venv; then
-    rm -rf .venv
-    say "error: could not create .venv/ (Debian/Ubuntu: apt-get install python3-venv), then run this again"
-    exit 1
-  fi
-fi
-
-say "installing onnx==$ONNX_VERSION into .venv/ with pip"
-if ! .venv/bin/python -m pip install --disable-pip-version-check --retries 2 --timeout 30 \
-  "onnx==$ONNX_VERSION"; then
-  say "error: pip could not install onnx==$ONNX_VERSION into .venv/."
-  say "  Check that your package index is reachable (pip config list), then run: bash scripts/setup-onnx-checker.sh"
-  exit 1
-fi
+AGAIN="bash scripts/setup-onnx-checker.sh"
+venv_create "$AGAIN" || exit 1
+venv_install "$AGAIN" "onnx==$ONNX_VERSION" || exit 1
 
 .venv/bin/python -c 'import onnx.checker'
 say "onnx $ONNX_VERSION is ready in .venv/ (.venv/bin/python)"

@@ -43,7 +43,7 @@ export interface HistoricalRequest {
   readonly entityRows: readonly Record<string, unknown>[];
   /** `view:feature` references. */
   readonly featureRefs: readonly string[];
-  /** @default 'event_time' */
+  /** @default {@link DEFAULT_TIMESTAMP_COLUMN} */
   readonly timestampColumn?: string;
   /** Dataset name (e.g. the model it trains). @default 'adhoc' */
   readonly name?: string;
@@ -68,6 +68,8 @@ export interface DatasetManifest {
 export const MAX_ENTITY_ROWS_BYTES = 128 * 2 ** 20;
 /** The largest epoch milliseconds a JavaScript Date (and our timestamps) can hold. */
 const MAX_DATE_MS = 8.64e15;
+/** The entity rows' (and the training set's) timestamp column unless a request names another. */
+export const DEFAULT_TIMESTAMP_COLUMN = 'event_time';
 const SEMANTICS =
   'latest value with event time <= row time and row time - event time <= TTL; equal event times: later ingestion, then later file (date, batch id), then later row; stored nulls are values';
 
@@ -127,8 +129,12 @@ export async function listFeatureFiles(
   return keys;
 }
 
-/** Fetches the view's files in the date partitions [fromMs, toMs] can reach, recording each input. */
-async function fetchFiles(
+/**
+ * Fetches the view's files in the date partitions [fromMs, toMs] can reach, recording each input:
+ * only files a committed batch lists (or files other tools wrote). The training workflow reads its
+ * label rows through it too (lambdas/training/pipeline/training-set.ts).
+ */
+export async function fetchFiles(
   view: FeatureView,
   fromMs: number,
   toMs: number,
@@ -197,7 +203,7 @@ export async function getHistoricalFeatures(
   options: { store: ObjectStore; views: ReadonlyMap<string, FeatureView>; now?: () => Date },
 ): Promise<DatasetManifest> {
   const byView = parseRefs(request.featureRefs, options.views);
-  const timestampColumn = request.timestampColumn ?? 'event_time';
+  const timestampColumn = request.timestampColumn ?? DEFAULT_TIMESTAMP_COLUMN;
   const name = request.name ?? 'adhoc';
   if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name))
     throw new ValidationError('name', 'must be 1-63 of a-z 0-9 _ -');

@@ -150,6 +150,12 @@ export function encodeEntityKey(values: readonly (string | number)[]): string {
     : JSON.stringify(values);
 }
 
+/** The entity key values {@link encodeEntityKey} encoded (`types`: the view's entity key types, in order). */
+export function decodeEntityKey(key: string, types: readonly ('string' | 'int64')[]): (string | number)[] {
+  if (types.length === 1) return [key.startsWith('n') ? Number(key.slice(1)) : key.slice(1)];
+  return JSON.parse(key) as (string | number)[];
+}
+
 // In-memory form, for callers holding a whole unsorted frame of JSON-typed values.
 
 /** One view's feature rows, as columns, in any order. */
