@@ -210,6 +210,16 @@ describe('loadTrainingFrame', () => {
     expect(loaded.frame.columns.event_time).toEqual(new Float64Array(400).fill(T0 + HOUR));
   });
 
+  it('reads slice attributes that are not inputs under their view:feature ref', async () => {
+    const m = model('churn-a', { features: ['account:tenure'], slices: ['account:plan'] });
+    const loaded = await loadTrainingFrame(offline, dataset, m, { views });
+    expect(loaded.slices).toEqual(['account:plan']);
+    const plan = loaded.frame.columns['account:plan'] as { codes: Int32Array; dictionary: string[] };
+    expect(plan.codes.length).toBe(400);
+    expect([...plan.dictionary].sort()).toEqual(['basic', 'pro']);
+    expect(loaded.frame.columns.plan).toBeUndefined();
+  });
+
   it('refuses a training set without a column the model needs, naming the field', async () => {
     const account = views.get('account') as FeatureView;
     const wider = new Map(views);

@@ -5,14 +5,14 @@
  *
  * The training set's columns (historical.ts): the timestamp (`event_time` unless the Prepare step
  * named another), the entity rows' own columns (entity keys, pass-through columns), then one
- * `<view>__<feature>` column per requested `view:feature` ({@link trainingSetColumn}).
+ * `<view>__<feature>` column per requested `view:feature`; training-set.ts `trainingSetColumns`
+ * names them for a model, and the Prepare step requests the features, the label and the slices.
  *
  * What the frame holds:
  * - each model feature under its bare feature name (what its signature records, with its view), in
  *   the model's order, typed by the configured feature view (injectable);
  * - the label: the `<view>__<feature>` column of `model.label` (the Prepare step requests the label
- *   like a feature: joined point-in-time at its own event time it is the label row's value), or, if
- *   the entity rows carried it through, the column named by the bare feature name;
+ *   like a feature: joined point-in-time at its own event time it is the label row's value);
  * - each `slices` attribute under its `view:feature` ref (the Prepare step requests them too);
  * - the identity columns the split hashes (split.ts): the label view's entity keys and the timestamp,
  *   so a row keeps its side across retrainings whatever the row order.
@@ -30,12 +30,7 @@ import type { FeatureInput, TrainingFrame } from '../encoding.js';
 import type { TrainedModelConfig } from '../model-config.js';
 import { selectRows, splitFrame } from '../split.js';
 import type { DatasetRef } from './contract.js';
-
-/** The timestamp column of training sets the workflow builds (historical.ts's default). */
-export const TRAINING_SET_TIME_COLUMN = 'event_time';
-
-/** The training set column of a `view:feature` reference (historical.ts names them so). */
-export const trainingSetColumn = (ref: string): string => ref.replace(':', '__');
+import { trainingSetColumns } from './training-set.js';
 
 export type ModelFeature = FeatureInput & { readonly featureView: string };
 
@@ -56,8 +51,6 @@ export interface LoadedTrainingSet {
 export interface LoadOptions {
   /** Feature views by name. @default the views baked into the bundle (configured-views.ts) */
   readonly views?: ReadonlyMap<string, FeatureView>;
-  /** @default {@link TRAINING_SET_TIME_COLUMN} */
-  readonly timestampColumn?: string;
 }
 
 interface Resolved {
@@ -149,7 +142,7 @@ export async function loadTrainingFrame(
   options: LoadOptions = {},
 ): Promise<LoadedTrainingSet> {
   const views = options.views ?? configuredViews();
-  const timestampColumn = options.timestampColumn ?? TRAINING_SET_TIME_COLUMN;
+  const sources = trainingSetColumns(model, views);
   const features = model.features.map((ref, i) => ({ ref, ...resolve(ref, `features.${i}`, views) }));
   const seen = new Map<string, string>();
   features.forEach((f, i) => {
@@ -172,11 +165,8 @@ export async function loadTrainingFrame(
       `must name an existing training set (no object at ${dataset.dataKey})`,
     );
   const file = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
-  const labelColumns = [trainingSetColumn(model.label), label.name];
-  const identity = [...labelView.entities.map((e) => e.name), timestampColumn];
-  const wanted = [
-    ...new Set([...features.map((f) => trainingSetColumn(f.ref)), ...labelColumns, ...identity]),
-  ];
+  const identity = sources.identity;
+  const wanted = [...new Set([...sources.features, sources.label, ...identity, ...sources.slices])];
   const metadata = await parquetMetadataAsync(file);
   const present = new Set(metadata.schema.map((element) => element.name));
   const rows = Number(metadata.num_rows);
@@ -200,19 +190,20 @@ export async function loadTrainingFrame(
     columns[name] = column;
   };
   features.forEach((f, i) => {
-    const source = trainingSetColumn(f.ref);
+    const source = sources.features[i] as string;
     add(f.name, toColumn(columnOf(source, `features.${i}`), f.type, source), `features.${i}`);
   });
-  const labelSource = present.has(labelColumns[0] as string) ? (labelColumns[0] as string) : label.name;
-  const labelName = trainingSetColumn(model.label);
-  add(labelName, toColumn(columnOf(labelSource, 'label'), label.type, labelSource), 'label');
+  const labelName = sources.label;
+  add(labelName, toColumn(columnOf(labelName, 'label'), label.type, labelName), 'label');
   for (const name of identity) {
     const type =
-      name === timestampColumn ? 'time' : (labelView.entities.find((e) => e.name === name)?.type ?? 'string');
+      name === sources.timestamp
+        ? 'time'
+        : (labelView.entities.find((e) => e.name === name)?.type ?? 'string');
     if (!(name in columns)) columns[name] = toColumn(columnOf(name, `identity.${name}`), type, name);
   }
   slices.forEach((slice, i) => {
-    const source = trainingSetColumn(slice.ref);
+    const source = sources.slices[i] as string;
     add(slice.ref, toColumn(columnOf(source, `slices.${i}`), slice.type, source), `slices.${i}`);
   });
   return {
