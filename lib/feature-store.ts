@@ -249,10 +249,7 @@ export class FeatureStore extends Construct {
       timeout: Duration.minutes(15),
     });
     this.offlineBucket.grantRead(this.trainingSetFunction, OFFLINE_KEYS.landing);
-    this.offlineBucket.grantRead(this.trainingSetFunction, OFFLINE_KEYS.features);
-    this.offlineBucket.grantRead(this.trainingSetFunction, OFFLINE_KEYS.ingestion); // which files batches committed
-    this.offlineBucket.grantRead(this.trainingSetFunction, OFFLINE_KEYS.datasets);
-    this.offlineBucket.grantPut(this.trainingSetFunction, OFFLINE_KEYS.datasets);
+    this.grantBuildTrainingSets(this.trainingSetFunction);
 
     // A batch landed under landing/<view>/ starts its ingestion (asynchronously); one that cannot be
     // ingested (bad key, bad file) ends in the failure queue, whose alarm says so.
@@ -486,6 +483,22 @@ export class FeatureStore extends Construct {
     this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.quarantine);
     this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.ingestionLog);
     return this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.ingestion);
+  }
+
+  /**
+   * Lets `grantee` build point-in-time training sets: read feature files and ingestion manifests
+   * (which files batches committed), read and write `datasets/` (a set already built is reused).
+   */
+  grantBuildTrainingSets(grantee: iam.IGrantable): iam.Grant {
+    this.offlineBucket.grantRead(grantee, OFFLINE_KEYS.features);
+    this.offlineBucket.grantRead(grantee, OFFLINE_KEYS.ingestion);
+    this.grantReadTrainingSets(grantee);
+    return this.offlineBucket.grantPut(grantee, OFFLINE_KEYS.datasets);
+  }
+
+  /** Lets `grantee` read built training sets (and the SageMaker channels written beside them) under `datasets/`. */
+  grantReadTrainingSets(grantee: iam.IGrantable): iam.Grant {
+    return this.offlineBucket.grantRead(grantee, OFFLINE_KEYS.datasets);
   }
 
   /** Lets a producer land batches under `landing/` and ask the ingest function to ingest them. */

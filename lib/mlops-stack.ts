@@ -3,6 +3,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/layout.js';
+import { isTrained } from '../lambdas/training/model-config.js';
 import type { MlopsConfig } from './config.js';
 import { FeatureStore } from './feature-store.js';
 import { MlopsFunction } from './mlops-function.js';
@@ -11,7 +12,9 @@ import { ModelRegistry } from './model-registry.js';
 import { Monitoring } from './monitoring.js';
 import { acknowledge } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
-import { STACK_OUTPUTS } from './stack-outputs.js';
+import { STACK_JSON_OUTPUTS, STACK_OUTPUTS } from './stack-outputs.js';
+import { TrainingPipelines } from './training-pipeline.js';
+import { RetrainingTriggers } from './training-triggers.js';
 
 export interface MlopsStackProps extends StackProps {
   /** The validated project configuration. */
@@ -26,6 +29,10 @@ export class MlopsStack extends Stack {
   public readonly registry: ModelRegistry;
   public readonly featureStore: FeatureStore;
   public readonly registrationWorkflow: ModelRegistrationWorkflow;
+  /** Training: the step functions and one state machine per trained model. */
+  public readonly training: TrainingPipelines;
+  /** What retrains each model: its schedule, its drift alarms, new rows for its views. */
+  public readonly retraining: RetrainingTriggers;
   /** The alarm topic and every alarm of the stack. */
   public readonly monitoring: Monitoring;
   /** The project's one event bus: every event the stack emits (source `serverless-mlops`). */
@@ -95,6 +102,37 @@ export class MlopsStack extends Stack {
 
     this.registrationWorkflow = new ModelRegistrationWorkflow(this, 'ModelRegistrationWorkflow', {
       registry: this.registry,
+      logRetention: props.config.logRetentionDays,
+      removalPolicy,
+    });
+
+    this.training = new TrainingPipelines(this, 'Training', {
+      models: props.config.models.filter(isTrained),
+      featureViews: props.config.featureViews,
+      featureStore: this.featureStore,
+      registry: this.registry,
+      eventBus: this.eventBus,
+      monitoring: this.monitoring,
+      logRetention: props.config.logRetentionDays,
+      removalPolicy,
+    });
+    new CfnOutput(this, STACK_JSON_OUTPUTS.trainingPipelines, {
+      value: this.toJsonString(
+        Object.fromEntries(
+          [...this.training.pipelines].map(([name, p]) => [name, p.stateMachine.stateMachineArn]),
+        ),
+      ),
+      description: 'Trained model name → its training state machine (the mlops train commands read it)',
+    });
+
+    this.retraining = new RetrainingTriggers(this, 'RetrainingTriggers', {
+      models: [...this.training.pipelines.values()].map((p) => ({
+        config: p.model,
+        stateMachine: p.stateMachine,
+      })),
+      offlineBucket: this.featureStore.offlineBucket,
+      trackingTable: this.registry.trackingTable,
+      monitoring: this.monitoring,
       logRetention: props.config.logRetentionDays,
       removalPolicy,
     });

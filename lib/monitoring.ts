@@ -12,6 +12,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { acknowledge } from './nag.js';
 
@@ -63,6 +64,28 @@ export class Monitoring extends Construct {
       new cloudwatch.Alarm(fn, 'ErrorsAlarm', {
         alarmDescription: `${fn.node.path} failed (see its log group; asynchronous failures also land in its failure queue)`,
         metric: fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+
+  /** Alarms when an execution of the state machine fails or times out (Sum of both ≥ 1 in 5 minutes). */
+  alarmOnFailedExecutions(stateMachine: sfn.StateMachine, description: string): cloudwatch.Alarm {
+    const period = Duration.minutes(5);
+    return this.notify(
+      new cloudwatch.Alarm(stateMachine, 'FailedExecutionsAlarm', {
+        alarmDescription: description,
+        metric: new cloudwatch.MathExpression({
+          expression: 'failed + timedOut',
+          usingMetrics: {
+            failed: stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
+            timedOut: stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
+          },
+          period,
+        }),
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -122,6 +122,8 @@ export class LocalLambdas {
   private readonly saved = new Map<string, string | undefined>();
   /** Cold starts run one at a time (each sets the environment its module scope reads). */
   private coldStarts: Promise<unknown> = Promise.resolve();
+  /** Injected failures by logical id, taken one per invocation (see {@link injectFailures}). */
+  private readonly injected = new Map<string, LambdaFunctionError[]>();
 
   constructor(assembly: Assembly, stack: StackArtifact, provisioned: ProvisionedStack) {
     resolveExternalsFromProject(assembly.dir);
@@ -174,12 +176,28 @@ export class LocalLambdas {
   }
 
   /**
+   * Makes the next `failures.length` invocations of the function fail with these errors (the
+   * function's code does not run), as a crashed or throttled function would: the faults a test
+   * cannot provoke through real inputs, e.g. a transient failure that Retry must absorb. The
+   * test names each injection.
+   */
+  injectFailures(reference: string, failures: readonly { errorType: string; errorMessage: string }[]): void {
+    const fn = this.find(reference);
+    this.injected.set(fn.logicalId, [
+      ...(this.injected.get(fn.logicalId) ?? []),
+      ...failures.map((f) => new LambdaFunctionError(f.errorType, f.errorMessage, [])),
+    ]);
+  }
+
+  /**
    * Invokes a function with a JSON round-trip of event and result, like Lambda. A handler error
    * comes back as {@link LambdaFunctionError}; exceeding the function's timeout as
    * `Sandbox.Timedout`.
    */
   async invoke(reference: string, event: unknown): Promise<unknown> {
     const fn = this.find(reference);
+    const injected = this.injected.get(fn.logicalId)?.shift();
+    if (injected !== undefined) throw injected;
     const major = Number(process.versions.node.split('.')[0]);
     if (fn.nodeMajor !== undefined && fn.nodeMajor !== major) {
       throw new HarnessError(

@@ -15,7 +15,8 @@ import { prepareTraining } from '../training/pipeline/prepare.js';
 import { TrainingStateStore } from '../training/pipeline/training-state.js';
 
 const trackingTable = requireEnv(ENV.trackingTable);
-const store = new S3ObjectStore(s3Client(), requireEnv(ENV.offlineBucket));
+const buckets = { offline: requireEnv(ENV.offlineBucket), artifact: requireEnv(ENV.artifactBucket) };
+const store = new S3ObjectStore(s3Client(), buckets.offline);
 const tracking = new TrackingStore({ documents: documentClient(), s3: s3Client(), tableName: trackingTable });
 const state = new TrainingStateStore(documentClient(), trackingTable);
 const views = configuredViews();
@@ -26,7 +27,7 @@ const views = configuredViews();
  */
 async function prepare(event: PrepareTrainingEvent): Promise<PrepareTrainingResult> {
   const started = Date.now();
-  const result = await prepareTraining(event, { tracking, state, store, views });
+  const result = await prepareTraining(event, { tracking, state, store, views, buckets });
   if (result.outcome === 'train') recordTrainingSet(metrics, result.dataset.rowCount, Date.now() - started);
   logger.info('training prepared', {
     model: event.model,

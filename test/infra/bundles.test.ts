@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stackOf, synthesize } from '../../local/assembly.js';
+import { trainingModels, trainingViews } from '../fixtures/training.js';
 import { foreignZodLocales, type LambdaBundle, lambdaBundles } from '../support/bundles.js';
 
 /**
@@ -20,13 +21,23 @@ const BUDGET_KIB: Record<string, number> = {
   'materialize-features': 240,
   'ingest-features': 360,
   'build-training-set': 370,
+  'prepare-training': 500,
+  'train-candidate': 500,
+  'evaluate-candidates': 500,
+  'finish-training': 200,
+  'unpack-sagemaker-model': 500,
+  // Measured 2026-12-02: about 39 KiB.
+  'training-trigger': 60,
 };
 
 describe('Lambda bundles', () => {
   let bundles: LambdaBundle[];
 
   beforeAll(() => {
-    const assembly = synthesize();
+    // The training fixture: trained models on every trainer and trigger, so every function exists.
+    const assembly = synthesize(undefined, {
+      context: { mlops: { featureViews: trainingViews, models: trainingModels } },
+    });
     bundles = lambdaBundles(assembly, stackOf(assembly));
   });
 

@@ -20,7 +20,6 @@ import { readModelContract } from '../../lambdas/training/model-contract.js';
 import {
   type CandidateDeps,
   candidateFromOnnx,
-  candidateLineage,
   trainCandidate,
 } from '../../lambdas/training/pipeline/candidate.js';
 import type { DatasetRef, TrainCandidateEvent } from '../../lambdas/training/pipeline/contract.js';
@@ -30,6 +29,7 @@ import {
   type EvaluateDeps,
   evaluateCandidates,
 } from '../../lambdas/training/pipeline/evaluate.js';
+import { candidateLineage } from '../../lambdas/training/pipeline/lineage.js';
 import { trainModel } from '../../lambdas/training/train-model.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';

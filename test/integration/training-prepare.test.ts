@@ -37,11 +37,8 @@ import type {
 } from '../../lambdas/training/pipeline/contract.js';
 import { trainingFingerprint } from '../../lambdas/training/pipeline/fingerprint.js';
 import { type FinishTrainingDeps, finishTraining } from '../../lambdas/training/pipeline/finish.js';
-import {
-  type PrepareTrainingDeps,
-  prepareTraining,
-  runIdOf,
-} from '../../lambdas/training/pipeline/prepare.js';
+import { type PrepareTrainingDeps, prepareTraining } from '../../lambdas/training/pipeline/prepare.js';
+import { trainingRunId } from '../../lambdas/training/pipeline/run-id.js';
 import { trainingSetColumns } from '../../lambdas/training/pipeline/training-set.js';
 import { leaseTaken, TrainingStateStore } from '../../lambdas/training/pipeline/training-state.js';
 import { loadAssembly } from '../../local/assembly.js';
@@ -243,7 +240,7 @@ describe('PrepareTraining', () => {
     const result = trained(await prepareTraining(event, prepareDeps([model])));
 
     expect(result).toMatchObject({
-      runId: runIdOf(event.execution),
+      runId: trainingRunId(event.execution),
       experiment: model.name,
       fingerprint: trainingFingerprint(model),
       trigger: { kind: 'schedule' },
@@ -308,7 +305,7 @@ describe('PrepareTraining', () => {
 
     expect(result).toEqual({
       outcome: 'dropped',
-      runId: runIdOf(extra.execution),
+      runId: trainingRunId(extra.execution),
       heldBy: running.lease.holder,
       reason: `another execution ${running.lease.holder} holds the training lease`,
     });
@@ -347,7 +344,7 @@ describe('PrepareTraining', () => {
 
     expect(result).toMatchObject({
       outcome: 'reused',
-      runId: runIdOf(duplicate.execution),
+      runId: trainingRunId(duplicate.execution),
       earlier: { outcome: 'succeeded', runId: first.runId, execution: first.lease.holder, version: 4 },
     });
     expect(await tracking.getRun(result.runId)).toMatchObject({
@@ -385,7 +382,7 @@ describe('PrepareTraining', () => {
     );
     expect(await state.getLease(model.name)).toBeUndefined();
     // the run stays for FinishTraining(failed) to end with this cause
-    expect((await tracking.getRun(runIdOf(event.execution))).status).toBe('RUNNING');
+    expect((await tracking.getRun(trainingRunId(event.execution))).status).toBe('RUNNING');
   });
 
   it('refuses a feature of a view keyed by an entity the label rows lack, naming it', async () => {
@@ -589,7 +586,7 @@ describe('FinishTraining', () => {
       },
       finishDeps(),
     );
-    expect(result.runId).toBe(runIdOf(event.execution));
+    expect(result.runId).toBe(trainingRunId(event.execution));
     expect(await tracking.getRun(result.runId)).toMatchObject({
       status: 'FAILED',
       reason: expect.stringMatching(/^ValidationError: windowDays: .*no rows of outcome/),
@@ -604,7 +601,7 @@ describe('FinishTraining', () => {
       {
         model: model.name,
         outcome: 'failed',
-        runId: runIdOf(exec),
+        runId: trainingRunId(exec),
         execution: exec,
         error: { Error: 'NotFoundError', Cause: 'model not found' },
       },

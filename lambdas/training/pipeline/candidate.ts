@@ -18,11 +18,9 @@ import { createHash } from 'node:crypto';
 import type { FeatureView } from '../../feature-store/feature-view.js';
 import { P95_LATENCY_METRIC } from '../../registry/gates.js';
 import type { TrackingStore } from '../../registry/tracking-store.js';
-import { lineageSchema, type ModelLineage } from '../../registry/version-record.js';
 import { ValidationError } from '../../shared/errors.js';
 import { runArtifactPrefix } from '../../shared/layout.js';
 import type { ObjectStore } from '../../shared/object-store.js';
-import { parseOrThrow } from '../../shared/validation.js';
 import type { ReferenceProfile } from '../evaluate/reference-profile.js';
 import type { Task } from '../labels.js';
 import type { TrainedModelConfig } from '../model-config.js';
@@ -44,6 +42,7 @@ import type {
   TrainCandidateEvent,
 } from './contract.js';
 import { loadTrainingFrame } from './dataset.js';
+import { candidateLineage } from './lineage.js';
 
 /** File names under a candidate's run prefix. */
 export const CANDIDATE_FILES = {
@@ -360,20 +359,6 @@ export async function trainCandidate(
       },
     );
   });
-}
-
-/** The lineage a candidate's model embeds (the exporter adds its trainer's name and version). */
-export function candidateLineage(dataset: DatasetRef, runId: string, fingerprint: string): ModelLineage {
-  return parseOrThrow(
-    lineageSchema,
-    {
-      runId,
-      configFingerprint: fingerprint,
-      trainingSet: { manifestKey: dataset.manifestKey, sha256: dataset.manifestSha256 },
-      datasetHash: dataset.hash,
-    },
-    'lineage',
-  );
 }
 
 export interface OnnxCandidateInput {

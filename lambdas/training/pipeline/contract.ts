@@ -18,6 +18,7 @@
  */
 import type { GateResult } from '../../registry/gates.js';
 import type { ModelLineage } from '../../registry/version-record.js';
+import type { TrainedModelConfig } from '../model-config.js';
 
 /** What started an execution. `drift` comes from a CloudWatch alarm; `new-data` from ingestion. */
 export const TRIGGER_KINDS = ['manual', 'schedule', 'drift', 'new-data'] as const;
@@ -196,7 +197,8 @@ export type TrainingOutcome = (typeof TRAINING_OUTCOMES)[number];
 export interface FinishTrainingEvent {
   readonly model: string;
   readonly outcome: TrainingOutcome;
-  readonly runId: string;
+  /** @default the execution's run (run-id.ts); the failure path cannot name it when Prepare failed */
+  readonly runId?: string;
   readonly execution: string;
   readonly trigger?: TrainingTrigger;
   readonly lease?: LeaseRef;
@@ -220,5 +222,18 @@ export interface TrainingResultRecord {
   readonly finishedAt: string;
 }
 
-/** How long an execution may run; the lease lasts as long, so a crashed one frees it then. */
+/**
+ * How long an execution of the built-in trainers may run; the lease lasts as long, so a crashed
+ * one frees it then.
+ */
 export const TRAINING_TIMEOUT_MS = 2 * 60 * 60 * 1000;
+
+/**
+ * An execution's time limit (the state machine's timeout, and the lease): a SageMaker model's job
+ * may run its configured `maxRuntimeSeconds` on top of the built-in allowance.
+ */
+export function trainingTimeoutMs(model: Pick<TrainedModelConfig, 'trainer'>): number {
+  return model.trainer.algorithm === 'sagemaker'
+    ? TRAINING_TIMEOUT_MS + model.trainer.maxRuntimeSeconds * 1000
+    : TRAINING_TIMEOUT_MS;
+}

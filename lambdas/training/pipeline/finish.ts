@@ -4,7 +4,7 @@
  * - succeeded / rejected: the result is kept per (dataset hash, fingerprint) for duplicate triggers
  *   to reuse (written once), and the run ends FINISHED with tags `outcome`, `version` or `reasons`.
  * - `runId` may be empty or absent (a Catch after a failed Prepare has none): the execution's run
- *   is found by its derived id (./run-end.ts `runIdOf`).
+ *   is found by its derived id (./run-end.ts `trainingRunId` in ./run-id.ts).
  * - failed: the run ends FAILED with the cause made readable (`<errorType>: <errorMessage>` from a
  *   Lambda error's Cause JSON). A run that does not exist (the Prepare step failed before creating
  *   it) is skipped: the event still goes out.
@@ -25,7 +25,8 @@ import {
   type TrainingOutcome,
   type TrainingTrigger,
 } from './contract.js';
-import { endOnce, runIdOf } from './run-end.js';
+import { endOnce } from './run-end.js';
+import { TRAINING_RUN_TAGS, trainingRunId } from './run-id.js';
 import type { TrainingStateStore } from './training-state.js';
 
 /** What finishTraining needs of the EventBridge client (a wrapper may inject faults in tests). */
@@ -110,7 +111,7 @@ export async function finishTraining(
   const at = (deps.now?.() ?? new Date()).toISOString();
   const { outcome, model } = event;
   // A Catch after a failed Prepare has no runId: the execution's run has a derived id.
-  const runId = event.runId || runIdOf(event.execution);
+  const runId = event.runId || trainingRunId(event.execution);
   const error = outcome === 'failed' ? clip(readableCause(event.error), REASON_CHARS) : undefined;
   const reasons = outcome === 'rejected' ? (event.reasons ?? []) : undefined;
   const version = outcome === 'succeeded' ? event.version : undefined;
@@ -126,14 +127,14 @@ export async function finishTraining(
         finishedAt: at,
       });
     await deps.tracking.setTags(runId, {
-      outcome,
+      [TRAINING_RUN_TAGS.outcome]: outcome,
       ...(version !== undefined ? { version: String(version) } : {}),
       ...(reasons !== undefined ? { reasons: clip(reasons.join('; '), TAG_CHARS) } : {}),
     });
     await endOnce(deps.tracking, runId, 'FINISHED');
   } else {
     try {
-      await deps.tracking.setTags(runId, { outcome });
+      await deps.tracking.setTags(runId, { [TRAINING_RUN_TAGS.outcome]: outcome });
       await endOnce(deps.tracking, runId, 'FAILED', error);
     } catch (cause) {
       // Prepare failed before the run existed: nothing to end.

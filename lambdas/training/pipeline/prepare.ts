@@ -20,21 +20,26 @@ import type { TrackingStore } from '../../registry/tracking-store.js';
 import { ConflictError, ValidationError } from '../../shared/errors.js';
 import type { ObjectStore } from '../../shared/object-store.js';
 import type { TrainedModelConfig } from '../model-config.js';
+import { splitFrame } from '../split.js';
 import { configuredTrainedModel, configuredTrainedModels } from './configured-models.js';
 import {
+  type DatasetRef,
   type PrepareTrainingEvent,
   type PrepareTrainingResult,
-  TRAINING_TIMEOUT_MS,
+  type SagemakerJobRef,
   TRIGGER_KINDS,
   type TrainingTrigger,
+  trainingTimeoutMs,
 } from './contract.js';
+import { loadTrainingFrame } from './dataset.js';
 import { trainingFingerprint } from './fingerprint.js';
-import { endOnce, runIdOf } from './run-end.js';
+import { candidateLineage } from './lineage.js';
+import { endOnce } from './run-end.js';
+import { TRAINING_RUN_TAGS, trainingRunId } from './run-id.js';
+import { writeSagemakerChannels } from './sagemaker-channels.js';
 import { expandCandidates } from './search-space.js';
 import { buildModelTrainingSet } from './training-set.js';
 import { leaseTaken, type TrainingStateStore } from './training-state.js';
-
-export { runIdOf } from './run-end.js';
 
 export interface PrepareTrainingDeps {
   readonly tracking: TrackingStore;
@@ -46,6 +51,37 @@ export interface PrepareTrainingDeps {
   readonly models?: readonly TrainedModelConfig[];
   /** Clock (epoch ms), injectable for tests. @default Date.now */
   readonly now?: () => number;
+  /** Bucket names for a SageMaker model's job (its channels and output); required for such a model. */
+  readonly buckets?: { readonly offline: string; readonly artifact: string };
+}
+
+/** Writes a SageMaker model's channels (split by the model's seed) and names its job. */
+async function sagemakerChannels(
+  model: TrainedModelConfig,
+  runId: string,
+  experiment: string,
+  dataset: DatasetRef,
+  fingerprint: string,
+  deps: PrepareTrainingDeps,
+): Promise<SagemakerJobRef> {
+  if (deps.buckets === undefined)
+    throw new Error('PrepareTraining needs the bucket names for a SageMaker model');
+  const loaded = await loadTrainingFrame(deps.store, dataset, model, { views: deps.views });
+  return writeSagemakerChannels(
+    {
+      model,
+      runId,
+      experiment,
+      dataset,
+      frame: loaded.frame,
+      split: splitFrame(loaded.frame, model.split, loaded.identity),
+      features: loaded.features,
+      labelColumn: loaded.label,
+      labelType: loaded.labelType,
+      lineage: candidateLineage(dataset, runId, fingerprint),
+    },
+    { offline: deps.store, offlineBucket: deps.buckets.offline, artifactBucket: deps.buckets.artifact },
+  );
 }
 
 /**
@@ -66,7 +102,7 @@ export async function prepareTraining(
   const { execution, startMs, asOfMs, trigger } = parseEvent(event);
   const model = configuredTrainedModel(event.model, deps.models ?? configuredTrainedModels());
   const fingerprint = trainingFingerprint(model);
-  const runId = runIdOf(execution);
+  const runId = trainingRunId(execution);
   const experiment = model.name;
   await ensureExperiment(deps.tracking, experiment);
   const run = await deps.tracking.createRun({
@@ -83,11 +119,14 @@ export async function prepareTraining(
   const attempt = await deps.state.acquireLease(
     model.name,
     execution,
-    Math.max(1, startMs + TRAINING_TIMEOUT_MS + LEASE_CLOCK_SLACK_MS - now()),
+    Math.max(1, startMs + trainingTimeoutMs(model) + LEASE_CLOCK_SLACK_MS - now()),
   );
   if (!leaseTaken(attempt)) {
     const reason = `another execution ${attempt.heldBy} holds the training lease`;
-    await deps.tracking.setTags(runId, { outcome: 'dropped', heldBy: tag(attempt.heldBy) });
+    await deps.tracking.setTags(runId, {
+      [TRAINING_RUN_TAGS.outcome]: 'dropped',
+      heldBy: tag(attempt.heldBy),
+    });
     await endOnce(deps.tracking, runId, 'KILLED', reason);
     return { outcome: 'dropped', runId, heldBy: attempt.heldBy, reason };
   }
@@ -105,17 +144,19 @@ export async function prepareTraining(
     });
     const earlier = await deps.state.getResult(model.name, dataset.hash, fingerprint);
     if (earlier !== undefined) {
-      await deps.tracking.setTags(runId, { outcome: 'reused', reusedRunId: earlier.runId });
+      await deps.tracking.setTags(runId, {
+        [TRAINING_RUN_TAGS.outcome]: 'reused',
+        reusedRunId: earlier.runId,
+      });
       await endOnce(deps.tracking, runId, 'FINISHED');
       await deps.state.releaseLease(model.name, execution);
       return { outcome: 'reused', runId, earlier };
     }
-    const candidates = expandCandidates(model);
-    // TODO(lead): SageMaker trainer: set `sagemaker` = writeSagemakerChannels({ model, runId,
-    // experiment, dataset, frame, split, features, labelColumn, lineage }, { offline, offlineBucket,
-    // artifactBucket }) (./sagemaker-channels.ts, branch sm; the frame and split from the candidate
-    // helper's dataset loader). Neither module was on this branch when this was written; the
-    // handler will then need ENV.artifactBucket too.
+    const candidates = model.trainer.algorithm === 'sagemaker' ? [] : expandCandidates(model);
+    const sagemaker =
+      model.trainer.algorithm === 'sagemaker'
+        ? await sagemakerChannels(model, runId, experiment, dataset, fingerprint, deps)
+        : undefined;
     return {
       outcome: 'train',
       runId,
@@ -125,6 +166,7 @@ export async function prepareTraining(
       lease: attempt,
       trigger,
       candidates,
+      ...(sagemaker === undefined ? {} : { sagemaker }),
     };
   } catch (error) {
     await deps.state.releaseLease(model.name, execution);
@@ -212,8 +254,8 @@ function runParams(model: TrainedModelConfig, fingerprint: string, asOfMs: numbe
 
 function runTags(trigger: TrainingTrigger, execution: string): RunTags {
   return {
-    trigger: trigger.kind,
-    execution: tag(execution),
+    [TRAINING_RUN_TAGS.trigger]: trigger.kind,
+    [TRAINING_RUN_TAGS.execution]: tag(execution),
     ...(trigger.reason !== undefined ? { 'trigger.reason': tag(trigger.reason) } : {}),
     ...(trigger.alarmName !== undefined ? { 'trigger.alarmName': tag(trigger.alarmName) } : {}),
     ...(trigger.rows !== undefined ? { 'trigger.rows': String(trigger.rows) } : {}),

@@ -1,0 +1,123 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, cdkJsonContext } from '../../lib/app.js';
+import { STACK_JSON_OUTPUTS } from '../../lib/stack-outputs.js';
+import { NON_RETRYABLE_ERRORS } from '../../lib/training-pipeline.js';
+import { forEachState } from '../../local/asl-guard.js';
+import { trainingModels, trainingViews } from '../fixtures/training.js';
+
+type Resource = { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> };
+type Json = Record<string, unknown>;
+
+let resources: Record<string, Resource>;
+let outputs: Record<string, { Value: unknown }>;
+
+beforeAll(() => {
+  const app = new App({
+    outdir: mkdtempSync(path.join(tmpdir(), 'mlops-training-')),
+    context: {
+      ...cdkJsonContext(),
+      mlops: {
+        featureViews: trainingViews,
+        // A registry-only model beside the trained ones: it gets no pipeline.
+        models: [...trainingModels, { name: 'outside', gates: {} }],
+      },
+    },
+  });
+  const { stack } = buildApp(app);
+  // Synthesis runs cdk-nag: an acknowledgement without its finding, or a finding without one, fails here.
+  const template = app.synth().getStackByName(stack.stackName).template as {
+    Resources: Record<string, Resource>;
+    Outputs: Record<string, { Value: unknown }>;
+  };
+  resources = template.Resources;
+  outputs = template.Outputs;
+});
+
+const pathOf = (r: Resource) => String(r.Metadata?.['aws:cdk:path'] ?? '');
+
+/** The definition with its `Fn::Join` parts flattened to text (ARNs left as tokens). */
+function definitionOf(resource: Resource): Json {
+  const body = resource.Properties?.DefinitionString as { 'Fn::Join': [string, unknown[]] } | string;
+  const text =
+    typeof body === 'string'
+      ? body
+      : body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : '"<token>"')).join('');
+  return JSON.parse(text.replace(/""<token>""/g, '"<token>"').replace(/"<token>"/g, '"TOKEN"')) as Json;
+}
+
+function machines(): [string, Resource][] {
+  return Object.values(resources)
+    .filter((r) => r.Type === 'AWS::StepFunctions::StateMachine' && pathOf(r).includes('/Training/'))
+    .map((r) => [/Pipeline-([a-z0-9-]+)\//.exec(pathOf(r))?.[1] ?? '', r]);
+}
+
+describe('training pipelines (synthesized)', () => {
+  it('gives each trained model one state machine, and registry-only models none', () => {
+    expect(
+      machines()
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(['churn', 'churn-gbdt', 'churn-sm', 'churn-strict']);
+    const output = JSON.stringify(outputs[STACK_JSON_OUTPUTS.trainingPipelines]?.Value);
+    for (const name of ['churn', 'churn-gbdt', 'churn-sm', 'churn-strict'])
+      expect(output).toContain(`"${name}"`);
+    expect(output).not.toContain('outside');
+  });
+
+  it('retries every task except on bad input, and catches every failure into RecordFailure', () => {
+    for (const [name, resource] of machines()) {
+      const definition = definitionOf(resource);
+      const topLevel = definition.States as Json;
+      forEachState(definition, (stateName, state, where) => {
+        if (state.Type !== 'Task') return;
+        const retry = (state.Retry as { ErrorEquals: string[]; MaxAttempts?: number }[]) ?? [];
+        const refusal = retry.find((r) => r.ErrorEquals.includes('ValidationError'));
+        expect(refusal?.ErrorEquals, `${name}/${where}`).toEqual(NON_RETRYABLE_ERRORS);
+        expect(refusal?.MaxAttempts, `${name}/${where}`).toBe(0);
+        expect(retry.at(-1)?.ErrorEquals, `${name}/${where}`).toEqual(['States.ALL']);
+        expect(retry.findIndex((r) => r === refusal)).toBeLessThan(retry.length - 1);
+        const inMap = !(stateName in topLevel);
+        if (inMap || stateName === 'RecordFailure') return;
+        const catches = (state.Catch as { ErrorEquals: string[]; Next: string }[]) ?? [];
+        expect(catches, `${name}/${stateName}`).toEqual([
+          { ErrorEquals: ['States.ALL'], Next: 'RecordFailure', ResultPath: '$.error' },
+        ]);
+      });
+      const map = topLevel.TrainCandidates as Json | undefined;
+      if (map !== undefined)
+        expect(map.Catch).toEqual([
+          { ErrorEquals: ['States.ALL'], Next: 'RecordFailure', ResultPath: '$.error' },
+        ]);
+      expect(topLevel.TrainingFailed).toMatchObject({ Type: 'Fail', Error: 'TrainingFailed' });
+    }
+  });
+
+  it('trains search candidates with the configured parallelism, SageMaker models through a .sync job', () => {
+    const byName = new Map(machines());
+    const gbdt = definitionOf(byName.get('churn-gbdt') as Resource).States as Json;
+    expect(gbdt.TrainCandidates).toMatchObject({ Type: 'Map', MaxConcurrency: 2 });
+    const sm = definitionOf(byName.get('churn-sm') as Resource).States as Json;
+    expect(sm.TrainCandidates).toBeUndefined();
+    expect(JSON.stringify(sm.SagemakerTraining)).toContain('sagemaker:createTrainingJob.sync');
+  });
+
+  it('alarms when an execution fails or times out', () => {
+    const alarms = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::CloudWatch::Alarm' && pathOf(r).includes('/Training/Pipeline-'),
+    );
+    expect(alarms.map((a) => /Pipeline-([a-z0-9-]+)\//.exec(pathOf(a))?.[1]).sort()).toEqual([
+      'churn',
+      'churn-gbdt',
+      'churn-sm',
+      'churn-strict',
+    ]);
+    for (const alarm of alarms) {
+      expect(JSON.stringify(alarm.Properties?.Metrics)).toContain('ExecutionsFailed');
+      expect(JSON.stringify(alarm.Properties?.Metrics)).toContain('ExecutionsTimedOut');
+    }
+  });
+});

@@ -1,0 +1,280 @@
+/**
+ * The training pipeline end to end: each model's state machine, from the synthesized template, run
+ * by the local runner with every step's real bundle against the emulator, on data with a known
+ * answer (test/fixtures/training.ts). The only non-Lambda task, SageMaker's CreateTrainingJob.sync,
+ * runs through the harness's explicit stand-in (local/sagemaker-local.ts); the only injected
+ * faults are the transient function failures Retry must absorb (LocalLambdas.injectFailures).
+ */
+import { createHash } from 'node:crypto';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
+import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
+import { TrackingStore } from '../../lambdas/registry/tracking-store.js';
+import { clients } from '../../lambdas/shared/clients.js';
+import { TRAINING_LEASE_SK, trainingPk } from '../../lambdas/shared/layout.js';
+import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
+import { encodeColumns } from '../../lambdas/training/encoding.js';
+import { isTrained } from '../../lambdas/training/model-config.js';
+import {
+  MODEL_INPUT,
+  OUTPUT_PROBABILITIES,
+  readModelContract,
+} from '../../lambdas/training/model-contract.js';
+import { loadTrainingFrame } from '../../lambdas/training/pipeline/dataset.js';
+import { trainingRunId } from '../../lambdas/training/pipeline/run-id.js';
+import { loadConfig } from '../../lib/config.js';
+import { synthesize } from '../../local/assembly.js';
+import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
+import { localSagemakerTraining } from '../../local/sagemaker-local.js';
+import type { ExecutionResult } from '../../local/state-machine-runner.js';
+import { ingestTrainingRows, TRAINING_T0, trainingModels, trainingViews } from '../fixtures/training.js';
+
+let local: LocalStack;
+let offline: S3ObjectStore;
+let artifactBucket: string;
+let trackingTable: string;
+let registry: ModelRegistryStore;
+let tracking: TrackingStore;
+let asOf: string;
+
+const config = loadConfig({ featureViews: trainingViews, models: trainingModels });
+
+beforeAll(async () => {
+  local = await startLocalStack(
+    synthesize(undefined, { context: { mlops: { featureViews: trainingViews, models: trainingModels } } }),
+    { prefix: 'train-' },
+  );
+  offline = new S3ObjectStore(clients.s3(), local.resourceName('FeatureStoreOffline'));
+  artifactBucket = local.resourceName('ModelRegistryArtifacts');
+  trackingTable = local.resourceName('ModelRegistryTrackingTable');
+  registry = new ModelRegistryStore({
+    documents: clients.documents(),
+    s3: clients.s3(),
+    tableName: local.resourceName('ModelRegistryTable'),
+    artifactBucket,
+    trackingTable,
+  });
+  tracking = new TrackingStore({
+    documents: clients.documents(),
+    s3: clients.s3(),
+    tableName: trackingTable,
+    artifactBucket,
+  });
+  const views = new Map<string, FeatureView>(trainingViews.map((v) => [v.name, defineFeatureView(v)]));
+  const rows = await ingestTrainingRows(offline, views);
+  asOf = new Date(rows.lastLabelMs + 60_000).toISOString();
+});
+
+const names = (result: ExecutionResult) => result.states.map((s) => s.name);
+let executions = 0;
+/** Runs the model's pipeline; the result carries the execution's ARN (its run id derives from it). */
+async function run(
+  model: string,
+  input: Record<string, unknown>,
+  options: Parameters<ReturnType<LocalStack['stateMachine']>['run']>[1] = {},
+): Promise<ExecutionResult & { arn: string }> {
+  const runner = local.stateMachine(`Training/Pipeline-${model}/StateMachine`);
+  const executionName = `${model}-${++executions}-${Date.now()}`;
+  const result = await runner.run(input, { ...options, executionName });
+  return { ...result, arn: runner.executionArn(executionName) };
+}
+
+async function versionsOf(model: string) {
+  return (await registry.listModelVersions(model).catch(() => ({ versions: [] }))).versions;
+}
+
+describe('training pipeline (state machine from the template)', () => {
+  it('trains, evaluates, registers a Staging version whose ONNX model scores as the trainer did', async () => {
+    const result = await run('churn', { asOf, trigger: { kind: 'manual', reason: 'first' } });
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(names(result)).toEqual([
+      'PrepareTraining',
+      'PrepareOutcome',
+      'TrainCandidate',
+      'TrainCandidates',
+      'EvaluateCandidates',
+      'PassedGates',
+      'PrepareRegistration',
+      'RegisterModelVersion',
+      'TransitionToStaging',
+      'FinishSucceeded',
+      'TrainingSucceeded',
+    ]);
+    const [version] = await versionsOf('churn');
+    expect(version).toMatchObject({ modelName: 'churn', version: 1, stage: 'Staging' });
+    expect(version?.lineage.runId).toBeDefined();
+
+    // The registered bytes are what the trainer exported, and onnxruntime scores them as evaluated.
+    const bytes = await clients
+      .s3()
+      .send(new GetObjectCommand({ Bucket: artifactBucket, Key: version?.artifact.key }))
+      .then((r) => r.Body?.transformToByteArray() as Promise<Uint8Array>);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(version?.artifact.sha256);
+    const contract = readModelContract(bytes);
+    expect(contract.signature.inputs.map((i) => i.name)).toEqual(['x1', 'x2', 'segment']);
+    const runRecord = await tracking.getRun(version?.lineage.runId);
+    expect(runRecord).toMatchObject({ status: 'FINISHED', experiment: 'churn' });
+    expect(runRecord.tags).toMatchObject({ outcome: 'succeeded' });
+    expect(runRecord.runId).toBe(trainingRunId(result.arn));
+    expect(version?.metrics.rocAuc).toBeGreaterThan(0.75);
+
+    // Held-out rows scored by the registered model reproduce the recorded AUC's inputs exactly.
+    const model = config.models.filter(isTrained).find((m) => m.name === 'churn');
+    if (model === undefined || version === undefined) throw new Error('fixture');
+    const dataset = {
+      hash: String(version.lineage.datasetHash ?? ''),
+      dataKey: '',
+      manifestKey: version.lineage.trainingSet?.manifestKey ?? '',
+      manifestSha256: version.lineage.trainingSet?.sha256 ?? '',
+      rowCount: 0,
+    };
+    expect(dataset.manifestKey).toMatch(/^datasets\/churn\//);
+    const manifest = JSON.parse(new TextDecoder().decode(await offline.get(dataset.manifestKey))) as {
+      dataKey: string;
+    };
+    const loaded = await loadTrainingFrame(offline, { ...dataset, dataKey: manifest.dataKey }, model);
+    const x = encodeColumns(contract.encoding, loaded.frame);
+    const session = await ort.InferenceSession.create(bytes);
+    const out = await session.run({ [MODEL_INPUT]: new ort.Tensor('float64', x.data, [x.rows, x.cols]) });
+    const p = out[OUTPUT_PROBABILITIES]?.data as Float64Array;
+    expect(p.length).toBe(2 * x.rows);
+    for (let i = 0; i < x.rows; i++)
+      expect((p[2 * i] as number) + (p[2 * i + 1] as number)).toBeCloseTo(1, 9);
+    await session.release();
+  });
+
+  it('reuses the earlier result for the same data and configuration, registering nothing new', async () => {
+    const before = await versionsOf('churn');
+    const result = await run('churn', { asOf, trigger: { kind: 'schedule' } });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(names(result)).toEqual(['PrepareTraining', 'PrepareOutcome', 'ReusedEarlierResult']);
+    expect(await versionsOf('churn')).toHaveLength(before.length);
+  });
+
+  it('ends a run that fails a gate as Rejected with its reasons, registering nothing', async () => {
+    const result = await run('churn-strict', { asOf });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(names(result).slice(-3)).toEqual(['PassedGates', 'FinishRejected', 'TrainingRejected']);
+    expect(await versionsOf('churn-strict')).toEqual([]);
+    const reasons = (result.output as { evaluation: { reasons: string[] } }).evaluation.reasons;
+    expect(reasons.join('\n')).toMatch(/rocAuc .*must be >= 0.9999/);
+  });
+
+  it('retries a transient trainer failure, and records the run as failed once retries run out', async () => {
+    const fn = local.lambdas.find('train-candidate');
+    // Injected: two crashes Retry absorbs (the emulator cannot make a function crash).
+    local.lambdas.injectFailures(fn.logicalId, [
+      { errorType: 'Runtime.ExitError', errorMessage: 'injected crash 1' },
+      { errorType: 'Runtime.ExitError', errorMessage: 'injected crash 2' },
+    ]);
+    const retried = await run('churn-strict', {
+      asOf: new Date(Date.parse(asOf) + 60_000).toISOString(),
+    });
+    expect(retried.status).toBe('SUCCEEDED');
+    expect(retried.retries.TrainCandidate).toBe(2);
+
+    // Injected: more crashes than the retries (1 + 3 attempts).
+    local.lambdas.injectFailures(
+      fn.logicalId,
+      Array.from({ length: 4 }, (_, i) => ({
+        errorType: 'Runtime.ExitError',
+        errorMessage: `injected crash ${i}`,
+      })),
+    );
+    const failed = await run('churn-strict', { asOf: new Date(Date.parse(asOf) + 120_000).toISOString() });
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error).toBe('TrainingFailed');
+    expect(names(failed).slice(-2)).toEqual(['RecordFailure', 'TrainingFailed']);
+    const record = await tracking.getRun(trainingRunId(failed.arn));
+    expect(record.status).toBe('FAILED');
+    expect(record.reason).toMatch(/Runtime.ExitError: injected crash/);
+    // The lease went with the run: the next execution trains.
+    const next = await run('churn-strict', { asOf: new Date(Date.parse(asOf) + 180_000).toISOString() });
+    expect(names(next)).toContain('TrainCandidates');
+  });
+
+  it('fails a run on an empty training window with the field named, registering nothing', async () => {
+    const result = await run('churn-strict', { asOf: new Date(TRAINING_T0 - 90 * 86_400_000).toISOString() });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('TrainingFailed');
+    expect(result.cause).toMatch(/windowDays/);
+    expect(await versionsOf('churn-strict')).toEqual([]);
+  });
+
+  it('lets one execution per model run: a concurrent trigger is recorded and dropped; an expired lease is taken', async () => {
+    const at = (minutes: number) => new Date(Date.parse(asOf) + minutes * 60_000).toISOString();
+    const [a, b] = await Promise.all([
+      run('churn-strict', { asOf: at(10) }),
+      run('churn-strict', { asOf: at(11) }),
+    ]);
+    const dropped = [a, b].filter((r) => names(r).includes('TriggerDropped'));
+    const trained = [a, b].filter((r) => names(r).includes('TrainCandidates'));
+    expect(dropped).toHaveLength(1);
+    expect(trained).toHaveLength(1);
+    const droppedRun = await tracking.getRun(trainingRunId(dropped[0]?.arn ?? ''));
+    expect(droppedRun.status).toBe('KILLED');
+    expect(droppedRun.tags).toMatchObject({ outcome: 'dropped' });
+
+    // A crashed execution's lease: held by a stranger, expired a second ago.
+    await clients.documents().send(
+      new PutCommand({
+        TableName: trackingTable,
+        Item: {
+          pk: trainingPk('churn-strict'),
+          sk: TRAINING_LEASE_SK,
+          holder: 'arn:aws:states:us-east-1:000000000000:execution:gone:crashed',
+          expiresAtMs: Date.now() - 1000,
+        },
+      }),
+    );
+    const after = await run('churn-strict', { asOf: at(12) });
+    expect(names(after)).toContain('TrainCandidates');
+  });
+
+  it('searches hyperparameters: every candidate a child run, the best by validation score registered', async () => {
+    const result = await run('churn-gbdt', { asOf });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.states.filter((s) => s.name === 'TrainCandidate')).toHaveLength(4);
+    const [version] = await versionsOf('churn-gbdt');
+    expect(version?.stage).toBe('Staging');
+    const parent = version?.lineage.runId as string;
+    const children = (await tracking.listRuns('churn-gbdt')).runs.filter((r) => r.parentRunId === parent);
+    expect(children).toHaveLength(4);
+    const output = result.output as { evaluation: { best: { runId: string; validationScore: number } } };
+    const best = Math.max(
+      ...(result.output as { candidates: { list: { validationScore: number }[] } }).candidates.list.map(
+        (c) => c.validationScore,
+      ),
+    );
+    expect(output.evaluation.best.validationScore).toBe(best);
+  });
+
+  it('trains through SageMaker: the job (harness stand-in) writes model.onnx, the workflow evaluates and registers it', async () => {
+    const result = await local
+      .stateMachine('Training/Pipeline-churn-sm/StateMachine')
+      .run(
+        { asOf },
+        { serviceIntegrations: { SagemakerTraining: localSagemakerTraining({ s3: clients.s3() }) } },
+      );
+    expect(result.status).toBe('SUCCEEDED');
+    expect(names(result)).toContain('UnpackSagemakerModel');
+    const [version] = await versionsOf('churn-sm');
+    expect(version?.stage).toBe('Staging');
+
+    const none = await local.stateMachine('Training/Pipeline-churn-sm/StateMachine').run(
+      { asOf: new Date(Date.parse(asOf) + 60_000).toISOString() },
+      {
+        serviceIntegrations: {
+          SagemakerTraining: localSagemakerTraining({ s3: clients.s3(), behaviour: 'no-model' }),
+        },
+      },
+    );
+    expect(none.status).toBe('FAILED');
+    expect(none.cause).toMatch(/model\.onnx/);
+    expect(await versionsOf('churn-sm')).toHaveLength(1);
+  });
+});
