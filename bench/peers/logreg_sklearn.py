@@ -3,9 +3,9 @@
 Reads x.f64 (row-major n x f, little-endian) and y.i32 from the directory the bench wrote. Loading
 is not timed. Timed: StandardScaler fit + transform and LogisticRegression(C, solver, tol) fit, the
 same work ours does (standardize, fit, then unfold the scaling into raw-feature coefficients; the
-unfold is a few flops and not timed). Prints JSON: seconds (best of `repeats`), cpuSeconds, iterations,
-raw coefficients and intercept. Also the best CPU seconds (user + system, this process): on a
-shared machine steadier than wall time.
+unfold is a few flops and not timed). Prints JSON: seconds (best of `repeats`), cpuSeconds (best
+CPU seconds, user + system of this process: on a shared machine steadier than wall time),
+iterations, raw coefficients and intercept.
 Usage: logreg_sklearn.py DIR N F C SOLVER TOL REPEATS
 """
 import json
