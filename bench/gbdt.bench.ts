@@ -188,5 +188,5 @@ for (const m of [small, large]) {
   );
 }
 console.log(
-  `gbdt binary largest in one Lambda (15 min, 10 GB) at ${F} features, ${ROUNDS} trees: ~${(Math.min(byTime, byMemory) / 1e6).toFixed(1)}M rows (time allows ${(byTime / 1e6).toFixed(1)}M at ${(secondsPerRow * 1e6).toFixed(1)} cpu-µs/row, memory ${(byMemory / 1e6).toFixed(1)}M at ${(mibPerRow * 1024 * 1024).toFixed(0)} B/row) = ${((Math.min(byTime, byMemory) * F) / 1e6).toFixed(0)}M cells`,
+  `gbdt binary largest in one Lambda (15 min, 10 GB) at ${F} features, ${ROUNDS} trees, extrapolated linearly from ${small.rows / 1000}k and ${large.rows / 1000}k rows (one core's CPU time): ~${(Math.min(byTime, byMemory) / 1e6).toFixed(1)}M rows (time allows ${(byTime / 1e6).toFixed(1)}M at ${(secondsPerRow * 1e6).toFixed(1)} cpu-µs/row, memory ${(byMemory / 1e6).toFixed(1)}M at ${(mibPerRow * 1024 * 1024).toFixed(0)} B/row) = ${((Math.min(byTime, byMemory) * F) / 1e6).toFixed(0)}M cells`,
 );

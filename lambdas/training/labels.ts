@@ -42,20 +42,26 @@ export function classLabels(
 ): ClassLabels {
   const n = column instanceof Float64Array ? column.length : column.codes.length;
   if (n === 0) throw new ValidationError(field, 'must not be empty (no training rows)');
-  let keys: ClassLabel[];
+  let keys: ClassLabel[] | Float64Array;
+  let distinct: Set<ClassLabel>;
   if (column instanceof Float64Array) {
-    keys = Array.from(column, (v, i) => {
+    // Numbers stay in the typed column (no boxed copy): one pass checks them and collects classes.
+    distinct = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      const v = column[i] as number;
       if (Number.isNaN(v)) missingAt(field, i);
       if (!Number.isSafeInteger(v))
         throw new ValidationError(field, `must be integer or string class labels, not ${v} (row ${i})`);
-      return v;
-    });
+      distinct.add(v);
+    }
+    keys = column;
   } else {
     keys = Array.from(column.codes, (code, i) =>
       code >= 0 ? (column.dictionary[code] as string) : missingAt(field, i),
     );
+    distinct = new Set(keys);
   }
-  const classes = [...new Set(keys)].sort((a, b) =>
+  const classes = [...distinct].sort((a, b) =>
     typeof a === 'number' && typeof b === 'number' ? a - b : a < b ? -1 : a > b ? 1 : 0,
   );
   if (classes.length < 2) {
@@ -71,5 +77,7 @@ export function classLabels(
     );
   }
   const index = new Map(classes.map((c, k) => [c, k]));
-  return { y: Int32Array.from(keys, (c) => index.get(c) ?? -1), classes };
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) y[i] = index.get(keys[i] as ClassLabel) ?? -1;
+  return { y, classes };
 }
