@@ -22,21 +22,35 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { EXECUTION_FIELD } from '../lambdas/registry/principal.js';
-import { ENV, FEATURE_VIEWS_DEFINE, TRAINED_MODELS_DEFINE } from '../lambdas/shared/layout.js';
+import {
+  ARTIFACT_KEYS,
+  ENV,
+  FEATURE_VIEWS_DEFINE,
+  OFFLINE_KEYS,
+  TRAINED_MODELS_DEFINE,
+} from '../lambdas/shared/layout.js';
 import type { TrainedModelConfig } from '../lambdas/training/model-config.js';
-import { TRAINING_TIMEOUT_MS } from '../lambdas/training/pipeline/contract.js';
+import { trainingTimeoutMs } from '../lambdas/training/pipeline/contract.js';
 import type { MlopsConfig } from './config.js';
 import type { FeatureStore } from './feature-store.js';
 import { MlopsFunction } from './mlops-function.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { Monitoring } from './monitoring.js';
-import { acknowledge, invokeQualifiedFunction, XRAY_WILDCARD } from './nag.js';
-import { sagemakerTrainingTask } from './training-sagemaker.js';
+import {
+  acknowledge,
+  invokeQualifiedFunction,
+  type NagFinding,
+  type PrefixedGrants,
+  prefixedBucketGrants,
+  XRAY_WILDCARD,
+} from './nag.js';
+import { sagemakerTaskFindings, sagemakerTrainingTask } from './training-sagemaker.js';
 
 /** Errors that are bad input or a refused request: retrying cannot help. */
 export const NON_RETRYABLE_ERRORS = ['ValidationError', 'NotFoundError', 'ConflictError', 'GateFailedError'];
@@ -86,15 +100,34 @@ export class TrainingPipelines extends Construct {
         [FEATURE_VIEWS_DEFINE]: JSON.stringify(props.featureViews),
       },
     };
-    // Training-state items (lease, results, new-data counter) live in the tracking table beside the runs.
-    const grantTrainingState = (fn: MlopsFunction) =>
-      registry.trackingTable.grant(
-        fn,
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-      );
+    // Each step's data access, granted and acknowledged in one place (prefix-scoped S3, the
+    // tracking table's items — never its indexes: no step lists runs).
+    const grantData = (fn: MlopsFunction, data: { offline?: PrefixedGrants; artifacts?: PrefixedGrants }) => {
+      const findings: NagFinding[] = [];
+      for (const [bucket, grants, purpose] of [
+        [offline, data.offline, 'Training reads the feature store and its training sets'],
+        [artifacts, data.artifacts, 'Training writes run artifacts and registers models'],
+      ] as const) {
+        if (grants === undefined) continue;
+        for (const keys of grants.read ?? []) bucket.grantRead(fn, keys);
+        for (const keys of grants.put ?? []) bucket.grantPut(fn, keys);
+        findings.push(...prefixedBucketGrants(bucket, grants, purpose));
+      }
+      // Runs, metric batches and training state (lease, results): items of the tracking table.
+      iam.Grant.addToPrincipal({
+        grantee: fn,
+        actions: [
+          'dynamodb:ConditionCheckItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:Query',
+          'dynamodb:UpdateItem',
+        ],
+        resourceArns: [registry.trackingTable.tableArn],
+      });
+      if (findings.length > 0) acknowledge(fn.executionRole, ...findings);
+    };
 
     this.prepareFunction = new MlopsFunction(this, 'PrepareTraining', {
       ...shared,
@@ -104,9 +137,12 @@ export class TrainingPipelines extends Construct {
       timeout: Duration.minutes(15),
     });
     featureStore.grantBuildTrainingSets(this.prepareFunction);
-    registry.grantTrack(this.prepareFunction);
-    registry.grantReadTracking(this.prepareFunction);
-    grantTrainingState(this.prepareFunction);
+    grantData(this.prepareFunction, {
+      offline: {
+        read: [OFFLINE_KEYS.features, OFFLINE_KEYS.ingestion, OFFLINE_KEYS.datasets],
+        put: [OFFLINE_KEYS.datasets],
+      },
+    });
 
     this.trainFunction = new MlopsFunction(this, 'TrainCandidate', {
       ...shared,
@@ -116,9 +152,10 @@ export class TrainingPipelines extends Construct {
       timeout: Duration.minutes(15),
       onnxRuntime: true,
     });
-    featureStore.grantReadTrainingSets(this.trainFunction);
-    registry.grantTrack(this.trainFunction);
-    registry.grantReadTracking(this.trainFunction);
+    grantData(this.trainFunction, {
+      offline: { read: [OFFLINE_KEYS.datasets] },
+      artifacts: { read: [ARTIFACT_KEYS.runs], put: [ARTIFACT_KEYS.runs] },
+    });
 
     this.evaluateFunction = new MlopsFunction(this, 'EvaluateCandidates', {
       ...shared,
@@ -128,12 +165,14 @@ export class TrainingPipelines extends Construct {
       timeout: Duration.minutes(15),
       onnxRuntime: true,
     });
-    featureStore.grantReadTrainingSets(this.evaluateFunction);
-    registry.grantTrack(this.evaluateFunction);
-    registry.grantReadTracking(this.evaluateFunction);
     registry.grantGetVersion(this.evaluateFunction);
-    registry.grantReadArtifacts(this.evaluateFunction);
-    registry.grantWriteArtifacts(this.evaluateFunction);
+    grantData(this.evaluateFunction, {
+      offline: { read: [OFFLINE_KEYS.datasets] },
+      artifacts: {
+        read: [ARTIFACT_KEYS.runs, ARTIFACT_KEYS.models],
+        put: [ARTIFACT_KEYS.runs, ARTIFACT_KEYS.models],
+      },
+    });
 
     this.finishFunction = new MlopsFunction(this, 'FinishTraining', {
       ...shared,
@@ -142,9 +181,7 @@ export class TrainingPipelines extends Construct {
       environment: { ...environment, [ENV.eventBus]: props.eventBus.eventBusName },
       timeout: Duration.minutes(1),
     });
-    registry.grantTrack(this.finishFunction);
-    registry.grantReadTracking(this.finishFunction);
-    grantTrainingState(this.finishFunction);
+    grantData(this.finishFunction, {});
     props.eventBus.grantPutEventsTo(this.finishFunction);
 
     if (props.models.some((m) => m.trainer.algorithm === 'sagemaker')) {
@@ -156,9 +193,10 @@ export class TrainingPipelines extends Construct {
         timeout: Duration.minutes(15),
         onnxRuntime: true,
       });
-      featureStore.grantReadTrainingSets(this.unpackFunction);
-      registry.grantTrack(this.unpackFunction);
-      registry.grantReadTracking(this.unpackFunction);
+      grantData(this.unpackFunction, {
+        offline: { read: [OFFLINE_KEYS.datasets] },
+        artifacts: { read: [ARTIFACT_KEYS.runs], put: [ARTIFACT_KEYS.runs] },
+      });
     }
 
     const pipelines = new Map<string, TrainingPipeline>();
@@ -423,22 +461,27 @@ export class TrainingPipeline extends Construct {
       comment: `Train, evaluate, gate and register model ${model.name}`,
       definitionBody: sfn.DefinitionBody.fromChainable(prepare.next(outcome)),
       stateMachineType: sfn.StateMachineType.STANDARD,
-      timeout: Duration.millis(TRAINING_TIMEOUT_MS),
+      timeout: Duration.millis(trainingTimeoutMs(model)),
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
+    const sagemaker = model.trainer.algorithm === 'sagemaker';
     const invoked = [
       functions.prepareFunction,
-      functions.trainFunction,
+      ...(sagemaker ? [] : [functions.trainFunction]),
       functions.evaluateFunction,
       functions.finishFunction,
       registry.registerFunction,
       registry.transitionFunction,
-      ...(model.trainer.algorithm === 'sagemaker' && functions.unpackFunction
-        ? [functions.unpackFunction]
-        : []),
+      ...(sagemaker && functions.unpackFunction ? [functions.unpackFunction] : []),
     ];
-    acknowledge(this.stateMachine, XRAY_WILDCARD, ...invoked.map((fn) => invokeQualifiedFunction(fn)));
+    acknowledge(
+      this.stateMachine,
+      XRAY_WILDCARD,
+      ...invoked.map((fn) => invokeQualifiedFunction(fn)),
+      // The .sync task's own findings (its XRAY-like Resource::* is the same id, acknowledged above).
+      ...(sagemaker ? sagemakerTaskFindings(this).filter((f) => f.id !== XRAY_WILDCARD.id) : []),
+    );
 
     this.failedAlarm = props.monitoring.alarmOnFailedExecutions(
       this.stateMachine,

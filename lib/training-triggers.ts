@@ -21,6 +21,7 @@ import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -198,7 +199,12 @@ export class RetrainingTriggers extends Construct {
       asyncFailure: { queue: this.failures },
     });
     // The counter (GetItem, conditional UpdateItem) and its batch markers (conditional Put in a transaction).
-    props.trackingTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // The counter's items only (never the table's indexes).
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resourceArns: [props.trackingTable.tableArn],
+    });
     for (const m of watching) m.stateMachine.grantStartExecution(fn);
     const manifests = views.map((view) => ingestionManifestKey(view, '*'));
     for (const keys of manifests) props.offlineBucket.grantRead(fn, keys);
