@@ -31,6 +31,10 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          // Lambda bundles the local harness loads (local/lambda-runtime.ts) run as Lambda runs
+          // them: imported by Node itself, never transformed by the test runner, so their
+          // externals (onnxruntime-node from the layer, the SDK) resolve through the harness's hooks.
+          server: { deps: { external: [/[\\/]asset\.[0-9a-f]{64}[\\/]index\.mjs/] } },
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/integration/global-setup.ts'],

@@ -420,7 +420,7 @@ export class TrainingPipeline extends Construct {
           'version.$': '$.registered.version',
           expectedStage: 'None',
           toStage: 'Staging',
-          'reason.$': sfn.JsonPath.format('trained and evaluated by {}', execution),
+          reason: sfn.JsonPath.format('trained and evaluated by {}', execution),
           [EXECUTION_FIELD]: execution,
         },
         '$.staged',

@@ -23,7 +23,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { registerHooks } from 'node:module';
+import { createRequire, isBuiltin, registerHooks } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Assembly, StackArtifact } from './assembly.js';
@@ -91,6 +91,7 @@ function bundleFileOf(dir: string, moduleName: string): string | undefined {
 const PROJECT_PACKAGE_URL = pathToFileURL(
   path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'package.json'),
 ).href;
+const projectRequire = createRequire(PROJECT_PACKAGE_URL);
 /** Assembly directories (as file URL prefixes) whose bundles resolve bare imports from the project. */
 const assemblyUrls = new Set<string>();
 let hooksRegistered = false;
@@ -103,9 +104,14 @@ function resolveExternalsFromProject(assemblyDir: string): void {
     resolve(specifier, context, nextResolve) {
       const bare = !/^(?:[./]|node:|file:|data:)/.test(specifier);
       const fromBundle = [...assemblyUrls].some((url) => context.parentURL?.startsWith(url));
-      return bare && fromBundle
-        ? nextResolve(specifier, { ...context, parentURL: PROJECT_PACKAGE_URL })
-        : nextResolve(specifier, context);
+      if (!(bare && fromBundle)) return nextResolve(specifier, context);
+      // A bundle's require() (its createRequire banner) resolves as CommonJS from the project: the
+      // hook's ESM resolution would hand CommonJS packages (onnxruntime-node) a wrong filename.
+      if (context.conditions?.includes('require')) {
+        const file = projectRequire.resolve(specifier);
+        return { url: isBuiltin(file) ? `node:${file}` : pathToFileURL(file).href, shortCircuit: true };
+      }
+      return nextResolve(specifier, { ...context, parentURL: PROJECT_PACKAGE_URL });
     },
   });
 }
