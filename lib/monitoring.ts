@@ -79,7 +79,8 @@ export class Monitoring extends Construct {
       new cloudwatch.Alarm(stateMachine, 'FailedExecutionsAlarm', {
         alarmDescription: description,
         metric: new cloudwatch.MathExpression({
-          expression: 'failed + timedOut',
+          // A period with only one of the two has no datapoint for the other: fill it, or the sum is empty.
+          expression: 'FILL(failed, 0) + FILL(timedOut, 0)',
           usingMetrics: {
             failed: stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
             timedOut: stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),

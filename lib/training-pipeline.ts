@@ -21,9 +21,11 @@
  */
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as events from 'aws-cdk-lib/aws-events';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -36,12 +38,13 @@ import {
   TRAINED_MODELS_DEFINE,
 } from '../lambdas/shared/layout.js';
 import type { TrainedModelConfig } from '../lambdas/training/model-config.js';
-import { trainingTimeoutMs } from '../lambdas/training/pipeline/contract.js';
+import { NON_RETRYABLE_ERRORS } from '../lambdas/training/pipeline/contract.js';
+import { trainingTimeoutMs } from '../lambdas/training/pipeline/timeout.js';
 import type { MlopsConfig } from './config.js';
 import type { FeatureStore } from './feature-store.js';
 import { MlopsFunction } from './mlops-function.js';
 import type { ModelRegistry } from './model-registry.js';
-import type { Monitoring } from './monitoring.js';
+import { failureQueue, type Monitoring } from './monitoring.js';
 import {
   acknowledge,
   invokeQualifiedFunction,
@@ -51,9 +54,6 @@ import {
   XRAY_WILDCARD,
 } from './nag.js';
 import { sagemakerTaskFindings, sagemakerTrainingTask } from './training-sagemaker.js';
-
-/** Errors that are bad input or a refused request: retrying cannot help. */
-export const NON_RETRYABLE_ERRORS = ['ValidationError', 'NotFoundError', 'ConflictError', 'GateFailedError'];
 
 export interface TrainingPipelinesProps {
   /** The trained models (config models with task, label and features). */
@@ -74,6 +74,8 @@ export class TrainingPipelines extends Construct {
   public readonly trainFunction: MlopsFunction;
   public readonly evaluateFunction: MlopsFunction;
   public readonly finishFunction: MlopsFunction;
+  /** Where a timed-out or aborted execution's record goes when FinishTraining cannot take it. */
+  public readonly finishFailures: sqs.Queue;
   /** Only when a model trains on SageMaker. */
   public readonly unpackFunction?: MlopsFunction;
   /** By model name. */
@@ -174,12 +176,20 @@ export class TrainingPipelines extends Construct {
       },
     });
 
+    this.finishFailures = failureQueue(
+      this,
+      'FinishFailures',
+      'timed-out or aborted executions not recorded',
+    );
+    props.monitoring.alarmOnDeadLetters(this.finishFailures);
     this.finishFunction = new MlopsFunction(this, 'FinishTraining', {
       ...shared,
       name: 'finish-training',
       description: 'Training last step: ends the run, keeps the result, frees the lease, emits the event',
       environment: { ...environment, [ENV.eventBus]: props.eventBus.eventBusName },
       timeout: Duration.minutes(1),
+      // Also invoked by the rule that records timed-out and aborted executions (no Catch sees those).
+      asyncFailure: { queue: this.finishFailures },
     });
     grantData(this.finishFunction, {});
     props.eventBus.grantPutEventsTo(this.finishFunction);
@@ -241,7 +251,7 @@ export class TrainingPipeline extends Construct {
     const execution = sfn.JsonPath.executionId;
 
     const retrying = <T extends sfn.TaskStateBase>(task: T, attempts = 3): T => {
-      task.addRetry({ errors: NON_RETRYABLE_ERRORS, maxAttempts: 0 });
+      task.addRetry({ errors: [...NON_RETRYABLE_ERRORS], maxAttempts: 0 });
       task.addRetry({
         errors: [sfn.Errors.ALL],
         maxAttempts: attempts,
@@ -482,6 +492,32 @@ export class TrainingPipeline extends Construct {
       // The .sync task's own findings (its XRAY-like Resource::* is the same id, acknowledged above).
       ...(sagemaker ? sagemakerTaskFindings(this).filter((f) => f.id !== XRAY_WILDCARD.id) : []),
     );
+
+    // A timeout or an abort ends the execution with no Catch: record it like any failure (run
+    // FAILED with the cause, lease released, TrainingFailed emitted) from Step Functions' own event.
+    new events.Rule(this, 'RecordTimedOutOrAborted', {
+      description: `Records ${model.name}'s timed-out or aborted training executions as failed runs`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [this.stateMachine.stateMachineArn] },
+      },
+      targets: [
+        new targets.LambdaFunction(functions.finishFunction, {
+          event: events.RuleTargetInput.fromObject({
+            model: model.name,
+            outcome: 'failed',
+            execution: events.EventField.fromPath('$.detail.executionArn'),
+            error: {
+              Error: events.EventField.fromPath('$.detail.status'),
+              Cause: 'the execution ended without reaching a state that records it (timed out or aborted)',
+            },
+          }),
+          deadLetterQueue: functions.finishFailures,
+          retryAttempts: 8,
+        }),
+      ],
+    });
 
     this.failedAlarm = props.monitoring.alarmOnFailedExecutions(
       this.stateMachine,

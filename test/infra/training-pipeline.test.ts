@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { NON_RETRYABLE_ERRORS } from '../../lambdas/training/pipeline/contract.js';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
 import { STACK_JSON_OUTPUTS } from '../../lib/stack-outputs.js';
-import { NON_RETRYABLE_ERRORS } from '../../lib/training-pipeline.js';
 import { forEachState } from '../../local/asl-guard.js';
 import { trainingModels, trainingViews } from '../fixtures/training.js';
 
@@ -86,7 +86,7 @@ describe('training pipelines (synthesized)', () => {
         if (stateName === 'SagemakerTraining') return expect(state.Retry).toBeUndefined();
         const retry = (state.Retry as { ErrorEquals: string[]; MaxAttempts?: number }[]) ?? [];
         const refusal = retry.find((r) => r.ErrorEquals.includes('ValidationError'));
-        expect(refusal?.ErrorEquals, `${name}/${where}`).toEqual(NON_RETRYABLE_ERRORS);
+        expect(refusal?.ErrorEquals, `${name}/${where}`).toEqual([...NON_RETRYABLE_ERRORS]);
         expect(refusal?.MaxAttempts, `${name}/${where}`).toBe(0);
         expect(retry.at(-1)?.ErrorEquals, `${name}/${where}`).toEqual(['States.ALL']);
         expect(retry.findIndex((r) => r === refusal)).toBeLessThan(retry.length - 1);
@@ -109,6 +109,27 @@ describe('training pipelines (synthesized)', () => {
     expect(JSON.stringify(sm.SagemakerTraining)).toContain('sagemaker:createTrainingJob.sync');
   });
 
+  it('records timed-out and aborted executions (no Catch sees them) through FinishTraining, failures alarmed', () => {
+    const rules = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Events::Rule' && pathOf(r).includes('/RecordTimedOutOrAborted/'),
+    );
+    expect(rules).toHaveLength(4);
+    for (const rule of rules) {
+      expect(rule.Properties?.EventPattern).toMatchObject({
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['TIMED_OUT', 'ABORTED'] },
+      });
+      const [target] = rule.Properties?.Targets as {
+        InputTransformer: { InputTemplate: string };
+        DeadLetterConfig: unknown;
+      }[];
+      expect(target?.InputTransformer.InputTemplate).toMatch(/"outcome":"failed"/);
+      expect(target?.InputTransformer.InputTemplate).toMatch(/"execution":<detail-executionArn>/);
+      expect(target?.DeadLetterConfig).toBeDefined();
+    }
+  });
+
   it('alarms when an execution fails or times out', () => {
     const alarms = Object.values(resources).filter(
       (r) => r.Type === 'AWS::CloudWatch::Alarm' && pathOf(r).includes('/Training/Pipeline-'),
@@ -122,6 +143,8 @@ describe('training pipelines (synthesized)', () => {
     for (const alarm of alarms) {
       expect(JSON.stringify(alarm.Properties?.Metrics)).toContain('ExecutionsFailed');
       expect(JSON.stringify(alarm.Properties?.Metrics)).toContain('ExecutionsTimedOut');
+      // A period with failures but no timeouts must still sum to a datapoint.
+      expect(JSON.stringify(alarm.Properties?.Metrics)).toContain('FILL(failed, 0) + FILL(timedOut, 0)');
     }
   });
 });

@@ -4,77 +4,20 @@
  * all (no AWS_ENDPOINT_URL, no credentials): the commands find the stack through the state file
  * `local up` wrote. After `down`, a command says how to start the stack again.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { leaveNoEmulator, mlopsIn, ROOT, running } from '../support/cli-process.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const CONFIG = path.join(ROOT, 'test', 'fixtures', 'mlops.config.ts');
 const HOUR = 3_600_000;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mlops-local-up-'));
 const stateDir = path.join(dir, 'state');
 
-/** This process's environment without any AWS variable, with the test's state directory. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('AWS_')) env[name] = value;
-  // No instance metadata to ask for credentials: a lookup without the local stack fails at once.
-  return { ...env, AWS_EC2_METADATA_DISABLED: 'true', MLOPS_STATE_DIR: stateDir };
-}
+const mlops = mlopsIn(stateDir);
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  json(): Record<string, unknown>;
-}
-
-/** Runs `mlops <args>` in its own process (asynchronously: a blocked worker misses vitest's calls). */
-function mlops(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'mlops.ts'), ...args], {
-      cwd: ROOT,
-      env: cleanEnv(),
-      timeout: 240_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) =>
-      resolve({ code, stdout, stderr, json: () => JSON.parse(stdout) as Record<string, unknown> }),
-    );
-  });
-}
-
-/** Whether `pid` is a running process (a zombie, exited but not yet reaped, is not). */
-function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-afterAll(async () => {
-  // Whatever happened above, leave no emulator running.
-  const file = path.join(stateDir, 'local.json');
-  if (!existsSync(file)) return;
-  await mlops('local', 'down');
-  if (existsSync(file)) {
-    const { pid } = JSON.parse(readFileSync(file, 'utf8')) as { pid: number };
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-});
+afterAll(() => leaveNoEmulator(stateDir));
 
 describe('mlops local up … down, each command its own process', () => {
   it('brings the stack up, serves the feature store from it with nothing exported, and stops it', async () => {
@@ -98,6 +41,8 @@ describe('mlops local up … down, each command its own process', () => {
       ModelRegistryTableName: resources.registryTable,
       ModelRegistryArtifactBucketName: resources.artifactBucket,
       ModelRegistryTrackingTableName: resources.trackingTable,
+      // This configuration trains no model.
+      TrainingPipelineArns: '{}',
     });
     expect(Object.values(resources).every((name) => typeof name === 'string' && name.length > 0)).toBe(true);
     // Another stack name while this one runs: said so, not "start the local stack".

@@ -115,21 +115,24 @@ describe('expandCandidates', () => {
   });
 
   it('refuses a grid larger than the payload allows', () => {
-    const values = [...Array(15).keys()].map((i) => i + 2);
+    const values = [...Array(11).keys()].map((i) => i + 2);
     const error = refusal(() =>
       expandCandidates(model({ search: { space: { numLeaves: values, maxDepth: values } } })),
     );
     expect(error.field).toBe('search.space');
-    expect(MAX_SEARCH_CANDIDATES).toBeLessThan(225);
+    expect(MAX_SEARCH_CANDIDATES).toBeLessThan(121);
   });
 
   it('keeps the largest allowed search inside the state machine payload', () => {
-    const values = [...Array(20).keys()].map((i) => i + 2);
+    const values = [...Array(10).keys()].map((i) => i + 2);
     const candidates = expandCandidates(
-      model({ search: { space: { numLeaves: values, maxDepth: values.slice(0, 10) } } }),
+      model({ search: { space: { numLeaves: values, maxDepth: values } } }),
     );
     expect(candidates).toHaveLength(MAX_SEARCH_CANDIDATES);
-    expect(Buffer.byteLength(JSON.stringify(candidates))).toBeLessThan(128 * 1024);
+    // The params go in, and each comes back inside a result of about 1.6 KB: both fit in 256 KB.
+    expect(Buffer.byteLength(JSON.stringify(candidates)) + MAX_SEARCH_CANDIDATES * 1600).toBeLessThan(
+      256 * 1024,
+    );
   });
 
   it('gives no candidates for a SageMaker trainer', () => {
@@ -155,19 +158,20 @@ describe('trainingFingerprint', () => {
       { slices: ['customer:segment'] },
       { positiveClass: true },
       { search: { space: { numLeaves: [4, 8] } } },
+      // A rejection under other gates must not be reused.
+      { gates: { metrics: [{ metric: 'auc', direction: 'max', threshold: 0.7 }] } },
+      { championMinDelta: 0.01 },
     ])
       expect(trainingFingerprint(model(change)), JSON.stringify(change)).not.toBe(base);
   });
 
-  it('ignores gates, retraining, the description and the search parallelism', () => {
+  it('ignores retraining, the description and the search parallelism', () => {
     const search = { space: { numLeaves: [4, 8] } };
     expect(
       trainingFingerprint(
         model({
           description: 'other',
-          gates: { metrics: [{ metric: 'auc', direction: 'max', threshold: 0.7 }] },
           retraining: { schedule: 'rate(7 days)', newDataRows: 100 },
-          championMinDelta: 0.01,
           search: { ...search, parallelism: 9 },
         }),
       ),

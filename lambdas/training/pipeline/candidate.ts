@@ -41,6 +41,7 @@ import type {
   StoredObjectRef,
   TrainCandidateEvent,
 } from './contract.js';
+import { isNonRetryable } from './contract.js';
 import { loadTrainingFrame } from './dataset.js';
 import { candidateLineage } from './lineage.js';
 
@@ -300,12 +301,15 @@ async function recordCandidate(
   return result;
 }
 
-/** Ends a child run FAILED with the error's message, then rethrows it. */
+/**
+ * Ends a child run FAILED with the error's message when Step Functions will not retry the error,
+ * then rethrows it; a transient error leaves the run RUNNING for the retry to finish.
+ */
 async function failing<T>(deps: CandidateDeps, target: RunTarget, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (target.child)
+    if (target.child && isNonRetryable(error))
       await deps.tracking
         .endRun(target.runId, { status: 'FAILED', reason: String((error as Error).message).slice(0, 4096) })
         .catch(() => undefined); // the original error is the one to report

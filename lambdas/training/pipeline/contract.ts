@@ -18,7 +18,6 @@
  */
 import type { GateResult } from '../../registry/gates.js';
 import type { ModelLineage } from '../../registry/version-record.js';
-import type { TrainedModelConfig } from '../model-config.js';
 
 /** What started an execution. `drift` comes from a CloudWatch alarm; `new-data` from ingestion. */
 export const TRIGGER_KINDS = ['manual', 'schedule', 'drift', 'new-data'] as const;
@@ -229,11 +228,23 @@ export interface TrainingResultRecord {
 export const TRAINING_TIMEOUT_MS = 2 * 60 * 60 * 1000;
 
 /**
- * An execution's time limit (the state machine's timeout, and the lease): a SageMaker model's job
- * may run its configured `maxRuntimeSeconds` on top of the built-in allowance.
+ * Errors that are bad input, a refused request or data that cannot change by retrying: the state
+ * machine never retries them (lib/training-pipeline.ts), and a step that fails with one may give
+ * up what it holds (the lease, a child run) at once; any other error is retried with the step's
+ * work left as it was.
  */
-export function trainingTimeoutMs(model: Pick<TrainedModelConfig, 'trainer'>): number {
-  return model.trainer.algorithm === 'sagemaker'
-    ? TRAINING_TIMEOUT_MS + model.trainer.maxRuntimeSeconds * 1000
-    : TRAINING_TIMEOUT_MS;
+export const NON_RETRYABLE_ERRORS = [
+  'ValidationError',
+  'ItemTooLargeError',
+  'NotFoundError',
+  'ConflictError',
+  'GateFailedError',
+  'ConfigurationError',
+  'CorruptDataError',
+  'ChampionScoringError',
+] as const;
+
+/** Whether Step Functions will not retry `error` (its name is one of {@link NON_RETRYABLE_ERRORS}). */
+export function isNonRetryable(error: unknown): boolean {
+  return error instanceof Error && (NON_RETRYABLE_ERRORS as readonly string[]).includes(error.name);
 }

@@ -1,8 +1,9 @@
 /**
- * A model's configuration fingerprint: sha256 of the canonical JSON of what decides its training
- * (task, label, positive class, features, trainer, split, window, slices, search space and strategy).
- * Gates, retraining triggers, the description and the search's parallelism do not change what is
- * trained, so they are left out: editing them does not make a duplicate trigger retrain.
+ * A model's configuration fingerprint: sha256 of the canonical JSON of what decides its training and
+ * its verdict (task, label, positive class, features, trainer, split, window, slices, search space
+ * and strategy, gates, championMinDelta). Retraining triggers, the description and the search's
+ * parallelism change neither, so they are left out: editing them does not make a duplicate
+ * trigger retrain.
  * An execution is idempotent on (model, dataset hash, fingerprint).
  *
  * Plain code: no AWS SDK.
@@ -26,6 +27,9 @@ export function trainingFingerprint(model: TrainedModelConfig): string {
     windowDays: model.windowDays,
     slices: model.slices,
     search,
+    // What decides a rejection: a run rejected under other gates must not be reused.
+    gates: model.gates,
+    championMinDelta: model.championMinDelta,
   };
   return createHash('sha256').update(canonicalJson(relevant)).digest('hex');
 }

@@ -134,8 +134,11 @@ export async function finishTraining(
     await endOnce(deps.tracking, runId, 'FINISHED');
   } else {
     try {
-      await deps.tracking.setTags(runId, { [TRAINING_RUN_TAGS.outcome]: outcome });
-      await endOnce(deps.tracking, runId, 'FAILED', error);
+      // A run a finish step already ended (succeeded or rejected, then its event failed) keeps its outcome.
+      if ((await deps.tracking.getRun(runId)).status === 'RUNNING') {
+        await deps.tracking.setTags(runId, { [TRAINING_RUN_TAGS.outcome]: outcome });
+        await endOnce(deps.tracking, runId, 'FAILED', error);
+      }
     } catch (cause) {
       // Prepare failed before the run existed: nothing to end.
       if (!(cause instanceof NotFoundError)) throw cause;

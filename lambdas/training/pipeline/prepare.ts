@@ -17,19 +17,19 @@
 import type { FeatureView } from '../../feature-store/feature-view.js';
 import type { RunParams, RunTags, TrackedRun } from '../../registry/tracking.js';
 import type { TrackingStore } from '../../registry/tracking-store.js';
-import { ConflictError, ValidationError } from '../../shared/errors.js';
+import { ConfigurationError, ConflictError, ValidationError } from '../../shared/errors.js';
 import type { ObjectStore } from '../../shared/object-store.js';
 import type { TrainedModelConfig } from '../model-config.js';
 import { splitFrame } from '../split.js';
 import { configuredTrainedModel, configuredTrainedModels } from './configured-models.js';
 import {
   type DatasetRef,
+  isNonRetryable,
   type PrepareTrainingEvent,
   type PrepareTrainingResult,
   type SagemakerJobRef,
   TRIGGER_KINDS,
   type TrainingTrigger,
-  trainingTimeoutMs,
 } from './contract.js';
 import { loadTrainingFrame } from './dataset.js';
 import { trainingFingerprint } from './fingerprint.js';
@@ -38,6 +38,7 @@ import { endOnce } from './run-end.js';
 import { TRAINING_RUN_TAGS, trainingRunId } from './run-id.js';
 import { writeSagemakerChannels } from './sagemaker-channels.js';
 import { expandCandidates } from './search-space.js';
+import { trainingTimeoutMs } from './timeout.js';
 import { buildModelTrainingSet } from './training-set.js';
 import { leaseTaken, type TrainingStateStore } from './training-state.js';
 
@@ -65,7 +66,7 @@ async function sagemakerChannels(
   deps: PrepareTrainingDeps,
 ): Promise<SagemakerJobRef> {
   if (deps.buckets === undefined)
-    throw new Error('PrepareTraining needs the bucket names for a SageMaker model');
+    throw new ConfigurationError('PrepareTraining needs the bucket names for a SageMaker model');
   const loaded = await loadTrainingFrame(deps.store, dataset, model, { views: deps.views });
   return writeSagemakerChannels(
     {
@@ -169,7 +170,9 @@ export async function prepareTraining(
       ...(sagemaker === undefined ? {} : { sagemaker }),
     };
   } catch (error) {
-    await deps.state.releaseLease(model.name, execution);
+    // Bad input ends the execution: free the model now. A transient error keeps the lease for
+    // Step Functions' retry (another execution taking it meanwhile would drop this one).
+    if (isNonRetryable(error)) await deps.state.releaseLease(model.name, execution);
     throw error;
   }
 }

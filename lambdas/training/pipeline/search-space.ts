@@ -21,10 +21,11 @@ import { gbdtTrainerSchema, linearTrainerSchema, type TrainedModelConfig } from 
 import type { CandidateSpec } from './contract.js';
 
 /**
- * Most candidates one execution trains: each carries the trainer's whole params (about 400 bytes of
- * JSON for gbdt) through the Map state, whose input must stay under Step Functions' 256 KB.
+ * Most candidates one execution trains: each goes through the Map state twice, as its params
+ * (about 400 bytes of JSON for gbdt) and as its result (artifact refs, flat metrics and params,
+ * about 1.6 KB), and the whole state must stay under Step Functions' 256 KB.
  */
-export const MAX_SEARCH_CANDIDATES = 200;
+export const MAX_SEARCH_CANDIDATES = 100;
 
 type SearchValue = string | number | boolean;
 type Params = Readonly<Record<string, unknown>>;
