@@ -421,20 +421,18 @@ export class TrainingPipeline extends Construct {
         }),
       ),
     );
-    const toStaging = catching(
-      invoke(
-        'TransitionToStaging',
-        registry.transitionFunction,
-        {
-          modelName: model.name,
-          'version.$': '$.registered.version',
-          expectedStage: 'None',
-          toStage: 'Staging',
-          reason: sfn.JsonPath.format('trained and evaluated by {}', execution),
-          [EXECUTION_FIELD]: execution,
-        },
-        '$.staged',
-      ),
+    const transition = invoke(
+      'TransitionToStaging',
+      registry.transitionFunction,
+      {
+        modelName: model.name,
+        'version.$': '$.registered.version',
+        expectedStage: 'None',
+        toStage: 'Staging',
+        reason: sfn.JsonPath.format('trained and evaluated by {}', execution),
+        [EXECUTION_FIELD]: execution,
+      },
+      '$.staged',
     );
     const succeeded = finish('FinishSucceeded', 'succeeded', { 'version.$': '$.registered.version' }).next(
       new sfn.Succeed(this, 'TrainingSucceeded'),
@@ -442,6 +440,26 @@ export class TrainingPipeline extends Construct {
     const rejected = finish('FinishRejected', 'rejected', { 'reasons.$': `${evaluation}.reasons` }).next(
       new sfn.Succeed(this, 'TrainingRejected', { comment: 'A failed gate is a result, not an error' }),
     );
+
+    // A retried transition whose first attempt committed finds the version in Staging already
+    // (ConflictError, not retried): read the version back, and carry on when it is there.
+    const readStage = catching(
+      invoke(
+        'ReadBackStage',
+        registry.getFunction,
+        { modelName: model.name, 'version.$': '$.registered.version' },
+        '$.current',
+      ),
+    );
+    transition.addCatch(
+      readStage.next(
+        new sfn.Choice(this, 'AlreadyStaging')
+          .when(sfn.Condition.stringEquals('$.current.stage', 'Staging'), succeeded)
+          .otherwise(recordFailure),
+      ),
+      { errors: ['ConflictError'], resultPath: '$.error' },
+    );
+    const toStaging = catching(transition);
 
     const gate = new sfn.Choice(this, 'PassedGates')
       .when(
@@ -483,6 +501,7 @@ export class TrainingPipeline extends Construct {
       functions.finishFunction,
       registry.registerFunction,
       registry.transitionFunction,
+      registry.getFunction,
       ...(sagemaker && functions.unpackFunction ? [functions.unpackFunction] : []),
     ];
     acknowledge(

@@ -43,6 +43,13 @@ export interface LambdaContext {
   getRemainingTimeInMillis(): number;
 }
 
+/** A failure {@link LocalLambdas.injectFailures} makes an invocation report. */
+interface InjectedFailure {
+  readonly error: LambdaFunctionError;
+  /** The function runs first; only its answer is lost. */
+  readonly afterRunning: boolean;
+}
+
 /** A function failed the way Lambda reports it: `name` is the errorType. */
 export class LambdaFunctionError extends Error {
   constructor(
@@ -129,7 +136,7 @@ export class LocalLambdas {
   /** Cold starts run one at a time (each sets the environment its module scope reads). */
   private coldStarts: Promise<unknown> = Promise.resolve();
   /** Injected failures by logical id, taken one per invocation (see {@link injectFailures}). */
-  private readonly injected = new Map<string, LambdaFunctionError[]>();
+  private readonly injected = new Map<string, InjectedFailure[]>();
 
   constructor(assembly: Assembly, stack: StackArtifact, provisioned: ProvisionedStack) {
     resolveExternalsFromProject(assembly.dir);
@@ -184,14 +191,22 @@ export class LocalLambdas {
   /**
    * Makes the next `failures.length` invocations of the function fail with these errors (the
    * function's code does not run), as a crashed or throttled function would: the faults a test
-   * cannot provoke through real inputs, e.g. a transient failure that Retry must absorb. The
-   * test names each injection.
+   * cannot provoke through real inputs, e.g. a transient failure that Retry must absorb. With
+   * `afterRunning` the code runs to completion first and only its answer is lost (a timeout of the
+   * caller, a dropped connection): the retry meets the work already done. The test names each
+   * injection.
    */
-  injectFailures(reference: string, failures: readonly { errorType: string; errorMessage: string }[]): void {
+  injectFailures(
+    reference: string,
+    failures: readonly { errorType: string; errorMessage: string; afterRunning?: boolean }[],
+  ): void {
     const fn = this.find(reference);
     this.injected.set(fn.logicalId, [
       ...(this.injected.get(fn.logicalId) ?? []),
-      ...failures.map((f) => new LambdaFunctionError(f.errorType, f.errorMessage, [])),
+      ...failures.map((f) => ({
+        error: new LambdaFunctionError(f.errorType, f.errorMessage, []),
+        afterRunning: f.afterRunning === true,
+      })),
     ]);
   }
 
@@ -203,7 +218,15 @@ export class LocalLambdas {
   async invoke(reference: string, event: unknown): Promise<unknown> {
     const fn = this.find(reference);
     const injected = this.injected.get(fn.logicalId)?.shift();
-    if (injected !== undefined) throw injected;
+    if (injected !== undefined && !injected.afterRunning) throw injected.error;
+    if (injected !== undefined) {
+      await this.run(fn, event);
+      throw injected.error;
+    }
+    return this.run(fn, event);
+  }
+
+  private async run(fn: LocalFunction, event: unknown): Promise<unknown> {
     const major = Number(process.versions.node.split('.')[0]);
     if (fn.nodeMajor !== undefined && fn.nodeMajor !== major) {
       throw new HarnessError(

@@ -158,6 +158,33 @@ describe('training pipeline (state machine from the template)', () => {
     expect(await versionsOf('churn')).toHaveLength(before.length);
   });
 
+  it('retries a registration and a stage move whose answers were lost, with one version in Staging', async () => {
+    const before = await versionsOf('churn');
+    const id = (prefix: string) => local.lambdas.logicalIds.find((l) => l.startsWith(prefix)) ?? prefix;
+    // Injected: each function runs to completion, then its answer is lost (a dropped connection).
+    const lost = [
+      { errorType: 'Lambda.ServiceException', errorMessage: 'injected: answer lost', afterRunning: true },
+    ];
+    local.lambdas.injectFailures(id('ModelRegistryRegisterModelVersion'), lost);
+    local.lambdas.injectFailures(id('ModelRegistryTransitionModelStage'), lost);
+
+    const result = await run('churn', { asOf: earlier(5) });
+
+    expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
+    expect(result.retries).toMatchObject({ RegisterModelVersion: 1, TransitionToStaging: 1 });
+    // The retried move met the version in Staging already (ConflictError): read back, carried on.
+    expect(names(result).slice(-5)).toEqual([
+      'TransitionToStaging',
+      'ReadBackStage',
+      'AlreadyStaging',
+      'FinishSucceeded',
+      'TrainingSucceeded',
+    ]);
+    const after = await versionsOf('churn');
+    expect(after).toHaveLength(before.length + 1);
+    expect(after.filter((v) => v.stage === 'Staging')).toHaveLength(after.length);
+  });
+
   it('ends a run that fails a gate as Rejected with its reasons, registering nothing', async () => {
     const result = await run('churn-strict', { asOf });
     expect(result.status, `${result.error}: ${result.cause}`).toBe('SUCCEEDED');
