@@ -20,6 +20,7 @@ import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
 import { isTrained } from '../../lambdas/training/model-config.js';
 import { readModelContract } from '../../lambdas/training/model-contract.js';
 import type { DatasetRef } from '../../lambdas/training/pipeline/contract.js';
+import { NewDataCounter } from '../../lambdas/training/pipeline/new-data.js';
 import { trainingRunId } from '../../lambdas/training/pipeline/run-id.js';
 import { loadConfig } from '../../lib/config.js';
 import { synthesize } from '../../local/assembly.js';
@@ -167,6 +168,12 @@ describe('training pipeline (state machine from the template)', () => {
     ];
     local.lambdas.injectFailures(id('ModelRegistryRegisterModelVersion'), lost);
     local.lambdas.injectFailures(id('ModelRegistryTransitionModelStage'), lost);
+    // Rows counted toward the new-data trigger before this training: it consumes them.
+    const counter = new NewDataCounter(clients.documents(), trackingTable, {
+      start: () => Promise.reject(new Error('this test starts no execution')),
+    });
+    await counter.add('churn', { manifestKey: 'ingestion/customer/lost.json', rows: 40, ingestedAt: asOf });
+    expect((await counter.state('churn')).rows).toBe(40);
 
     const result = await run('churn', { asOf: earlier(5) });
 
@@ -183,6 +190,7 @@ describe('training pipeline (state machine from the template)', () => {
     const after = await versionsOf('churn');
     expect(after).toHaveLength(before.length + 1);
     expect(after.filter((v) => v.stage === 'Staging')).toHaveLength(after.length);
+    expect((await counter.state('churn')).rows).toBe(0);
   });
 
   it('ends a run that fails a gate as Rejected with its reasons, registering nothing', async () => {

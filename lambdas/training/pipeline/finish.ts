@@ -25,6 +25,7 @@ import {
   type TrainingOutcome,
   type TrainingTrigger,
 } from './contract.js';
+import type { NewDataCounter } from './new-data.js';
 import { endOnce } from './run-end.js';
 import { TRAINING_RUN_TAGS, trainingRunId } from './run-id.js';
 import type { TrainingStateStore } from './training-state.js';
@@ -39,6 +40,11 @@ export interface FinishTrainingDeps {
   readonly state: TrainingStateStore;
   readonly eventBridge: EventSender;
   readonly busName: string;
+  /**
+   * The model's new-data counter (./new-data.ts): a training that ran (succeeded or rejected)
+   * consumed the rows counted so far, whatever triggered it. @default none: left as it is
+   */
+  readonly newData?: Pick<NewDataCounter, 'reset'>;
   /** Clock, injectable for tests. @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -132,6 +138,7 @@ export async function finishTraining(
       ...(reasons !== undefined ? { reasons: clip(reasons.join('; '), TAG_CHARS) } : {}),
     });
     await endOnce(deps.tracking, runId, 'FINISHED');
+    await deps.newData?.reset(model);
   } else {
     try {
       // A run a finish step already ended (succeeded or rejected, then its event failed) keeps its outcome.
