@@ -1,26 +1,16 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { ModelAliasReader } from '../registry/alias-reader.js';
-import { TrackingStore } from '../registry/tracking-store.js';
 import { documentClient } from '../shared/clients/dynamodb.js';
-import { s3Client } from '../shared/clients/s3.js';
 import { requireEnv } from '../shared/env.js';
 import { ENV } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
-import { S3ObjectStore } from '../shared/object-store.js';
 import type { EvaluateCandidatesEvent, EvaluateCandidatesResult } from '../training/pipeline/contract.js';
 import { type EvaluateDeps, evaluateCandidates } from '../training/pipeline/evaluate.js';
+import { stepDepsFromEnv } from '../training/pipeline/step-deps.js';
 
-const artifactBucket = requireEnv(ENV.artifactBucket);
 const deps: EvaluateDeps = {
-  offline: new S3ObjectStore(s3Client(), requireEnv(ENV.offlineBucket)),
-  artifacts: new S3ObjectStore(s3Client(), artifactBucket),
-  tracking: new TrackingStore({
-    documents: documentClient(),
-    s3: s3Client(),
-    tableName: requireEnv(ENV.trackingTable),
-    artifactBucket,
-  }),
+  ...stepDepsFromEnv(),
   aliases: new ModelAliasReader({ documents: documentClient(), tableName: requireEnv(ENV.registryTable) }),
 };
 

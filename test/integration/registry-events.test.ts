@@ -6,19 +6,9 @@
  * emulator's bus (matching this test's model) targets an SQS queue, and the test reads the queue.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  PutEventsCommand,
-  type PutEventsCommandOutput,
-  PutRuleCommand,
-  PutTargetsCommand,
-} from '@aws-sdk/client-eventbridge';
+import { PutEventsCommand, type PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ModelAliasStore } from '../../lambdas/registry/alias-store.js';
 import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
@@ -40,6 +30,7 @@ import { loadConfig } from '../../lib/config.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
 import { StreamPoller, streamMappings } from '../../local/stream-poller.js';
+import { queueForEvents } from '../support/event-queue.js';
 
 let local: LocalStack;
 let tableName: string;
@@ -74,27 +65,10 @@ afterAll(async () => {
 
 /** A queue receiving every event of the bus about `modelName` (an EventBridge rule → SQS target). */
 async function eventsQueue(modelName: string): Promise<string> {
-  const sqs = clients.sqs();
-  const name = `events-${modelName}`;
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  await clients.eventbridge().send(
-    new PutRuleCommand({
-      Name: name,
-      EventBusName: busName,
-      EventPattern: JSON.stringify({ source: [EVENT_SOURCE], detail: { modelName: [modelName] } }),
-    }),
-  );
-  await clients.eventbridge().send(
-    new PutTargetsCommand({
-      Rule: name,
-      EventBusName: busName,
-      Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn as string }],
-    }),
-  );
-  return QueueUrl as string;
+  return queueForEvents(`events-${modelName}`, busName, {
+    source: [EVENT_SOURCE],
+    detail: { modelName: [modelName] },
+  });
 }
 
 interface Received {

@@ -5,18 +5,8 @@
  * rule on the project's bus targeting an SQS queue.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  type PutEventsCommand,
-  type PutEventsCommandOutput,
-  PutRuleCommand,
-  PutTargetsCommand,
-} from '@aws-sdk/client-eventbridge';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-} from '@aws-sdk/client-sqs';
+import type { PutEventsCommand, PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { defineFeatureView, type FeatureView } from '../../lambdas/feature-store/feature-view.js';
 import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
@@ -44,6 +34,7 @@ import { leaseTaken, TrainingStateStore } from '../../lambdas/training/pipeline/
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { queueForEvents } from '../support/event-queue.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -404,27 +395,7 @@ describe('PrepareTraining', () => {
 
 /** A queue receiving every event of the bus about `model` (an EventBridge rule → SQS target). */
 async function eventsQueue(model: string): Promise<string> {
-  const sqs = clients.sqs();
-  const name = `train-${model}`;
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  await clients.eventbridge().send(
-    new PutRuleCommand({
-      Name: name,
-      EventBusName: busName,
-      EventPattern: JSON.stringify({ source: [EVENT_SOURCE], detail: { model: [model] } }),
-    }),
-  );
-  await clients.eventbridge().send(
-    new PutTargetsCommand({
-      Rule: name,
-      EventBusName: busName,
-      Targets: [{ Id: 'queue', Arn: Attributes?.QueueArn as string }],
-    }),
-  );
-  return QueueUrl as string;
+  return queueForEvents(`train-${model}`, busName, { source: [EVENT_SOURCE], detail: { model: [model] } });
 }
 
 async function receiveAll(

@@ -22,7 +22,8 @@ import type { ObjectStore } from '../../shared/object-store.js';
 import type { TrainedModelConfig } from '../model-config.js';
 import { contractMetadata, MODEL_INPUT, type ModelContract } from '../model-contract.js';
 import { ONNX_DATA_TYPE, ONNX_SCHEMA } from '../onnx/schema.js';
-import type { CandidateResult, DatasetRef, UnpackSagemakerModelEvent } from './contract.js';
+import type { OnnxCandidateInput } from './candidate.js';
+import type { CandidateResult, UnpackSagemakerModelEvent } from './contract.js';
 import { ARCHIVE_FIELD, MODEL_FILE, type UnpackedModel, unpackModelArchive } from './sagemaker-archive.js';
 import {
   contractKey,
@@ -183,20 +184,8 @@ export function embedContract(onnx: Uint8Array, contract: ModelContract, rules: 
   return new Uint8Array(Buffer.concat([...kept, ...entries]));
 }
 
-/** What the candidate step is given for a SageMaker model (candidate.ts `candidateFromOnnx`'s input). */
-export interface SagemakerCandidateInput {
-  /** The model's name. */
-  readonly model: string;
-  readonly runId: string;
-  readonly experiment: string;
-  readonly dataset: DatasetRef;
-  readonly index: number;
-  readonly params: Readonly<Record<string, unknown>>;
-  /** model.onnx with the contract embedded. */
-  readonly onnx: Uint8Array;
-  /** The job's metrics.json, when it wrote one. */
-  readonly reportedMetrics?: Readonly<Record<string, number>>;
-}
+/** What the candidate step is given for a SageMaker model: candidate.ts `candidateFromOnnx`'s input. */
+export type SagemakerCandidateInput = OnnxCandidateInput;
 
 export interface SagemakerModelDeps {
   /** The artifact bucket (the job's output). */
