@@ -87,8 +87,9 @@ describe('failures land somewhere alarmed', () => {
 
   it('keeps failure queues encrypted, TLS-only, for 14 days', () => {
     const queues = ofType('AWS::SQS::Queue');
-    // ingestion, materialization, and the registry events' stream batches
-    expect(queues.length).toBe(3);
+    // ingestion, materialization, the registry events' stream batches, timed-out or aborted training
+    // executions not recorded, and retraining triggers not delivered
+    expect(queues.length).toBe(5);
     const policies = ofType('AWS::SQS::QueuePolicy');
     for (const [id, queue] of queues) {
       expect(queue.Properties).toMatchObject({
