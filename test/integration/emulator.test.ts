@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
   CreateTableCommand,
-  ListTablesCommand,
+  paginateListTables,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
@@ -94,8 +94,11 @@ describe('emulator harness', () => {
 
   it('creates and lists a DynamoDB table', async () => {
     const tableName = await createTable();
-    const { TableNames } = await clients.dynamodb().send(new ListTablesCommand({}));
-    expect(TableNames).toContain(tableName);
+    // Every page: the shared emulator holds more tables than one page (100) lists.
+    const names: string[] = [];
+    for await (const page of paginateListTables({ client: clients.dynamodb() }, {}))
+      names.push(...(page.TableNames ?? []));
+    expect(names).toContain(tableName);
   });
 
   it('applies 50 racing conditional increments exactly once each', async () => {
