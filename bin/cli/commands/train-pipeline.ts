@@ -475,17 +475,22 @@ export function registerTrainPipelineCommands(group: Command, program: Command, 
       );
     });
 
+  /** The named (or latest) run of a trained model, and its execution record: what status and logs read. */
+  const selectExecution = async (modelName: string, id: string | undefined) => {
+    const ctx = await CliContext.load(program, io);
+    const model = trainedModel(ctx, modelName);
+    const local = await runsLocally(ctx);
+    const selected = await selectRun(await ctx.trackingStore(), model, id);
+    return { ctx, model, local, selected, record: await recordOf(ctx, model, selected, local) };
+  };
+
   group
     .command('status')
     .description('the latest (or the named) training run: status, state, outcome, reasons, metrics')
     .argument('<model>', 'a trained model of the configuration')
     .argument('[run]', 'run id or execution ARN (default: the latest run)')
     .action(async (modelName: string, id: string | undefined) => {
-      const ctx = await CliContext.load(program, io);
-      const model = trainedModel(ctx, modelName);
-      const local = await runsLocally(ctx);
-      const selected = await selectRun(await ctx.trackingStore(), model, id);
-      const record = await recordOf(ctx, model, selected, local);
+      const { ctx, model, local, selected, record } = await selectExecution(modelName, id);
       if (record === undefined && selected.run === undefined)
         throw new CliNotFound(
           'run',
@@ -501,11 +506,7 @@ export function registerTrainPipelineCommands(group: Command, program: Command, 
     .argument('<model>', 'a trained model of the configuration')
     .argument('[run]', 'run id or execution ARN (default: the latest run)')
     .action(async (modelName: string, id: string | undefined) => {
-      const ctx = await CliContext.load(program, io);
-      const model = trainedModel(ctx, modelName);
-      const local = await runsLocally(ctx);
-      const selected = await selectRun(await ctx.trackingStore(), model, id);
-      const record = await recordOf(ctx, model, selected, local);
+      const { ctx, model, local, selected, record } = await selectExecution(modelName, id);
       if (record === undefined)
         throw new CliNotFound(
           'run',
