@@ -5,9 +5,10 @@
  * runs through the harness's explicit stand-in (local/sagemaker-local.ts); the only injected
  * faults are the transient function failures Retry must absorb (LocalLambdas.injectFailures).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -130,23 +131,23 @@ describe('training pipeline (state machine from the template)', () => {
     };
     expect(version?.artifact.sha256).toBe(output.evaluation.best.model.sha256);
     const model = config.models.filter(isTrained).find((m) => m.name === 'churn');
-    const scored = JSON.parse(
-      execFileSync(
-        path.join(ROOT, 'node_modules/.bin/tsx'),
-        [
-          path.join(ROOT, 'test/support/score-registered.ts'),
-          JSON.stringify({
-            bucket: artifactBucket,
-            key: version?.artifact.key,
-            offlineBucket: offline.bucket,
-            dataset: output.prepared.dataset,
-            model,
-            views: trainingViews,
-          }),
-        ],
-        { encoding: 'utf8', env: process.env },
-      ),
-    ) as { rows: number; rocAuc: number };
+    // Asynchronously: a worker blocked for seconds misses the test runner's calls.
+    const { stdout } = await promisify(execFile)(
+      path.join(ROOT, 'node_modules/.bin/tsx'),
+      [
+        path.join(ROOT, 'test/support/score-registered.ts'),
+        JSON.stringify({
+          bucket: artifactBucket,
+          key: version?.artifact.key,
+          offlineBucket: offline.bucket,
+          dataset: output.prepared.dataset,
+          model,
+          views: trainingViews,
+        }),
+      ],
+      { encoding: 'utf8', env: process.env },
+    );
+    const scored = JSON.parse(stdout) as { rows: number; rocAuc: number };
     expect(scored.rows).toBeGreaterThan(100);
     expect(scored.rocAuc).toBe(version?.metrics.rocAuc);
   });
