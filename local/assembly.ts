@@ -2,6 +2,7 @@
  * Cloud assemblies for the local harness: synthesize the app in-process (what `cdk synth` builds:
  * same code, cdk.json's feature flags, asset metadata on) or read one `cdk synth` wrote.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -89,4 +90,41 @@ export function synthesize(
   build(app);
   app.synth();
   return loadAssembly(outdir);
+}
+
+/** What `synthesizeInChild` builds: the project's app, or one stack class from a module. */
+export interface SynthesisSpec {
+  /** Extra context (e.g. `mlops` configuration overrides); JSON only. */
+  readonly context?: Record<string, unknown>;
+  /** A stack to build instead of the app: `new (module's exportName)(app, id)`. */
+  readonly stack?: { readonly module: string; readonly exportName: string; readonly id: string };
+}
+
+const SYNTH_PROCESS = path.join(import.meta.dirname, 'synth-process.ts');
+
+/**
+ * `synthesize`, run in a child process so the caller's event loop stays free (bundling blocks for
+ * as long as esbuild runs). Resolves with the assembly once the child has written it to `outdir`.
+ */
+export function synthesizeInChild(spec: SynthesisSpec, outdir?: string): Promise<Assembly> {
+  const dir = outdir ?? mkdtempSync(path.join(tmpdir(), 'mlops-assembly-'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', SYNTH_PROCESS, JSON.stringify({ ...spec, outdir: dir })],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve(loadAssembly(dir));
+      else
+        reject(
+          new Error(`synthesis failed (exit ${code}): ${stderr.trim().split('\n').slice(-20).join('\n')}`),
+        );
+    });
+  });
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { stackOf, synthesize } from '../../local/assembly.js';
+import { stackOf } from '../../local/assembly.js';
 import { trainingModels, trainingViews } from '../fixtures/training.js';
+import { assemblyFor } from '../support/assemblies.js';
 import { foreignZodLocales, type LambdaBundle, lambdaBundles } from '../support/bundles.js';
 
 /**
@@ -33,9 +34,9 @@ const BUDGET_KIB: Record<string, number> = {
 describe('Lambda bundles', () => {
   let bundles: LambdaBundle[];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     // The training fixture: trained models on every trainer and trigger, so every function exists.
-    const assembly = synthesize(undefined, {
+    const assembly = await assemblyFor({
       context: { mlops: { featureViews: trainingViews, models: trainingModels } },
     });
     bundles = lambdaBundles(assembly, stackOf(assembly));

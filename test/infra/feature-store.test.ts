@@ -8,13 +8,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
 import { MlopsStack } from '../../lib/mlops-stack.js';
 import { resolveConfig } from '../../lib/project-config.js';
-import { type Assembly, stackOf, synthesize } from '../../local/assembly.js';
+import { type Assembly, stackOf } from '../../local/assembly.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { assemblyFor } from '../support/assemblies.js';
+import { NO_BUNDLING } from '../support/no-bundling.js';
 
 describe('FeatureStore grant methods', () => {
   it('grantLand lets a producer put under landing/ and invoke ingestion; grantReadOffline adds the Glue catalog', () => {
     // Without the cdk-nag plugin: the grantees here are the test's own roles.
-    const app = new App({ context: cdkJsonContext() });
+    const app = new App({ context: { ...cdkJsonContext(), ...NO_BUNDLING } });
     const stack = new MlopsStack(app, 'Grants', {
       config: resolveConfig({ featureViews: testFeatureViews }),
     });
@@ -46,7 +48,7 @@ describe('FeatureStore grant methods under cdk-nag', () => {
   it('leave a nag-checked app clean: their prefix-scoped wildcards are acknowledged on the grantee', () => {
     const app = new App({
       outdir: mkdtempSync(path.join(tmpdir(), 'mlops-grants-')),
-      context: cdkJsonContext(),
+      context: { ...cdkJsonContext(), ...NO_BUNDLING },
     });
     const { stack } = buildApp(app, { featureViews: testFeatureViews });
     const producer = new iam.Role(stack, 'Producer', { assumedBy: new iam.AccountRootPrincipal() });
@@ -61,9 +63,9 @@ describe('FeatureStore', () => {
   let assembly: Assembly;
   let template: Template;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     // Synthesis runs the cdk-nag checks and throws on any unacknowledged finding.
-    assembly = synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } });
+    assembly = await assemblyFor({ context: { mlops: { featureViews: testFeatureViews } } });
     template = Template.fromJSON(stackOf(assembly).template);
   });
 

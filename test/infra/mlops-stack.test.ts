@@ -9,9 +9,13 @@ import { buildApp, cdkJsonContext } from '../../lib/app.js';
 import { resolveConfig } from '../../lib/project-config.js';
 import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
 import projectConfig from '../../mlops.config.js';
+import { NO_BUNDLING } from '../support/no-bundling.js';
 
 function newApp(): App {
-  return new App({ outdir: mkdtempSync(path.join(tmpdir(), 'mlops-infra-')), context: cdkJsonContext() });
+  return new App({
+    outdir: mkdtempSync(path.join(tmpdir(), 'mlops-infra-')),
+    context: { ...cdkJsonContext(), ...NO_BUNDLING },
+  });
 }
 
 type Resources = Record<
@@ -181,7 +185,7 @@ describe('configuration from the command line', () => {
   it('reads `-c mlops=<json>` (JSON text) like an object', () => {
     const app = new App({
       outdir: mkdtempSync(path.join(tmpdir(), 'mlops-infra-')),
-      context: { ...cdkJsonContext(), mlops: JSON.stringify({ logRetentionDays: 14 }) },
+      context: { ...cdkJsonContext(), ...NO_BUNDLING, mlops: JSON.stringify({ logRetentionDays: 14 }) },
     });
     const { config } = buildApp(app);
     expect(config.logRetentionDays).toBe(14);

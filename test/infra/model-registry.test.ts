@@ -13,6 +13,7 @@ import { buildApp, cdkJsonContext } from '../../lib/app.js';
 import { ModelRegistry } from '../../lib/model-registry.js';
 import { Monitoring } from '../../lib/monitoring.js';
 import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
+import { NO_BUNDLING } from '../support/no-bundling.js';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 interface Statement {
@@ -27,7 +28,7 @@ let template: { Resources: Resources; Outputs?: Record<string, unknown> };
 beforeAll(() => {
   const app = new App({
     outdir: mkdtempSync(path.join(tmpdir(), 'mlops-registry-')),
-    context: cdkJsonContext(),
+    context: { ...cdkJsonContext(), ...NO_BUNDLING },
   });
   const { stack } = buildApp(app);
   // Synthesis runs cdk-nag: an acknowledgement without its finding, or a finding without one, fails here.

@@ -8,6 +8,7 @@ import { buildApp, cdkJsonContext } from '../../lib/app.js';
 import { STACK_JSON_OUTPUTS } from '../../lib/stack-outputs.js';
 import { forEachState } from '../../local/asl-guard.js';
 import { trainingModels, trainingViews } from '../fixtures/training.js';
+import { NO_BUNDLING } from '../support/no-bundling.js';
 
 type Resource = { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> };
 type Json = Record<string, unknown>;
@@ -20,6 +21,7 @@ beforeAll(() => {
     outdir: mkdtempSync(path.join(tmpdir(), 'mlops-training-')),
     context: {
       ...cdkJsonContext(),
+      ...NO_BUNDLING,
       'aws:cdk:enable-path-metadata': true,
       mlops: {
         featureViews: trainingViews,

@@ -15,6 +15,7 @@ import {
   sagemakerTaskFindings,
   sagemakerTrainingTask,
 } from '../../lib/training-sagemaker.js';
+import { NO_BUNDLING } from '../support/no-bundling.js';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 interface Statement {
@@ -49,7 +50,7 @@ let state: Record<string, unknown>;
 beforeAll(() => {
   const app = new App({
     outdir: mkdtempSync(path.join(tmpdir(), 'mlops-sagemaker-')),
-    context: cdkJsonContext(),
+    context: { ...cdkJsonContext(), ...NO_BUNDLING },
   });
   const stack = new Stack(app, 'SagemakerTask', { env: { account: '123456789012', region: 'eu-west-1' } });
   const offline = secureBucket(stack, 'Offline', {});

@@ -27,6 +27,7 @@ import { AcknowledgementAudit, acknowledge } from '../../lib/nag.js';
 import { secureBucket } from '../../lib/secure-bucket.js';
 import { RetrainingTriggers } from '../../lib/training-triggers.js';
 import { alarmStateChange, atPath } from '../fixtures/aws-events.js';
+import { NO_BUNDLING } from '../support/no-bundling.js';
 
 function trained(input: Partial<ModelConfigInput> & { name: string }): TrainedModelConfig {
   const model = modelConfigSchema.parse({
@@ -50,7 +51,7 @@ const frozen = trained({ name: 'frozen', retraining: { onDrift: false } });
 function triggerStack(models: TrainedModelConfig[]) {
   const app = new App({
     outdir: mkdtempSync(path.join(tmpdir(), 'mlops-triggers-')),
-    context: cdkJsonContext(),
+    context: { ...cdkJsonContext(), ...NO_BUNDLING },
   });
   const stack = new Stack(app, 'TriggerStack');
   const offlineBucket = secureBucket(stack, 'Offline', { removalPolicy: RemovalPolicy.DESTROY });

@@ -25,10 +25,10 @@ import { TrackingStore } from '../../lambdas/registry/tracking-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { trainingRunId } from '../../lambdas/training/pipeline/run-id.js';
 import { STACK_JSON_OUTPUTS, STACK_OUTPUTS } from '../../lib/stack-outputs.js';
-import { loadAssembly, synthesize } from '../../local/assembly.js';
+import { loadAssembly } from '../../local/assembly.js';
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
 import type { LocalStackState } from '../../local/local-state.js';
-import { HarnessFixtureStack } from '../fixtures/harness-stack.js';
+import { assemblyFor, harnessFixture } from '../support/assemblies.js';
 
 const CONFIG = path.resolve(import.meta.dirname, '..', 'fixtures', 'train.config.ts');
 const STACK = 'CliTrainTestStack';
@@ -298,10 +298,9 @@ describe('mlops train on the local stack (executions run in-process)', () => {
   const previousStateDir = process.env.MLOPS_STATE_DIR;
 
   beforeAll(async () => {
-    fixture = await startLocalStack(
-      synthesize((app) => void new HarnessFixtureStack(app, 'CliTrainFixture')),
-      { prefix: 'cli-train-' },
-    );
+    fixture = await startLocalStack(await assemblyFor(harnessFixture('CliTrainFixture')), {
+      prefix: 'cli-train-',
+    });
     stateDir = mkdtempSync(path.join(tmpdir(), 'cli-train-state-'));
     const state: LocalStackState = {
       version: 1,

@@ -8,9 +8,9 @@ import { runCli } from '../../bin/mlops.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
 import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
-import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { assemblyFor } from '../support/assemblies.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const CONFIG = path.join(ROOT, 'test', 'fixtures', 'mlops.config.ts');
@@ -39,7 +39,7 @@ const cli = (...args: string[]) => run(args);
 
 beforeAll(async () => {
   const local = await startLocalStack(
-    synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } }),
+    await assemblyFor({ context: { mlops: { featureViews: testFeatureViews } } }),
     { prefix: 'cli-' },
   );
   bucket = local.resourceName('FeatureStoreOffline');

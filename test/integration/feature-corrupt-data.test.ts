@@ -10,9 +10,9 @@ import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { CorruptDataError, ValidationError } from '../../lambdas/shared/errors.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
-import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { assemblyFor } from '../support/assemblies.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-10-12T00:00:00Z');
@@ -22,7 +22,7 @@ let counter = 0;
 
 beforeAll(async () => {
   const local = await startLocalStack(
-    synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } }),
+    await assemblyFor({ context: { mlops: { featureViews: testFeatureViews } } }),
     { prefix: 'corrupt-' },
   );
   bucket = local.resourceName('FeatureStoreOffline');

@@ -8,9 +8,9 @@ import type { Value } from '../../lambdas/feature-store/row-validation.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { ValidationError } from '../../lambdas/shared/errors.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
-import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { assemblyFor } from '../support/assemblies.js';
 import { foreignFeatureFile } from '../support/offline-files.js';
 import { prng } from '../support/random.js';
 
@@ -21,7 +21,7 @@ let views: Map<string, FeatureView>;
 
 beforeAll(async () => {
   const local = await startLocalStack(
-    synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } }),
+    await assemblyFor({ context: { mlops: { featureViews: testFeatureViews } } }),
     {
       prefix: 'history-',
     },

@@ -2,9 +2,9 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeFeatureColumns } from '../../lambdas/feature-store/parquet-codec.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import { synthesize } from '../../local/assembly.js';
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { assemblyFor } from '../support/assemblies.js';
 
 let local: LocalStack;
 let bucket: string;
@@ -13,7 +13,7 @@ let materializeFunction: string;
 let trainingSetFunction: string;
 
 beforeAll(async () => {
-  const assembly = synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } });
+  const assembly = await assemblyFor({ context: { mlops: { featureViews: testFeatureViews } } });
   local = await startLocalStack(assembly, { prefix: 'ingestfn-' });
   bucket = local.resourceName('FeatureStoreOffline');
   const [id] = local.lambdas.logicalIds.filter((logicalId) => logicalId.startsWith('FeatureStoreIngest'));

@@ -19,10 +19,9 @@ import { decodeFeatureColumns } from '../../lambdas/feature-store/parquet-codec.
 import { clients } from '../../lambdas/shared/clients.js';
 import { ConflictError, ValidationError } from '../../lambdas/shared/errors.js';
 import { readBounded, S3ObjectStore, type StagingStore } from '../../lambdas/shared/object-store.js';
-import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
-import { HarnessFixtureStack } from '../fixtures/harness-stack.js';
+import { assemblyFor, harnessFixture } from '../support/assemblies.js';
 
 const view = defineFeatureView(testFeatureViews[0] as FeatureViewInput);
 const views = new Map<string, FeatureView>([[view.name, view]]);
@@ -96,10 +95,9 @@ async function expectCommitted(result: IngestResult, k: number) {
 }
 
 beforeAll(async () => {
-  const local = await startLocalStack(
-    synthesize((app) => void new HarnessFixtureStack(app, 'IngestRaceFixture')),
-    { prefix: 'ingest-race-' },
-  );
+  const local = await startLocalStack(await assemblyFor(harnessFixture('IngestRaceFixture')), {
+    prefix: 'ingest-race-',
+  });
   store = new S3ObjectStore(clients.s3(), local.resourceName('Data'));
 });
 

@@ -15,10 +15,9 @@ import {
   ValidationError,
 } from '../../lambdas/shared/errors.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
-import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
-import { HarnessFixtureStack } from '../fixtures/harness-stack.js';
+import { assemblyFor, harnessFixture } from '../support/assemblies.js';
 
 const view = defineFeatureView(testFeatureViews[0] as FeatureViewInput);
 const views = new Map<string, FeatureView>([[view.name, view]]);
@@ -43,12 +42,9 @@ async function text(key: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  const local = await startLocalStack(
-    synthesize((app) => void new HarnessFixtureStack(app, 'IngestFixture')),
-    {
-      prefix: 'ingest-',
-    },
-  );
+  const local = await startLocalStack(await assemblyFor(harnessFixture('IngestFixture')), {
+    prefix: 'ingest-',
+  });
   bucket = local.resourceName('Data');
   store = new S3ObjectStore(clients.s3(), bucket);
 });

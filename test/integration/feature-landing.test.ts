@@ -7,9 +7,9 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ViewLeases } from '../../lambdas/feature-store/view-lease.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import { synthesize } from '../../local/assembly.js';
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { assemblyFor } from '../support/assemblies.js';
 
 let local: LocalStack;
 let bucket: string;
@@ -18,7 +18,7 @@ let ingestFunction: string;
 let materializeFunction: string;
 
 beforeAll(async () => {
-  const assembly = synthesize(undefined, {
+  const assembly = await assemblyFor({
     context: { mlops: { featureViews: testFeatureViews, metricsNamespace: 'LandingTest' } },
   });
   local = await startLocalStack(assembly, { prefix: 'landing-' });

@@ -16,9 +16,9 @@ import { encodeFeatureRows } from '../../lambdas/feature-store/parquet-codec.js'
 import type { TypedRow } from '../../lambdas/feature-store/row-validation.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
-import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { assemblyFor } from '../support/assemblies.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-11-20T00:00:00Z');
@@ -31,7 +31,7 @@ let counter = 0;
 
 beforeAll(async () => {
   const local = await startLocalStack(
-    synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } }),
+    await assemblyFor({ context: { mlops: { featureViews: testFeatureViews } } }),
     { prefix: 'setaside-' },
   );
   bucket = local.resourceName('FeatureStoreOffline');

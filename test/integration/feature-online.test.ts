@@ -9,9 +9,9 @@ import { MAX_ONLINE_KEYS, type OnlineRecord, OnlineStore } from '../../lambdas/f
 import { clients } from '../../lambdas/shared/clients.js';
 import { DependencyError, ValidationError } from '../../lambdas/shared/errors.js';
 import { type ObjectStore, S3ObjectStore } from '../../lambdas/shared/object-store.js';
-import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { assemblyFor } from '../support/assemblies.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-11-20T00:00:00Z');
@@ -92,7 +92,7 @@ const cancelled = (reasons: readonly string[]) =>
 
 beforeAll(async () => {
   const local = await startLocalStack(
-    synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } }),
+    await assemblyFor({ context: { mlops: { featureViews: testFeatureViews } } }),
     {
       prefix: 'online-',
     },

@@ -15,9 +15,9 @@ import { OnlineStore } from '../../lambdas/feature-store/online-store.js';
 import { decodeFeatureColumns } from '../../lambdas/feature-store/parquet-codec.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
-import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { assemblyFor } from '../support/assemblies.js';
 import { prng } from '../support/random.js';
 
 const SEEDS = 16;
@@ -29,7 +29,7 @@ let tableName: string;
 
 beforeAll(async () => {
   const local = await startLocalStack(
-    synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } }),
+    await assemblyFor({ context: { mlops: { featureViews: testFeatureViews } } }),
     { prefix: 'fuzz-' },
   );
   store = new S3ObjectStore(clients.s3(), local.resourceName('FeatureStoreOffline'));

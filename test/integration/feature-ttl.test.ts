@@ -12,9 +12,9 @@ import { OnlineStore, onlineKey } from '../../lambdas/feature-store/online-store
 import { decodeFeatureColumns } from '../../lambdas/feature-store/parquet-codec.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { type ObjectStore, S3ObjectStore } from '../../lambdas/shared/object-store.js';
-import { synthesize } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { assemblyFor } from '../support/assemblies.js';
 
 const DAY = 86_400_000;
 const YEAR = 365 * DAY;
@@ -61,7 +61,7 @@ async function orders(dataKey: string, column: string) {
 
 beforeAll(async () => {
   const local = await startLocalStack(
-    synthesize(undefined, { context: { mlops: { featureViews: testFeatureViews } } }),
+    await assemblyFor({ context: { mlops: { featureViews: testFeatureViews } } }),
     { prefix: 'ttl-' },
   );
   store = new S3ObjectStore(clients.s3(), local.resourceName('FeatureStoreOffline'));

@@ -10,12 +10,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { modelPk } from '../../lambdas/shared/layout.js';
-import { synthesize } from '../../local/assembly.js';
 import {
   LambdaFunctionError as FunctionError,
   type LambdaFunctionError,
 } from '../../local/lambda-runtime.js';
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
+import { assemblyFor } from '../support/assemblies.js';
 
 let local: LocalStack;
 let bucket: string;
@@ -23,7 +23,7 @@ let tableName: string;
 const EXECUTION = 'arn:aws:states:us-east-1:123456789012:execution:Promote:run-1';
 
 beforeAll(async () => {
-  const assembly = synthesize(undefined, {
+  const assembly = await assemblyFor({
     context: {
       mlops: {
         models: [

@@ -8,9 +8,9 @@ import {
 import { GetBucketEncryptionCommand, GetBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { clients } from '../../lambdas/shared/clients.js';
-import { type Assembly, type CfnResource, loadAssembly, stackOf, synthesize } from '../../local/assembly.js';
+import { type Assembly, type CfnResource, loadAssembly, stackOf } from '../../local/assembly.js';
 import { bucketName, type ProvisionedStack, provision, tableName } from '../../local/provision.js';
-import { HarnessFixtureStack } from '../fixtures/harness-stack.js';
+import { assemblyFor, harnessFixture } from '../support/assemblies.js';
 
 type Props = Record<string, unknown>;
 
@@ -20,7 +20,7 @@ let realApp: Assembly;
 let realStack: ProvisionedStack;
 
 beforeAll(async () => {
-  fixture = synthesize((app) => void new HarnessFixtureStack(app, 'ProvisionFixture'));
+  fixture = await assemblyFor(harnessFixture('ProvisionFixture'));
   fixtureStack = await provision(stackOf(fixture), { prefix: 'prov-' });
   realApp = loadAssembly(inject('assemblyDir'));
   realStack = await provision(stackOf(realApp), { prefix: 'prov-' });

@@ -2,11 +2,11 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { clients } from '../../lambdas/shared/clients.js';
 import { UnsupportedDefinitionError } from '../../local/asl-guard.js';
-import { type Assembly, synthesize } from '../../local/assembly.js';
+import type { Assembly } from '../../local/assembly.js';
 import { HarnessError } from '../../local/lambda-runtime.js';
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
 import { type RunnerEvent, StateMachineRunner } from '../../local/state-machine-runner.js';
-import { HarnessFixtureStack } from '../fixtures/harness-stack.js';
+import { assemblyFor, harnessFixture } from '../support/assemblies.js';
 
 let assembly: Assembly;
 let local: LocalStack;
@@ -33,7 +33,7 @@ const trainLocally = (input: unknown) => {
 const serviceIntegrations = { Train: trainLocally };
 
 beforeAll(async () => {
-  assembly = synthesize((app) => void new HarnessFixtureStack(app, 'RunnerFixture'));
+  assembly = await assemblyFor(harnessFixture('RunnerFixture'));
   local = await startLocalStack(assembly, { prefix: 'runner-' });
 });
 

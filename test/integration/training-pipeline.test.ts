@@ -24,11 +24,11 @@ import type { DatasetRef } from '../../lambdas/training/pipeline/contract.js';
 import { NewDataCounter } from '../../lambdas/training/pipeline/new-data.js';
 import { trainingRunId } from '../../lambdas/training/pipeline/run-id.js';
 import { loadConfig } from '../../lib/config.js';
-import { synthesize } from '../../local/assembly.js';
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
 import { localSagemakerTraining } from '../../local/sagemaker-local.js';
 import type { ExecutionResult } from '../../local/state-machine-runner.js';
 import { ingestTrainingRows, TRAINING_T0, trainingModels, trainingViews } from '../fixtures/training.js';
+import { assemblyFor } from '../support/assemblies.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 let local: LocalStack;
@@ -43,7 +43,7 @@ const config = loadConfig({ featureViews: trainingViews, models: trainingModels 
 
 beforeAll(async () => {
   local = await startLocalStack(
-    synthesize(undefined, { context: { mlops: { featureViews: trainingViews, models: trainingModels } } }),
+    await assemblyFor({ context: { mlops: { featureViews: trainingViews, models: trainingModels } } }),
     { prefix: 'train-' },
   );
   offline = new S3ObjectStore(clients.s3(), local.resourceName('FeatureStoreOffline'));
