@@ -208,7 +208,56 @@ export const ENV = {
   trainingPipelines: 'TRAINING_PIPELINES',
   /** The stack's name (alarm names follow {@link retrainingAlarmName}). */
   stackName: 'MLOPS_STACK_NAME',
+  /** Serving: the model one inference function serves. */
+  modelName: 'MODEL_NAME',
+  /**
+   * Serving: the registry version this Lambda version is pinned to (a positive integer). Empty on
+   * the version `cdk deploy` publishes: that one serves what the registry's `champion` alias names
+   * when it starts. `pinModelVersion` (lambdas/serving/deploy.ts) sets it and publishes.
+   */
+  modelVersion: 'MODEL_VERSION',
+  /** Serving: the Firehose delivery stream capturing predictions and feedback (empty: no capture). */
+  captureStream: 'CAPTURE_STREAM',
+  /** Serving: the share of requests captured, 0 to 1. */
+  captureSampleRate: 'CAPTURE_SAMPLE_RATE',
+  /** Serving: most instances one request may carry. */
+  maxBatchInstances: 'MAX_BATCH_INSTANCES',
 } as const;
+
+/** The Lambda alias API Gateway invokes for each model: its weights are the canary's (issue 12). */
+export const SERVING_ALIAS = 'live';
+
+/** Routes of the inference API (API Gateway resource paths; the local adapter serves the same). */
+export const API_ROUTES = {
+  predict: '/v1/models/{model}/predict',
+  feedback: '/v1/models/{model}/feedback',
+  health: '/v1/health',
+} as const;
+
+/** Top-level prefixes of the capture bucket. */
+export const CAPTURE_PREFIX = {
+  /** Captured predictions and feedback (JSON lines): `capture/<model>/date=YYYY-MM-DD/hour=HH/…`. */
+  capture: 'capture/',
+  /** Records Firehose could not deliver: `capture-errors/<model>/<error type>/date=YYYY-MM-DD/…`. */
+  errors: 'capture-errors/',
+} as const;
+
+/** Everything captured for one model: `capture/<model>/`. */
+export const capturePrefix = (model: string): string => `${CAPTURE_PREFIX.capture}${model}/`;
+
+/** Firehose's S3 prefix for one model (its `!{timestamp:…}` expressions make the Hive partitions). */
+export const captureFirehosePrefix = (model: string): string =>
+  `${capturePrefix(model)}date=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`;
+
+/** Firehose's S3 error-output prefix for one model. */
+export const captureErrorFirehosePrefix = (model: string): string =>
+  `${CAPTURE_PREFIX.errors}${model}/!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/`;
+
+/** The partition prefix a record captured at `timeMs` lands under (what Firehose renders, UTC). */
+export const captureHourPrefix = (model: string, timeMs: number): string => {
+  const iso = new Date(timeMs).toISOString();
+  return `${capturePrefix(model)}date=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
+};
 
 /** Variables the `mlops` CLI reads to skip the stack lookup. */
 export const CLI_ENV = {

@@ -8,11 +8,18 @@
  */
 
 /** Dimension names. `service` is Powertools' default dimension (POWERTOOLS_SERVICE_NAME). */
-export const DIMENSIONS = { service: 'service', view: 'view' } as const;
+export const DIMENSIONS = {
+  service: 'service',
+  view: 'view',
+  model: 'model',
+  version: 'version',
+  variant: 'variant',
+  errorType: 'errorType',
+} as const;
 export type DimensionName = (typeof DIMENSIONS)[keyof typeof DIMENSIONS];
 
 /** Values of the `service` dimension. */
-export const SERVICES = { featureStore: 'feature-store' } as const;
+export const SERVICES = { featureStore: 'feature-store', inference: 'inference' } as const;
 
 export type MetricUnitName = 'Count' | 'Milliseconds' | 'Seconds';
 
@@ -21,6 +28,11 @@ export interface MetricSpec {
   readonly unit: MetricUnitName;
   /** Every dimension the metric is emitted with (CloudWatch identifies a metric by all of them). */
   readonly dimensions: readonly DimensionName[];
+  /**
+   * Coarser dimension sets the metric is emitted under as well (EMF: one value, several sets), so
+   * an alarm can watch a model across versions while a canary compares versions.
+   */
+  readonly rollups?: readonly (readonly DimensionName[])[];
   /** The statistic alarms and dashboards use by default. */
   readonly statistic: 'Sum' | 'Maximum' | 'Average';
   readonly description: string;
@@ -132,3 +144,108 @@ export const FEATURE_STORE_METRICS = {
 } as const satisfies Record<string, MetricSpec>;
 
 export type FeatureStoreMetric = keyof typeof FEATURE_STORE_METRICS;
+
+const perModel = [DIMENSIONS.service, DIMENSIONS.model] as const;
+const perVersion = [DIMENSIONS.service, DIMENSIONS.model, DIMENSIONS.version] as const;
+
+/**
+ * Metrics of the inference functions (service `inference`). Request-level metrics carry the model
+ * and the serving version (`version` = the registry version, so two Lambda versions in a canary
+ * are told apart), rolled up per model for the model's alarms.
+ */
+export const SERVING_METRICS = {
+  latency: {
+    name: 'PredictLatency',
+    unit: 'Milliseconds',
+    dimensions: perVersion,
+    rollups: [perModel],
+    statistic: 'Average',
+    description: 'Time from request to response inside the function (parse, features, model, capture)',
+  },
+  modelLatency: {
+    name: 'ModelLatency',
+    unit: 'Milliseconds',
+    dimensions: perVersion,
+    rollups: [perModel],
+    statistic: 'Average',
+    description: 'Time the ONNX session took for one request (its whole batch)',
+  },
+  predictions: {
+    name: 'Predictions',
+    unit: 'Count',
+    dimensions: [DIMENSIONS.service, DIMENSIONS.model, DIMENSIONS.version, DIMENSIONS.variant],
+    rollups: [perModel, perVersion],
+    statistic: 'Sum',
+    description: 'Instances scored (a batch of 100 counts 100)',
+  },
+  requests: {
+    name: 'PredictRequests',
+    unit: 'Count',
+    dimensions: perVersion,
+    rollups: [perModel],
+    statistic: 'Sum',
+    description: 'Predict requests answered, successful or not',
+  },
+  errors: {
+    name: 'PredictErrors',
+    unit: 'Count',
+    dimensions: [DIMENSIONS.service, DIMENSIONS.model, DIMENSIONS.version, DIMENSIONS.errorType],
+    rollups: [perModel, perVersion],
+    statistic: 'Sum',
+    description: 'Requests answered with an error, by error code (4xx and 5xx alike)',
+  },
+  serverErrors: {
+    name: 'PredictServerErrors',
+    unit: 'Count',
+    dimensions: perVersion,
+    rollups: [perModel],
+    statistic: 'Sum',
+    description: 'Requests answered with a 5xx (the function or a dependency failed)',
+  },
+  coldStarts: {
+    name: 'ColdStarts',
+    unit: 'Count',
+    dimensions: perVersion,
+    rollups: [perModel],
+    statistic: 'Sum',
+    description: 'Function instances started (model loaded and warmed up)',
+  },
+  initDuration: {
+    name: 'ModelInitDuration',
+    unit: 'Milliseconds',
+    dimensions: perVersion,
+    rollups: [perModel],
+    statistic: 'Maximum',
+    description: 'Time to download, verify, load and warm up the model at cold start',
+  },
+  integrityFailures: {
+    name: 'ModelIntegrityFailures',
+    unit: 'Count',
+    dimensions: perModel,
+    statistic: 'Sum',
+    description: 'Cold starts that refused to serve: the artifact did not match its registered SHA-256',
+  },
+  captured: {
+    name: 'CaptureRecords',
+    unit: 'Count',
+    dimensions: perModel,
+    statistic: 'Sum',
+    description: 'Records delivered to the capture stream',
+  },
+  captureFailures: {
+    name: 'CaptureFailures',
+    unit: 'Count',
+    dimensions: perModel,
+    statistic: 'Sum',
+    description: 'Records the capture stream did not take (the prediction was answered regardless)',
+  },
+  feedback: {
+    name: 'FeedbackRecords',
+    unit: 'Count',
+    dimensions: perModel,
+    statistic: 'Sum',
+    description: 'Feedback records accepted',
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+export type ServingMetric = keyof typeof SERVING_METRICS;

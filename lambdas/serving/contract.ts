@@ -1,0 +1,190 @@
+/**
+ * The inference API's wire contract, in one place: what a client sends to
+ * `POST /v1/models/{model}/predict` and `…/feedback`, what it gets back, and the stable error codes
+ * with their HTTP statuses. The handler (lambdas/predict/handler.ts), the local HTTP adapter
+ * (local/http-adapter.ts), `mlops predict`, `npm start` and the benchmarks all read these types.
+ *
+ * Change rule: a deployed API's clients parse these shapes and switch on these codes. Add fields
+ * and codes; never rename or repurpose one.
+ *
+ * Predict request (JSON, `content-type: application/json`), one instance or a batch:
+ *
+ *   { "features": { "age": 41, "segment": "new" } }
+ *   { "entity": { "customer_id": "c-17" }, "features": { "age": 41 } }
+ *   { "instances": [ { "features": {…} }, { "entity": {…} } ] }
+ *
+ * An instance gives raw features, an entity key (its features are read from the online store;
+ * values in `features` override stored ones), or both. Response (always a `predictions` array, in
+ * request order):
+ *
+ *   { "model": "churn", "version": 3, "variant": "default", "requestId": "…",
+ *     "predictions": [ { "label": 1, "score": 0.83, "probabilities": { "0": 0.17, "1": 0.83 },
+ *                        "featureAges": { "orders_7d": 3600 } } ] }
+ *
+ * Errors: `{ "error": { "code", "message", "instance"?, "field"? }, "requestId" }` with the status
+ * {@link ERROR_STATUS} gives. A batch answers every instance or fails as a whole.
+ */
+import type { ClassLabel } from '../training/model-contract.js';
+
+/** A raw feature value in a request (JSON has no bigint; null means missing). */
+export type RequestValue = number | string | boolean | null;
+
+/** One instance of a predict request. */
+export interface PredictInstance {
+  readonly features?: Readonly<Record<string, RequestValue>>;
+  /** Entity key values by entity name (the views' `entities`), e.g. `{ customer_id: 'c-17' }`. */
+  readonly entity?: Readonly<Record<string, string | number>>;
+}
+
+/** A predict request body: one instance, or `instances`. */
+export type PredictRequest = PredictInstance | { readonly instances: readonly PredictInstance[] };
+
+/** The answer for one instance. */
+export interface Prediction {
+  /** Predicted class (classifiers). */
+  readonly label?: ClassLabel;
+  /** Binary classifiers: the probability of the positive class. */
+  readonly score?: number;
+  /** Classifiers: probability by class label (JSON object keys are the labels as strings). */
+  readonly probabilities?: Readonly<Record<string, number>>;
+  /** Regressors: the predicted value. */
+  readonly prediction?: number;
+  /**
+   * Seconds since each online-store value's event time, for features read from the online store
+   * (absent when the instance gave only raw features). A feature with no unexpired value: null.
+   */
+  readonly featureAges?: Readonly<Record<string, number | null>>;
+}
+
+export interface PredictResponse {
+  readonly model: string;
+  readonly version: number;
+  /** The A/B variant that answered (issue 12); `default` outside experiments. */
+  readonly variant: string;
+  readonly requestId: string;
+  readonly predictions: readonly Prediction[];
+}
+
+/** `POST /v1/models/{model}/feedback`: the observed outcome of an earlier prediction. */
+export interface FeedbackRequest {
+  /** The `requestId` of the prediction. */
+  readonly requestId: string;
+  /** Index of the instance in that request. @default 0 */
+  readonly instance?: number;
+  /** The observed label or value. */
+  readonly outcome: ClassLabel | boolean;
+  /** A client key that makes a retried feedback count once (issue 12 counts). */
+  readonly idempotencyKey?: string;
+}
+
+export interface FeedbackResponse {
+  readonly accepted: true;
+  readonly requestId: string;
+}
+
+export interface HealthResponse {
+  readonly status: 'ok';
+}
+
+/** Default most instances per request (configuration `serving.maxBatchInstances`). */
+export const DEFAULT_MAX_BATCH_INSTANCES = 1000;
+/** Most bytes of a request body; API Gateway's own limit is 10 MB. */
+export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+/** The variant outside A/B experiments. */
+export const DEFAULT_VARIANT = 'default';
+
+/** Stable error codes and the HTTP status each answers with. */
+export const ERROR_STATUS = {
+  /** Not `application/json`. */
+  UnsupportedMediaType: 415,
+  /** The body is not JSON. */
+  InvalidJson: 400,
+  /** The body's shape is wrong (not an object, `instances` not an array, an empty batch, …). */
+  InvalidRequest: 400,
+  /** More instances than the configured maximum. */
+  BatchTooLarge: 413,
+  /** A body over {@link MAX_BODY_BYTES}. */
+  PayloadTooLarge: 413,
+  /** A feature the model takes is absent (and not nullable), after online features are merged. */
+  MissingFeature: 400,
+  /** A feature the model does not take. */
+  UnknownFeature: 400,
+  /** A value of the wrong JSON type (a string for a numeric feature, …). */
+  InvalidFeatureType: 400,
+  /** NaN, an infinity, a non-integer for int64, or a value outside the view's min/max. */
+  InvalidFeatureValue: 400,
+  /** A category the feature view does not declare. */
+  UnknownCategory: 400,
+  /** An entity key that is malformed or names entities the model's views do not have. */
+  InvalidEntity: 400,
+  /** An entity the online store holds nothing (unexpired) for, in any of the model's views. */
+  UnknownEntity: 404,
+  /** No such model on this API. */
+  UnknownModel: 404,
+  /** No such route or method. */
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  /** The function has no model to serve (none deployed yet). */
+  ModelNotDeployed: 503,
+  /** The model artifact failed its SHA-256 check: the function refuses to serve. */
+  ModelIntegrityError: 503,
+  /** A dependency (online store, registry) failed; retry. */
+  DependencyError: 502,
+  /** Anything else. */
+  InternalError: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorBody {
+  readonly error: {
+    readonly code: ErrorCode;
+    readonly message: string;
+    /** Index of the instance at fault, in a batch. */
+    readonly instance?: number;
+    /** The field at fault (a feature or entity name, or a request field). */
+    readonly field?: string;
+  };
+  readonly requestId: string;
+}
+
+/** A request the API refuses: carries its code, and the instance and field at fault. */
+export class RequestError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly where: { readonly instance?: number; readonly field?: string } = {},
+  ) {
+    super(message);
+    this.name = 'RequestError';
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+/**
+ * A captured record (one JSON line in `capture/<model>/date=…/hour=…/`): every prediction of a
+ * sampled request, and every feedback. Drift monitoring (issue 13) reads these.
+ */
+export type CaptureRecord =
+  | {
+      readonly kind: 'prediction';
+      readonly requestId: string;
+      readonly instance: number;
+      readonly timeMs: number;
+      readonly model: string;
+      readonly version: number;
+      readonly variant: string;
+      /** The features the model scored (request values merged over online ones). */
+      readonly features: Readonly<Record<string, RequestValue>>;
+      readonly prediction: Prediction;
+    }
+  | {
+      readonly kind: 'feedback';
+      readonly requestId: string;
+      readonly instance: number;
+      readonly timeMs: number;
+      readonly model: string;
+      readonly outcome: ClassLabel | boolean;
+      readonly idempotencyKey?: string;
+    };
