@@ -37,6 +37,12 @@ these things:
   routing uses; moto 5.2.1 implements the call as a no-op). As AWS does, the event must carry the
   envelope fields `id`, `account`, `source`, `time`, `region`, `resources` and `detail-type`, or the
   call fails with a ValidationException; an invalid pattern fails as moto's PutRule fails.
+- Firehose S3 prefixes are rendered as Firehose renders custom prefixes: `!{timestamp:<pattern>}`
+  (Java DateTimeFormatter letters yyyy, yy, MM, dd, HH, mm, ss; UTC, at delivery) and
+  `!{firehose:random-string}`; a prefix holding a `!{timestamp:…}` expression gets no
+  `YYYY/MM/DD/HH/` of its own (moto 5.2.1 appends that to every prefix and leaves the expressions
+  as literal text, so the capture partitions `date=…/hour=…` never appeared). The object name stays
+  moto's `<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>`, as Firehose names objects.
 
 Checked with moto 5.2.1 (werkzeug 3.1, Flask 3.1).
 """
@@ -305,6 +311,51 @@ def use_test_event_pattern() -> None:
     EventsHandler.test_event_pattern = test_event_pattern
 
 
+JAVA_DATE_LETTERS = (("yyyy", "%Y"), ("yy", "%y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"))
+
+
+def render_firehose_prefix(prefix: str, now) -> tuple[str, bool]:
+    """The prefix with its `!{…}` expressions evaluated, and whether it held a timestamp expression."""
+    import re
+    import uuid
+
+    has_timestamp = False
+
+    def evaluate(match) -> str:
+        nonlocal has_timestamp
+        namespace, _, argument = match.group(1).partition(":")
+        if namespace == "timestamp":
+            has_timestamp = True
+            pattern = argument
+            for java, strftime in JAVA_DATE_LETTERS:
+                pattern = pattern.replace(java, strftime)
+            return now.strftime(pattern)
+        if namespace == "firehose" and argument == "random-string":
+            return uuid.uuid4().hex[:11]
+        return match.group(0)
+
+    return re.sub(r"!\{([^}]*)\}", evaluate, prefix), has_timestamp
+
+
+def use_firehose_custom_prefixes() -> None:
+    from moto.core.utils import utcnow
+    from moto.firehose.models import FirehoseBackend
+    from moto.moto_api._internal import mock_random
+
+    def format_s3_object_path(delivery_stream_name: str, version_id: str, prefix: str) -> str:
+        now = utcnow()
+        rendered, has_timestamp = render_firehose_prefix(prefix, now)
+        rendered = f"{rendered}{'' if rendered.endswith('/') or rendered == '' else '/'}"
+        if not has_timestamp:
+            rendered = f"{rendered}{now.strftime('%Y/%m/%d/%H')}/"
+        return (
+            f"{rendered}{delivery_stream_name}-{version_id}-"
+            f"{now.strftime('%Y-%m-%d-%H-%M-%S')}-{str(mock_random.uuid4())}"
+        )
+
+    FirehoseBackend._format_s3_object_path = staticmethod(format_s3_object_path)
+
+
 class QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):
         pass
@@ -336,6 +387,7 @@ def main() -> None:
         use_parsed_condition_cache()
 
     use_test_event_pattern()
+    use_firehose_custom_prefixes()
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     # Some backends build URLs from MOTO_PORT (moto/settings.py); `python -m moto.server` sets it too.

@@ -10,6 +10,8 @@ import { cloudFormationClient } from './clients/cloudformation.js';
 import { documentClient, dynamoDbClient } from './clients/dynamodb.js';
 import { dynamoDbStreamsClient } from './clients/dynamodb-streams.js';
 import { eventBridgeClient } from './clients/eventbridge.js';
+import { firehoseClient } from './clients/firehose.js';
+import { lambdaClient } from './clients/lambda.js';
 import { s3Client } from './clients/s3.js';
 import { sfnClient } from './clients/sfn.js';
 import { sqsClient } from './clients/sqs.js';
@@ -19,6 +21,8 @@ export { createCloudFormationClient } from './clients/cloudformation.js';
 export { createDocumentClient, createDynamoDbClient } from './clients/dynamodb.js';
 export { createDynamoDbStreamsClient } from './clients/dynamodb-streams.js';
 export { createEventBridgeClient } from './clients/eventbridge.js';
+export { createFirehoseClient } from './clients/firehose.js';
+export { createLambdaClient } from './clients/lambda.js';
 export { createS3Client } from './clients/s3.js';
 export { type ClientSettings, clientSettings } from './clients/settings.js';
 export { createSfnClient } from './clients/sfn.js';
@@ -36,4 +40,6 @@ export const clients = {
   dynamodbStreams: dynamoDbStreamsClient,
   sqs: sqsClient,
   sfn: sfnClient,
+  firehose: firehoseClient,
+  lambda: lambdaClient,
 };

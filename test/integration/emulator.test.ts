@@ -5,10 +5,12 @@ import {
   paginateListTables,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
+import { CreateDeliveryStreamCommand, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
+import { CreateBucketCommand, ListBucketsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
 import { clients } from '../../lambdas/shared/clients.js';
+import { captureFirehosePrefix, captureHourPrefix, capturePrefix } from '../../lambdas/shared/layout.js';
 import { startEmulator } from '../../local/emulator.js';
 
 const WRITERS = 50;
@@ -168,5 +170,41 @@ describe('emulator harness', () => {
       await emulator.stop();
     }
     await expect(fetch(emulator.endpoint)).rejects.toThrow();
+  });
+
+  it('delivers Firehose records under the custom prefix rendered as Firehose renders it (a harness fix to moto)', async () => {
+    const bucket = `firehose-${randomUUID()}`;
+    const stream = `capture-${randomUUID().slice(0, 8)}`;
+    await clients.s3().send(new CreateBucketCommand({ Bucket: bucket }));
+    await clients.firehose().send(
+      new CreateDeliveryStreamCommand({
+        DeliveryStreamName: stream,
+        ExtendedS3DestinationConfiguration: {
+          BucketARN: `arn:aws:s3:::${bucket}`,
+          RoleARN: 'arn:aws:iam::000000000000:role/firehose',
+          Prefix: captureFirehosePrefix('churn'),
+          ErrorOutputPrefix: 'capture-errors/churn/!{firehose:error-output-type}/',
+        },
+      }),
+    );
+    const before = Date.now();
+    await clients.firehose().send(
+      new PutRecordBatchCommand({
+        DeliveryStreamName: stream,
+        Records: [{ Data: Buffer.from('{"a":1}\n') }, { Data: Buffer.from('{"a":2}\n') }],
+      }),
+    );
+    const after = Date.now();
+    const { Contents = [] } = await clients.s3().send(new ListObjectsV2Command({ Bucket: bucket }));
+    expect(Contents).toHaveLength(1);
+    const key = Contents[0]?.Key ?? '';
+    // The hour partition of delivery time (a delivery across an hour boundary may take either side).
+    const partitions = [captureHourPrefix('churn', before), captureHourPrefix('churn', after)];
+    expect(
+      partitions.some((p) => key.startsWith(`${p}${stream}-`)),
+      key,
+    ).toBe(true);
+    expect(key.startsWith(capturePrefix('churn'))).toBe(true);
+    expect(key).not.toContain('!{');
   });
 });
