@@ -38,7 +38,10 @@ export interface OnlineFeatureSource {
    * `keys`) or `UnknownEntity` (no unexpired value in any of the model's views), and
    * DependencyError when the store fails.
    */
-  read(keys: readonly EntityKeyValues[], nowMs: number): Promise<readonly Readonly<Record<string, OnlineFeatureValue>>[]>;
+  read(
+    keys: readonly EntityKeyValues[],
+    nowMs: number,
+  ): Promise<readonly Readonly<Record<string, OnlineFeatureValue>>[]>;
 }
 
 /** Where captured records go. Never throws: a failure is counted, never felt by the caller. */
