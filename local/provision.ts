@@ -413,7 +413,9 @@ async function createAlias(
       }),
     );
   } catch (error) {
-    if (!(error instanceof ResourceConflictException)) throw error;
+    // moto answers ConflictException where Lambda answers ResourceConflictException.
+    if (!(error instanceof ResourceConflictException) && (error as Error).name !== 'ConflictException')
+      throw error;
   }
 }
 

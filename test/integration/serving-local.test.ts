@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../bin/mlops.js';
 import type { ErrorBody } from '../../lambdas/serving/contract.js';
 import { DeploymentRefusedError, pinModelVersion } from '../../lambdas/serving/deploy.js';
 import { clients } from '../../lambdas/shared/clients.js';
@@ -153,6 +154,29 @@ describe('the HTTP adapter', () => {
     expect((huge.json as unknown as ErrorBody).error.code).toBe('PayloadTooLarge');
     const invalid = await call('POST', `/v1/models/${SERVED_MODEL}/predict`, '{not json');
     expect(invalid.status).toBe(400);
+  });
+
+  it('mlops predict calls it and prints the answer; an error answer names the code and exits by status', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = {
+      stdout: (text: string) => void out.push(text),
+      stderr: (text: string) => void err.push(text),
+    };
+    const ok = await runCli(
+      ['predict', SERVED_MODEL, '--features', 'x=1,s=a,n=null', '--url', adapter.url, '--json'],
+      io,
+    );
+    expect(err.join('')).toBe('');
+    expect(ok).toBe(0);
+    expect(JSON.parse(out.join(''))).toMatchObject({
+      model: SERVED_MODEL,
+      echo: { features: { x: 1, s: 'a', n: null } },
+    });
+    err.length = 0;
+    const unknown = await runCli(['predict', 'nope', '--entity', 'id=1', '--url', adapter.url, '--json'], io);
+    expect(unknown).toBe(3);
+    expect(err.join('')).toMatch(/UnknownModel/);
   });
 
   it('picks versions by cumulative weight', () => {
