@@ -126,15 +126,13 @@ beforeAll(async () => {
   // Versions: 1 the champion, 2 with its artifact rewritten, 3 with its record's digest changed.
   await registerServedModel(registry, artifactBucket, MODEL);
   const v2 = await registerServedModel(registry, artifactBucket, MODEL, servedModelBytes(21));
-  await clients
-    .s3()
-    .send(
-      new PutObjectCommand({
-        Bucket: artifactBucket,
-        Key: v2.artifacts.model.key,
-        Body: servedModelBytes(22),
-      }),
-    );
+  await clients.s3().send(
+    new PutObjectCommand({
+      Bucket: artifactBucket,
+      Key: v2.artifacts.model.key,
+      Body: servedModelBytes(22),
+    }),
+  );
   await registerServedModel(registry, artifactBucket, MODEL, servedModelBytes(23));
   await clients.documents().send(
     new UpdateCommand({
