@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { type _Record, type FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { logger } from '../shared/logger.js';
-import { DIMENSIONS, SERVING_METRICS } from '../shared/metric-names.js';
+import { recordCapture } from '../shared/metrics.js';
 import type { CaptureRecord } from './contract.js';
 import type { CaptureSink } from './ports.js';
 
@@ -58,19 +58,6 @@ function batches(lines: readonly Uint8Array[]): Uint8Array[][] {
   }
   if (current.length > 0) out.push(current);
   return out;
-}
-
-/** Records delivered and failed, per model (dimensions `service`, `model`: SERVING_METRICS). */
-export function recordCapture(target: Metrics, model: string, delivered: number, failed: number): void {
-  for (const [spec, value] of [
-    [SERVING_METRICS.captured, delivered],
-    [SERVING_METRICS.captureFailures, failed],
-  ] as const) {
-    if (value === 0) continue;
-    const single = target.singleMetric();
-    single.addDimension(DIMENSIONS.model, model);
-    single.addMetric(spec.name, spec.unit, value);
-  }
 }
 
 export interface FirehoseCaptureProps {

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import type { ModelAliasReader } from '../registry/alias-reader.js';
 import type { ModelVersion } from '../registry/model-version.js';
 import type { ModelRegistryStore } from '../registry/registry-store.js';
-import { NotFoundError } from '../shared/errors.js';
+import { ConfigurationError, DependencyError, NotFoundError } from '../shared/errors.js';
 import { CHAMPION_ALIAS } from '../shared/layout.js';
 import type { ObjectStore } from '../shared/object-store.js';
 import { readModelContract } from '../training/model-contract.js';
@@ -117,4 +117,74 @@ export async function loadServedModel(props: LoadServedModelProps): Promise<Load
     throw error;
   }
   return { ...model, initMs: now() - started };
+}
+
+/** Least time between two loads after a load that failed for a reason that may pass. */
+export const RELOAD_INTERVAL_MS = 10_000;
+
+/** The served model as the handler holds it: loaded at init, or the reason it is not served. */
+export interface ServedModel {
+  /** The model; throws the reason it is not served (what the request path answers with). */
+  readonly model: () => LoadedModel;
+  /** The model loaded, if it is. */
+  readonly current: () => LoadedModel | undefined;
+}
+
+/**
+ * Loads the model once (await the result at init) and keeps it, or keeps why it could not be
+ * loaded: every request then gets that error (ModelNotDeployed, ModelIntegrity: 503s) instead of a
+ * crash-looping function. An integrity failure is final for this instance (never a wrong model).
+ * Any other failure (nothing deployed yet, the registry or S3 failing) is tried again, in the
+ * background, on a request at least `reloadIntervalMs` after the last attempt; until a load
+ * succeeds, requests get the last error (a failing dependency as DependencyError: retry).
+ */
+export async function holdServedModel(
+  load: () => Promise<LoadedModel>,
+  hooks: {
+    readonly loaded?: (model: LoadedModel) => void;
+    readonly failed?: (error: unknown) => void;
+    readonly reloadIntervalMs?: number;
+    readonly clock?: () => number;
+  } = {},
+): Promise<ServedModel> {
+  const clock = hooks.clock ?? Date.now;
+  const interval = hooks.reloadIntervalMs ?? RELOAD_INTERVAL_MS;
+  let model: LoadedModel | undefined;
+  let error: unknown;
+  let lastAttempt = 0;
+  let inFlight: Promise<void> | undefined;
+  const attempt = async (): Promise<void> => {
+    lastAttempt = clock();
+    try {
+      model = await load();
+      error = undefined;
+      hooks.loaded?.(model);
+    } catch (e) {
+      error = e;
+      hooks.failed?.(e);
+    }
+  };
+  await attempt();
+  const refusal = (): Error => {
+    if (error instanceof ModelIntegrityError || error instanceof ModelNotDeployedError) return error;
+    if (error instanceof ConfigurationError) return error;
+    return new DependencyError(
+      'model-registry',
+      `the model could not be loaded (${(error as Error)?.message ?? String(error)})`,
+      { cause: error },
+    );
+  };
+  return {
+    current: () => model,
+    model: () => {
+      if (model !== undefined) return model;
+      const retryable = !(error instanceof ModelIntegrityError || error instanceof ConfigurationError);
+      if (retryable && inFlight === undefined && clock() - lastAttempt >= interval) {
+        inFlight = attempt().finally(() => {
+          inFlight = undefined;
+        });
+      }
+      throw refusal();
+    },
+  };
 }

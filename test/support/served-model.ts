@@ -26,7 +26,7 @@ export const servedViews: FeatureView[] = [
     online: true,
     features: [
       { name: 'x1', type: 'float64' },
-      { name: 'x2', type: 'float64' },
+      { name: 'x2', type: 'float64', nullable: true },
       { name: 'segment', type: 'string', categories: SEGMENTS },
     ],
   }),
