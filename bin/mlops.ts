@@ -19,7 +19,9 @@ import { registerLocalCommands } from './cli/commands/local.js';
 import { registerMaterializeCommands } from './cli/commands/materialize.js';
 import { registerModelCommands } from './cli/commands/models.js';
 import { registerOnlineCommands } from './cli/commands/online.js';
+import { registerPredictCommand } from './cli/commands/predict.js';
 import { registerRunCommands } from './cli/commands/runs.js';
+import { registerServeCommands } from './cli/commands/serve.js';
 import { registerTrainCommands } from './cli/commands/train.js';
 import { registerTrainingSetCommands } from './cli/commands/training-set.js';
 import { registerViewCommands } from './cli/commands/views.js';
@@ -91,6 +93,8 @@ export function buildProgram(io: CliIo): Command {
   registerLocalCommands(program, io);
   registerModelCommands(program, io);
   registerTrainCommands(program, io);
+  registerServeCommands(program, io);
+  registerPredictCommand(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

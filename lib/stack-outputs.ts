@@ -8,6 +8,12 @@ export const STACK_OUTPUTS = {
   registryTable: 'ModelRegistryTableName',
   artifactBucket: 'ModelRegistryArtifactBucketName',
   trackingTable: 'ModelRegistryTrackingTableName',
+  /** The inference API's base URL (its stage's, ending in `/`); only when a model is served. */
+  inferenceApiUrl: 'InferenceApiUrl',
+  /** Bucket of captured predictions and feedback (`capture/<model>/…`); only when a model is served. */
+  captureBucket: 'InferenceCaptureBucketName',
+  /** Id of the inference API's key (`serving.auth` = `apiKey` only; read its value with apigateway:GetApiKey). */
+  inferenceApiKeyId: 'InferenceApiKeyId',
 } as const;
 
 /**
@@ -17,4 +23,13 @@ export const STACK_OUTPUTS = {
 export const STACK_JSON_OUTPUTS = {
   /** Trained model name → its training state machine's ARN. */
   trainingPipelines: 'TrainingPipelineArns',
+  /** Served model name → { functionName, aliasArn (the `live` alias), captureStream (Firehose stream name) }. */
+  inferenceFunctions: 'InferenceFunctions',
 } as const;
+
+/** One entry of {@link STACK_JSON_OUTPUTS.inferenceFunctions}. */
+export interface InferenceFunctionOutput {
+  readonly functionName: string;
+  readonly aliasArn: string;
+  readonly captureStream: string;
+}

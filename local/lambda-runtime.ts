@@ -16,16 +16,26 @@
  * Each function gets its own module instance (two functions built from one bundle do not share
  * module state), kept between invocations like a warm Lambda.
  *
+ * Published versions: {@link LocalLambdas.invokeVersion} runs a version as the emulator's Lambda API
+ * holds it (local/provision.ts creates functions, versions and aliases there): its environment,
+ * timeout and memory are the version's configuration (GetFunctionConfiguration with the version as
+ * qualifier, e.g. the MODEL_VERSION `pinModelVersion` set before publishing), read once (a
+ * published version is immutable), and it gets its own module instance, so two versions of one
+ * function each keep the configuration they started with, as two Lambda versions do.
+ *
  * Packages a bundle leaves external (`@aws-sdk/*`, which the Lambda runtime provides, and what a
  * layer provides) resolve from the project's node_modules, as the runtime and layers provide them
  * in Lambda: the assembly usually sits in a temporary directory with no node_modules above it.
  * (Under vitest its module runner resolves them from the project root already.)
  */
+
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire, isBuiltin, registerHooks } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { clients } from '../lambdas/shared/clients.js';
 import type { Assembly, StackArtifact } from './assembly.js';
 import type { ProvisionedStack } from './provision.js';
 
@@ -81,6 +91,8 @@ interface LocalFunction {
   readonly memoryMb: number;
   /** Node.js major version of the function's runtime (`nodejs24.x` → 24), if it is a Node runtime. */
   readonly nodeMajor: number | undefined;
+  /** `$LATEST` (the template's configuration), or a published version's number. */
+  readonly version: string;
   handler?: Handler;
 }
 
@@ -137,6 +149,8 @@ export class LocalLambdas {
   private coldStarts: Promise<unknown> = Promise.resolve();
   /** Injected failures by logical id, taken one per invocation (see {@link injectFailures}). */
   private readonly injected = new Map<string, InjectedFailure[]>();
+  /** Published versions by `<logical id>:<version>`, configured as the emulator holds them. */
+  private readonly versions = new Map<string, Promise<LocalFunction>>();
 
   constructor(assembly: Assembly, stack: StackArtifact, provisioned: ProvisionedStack) {
     resolveExternalsFromProject(assembly.dir);
@@ -168,6 +182,7 @@ export class LocalLambdas {
         timeoutMs: (props.Timeout ?? 3) * 1000,
         memoryMb: props.MemorySize ?? 128,
         nodeMajor: nodeMajorOf(props.Runtime),
+        version: '$LATEST',
       };
       this.byLogicalId.set(logicalId, fn);
       this.byName.set(fn.name, fn);
@@ -226,6 +241,44 @@ export class LocalLambdas {
     return this.run(fn, event);
   }
 
+  /**
+   * Invokes a published version of a function (`version` its number; `$LATEST` is
+   * {@link invoke}) with that version's configuration as the emulator's Lambda API holds it, in
+   * the version's own module instance (see the module doc).
+   */
+  async invokeVersion(reference: string, version: string, event: unknown): Promise<unknown> {
+    if (version === '$LATEST') return this.invoke(reference, event);
+    if (!/^[1-9]\d*$/.test(version))
+      throw new HarnessError(`${reference}: ${version} is not a published version number`);
+    const fn = this.find(reference);
+    const key = `${fn.logicalId}:${version}`;
+    let loading = this.versions.get(key);
+    if (loading === undefined) {
+      loading = this.versionOf(fn, version);
+      this.versions.set(key, loading);
+      loading.catch(() => this.versions.delete(key));
+    }
+    return this.run(await loading, event);
+  }
+
+  /** The function as its published `version` is configured in the emulator. */
+  private async versionOf(fn: LocalFunction, version: string): Promise<LocalFunction> {
+    const config = await clients
+      .lambda()
+      .send(new GetFunctionConfigurationCommand({ FunctionName: fn.name, Qualifier: version }));
+    if (config.Version !== version)
+      throw new HarnessError(`${fn.name}: the emulator answered version ${config.Version} for ${version}`);
+    return {
+      ...fn,
+      arn: `${fn.arn}:${version}`,
+      environment: config.Environment?.Variables ?? {},
+      timeoutMs: (config.Timeout ?? fn.timeoutMs / 1000) * 1000,
+      memoryMb: config.MemorySize ?? fn.memoryMb,
+      version,
+      handler: undefined,
+    };
+  }
+
   private async run(fn: LocalFunction, event: unknown): Promise<unknown> {
     const major = Number(process.versions.node.split('.')[0]);
     if (fn.nodeMajor !== undefined && fn.nodeMajor !== major) {
@@ -244,7 +297,7 @@ export class LocalLambdas {
     const deadline = Date.now() + fn.timeoutMs;
     const context: LambdaContext = {
       functionName: fn.name,
-      functionVersion: '$LATEST',
+      functionVersion: fn.version,
       invokedFunctionArn: fn.arn,
       memoryLimitInMB: String(fn.memoryMb),
       awsRequestId: randomUUID(),
@@ -287,7 +340,9 @@ export class LocalLambdas {
     if (fn.handler !== undefined) return;
     this.applyEnvironment(fn);
     // The query string gives each function its own module instance (import() caches by URL).
-    const url = `${pathToFileURL(fn.bundleFile).href}?function=${encodeURIComponent(fn.logicalId)}`;
+    const url = `${pathToFileURL(fn.bundleFile).href}?function=${encodeURIComponent(fn.logicalId)}${
+      fn.version === '$LATEST' ? '' : `&version=${fn.version}`
+    }`;
     let module: Record<string, unknown>;
     try {
       module = (await import(url)) as Record<string, unknown>;
@@ -313,7 +368,7 @@ export class LocalLambdas {
       ...Object.fromEntries(Object.entries(fn.environment).filter(([key]) => !NOT_APPLIED.has(key))),
       AWS_LAMBDA_FUNCTION_NAME: fn.name,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_VERSION: fn.version,
       AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
       _HANDLER: `${path.basename(fn.bundleFile).replace(/\.[^.]+$/, '')}.${fn.exportName}`,
     };

@@ -1,10 +1,14 @@
 /**
  * Creates on the emulator the data-plane resources a synthesized template declares (S3 buckets;
  * DynamoDB tables with their key schema, indexes, streams, TTL and point-in-time recovery;
- * EventBridge buses), from
- * the template itself, so tests run against the real definitions. Other resources (functions,
- * roles, state machines) get deterministic physical names and ARNs so intrinsics resolve; the
- * harness runs them in-process.
+ * EventBridge buses; Firehose delivery streams into S3), from the template itself, so tests run
+ * against the real definitions. Lambda functions, their published versions and aliases (with their
+ * routing weights) are created in the emulator's Lambda API too, with a placeholder zip: the
+ * emulator keeps their configuration (environment, handler, role) and the alias weights, and the
+ * harness runs the code in-process (local/lambda-runtime.ts reads a version's configuration back
+ * from there). Each function's role is created in the emulator's IAM, which its Lambda API checks.
+ * Other resources (state machines, policies) get deterministic physical names and ARNs so
+ * intrinsics resolve.
  *
  * Physical names: the template's when it sets one, else `<prefix><stack>-<logicalId>` made valid
  * for the service. Provisioning is idempotent: an existing bucket or table is kept and its settings
@@ -24,6 +28,18 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import {
+  CreateDeliveryStreamCommand,
+  type CreateDeliveryStreamCommandInput,
+  ResourceInUseException as FirehoseResourceInUseException,
+} from '@aws-sdk/client-firehose';
+import {
+  CreateAliasCommand,
+  CreateFunctionCommand,
+  type CreateFunctionCommandInput,
+  PublishVersionCommand,
+  ResourceConflictException,
+} from '@aws-sdk/client-lambda';
+import {
   CreateBucketCommand,
   PutBucketEncryptionCommand,
   PutBucketVersioningCommand,
@@ -32,6 +48,7 @@ import {
 import { clientSettings, clients } from '../lambdas/shared/clients.js';
 import type { CfnResource, StackArtifact } from './assembly.js';
 import { type ResolveContext, type ResourceState, resolveValue } from './cfn.js';
+import { ensureRole, LAMBDA_TRUST_POLICY } from './iam-roles.js';
 
 export interface ProvisionOptions {
   /**
@@ -52,6 +69,14 @@ export interface ProvisionedStack {
   readonly tables: Readonly<Record<string, string>>;
   /** Physical bucket names by logical id. */
   readonly buckets: Readonly<Record<string, string>>;
+  /** Physical function names by logical id (created in the emulator's Lambda API). */
+  readonly functions: Readonly<Record<string, string>>;
+  /** Published versions by logical id of their AWS::Lambda::Version: function name and number. */
+  readonly versions: Readonly<Record<string, { readonly functionName: string; readonly version: string }>>;
+  /** Aliases by logical id: function name and alias name. */
+  readonly aliases: Readonly<Record<string, { readonly functionName: string; readonly name: string }>>;
+  /** Firehose delivery stream names by logical id. */
+  readonly deliveryStreams: Readonly<Record<string, string>>;
   /** Resolves intrinsics in any part of the template. */
   resolve(value: unknown, where?: string): unknown;
 }
@@ -72,6 +97,22 @@ export function bucketName(raw: string): string {
   const start = clean.slice(0, 54).replace(/[^a-z0-9]+$/, '');
   return start ? `${start}-${hash}` : hash;
 }
+
+/**
+ * A name of at most `max` characters of `allowed` (others become `-`), deterministic in `raw`; too
+ * long a name keeps its start and ends with a hash of the whole (Lambda functions: 64 of
+ * `[a-zA-Z0-9_-]`; IAM roles: 64 of `[\w+=,.@-]`; Firehose streams: 64 of `[a-zA-Z0-9_.-]`).
+ */
+export function boundedName(raw: string, max: number, invalid: RegExp): string {
+  const clean = raw.replace(invalid, '-');
+  if (clean.length <= max) return clean;
+  const hash = createHash('sha256').update(raw).digest('hex').slice(0, 8);
+  return `${clean.slice(0, max - 9)}-${hash}`;
+}
+
+const functionName = (raw: string) => boundedName(raw, 64, /[^a-zA-Z0-9_-]/g);
+const roleName = (raw: string) => boundedName(raw, 64, /[^\w+=,.@-]/g);
+const streamName = (raw: string) => boundedName(raw, 64, /[^a-zA-Z0-9_.-]/g);
 
 /** A table name that follows DynamoDB's rules (3–255 characters of `[a-zA-Z0-9_.-]`). */
 export function tableName(raw: string): string {
@@ -109,16 +150,27 @@ function stateOf(
         attributes: { Arn: `arn:${partition}:dynamodb:${region}:${account}:table/${table}` },
       };
     }
-    case 'AWS::Lambda::Function':
+    case 'AWS::Lambda::Function': {
+      const fn = explicit ?? functionName(name);
       return {
-        ref: name,
-        attributes: { Arn: `arn:${partition}:lambda:${region}:${account}:function:${name}` },
+        ref: fn,
+        attributes: { Arn: `arn:${partition}:lambda:${region}:${account}:function:${fn}` },
       };
-    case 'AWS::IAM::Role':
+    }
+    case 'AWS::IAM::Role': {
+      const role = explicit ?? roleName(name);
       return {
-        ref: name,
-        attributes: { Arn: `arn:${partition}:iam::${account}:role/${name}`, RoleId: name },
+        ref: role,
+        attributes: { Arn: `arn:${partition}:iam::${account}:role/${role}`, RoleId: role },
       };
+    }
+    case 'AWS::KinesisFirehose::DeliveryStream': {
+      const stream = explicit ?? streamName(name);
+      return {
+        ref: stream,
+        attributes: { Arn: `arn:${partition}:firehose:${region}:${account}:deliverystream/${stream}` },
+      };
+    }
     case 'AWS::Logs::LogGroup':
       return {
         ref: name,
@@ -278,6 +330,118 @@ async function createBucket(s3: S3Client, name: string, props: Record<string, un
   }
 }
 
+/**
+ * The code every function gets in the emulator: a zip holding nothing (an empty archive's end of
+ * central directory record). The emulator never runs it; the harness runs the bundle in-process.
+ */
+const PLACEHOLDER_ZIP = Uint8Array.from([0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)]);
+
+/** Creates the function's role in the emulator's IAM (its trust policy from the template when declared). */
+async function createRoleOf(roleArn: string, template: CfnResource['Properties'] | undefined): Promise<void> {
+  const match = /^arn:[^:]+:iam::\d{12}:role(\/(?:.*\/)?)([^/]+)$/.exec(roleArn);
+  if (match === null) throw new Error(`not a role ARN: ${roleArn}`);
+  const path = match[1] ?? '/';
+  const name = match[2] ?? '';
+  await ensureRole(name, template?.AssumeRolePolicyDocument ?? LAMBDA_TRUST_POLICY, path);
+}
+
+interface CfnFunctionProps {
+  readonly Handler?: string;
+  readonly Runtime?: string;
+  readonly Role: string;
+  readonly Timeout?: number;
+  readonly MemorySize?: number;
+  readonly Description?: string;
+  readonly Architectures?: string[];
+  readonly Environment?: { Variables?: Record<string, string> };
+}
+
+/** Creates a function in the emulator's Lambda API (kept as it is when it exists). */
+async function createFunction(name: string, props: CfnFunctionProps): Promise<void> {
+  const input: CreateFunctionCommandInput = {
+    FunctionName: name,
+    Role: props.Role,
+    Code: { ZipFile: PLACEHOLDER_ZIP },
+    ...(props.Handler ? { Handler: props.Handler } : {}),
+    ...(props.Runtime ? { Runtime: props.Runtime as CreateFunctionCommandInput['Runtime'] } : {}),
+    ...(props.Timeout ? { Timeout: Number(props.Timeout) } : {}),
+    ...(props.MemorySize ? { MemorySize: Number(props.MemorySize) } : {}),
+    ...(props.Description ? { Description: props.Description } : {}),
+    ...(props.Architectures
+      ? { Architectures: props.Architectures as CreateFunctionCommandInput['Architectures'] }
+      : {}),
+    Environment: { Variables: props.Environment?.Variables ?? {} },
+  };
+  try {
+    await clients.lambda().send(new CreateFunctionCommand(input));
+  } catch (error) {
+    if (!(error instanceof ResourceConflictException)) throw error;
+  }
+}
+
+interface CfnRoutingConfig {
+  readonly AdditionalVersionWeights?: readonly { FunctionVersion: string; FunctionWeight: number }[];
+}
+
+/** CloudFormation's alias RoutingConfig (a list) in the Lambda API's shape (a map). */
+export function routingConfigOf(
+  routing: CfnRoutingConfig | undefined,
+): { AdditionalVersionWeights: Record<string, number> } | undefined {
+  const weights = routing?.AdditionalVersionWeights ?? [];
+  if (weights.length === 0) return undefined;
+  return {
+    AdditionalVersionWeights: Object.fromEntries(
+      weights.map((w) => [String(w.FunctionVersion), Number(w.FunctionWeight)]),
+    ),
+  };
+}
+
+/** Creates an alias (kept as it is when it exists: a later UpdateAlias, e.g. a deploy, wins). */
+async function createAlias(
+  functionName: string,
+  props: { Name: string; FunctionVersion: string; Description?: string; RoutingConfig?: CfnRoutingConfig },
+): Promise<void> {
+  const routing = routingConfigOf(props.RoutingConfig);
+  try {
+    await clients.lambda().send(
+      new CreateAliasCommand({
+        FunctionName: functionName,
+        Name: props.Name,
+        FunctionVersion: String(props.FunctionVersion),
+        ...(props.Description ? { Description: props.Description } : {}),
+        ...(routing ? { RoutingConfig: routing } : {}),
+      }),
+    );
+  } catch (error) {
+    // moto answers ConflictException where Lambda answers ResourceConflictException.
+    if (!(error instanceof ResourceConflictException) && (error as Error).name !== 'ConflictException')
+      throw error;
+  }
+}
+
+/** The destination and encryption properties CloudFormation and the Firehose API name alike. */
+const FIREHOSE_PROPERTIES = [
+  'DeliveryStreamType',
+  'S3DestinationConfiguration',
+  'ExtendedS3DestinationConfiguration',
+  'DeliveryStreamEncryptionConfigurationInput',
+] as const;
+
+/** Creates a Firehose delivery stream (kept as it is when it exists). */
+async function createDeliveryStream(name: string, props: Record<string, unknown>): Promise<void> {
+  const input: Record<string, unknown> & { DeliveryStreamName: string } = { DeliveryStreamName: name };
+  for (const key of FIREHOSE_PROPERTIES) if (props[key] !== undefined) input[key] = props[key];
+  try {
+    await clients.firehose().send(new CreateDeliveryStreamCommand(input as CreateDeliveryStreamCommandInput));
+  } catch (error) {
+    if (
+      !(error instanceof FirehoseResourceInUseException) &&
+      (error as Error).name !== 'ResourceInUseException'
+    )
+      throw error;
+  }
+}
+
 /** Creates an event bus (kept when it exists), so functions can put events on it and tests add rules. */
 async function createEventBus(name: string): Promise<void> {
   try {
@@ -305,6 +469,7 @@ const NAME_PROPERTY: Readonly<Record<string, string>> = {
   'AWS::Logs::LogGroup': 'LogGroupName',
   'AWS::StepFunctions::StateMachine': 'StateMachineName',
   'AWS::Events::EventBus': 'Name',
+  'AWS::KinesisFirehose::DeliveryStream': 'DeliveryStreamName',
 };
 
 /** Data-plane types a template may declare that the harness does not create (so it refuses them). */
@@ -373,5 +538,89 @@ export async function provision(
       }
     }),
   );
-  return { context, tables, buckets, resolve: (value, where) => resolveValue(value, context, where) };
+
+  // Lambda's control plane: roles, then functions, then versions, then aliases (each refers to the
+  // one before); delivery streams after the buckets they write to.
+  const functions: Record<string, string> = {};
+  const versions: Record<string, { functionName: string; version: string }> = {};
+  const aliases: Record<string, { functionName: string; name: string }> = {};
+  const deliveryStreams: Record<string, string> = {};
+  const ofType = (type: string) => resources.filter(([, resource]) => resource.Type === type);
+  const roleTemplates = new Map<string, CfnResource['Properties']>();
+  for (const [logicalId, resource] of ofType('AWS::IAM::Role')) {
+    const arn = states[logicalId]?.attributes.Arn;
+    if (arn)
+      roleTemplates.set(
+        arn,
+        resolveValue(resource.Properties ?? {}, context, logicalId) as Record<string, unknown>,
+      );
+  }
+  const functionProps = ofType('AWS::Lambda::Function').map(
+    ([logicalId, resource]) =>
+      [logicalId, resolveValue(resource.Properties ?? {}, context, logicalId) as CfnFunctionProps] as const,
+  );
+  const roles = new Set(
+    functionProps.map(([, props]) => props.Role).filter((role) => typeof role === 'string'),
+  );
+  // The emulator's IAM and Lambda live in the caller's account (moto: 123456789012 unless the
+  // access key says otherwise), which need not be the account the ARNs here are resolved in.
+  const emulatorAccount = roles.size > 0 ? (await clients.sts().getCallerIdentity()).account : '';
+  const inEmulatorAccount = (roleArn: string) =>
+    roleArn.replace(/^(arn:[^:]+:iam::)\d{12}(:)/, `$1${emulatorAccount}$2`);
+  for (const role of roles) await createRoleOf(inEmulatorAccount(role), roleTemplates.get(role));
+  await Promise.all([
+    ...functionProps.map(async ([logicalId, props]) => {
+      const name = states[logicalId]?.ref as string;
+      await createFunction(name, { ...props, Role: inEmulatorAccount(props.Role) });
+      functions[logicalId] = name;
+    }),
+    ...ofType('AWS::KinesisFirehose::DeliveryStream').map(async ([logicalId, resource]) => {
+      const name = states[logicalId]?.ref as string;
+      await createDeliveryStream(
+        name,
+        resolveValue(resource.Properties ?? {}, context, logicalId) as Record<string, unknown>,
+      );
+      deliveryStreams[logicalId] = name;
+    }),
+  ]);
+  // One at a time, in template order: a function's versions are numbered in publishing order.
+  for (const [logicalId, resource] of ofType('AWS::Lambda::Version')) {
+    const props = resolveValue(resource.Properties ?? {}, context, logicalId) as {
+      FunctionName: string;
+      Description?: string;
+    };
+    const published = await clients.lambda().send(
+      new PublishVersionCommand({
+        FunctionName: props.FunctionName,
+        ...(props.Description ? { Description: props.Description } : {}),
+      }),
+    );
+    if (!published.Version || !published.FunctionArn || !published.FunctionName)
+      throw new Error(`${logicalId}: PublishVersion answered without a version`);
+    versions[logicalId] = { functionName: published.FunctionName, version: published.Version };
+    states[logicalId] = {
+      ref: published.FunctionArn,
+      attributes: { Version: published.Version, FunctionArn: published.FunctionArn },
+    };
+  }
+  for (const [logicalId, resource] of ofType('AWS::Lambda::Alias')) {
+    const props = resolveValue(resource.Properties ?? {}, context, logicalId) as Parameters<
+      typeof createAlias
+    >[1] & { FunctionName: string };
+    const fnName = props.FunctionName.replace(/^arn:[^:]+:lambda:[^:]+:[^:]+:function:/, '');
+    await createAlias(fnName, props);
+    aliases[logicalId] = { functionName: fnName, name: props.Name };
+    const arn = `arn:${partial.partition}:lambda:${partial.region}:${partial.accountId}:function:${fnName}:${props.Name}`;
+    states[logicalId] = { ref: arn, attributes: { AliasArn: arn } };
+  }
+  return {
+    context,
+    tables,
+    buckets,
+    functions,
+    versions,
+    aliases,
+    deliveryStreams,
+    resolve: (value, where) => resolveValue(value, context, where),
+  };
 }

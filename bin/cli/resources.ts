@@ -24,6 +24,9 @@ export interface ResourceOptions {
   readonly registryTable?: string;
   readonly artifactBucket?: string;
   readonly trackingTable?: string;
+  readonly inferenceApiUrl?: string;
+  readonly captureBucket?: string;
+  readonly inferenceApiKeyId?: string;
 }
 
 export type ResourceKind = keyof typeof STACK_OUTPUTS;
@@ -35,6 +38,9 @@ export const RESOURCE_FLAGS: Readonly<Record<ResourceKind, string>> = {
   registryTable: '--registry-table',
   artifactBucket: '--artifact-bucket',
   trackingTable: '--tracking-table',
+  inferenceApiUrl: '--api-url',
+  captureBucket: '--capture-bucket',
+  inferenceApiKeyId: '--api-key-id',
 };
 
 export const NO_STACK_HINT = `start the local stack with: ${LOCAL_UP_COMMAND} (or deploy with: npx cdk deploy, or name the resource with --offline-bucket / --online-table)`;

@@ -1,0 +1,204 @@
+/**
+ * `mlops serve start|deploy`: the inference API on this machine, and putting a model version
+ * behind a model's `live` alias.
+ *
+ * - `serve start [--port 3000]`: against the running local stack (`mlops local up`): synthesizes
+ *   the app with its function bundles, provisions what is missing on the emulator (idempotent:
+ *   functions, versions and aliases that exist are kept) and serves API Gateway's routes through
+ *   local/http-adapter.ts until Ctrl-C.
+ * - `serve deploy <model> <version>`: lambdas/serving/deploy.ts `pinModelVersion` on the model's
+ *   function (the stack output `InferenceFunctions`); its readiness check runs the new version
+ *   in-process against the local stack, through Lambda's Invoke against a deployed one.
+ */
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import {
+  DeploymentRefusedError,
+  type InvokeVersion,
+  invokeWithLambda,
+  pinModelVersion,
+} from '../../../lambdas/serving/deploy.js';
+import type { MlopsConfig } from '../../../lib/config.js';
+import type { InferenceFunctionOutput } from '../../../lib/stack-outputs.js';
+import {
+  DEFAULT_SERVE_PORT,
+  type HttpAdapter,
+  servingFunctionsOf,
+  startHttpAdapter,
+} from '../../../local/http-adapter.js';
+import type { LocalLambdas } from '../../../local/lambda-runtime.js';
+import { LOCAL_UP_COMMAND, localStateDir, useLocalStack } from '../../../local/local-state.js';
+import type { CliIo } from '../../mlops.js';
+import { CliContext } from '../context.js';
+import { CliFailure, CliInputError, CliNotFound, EXIT, fields, setExitCode } from '../output.js';
+import { stackJsonOutput } from '../resources.js';
+
+/** The local stack's functions, runnable in-process from a bundled synthesis of the app. */
+export interface LocalServing {
+  readonly lambdas: LocalLambdas;
+  /** Model → function name. */
+  readonly functions: Readonly<Record<string, string>>;
+}
+
+/**
+ * Synthesizes the app with its bundles (into the local state directory), provisions it on the
+ * running local stack's emulator (idempotent) and loads its functions for in-process runs.
+ */
+export async function localServing(
+  config: MlopsConfig,
+  onStep: (step: string) => void,
+): Promise<LocalServing> {
+  const state = await useLocalStack(config.stackName);
+  if (state === undefined)
+    throw new CliFailure(
+      `no local stack ${config.stackName} is running`,
+      `start it with: ${LOCAL_UP_COMMAND}`,
+    );
+  const [{ synthesize, stackOf }, { provision }, { LocalLambdas }] = await Promise.all([
+    import('../../../local/assembly.js'),
+    import('../../../local/provision.js'),
+    import('../../../local/lambda-runtime.js'),
+  ]);
+  onStep('synthesizing the stack with its function bundles');
+  const assembly = synthesize(undefined, {
+    outdir: path.join(localStateDir(), 'cdk.out-serve'),
+    context: { mlops: config },
+  });
+  const stack = stackOf(assembly, config.stackName);
+  onStep('provisioning the serving functions on the emulator');
+  const provisioned = await provision(stack);
+  return {
+    lambdas: new LocalLambdas(assembly, stack, provisioned),
+    functions: servingFunctionsOf(stack, provisioned),
+  };
+}
+
+/** Waits for Ctrl-C (or SIGTERM), then closes the adapter. */
+function untilInterrupted(adapter: HttpAdapter): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      adapter.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new CliInputError(
+      'port',
+      'must be an integer from 0 to 65535',
+      `e.g. --port ${DEFAULT_SERVE_PORT}`,
+    );
+  return port;
+}
+
+function parseVersion(text: string): number {
+  const version = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(version) || version < 1)
+    throw new CliInputError(
+      'version',
+      'must be a positive integer (a registry version)',
+      'list them with: mlops models versions <model>',
+    );
+  return version;
+}
+
+/** The function serving `model` (stack output InferenceFunctions), and whether the stack is local. */
+async function functionOf(
+  ctx: CliContext,
+  model: string,
+): Promise<{ readonly functionName: string; readonly local: boolean }> {
+  const { value, source } = await stackJsonOutput(ctx.options, ctx.config.stackName, 'inferenceFunctions');
+  const functions = (value ?? {}) as Readonly<Record<string, InferenceFunctionOutput>>;
+  const found = functions[model];
+  if (found === undefined) {
+    const models = Object.keys(functions);
+    throw new CliNotFound(
+      'model',
+      `no served model ${model}`,
+      models.length > 0
+        ? `served models: ${models.join(', ')}`
+        : 'the configuration serves no model (serving in mlops.config.ts)',
+    );
+  }
+  return { functionName: found.functionName, local: source.kind === 'local' };
+}
+
+/** Adds the `serve` command group to `program`. */
+export function registerServeCommands(program: Command, io: CliIo): void {
+  const serve = program
+    .command('serve')
+    .description('the inference API: serve it locally, deploy model versions');
+
+  serve
+    .command('start')
+    .description('serve the inference API of the local stack (mlops local up) on this machine until Ctrl-C')
+    .option('--port <port>', 'port to listen on', String(DEFAULT_SERVE_PORT))
+    .action(async (options: { port: string }) => {
+      const port = parsePort(options.port);
+      const ctx = await CliContext.load(program, io);
+      const step = (text: string) => io.stderr(`${text}…\n`);
+      const { lambdas, functions } = await localServing(ctx.config, step);
+      const adapter = await startHttpAdapter({
+        lambdas,
+        functions,
+        port,
+        onFunctionError: (error, model) => io.stderr(`${model}: ${error.name}: ${error.message}\n`),
+      });
+      const models = Object.keys(functions);
+      ctx.out.result({ url: adapter.url, models }, ({ url }) =>
+        [
+          `serving ${models.length > 0 ? models.join(', ') : 'no model (the configuration serves none)'} at ${url}`,
+          ...models
+            .slice(0, 1)
+            .flatMap((model) => [
+              'Try:',
+              `  curl -s ${url}/v1/health`,
+              `  npx mlops predict ${model} --features <name>=<value>,… --url ${url}`,
+            ]),
+          'Stop with Ctrl-C.',
+        ].join('\n'),
+      );
+      await untilInterrupted(adapter);
+    });
+
+  serve
+    .command('deploy')
+    .description("pin a model version to the model's function and put it behind the live alias")
+    .argument('<model>', 'model name')
+    .argument('<version>', 'registry version number')
+    .action(async (model: string, versionText: string) => {
+      const version = parseVersion(versionText);
+      const ctx = await CliContext.load(program, io);
+      const { functionName, local } = await functionOf(ctx, model);
+      const step = (text: string) => io.stderr(`${text}…\n`);
+      let invokeReadiness: InvokeVersion;
+      if (local) {
+        const { lambdas } = await localServing(ctx.config, step);
+        invokeReadiness = (fn, qualifier, event) => lambdas.invokeVersion(fn, qualifier, event);
+      } else {
+        invokeReadiness = invokeWithLambda();
+      }
+      try {
+        const result = await pinModelVersion({ functionName, model, version, invokeReadiness, onStep: step });
+        ctx.out.result(result, (r) =>
+          [
+            r.changed
+              ? `${model} version ${version} is live (Lambda version ${r.functionVersion}, was ${r.previousFunctionVersion})`
+              : `${model} version ${version} was already live (Lambda version ${r.functionVersion}); nothing changed`,
+            fields({ ...r }),
+          ].join('\n'),
+        );
+      } catch (error) {
+        if (!(error instanceof DeploymentRefusedError)) throw error;
+        io.stderr(`error: version: ${error.message}\n`);
+        io.stderr(`hint: check the version's artifact and record: mlops models show ${model} ${version}\n`);
+        setExitCode(program, EXIT.failure);
+      }
+    });
+}
