@@ -28,7 +28,10 @@ import { ModelAliasStore } from '../lambdas/registry/alias-store.js';
 import { ModelRegistryStore } from '../lambdas/registry/registry-store.js';
 import { ModelStageStore } from '../lambdas/registry/stage-store.js';
 import { TrackingStore } from '../lambdas/registry/tracking-store.js';
+import type { PredictInstance, PredictResponse } from '../lambdas/serving/contract.js';
+import { pinModelVersion } from '../lambdas/serving/deploy.js';
 import { clients } from '../lambdas/shared/clients.js';
+import { API_ROUTES } from '../lambdas/shared/layout.js';
 import { S3ObjectStore } from '../lambdas/shared/object-store.js';
 import { isTrained, type TrainedModelConfig } from '../lambdas/training/model-config.js';
 import type { MlopsConfig } from '../lib/config.js';
@@ -43,6 +46,7 @@ import {
   toJsonLines,
 } from '../local/demo/credit.js';
 import { startEmulator } from '../local/emulator.js';
+import { DEFAULT_SERVE_PORT, servingFunctionsOf, startHttpAdapter } from '../local/http-adapter.js';
 import { type LocalStack, startLocalStack } from '../local/local-stack.js';
 import { localStateDir } from '../local/local-state.js';
 import { runTrainingLocally } from './cli/local-training.js';
@@ -287,6 +291,51 @@ export function rawFeatureInstance(
   );
 }
 
+/** The customer the printed examples use, and its requests: raw features, and its entity key. */
+function exampleRequests(data: CreditDemoData, model: TrainedModelConfig) {
+  const customer = EXAMPLE_CUSTOMER;
+  return {
+    customer,
+    raw: { features: rawFeatureInstance(data, model, customer) } satisfies PredictInstance,
+    entity: { entity: { customer_id: customer } } satisfies PredictInstance,
+  };
+}
+
+const EXAMPLE_CUSTOMER = 'c00042';
+
+const predictUrl = (url: string, model: string) =>
+  `${url}${API_ROUTES.predict.replace('{model}', encodeURIComponent(model))}`;
+
+/** What to try, printed once the API serves: curl for both request kinds, health, the CLI. */
+function tryLines(url: string, model: string, example: ReturnType<typeof exampleRequests>): string[] {
+  const curl = (body: PredictInstance) =>
+    `curl -s -X POST ${predictUrl(url, model)} -H 'content-type: application/json' -d '${JSON.stringify(body)}'`;
+  const pairs = (record: Readonly<Record<string, unknown>>) =>
+    Object.entries(record)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+  return [
+    curl(example.raw),
+    curl(example.entity),
+    `curl -s ${url}${API_ROUTES.health}`,
+    `npx mlops predict ${model} --url ${url} --features ${pairs(example.raw.features)}`,
+    `npx mlops predict ${model} --url ${url} --entity customer_id=${example.customer}`,
+  ];
+}
+
+/** One predict request over HTTP; a non-2xx answer is an error with its body. */
+async function predict(url: string, model: string, body: PredictInstance): Promise<PredictResponse> {
+  const response = await fetch(predictUrl(url, model), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`POST ${predictUrl(url, model)} answered ${response.status}: ${text}`);
+  return JSON.parse(text) as PredictResponse;
+}
+
 function parsePort(text: string): number {
   const port = Number(text);
   if (!/^\d+$/.test(text) || port > 65_535) throw new InvalidArgumentError('must be a port number 0-65535');
@@ -391,11 +440,46 @@ export async function start(options: StartOptions, out: (line: string) => void):
       () => trained.map((t) => `${t.model} v${t.version}`).join(', '),
     );
 
-    await steps.run('Serving the inference API', async () => {
-      throw new Error('serving is not wired yet (local/http-adapter.ts)');
-    });
-    out(`Ready in ${steps.elapsed()}.`);
+    const served = models[0] as TrainedModelConfig;
+    const adapter = await steps.run(
+      `Serving the inference API (${served.name} v${trained[0]?.version} pinned to its function's live alias)`,
+      async () => {
+        const functions = servingFunctionsOf(local.stack, local.provisioned);
+        for (const t of trained) {
+          const functionName = functions[t.model];
+          if (functionName === undefined)
+            throw new Error(`the synthesized stack has no inference function for ${t.model}`);
+          await pinModelVersion({
+            functionName,
+            model: t.model,
+            version: t.version,
+            invokeReadiness: (fn, qualifier, event) => local.lambdas.invokeVersion(fn, qualifier, event),
+          });
+        }
+        return startHttpAdapter({
+          lambdas: local.lambdas,
+          functions,
+          port: options.port,
+          host: options.host,
+          onFunctionError: (error, model) => out(`${model}: ${error.name}: ${error.message}`),
+        });
+      },
+      (a) => a.url,
+    );
+    cleanup.add('the inference API', () => adapter.close());
+
+    const example = exampleRequests(data, served);
+    out('');
+    out(`Ready in ${steps.elapsed()}. The inference API is at ${adapter.url}. Try:`);
+    for (const line of tryLines(adapter.url, served.name, example)) out(`  ${line}`);
+    out('');
     if (options.once) {
+      const raw = await predict(adapter.url, served.name, example.raw);
+      out(`prediction (raw features of ${example.customer}): ${JSON.stringify(raw)}`);
+      const byEntity = await predict(adapter.url, served.name, example.entity);
+      out(
+        `prediction (entity ${example.customer}, features from the online store): ${JSON.stringify(byEntity)}`,
+      );
       await cleanup.all(out);
       return 0;
     }
@@ -420,7 +504,7 @@ export async function start(options: StartOptions, out: (line: string) => void):
 const program = new Command('npm start')
   .description('the whole lifecycle locally: emulator, stack, demo data, training, promotion, serving')
   .option('--once', 'run the flow, make a prediction and exit', false)
-  .option('--port <port>', 'HTTP port of the inference API (0: any free port)', parsePort, 3000)
+  .option('--port <port>', 'HTTP port of the inference API (0: any free port)', parsePort, DEFAULT_SERVE_PORT)
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .option('--customers <n>', 'customers in the demo data', parseCount, 2000)
   .option('--seed <n>', 'seed of the demo data', parseSeed, 7)
