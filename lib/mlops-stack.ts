@@ -4,15 +4,16 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/layout.js';
 import { isTrained } from '../lambdas/training/model-config.js';
-import type { MlopsConfig } from './config.js';
+import { type MlopsConfig, servedModels } from './config.js';
 import { FeatureStore } from './feature-store.js';
+import { InferenceApi } from './inference-api.js';
 import { MlopsFunction } from './mlops-function.js';
 import { ModelRegistrationWorkflow } from './model-registration-workflow.js';
 import { ModelRegistry } from './model-registry.js';
 import { Monitoring } from './monitoring.js';
 import { acknowledge } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
-import { STACK_JSON_OUTPUTS, STACK_OUTPUTS } from './stack-outputs.js';
+import { type InferenceFunctionOutput, STACK_JSON_OUTPUTS, STACK_OUTPUTS } from './stack-outputs.js';
 import { TrainingPipelines } from './training-pipeline.js';
 import { RetrainingTriggers } from './training-triggers.js';
 
@@ -37,6 +38,8 @@ export class MlopsStack extends Stack {
   public readonly monitoring: Monitoring;
   /** The project's one event bus: every event the stack emits (source `serverless-mlops`). */
   public readonly eventBus: events.EventBus;
+  /** Serving: absent when the configuration serves no model. */
+  public readonly inference?: InferenceApi;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps) {
     super(scope, id, {
@@ -136,6 +139,51 @@ export class MlopsStack extends Stack {
       logRetention: props.config.logRetentionDays,
       removalPolicy,
     });
+
+    const served = servedModels(props.config);
+    if (served.length > 0) {
+      const inference = new InferenceApi(this, 'Inference', {
+        models: served,
+        serving: props.config.serving,
+        featureViews: props.config.featureViews,
+        registry: this.registry,
+        featureStore: this.featureStore,
+        monitoring: this.monitoring,
+        accessLogsBucket: this.accessLogsBucket,
+        metricsNamespace: props.config.metricsNamespace,
+        logRetention: props.config.logRetentionDays,
+        removalPolicy,
+      });
+      this.inference = inference;
+      new CfnOutput(this, STACK_OUTPUTS.inferenceApiUrl, {
+        value: inference.url,
+        description: 'Inference API base URL (mlops predict and the README examples call it)',
+      });
+      new CfnOutput(this, STACK_OUTPUTS.captureBucket, {
+        value: inference.captureBucket.bucketName,
+        description: 'Captured predictions and feedback, capture/<model>/date=…/hour=…/',
+      });
+      if (inference.apiKey)
+        new CfnOutput(this, STACK_OUTPUTS.inferenceApiKeyId, {
+          value: inference.apiKey.keyId,
+          description: 'Inference API key id (aws apigateway get-api-key --include-value)',
+        });
+      new CfnOutput(this, STACK_JSON_OUTPUTS.inferenceFunctions, {
+        value: this.toJsonString(
+          Object.fromEntries(
+            [...inference.models].map(([name, m]): [string, InferenceFunctionOutput] => [
+              name,
+              {
+                functionName: m.function.functionName,
+                aliasArn: m.alias.functionArn,
+                captureStream: m.captureStream.deliveryStreamName,
+              },
+            ]),
+          ),
+        ),
+        description: 'Served model name → its inference function, live alias ARN and capture stream',
+      });
+    }
 
     // Every function: the configured metrics namespace, and an alarm on its errors.
     for (const fn of this.node.findAll().filter((c): c is MlopsFunction => c instanceof MlopsFunction)) {

@@ -1,0 +1,603 @@
+/**
+ * Serving (issue 11): per served model, an inference function (lambdas/predict/handler.ts, arm64,
+ * onnxruntime layer) with a published version and the `live` alias ({@link SERVING_ALIAS}) that
+ * API Gateway invokes, and a Kinesis Data Firehose delivery stream capturing its predictions and
+ * feedback into one capture bucket; one REST API in front of them all.
+ *
+ * Routes (API_ROUTES): `POST /v1/models/<model>/predict` and `…/feedback` for each served model (a
+ * literal resource per model: one integration cannot pick a function by a path parameter, so the
+ * function sees `event.resource` with the model's name in it and `event.path` alike), and
+ * `GET /v1/health` (a mock integration: answers without invoking anything).
+ *
+ * - Authorization: IAM (SigV4; grant `execute-api:Invoke` with {@link InferenceApi.grantInvoke}) by
+ *   default, or API keys with a usage plan (configuration `serving.auth`). Health is open.
+ * - The gateway validates the body's shape (a JSON object; `instances` a non-empty array of
+ *   objects; `features`/`entity` objects) and answers a refusal in the function's error shape
+ *   (ErrorBody, code InvalidRequest). Field-level rules and the batch limit stay in the function, so
+ *   a refusal reads the same deployed and local (BatchTooLarge is 413 in both).
+ * - Stage throttling, JSON access logs, execution logs at ERROR, X-Ray when configured.
+ * - Each function version is pinned to one registry version by its configuration (ENV.modelVersion;
+ *   empty on the version `cdk deploy` publishes: it serves the registry's `champion`).
+ */
+import { Duration, type RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { FeatureView } from '../lambdas/feature-store/feature-view.js';
+import { ERROR_STATUS, type ErrorCode, type HealthResponse } from '../lambdas/serving/contract.js';
+import {
+  API_ROUTES,
+  ARTIFACT_KEYS,
+  captureErrorFirehosePrefix,
+  captureFirehosePrefix,
+  ENV,
+  FEATURE_VIEWS_DEFINE,
+  SERVING_ALIAS,
+} from '../lambdas/shared/layout.js';
+import {
+  DIMENSIONS,
+  type DimensionName,
+  SERVICES,
+  SERVING_METRICS,
+  type ServingMetric,
+} from '../lambdas/shared/metric-names.js';
+import type { MlopsConfig } from './config.js';
+import type { FeatureStore } from './feature-store.js';
+import { MlopsFunction } from './mlops-function.js';
+import type { ModelRegistry } from './model-registry.js';
+import type { Monitoring } from './monitoring.js';
+import { acknowledge, prefixedBucketGrants } from './nag.js';
+import { secureBucket } from './secure-bucket.js';
+
+export interface InferenceApiProps {
+  /** The served models' names (configuration `serving.models`, or every configured model). */
+  readonly models: readonly string[];
+  /** The configuration's `serving` section. */
+  readonly serving: MlopsConfig['serving'];
+  /** The configured feature views (baked into the bundle: TTLs and entities of online reads). */
+  readonly featureViews: readonly FeatureView[];
+  /** Versions and artifacts are read from it at cold start. */
+  readonly registry: ModelRegistry;
+  /** Entity-key instances read their features from its online table. */
+  readonly featureStore: FeatureStore;
+  readonly monitoring: Monitoring;
+  /** Receives the capture bucket's server access logs. */
+  readonly accessLogsBucket: s3.IBucket;
+  /** CloudWatch namespace of the functions' metrics (configuration `metricsNamespace`). */
+  readonly metricsNamespace: string;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  /**
+   * Alarm threshold on each model's p99 request latency inside the function (PredictLatency).
+   * @default 1000 ms
+   */
+  readonly latencyP99AlarmMs?: number;
+}
+
+/** One served model's parts. */
+export interface ServedModel {
+  readonly name: string;
+  readonly function: MlopsFunction;
+  /** The `live` alias API Gateway invokes (its weights are the canary's, issue 12). */
+  readonly alias: lambda.Alias;
+  /** Delivers captured records under `capture/<model>/date=…/hour=…/` of the capture bucket. */
+  readonly captureStream: firehose.DeliveryStream;
+  /** `POST /v1/models/<model>/predict`. */
+  readonly predict: apigw.Method;
+  /** `POST /v1/models/<model>/feedback`. */
+  readonly feedback: apigw.Method;
+}
+
+/** Which dimension values select a serving metric (the model always; version, variant, errorType narrow it). */
+export interface ServingMetricSelector {
+  readonly model: string;
+  readonly version?: number | string;
+  readonly variant?: string;
+  readonly errorType?: ErrorCode;
+}
+
+/** Buffering of the capture streams: whichever comes first. */
+export const CAPTURE_BUFFERING = { interval: Duration.seconds(60), size: Size.mebibytes(5) } as const;
+
+/** JSON Schema (draft 4) of a predict body at the gateway: shape only, fields are the function's. */
+export const PREDICT_BODY_SCHEMA: apigw.JsonSchema = {
+  schema: apigw.JsonSchemaVersion.DRAFT4,
+  title: 'PredictRequest',
+  type: apigw.JsonSchemaType.OBJECT,
+  properties: {
+    instances: {
+      type: apigw.JsonSchemaType.ARRAY,
+      minItems: 1,
+      items: { type: apigw.JsonSchemaType.OBJECT },
+    },
+    features: { type: apigw.JsonSchemaType.OBJECT },
+    entity: { type: apigw.JsonSchemaType.OBJECT },
+  },
+};
+
+/** JSON Schema (draft 4) of a feedback body at the gateway: an object; its fields are the function's. */
+export const FEEDBACK_BODY_SCHEMA: apigw.JsonSchema = {
+  schema: apigw.JsonSchemaVersion.DRAFT4,
+  title: 'FeedbackRequest',
+  type: apigw.JsonSchemaType.OBJECT,
+};
+
+/** Gateway refusals answered in the function's error shape (ErrorBody), by gateway response type. */
+const GATEWAY_ERRORS: readonly [apigw.ResponseType, ErrorCode][] = [
+  [apigw.ResponseType.BAD_REQUEST_BODY, 'InvalidRequest'],
+  [apigw.ResponseType.REQUEST_TOO_LARGE, 'PayloadTooLarge'],
+  [apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, 'UnsupportedMediaType'],
+];
+
+export class InferenceApi extends Construct {
+  public readonly api: apigw.RestApi;
+  /** Receives every model's capture stream (`capture/`) and its delivery errors (`capture-errors/`). */
+  public readonly captureBucket: s3.Bucket;
+  /** The served models, by name. */
+  public readonly models: ReadonlyMap<string, ServedModel>;
+  /** The API key callers send (`x-api-key`), when `serving.auth` is `apiKey`. */
+  public readonly apiKey?: apigw.IApiKey;
+  public readonly accessLogs: logs.LogGroup;
+  private readonly metricsNamespace: string;
+
+  constructor(scope: Construct, id: string, props: InferenceApiProps) {
+    super(scope, id);
+    if (props.models.length === 0) throw new Error('InferenceApi needs at least one served model');
+    this.metricsNamespace = props.metricsNamespace;
+    const { serving, registry, featureStore } = props;
+    const stack = Stack.of(this);
+
+    this.captureBucket = secureBucket(this, 'Capture', {
+      serverAccessLogsBucket: props.accessLogsBucket,
+      serverAccessLogsPrefix: `${stack.stackName}/inference-capture/`,
+      removalPolicy: props.removalPolicy,
+    });
+
+    // ---- the REST API ----
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    const iamAuth = serving.auth === 'iam';
+    this.api = new apigw.RestApi(this, 'Api', {
+      restApiName: `${stack.stackName}-inference`,
+      description: 'serverless-mlops inference API: predict and feedback per served model',
+      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      // Access and execution logs need the account's API Gateway CloudWatch role.
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: props.removalPolicy,
+      deployOptions: {
+        stageName: 'prod',
+        throttlingRateLimit: serving.throttle.rateLimit,
+        throttlingBurstLimit: serving.throttle.burstLimit,
+        accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
+          caller: true,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: true,
+        }),
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: serving.tracing,
+      },
+    });
+    for (const [type, code] of GATEWAY_ERRORS) {
+      this.api.addGatewayResponse(`Error-${code}`, {
+        type,
+        statusCode: String(ERROR_STATUS[code]),
+        templates: {
+          'application/json': `{"error":{"code":"${code}","message":$context.error.messageString},"requestId":"$context.requestId"}`,
+        },
+      });
+    }
+    const validator = this.api.addRequestValidator('BodyValidator', {
+      requestValidatorName: 'body-shape',
+      validateRequestBody: true,
+      // The routes declare no required parameters; validating them costs nothing.
+      validateRequestParameters: true,
+    });
+    const predictModel = this.api.addModel('PredictRequest', {
+      contentType: 'application/json',
+      modelName: 'PredictRequest',
+      schema: PREDICT_BODY_SCHEMA,
+    });
+    const feedbackModel = this.api.addModel('FeedbackRequest', {
+      contentType: 'application/json',
+      modelName: 'FeedbackRequest',
+      schema: FEEDBACK_BODY_SCHEMA,
+    });
+    const authorization: Pick<apigw.MethodOptions, 'authorizationType' | 'apiKeyRequired'> = iamAuth
+      ? { authorizationType: apigw.AuthorizationType.IAM }
+      : { authorizationType: apigw.AuthorizationType.NONE, apiKeyRequired: true };
+
+    const health: HealthResponse = { status: 'ok' };
+    this.api.root.resourceForPath(API_ROUTES.health).addMethod(
+      'GET',
+      new apigw.MockIntegration({
+        requestTemplates: { 'application/json': '{"statusCode": 200}' },
+        passthroughBehavior: apigw.PassthroughBehavior.NEVER,
+        integrationResponses: [
+          { statusCode: '200', responseTemplates: { 'application/json': JSON.stringify(health) } },
+        ],
+      }),
+      { authorizationType: apigw.AuthorizationType.NONE, methodResponses: [{ statusCode: '200' }] },
+    );
+
+    // ---- per served model: function, version and alias, capture stream, routes ----
+    const models = new Map<string, ServedModel>();
+    for (const name of props.models) {
+      const modelScope = new Construct(this, `Model-${name}`);
+      const captureLogs = new logs.LogGroup(modelScope, 'CaptureDeliveryLogs', {
+        retention: props.logRetention,
+        removalPolicy: props.removalPolicy,
+      });
+      const captureStream = new firehose.DeliveryStream(modelScope, 'Capture', {
+        destination: new firehose.S3Bucket(this.captureBucket, {
+          dataOutputPrefix: captureFirehosePrefix(name),
+          errorOutputPrefix: captureErrorFirehosePrefix(name),
+          bufferingInterval: CAPTURE_BUFFERING.interval,
+          bufferingSize: CAPTURE_BUFFERING.size,
+          loggingConfig: new firehose.EnableLogging(captureLogs),
+        }),
+        encryption: firehose.StreamEncryption.awsOwnedKey(),
+      });
+
+      const fn = new MlopsFunction(modelScope, 'Predict', {
+        name: 'predict',
+        description: `Serves model ${name}: online features, validation, ONNX scoring, capture`,
+        onnxRuntime: true,
+        memorySize: serving.memoryMb,
+        timeout: Duration.seconds(10),
+        logRetention: props.logRetention,
+        logRemovalPolicy: props.removalPolicy,
+        metricsNamespace: props.metricsNamespace,
+        define: { [FEATURE_VIEWS_DEFINE]: JSON.stringify(props.featureViews) },
+        environment: {
+          [ENV.serviceName]: SERVICES.inference,
+          [ENV.modelName]: name,
+          [ENV.modelVersion]: '',
+          [ENV.captureStream]: captureStream.deliveryStreamName,
+          [ENV.captureSampleRate]: String(serving.captureSampleRate),
+          [ENV.maxBatchInstances]: String(serving.maxBatchInstances),
+          [ENV.registryTable]: registry.table.tableName,
+          [ENV.artifactBucket]: registry.artifactBucket.bucketName,
+          [ENV.onlineTable]: featureStore.onlineTable.tableName,
+        },
+      });
+      // The model at cold start: its version (by number or through the `champion` alias) and artifact.
+      registry.grantGetVersion(fn);
+      registry.grantReadArtifacts(fn);
+      // Entity-key instances: one BatchGetItem per request (lambdas/feature-store/online-store.ts).
+      featureStore.onlineTable.grant(fn, 'dynamodb:BatchGetItem', 'dynamodb:GetItem');
+      captureStream.grantPutRecords(fn);
+      acknowledge(
+        fn.executionRole,
+        ...prefixedBucketGrants(
+          registry.artifactBucket,
+          { read: [ARTIFACT_KEYS.models] },
+          'Inference reads the model artifact it serves; keys are content-addressed, so not known in advance',
+        ),
+      );
+
+      const alias = new lambda.Alias(modelScope, 'Live', {
+        aliasName: SERVING_ALIAS,
+        version: fn.currentVersion,
+        description: `What the inference API invokes for ${name} (a canary moves its weights)`,
+        ...(serving.provisionedConcurrency > 0
+          ? { provisionedConcurrentExecutions: serving.provisionedConcurrency }
+          : {}),
+      });
+
+      const integration = new apigw.LambdaIntegration(alias, { proxy: true, allowTestInvoke: false });
+      const route = (path: string) => path.replace('{model}', name);
+      const predict = this.api.root
+        .resourceForPath(route(API_ROUTES.predict))
+        .addMethod('POST', integration, {
+          ...authorization,
+          requestValidator: validator,
+          requestModels: { 'application/json': predictModel },
+        });
+      const feedback = this.api.root
+        .resourceForPath(route(API_ROUTES.feedback))
+        .addMethod('POST', integration, {
+          ...authorization,
+          requestValidator: validator,
+          requestModels: { 'application/json': feedbackModel },
+        });
+
+      // The L2 destination grants its role read and write on the bucket (CDK's grantReadWrite).
+      const firehoseRole = captureStream.node.findAll().find((c) => c.node.id === 'S3 Destination Role');
+      if (firehoseRole)
+        acknowledge(
+          firehoseRole,
+          ...['s3:Abort*', 's3:DeleteObject*', 's3:GetBucket*', 's3:GetObject*', 's3:List*'].map(
+            (action) => ({
+              id: `IAM5[Action::${action}]`,
+              reason: `CDK's Firehose S3 destination grant (grantReadWrite) on the capture bucket ${this.captureBucket.node.path}, nothing else.`,
+            }),
+          ),
+          {
+            id: `IAM5[Resource::<${stack.getLogicalId(this.captureBucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
+            reason: `Firehose writes objects under keys it names (capture/${name}/date=…/hour=…/ and capture-errors/${name}/…) in the capture bucket only.`,
+          },
+        );
+      models.set(name, { name, function: fn, alias, captureStream, predict, feedback });
+    }
+    this.models = models;
+
+    if (!iamAuth) {
+      const plan = this.api.addUsagePlan('UsagePlan', {
+        description: 'Callers of the inference API (API key authorization)',
+        throttle: { rateLimit: serving.throttle.rateLimit, burstLimit: serving.throttle.burstLimit },
+        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+      });
+      const key = new apigw.ApiKey(this, 'ApiKey', {
+        description: 'Key of the inference API (send it as x-api-key)',
+      });
+      plan.addApiKey(key);
+      this.apiKey = key;
+    }
+
+    this.addAlarms(props);
+    this.acknowledgeFindings(iamAuth, serving.tracing);
+  }
+
+  /** The API's base URL (the stage's), ending in `/`. */
+  get url(): string {
+    return this.api.url;
+  }
+
+  /**
+   * Lets `grantee` call predict and feedback of the served models (IAM authorization):
+   * `execute-api:Invoke` on those methods of the deployed stage, nothing else.
+   */
+  grantInvoke(grantee: iam.IGrantable, models: readonly string[] = [...this.models.keys()]): iam.Grant[] {
+    return models
+      .flatMap((name) => [this.model(name).predict, this.model(name).feedback])
+      .map((m) => m.grantExecute(grantee));
+  }
+
+  /**
+   * A serving metric as the inference functions emit it (lambdas/shared/metric-names.ts): the
+   * configured namespace, `service` = inference, and the dimension set (the metric's own or one of
+   * its rollups) that `where` names exactly; `props` overrides period, statistic and so on.
+   */
+  metric(
+    key: ServingMetric,
+    where: ServingMetricSelector,
+    props?: cloudwatch.MetricOptions,
+  ): cloudwatch.Metric {
+    const spec = SERVING_METRICS[key];
+    const given: Partial<Record<DimensionName, string>> = {
+      [DIMENSIONS.service]: SERVICES.inference,
+      [DIMENSIONS.model]: where.model,
+      ...(where.version !== undefined ? { [DIMENSIONS.version]: String(where.version) } : {}),
+      ...(where.variant !== undefined ? { [DIMENSIONS.variant]: where.variant } : {}),
+      ...(where.errorType !== undefined ? { [DIMENSIONS.errorType]: where.errorType } : {}),
+    };
+    const names = Object.keys(given).sort();
+    const sets: readonly (readonly DimensionName[])[] = [
+      spec.dimensions,
+      ...('rollups' in spec ? spec.rollups : []),
+    ];
+    const set = sets.find((s) => [...s].sort().join() === names.join());
+    if (set === undefined)
+      throw new Error(
+        `${spec.name} is emitted with dimensions ${sets.map((s) => `[${s.join(', ')}]`).join(' or ')}, not [${names.join(', ')}]`,
+      );
+    return new cloudwatch.Metric({
+      namespace: this.metricsNamespace,
+      metricName: spec.name,
+      unit: spec.unit as cloudwatch.Unit,
+      statistic: spec.statistic,
+      ...props,
+      dimensionsMap: {
+        ...Object.fromEntries(set.map((d) => [d, given[d] as string])),
+        ...props?.dimensionsMap,
+      },
+    });
+  }
+
+  /** Time from request to response inside the function. Unit: Milliseconds; default statistic: Average. */
+  metricLatency(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('latency', { model }, props);
+  }
+
+  /** Time the ONNX session took per request. Unit: Milliseconds; default statistic: Average. */
+  metricModelLatency(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('modelLatency', { model }, props);
+  }
+
+  /** Instances scored. Unit: Count; default statistic: Sum. */
+  metricPredictions(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('predictions', { model }, props);
+  }
+
+  /** Predict requests answered, successful or not. Unit: Count; default statistic: Sum. */
+  metricRequests(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('requests', { model }, props);
+  }
+
+  /** Requests answered with an error (4xx and 5xx). Unit: Count; default statistic: Sum. */
+  metricErrors(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('errors', { model }, props);
+  }
+
+  /** Requests answered with a 5xx. Unit: Count; default statistic: Sum. */
+  metricServerErrors(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('serverErrors', { model }, props);
+  }
+
+  /** Function instances started. Unit: Count; default statistic: Sum. */
+  metricColdStarts(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('coldStarts', { model }, props);
+  }
+
+  /** Download, verify, load and warm-up at cold start. Unit: Milliseconds; default statistic: Maximum. */
+  metricInitDuration(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('initDuration', { model }, props);
+  }
+
+  /** Cold starts that refused an artifact failing its SHA-256. Unit: Count; default statistic: Sum. */
+  metricIntegrityFailures(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('integrityFailures', { model }, props);
+  }
+
+  /** Records delivered to the capture stream. Unit: Count; default statistic: Sum. */
+  metricCaptured(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('captured', { model }, props);
+  }
+
+  /** Records the capture stream did not take. Unit: Count; default statistic: Sum. */
+  metricCaptureFailures(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('captureFailures', { model }, props);
+  }
+
+  /** Feedback records accepted. Unit: Count; default statistic: Sum. */
+  metricFeedback(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('feedback', { model }, props);
+  }
+
+  /** One model's parts, or an error naming the served models. */
+  model(name: string): ServedModel {
+    const served = this.models.get(name);
+    if (served === undefined)
+      throw new Error(`${name} is not served (served: ${[...this.models.keys()].join(', ')})`);
+    return served;
+  }
+
+  private addAlarms(props: InferenceApiProps): void {
+    const period = Duration.minutes(5);
+    const alarm = (
+      scope: Construct,
+      id: string,
+      options: Omit<cloudwatch.AlarmProps, 'evaluationPeriods'> & { evaluationPeriods?: number },
+    ) =>
+      props.monitoring.notify(
+        new cloudwatch.Alarm(scope, id, {
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          ...options,
+          evaluationPeriods: options.evaluationPeriods ?? 1,
+        }),
+      );
+    const atLeastOne = {
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    };
+    for (const [name, served] of this.models) {
+      const scope = served.function;
+      alarm(scope, 'ServerErrorRateAlarm', {
+        alarmDescription: `Over 1% of ${name}'s predict requests answered 5xx in 5 minutes (see ${served.function.node.path}'s log)`,
+        metric: new cloudwatch.MathExpression({
+          expression: 'IF(requests > 0, 100 * FILL(serverErrors, 0) / requests, 0)',
+          usingMetrics: {
+            requests: this.metricRequests(name, { period }),
+            serverErrors: this.metricServerErrors(name, { period }),
+          },
+          period,
+          label: `${name} 5xx %`,
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+      const latencyMs = props.latencyP99AlarmMs ?? 1000;
+      alarm(scope, 'LatencyP99Alarm', {
+        alarmDescription: `${name}'s p99 predict latency inside the function exceeded ${latencyMs} ms for 15 minutes`,
+        metric: this.metricLatency(name, { period, statistic: 'p99' }),
+        threshold: latencyMs,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+      });
+      alarm(scope, 'IntegrityAlarm', {
+        alarmDescription: `${name}: a function instance refused its model artifact (SHA-256 mismatch); the previous alias target keeps serving`,
+        metric: this.metricIntegrityFailures(name, { period }),
+        ...atLeastOne,
+      });
+      alarm(scope, 'CaptureFailuresAlarm', {
+        alarmDescription: `${name}: capture records were not taken by ${served.captureStream.node.path} (predictions were answered)`,
+        metric: this.metricCaptureFailures(name, { period }),
+        ...atLeastOne,
+      });
+      alarm(served.captureStream, 'DeliveryFreshnessAlarm', {
+        alarmDescription: `${name}'s captured records wait over 15 minutes to reach S3 (see the stream's delivery log and capture-errors/)`,
+        metric: served.captureStream.metric('DeliveryToS3.DataFreshness', {
+          period,
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        threshold: 900,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+      alarm(served.captureStream, 'DeliverySuccessAlarm', {
+        alarmDescription: `${name}'s capture stream failed to deliver to S3 (records go to capture-errors/)`,
+        metric: served.captureStream.metric('DeliveryToS3.Success', {
+          period,
+          statistic: cloudwatch.Stats.MINIMUM,
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      });
+    }
+    alarm(this.api, 'ServerErrorAlarm', {
+      alarmDescription:
+        'Over 1% of the inference API requests answered 5xx in 5 minutes (gateway or function)',
+      metric: this.api.metricServerError({ period, statistic: cloudwatch.Stats.AVERAGE }),
+      threshold: 0.01,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+  }
+
+  private acknowledgeFindings(iamAuth: boolean, tracing: boolean): void {
+    acknowledge(
+      this.api,
+      {
+        id: 'APIG3',
+        reason:
+          'Requests are authorized (IAM or API key), validated and throttled at the stage; associate a WAF web ACL with the stage where the account requires one.',
+      },
+      {
+        id: 'COG4',
+        reason: iamAuth
+          ? 'Callers are AWS principals authorized with SigV4 (IAM authorization), not Cognito users.'
+          : 'Callers present an API key of the usage plan (configuration serving.auth = apiKey), not Cognito tokens.',
+      },
+      {
+        id: 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason:
+          "API Gateway's account-level role for access and execution logs: the AWS managed policy is the one the service documents for it.",
+      },
+    );
+    const health = this.api.root.resourceForPath(API_ROUTES.health).node.tryFindChild('GET');
+    if (health)
+      acknowledge(health, {
+        id: 'APIG4',
+        reason:
+          'The health check is open: a mock integration that invokes nothing and returns {"status":"ok"}.',
+      });
+    if (!tracing)
+      acknowledge(this.api.deploymentStage, {
+        pack: 'Serverless',
+        id: 'APIGWXrayEnabled',
+        reason: 'Stage tracing is off by configuration (serving.tracing = false); the functions still trace.',
+      });
+    if (!iamAuth)
+      for (const served of this.models.values())
+        for (const method of [served.predict, served.feedback])
+          acknowledge(method, {
+            id: 'APIG4',
+            reason: `Callers present an API key of the usage plan (configuration serving.auth = apiKey) for ${served.name}.`,
+          });
+  }
+}
