@@ -72,6 +72,13 @@ export interface OnlineFeatureValue {
   readonly ageMs: number | null;
 }
 
+/** One view's part of {@link OnlineStore.readViews}: the features to read for the keys. */
+export interface OnlineRead {
+  readonly view: FeatureView;
+  readonly featureNames: readonly string[];
+  readonly entityKeys: readonly EntityKey[];
+}
+
 export interface OnlineFeatureRow {
   readonly entityKey: EntityKey;
   readonly features: Record<string, OnlineFeatureValue>;
@@ -296,27 +303,46 @@ export class OnlineStore {
     featureNames: readonly string[],
     entityKeys: readonly EntityKey[],
   ): Promise<OnlineFeatureRow[]> {
-    const known = new Set(view.features.map((f) => f.name));
-    for (const [i, name] of featureNames.entries()) {
-      if (!known.has(name))
-        throw new ValidationError(
-          `featureNames.${i}`,
-          `must be a feature of view ${view.name} (${name} is not)`,
-        );
-    }
     if (entityKeys.length > MAX_ONLINE_KEYS) {
       throw new ValidationError(
         'entityKeys',
         `must hold at most ${MAX_ONLINE_KEYS} keys (got ${entityKeys.length})`,
       );
     }
-    const keys = entityKeys.map((key, i) => this.keyValues(view, key, i));
-    const pks = [...new Set(keys.map((k) => onlineKey(view.name, k)))];
+    const [rows] = await this.readViews([{ view, featureNames, entityKeys }]);
+    return rows ?? [];
+  }
+
+  /**
+   * Reads several views at once (what a prediction over features of several views needs): every
+   * key of every read in the same BatchGetItem requests (chunks of 100, in parallel, projecting the
+   * union of the features asked, retrying unprocessed keys), rows per read in its keys' order, by
+   * {@link getOnlineFeatures}' rules (a missing or expired entity gives explicit nulls). `nowMs` is
+   * the clock the TTL and ages are judged at (default: the store's).
+   */
+  async readViews(reads: readonly OnlineRead[], nowMs?: number): Promise<OnlineFeatureRow[][]> {
+    for (const { view, featureNames } of reads) {
+      const known = new Set(view.features.map((f) => f.name));
+      for (const [i, name] of featureNames.entries()) {
+        if (!known.has(name))
+          throw new ValidationError(
+            `featureNames.${i}`,
+            `must be a feature of view ${view.name} (${name} is not)`,
+          );
+      }
+    }
+    const keys = reads.map(({ view, entityKeys }) =>
+      entityKeys.map((key, i) => entityKeyValues(view, key, `entityKeys.${i}`)),
+    );
+    const pks = [
+      ...new Set(reads.flatMap(({ view }, r) => (keys[r] ?? []).map((k) => onlineKey(view.name, k)))),
+    ];
     const names: Record<string, string> = {
       '#pk': PK,
       '#t': EVENT_TIME,
       '#f': ONLINE_ITEM.features,
     };
+    const featureNames = [...new Set(reads.flatMap((r) => r.featureNames))];
     const projection = [
       '#pk',
       '#t',
@@ -359,46 +385,50 @@ export class OnlineStore {
       }),
     );
 
-    const now = this.now();
-    return entityKeys.map((entityKey, i) => {
-      const item = items.get(onlineKey(view.name, keys[i] ?? []));
-      // The offline rule, at `now`: stamped at or before now and at most TTL old (inclusive).
-      // expiresAt only tells DynamoDB when it may delete the item.
-      const age = item === undefined ? Number.NaN : now - Number(item[EVENT_TIME]);
-      const live = age >= 0 && age <= viewTtlMs(view);
-      const stored = (live ? item?.[ONLINE_ITEM.features] : undefined) as Record<string, Value> | undefined;
-      const ageMs = live ? age : null;
-      const features: Record<string, OnlineFeatureValue> = {};
-      for (const name of featureNames) {
-        features[name] =
-          stored === undefined ? { value: null, ageMs: null } : { value: stored[name] ?? null, ageMs };
-      }
-      return { entityKey, features };
-    });
+    const now = nowMs ?? this.now();
+    return reads.map(({ view, featureNames: wanted, entityKeys }, r) =>
+      entityKeys.map((entityKey, i) => {
+        const item = items.get(onlineKey(view.name, keys[r]?.[i] ?? []));
+        // The offline rule, at `now`: stamped at or before now and at most TTL old (inclusive).
+        // expiresAt only tells DynamoDB when it may delete the item.
+        const age = item === undefined ? Number.NaN : now - Number(item[EVENT_TIME]);
+        const live = age >= 0 && age <= viewTtlMs(view);
+        const stored = (live ? item?.[ONLINE_ITEM.features] : undefined) as Record<string, Value> | undefined;
+        const ageMs = live ? age : null;
+        const features: Record<string, OnlineFeatureValue> = {};
+        for (const name of wanted) {
+          features[name] =
+            stored === undefined ? { value: null, ageMs: null } : { value: stored[name] ?? null, ageMs };
+        }
+        return { entityKey, features };
+      }),
+    );
   }
+}
 
-  private keyValues(view: FeatureView, key: EntityKey, index: number): (string | number)[] {
-    if (key === null || typeof key !== 'object')
-      throw new ValidationError(`entityKeys.${index}`, 'must be an object of entity key values');
-    const names = Object.keys(key);
-    if (names.length !== view.entities.length) {
-      throw new ValidationError(
-        `entityKeys.${index}`,
-        `must hold exactly ${view.entities.map((e) => e.name).join(', ')}`,
-      );
-    }
-    return view.entities.map((entity) => {
-      const value = key[entity.name];
-      const ok =
-        entity.type === 'int64' ? Number.isInteger(value) : typeof value === 'string' && value.length > 0;
-      if (!ok)
-        throw new ValidationError(
-          `entityKeys.${index}.${entity.name}`,
-          `must be ${entity.type === 'int64' ? 'an integer' : 'a non-empty string'}`,
-        );
-      return value as string | number;
-    });
+/**
+ * The key values of `key` in the view's entity order, checked (exactly the view's entities; an
+ * int64 entity an integer, a string one a non-empty string). A ValidationError names `field` and
+ * the entity at fault.
+ */
+export function entityKeyValues(view: FeatureView, key: EntityKey, field: string): (string | number)[] {
+  if (key === null || typeof key !== 'object')
+    throw new ValidationError(field, 'must be an object of entity key values');
+  const names = Object.keys(key);
+  if (names.length !== view.entities.length) {
+    throw new ValidationError(field, `must hold exactly ${view.entities.map((e) => e.name).join(', ')}`);
   }
+  return view.entities.map((entity) => {
+    const value = key[entity.name];
+    const ok =
+      entity.type === 'int64' ? Number.isInteger(value) : typeof value === 'string' && value.length > 0;
+    if (!ok)
+      throw new ValidationError(
+        `${field}.${entity.name}`,
+        `must be ${entity.type === 'int64' ? 'an integer' : 'a non-empty string'}`,
+      );
+    return value as string | number;
+  });
 }
 
 /**

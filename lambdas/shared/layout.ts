@@ -227,6 +227,12 @@ export const ENV = {
 /** The Lambda alias API Gateway invokes for each model: its weights are the canary's (issue 12). */
 export const SERVING_ALIAS = 'live';
 
+/**
+ * The registry alias naming the version in production: the one a candidate must beat (training) and
+ * the one an inference function serves when its Lambda version pins none (serving).
+ */
+export const CHAMPION_ALIAS = 'champion';
+
 /** Routes of the inference API (API Gateway resource paths; the local adapter serves the same). */
 export const API_ROUTES = {
   predict: '/v1/models/{model}/predict',

@@ -6,7 +6,13 @@
  * `metricXxx()` methods read too. Handlers flush with middy `logMetrics(metrics)`.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { DIMENSIONS, FEATURE_STORE_METRICS, type MetricSpec } from './metric-names.js';
+import {
+  DIMENSIONS,
+  type DimensionName,
+  FEATURE_STORE_METRICS,
+  type MetricSpec,
+  SERVING_METRICS,
+} from './metric-names.js';
 
 /** A Metrics instance; namespace and service default to the environment (see env.ts). */
 export function createMetrics(options: { namespace?: string; serviceName?: string } = {}): Metrics {
@@ -82,4 +88,92 @@ export function recordOverlapAvoided(target: Metrics, view: string): void {
 export function recordTrainingSet(target: Metrics, rowCount: number, durationMs: number): void {
   add(target, FEATURE_STORE_METRICS.trainingSetRows, rowCount);
   add(target, FEATURE_STORE_METRICS.trainingSetDuration, durationMs);
+}
+
+/** Dimension values of a serving metric (`service` is the Metrics instance's default dimension). */
+type DimensionValues = Partial<Record<Exclude<DimensionName, 'service'>, string>>;
+
+/**
+ * Emits one value of `spec` under its dimensions and under each of its rollups. Each dimension set
+ * goes out as its own EMF document (a single metric): Powertools warns on every key that two sets
+ * of one document share, so one document per set keeps the log clean, and CloudWatch sums the same.
+ * The Metrics instance's own stored metrics and dimensions are left alone.
+ */
+function emit(target: Metrics, spec: MetricSpec, value: number, values: DimensionValues): void {
+  for (const set of [spec.dimensions, ...(spec.rollups ?? [])]) {
+    const dimensions: Record<string, string> = {};
+    for (const name of set) {
+      if (name === DIMENSIONS.service) continue;
+      const v = values[name];
+      if (v === undefined || v === '') throw new Error(`metric ${spec.name}: no value for dimension ${name}`);
+      dimensions[name] = v;
+    }
+    const single = target.singleMetric();
+    single.addDimensions(dimensions);
+    single.addMetric(spec.name, spec.unit, value);
+  }
+}
+
+/** The model version a metric names: the registry version, or `none` when no model loaded. */
+export const NO_VERSION = 'none';
+
+/** Which function answered: the model, its registry version and the A/B variant. */
+export interface ServedBy {
+  readonly model: string;
+  /** The registry version; {@link NO_VERSION} when the model could not be loaded. */
+  readonly version: number | string;
+  readonly variant: string;
+}
+
+/** A predict request answered: request count, instances scored, latency and model latency. */
+export function recordPrediction(
+  target: Metrics,
+  by: ServedBy,
+  outcome: { readonly instances: number; readonly latencyMs: number; readonly modelLatencyMs: number },
+): void {
+  const values = { model: by.model, version: String(by.version), variant: by.variant };
+  emit(target, SERVING_METRICS.requests, 1, values);
+  emit(target, SERVING_METRICS.predictions, outcome.instances, values);
+  emit(target, SERVING_METRICS.latency, outcome.latencyMs, values);
+  emit(target, SERVING_METRICS.modelLatency, outcome.modelLatencyMs, values);
+}
+
+/** A predict request answered with an error: by its code, and as a server error when 5xx. */
+export function recordPredictError(
+  target: Metrics,
+  by: ServedBy,
+  outcome: { readonly code: string; readonly status: number; readonly latencyMs: number },
+): void {
+  const values = { model: by.model, version: String(by.version), errorType: outcome.code };
+  emit(target, SERVING_METRICS.requests, 1, values);
+  emit(target, SERVING_METRICS.errors, 1, values);
+  if (outcome.status >= 500) emit(target, SERVING_METRICS.serverErrors, 1, values);
+  emit(target, SERVING_METRICS.latency, outcome.latencyMs, values);
+}
+
+/** A function instance started serving: the cold start and the model's init time. */
+export function recordColdStart(
+  target: Metrics,
+  by: Pick<ServedBy, 'model' | 'version'>,
+  initMs: number,
+): void {
+  const values = { model: by.model, version: String(by.version) };
+  emit(target, SERVING_METRICS.coldStarts, 1, values);
+  emit(target, SERVING_METRICS.initDuration, initMs, values);
+}
+
+/** A cold start that refused to serve: the artifact did not match its registered SHA-256. */
+export function recordIntegrityFailure(target: Metrics, model: string): void {
+  emit(target, SERVING_METRICS.integrityFailures, 1, { model });
+}
+
+/** Capture records delivered and failed (zeros are not emitted). */
+export function recordCapture(target: Metrics, model: string, delivered: number, failed: number): void {
+  if (delivered > 0) emit(target, SERVING_METRICS.captured, delivered, { model });
+  if (failed > 0) emit(target, SERVING_METRICS.captureFailures, failed, { model });
+}
+
+/** Feedback records accepted. */
+export function recordFeedback(target: Metrics, model: string, count = 1): void {
+  emit(target, SERVING_METRICS.feedback, count, { model });
 }

@@ -47,7 +47,8 @@ import { classLabels, regressionTargets, type Task } from './labels.js';
 import { exportLinearModel } from './linear/linear-export.js';
 import { predictLinear, trainLinearModel } from './linear/linear-model.js';
 import { gbdtTrainerSchema, linearTrainerSchema } from './model-config.js';
-import { type ClassLabel, MODEL_INPUT, OUTPUT_PREDICTION, OUTPUT_PROBABILITIES } from './model-contract.js';
+import { type ClassLabel, MODEL_INPUT } from './model-contract.js';
+import { type HeldOutScores, runOnnx } from './onnx-scores.js';
 import { type Split, type SplitOptions, selectRows, splitFrame } from './split.js';
 
 export type TrainerInput = z.input<typeof linearTrainerSchema> | z.input<typeof gbdtTrainerSchema>;
@@ -93,11 +94,7 @@ export interface Evaluation {
   readonly slices?: readonly SliceReport[];
 }
 
-/** Scores of the held-out rows: probabilities row-major [N, K] (classifiers) or predictions [N]. */
-export interface HeldOutScores {
-  readonly probabilities?: Float64Array;
-  readonly predictions?: Float64Array;
-}
+export type { HeldOutScores };
 
 export interface TrainModelResult {
   readonly onnx: Uint8Array;
@@ -264,13 +261,6 @@ function checkLabel(input: TrainModelInput, frame: TrainingFrame, where: string)
     );
   if (input.task === 'regression') regressionTargets(input.label, column);
   else if (where === 'rows') classLabels(input.label, column, input.task);
-}
-
-async function runOnnx(session: ort.InferenceSession, x: Matrix, task: Task): Promise<HeldOutScores> {
-  const out = await session.run({ [MODEL_INPUT]: new ort.Tensor('float64', x.data, [x.rows, x.cols]) });
-  if (task === 'regression')
-    return { predictions: Float64Array.from(out[OUTPUT_PREDICTION]?.data as Float64Array) };
-  return { probabilities: Float64Array.from(out[OUTPUT_PROBABILITIES]?.data as Float64Array) };
 }
 
 /** Per-row latency: the first `count` held-out rows scored one at a time. */

@@ -28,6 +28,7 @@ import type { ModelVersion } from '../../registry/model-version.js';
 import { artifactKey, parseRegisterModelVersion } from '../../registry/model-version.js';
 import type { TrackingStore } from '../../registry/tracking-store.js';
 import { CorruptDataError, MlopsError, NotFoundError, ValidationError } from '../../shared/errors.js';
+import { CHAMPION_ALIAS } from '../../shared/layout.js';
 import type { ObjectStore } from '../../shared/object-store.js';
 import type { TrainedModelConfig } from '../model-config.js';
 import { readModelContract } from '../model-contract.js';
@@ -43,8 +44,8 @@ import type {
 } from './contract.js';
 import { heldOutFrame, loadTrainingFrame } from './dataset.js';
 
-/** The registry alias whose version a candidate must beat. */
-export const CHAMPION_ALIAS = 'champion';
+/** The registry alias whose version a candidate must beat (one home: ../../shared/layout.ts). */
+export { CHAMPION_ALIAS };
 
 /**
  * The champion exists but could not be re-scored (artifact missing or altered, no readable model

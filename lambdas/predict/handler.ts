@@ -1,0 +1,118 @@
+/**
+ * The inference function: one per model, behind API Gateway (REST proxy integration) through the
+ * `live` alias. At init (module scope, top-level await: the bundle is ESM) it loads the model its
+ * Lambda version is pinned to (MODEL_VERSION; empty: the registry's `champion`), verified against
+ * the registry's SHA-256 and warmed up, and records the cold start. A model it cannot serve never
+ * crashes the function: the reason is kept and every request answers it (503 ModelIntegrityError
+ * or ModelNotDeployed), so a bad version is refused while the previous alias target keeps serving.
+ *
+ * The request path is createInferenceApp (../serving/http.ts); this module only wires it: the
+ * registry (../registry/registry.ts env), the online store and the feature views baked into the
+ * bundle (../feature-store/configured-views.ts), the capture stream (CAPTURE_STREAM).
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { configuredViews } from '../feature-store/configured-views.js';
+import { aliasReaderFromEnv, REGISTRY_ENV, registryFromEnv } from '../registry/registry.js';
+import { firehoseCapture } from '../serving/capture.js';
+import { RequestError } from '../serving/contract.js';
+import { ModelIntegrityError } from '../serving/errors.js';
+import { createInferenceApp } from '../serving/http.js';
+import { holdServedModel, loadServedModel } from '../serving/model-loader.js';
+import { onlineFeatureSource } from '../serving/online-features.js';
+import type { LoadedModel, OnlineFeatureSource } from '../serving/ports.js';
+import { scoreRows } from '../serving/scorer.js';
+import { servingEnv } from '../serving/serving-env.js';
+import { documentClient } from '../shared/clients/dynamodb.js';
+import { firehoseClient } from '../shared/clients/firehose.js';
+import { s3Client } from '../shared/clients/s3.js';
+import { ENV } from '../shared/layout.js';
+import { logger } from '../shared/logger.js';
+import { metrics, recordColdStart, recordIntegrityFailure } from '../shared/metrics.js';
+import { S3ObjectStore } from '../shared/object-store.js';
+
+const config = servingEnv(process.env);
+const views = configuredViews();
+
+/** A row of the signature's inputs, all missing: the warm-up scores what encoding makes of it. */
+const warmUp = async (model: LoadedModel): Promise<void> => {
+  await scoreRows(model, [Object.fromEntries(model.signature.inputs.map((input) => [input.name, null]))]);
+};
+
+const served = await holdServedModel(
+  async () => {
+    if (config.error !== undefined) throw config.error;
+    return loadServedModel({
+      registry: registryFromEnv()(),
+      aliases: aliasReaderFromEnv(),
+      artifacts: new S3ObjectStore(s3Client(), process.env[REGISTRY_ENV.artifactBucket] ?? ''),
+      modelName: config.modelName,
+      ...(config.modelVersion === undefined ? {} : { modelVersion: config.modelVersion }),
+      memoryMb: config.memoryMb,
+      warmUp,
+    });
+  },
+  {
+    loaded: (model) => {
+      logger.info('serving model', {
+        model: model.name,
+        version: model.version,
+        sha256: model.sha256,
+        initMs: Math.round(model.initMs),
+      });
+      recordColdStart(metrics, { model: model.name, version: model.version }, model.initMs);
+    },
+    failed: (error) => {
+      logger.error('refusing to serve: the model could not be loaded', { model: config.modelName, error });
+      if (error instanceof ModelIntegrityError) recordIntegrityFailure(metrics, config.modelName);
+    },
+  },
+);
+
+/** Online features for the model loaded (built once per loaded model: its signature says what to read). */
+const sources = new WeakMap<LoadedModel, OnlineFeatureSource>();
+const features: OnlineFeatureSource = {
+  read(keys, nowMs) {
+    const model = served.model();
+    let source = sources.get(model);
+    if (source === undefined) {
+      const tableName = process.env[ENV.onlineTable];
+      source =
+        tableName === undefined || tableName === ''
+          ? {
+              read: () =>
+                Promise.reject(
+                  new RequestError(
+                    'InvalidEntity',
+                    'entity keys are not served here: no online store is configured',
+                    {
+                      instance: 0,
+                      field: 'entity',
+                    },
+                  ),
+                ),
+            }
+          : onlineFeatureSource({
+              documents: documentClient(),
+              tableName,
+              views,
+              signature: model.signature,
+            });
+      sources.set(model, source);
+    }
+    return source.read(keys, nowMs);
+  },
+};
+
+const app = createInferenceApp({
+  modelName: config.modelName,
+  model: served.model,
+  features,
+  capture: firehoseCapture({ firehose: firehoseClient(), streamName: config.captureStream }),
+  metrics,
+  maxBatchInstances: config.maxBatchInstances,
+  captureSampleRate: config.captureSampleRate,
+  views,
+});
+
+export const handler = middy(app).use(injectLambdaContext(logger));

@@ -1,0 +1,23 @@
+/**
+ * Why an inference function refuses to serve: raised while the model loads at cold start, kept by
+ * the handler, and answered to every request as a 503 with the error's `code` (ERROR_STATUS in
+ * ./contract.ts). Names are spelled out (a minifier renames classes).
+ */
+
+/** The function has no model to serve: no version pinned and the registry's `champion` alias unset. */
+export class ModelNotDeployedError extends Error {
+  readonly code = 'ModelNotDeployed' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelNotDeployedError';
+  }
+}
+
+/** The model artifact's SHA-256 is not the one the registry recorded: the function never serves it. */
+export class ModelIntegrityError extends Error {
+  readonly code = 'ModelIntegrityError' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelIntegrityError';
+  }
+}

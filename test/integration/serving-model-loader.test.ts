@@ -1,0 +1,145 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { ModelAliasReader } from '../../lambdas/registry/alias-reader.js';
+import { ModelAliasStore } from '../../lambdas/registry/alias-store.js';
+import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
+import { ModelIntegrityError, ModelNotDeployedError } from '../../lambdas/serving/errors.js';
+import { loadServedModel } from '../../lambdas/serving/model-loader.js';
+import type { LoadedModel } from '../../lambdas/serving/ports.js';
+import { clients } from '../../lambdas/shared/clients.js';
+import { modelPk, versionSk } from '../../lambdas/shared/layout.js';
+import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
+import { encodeRows } from '../../lambdas/training/encoding.js';
+import { MODEL_INPUT, OUTPUT_PROBABILITIES } from '../../lambdas/training/model-contract.js';
+import { loadAssembly } from '../../local/assembly.js';
+import { startLocalStack } from '../../local/local-stack.js';
+import { registerServedModel, servedModelBytes } from '../support/served-model.js';
+
+let registry: ModelRegistryStore;
+let aliases: ModelAliasStore;
+let tableName: string;
+let bucket: string;
+let counter = 0;
+const freshName = () => `served-${++counter}-${Date.now().toString(36)}`;
+
+beforeAll(async () => {
+  const local = await startLocalStack(loadAssembly(inject('assemblyDir')), { prefix: 'serve-load-' });
+  tableName = local.resourceName('ModelRegistryTable');
+  bucket = local.resourceName('ModelRegistryArtifacts');
+  registry = new ModelRegistryStore({
+    documents: clients.documents(),
+    s3: clients.s3(),
+    tableName,
+    artifactBucket: bucket,
+  });
+  aliases = new ModelAliasStore({ documents: clients.documents(), tableName, principal: 'test' });
+});
+
+const load = (
+  modelName: string,
+  extra: { modelVersion?: number; warmUp?: (m: LoadedModel) => Promise<void> } = {},
+) =>
+  loadServedModel({
+    registry,
+    aliases: new ModelAliasReader({ documents: clients.documents(), tableName }),
+    artifacts: new S3ObjectStore(clients.s3(), bucket),
+    modelName,
+    memoryMb: 1769,
+    ...extra,
+  });
+
+describe('loading the served model', () => {
+  it('loads a pinned version: verified digest, contract, signature, one warm-up, a session that scores', async () => {
+    const name = freshName();
+    const v1 = await registerServedModel(registry, bucket, name);
+    await registerServedModel(registry, bucket, name, servedModelBytes(8));
+    const warmed: LoadedModel[] = [];
+    const model = await load(name, { modelVersion: 1, warmUp: async (m) => void warmed.push(m) });
+    expect(model).toMatchObject({ name, version: 1, sha256: v1.artifacts.model.sha256 });
+    expect(model.signature.inputs.map((i) => i.name)).toEqual(['x1', 'x2', 'segment', 'balance']);
+    expect(model.output).toMatchObject({ kind: 'binary' });
+    expect(model.contract.classes).toHaveLength(2);
+    expect(warmed).toHaveLength(1);
+    expect(warmed[0]?.sha256).toBe(v1.artifacts.model.sha256);
+    expect(model.initMs).toBeGreaterThan(0);
+    expect(model.session.inputNames).toEqual([MODEL_INPUT]);
+    await model.session.release();
+  });
+
+  it('serves the champion when no version is pinned, and follows the alias at the next cold start', async () => {
+    const name = freshName();
+    await registerServedModel(registry, bucket, name);
+    const v2 = await registerServedModel(registry, bucket, name, servedModelBytes(9));
+    await aliases.set({ modelName: name, alias: 'champion', version: 2, expectedVersion: null });
+    const first = await load(name);
+    expect(first).toMatchObject({ version: 2, sha256: v2.artifacts.model.sha256 });
+    await first.session.release();
+    await aliases.set({ modelName: name, alias: 'champion', version: 1, expectedVersion: 2 });
+    const second = await load(name);
+    expect(second.version).toBe(1);
+    await second.session.release();
+  });
+
+  it('refuses with ModelNotDeployed when no champion is set or the pinned version does not exist', async () => {
+    const name = freshName();
+    await expect(load(name)).rejects.toBeInstanceOf(ModelNotDeployedError);
+    await registerServedModel(registry, bucket, name);
+    const unset = await load(name).catch((e: unknown) => e);
+    expect(unset).toBeInstanceOf(ModelNotDeployedError);
+    expect(unset).toMatchObject({ code: 'ModelNotDeployed', name: 'ModelNotDeployedError' });
+    expect((unset as Error).message).toMatch(/champion/);
+    await expect(load(name, { modelVersion: 5 })).rejects.toThrow(/no registered version 5/);
+  });
+
+  it('refuses to serve an artifact whose bytes changed after registration, before any warm-up', async () => {
+    const name = freshName();
+    const v1 = await registerServedModel(registry, bucket, name);
+    // Someone rewrites the object at the content-addressed key with other bytes (a valid model, even).
+    await clients
+      .s3()
+      .send(
+        new PutObjectCommand({ Bucket: bucket, Key: v1.artifacts.model.key, Body: servedModelBytes(11) }),
+      );
+    let warmUps = 0;
+    const error = await load(name, { modelVersion: 1, warmUp: async () => void warmUps++ }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ModelIntegrityError);
+    expect(error).toMatchObject({ code: 'ModelIntegrityError', name: 'ModelIntegrityError' });
+    expect((error as Error).message).toContain(`the registry recorded ${v1.artifacts.model.sha256}`);
+    expect(warmUps).toBe(0);
+  });
+
+  it('refuses a version whose record is pinned to another digest than its artifact', async () => {
+    const name = freshName();
+    await registerServedModel(registry, bucket, name);
+    const wrong = 'f'.repeat(64);
+    await clients.documents().send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: modelPk(name), sk: versionSk(1) },
+        UpdateExpression: 'SET artifacts.model.sha256 = :d, artifact.sha256 = :d',
+        ExpressionAttributeValues: { ':d': wrong },
+      }),
+    );
+    await aliases.set({ modelName: name, alias: 'champion', version: 1, expectedVersion: null });
+    const error = await load(name).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelIntegrityError);
+    expect((error as Error).message).toContain(`the registry recorded ${wrong}`);
+  });
+
+  it('gives a session that scores rows encoded by the contract (x1 up, x2 down: positive)', async () => {
+    const name = freshName();
+    await registerServedModel(registry, bucket, name);
+    const model = await load(name, { modelVersion: 1 });
+    const x = encodeRows(model.contract.encoding, [{ x1: 1, x2: -1, segment: 'b', balance: 10 }]);
+    const out = await model.session.run({
+      [MODEL_INPUT]: new ort.Tensor('float64', x.data, [x.rows, x.cols]),
+    });
+    const p = out[OUTPUT_PROBABILITIES]?.data as Float64Array;
+    expect(p[1]).toBeGreaterThan(0.9);
+    await model.session.release();
+  });
+});
