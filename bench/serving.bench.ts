@@ -11,8 +11,8 @@
  *
  * (a) `serving-warm <model> batch <n>`: p50/p99 of the handler `createInferenceApp` returns, called
  *     in process with API Gateway proxy events (parse, validate against the signature, encode,
- *     one ORT run, answer JSON; capture off, metrics flushed each call as `logMetrics` does but
- *     not printed), batch 1 and 100. Peer: onnxruntime Python `InferenceSession.run` alone on the
+ *     one ORT run, answer JSON; capture off; metrics emitted as on Lambda, their EMF bytes counted
+ *     instead of printed), batch 1 and 100; the onnxruntime-node run alone is shown beside it. Peer: onnxruntime Python `InferenceSession.run` alone on the
  *     same encoded rows, same batch. Ratio = ours / peer (it includes everything the peer skips).
  * (b) `serving-http <model>`: autocannon (programmatic, BENCH_CONNECTIONS connections for
  *     BENCH_DURATION s per side) against our HTTP path and FastAPI + onnxruntime under uvicorn
@@ -29,8 +29,9 @@
  * (d) `bundle predict`: lambdas/predict/handler.ts bundled with the function's options (when the
  *     handler exists on this branch), target ≤ 1 MB; `layer onnxruntime arm64`: the layer as
  *     lib/onnxruntime-layer.ts assembles it, unzipped, target ≤ 40 MB.
- * (e) `serving-cost`: a million predictions at the measured warm batch-1 p50 (billed per ms,
- *     rounded up) and SERVING_MEMORY_MB on Lambda arm64 + API Gateway REST, beside an always-on
+ * (e) `serving-cost`: a million predictions at the measured warm batch-1 durations (each billed
+ *     rounded up to the ms, as Lambda bills) and SERVING_MEMORY_MB on Lambda arm64 + API Gateway
+ *     REST + CloudWatch Logs for the EMF bytes the handler printed per request, beside an always-on
  *     SageMaker real-time endpoint's month (prices below, us-east-1).
  *
  * Quick mode: BENCH_QUICK=1 (fewer rows, iterations, rounds and seconds). Each size also takes
@@ -51,9 +52,11 @@ import { createServer } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import autocannon from 'autocannon';
 import { type BuildOptions, build } from 'esbuild';
 import type { LoadedModel } from '../lambdas/serving/ports.js';
+import { clients } from '../lambdas/shared/clients.js';
 import { API_ROUTES } from '../lambdas/shared/layout.js';
 import { encodeRows, type FeatureInput, type RawRow, rowsToFrame } from '../lambdas/training/encoding.js';
 import { runOnnx } from '../lambdas/training/onnx-scores.js';
@@ -74,9 +77,11 @@ const COLD = arg('cold', QUICK ? 3 : 7);
 const GBDT_ROUNDS = arg('trees', 200);
 
 /**
- * Published prices, us-east-1, read 2026-12-03 from https://aws.amazon.com/lambda/pricing/ ,
- * https://aws.amazon.com/api-gateway/pricing/ and https://aws.amazon.com/sagemaker/pricing/
- * (real-time inference, on-demand).
+ * Published prices, us-east-1, on-demand, as of 2026-12-03 (the values issue 11's benchmark brief
+ * states; this run does not fetch them): https://aws.amazon.com/lambda/pricing/ (Arm),
+ * https://aws.amazon.com/api-gateway/pricing/ (REST APIs, first 333 million),
+ * https://aws.amazon.com/cloudwatch/pricing/ (Logs ingestion, standard) and
+ * https://aws.amazon.com/sagemaker/pricing/ (real-time inference; 730 hours a month).
  */
 const PRICES = {
   /** Lambda, Arm, first 6 billion GB-seconds a month. */
@@ -84,6 +89,8 @@ const PRICES = {
   lambdaPerMillionRequests: 0.2,
   /** API Gateway REST API, first 333 million requests a month. */
   apiGatewayRestPerMillion: 3.5,
+  /** CloudWatch Logs ingestion (standard), where the EMF metric documents go. */
+  cloudWatchLogsPerGb: 0.5,
   sageMakerHourly: { 'ml.t3.medium': 0.05, 'ml.m5.large': 0.115 },
   hoursPerMonth: 730,
 } as const;
@@ -175,7 +182,6 @@ if (process.argv[2] === '--serve') {
 }
 
 // ---- main --------------------------------------------------------------------------------------------
-process.env.POWERTOOLS_METRICS_DISABLED = 'true'; // in process: metrics recorded and flushed, not printed
 const python = path.resolve(import.meta.dirname, '..', '.venv', 'bin', 'python');
 const peerScript = path.join(import.meta.dirname, 'peers', 'fastapi_onnx.py');
 if (
@@ -223,7 +229,26 @@ const body = (rows: readonly RawRow[]) =>
     : JSON.stringify({ instances: rows.map((r) => ({ features: featuresOf(r) })) });
 
 // (a) warm handler latency, in process, against onnxruntime Python's session.run.
-const warmP50: Record<string, number> = {};
+/** Per model, batch 1: the mean billed duration and the log bytes (EMF) per request. */
+const warm: Record<string, { billedMs: number; logBytesPerRequest: number }> = {};
+
+/** Runs `work` with process.stdout.write counting bytes instead of writing; returns the count. */
+async function countingStdout(work: () => Promise<void>): Promise<number> {
+  const write = process.stdout.write;
+  let bytes = 0;
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+    const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    callback?.();
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await work();
+  } finally {
+    process.stdout.write = write;
+  }
+  return bytes;
+}
 for (const [kind, { file, model }] of Object.entries(models)) {
   const handler = inferenceHandler(model);
   for (const batch of [1, 100]) {
@@ -237,16 +262,22 @@ for (const [kind, { file, model }] of Object.entries(models)) {
       if (event === undefined) throw new Error('no event');
       return event;
     };
-    for (let i = 0; i < Math.min(50, iterations); i++) await handler(eventAt(i));
     const times: number[] = [];
-    for (let i = 0; i < iterations; i++) {
-      const event = eventAt(i);
-      const t = performance.now();
-      const result = await handler(event);
-      times.push(performance.now() - t);
-      if (result.statusCode !== 200)
-        throw new Error(`the handler answered ${result.statusCode}: ${result.body}`);
-    }
+    // The EMF documents the handler prints (its metrics, as on Lambda) are counted, not shown.
+    const logBytes = await countingStdout(async () => {
+      for (let i = 0; i < Math.min(50, iterations); i++) await handler(eventAt(i));
+      for (let i = 0; i < iterations; i++) {
+        const event = eventAt(i);
+        const t = performance.now();
+        const result = await handler(event);
+        times.push(performance.now() - t);
+        if (result.statusCode !== 200)
+          throw new Error(`the handler answered ${result.statusCode}: ${result.body}`);
+      }
+    });
+    // Lambda bills each invocation rounded up to the millisecond.
+    const billedMs = times.reduce((sum, t) => sum + Math.ceil(t), 0) / times.length;
+    const meanMs = times.reduce((sum, t) => sum + t, 0) / times.length;
     times.sort((a, b) => a - b);
     // onnxruntime-node's run alone on one encoded batch: what of ours is the binding, not the request path.
     const xBatch = encodeRows(model.contract.encoding, requestRows.slice(0, batch));
@@ -268,9 +299,10 @@ for (const [kind, { file, model }] of Object.entries(models)) {
     if (peerRun.status !== 0) throw new Error(`peer run failed: ${peerRun.stderr}`);
     const peer = JSON.parse(peerRun.stdout.trim().split('\n').at(-1) ?? '{}') as { p50: number; p99: number };
     const [p50, p99] = [quantile(times, 0.5), quantile(times, 0.99)];
-    if (batch === 1) warmP50[kind] = p50;
+    if (batch === 1)
+      warm[kind] = { billedMs, logBytesPerRequest: logBytes / (iterations + Math.min(50, iterations)) };
     say(
-      `serving-warm ${kind} batch ${batch} (handler in process, ${iterations} calls): ours p50 ${ms(p50)} ms p99 ${ms(p99)} ms (onnxruntime-node run alone p50 ${ms(quantile(runTimes, 0.5))} ms), peer (onnxruntime Python session.run only) p50 ${ms(peer.p50)} ms p99 ${ms(peer.p99)} ms, ratio p50 ${(p50 / peer.p50).toFixed(2)} p99 ${(p99 / peer.p99).toFixed(2)}`,
+      `serving-warm ${kind} batch ${batch} (handler in process, ${iterations} calls): ours p50 ${ms(p50)} ms p99 ${ms(p99)} ms mean ${ms(meanMs)} ms (onnxruntime-node run alone p50 ${ms(quantile(runTimes, 0.5))} ms), peer (onnxruntime Python session.run only) p50 ${ms(peer.p50)} ms p99 ${ms(peer.p99)} ms, ratio p50 ${(p50 / peer.p50).toFixed(2)} p99 ${(p99 / peer.p99).toFixed(2)}`,
     );
   }
 }
@@ -306,82 +338,180 @@ const stop = (child: ChildProcess) =>
     child.kill('SIGTERM');
   });
 
-const httpBodies = Array.from({ length: 50 }, (_, i) => body([requestRows[i] as RawRow]));
-const predictPath = API_ROUTES.predict.replace('{model}', MODEL_NAME);
+interface Server {
+  readonly url: string;
+  readonly process: ChildProcess;
+}
+
+/**
+ * Loads `ours` and the FastAPI `peer` in turn (never both at once: 2 shared cores) with the same
+ * bodies, after checking both score the first body the same, and prints p99, throughput and the
+ * server's CPU per request (steadier than wall time on a shared machine).
+ */
+async function versus(
+  name: string,
+  modelName: string,
+  bodies: readonly string[],
+  ours: Server,
+  peer: Server,
+) {
+  const predictPath = API_ROUTES.predict.replace('{model}', modelName);
+  const answers = await Promise.all(
+    [ours, peer].map(async ({ url }) => {
+      const response = await fetch(`${url}${predictPath}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: bodies[0] as string,
+      });
+      if (response.status !== 200) throw new Error(`${url}: ${response.status} ${await response.text()}`);
+      return ((await response.json()) as { predictions: { score: number }[] }).predictions[0]?.score ?? NaN;
+    }),
+  );
+  if (!(Math.abs((answers[0] as number) - (answers[1] as number)) < 1e-9))
+    throw new Error(`${name}: the two servers score the same body differently: ${answers.join(' vs ')}`);
+  type Measured = { p99: number; p50: number; rps: number; cpuMsPerRequest: number };
+  const measure = async ({ url, process: server }: Server): Promise<Measured> => {
+    await autocannon({ url: `${url}/v1/health`, connections: 2, amount: 200 });
+    const cpu0 = cpuMs(server);
+    const result = await autocannon({
+      url,
+      connections: CONNECTIONS,
+      duration: DURATION,
+      requests: bodies.map((b) => ({
+        method: 'POST' as const,
+        path: predictPath,
+        headers: { 'content-type': 'application/json' },
+        body: b,
+      })),
+    });
+    if (result.non2xx > 0 || result.errors > 0)
+      throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors under load`);
+    return {
+      p99: result.latency.p99,
+      p50: result.latency.p50,
+      rps: result.requests.average,
+      cpuMsPerRequest: (cpuMs(server) - cpu0) / result.requests.total,
+    };
+  };
+  const o = await measure(ours);
+  const p = await measure(peer);
+  const label = `${name}; autocannon ${CONNECTIONS} connections × ${DURATION} s)`;
+  say(
+    `${label} p99: ours ${o.p99} ms (p50 ${o.p50}), peer (FastAPI + onnxruntime, uvicorn 1 worker) ${p.p99} ms (p50 ${p.p50}), ratio ${(o.p99 / p.p99).toFixed(2)} (target ≤ 0.5: ${o.p99 <= 0.5 * p.p99 ? 'met' : 'NOT met'})`,
+  );
+  say(
+    `${label} throughput: ours ${o.rps.toFixed(0)} req/s, peer ${p.rps.toFixed(0)} req/s, ratio ${(o.rps / p.rps).toFixed(2)} (target ≥ 3: ${o.rps >= 3 * p.rps ? 'met' : 'NOT met'})`,
+  );
+  say(
+    `${label} server CPU per request: ours ${o.cpuMsPerRequest.toFixed(3)} ms, peer ${p.cpuMsPerRequest.toFixed(3)} ms, ratio ${(o.cpuMsPerRequest / p.cpuMsPerRequest).toFixed(2)}`,
+  );
+}
+
+const fastApi = (file: string, port: number, modelName: string): Server => ({
+  url: `http://127.0.0.1:${port}`,
+  process: spawn(python, [peerScript, 'serve', file, String(port), modelName, String(threads)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  }),
+});
+
 let port = 38_000 + Math.floor(Math.random() * 2_000);
+const httpBodies = Array.from({ length: 50 }, (_, i) => body([requestRows[i] as RawRow]));
 for (const [kind, { file }] of Object.entries(models)) {
   const oursPort = port++;
-  const peerPort = port++;
-  const ours = spawn(
-    process.execPath,
-    ['--import', 'tsx', import.meta.filename, '--serve', file, String(oursPort)],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, POWERTOOLS_METRICS_DISABLED: 'false' }, // EMF printed, as on Lambda (to /dev/null)
-    },
-  );
-  const peer = spawn(python, [peerScript, 'serve', file, String(peerPort), MODEL_NAME, String(threads)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const ours: Server = {
+    url: `http://127.0.0.1:${oursPort}`,
+    // EMF printed as on Lambda (here to /dev/null).
+    process: spawn(
+      process.execPath,
+      ['--import', 'tsx', import.meta.filename, '--serve', file, String(oursPort)],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    ),
+  };
+  const peer = fastApi(file, port++, MODEL_NAME);
   try {
-    const base = { ours: `http://127.0.0.1:${oursPort}`, peer: `http://127.0.0.1:${peerPort}` };
-    await Promise.all([waitReady(`${base.ours}/v1/health`, ours), waitReady(`${base.peer}/v1/health`, peer)]);
-    // Same answers first: the same body gives the same scores from both.
-    const answers = await Promise.all(
-      Object.values(base).map(async (url) => {
-        const response = await fetch(`${url}${predictPath}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: httpBodies[0] as string,
-        });
-        if (response.status !== 200) throw new Error(`${url}: ${response.status} ${await response.text()}`);
-        return ((await response.json()) as { predictions: { score: number }[] }).predictions[0]?.score ?? NaN;
-      }),
-    );
-    if (!(Math.abs((answers[0] as number) - (answers[1] as number)) < 1e-9))
-      throw new Error(`the two servers score the same body differently: ${answers.join(' vs ')}`);
-    const load = async (url: string) => {
-      const result = await autocannon({
-        url,
-        connections: CONNECTIONS,
-        duration: DURATION,
-        requests: httpBodies.map((b) => ({
-          method: 'POST' as const,
-          path: predictPath,
-          headers: { 'content-type': 'application/json' },
-          body: b,
-        })),
-      });
-      if (result.non2xx > 0 || result.errors > 0)
-        throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors under load`);
-      return { p99: result.latency.p99, p50: result.latency.p50, rps: result.requests.average };
-    };
-    // Warm both briefly, then measure one after the other (never both at once: 2 shared cores).
-    // CPU seconds each server spends per request are steadier than wall time on a shared machine.
-    type Measured = { p99: number; p50: number; rps: number; cpuMsPerRequest: number };
-    const measured: Record<string, Measured> = {};
-    for (const [side, url] of Object.entries(base)) {
-      const server = side === 'ours' ? ours : peer;
-      await autocannon({ url: `${url}/v1/health`, connections: 2, amount: 200 });
-      const cpu0 = cpuMs(server);
-      const result = await load(url);
-      const requests = result.rps * DURATION;
-      measured[side] = { ...result, cpuMsPerRequest: (cpuMs(server) - cpu0) / requests };
-    }
-    const o = measured.ours as Measured;
-    const p = measured.peer as Measured;
-    const name = `serving-http ${kind} batch 1 (createInferenceApp behind node:http with the adapter's proxy event, not the full local stack; autocannon ${CONNECTIONS} connections × ${DURATION} s)`;
-    say(
-      `${name} p99: ours ${o.p99} ms (p50 ${o.p50}), peer (FastAPI + onnxruntime, uvicorn 1 worker) ${p.p99} ms (p50 ${p.p50}), ratio ${(o.p99 / p.p99).toFixed(2)} (target ≤ 0.5: ${o.p99 <= 0.5 * p.p99 ? 'met' : 'NOT met'})`,
-    );
-    say(
-      `${name} throughput: ours ${o.rps.toFixed(0)} req/s, peer ${p.rps.toFixed(0)} req/s, ratio ${(o.rps / p.rps).toFixed(2)} (target ≥ 3: ${o.rps >= 3 * p.rps ? 'met' : 'NOT met'})`,
-    );
-    say(
-      `${name} server CPU per request: ours ${o.cpuMsPerRequest.toFixed(3)} ms, peer ${p.cpuMsPerRequest.toFixed(3)} ms, ratio ${(o.cpuMsPerRequest / p.cpuMsPerRequest).toFixed(2)}`,
+    await Promise.all([ours, peer].map((s) => waitReady(`${s.url}/v1/health`, s.process)));
+    await versus(
+      `serving-http ${kind} batch 1 (createInferenceApp behind node:http with the adapter's proxy event, not the full local stack`,
+      MODEL_NAME,
+      httpBodies,
+      ours,
+      peer,
     );
   } finally {
-    await Promise.all([stop(ours), stop(peer)]);
+    await Promise.all([stop(ours.process), stop(peer.process)]);
+  }
+}
+
+// (b) through the full local stack: `npm start` (emulator, provisioned stack, the demo model trained
+// and pinned to its function's live alias, the local HTTP adapter invoking the bundled handler) vs
+// FastAPI serving the same model.onnx, read from the emulator's registry bucket.
+if (process.env.BENCH_LOCAL_STACK !== '0') {
+  const startPort = port++;
+  const stack = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(PROJECT_ROOT, 'bin', 'start.ts'), '--port', String(startPort)],
+    { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let peer: Server | undefined;
+  try {
+    const seen = { endpoint: '', url: '', body: '', model: '' };
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`npm start not serving after 600 s:\n${output}`)),
+        600_000,
+      );
+      stack.once('exit', (code) => reject(new Error(`npm start exited (${code}):\n${output}`)));
+      stack.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk;
+        seen.endpoint ||= /\) at (http:\/\/\S+)\s*$/m.exec(output)?.[1] ?? '';
+        seen.url ||= /The inference API is at (http:\/\/\S+)\. Try/.exec(output)?.[1] ?? '';
+        const curl = /\/v1\/models\/([^/]+)\/predict .* -d '(\{"features".*\})'/.exec(output);
+        if (curl !== null) [seen.model, seen.body] = [curl[1] as string, curl[2] as string];
+        if (seen.url && seen.body) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    if (!seen.endpoint) throw new Error(`npm start did not say where its emulator is:\n${output}`);
+    process.env.AWS_ENDPOINT_URL = seen.endpoint;
+    process.env.AWS_REGION ??= 'us-east-1';
+    process.env.AWS_ACCESS_KEY_ID ??= 'test';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+    const s3 = clients.s3();
+    const buckets = (await s3.send(new ListBucketsCommand({}))).Buckets ?? [];
+    const registry = buckets.find((b) => /modelregistryartifacts/i.test(b.Name ?? ''))?.Name;
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: registry, Prefix: `models/${seen.model}/` }),
+    );
+    const key = listed.Contents?.find((o) => o.Key?.endsWith('/model.onnx'))?.Key;
+    if (registry === undefined || key === undefined)
+      throw new Error(`no registered model.onnx of ${seen.model} in the emulator`);
+    const object = await s3.send(new GetObjectCommand({ Bucket: registry, Key: key }));
+    const file = path.join(dir, 'local-stack.onnx');
+    writeFileSync(
+      file,
+      await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
+    peer = fastApi(file, port++, seen.model);
+    await waitReady(`${peer.url}/v1/health`, peer.process);
+    await versus(
+      `serving-http-local-stack ${seen.model} batch 1 (npm start: local HTTP adapter, live alias, the bundled handler, capture at the configured sample rate into the emulator's Firehose; the body npm start prints`,
+      seen.model,
+      [seen.body],
+      { url: seen.url, process: stack },
+      peer,
+    );
+  } finally {
+    if (peer !== undefined) await stop(peer.process);
+    await new Promise<void>((resolve) => {
+      if (stack.exitCode !== null) return resolve();
+      stack.once('exit', () => resolve());
+      stack.kill('SIGINT'); // npm start's Ctrl-C: stops the adapter and the emulator
+    });
   }
 }
 
@@ -415,15 +545,18 @@ try {
   await build(functionBundling(path.join(import.meta.dirname, 'serving-init.ts'), coldDir));
   const CHILD = `
 const t0 = performance.now();
+await import('onnxruntime-node');
+const tOrt = performance.now();
 const { coldStart } = await import(process.env.BENCH_BUNDLE_URL);
 const t1 = performance.now();
 const r = await coldStart(process.env.BENCH_MODEL, ${JSON.stringify(MODEL_NAME)}, ${SERVING_MEMORY_MB}, process.env.BENCH_BODY);
-process.stdout.write('BENCH ' + JSON.stringify({ importMs: t1 - t0, ...r }) + '\\n');
+process.stdout.write('BENCH ' + JSON.stringify({ importMs: t1 - t0, ortImportMs: tOrt - t0, ...r }) + '\\n');
 process.exit(0);
 `;
   for (const [kind, { file }] of Object.entries(models)) {
     const runs: {
       importMs: number;
+      ortImportMs: number;
       loadMs: number;
       firstCallMs: number;
       status: number;
@@ -459,7 +592,7 @@ process.exit(0);
     const init = median(runs.map((r) => r.importMs + r.loadMs));
     const peerInit = median(peers.map((r) => r.importMs + r.loadMs + r.firstRunMs));
     say(
-      `serving-cold-init ${kind} (fresh process: bundle import + loader + warm-up; median of ${COLD}): ours ${ms(init)} ms (import ${ms(median(runs.map((r) => r.importMs)))} + load & warm-up ${ms(median(runs.map((r) => r.loadMs)))}; first request ${ms(median(runs.map((r) => r.firstCallMs)))} ms more; whole process ${ms(median(runs.map((r) => r.processMs)))} ms), peer (Python: import onnxruntime + session + one run) ${ms(peerInit)} ms (whole process ${ms(median(peers.map((r) => r.processMs)))} ms), ratio ${(init / peerInit).toFixed(2)} (target ≤ 250 ms: ${init <= 250 ? 'met' : 'NOT met'})`,
+      `serving-cold-init ${kind} (fresh process: bundle import + loader + warm-up; median of ${COLD}): ours ${ms(init)} ms (import ${ms(median(runs.map((r) => r.importMs)))}, of which onnxruntime-node ${ms(median(runs.map((r) => r.ortImportMs)))}, + load & warm-up ${ms(median(runs.map((r) => r.loadMs)))}; first request ${ms(median(runs.map((r) => r.firstCallMs)))} ms more; whole process ${ms(median(runs.map((r) => r.processMs)))} ms), peer (Python: import onnxruntime ${ms(median(peers.map((r) => r.importMs)))} + session + one run) ${ms(peerInit)} ms (whole process ${ms(median(peers.map((r) => r.processMs)))} ms), ratio ${(init / peerInit).toFixed(2)} (target ≤ 250 ms: ${init <= 250 ? 'met' : 'NOT met'})`,
     );
   }
 
@@ -495,17 +628,18 @@ process.exit(0);
 
 // (e) cost of a million predictions.
 const gb = SERVING_MEMORY_MB / 1024;
-for (const [kind, p50] of Object.entries(warmP50)) {
-  const billedMs = Math.max(1, Math.ceil(p50));
-  const lambda = 1e6 * (billedMs / 1000) * gb * PRICES.lambdaArmPerGbSecond + PRICES.lambdaPerMillionRequests;
-  const total = lambda + PRICES.apiGatewayRestPerMillion;
+for (const [kind, { billedMs, logBytesPerRequest }] of Object.entries(warm)) {
+  const compute = 1e6 * (billedMs / 1000) * gb * PRICES.lambdaArmPerGbSecond;
+  const lambda = compute + PRICES.lambdaPerMillionRequests;
+  const logs = ((1e6 * logBytesPerRequest) / 1024 ** 3) * PRICES.cloudWatchLogsPerGb;
+  const total = lambda + PRICES.apiGatewayRestPerMillion + logs;
   const sagemaker = Object.entries(PRICES.sageMakerHourly)
     .map(([type, hourly]) => {
       const month = hourly * PRICES.hoursPerMonth;
-      return `${type} $${month.toFixed(2)}/month (= ${((month / total) * 1e6).toLocaleString('en-US', { maximumFractionDigits: 0 })} predictions/month at our price)`;
+      return `${type} $${month.toFixed(2)}/month (break-even ${((month / total) * 1e6).toLocaleString('en-US', { maximumFractionDigits: 0 })} predictions/month)`;
     })
     .join(', ');
   say(
-    `serving-cost ${kind} per 1M predictions (batch 1, ${billedMs} ms billed at ${SERVING_MEMORY_MB} MB arm64): ours $${total.toFixed(2)} (duration measured on this machine, not on Lambda; Lambda $${lambda.toFixed(2)} + API Gateway REST $${PRICES.apiGatewayRestPerMillion.toFixed(2)}), peer always-on SageMaker real-time ${sagemaker}`,
+    `serving-cost ${kind} per 1M predictions (batch 1, mean ${billedMs.toFixed(2)} ms billed at ${SERVING_MEMORY_MB} MB arm64, duration measured on this machine, not on Lambda): ours $${total.toFixed(2)} (Lambda compute $${compute.toFixed(2)} + requests $${PRICES.lambdaPerMillionRequests.toFixed(2)} + API Gateway REST $${PRICES.apiGatewayRestPerMillion.toFixed(2)} + CloudWatch Logs for ${logBytesPerRequest.toFixed(0)} B of EMF a request $${logs.toFixed(2)}), peer always-on SageMaker real-time endpoint ${sagemaker}`,
   );
 }
