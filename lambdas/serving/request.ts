@@ -8,6 +8,7 @@
  * Walks only the levels the contract defines (body → instances → features/entity → value), so a
  * deeply nested or huge body costs one JSON.parse and a bounded look, never a recursion.
  */
+import type { ProxyEvent } from './api-gateway.js';
 import {
   type FeedbackRequest,
   MAX_BODY_BYTES,
@@ -16,12 +17,8 @@ import {
   type RequestValue,
 } from './contract.js';
 
-/** What request.ts reads of an API Gateway (REST, v1 proxy) event: its body and headers. */
-export interface BodyEvent {
-  readonly body: string | null;
-  readonly isBase64Encoded?: boolean;
-  readonly headers?: Readonly<Record<string, string | undefined>> | null;
-}
+/** What request.ts reads of an API Gateway (REST, v1) proxy event (./api-gateway.ts): body, headers. */
+export type BodyEvent = Pick<ProxyEvent, 'body'> & Partial<Pick<ProxyEvent, 'isBase64Encoded' | 'headers'>>;
 
 const JSON_MEDIA_TYPE = 'application/json';
 /** Longest request id, outcome string and idempotency key a feedback may carry. */

@@ -7,10 +7,7 @@ import {
   parsePredictRequest,
 } from '../../lambdas/serving/request.js';
 
-const json = (
-  body: unknown,
-  headers: Record<string, string | undefined> = { 'Content-Type': 'application/json' },
-) =>
+const json = (body: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }) =>
   ({
     body: typeof body === 'string' ? body : JSON.stringify(body),
     isBase64Encoded: false,
@@ -47,7 +44,12 @@ describe('parsePredictRequest', () => {
   });
 
   it('refuses a missing or wrong content type with 415', () => {
-    for (const headers of [{}, { 'content-type': 'text/plain' }, { 'content-type': 'application/jsonx' }]) {
+    const wrong: Record<string, string>[] = [
+      {},
+      { 'content-type': 'text/plain' },
+      { 'content-type': 'application/jsonx' },
+    ];
+    for (const headers of wrong) {
       const error = refusal(() => parsePredictRequest(json({ features: { a: 1 } }, headers), 1));
       expect(error).toMatchObject({
         code: 'UnsupportedMediaType',
