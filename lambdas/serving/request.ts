@@ -109,6 +109,51 @@ function unknownKey(object: JsonObject, allowed: readonly string[]): string | un
 
 const INSTANCE_KEYS = ['features', 'entity'] as const;
 
+/**
+ * Checks every feature value is a JSON scalar or null. The parsed object is kept as it is (no
+ * copy): JSON.parse makes every key, `__proto__` included, an own data property.
+ */
+function checkScalars(features: JsonObject, at: number): asserts features is Record<string, RequestValue> {
+  for (const name in features) {
+    if (!Object.hasOwn(features, name)) continue;
+    const v = features[name];
+    if (v !== null && typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'boolean') {
+      throw new RequestError(
+        'InvalidFeatureType',
+        `feature ${JSON.stringify(name.slice(0, 100))} must be a number, string, boolean or null, not ${kindOf(v)}`,
+        { instance: at, field: name },
+      );
+    }
+  }
+}
+
+/** Checks an entity key: at least one name, each value a string or a finite number. */
+function checkEntityKey(
+  entity: JsonObject,
+  at: number,
+  field: string,
+): asserts entity is Record<string, string | number> {
+  let count = 0;
+  for (const name in entity) {
+    if (!Object.hasOwn(entity, name)) continue;
+    const v = entity[name];
+    if (typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) {
+      throw new RequestError(
+        'InvalidEntity',
+        `entity key ${JSON.stringify(name.slice(0, 100))} must be a string or a finite number, not ${kindOf(v)}`,
+        { instance: at, field: name },
+      );
+    }
+    count++;
+  }
+  if (count === 0) {
+    throw new RequestError('InvalidEntity', `${field} must name at least one entity key`, {
+      instance: at,
+      field,
+    });
+  }
+}
+
 /** One instance's shape: features and entity objects of scalar values; `at` is its index (0 for a single-instance body). */
 function readInstance(value: unknown, at: number, path: string): PredictInstance {
   const where = { instance: at };
@@ -142,18 +187,8 @@ function readInstance(value: unknown, at: number, path: string): PredictInstance
         field,
       });
     }
-    const out: Record<string, RequestValue> = Object.create(null);
-    for (const [name, v] of Object.entries(features)) {
-      if (v !== null && typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'boolean') {
-        throw new RequestError(
-          'InvalidFeatureType',
-          `feature ${JSON.stringify(name.slice(0, 100))} must be a number, string, boolean or null, not ${kindOf(v)}`,
-          { ...where, field: name },
-        );
-      }
-      out[name] = v;
-    }
-    instance.features = out;
+    checkScalars(features, at);
+    instance.features = features;
   }
   if (entity !== undefined) {
     const field = prefixed(path, 'entity');
@@ -163,26 +198,8 @@ function readInstance(value: unknown, at: number, path: string): PredictInstance
         field,
       });
     }
-    const out: Record<string, string | number> = Object.create(null);
-    let count = 0;
-    for (const [name, v] of Object.entries(entity)) {
-      if (typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) {
-        throw new RequestError(
-          'InvalidEntity',
-          `entity key ${JSON.stringify(name.slice(0, 100))} must be a string or a finite number, not ${kindOf(v)}`,
-          { ...where, field: name },
-        );
-      }
-      out[name] = v;
-      count++;
-    }
-    if (count === 0) {
-      throw new RequestError('InvalidEntity', `${field} must name at least one entity key`, {
-        ...where,
-        field,
-      });
-    }
-    instance.entity = out;
+    checkEntityKey(entity, at, field);
+    instance.entity = entity;
   }
   return instance;
 }
