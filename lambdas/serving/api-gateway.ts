@@ -2,17 +2,19 @@
  * API Gateway's REST API (v1) Lambda proxy integration shapes: the event API Gateway gives the
  * inference function and the result it expects back. Written here because `@types/aws-lambda` is
  * not among the project's dependencies; field names and meanings are API Gateway's (see "Input
- * format of a Lambda function for proxy integration" in its developer guide). Only what the
- * serving path builds or reads is typed.
+ * format of a Lambda function for proxy integration" in its developer guide): the whole event
+ * the local adapter (local/http-adapter.ts) and the deploy readiness check build. The inference
+ * app reads a structural subset of it (`ProxyEvent` in ./http.ts); a test holds that this event
+ * is assignable to that one.
  */
 
-export interface ProxyEventIdentity {
+export interface ApiGatewayIdentity {
   readonly sourceIp: string;
   readonly userAgent: string | null;
   readonly [field: string]: string | null;
 }
 
-export interface ProxyRequestContext {
+export interface ApiGatewayRequestContext {
   readonly accountId: string;
   readonly apiId: string;
   readonly stage: string;
@@ -23,12 +25,12 @@ export interface ProxyRequestContext {
   readonly httpMethod: string;
   readonly path: string;
   readonly protocol: string;
-  readonly identity: ProxyEventIdentity;
+  readonly identity: ApiGatewayIdentity;
   readonly authorizer: Readonly<Record<string, unknown>> | null;
 }
 
 /** What API Gateway sends the function (REST API, Lambda proxy integration). */
-export interface ProxyEvent {
+export interface ApiGatewayProxyEvent {
   /** The route template, e.g. `/v1/models/{model}/predict`. */
   readonly resource: string;
   /** The request path, e.g. `/v1/models/churn/predict`. */
@@ -40,13 +42,13 @@ export interface ProxyEvent {
   readonly multiValueQueryStringParameters: Readonly<Record<string, readonly string[]>> | null;
   readonly pathParameters: Readonly<Record<string, string>> | null;
   readonly stageVariables: Readonly<Record<string, string>> | null;
-  readonly requestContext: ProxyRequestContext;
+  readonly requestContext: ApiGatewayRequestContext;
   readonly body: string | null;
   readonly isBase64Encoded: boolean;
 }
 
 /** What the function answers. */
-export interface ProxyResult {
+export interface ApiGatewayProxyResult {
   readonly statusCode: number;
   readonly headers?: Readonly<Record<string, string | number | boolean>>;
   readonly multiValueHeaders?: Readonly<Record<string, readonly (string | number | boolean)[]>>;
@@ -55,7 +57,7 @@ export interface ProxyResult {
 }
 
 /** The identity API Gateway reports for an unauthenticated caller at `sourceIp`. */
-export function anonymousIdentity(sourceIp: string, userAgent: string | null): ProxyEventIdentity {
+export function anonymousIdentity(sourceIp: string, userAgent: string | null): ApiGatewayIdentity {
   return {
     accessKey: null,
     accountId: null,
