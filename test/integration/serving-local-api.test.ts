@@ -125,6 +125,9 @@ describe('the inference function behind the local adapter', () => {
       entity: { name: 'customer_id', ids: ['c1', 'c2'] },
       maxBatchInstances: MAX_BATCH,
     };
+    // Version 1 behind live (idempotent when the deploy test ran first).
+    const deployed = await pinModelVersion({ functionName, model: MODEL, version: 1, invokeReadiness });
+    if (deployed.changed) await new Promise((resolve) => setTimeout(resolve, 1_100));
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
