@@ -31,7 +31,7 @@ import { TrackingStore } from '../lambdas/registry/tracking-store.js';
 import type { PredictInstance, PredictResponse } from '../lambdas/serving/contract.js';
 import { pinModelVersion } from '../lambdas/serving/deploy.js';
 import { clients } from '../lambdas/shared/clients.js';
-import { API_ROUTES } from '../lambdas/shared/layout.js';
+import { API_ROUTES, CHAMPION_ALIAS } from '../lambdas/shared/layout.js';
 import { S3ObjectStore } from '../lambdas/shared/object-store.js';
 import { isTrained, type TrainedModelConfig } from '../lambdas/training/model-config.js';
 import type { MlopsConfig } from '../lib/config.js';
@@ -52,8 +52,6 @@ import { localStateDir } from '../local/local-state.js';
 import { runTrainingLocally } from './cli/local-training.js';
 import { outcomeFailed, summarizeOutcome } from './cli/training-executions.js';
 
-/** The alias `npm start` points at the promoted version (what the serving function loads). */
-export const CHAMPION_ALIAS = 'champion';
 /** Who the registry records as having promoted (the CLI's principal against a local stack). */
 const PRINCIPAL = 'local';
 
