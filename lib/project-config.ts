@@ -9,12 +9,18 @@ import { ValidationError } from '../lambdas/shared/errors.js';
 import projectConfig from '../mlops.config.js';
 import { loadConfig, type MlopsConfig, type MlopsConfigInput } from './config.js';
 
-/** Validates `base` (default: this project's mlops.config.ts) with `overrides` on top. */
+/**
+ * Validates `base` (default: this project's mlops.config.ts) with `overrides` on top. Overrides
+ * replace top-level keys, with one coupling: overriding `featureViews` without `models` replaces
+ * the base's models with none, since models name their views (`view:feature`) and the base's would
+ * name views the override took away.
+ */
 export function resolveConfig(overrides: unknown = {}, base: MlopsConfigInput = projectConfig): MlopsConfig {
   const parsed = typeof overrides === 'string' ? parseJsonContext(overrides) : overrides;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new ValidationError('config', 'overrides must be an object of configuration values');
-  return loadConfig({ ...base, ...parsed });
+  const viewsOnly = 'featureViews' in parsed && !('models' in parsed);
+  return loadConfig({ ...base, ...(viewsOnly ? { models: [] } : {}), ...parsed });
 }
 
 /**

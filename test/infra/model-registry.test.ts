@@ -228,7 +228,7 @@ describe('registry events', () => {
     const queueId = /"(ModelRegistryEventFailures[A-Za-z0-9]+)"/.exec(destination)?.[1];
     expect(queueId).toBeDefined();
     const alarms = ofType('AWS::CloudWatch::Alarm').filter(([, r]) =>
-      JSON.stringify(r.Properties?.Dimensions).includes(queueId as string),
+      JSON.stringify(r.Properties?.Dimensions ?? []).includes(queueId as string),
     );
     expect(alarms).toHaveLength(1);
     expect(alarms[0]?.[1].Properties).toMatchObject({

@@ -1,0 +1,519 @@
+/**
+ * `npm start`: the whole lifecycle on this machine, from a fresh clone. Starts the AWS API emulator
+ * (moto; or the one in AWS_ENDPOINT_URL), synthesizes the project's app with its functions bundled
+ * (in a child process: what `cdk deploy` would deploy), provisions it on the emulator, generates the
+ * credit-default demo data (local/demo/credit.ts), ingests it into the offline store and
+ * materializes the online views, runs each trained model's training workflow from its synthesized
+ * state machine, promotes the registered version to Production with the `champion` alias, and
+ * serves the inference API at http://localhost:3000 (the handler behind the local HTTP adapter),
+ * printing what to try. Each step prints its timing. Ctrl-C stops everything it started.
+ *
+ *   npm start                       serve until Ctrl-C
+ *   npm start -- --once             run the flow, make two predictions (raw features, entity key), exit
+ *   npm start -- --port 0           any free port (the URL is printed)
+ *   npm start -- --customers 500    a smaller data set
+ *
+ * Exit codes: 0 done (or stopped by Ctrl-C while serving), 1 a step failed (its error printed).
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { defineFeatureView, type FeatureView } from '../lambdas/feature-store/feature-view.js';
+import { ingestBatch } from '../lambdas/feature-store/ingest.js';
+import { materializeView } from '../lambdas/feature-store/materialize.js';
+import { OnlineStore } from '../lambdas/feature-store/online-store.js';
+import { ModelAliasStore } from '../lambdas/registry/alias-store.js';
+import { ModelRegistryStore } from '../lambdas/registry/registry-store.js';
+import { ModelStageStore } from '../lambdas/registry/stage-store.js';
+import { TrackingStore } from '../lambdas/registry/tracking-store.js';
+import type { PredictInstance, PredictResponse } from '../lambdas/serving/contract.js';
+import { pinModelVersion } from '../lambdas/serving/deploy.js';
+import { clients } from '../lambdas/shared/clients.js';
+import { API_ROUTES, CHAMPION_ALIAS } from '../lambdas/shared/layout.js';
+import { S3ObjectStore } from '../lambdas/shared/object-store.js';
+import { isTrained, type TrainedModelConfig } from '../lambdas/training/model-config.js';
+import type { MlopsConfig } from '../lib/config.js';
+import { resolveConfig } from '../lib/project-config.js';
+import { loadAssembly, synthesizeInChild } from '../local/assembly.js';
+import {
+  CREDIT_VIEWS,
+  type CreditDemoData,
+  type DemoRow,
+  generateCreditDemo,
+  latestFeatures,
+  toJsonLines,
+} from '../local/demo/credit.js';
+import { startEmulator } from '../local/emulator.js';
+import { DEFAULT_SERVE_PORT, servingFunctionsOf, startHttpAdapter } from '../local/http-adapter.js';
+import { type LocalStack, startLocalStack } from '../local/local-stack.js';
+import { localStateDir } from '../local/local-state.js';
+import { runTrainingLocally } from './cli/local-training.js';
+import { outcomeFailed, summarizeOutcome } from './cli/training-executions.js';
+
+/** Who the registry records as having promoted (the CLI's principal against a local stack). */
+const PRINCIPAL = 'local';
+
+export interface StartOptions {
+  readonly once: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly customers: number;
+  readonly seed: number;
+  /** A cloud assembly of this project's app already synthesized with bundling (tests). */
+  readonly assembly?: string;
+}
+
+/** Says what happens, with timings: `[3/9] Ingesting …` then `      done in 1.2 s: …`. */
+class Steps {
+  private index = 0;
+  private readonly started = Date.now();
+  constructor(
+    private readonly total: number,
+    private readonly write: (line: string) => void,
+  ) {}
+
+  async run<T>(title: string, work: () => Promise<T>, done?: (value: T) => string): Promise<T> {
+    this.index++;
+    this.write(`[${this.index}/${this.total}] ${title}…`);
+    const t0 = Date.now();
+    const value = await work();
+    const detail = done?.(value);
+    this.write(`      done in ${seconds(Date.now() - t0)}${detail ? `: ${detail}` : ''}`);
+    return value;
+  }
+
+  elapsed(): string {
+    return seconds(Date.now() - this.started);
+  }
+}
+
+/**
+ * Sends what else writes to stdout (the functions' structured logs and metrics, run in this
+ * process) to `file`, so the terminal shows the steps; returns the writer of the terminal's lines.
+ */
+export function divertStdout(file: string): { readonly line: (text: string) => void; restore(): void } {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const log = createWriteStream(file, { flags: 'w' });
+  const original = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const callback = rest.find((r): r is () => void => typeof r === 'function');
+    return log.write(chunk, callback);
+  }) as typeof process.stdout.write;
+  return {
+    line: (text) => void original(`${text}\n`),
+    restore: () => {
+      process.stdout.write = original;
+      log.end();
+    },
+  };
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Things to undo, last first: the server, stream pollers, the emulator, temporary files. */
+class Cleanup {
+  private readonly undo: { what: string; run: () => Promise<void> | void }[] = [];
+  private running: Promise<void> | undefined;
+
+  add(what: string, run: () => Promise<void> | void): void {
+    this.undo.push({ what, run });
+  }
+
+  /** Runs every undo once (a second call waits for the first); failures are printed, not thrown. */
+  all(log: (line: string) => void): Promise<void> {
+    this.running ??= (async () => {
+      for (const { what, run } of this.undo.reverse()) {
+        try {
+          await run();
+        } catch (error) {
+          log(`warning: could not stop ${what}: ${(error as Error).message}`);
+        }
+      }
+    })();
+    return this.running;
+  }
+}
+
+/** The demo's views from the configuration; a clear error when mlops.config.ts no longer has them. */
+function demoViews(config: MlopsConfig): Map<string, FeatureView> {
+  const views = new Map(config.featureViews.map((v) => [v.name, defineFeatureView(v)]));
+  const missing = Object.values(CREDIT_VIEWS).filter((name) => !views.has(name));
+  if (missing.length > 0)
+    throw new Error(
+      `npm start ingests the credit-default demo, but mlops.config.ts has no view ${missing.join(', ')} ` +
+        '(restore the demo views, or use the mlops CLI with your own data)',
+    );
+  return views;
+}
+
+/** The trained models whose label and features all come from the demo's views. */
+function demoModels(config: MlopsConfig): TrainedModelConfig[] {
+  const demo = new Set<string>(Object.values(CREDIT_VIEWS));
+  const models = config.models
+    .filter(isTrained)
+    .filter((m) => [m.label, ...m.features].every((ref) => demo.has(ref.split(':')[0] as string)));
+  if (models.length === 0)
+    throw new Error('mlops.config.ts trains no model on the demo views (credit-default is the example)');
+  return models;
+}
+
+async function ingest(
+  local: LocalStack,
+  views: ReadonlyMap<string, FeatureView>,
+  data: CreditDemoData,
+): Promise<string> {
+  const store = new S3ObjectStore(clients.s3(), local.resourceName('FeatureStoreOffline'));
+  const counts: string[] = [];
+  for (const [name, rows] of Object.entries(data.rows)) {
+    const body = toJsonLines(rows);
+    const batchId = `demo-${createHash('sha256').update(body).digest('hex').slice(0, 16)}`;
+    const result = await ingestBatch({ view: name, batchId, format: 'jsonl' }, body, { store, views });
+    if (result.rejected > 0)
+      throw new Error(`${result.rejected} of ${result.received} demo rows of ${name} were rejected`);
+    counts.push(`${name} ${result.accepted}`);
+  }
+  return counts.join(', ');
+}
+
+async function materialize(local: LocalStack, views: ReadonlyMap<string, FeatureView>): Promise<string> {
+  const store = new S3ObjectStore(clients.s3(), local.resourceName('FeatureStoreOffline'));
+  const online = new OnlineStore(clients.documents(), local.resourceName('FeatureStoreOnline'));
+  const written: string[] = [];
+  for (const view of views.values()) {
+    if (!view.online) continue;
+    let result = await materializeView(view, { store, online });
+    let records = result.written;
+    while (result.more) {
+      result = await materializeView(view, { store, online });
+      records += result.written;
+    }
+    written.push(`${view.name} ${records} entities`);
+  }
+  return written.join(', ');
+}
+
+interface Trained {
+  readonly model: string;
+  readonly version: number;
+  readonly rocAuc: number | undefined;
+}
+
+async function train(
+  local: LocalStack,
+  model: TrainedModelConfig,
+  log: (line: string) => void,
+): Promise<Trained> {
+  const runner = local.stateMachine(`Training/Pipeline-${model.name}/StateMachine`);
+  const record = await runTrainingLocally(runner, {
+    model: model.name,
+    input: { asOf: new Date().toISOString(), trigger: { kind: 'manual', reason: 'npm start' } },
+    bucket: local.resourceName('ModelRegistryArtifacts'),
+    onStep: (step) => {
+      if (step.type === 'entered') log(`        ${step.state}`);
+      if (step.type === 'failed') log(`        ${step.state} failed: ${step.error} ${step.cause ?? ''}`);
+    },
+  });
+  const run = await trackingOf(local)
+    .getRun(record.runId)
+    .catch(() => undefined);
+  const outcome = summarizeOutcome(record, run);
+  if (record.status !== 'SUCCEEDED' || outcomeFailed(outcome.outcome) || outcome.version === undefined)
+    throw new Error(
+      `training ${model.name} ended ${outcome.outcome ?? record.status}` +
+        `${record.error ? `: ${record.error} ${record.cause ?? ''}` : ''}` +
+        `${outcome.reasons?.length ? `: ${outcome.reasons.join('; ')}` : ''}`,
+    );
+  const version = await registryOf(local).getModelVersion(model.name, outcome.version);
+  return { model: model.name, version: version.version, rocAuc: version.metrics.rocAuc };
+}
+
+function trackingOf(local: LocalStack): TrackingStore {
+  return new TrackingStore({
+    documents: clients.documents(),
+    s3: clients.s3(),
+    tableName: local.resourceName('ModelRegistryTrackingTable'),
+    artifactBucket: local.resourceName('ModelRegistryArtifacts'),
+  });
+}
+
+function registryOf(local: LocalStack): ModelRegistryStore {
+  return new ModelRegistryStore({
+    documents: clients.documents(),
+    s3: clients.s3(),
+    tableName: local.resourceName('ModelRegistryTable'),
+    artifactBucket: local.resourceName('ModelRegistryArtifacts'),
+    trackingTable: local.resourceName('ModelRegistryTrackingTable'),
+  });
+}
+
+/** Staging → Production (gates checked), then `champion` → that version. */
+async function promote(local: LocalStack, config: MlopsConfig, trained: Trained): Promise<void> {
+  const tableName = local.resourceName('ModelRegistryTable');
+  const reason = 'npm start: the demo promotes what it trained';
+  await new ModelStageStore({
+    documents: clients.documents(),
+    tableName,
+    principal: PRINCIPAL,
+    models: config.models,
+  }).transition({
+    modelName: trained.model,
+    version: trained.version,
+    expectedStage: 'Staging',
+    toStage: 'Production',
+    reason,
+  });
+  const aliases = new ModelAliasStore({ documents: clients.documents(), tableName, principal: PRINCIPAL });
+  await aliases.set({
+    modelName: trained.model,
+    alias: CHAMPION_ALIAS,
+    version: trained.version,
+    expectedVersion: (await aliases.current(trained.model, CHAMPION_ALIAS))?.version ?? null,
+    reason,
+  });
+}
+
+/** A request instance of raw features: the customer's latest values of the model's inputs. */
+export function rawFeatureInstance(
+  data: CreditDemoData,
+  model: TrainedModelConfig,
+  customerId: string,
+): Record<string, DemoRow[string]> {
+  const all = latestFeatures(data, customerId);
+  return Object.fromEntries(
+    model.features.map((ref) => {
+      const name = ref.split(':')[1] as string;
+      return [name, all[name] ?? null];
+    }),
+  );
+}
+
+/** The customer the printed examples use, and its requests: raw features, and its entity key. */
+function exampleRequests(data: CreditDemoData, model: TrainedModelConfig) {
+  const customer = EXAMPLE_CUSTOMER;
+  return {
+    customer,
+    raw: { features: rawFeatureInstance(data, model, customer) } satisfies PredictInstance,
+    entity: { entity: { customer_id: customer } } satisfies PredictInstance,
+  };
+}
+
+const EXAMPLE_CUSTOMER = 'c00042';
+
+const predictUrl = (url: string, model: string) =>
+  `${url}${API_ROUTES.predict.replace('{model}', encodeURIComponent(model))}`;
+
+/** What to try, printed once the API serves: curl for both request kinds, health, the CLI. */
+function tryLines(url: string, model: string, example: ReturnType<typeof exampleRequests>): string[] {
+  const curl = (body: PredictInstance) =>
+    `curl -s -X POST ${predictUrl(url, model)} -H 'content-type: application/json' -d '${JSON.stringify(body)}'`;
+  const pairs = (record: Readonly<Record<string, unknown>>) =>
+    Object.entries(record)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+  return [
+    curl(example.raw),
+    curl(example.entity),
+    `curl -s ${url}${API_ROUTES.health}`,
+    `npx mlops predict ${model} --url ${url} --features ${pairs(example.raw.features)}`,
+    `npx mlops predict ${model} --url ${url} --entity customer_id=${example.customer}`,
+  ];
+}
+
+/** One predict request over HTTP; a non-2xx answer is an error with its body. */
+async function predict(url: string, model: string, body: PredictInstance): Promise<PredictResponse> {
+  const response = await fetch(predictUrl(url, model), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`POST ${predictUrl(url, model)} answered ${response.status}: ${text}`);
+  return JSON.parse(text) as PredictResponse;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65_535) throw new InvalidArgumentError('must be a port number 0-65535');
+  return port;
+}
+
+function parseCount(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 10 || n > 200_000)
+    throw new InvalidArgumentError('must be a whole number from 10 to 200000');
+  return n;
+}
+
+function parseSeed(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 2 ** 31 - 1) throw new InvalidArgumentError('must be a whole number');
+  return n;
+}
+
+export async function start(options: StartOptions, out: (line: string) => void): Promise<number> {
+  const cleanup = new Cleanup();
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    out(`\n${signal}: stopping…`);
+    void cleanup.all(out).then(() => process.exit(signal === 'SIGINT' ? 0 : 143));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  const config = resolveConfig();
+  const views = demoViews(config);
+  const models = demoModels(config);
+  const steps = new Steps(9, out);
+  try {
+    const emulator = await steps.run(
+      'Starting the AWS API emulator',
+      () => startEmulator(),
+      (e) => `${e.kind === 'moto' ? `moto server (pid ${e.pid})` : 'AWS_ENDPOINT_URL'} at ${e.endpoint}`,
+    );
+    cleanup.add('the emulator', () => emulator.stop());
+    // Every client (lambdas/shared/clients.ts) reads these when first built, i.e. from here on.
+    process.env.AWS_ENDPOINT_URL = emulator.endpoint;
+    process.env.AWS_REGION ??= 'us-east-1';
+    process.env.AWS_ACCESS_KEY_ID ??= 'test';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+
+    const given = options.assembly;
+    const assembly = await steps.run(
+      given === undefined
+        ? `Synthesizing stack ${config.stackName} with its functions bundled`
+        : `Reading the synthesized stack in ${given}`,
+      async () => (given === undefined ? synthesizeInChild({}) : loadAssembly(given)),
+      (a) => `${Object.keys(a.stacks[0]?.template.Resources ?? {}).length} resources`,
+    );
+    if (given === undefined)
+      cleanup.add('the synthesized assembly', () => rmSync(assembly.dir, { recursive: true, force: true }));
+
+    const local = await steps.run(
+      'Provisioning it on the emulator',
+      () => startLocalStack(assembly),
+      (l) =>
+        `${Object.keys(l.provisioned.buckets).length} buckets, ${Object.keys(l.provisioned.tables).length} tables, ${l.lambdas.logicalIds.length} functions`,
+    );
+
+    const data = await steps.run(
+      `Generating the credit-default demo data (${options.customers} customers, 6 months, seed ${options.seed})`,
+      async () => generateCreditDemo({ customers: options.customers, seed: options.seed }),
+      (d) =>
+        `${Object.entries(d.rows)
+          .map(([view, rows]) => `${view} ${rows.length} rows`)
+          .join(', ')}; default rate ${(d.defaultRate * 100).toFixed(1)} %`,
+    );
+    await steps.run(
+      'Ingesting it into the offline store',
+      () => ingest(local, views, data),
+      (c) => c,
+    );
+    await steps.run(
+      'Materializing the online views',
+      () => materialize(local, views),
+      (c) => c,
+    );
+
+    const trained: Trained[] = [];
+    await steps.run(
+      `Training ${models.map((m) => m.name).join(', ')} (the training state machine, from the template)`,
+      async () => {
+        for (const model of models) trained.push(await train(local, model, out));
+      },
+      () =>
+        trained
+          .map((t) => `${t.model} v${t.version} (ROC-AUC ${t.rocAuc?.toFixed(3) ?? 'n/a'}, Staging)`)
+          .join(', '),
+    );
+    await steps.run(
+      `Promoting to Production, alias ${CHAMPION_ALIAS}`,
+      async () => {
+        for (const t of trained) await promote(local, config, t);
+      },
+      () => trained.map((t) => `${t.model} v${t.version}`).join(', '),
+    );
+
+    const served = models[0] as TrainedModelConfig;
+    const adapter = await steps.run(
+      `Serving the inference API (${served.name} v${trained[0]?.version} pinned to its function's live alias)`,
+      async () => {
+        const functions = servingFunctionsOf(local.stack, local.provisioned);
+        for (const t of trained) {
+          const functionName = functions[t.model];
+          if (functionName === undefined)
+            throw new Error(`the synthesized stack has no inference function for ${t.model}`);
+          await pinModelVersion({
+            functionName,
+            model: t.model,
+            version: t.version,
+            invokeReadiness: (fn, qualifier, event) => local.lambdas.invokeVersion(fn, qualifier, event),
+          });
+        }
+        return startHttpAdapter({
+          lambdas: local.lambdas,
+          functions,
+          port: options.port,
+          host: options.host,
+          onFunctionError: (error, model) => out(`${model}: ${error.name}: ${error.message}`),
+        });
+      },
+      (a) => a.url,
+    );
+    cleanup.add('the inference API', () => adapter.close());
+
+    const example = exampleRequests(data, served);
+    out('');
+    out(`Ready in ${steps.elapsed()}. The inference API is at ${adapter.url}. Try:`);
+    for (const line of tryLines(adapter.url, served.name, example)) out(`  ${line}`);
+    out('');
+    if (options.once) {
+      const raw = await predict(adapter.url, served.name, example.raw);
+      out(`prediction (raw features of ${example.customer}): ${JSON.stringify(raw)}`);
+      const byEntity = await predict(adapter.url, served.name, example.entity);
+      out(
+        `prediction (entity ${example.customer}, features from the online store): ${JSON.stringify(byEntity)}`,
+      );
+      await cleanup.all(out);
+      return 0;
+    }
+    out('Ctrl-C stops everything.');
+    await new Promise<never>(() => {});
+    return 0;
+  } catch (error) {
+    // Stopped by a signal: what failed failed because its emulator went away.
+    if (stopping) {
+      await cleanup.all(out);
+      return 0;
+    }
+    out(`error: ${(error as Error).message}`);
+    await cleanup.all(out);
+    return 1;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+const program = new Command('npm start')
+  .description('the whole lifecycle locally: emulator, stack, demo data, training, promotion, serving')
+  .option('--once', 'run the flow, make a prediction and exit', false)
+  .option('--port <port>', 'HTTP port of the inference API (0: any free port)', parsePort, DEFAULT_SERVE_PORT)
+  .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .option('--customers <n>', 'customers in the demo data', parseCount, 2000)
+  .option('--seed <n>', 'seed of the demo data', parseSeed, 7)
+  .option('--assembly <dir>', "use this cloud assembly of the project's app (synthesized with bundling)");
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  program.parse();
+  const logFile = path.join(localStateDir(), 'start-functions.log');
+  const terminal = divertStdout(logFile);
+  terminal.line(`(the functions' logs go to ${path.relative(process.cwd(), logFile)})`);
+  const code = await start(program.opts<StartOptions>(), terminal.line);
+  terminal.restore();
+  process.exit(code);
+}
