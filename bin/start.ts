@@ -112,7 +112,7 @@ export function divertStdout(file: string): { readonly line: (text: string) => v
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Things to undo, last first: the server, stream pollers, the emulator, temporary files. */
+/** Things to undo, last first: the HTTP server, the synthesized assembly, the emulator. */
 class Cleanup {
   private readonly undo: { what: string; run: () => Promise<void> | void }[] = [];
   private running: Promise<void> | undefined;
@@ -460,6 +460,12 @@ export async function start(options: StartOptions, out: (line: string) => void):
           port: options.port,
           host: options.host,
           onFunctionError: (error, model) => out(`${model}: ${error.name}: ${error.message}`),
+        }).catch((error: NodeJS.ErrnoException) => {
+          throw error.code === 'EADDRINUSE'
+            ? new Error(
+                `port ${options.port} is in use; pick another with: npm start -- --port <port> (0: any free port)`,
+              )
+            : error;
         });
       },
       (a) => a.url,
