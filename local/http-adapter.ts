@@ -18,11 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetAliasCommand, type GetAliasCommandOutput } from '@aws-sdk/client-lambda';
-import {
-  type ApiGatewayProxyEvent,
-  type ApiGatewayProxyResult,
-  anonymousIdentity,
-} from '../lambdas/serving/api-gateway.js';
+import { anonymousIdentity, type ProxyEvent, type ProxyResult } from '../lambdas/serving/api-gateway.js';
 import type { ErrorBody, ErrorCode } from '../lambdas/serving/contract.js';
 import { clients } from '../lambdas/shared/clients.js';
 import { API_ROUTES, ENV, SERVING_ALIAS } from '../lambdas/shared/layout.js';
@@ -156,7 +152,7 @@ export function proxyEvent(
   route: Route,
   requestId: string,
   sourceIp: string,
-): ApiGatewayProxyEvent {
+): ProxyEvent {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (const [name, values] of Object.entries(request.headers)) {
@@ -201,9 +197,9 @@ export function proxyEvent(
   };
 }
 
-function isProxyResult(value: unknown): value is ApiGatewayProxyResult {
+function isProxyResult(value: unknown): value is ProxyResult {
   if (value === null || typeof value !== 'object') return false;
-  const result = value as Partial<ApiGatewayProxyResult>;
+  const result = value as Partial<ProxyResult>;
   return (
     Number.isInteger(result.statusCode) &&
     (result.body === undefined || typeof result.body === 'string') &&
@@ -223,7 +219,7 @@ function writeError(
   response.end(JSON.stringify(body));
 }
 
-function writeResult(response: ServerResponse, result: ApiGatewayProxyResult, requestId: string): void {
+function writeResult(response: ServerResponse, result: ProxyResult, requestId: string): void {
   const headers: Record<string, string | string[]> = { 'x-amzn-requestid': requestId };
   for (const [name, value] of Object.entries(result.headers ?? {}))
     headers[name.toLowerCase()] = String(value);

@@ -4,17 +4,16 @@
  * not among the project's dependencies; field names and meanings are API Gateway's (see "Input
  * format of a Lambda function for proxy integration" in its developer guide): the whole event
  * the local adapter (local/http-adapter.ts) and the deploy readiness check build. The inference
- * app reads a structural subset of it (`ProxyEvent` in ./http.ts); a test holds that this event
- * is assignable to that one.
+ * app's own `ProxyEvent` (./http.ts) is a subset picked from this one.
  */
 
-export interface ApiGatewayIdentity {
+export interface ProxyEventIdentity {
   readonly sourceIp: string;
   readonly userAgent: string | null;
   readonly [field: string]: string | null;
 }
 
-export interface ApiGatewayRequestContext {
+export interface ProxyRequestContext {
   readonly accountId: string;
   readonly apiId: string;
   readonly stage: string;
@@ -25,12 +24,12 @@ export interface ApiGatewayRequestContext {
   readonly httpMethod: string;
   readonly path: string;
   readonly protocol: string;
-  readonly identity: ApiGatewayIdentity;
+  readonly identity: ProxyEventIdentity;
   readonly authorizer: Readonly<Record<string, unknown>> | null;
 }
 
 /** What API Gateway sends the function (REST API, Lambda proxy integration). */
-export interface ApiGatewayProxyEvent {
+export interface ProxyEvent {
   /** The route template, e.g. `/v1/models/{model}/predict`. */
   readonly resource: string;
   /** The request path, e.g. `/v1/models/churn/predict`. */
@@ -42,13 +41,13 @@ export interface ApiGatewayProxyEvent {
   readonly multiValueQueryStringParameters: Readonly<Record<string, readonly string[]>> | null;
   readonly pathParameters: Readonly<Record<string, string>> | null;
   readonly stageVariables: Readonly<Record<string, string>> | null;
-  readonly requestContext: ApiGatewayRequestContext;
+  readonly requestContext: ProxyRequestContext;
   readonly body: string | null;
   readonly isBase64Encoded: boolean;
 }
 
 /** What the function answers. */
-export interface ApiGatewayProxyResult {
+export interface ProxyResult {
   readonly statusCode: number;
   readonly headers?: Readonly<Record<string, string | number | boolean>>;
   readonly multiValueHeaders?: Readonly<Record<string, readonly (string | number | boolean)[]>>;
@@ -57,7 +56,7 @@ export interface ApiGatewayProxyResult {
 }
 
 /** The identity API Gateway reports for an unauthenticated caller at `sourceIp`. */
-export function anonymousIdentity(sourceIp: string, userAgent: string | null): ApiGatewayIdentity {
+export function anonymousIdentity(sourceIp: string, userAgent: string | null): ProxyEventIdentity {
   return {
     accessKey: null,
     accountId: null,

@@ -22,14 +22,10 @@ import {
 import { lambdaClient } from '../shared/clients/lambda.js';
 import { MlopsError, ValidationError } from '../shared/errors.js';
 import { API_ROUTES, ENV, SERVING_ALIAS } from '../shared/layout.js';
-import { type ApiGatewayProxyEvent, anonymousIdentity } from './api-gateway.js';
+import { anonymousIdentity, type ProxyEvent } from './api-gateway.js';
 
 /** Invokes a published version of the function with an API Gateway proxy event; resolves with its result. */
-export type InvokeVersion = (
-  functionName: string,
-  version: string,
-  event: ApiGatewayProxyEvent,
-) => Promise<unknown>;
+export type InvokeVersion = (functionName: string, version: string, event: ProxyEvent) => Promise<unknown>;
 
 /** {@link InvokeVersion} through Lambda's Invoke (a deployed function). */
 export function invokeWithLambda(lambda: LambdaClient = lambdaClient()): InvokeVersion {
@@ -91,7 +87,7 @@ export class DeploymentRefusedError extends MlopsError {
 }
 
 /** The event API Gateway sends for `GET /v1/health`: the readiness check. */
-export function healthCheckEvent(requestId: string = randomUUID()): ApiGatewayProxyEvent {
+export function healthCheckEvent(requestId: string = randomUUID()): ProxyEvent {
   return {
     resource: API_ROUTES.health,
     path: API_ROUTES.health,
