@@ -31,7 +31,7 @@ import { TrackingStore } from '../lambdas/registry/tracking-store.js';
 import type { PredictInstance, PredictResponse } from '../lambdas/serving/contract.js';
 import { pinModelVersion } from '../lambdas/serving/deploy.js';
 import { clients } from '../lambdas/shared/clients.js';
-import { API_ROUTES } from '../lambdas/shared/layout.js';
+import { API_ROUTES, CHAMPION_ALIAS } from '../lambdas/shared/layout.js';
 import { S3ObjectStore } from '../lambdas/shared/object-store.js';
 import { isTrained, type TrainedModelConfig } from '../lambdas/training/model-config.js';
 import type { MlopsConfig } from '../lib/config.js';
@@ -52,8 +52,6 @@ import { localStateDir } from '../local/local-state.js';
 import { runTrainingLocally } from './cli/local-training.js';
 import { outcomeFailed, summarizeOutcome } from './cli/training-executions.js';
 
-/** The alias `npm start` points at the promoted version (what the serving function loads). */
-export const CHAMPION_ALIAS = 'champion';
 /** Who the registry records as having promoted (the CLI's principal against a local stack). */
 const PRINCIPAL = 'local';
 
@@ -114,7 +112,7 @@ export function divertStdout(file: string): { readonly line: (text: string) => v
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Things to undo, last first: the server, stream pollers, the emulator, temporary files. */
+/** Things to undo, last first: the HTTP server, the synthesized assembly, the emulator. */
 class Cleanup {
   private readonly undo: { what: string; run: () => Promise<void> | void }[] = [];
   private running: Promise<void> | undefined;
@@ -462,6 +460,12 @@ export async function start(options: StartOptions, out: (line: string) => void):
           port: options.port,
           host: options.host,
           onFunctionError: (error, model) => out(`${model}: ${error.name}: ${error.message}`),
+        }).catch((error: NodeJS.ErrnoException) => {
+          throw error.code === 'EADDRINUSE'
+            ? new Error(
+                `port ${options.port} is in use; pick another with: npm start -- --port <port> (0: any free port)`,
+              )
+            : error;
         });
       },
       (a) => a.url,

@@ -70,6 +70,8 @@ describe('npm start', () => {
     expect(raw.predictions[0]?.score).toBeLessThan(1);
     const entity = printed(run.stdout, 'entity');
     expect(entity.predictions[0]?.featureAges).toBeDefined();
+    // The raw features printed are the customer's latest, which the online store holds: same score.
+    expect(entity.predictions[0]?.score).toBe(raw.predictions[0]?.score);
     expect(run.stdout).toMatch(/curl .*\/v1\/models\/credit-default\/predict/);
   }, 300_000);
 
