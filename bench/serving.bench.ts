@@ -732,6 +732,6 @@ for (const [kind, { billedMs, logBytesPerRequest }] of Object.entries(warm)) {
     })
     .join(', ');
   say(
-    `serving-cost ${kind} per 1M predictions (batch 1, mean ${billedMs.toFixed(2)} ms billed at ${SERVING_MEMORY_MB} MB arm64, duration measured on this machine, not on Lambda): ours $${total.toFixed(2)} (Lambda compute $${compute.toFixed(2)} + requests $${PRICES.lambdaPerMillionRequests.toFixed(2)} + API Gateway REST $${PRICES.apiGatewayRestPerMillion.toFixed(2)} + CloudWatch Logs for ${logBytesPerRequest.toFixed(0)} B of EMF a request $${logs.toFixed(2)} + Firehose capture at sample rate ${config.serving.captureSampleRate} $${capture.toFixed(2)}), peer always-on SageMaker real-time endpoint ${sagemaker}`,
+    `serving-cost ${kind} per 1M predictions (batch 1, mean ${billedMs.toFixed(2)} ms billed at ${SERVING_MEMORY_MB} MB arm64, duration measured on this machine with capture off, not on Lambda, where a captured request also waits for its Firehose put): ours $${total.toFixed(2)} (Lambda compute $${compute.toFixed(2)} + requests $${PRICES.lambdaPerMillionRequests.toFixed(2)} + API Gateway REST $${PRICES.apiGatewayRestPerMillion.toFixed(2)} + CloudWatch Logs for ${logBytesPerRequest.toFixed(0)} B of EMF a request $${logs.toFixed(2)} + Firehose capture at sample rate ${config.serving.captureSampleRate} $${capture.toFixed(2)}), peer always-on SageMaker real-time endpoint ${sagemaker}`,
   );
 }
