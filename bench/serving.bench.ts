@@ -57,6 +57,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -196,7 +197,7 @@ if (process.argv[2] === '--serve') {
     });
   });
   server.keepAliveTimeout = 60_000;
-  server.listen(port, '127.0.0.1', () => process.stderr.write(`ready ${port}\n`));
+  server.listen(port, '127.0.0.1');
   await new Promise(() => {});
 }
 
@@ -467,10 +468,20 @@ const fastApi = (file: string, port: number, modelName: string): Server => ({
   }),
 });
 
-let port = 38_000 + Math.floor(Math.random() * 2_000);
+/** A port nothing listens on now (the machine is shared: fixed ports collide). */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+
 const httpBodies = Array.from({ length: 50 }, (_, i) => body([requestRows[i] as RawRow]));
 for (const [kind, { file }] of Object.entries(models)) {
-  const oursPort = port++;
+  const oursPort = await freePort();
   const ours: Server = {
     url: `http://127.0.0.1:${oursPort}`,
     // EMF printed as on Lambda (here to /dev/null).
@@ -482,7 +493,7 @@ for (const [kind, { file }] of Object.entries(models)) {
       },
     ),
   };
-  const peer = fastApi(file, port++, MODEL_NAME);
+  const peer = fastApi(file, await freePort(), MODEL_NAME);
   try {
     await Promise.all([ours, peer].map((s) => waitReady(`${s.url}/v1/health`, s.process)));
     await versus(
@@ -568,10 +579,9 @@ async function handlerColdInit(modelName: string, requestBody: string): Promise<
 // and pinned to its function's live alias, the local HTTP adapter invoking the bundled handler) vs
 // FastAPI serving the same model.onnx, read from the emulator's registry bucket.
 if (process.env.BENCH_LOCAL_STACK !== '0') {
-  const startPort = port++;
   const stack = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(PROJECT_ROOT, 'bin', 'start.ts'), '--port', String(startPort)],
+    ['--import', 'tsx', path.join(PROJECT_ROOT, 'bin', 'start.ts'), '--port', '0'],
     { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let peer: Server | undefined;
@@ -616,7 +626,7 @@ if (process.env.BENCH_LOCAL_STACK !== '0') {
       file,
       await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
     );
-    peer = fastApi(file, port++, seen.model);
+    peer = fastApi(file, await freePort(), seen.model);
     await waitReady(`${peer.url}/v1/health`, peer.process);
     await versus(
       `serving-http-local-stack ${seen.model} batch 1 (npm start: local HTTP adapter, live alias, the bundled handler, capture at the configured sample rate into the emulator's Firehose; the body npm start prints`,
