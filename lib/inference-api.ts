@@ -19,10 +19,10 @@
  * - Each function version is pinned to one registry version by its configuration (ENV.modelVersion;
  *   empty on the version `cdk deploy` publishes: it serves the registry's `champion`).
  */
-import { Duration, type RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, type RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -168,9 +168,8 @@ export class InferenceApi extends Construct {
       restApiName: `${stack.stackName}-inference`,
       description: 'serverless-mlops inference API: predict and feedback per served model',
       endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
-      // Access and execution logs need the account's API Gateway CloudWatch role.
-      cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: props.removalPolicy,
+      // The account's CloudWatch role is set below, with an inline policy (no AWS managed policy).
+      cloudWatchRole: false,
       deployOptions: {
         stageName: 'prod',
         throttlingRateLimit: serving.throttle.rateLimit,
@@ -193,6 +192,45 @@ export class InferenceApi extends Construct {
         tracingEnabled: serving.tracing,
       },
     });
+    // Access and execution logs need the account's API Gateway CloudWatch role (an account-wide
+    // setting: it serves every REST API of the account and region, so its logs scope is theirs).
+    const logsRole = new iam.Role(this, 'CloudWatchRole', {
+      assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+      description: "API Gateway's account-level role for access and execution logs",
+      inlinePolicies: {
+        logs: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              actions: [
+                'logs:CreateLogGroup',
+                'logs:CreateLogStream',
+                'logs:DescribeLogGroups',
+                'logs:DescribeLogStreams',
+                'logs:PutLogEvents',
+              ],
+              resources: [
+                stack.formatArn({
+                  service: 'logs',
+                  resource: 'log-group',
+                  resourceName: '*',
+                  arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+                }),
+              ],
+            }),
+          ],
+        }),
+      },
+    });
+    logsRole.applyRemovalPolicy(props.removalPolicy);
+    const account = new apigw.CfnAccount(this, 'Account', { cloudWatchRoleArn: logsRole.roleArn });
+    account.applyRemovalPolicy(props.removalPolicy);
+    this.api.deploymentStage.node.addDependency(account);
+    acknowledge(logsRole, {
+      id: 'IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*]',
+      reason:
+        "API Gateway's account-level logging role writes execution logs (API-Gateway-Execution-Logs_<api>/<stage>) and access logs of every REST API of this account and region; the setting is account-wide, so its scope is too.",
+    });
+
     for (const [type, code] of GATEWAY_ERRORS) {
       this.api.addGatewayResponse(`Error-${code}`, {
         type,
@@ -572,11 +610,6 @@ export class InferenceApi extends Construct {
         reason: iamAuth
           ? 'Callers are AWS principals authorized with SigV4 (IAM authorization), not Cognito users.'
           : 'Callers present an API key of the usage plan (configuration serving.auth = apiKey), not Cognito tokens.',
-      },
-      {
-        id: 'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-        reason:
-          "API Gateway's account-level role for access and execution logs: the AWS managed policy is the one the service documents for it.",
       },
     );
     const health = this.api.root.resourceForPath(API_ROUTES.health).node.tryFindChild('GET');

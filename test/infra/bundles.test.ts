@@ -29,9 +29,9 @@ const BUDGET_KIB: Record<string, number> = {
   'unpack-sagemaker-model': 500,
   // Measured 2026-12-02: about 39 KiB.
   'training-trigger': 60,
-  // Issue 11's target for the inference function (onnxruntime-node comes from the layer): 1 MB.
-  // Not yet measured: lower it to measured + 20% once the handler lands.
-  predict: 1024,
+  // Measured 2026-12-03: 335 KiB (request path, registry reads, online store, Firehose capture;
+  // onnxruntime-node comes from the layer). Issue 11's ceiling is 1 MB.
+  predict: 400,
 };
 
 describe('Lambda bundles', () => {
@@ -47,7 +47,8 @@ describe('Lambda bundles', () => {
 
   it('bundles every function of the stack, each with a budget', () => {
     expect(bundles.length).toBeGreaterThan(0);
-    expect(bundles.map((b) => b.name).sort()).toEqual(Object.keys(BUDGET_KIB).sort());
+    // One function per served model shares the predict entry.
+    expect([...new Set(bundles.map((b) => b.name))].sort()).toEqual(Object.keys(BUDGET_KIB).sort());
   });
 
   it('keeps each bundle within its size budget', () => {

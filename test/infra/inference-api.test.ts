@@ -217,6 +217,22 @@ describe('InferenceApi with IAM authorization (the default)', () => {
     expect(text(access.DestinationArn)).toContain('InferenceAccessLogs');
   });
 
+  it('sets the account logging role with an inline logs policy, no AWS managed policy', () => {
+    for (const [id, role] of ofType(resources, 'AWS::IAM::Role'))
+      expect(role.Properties?.ManagedPolicyArns, id).toBeUndefined();
+    const [[, account]] = ofType(resources, 'AWS::ApiGateway::Account') as [[string, Resource]];
+    const roleId =
+      (account.Properties?.CloudWatchRoleArn as { 'Fn::GetAtt'?: [string] } | undefined)?.[
+        'Fn::GetAtt'
+      ]?.[0] ?? '';
+    const policies = (resources[roleId]?.Properties?.Policies ?? []) as {
+      PolicyDocument: { Statement: Json[] };
+    }[];
+    const [statement] = policies.flatMap((p) => p.PolicyDocument.Statement);
+    expect(statement?.Action).toEqual(expect.arrayContaining(['logs:CreateLogStream', 'logs:PutLogEvents']));
+    expect(text(statement?.Resource)).toContain(':log-group:*');
+  });
+
   it('captures through one encrypted Firehose stream per model into the capture bucket, 60 s / 5 MiB', () => {
     const streams = ofType(resources, 'AWS::KinesisFirehose::DeliveryStream');
     expect(streams).toHaveLength(2);

@@ -1,15 +1,25 @@
 /**
- * The serving metric contract (issue 11, item 6): what the inference functions emit
- * (lambdas/shared/metric-names.ts SERVING_METRICS: name, unit, dimension sets) is what
- * InferenceApi's `metricXxx()` methods read, so alarms and dashboards never watch an empty metric.
+ * The serving metric contract (issue 11, item 6): what the inference functions emit (the recorders
+ * of lambdas/shared/metrics.ts, EMF printed to stdout) is what InferenceApi's `metricXxx()` methods
+ * read — namespace, name, unit and every dimension with its value — so alarms and dashboards never
+ * watch an empty metric. test/unit/serving-metrics.test.ts holds the recorders to SERVING_METRICS.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { SERVICES, SERVING_METRICS, type ServingMetric } from '../../lambdas/shared/metric-names.js';
+import {
+  createMetrics,
+  recordCapture,
+  recordColdStart,
+  recordFeedback,
+  recordIntegrityFailure,
+  recordPredictError,
+  recordPrediction,
+} from '../../lambdas/shared/metrics.js';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
 import type { InferenceApi } from '../../lib/inference-api.js';
 import { NO_BUNDLING } from '../support/no-bundling.js';
@@ -21,6 +31,68 @@ const MODEL = 'churn';
 function emittedSets(key: ServingMetric): string[] {
   const spec = SERVING_METRICS[key];
   return [spec.dimensions, ...('rollups' in spec ? spec.rollups : [])].map((s) => [...s].sort().join());
+}
+
+interface EmfDoc {
+  readonly _aws: {
+    CloudWatchMetrics: {
+      Namespace: string;
+      Dimensions: string[][];
+      Metrics: { Name: string; Unit: string }[];
+    }[];
+  };
+  readonly [key: string]: unknown;
+}
+
+/** One emitted metric as CloudWatch identifies it: namespace, name, unit, dimensions with values. */
+function identity(
+  namespace: string,
+  name: string,
+  unit: string | undefined,
+  dimensions: Record<string, string>,
+) {
+  const sorted = Object.entries(dimensions).sort(([a], [b]) => a.localeCompare(b));
+  return JSON.stringify([namespace, name, unit, sorted]);
+}
+
+/** Everything the serving recorders emit for model MODEL (version 4, variant default), as identities. */
+function emittedByRecorders(): Set<string> {
+  const chunks: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array) => {
+    chunks.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write);
+  try {
+    const metrics = createMetrics({ namespace: NAMESPACE, serviceName: SERVICES.inference });
+    const by = { model: MODEL, version: 4, variant: 'default' };
+    recordPrediction(metrics, by, { instances: 5, latencyMs: 3, modelLatencyMs: 1 });
+    recordPredictError(metrics, by, { code: 'InternalError', status: 500, latencyMs: 2 });
+    recordColdStart(metrics, by, 120);
+    recordIntegrityFailure(metrics, MODEL);
+    recordCapture(metrics, MODEL, 3, 1);
+    recordFeedback(metrics, MODEL);
+  } finally {
+    spy.mockRestore();
+  }
+  const found = new Set<string>();
+  for (const line of chunks
+    .join('')
+    .split('\n')
+    .filter((l) => l.includes('"_aws"'))) {
+    const doc = JSON.parse(line) as EmfDoc;
+    for (const directive of doc._aws.CloudWatchMetrics)
+      for (const set of directive.Dimensions)
+        for (const metric of directive.Metrics)
+          found.add(
+            identity(
+              directive.Namespace,
+              metric.Name,
+              metric.Unit,
+              Object.fromEntries(set.map((d) => [d, String(doc[d])])),
+            ),
+          );
+  }
+  return found;
 }
 
 const methods: [string, ServingMetric, (api: InferenceApi) => cloudwatch.Metric][] = [
@@ -76,6 +148,27 @@ describe('serving metric contract', () => {
       );
     },
   );
+
+  it.each(methods)('%s reads a metric the recorders emit, dimension values included', (_, _key, method) => {
+    const metric = method(api);
+    expect([...emittedByRecorders()]).toContain(
+      identity(metric.namespace, metric.metricName, metric.unit, metric.dimensions ?? {}),
+    );
+  });
+
+  it('reads per-version and per-variant metrics as the recorders emit them', () => {
+    const emitted = emittedByRecorders();
+    for (const metric of [
+      api.metric('predictions', { model: MODEL, version: 4, variant: 'default' }),
+      api.metric('latency', { model: MODEL, version: 4 }),
+      api.metric('serverErrors', { model: MODEL, version: 4 }),
+      api.metric('errors', { model: MODEL, version: 4, errorType: 'InternalError' }),
+      api.metric('coldStarts', { model: MODEL, version: 4 }),
+    ])
+      expect([...emitted]).toContain(
+        identity(metric.namespace, metric.metricName, metric.unit, metric.dimensions ?? {}),
+      );
+  });
 
   it('narrows to a version, variant or error type only where that set is emitted', () => {
     expect(api.metric('predictions', { model: MODEL, version: 3, variant: 'default' }).dimensions).toEqual({
