@@ -21,6 +21,7 @@ import {
 } from '../feature-store/online-store.js';
 import type { InputSignature } from '../registry/version-record.js';
 import { DependencyError, MlopsError, ValidationError } from '../shared/errors.js';
+import { logger } from '../shared/logger.js';
 import { RequestError } from './contract.js';
 import type { EntityKeyValues, OnlineFeatureSource } from './ports.js';
 
@@ -44,10 +45,22 @@ interface ModelView {
 export function onlineFeatureSource(props: OnlineFeatureSourceProps): OnlineFeatureSource {
   const store = new OnlineStore(props.documents, props.tableName);
   const byView = new Map<string, string[]>();
+  const unknownViews = new Set<string>();
   for (const input of props.signature.inputs) {
-    if (input.featureView === undefined || !props.views.has(input.featureView)) continue;
+    if (input.featureView === undefined) continue;
+    if (!props.views.has(input.featureView)) {
+      unknownViews.add(input.featureView);
+      continue;
+    }
     byView.set(input.featureView, [...(byView.get(input.featureView) ?? []), input.name]);
   }
+  if (unknownViews.size > 0)
+    logger.warn(
+      'feature views of the model are not deployed with this function: their features are never read online',
+      {
+        views: [...unknownViews],
+      },
+    );
   const modelViews: ModelView[] = [...byView].map(([name, featureNames]) => ({
     view: props.views.get(name) as FeatureView,
     featureNames,

@@ -1,4 +1,4 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -110,6 +110,15 @@ describe('loading the served model', () => {
     expect(error).toMatchObject({ code: 'ModelIntegrityError', name: 'ModelIntegrityError' });
     expect((error as Error).message).toContain(`the registry recorded ${v1.artifacts.model.sha256}`);
     expect(warmUps).toBe(0);
+  });
+
+  it('refuses a version whose artifact is gone', async () => {
+    const name = freshName();
+    const v1 = await registerServedModel(registry, bucket, name);
+    await clients.s3().send(new DeleteObjectCommand({ Bucket: bucket, Key: v1.artifacts.model.key }));
+    const error = await load(name, { modelVersion: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelIntegrityError);
+    expect((error as Error).message).toContain('the artifact is missing');
   });
 
   it('refuses a version whose record is pinned to another digest than its artifact', async () => {
