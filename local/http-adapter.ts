@@ -327,7 +327,7 @@ export async function startHttpAdapter(options: HttpAdapterOptions): Promise<Htt
         method,
         url,
         headers: request.headersDistinct,
-        body: body.length === 0 && method === 'GET' ? null : decoder.decode(body),
+        body: body.length === 0 ? null : decoder.decode(body),
       },
       route,
       requestId,

@@ -2,8 +2,9 @@
  * API Gateway's REST API (v1) Lambda proxy integration shapes: the event API Gateway gives the
  * inference function and the result it expects back. Written here because `@types/aws-lambda` is
  * not among the project's dependencies; field names and meanings are API Gateway's (see "Input
- * format of a Lambda function for proxy integration" in its developer guide). Only what the
- * serving path builds or reads is typed.
+ * format of a Lambda function for proxy integration" in its developer guide): the whole event
+ * the local adapter (local/http-adapter.ts) and the deploy readiness check build. The inference
+ * app's own `ProxyEvent` (./http.ts) is a subset picked from this one.
  */
 
 export interface ProxyEventIdentity {

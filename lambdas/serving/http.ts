@@ -27,6 +27,7 @@ import {
   recordPrediction,
   type ServedBy,
 } from '../shared/metrics.js';
+import type { ProxyEvent as ApiGatewayEvent, ProxyResult as ApiGatewayResult } from './api-gateway.js';
 import { sampleRequest } from './capture.js';
 import {
   type CaptureRecord,
@@ -43,28 +44,18 @@ import {
 import { ModelIntegrityError, ModelNotDeployedError } from './errors.js';
 import { type FeatureRule, featureRules, prepareInstances } from './instances.js';
 import type { CaptureSink, LoadedModel, OnlineFeatureSource } from './ports.js';
-import { type BodyEvent, parseFeedbackRequest, parsePredictRequest } from './request.js';
+import { parseFeedbackRequest, parsePredictRequest } from './request.js';
 import { scoreRows } from './scorer.js';
 
 /**
- * What the app reads of an API Gateway REST (v1) proxy event: a structural subset of aws-lambda's
- * APIGatewayProxyEvent (which is assignable to it), so a hand-built event needs only these.
+ * What the app reads of an API Gateway REST (v1) proxy event (./api-gateway.ts): method and body
+ * required, the rest optional, so API Gateway's full event and a hand-built one both fit.
  */
-export interface ProxyEvent extends BodyEvent {
-  readonly httpMethod: string;
-  /** The resource path matched (`/v1/models/{model}/predict`); absent on hand-built events. */
-  readonly resource?: string | null;
-  /** The request path (`/v1/models/churn/predict`). */
-  readonly path?: string | null;
-  readonly pathParameters?: Readonly<Record<string, string | undefined>> | null;
-}
+export type ProxyEvent = Pick<ApiGatewayEvent, 'httpMethod' | 'body'> &
+  Partial<Pick<ApiGatewayEvent, 'resource' | 'path' | 'pathParameters' | 'headers' | 'isBase64Encoded'>>;
 
-/** What the app answers (APIGatewayProxyResult's shape). */
-export interface ProxyResult {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
+/** What the app answers (./api-gateway.ts's ProxyResult, headers always set). */
+export type ProxyResult = ApiGatewayResult & { readonly headers: Readonly<Record<string, string>> };
 
 export interface InferenceDeps {
   /** The model this function serves (ENV.modelName). */

@@ -69,16 +69,27 @@ const jsonType = (value: unknown): string =>
   typeof value === 'bigint' ? 'number' : value === null ? 'null' : typeof value;
 
 /** A value checked against its rule: the value the row holds (int64 bigints become numbers). */
+/** A refusal of `rule`'s value in `instance` (`source`: where the value came from). */
+function invalid(
+  code: 'InvalidFeatureType' | 'InvalidFeatureValue' | 'UnknownCategory',
+  rule: FeatureRule,
+  instance: number,
+  source: string,
+  text: string,
+): RequestError {
+  return new RequestError(code, `instance ${instance}: feature ${quote(rule.name)}${source} ${text}`, {
+    instance,
+    field: rule.name,
+  });
+}
+
 function checkValue(rule: FeatureRule, value: unknown, instance: number, source: string): RequestValue {
-  const where = { instance, field: rule.name };
-  const fail = (code: 'InvalidFeatureType' | 'InvalidFeatureValue' | 'UnknownCategory', rule: string) =>
-    new RequestError(code, `instance ${instance}: feature ${quote(where.field)}${source} ${rule}`, where);
   if (value === null || value === undefined) {
     if (rule.nullable) return null;
     throw new RequestError(
       'MissingFeature',
       `instance ${instance}: feature ${quote(rule.name)} is required${source === '' ? '' : ' (the online store holds no unexpired value)'}`,
-      where,
+      { instance, field: rule.name },
     );
   }
   switch (rule.type) {
@@ -88,40 +99,96 @@ function checkValue(rule: FeatureRule, value: unknown, instance: number, source:
       if (typeof value === 'number') number = value;
       else if (typeof value === 'bigint' && rule.type === 'int64') {
         if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER))
-          throw fail('InvalidFeatureValue', `must be an integer within ±(2^53 − 1), not ${value}`);
+          throw invalid(
+            'InvalidFeatureValue',
+            rule,
+            instance,
+            source,
+            `must be an integer within ±(2^53 − 1), not ${value}`,
+          );
         number = Number(value);
-      } else throw fail('InvalidFeatureType', `must be a number (${rule.type}), not ${jsonType(value)}`);
+      } else
+        throw invalid(
+          'InvalidFeatureType',
+          rule,
+          instance,
+          source,
+          `must be a number (${rule.type}), not ${jsonType(value)}`,
+        );
       if (!Number.isFinite(number))
-        throw fail('InvalidFeatureValue', `must be a finite number, not ${number}`);
-      if (rule.type === 'int64' && !Number.isSafeInteger(number)) {
-        throw fail(
+        throw invalid(
           'InvalidFeatureValue',
+          rule,
+          instance,
+          source,
+          `must be a finite number, not ${number}`,
+        );
+      if (rule.type === 'int64' && !Number.isSafeInteger(number)) {
+        throw invalid(
+          'InvalidFeatureValue',
+          rule,
+          instance,
+          source,
           Number.isInteger(number)
             ? `must be an integer within ±(2^53 − 1), not ${number}`
             : `must be an integer (int64), not ${number}`,
         );
       }
       if (rule.min !== undefined && number < rule.min)
-        throw fail('InvalidFeatureValue', `must be at least ${rule.min}, not ${number}`);
+        throw invalid(
+          'InvalidFeatureValue',
+          rule,
+          instance,
+          source,
+          `must be at least ${rule.min}, not ${number}`,
+        );
       if (rule.max !== undefined && number > rule.max)
-        throw fail('InvalidFeatureValue', `must be at most ${rule.max}, not ${number}`);
+        throw invalid(
+          'InvalidFeatureValue',
+          rule,
+          instance,
+          source,
+          `must be at most ${rule.max}, not ${number}`,
+        );
       return number;
     }
     case 'bool':
       if (typeof value !== 'boolean')
-        throw fail('InvalidFeatureType', `must be a boolean, not ${jsonType(value)}`);
+        throw invalid(
+          'InvalidFeatureType',
+          rule,
+          instance,
+          source,
+          `must be a boolean, not ${jsonType(value)}`,
+        );
       return value;
     case 'string':
       if (typeof value !== 'string')
-        throw fail('InvalidFeatureType', `must be a string, not ${jsonType(value)}`);
+        throw invalid(
+          'InvalidFeatureType',
+          rule,
+          instance,
+          source,
+          `must be a string, not ${jsonType(value)}`,
+        );
       if (rule.categories !== undefined && !rule.categories.has(value)) {
-        throw fail(
+        throw invalid(
           'UnknownCategory',
+          rule,
+          instance,
+          source,
           `must be one of the declared categories (${[...rule.categories].slice(0, 20).map(quote).join(', ')}${rule.categories.size > 20 ? ', …' : ''}), not ${quote(value)}`,
         );
       }
       return value;
   }
+}
+
+/** Sets an own property, `__proto__` too (an input name may be spelled so; assigning it would not). */
+function setOwn<T>(target: Record<string, T>, name: string, value: T): void {
+  if (name === '__proto__')
+    Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  else target[name] = value;
 }
 
 /**
@@ -173,28 +240,25 @@ export async function prepareInstances(
     const values = stored[k];
     if (values !== undefined) storedByInstance.set(i, values);
   });
+  const ruleList = [...rules.values()];
   const rows: ServingRow[] = [];
   const featureAges: (Record<string, number | null> | undefined)[] = [];
   instances.forEach((instance, i) => {
     const given = instance.features ?? {};
     const online = storedByInstance.get(i);
-    const row: Record<string, RequestValue> = Object.create(null);
+    const row: Record<string, RequestValue> = {};
     let ages: Record<string, number | null> | undefined;
-    if (instance.entity !== undefined) ages = Object.create(null);
-    for (const rule of rules.values()) {
+    if (instance.entity !== undefined) ages = {};
+    for (const rule of ruleList) {
       if (Object.hasOwn(given, rule.name)) {
-        row[rule.name] = checkValue(rule, given[rule.name], i, '');
+        setOwn(row, rule.name, checkValue(rule, given[rule.name], i, ''));
         continue;
       }
       const value = online !== undefined && Object.hasOwn(online, rule.name) ? online[rule.name] : undefined;
       if (value !== undefined && ages !== undefined)
-        ages[rule.name] = value.ageMs === null ? null : value.ageMs / 1000;
-      row[rule.name] = checkValue(
-        rule,
-        value?.value,
-        i,
-        value === undefined ? '' : ' (from the online store)',
-      );
+        setOwn(ages, rule.name, value.ageMs === null ? null : value.ageMs / 1000);
+      const source = value === undefined ? '' : ' (from the online store)';
+      setOwn(row, rule.name, checkValue(rule, value?.value, i, source));
     }
     rows.push(row);
     featureAges.push(ages);

@@ -8,6 +8,7 @@
  * Walks only the levels the contract defines (body → instances → features/entity → value), so a
  * deeply nested or huge body costs one JSON.parse and a bounded look, never a recursion.
  */
+import type { ProxyEvent } from './api-gateway.js';
 import {
   type FeedbackRequest,
   MAX_BODY_BYTES,
@@ -16,12 +17,8 @@ import {
   type RequestValue,
 } from './contract.js';
 
-/** What request.ts reads of an API Gateway (REST, v1 proxy) event: its body and headers. */
-export interface BodyEvent {
-  readonly body: string | null;
-  readonly isBase64Encoded?: boolean;
-  readonly headers?: Readonly<Record<string, string | undefined>> | null;
-}
+/** What request.ts reads of an API Gateway (REST, v1) proxy event (./api-gateway.ts): body, headers. */
+export type BodyEvent = Pick<ProxyEvent, 'body'> & Partial<Pick<ProxyEvent, 'isBase64Encoded' | 'headers'>>;
 
 const JSON_MEDIA_TYPE = 'application/json';
 /** Longest request id, outcome string and idempotency key a feedback may carry. */
@@ -112,6 +109,51 @@ function unknownKey(object: JsonObject, allowed: readonly string[]): string | un
 
 const INSTANCE_KEYS = ['features', 'entity'] as const;
 
+/**
+ * Checks every feature value is a JSON scalar or null. The parsed object is kept as it is (no
+ * copy): JSON.parse makes every key, `__proto__` included, an own data property.
+ */
+function checkScalars(features: JsonObject, at: number): asserts features is Record<string, RequestValue> {
+  for (const name in features) {
+    if (!Object.hasOwn(features, name)) continue;
+    const v = features[name];
+    if (v !== null && typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'boolean') {
+      throw new RequestError(
+        'InvalidFeatureType',
+        `feature ${JSON.stringify(name.slice(0, 100))} must be a number, string, boolean or null, not ${kindOf(v)}`,
+        { instance: at, field: name },
+      );
+    }
+  }
+}
+
+/** Checks an entity key: at least one name, each value a string or a finite number. */
+function checkEntityKey(
+  entity: JsonObject,
+  at: number,
+  field: string,
+): asserts entity is Record<string, string | number> {
+  let count = 0;
+  for (const name in entity) {
+    if (!Object.hasOwn(entity, name)) continue;
+    const v = entity[name];
+    if (typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) {
+      throw new RequestError(
+        'InvalidEntity',
+        `entity key ${JSON.stringify(name.slice(0, 100))} must be a string or a finite number, not ${kindOf(v)}`,
+        { instance: at, field: name },
+      );
+    }
+    count++;
+  }
+  if (count === 0) {
+    throw new RequestError('InvalidEntity', `${field} must name at least one entity key`, {
+      instance: at,
+      field,
+    });
+  }
+}
+
 /** One instance's shape: features and entity objects of scalar values; `at` is its index (0 for a single-instance body). */
 function readInstance(value: unknown, at: number, path: string): PredictInstance {
   const where = { instance: at };
@@ -145,18 +187,8 @@ function readInstance(value: unknown, at: number, path: string): PredictInstance
         field,
       });
     }
-    const out: Record<string, RequestValue> = Object.create(null);
-    for (const [name, v] of Object.entries(features)) {
-      if (v !== null && typeof v !== 'number' && typeof v !== 'string' && typeof v !== 'boolean') {
-        throw new RequestError(
-          'InvalidFeatureType',
-          `feature ${JSON.stringify(name.slice(0, 100))} must be a number, string, boolean or null, not ${kindOf(v)}`,
-          { ...where, field: name },
-        );
-      }
-      out[name] = v;
-    }
-    instance.features = out;
+    checkScalars(features, at);
+    instance.features = features;
   }
   if (entity !== undefined) {
     const field = prefixed(path, 'entity');
@@ -166,26 +198,8 @@ function readInstance(value: unknown, at: number, path: string): PredictInstance
         field,
       });
     }
-    const out: Record<string, string | number> = Object.create(null);
-    let count = 0;
-    for (const [name, v] of Object.entries(entity)) {
-      if (typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) {
-        throw new RequestError(
-          'InvalidEntity',
-          `entity key ${JSON.stringify(name.slice(0, 100))} must be a string or a finite number, not ${kindOf(v)}`,
-          { ...where, field: name },
-        );
-      }
-      out[name] = v;
-      count++;
-    }
-    if (count === 0) {
-      throw new RequestError('InvalidEntity', `${field} must name at least one entity key`, {
-        ...where,
-        field,
-      });
-    }
-    instance.entity = out;
+    checkEntityKey(entity, at, field);
+    instance.entity = entity;
   }
   return instance;
 }

@@ -94,12 +94,29 @@ export function recordTrainingSet(target: Metrics, rowCount: number, durationMs:
 type DimensionValues = Partial<Record<Exclude<DimensionName, 'service'>, string>>;
 
 /**
+ * The single-metric emitter of each Metrics instance, made once: building one per value costs
+ * more than the prediction it counts. It publishes on every addMetric and clears its dimensions
+ * after, and carries the instance's default dimensions (`service`) as they were when made.
+ */
+const emitters = new WeakMap<Metrics, Metrics>();
+
+function emitterOf(target: Metrics): Metrics {
+  let single = emitters.get(target);
+  if (single === undefined) {
+    single = target.singleMetric();
+    emitters.set(target, single);
+  }
+  return single;
+}
+
+/**
  * Emits one value of `spec` under its dimensions and under each of its rollups. Each dimension set
  * goes out as its own EMF document (a single metric): Powertools warns on every key that two sets
  * of one document share, so one document per set keeps the log clean, and CloudWatch sums the same.
  * The Metrics instance's own stored metrics and dimensions are left alone.
  */
 function emit(target: Metrics, spec: MetricSpec, value: number, values: DimensionValues): void {
+  const single = emitterOf(target);
   for (const set of [spec.dimensions, ...(spec.rollups ?? [])]) {
     const dimensions: Record<string, string> = {};
     for (const name of set) {
@@ -108,7 +125,6 @@ function emit(target: Metrics, spec: MetricSpec, value: number, values: Dimensio
       if (v === undefined || v === '') throw new Error(`metric ${spec.name}: no value for dimension ${name}`);
       dimensions[name] = v;
     }
-    const single = target.singleMetric();
     single.addDimensions(dimensions);
     single.addMetric(spec.name, spec.unit, value);
   }

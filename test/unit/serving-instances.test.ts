@@ -210,4 +210,13 @@ describe('prepareInstances', () => {
     expect(error).toMatchObject({ code: 'UnknownCategory', where: { instance: 0, field: 'segment' } });
     expect(error.message).toContain('from the online store');
   });
+
+  it('keeps an input named __proto__ as an own value of the row (no prototype change)', async () => {
+    const odd = featureRules({ inputs: [{ name: '__proto__', type: 'float64' }] });
+    const features = JSON.parse('{"__proto__":2.5}') as Record<string, number>;
+    const { rows } = await prepareInstances([{ features }], odd, source(), NOW);
+    expect(Object.getPrototypeOf(rows[0])).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(rows[0], '__proto__')?.value).toBe(2.5);
+    expect(JSON.stringify(rows[0])).toBe('{"__proto__":2.5}');
+  });
 });

@@ -10,6 +10,7 @@
  *   function (the stack output `InferenceFunctions`); its readiness check runs the new version
  *   in-process against the local stack, through Lambda's Invoke against a deployed one.
  */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -20,6 +21,7 @@ import {
 } from '../../../lambdas/serving/deploy.js';
 import type { MlopsConfig } from '../../../lib/config.js';
 import type { InferenceFunctionOutput } from '../../../lib/stack-outputs.js';
+import type { Assembly } from '../../../local/assembly.js';
 import {
   DEFAULT_SERVE_PORT,
   type HttpAdapter,
@@ -38,6 +40,8 @@ export interface LocalServing {
   readonly lambdas: LocalLambdas;
   /** Model → function name. */
   readonly functions: Readonly<Record<string, string>>;
+  /** Removes the synthesized assembly (call once nothing runs from it any more). */
+  dispose(): void;
 }
 
 /**
@@ -60,16 +64,25 @@ export async function localServing(
     import('../../../local/lambda-runtime.js'),
   ]);
   onStep('synthesizing the stack with its function bundles');
-  const assembly = synthesize(undefined, {
-    outdir: path.join(localStateDir(), 'cdk.out-serve'),
-    context: { mlops: config },
-  });
+  // Its own directory per process: a running `serve start` imports bundles from its assembly
+  // while a `serve deploy` in another process synthesizes.
+  mkdirSync(localStateDir(), { recursive: true });
+  const outdir = mkdtempSync(path.join(localStateDir(), 'cdk.out-serve-'));
+  const dispose = () => rmSync(outdir, { recursive: true, force: true });
+  let assembly: Assembly;
+  try {
+    assembly = synthesize(undefined, { outdir, context: { mlops: config } });
+  } catch (error) {
+    dispose();
+    throw error;
+  }
   const stack = stackOf(assembly, config.stackName);
   onStep('provisioning the serving functions on the emulator');
   const provisioned = await provision(stack);
   return {
     lambdas: new LocalLambdas(assembly, stack, provisioned),
     functions: servingFunctionsOf(stack, provisioned),
+    dispose,
   };
 }
 
@@ -143,13 +156,21 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const port = parsePort(options.port);
       const ctx = await CliContext.load(program, io);
       const step = (text: string) => io.stderr(`${text}…\n`);
-      const { lambdas, functions } = await localServing(ctx.config, step);
-      const adapter = await startHttpAdapter({
-        lambdas,
-        functions,
-        port,
-        onFunctionError: (error, model) => io.stderr(`${model}: ${error.name}: ${error.message}\n`),
-      });
+      const { lambdas, functions, dispose } = await localServing(ctx.config, step);
+      let adapter: HttpAdapter;
+      try {
+        adapter = await startHttpAdapter({
+          lambdas,
+          functions,
+          port,
+          onFunctionError: (error, model) => io.stderr(`${model}: ${error.name}: ${error.message}\n`),
+        });
+      } catch (error) {
+        dispose();
+        if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
+          throw new CliFailure(`port ${port} is in use`, 'pick another with --port <port>');
+        throw error;
+      }
       const models = Object.keys(functions);
       ctx.out.result({ url: adapter.url, models }, ({ url }) =>
         [
@@ -165,6 +186,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         ].join('\n'),
       );
       await untilInterrupted(adapter);
+      dispose();
     });
 
   serve
@@ -177,12 +199,12 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const ctx = await CliContext.load(program, io);
       const { functionName, local } = await functionOf(ctx, model);
       const step = (text: string) => io.stderr(`${text}…\n`);
-      let invokeReadiness: InvokeVersion;
+      let invokeReadiness: InvokeVersion = invokeWithLambda();
+      let dispose = () => {};
       if (local) {
-        const { lambdas } = await localServing(ctx.config, step);
-        invokeReadiness = (fn, qualifier, event) => lambdas.invokeVersion(fn, qualifier, event);
-      } else {
-        invokeReadiness = invokeWithLambda();
+        const serving = await localServing(ctx.config, step);
+        invokeReadiness = (fn, qualifier, event) => serving.lambdas.invokeVersion(fn, qualifier, event);
+        dispose = serving.dispose;
       }
       try {
         const result = await pinModelVersion({ functionName, model, version, invokeReadiness, onStep: step });
@@ -199,6 +221,8 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         io.stderr(`error: version: ${error.message}\n`);
         io.stderr(`hint: check the version's artifact and record: mlops models show ${model} ${version}\n`);
         setExitCode(program, EXIT.failure);
+      } finally {
+        dispose();
       }
     });
 }

@@ -1,0 +1,117 @@
+/**
+ * `mlops serve start`, `mlops predict` and `mlops serve deploy` as a user runs them, each its own
+ * process with no AWS variable, against `mlops local up`: the API answers from the real inference
+ * function (no model deployed yet: 503 ModelNotDeployed), a deploy of a version the registry does
+ * not hold is refused by the new Lambda version's own health check, and Ctrl-C stops the server.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanEnv, leaveNoEmulator, mlopsIn, ROOT } from '../support/cli-process.js';
+
+const CONFIG = path.join(ROOT, 'test', 'fixtures', 'models.config.ts');
+const MODEL = 'gated';
+const stateDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'mlops-cli-serve-')), 'state');
+const mlops = mlopsIn(stateDir);
+let server: ChildProcess | undefined;
+
+afterAll(async () => {
+  server?.kill('SIGKILL');
+  await leaveNoEmulator(stateDir);
+});
+
+/** Starts `mlops serve start --port 0 --json`; resolves with its URL once it listens. */
+function serveStart(): Promise<{ url: string; models: string[]; stderr: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'bin', 'mlops.ts'),
+        '--config',
+        CONFIG,
+        'serve',
+        'start',
+        '--port',
+        '0',
+        '--json',
+      ],
+      { cwd: ROOT, env: cleanEnv(stateDir) },
+    );
+    server = child;
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      try {
+        const started = JSON.parse(stdout) as { url: string; models: string[] };
+        resolve({ ...started, stderr: () => stderr });
+      } catch {
+        // not all of it yet
+      }
+    });
+    child.once('error', reject);
+    child.once('close', (code) => reject(new Error(`serve start exited ${code}: ${stderr.slice(-2000)}`)));
+  });
+}
+
+describe('mlops serve and predict, each command its own process', () => {
+  it('serves the local stack, predicts through it, refuses a deploy that is not ready, and stops on Ctrl-C', async () => {
+    const up = await mlops('--config', CONFIG, 'local', 'up', '--json');
+    expect(up.code, up.stderr).toBe(0);
+
+    const started = await serveStart();
+    expect(started.models).toEqual([MODEL]);
+    expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${started.url}/v1/health`);
+    expect(health.status).toBe(503);
+    expect(((await health.json()) as { error: { code: string } }).error.code).toBe('ModelNotDeployed');
+
+    const predicted = await mlops(
+      '--config',
+      CONFIG,
+      'predict',
+      MODEL,
+      '--features',
+      'x=1',
+      '--url',
+      started.url,
+    );
+    expect(predicted.code).toBe(1);
+    expect(predicted.stderr).toMatch(/ModelNotDeployed/);
+    const unknown = await mlops(
+      '--config',
+      CONFIG,
+      'predict',
+      'nope',
+      '--features',
+      'x=1',
+      '--url',
+      started.url,
+    );
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toMatch(/UnknownModel/);
+
+    const refused = await mlops('--config', CONFIG, 'serve', 'deploy', MODEL, '1');
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toMatch(
+      /error: version: gated version 1 was not deployed: Lambda version 2 of \S+ is not ready \(health check answered 503 ModelNotDeployed: .*\); alias live still points to version 1/,
+    );
+    const notServed = await mlops('--config', CONFIG, 'serve', 'deploy', 'nope', '1');
+    expect(notServed.code).toBe(3);
+    expect(notServed.stderr).toMatch(/served models: gated/);
+    // The alias did not move: the server still answers from version 1.
+    expect((await fetch(`${started.url}/v1/health`)).status).toBe(503);
+
+    const exited = new Promise<number | null>((resolve) => server?.once('close', resolve));
+    server?.kill('SIGINT');
+    expect(await exited).toBe(0);
+    server = undefined;
+  }, 600_000);
+});
