@@ -32,14 +32,17 @@ interface StartRun {
   readonly exited: Promise<Exited>;
 }
 
-/** Starts `bin/start.ts <args>` in its own process (asynchronously: never block the worker). */
-function start(args: readonly string[]): StartRun {
+/**
+ * Starts `bin/start.ts <args>` in its own process (asynchronously: never block the worker);
+ * through `npm start -- <args>` with `viaNpm` (signals then reach npm, not the script: the Ctrl-C
+ * tests run the script directly).
+ */
+function start(args: readonly string[], viaNpm = false): StartRun {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'mlops-start-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'start.ts'), ...args], {
-    cwd: ROOT,
-    env: cleanEnv(stateDir),
-    timeout: 300_000,
-  });
+  const [command, commandArgs] = viaNpm
+    ? ['npm', ['start', '--silent', '--', ...args]]
+    : [process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'start.ts'), ...args]];
+  const child = spawn(command, commandArgs, { cwd: ROOT, env: cleanEnv(stateDir), timeout: 300_000 });
   let stdout = '';
   let stderr = '';
   let pending = '';
@@ -102,8 +105,8 @@ const printed = (stdout: string, what: string): Answer => {
 };
 
 describe('npm start', () => {
-  it('--once runs the lifecycle, serves, predicts for raw features and an entity key, and exits 0', async () => {
-    const run = await start(['--once', '--port', '0', '--customers', '400']).exited;
+  it('npm start -- --once runs the lifecycle, serves, predicts for raw features and an entity key, and exits 0', async () => {
+    const run = await start(['--once', '--port', '0', '--customers', '400'], true).exited;
     expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
     for (let step = 1; step <= 9; step++) expect(run.stdout).toContain(`[${step}/9]`);
     expect(run.stdout).toMatch(/credit-default v1 \(ROC-AUC 0\.[789]\d*/);
