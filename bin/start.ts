@@ -322,17 +322,19 @@ export function rawFeatureInstance(
   );
 }
 
-/** The customer the printed examples use, and its requests: raw features, and its entity key. */
+/**
+ * The customer the printed examples use (the 42nd, or the last of a smaller data set), and its
+ * requests: its latest raw features, and its entity key.
+ */
 function exampleRequests(data: CreditDemoData, model: TrainedModelConfig) {
-  const customer = EXAMPLE_CUSTOMER;
+  const profiles = data.rows[CREDIT_VIEWS.profile];
+  const customer = String(profiles[Math.min(41, profiles.length - 1)]?.customer_id);
   return {
     customer,
     raw: { features: rawFeatureInstance(data, model, customer) } satisfies PredictInstance,
     entity: { entity: { customer_id: customer } } satisfies PredictInstance,
   };
 }
-
-const EXAMPLE_CUSTOMER = 'c00042';
 
 const predictUrl = (url: string, model: string) =>
   `${url}${API_ROUTES.predict.replace('{model}', encodeURIComponent(model))}`;
@@ -381,8 +383,10 @@ function parsePort(text: string): number {
 
 function parseCount(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 10 || n > 200_000)
-    throw new InvalidArgumentError('must be a whole number from 10 to 200000');
+  if (!/^\d+$/.test(text) || n < 200 || n > 20_000)
+    throw new InvalidArgumentError(
+      'must be a whole number from 200 (fewer leave too few held-out rows for the gates) to 20000',
+    );
   return n;
 }
 

@@ -155,7 +155,7 @@ describe('npm start', () => {
   }, 240_000);
 
   it('stops what it started on Ctrl-C in the middle of the flow: exit 0, its emulator gone', async () => {
-    const run = start(['--port', '0', '--customers', '50', '--assembly', inject('assemblyDir')]);
+    const run = start(['--port', '0', '--customers', '200', '--assembly', inject('assemblyDir')]);
     const pid = Number((await run.line(/moto server \(pid (\d+)\)/))[1]);
     await run.line(/^\[4\/9\]/);
     run.child.kill('SIGINT');
