@@ -45,10 +45,16 @@ import {
   latestFeatures,
   toJsonLines,
 } from '../local/demo/credit.js';
-import { startEmulator } from '../local/emulator.js';
+import { type Emulator, startEmulator } from '../local/emulator.js';
 import { DEFAULT_SERVE_PORT, servingFunctionsOf, startHttpAdapter } from '../local/http-adapter.js';
 import { type LocalStack, startLocalStack } from '../local/local-stack.js';
-import { localStateDir } from '../local/local-state.js';
+import {
+  inspectLocalStack,
+  localStackState,
+  localStateDir,
+  localStateFile,
+  writeLocalState,
+} from '../local/local-state.js';
 import { runTrainingLocally } from './cli/local-training.js';
 import { outcomeFailed, summarizeOutcome } from './cli/training-executions.js';
 
@@ -134,6 +140,33 @@ class Cleanup {
     })();
     return this.running;
   }
+}
+
+/** Where the functions' logs go (in the local state directory). */
+export const FUNCTIONS_LOG = 'start-functions.log';
+
+/**
+ * Writes the local stack state file (local/local-state.ts) for this run's emulator, so `mlops`
+ * commands in another terminal find the stack while `npm start` runs; removed again on the way
+ * out. Not when another local stack runs (`mlops local up`) or the emulator is not ours.
+ */
+async function recordForCli(local: LocalStack, emulator: Emulator, cleanup: Cleanup): Promise<boolean> {
+  const pid = emulator.pid;
+  if (emulator.kind !== 'moto' || pid === undefined) return false;
+  if ((await inspectLocalStack()).status === 'running') return false;
+  writeLocalState(
+    localStackState(local.stack, local.provisioned, {
+      endpoint: emulator.endpoint,
+      pid,
+      logFile: path.join(localStateDir(), FUNCTIONS_LOG),
+      region: process.env.AWS_REGION ?? 'us-east-1',
+    }),
+  );
+  cleanup.add('the local stack state file', async () => {
+    const found = await inspectLocalStack();
+    if (found.status !== 'absent' && found.state?.pid === pid) rmSync(localStateFile(), { force: true });
+  });
+  return true;
 }
 
 /** The demo's views from the configuration; a clear error when mlops.config.ts no longer has them. */
@@ -289,9 +322,13 @@ export function rawFeatureInstance(
   );
 }
 
-/** The customer the printed examples use, and its requests: raw features, and its entity key. */
+/**
+ * The customer the printed examples use (the 42nd, or the last of a smaller data set), and its
+ * requests: its latest raw features, and its entity key.
+ */
 function exampleRequests(data: CreditDemoData, model: TrainedModelConfig) {
-  const customer = EXAMPLE_CUSTOMER;
+  const profiles = data.rows[CREDIT_VIEWS.profile];
+  const customer = String(profiles[Math.min(41, profiles.length - 1)]?.customer_id);
   return {
     customer,
     raw: { features: rawFeatureInstance(data, model, customer) } satisfies PredictInstance,
@@ -299,13 +336,16 @@ function exampleRequests(data: CreditDemoData, model: TrainedModelConfig) {
   };
 }
 
-const EXAMPLE_CUSTOMER = 'c00042';
-
 const predictUrl = (url: string, model: string) =>
   `${url}${API_ROUTES.predict.replace('{model}', encodeURIComponent(model))}`;
 
 /** What to try, printed once the API serves: curl for both request kinds, health, the CLI. */
-function tryLines(url: string, model: string, example: ReturnType<typeof exampleRequests>): string[] {
+function tryLines(
+  url: string,
+  model: string,
+  example: ReturnType<typeof exampleRequests>,
+  cliFindsStack: boolean,
+): string[] {
   const curl = (body: PredictInstance) =>
     `curl -s -X POST ${predictUrl(url, model)} -H 'content-type: application/json' -d '${JSON.stringify(body)}'`;
   const pairs = (record: Readonly<Record<string, unknown>>) =>
@@ -319,6 +359,7 @@ function tryLines(url: string, model: string, example: ReturnType<typeof example
     `curl -s ${url}${API_ROUTES.health}`,
     `npx mlops predict ${model} --url ${url} --features ${pairs(example.raw.features)}`,
     `npx mlops predict ${model} --url ${url} --entity customer_id=${example.customer}`,
+    ...(cliFindsStack ? [`npx mlops models versions ${model}`] : []),
   ];
 }
 
@@ -342,8 +383,10 @@ function parsePort(text: string): number {
 
 function parseCount(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 10 || n > 200_000)
-    throw new InvalidArgumentError('must be a whole number from 10 to 200000');
+  if (!/^\d+$/.test(text) || n < 200 || n > 20_000)
+    throw new InvalidArgumentError(
+      'must be a whole number from 200 (fewer leave too few held-out rows for the gates) to 20000',
+    );
   return n;
 }
 
@@ -369,6 +412,7 @@ export async function start(options: StartOptions, out: (line: string) => void):
   const views = demoViews(config);
   const models = demoModels(config);
   const steps = new Steps(9, out);
+  let recorded = false;
   try {
     const emulator = await steps.run(
       'Starting the AWS API emulator',
@@ -395,7 +439,13 @@ export async function start(options: StartOptions, out: (line: string) => void):
 
     const local = await steps.run(
       'Provisioning it on the emulator',
-      () => startLocalStack(assembly),
+      async () => {
+        const stack = await startLocalStack(assembly);
+        recorded = await recordForCli(stack, emulator, cleanup);
+        if (recorded)
+          out(`      (the mlops CLI finds it meanwhile: ${path.relative(process.cwd(), localStateFile())})`);
+        return stack;
+      },
       (l) =>
         `${Object.keys(l.provisioned.buckets).length} buckets, ${Object.keys(l.provisioned.tables).length} tables, ${l.lambdas.logicalIds.length} functions`,
     );
@@ -475,7 +525,7 @@ export async function start(options: StartOptions, out: (line: string) => void):
     const example = exampleRequests(data, served);
     out('');
     out(`Ready in ${steps.elapsed()}. The inference API is at ${adapter.url}. Try:`);
-    for (const line of tryLines(adapter.url, served.name, example)) out(`  ${line}`);
+    for (const line of tryLines(adapter.url, served.name, example, recorded)) out(`  ${line}`);
     out('');
     if (options.once) {
       const raw = await predict(adapter.url, served.name, example.raw);
@@ -516,7 +566,7 @@ const program = new Command('npm start')
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   program.parse();
-  const logFile = path.join(localStateDir(), 'start-functions.log');
+  const logFile = path.join(localStateDir(), FUNCTIONS_LOG);
   const terminal = divertStdout(logFile);
   terminal.line(`(the functions' logs go to ${path.relative(process.cwd(), logFile)})`);
   const code = await start(program.opts<StartOptions>(), terminal.line);

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MlopsConfigInput } from '../lib/config.js';
 import { STACK_OUTPUTS } from '../lib/stack-outputs.js';
+import type { StackArtifact } from './assembly.js';
 import { startDetachedEmulator } from './emulator.js';
 import type { ProvisionedStack } from './provision.js';
 
@@ -212,37 +213,65 @@ export async function localUp(options: LocalUpOptions = {}): Promise<LocalUpResu
       if (previous === undefined) delete env.AWS_ENDPOINT_URL;
       else env.AWS_ENDPOINT_URL = previous;
     }
-    const templateOutputs = (stack.template as { Outputs?: TemplateOutputs }).Outputs ?? {};
-    const outputs = Object.fromEntries(
-      Object.entries(templateOutputs).map(([key, output]) => [
-        key,
-        String(provisioned.resolve(output.Value, `Outputs.${key}`)),
-      ]),
-    );
-    const resources = Object.fromEntries(
-      Object.entries(STACK_OUTPUTS).flatMap(([which, key]) =>
-        outputs[key] === undefined ? [] : [[which, outputs[key]]],
-      ),
-    );
-    const state: LocalStackState = {
-      version: 1,
+    const state = localStackState(stack, provisioned, {
       endpoint: emulator.endpoint,
       pid: emulator.pid,
-      stackName: stack.stackName,
-      region: env.AWS_REGION ?? 'us-east-1',
-      startedAt: new Date().toISOString(),
       logFile,
-      outputs,
-      resources,
-    };
-    const file = localStateFile(env);
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
-    renameSync(`${file}.tmp`, file);
+      region: env.AWS_REGION ?? 'us-east-1',
+    });
+    writeLocalState(state, env);
     return { state, started: true };
   } catch (error) {
     await stopProcess(emulator.pid);
     throw error;
   }
+}
+
+/**
+ * The state of `stack` provisioned on a running moto server: every template output resolved
+ * against what was provisioned, and the ones the CLI looks up by their `STACK_OUTPUTS` key.
+ */
+export function localStackState(
+  stack: StackArtifact,
+  provisioned: ProvisionedStack,
+  emulator: {
+    readonly endpoint: string;
+    readonly pid: number;
+    readonly logFile: string;
+    readonly region: string;
+  },
+): LocalStackState {
+  const templateOutputs = (stack.template as { Outputs?: TemplateOutputs }).Outputs ?? {};
+  const outputs = Object.fromEntries(
+    Object.entries(templateOutputs).map(([key, output]) => [
+      key,
+      String(provisioned.resolve(output.Value, `Outputs.${key}`)),
+    ]),
+  );
+  const resources = Object.fromEntries(
+    Object.entries(STACK_OUTPUTS).flatMap(([which, key]) =>
+      outputs[key] === undefined ? [] : [[which, outputs[key]]],
+    ),
+  );
+  return {
+    version: 1,
+    endpoint: emulator.endpoint,
+    pid: emulator.pid,
+    stackName: stack.stackName,
+    region: emulator.region,
+    startedAt: new Date().toISOString(),
+    logFile: emulator.logFile,
+    outputs,
+    resources,
+  };
+}
+
+/** Writes the state file (atomically), so every later CLI process finds the stack. */
+export function writeLocalState(state: LocalStackState, env: NodeJS.ProcessEnv = process.env): void {
+  mkdirSync(localStateDir(env), { recursive: true });
+  const file = localStateFile(env);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
 }
 
 async function stopProcess(pid: number, graceMs = 5_000): Promise<void> {

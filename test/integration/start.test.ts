@@ -1,65 +1,112 @@
 /**
  * `npm start` end to end (bin/start.ts), as a user runs it: its own process with no AWS variable
- * (it starts its own moto server), `--once` on any free port with a small demo data set. It must
- * go through every step — emulator, synthesis, provisioning, demo data, ingestion,
- * materialization, the training state machine, promotion, serving — make a raw-feature and an
- * entity-key prediction through the HTTP API, print them and exit 0. And Ctrl-C (SIGINT) while it
- * runs stops what it started: its emulator is gone when it exits.
+ * (it starts its own moto server), on any free port with a small demo data set.
+ *
+ * - `--once` goes through every step — emulator, synthesis, provisioning, demo data, ingestion,
+ *   materialization, the training state machine, promotion, serving — makes a raw-feature and an
+ *   entity-key prediction through the HTTP API, prints them and exits 0.
+ * - Serving (no `--once`, the app the integration setup synthesized): while it serves, the mlops
+ *   CLI in another process finds its stack (the promoted version) and predicts through its API;
+ *   Ctrl-C (SIGINT) then stops everything: exit 0, its emulator gone, its state file removed.
+ * - Ctrl-C in the middle of the flow stops what was started so far, with exit 0.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { cleanEnv, ROOT, running } from '../support/cli-process.js';
+import { cleanEnv, mlopsIn, ROOT, running } from '../support/cli-process.js';
 
-interface Started {
+interface Exited {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
 }
 
-/** Runs `bin/start.ts <args>` (asynchronously); `onLine` sees each stdout line and may signal the child. */
-function start(args: readonly string[], onLine?: (line: string, kill: (s: NodeJS.Signals) => void) => void) {
-  const stateDir = mkdtempSync(path.join(tmpdir(), 'mlops-start-'));
-  return new Promise<Started>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'start.ts'), ...args], {
-      cwd: ROOT,
-      env: cleanEnv(stateDir),
-      timeout: 300_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    let pending = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) onLine?.(line, (s) => child.kill(s));
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+interface StartRun {
+  readonly child: ChildProcess;
+  readonly stateDir: string;
+  /** Resolves with the first stdout line matching `pattern` (rejects if the process ends first). */
+  line(pattern: RegExp): Promise<RegExpExecArray>;
+  readonly exited: Promise<Exited>;
 }
 
-const printed = (stdout: string, what: string) => {
+/**
+ * Starts `bin/start.ts <args>` in its own process (asynchronously: never block the worker);
+ * through `npm start -- <args>` with `viaNpm` (signals then reach npm, not the script: the Ctrl-C
+ * tests run the script directly).
+ */
+function start(args: readonly string[], viaNpm = false): StartRun {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'mlops-start-'));
+  const [command, commandArgs] = viaNpm
+    ? ['npm', ['start', '--silent', '--', ...args]]
+    : [process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'start.ts'), ...args]];
+  const child = spawn(command, commandArgs, { cwd: ROOT, env: cleanEnv(stateDir), timeout: 300_000 });
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  const waiters: { pattern: RegExp; resolve: (m: RegExpExecArray) => void; reject: (e: Error) => void }[] =
+    [];
+  const seen: string[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const text of lines) {
+      seen.push(text);
+      for (const w of [...waiters]) {
+        const m = w.pattern.exec(text);
+        if (m) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(m);
+        }
+      }
+    }
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<Exited>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      for (const w of waiters.splice(0))
+        w.reject(
+          new Error(`exited (${code ?? signal}) before a line matched ${w.pattern}:\n${stdout}\n${stderr}`),
+        );
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return {
+    child,
+    stateDir,
+    exited,
+    line: (pattern) => {
+      for (const text of seen) {
+        const m = pattern.exec(text);
+        if (m) return Promise.resolve(m);
+      }
+      return new Promise((resolve, reject) => waiters.push({ pattern, resolve, reject }));
+    },
+  };
+}
+
+type Answer = {
+  model: string;
+  version: number;
+  predictions: { score: number; label: unknown; featureAges?: Record<string, number | null> }[];
+};
+
+const printed = (stdout: string, what: string): Answer => {
   const line = stdout.split('\n').find((l) => l.startsWith(`prediction (${what}`));
   expect(line, `stdout:\n${stdout}`).toBeDefined();
-  return JSON.parse((line as string).slice((line as string).indexOf('{'))) as {
-    model: string;
-    version: number;
-    predictions: { score: number; label: unknown; featureAges?: Record<string, number | null> }[];
-  };
+  return JSON.parse((line as string).slice((line as string).indexOf('{'))) as Answer;
 };
 
 describe('npm start', () => {
-  it('--once runs the lifecycle, serves, predicts for raw features and an entity key, and exits 0', async () => {
-    const run = await start(['--once', '--port', '0', '--customers', '400']);
+  it('npm start -- --once runs the lifecycle, serves, predicts for raw features and an entity key, and exits 0', async () => {
+    const run = await start(['--once', '--port', '0', '--customers', '400'], true).exited;
     expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
     for (let step = 1; step <= 9; step++) expect(run.stdout).toContain(`[${step}/9]`);
     expect(run.stdout).toMatch(/credit-default v1 \(ROC-AUC 0\.[789]\d*/);
@@ -75,24 +122,46 @@ describe('npm start', () => {
     expect(run.stdout).toMatch(/curl .*\/v1\/models\/credit-default\/predict/);
   }, 300_000);
 
-  it('stops what it started on Ctrl-C: exit 0, and its emulator is gone', async () => {
-    let pid: number | undefined;
-    let signalled = false;
+  it('serves until Ctrl-C, the mlops CLI finding its stack meanwhile; Ctrl-C stops it all', async () => {
     // The app the integration setup synthesized is this project's own: no second synthesis here.
-    const run = await start(
-      ['--port', '0', '--customers', '50', '--assembly', inject('assemblyDir')],
-      (line, kill) => {
-        const found = /moto server \(pid (\d+)\)/.exec(line);
-        if (found) pid = Number(found[1]);
-        if (!signalled && line.startsWith('[4/9]')) {
-          signalled = true;
-          kill('SIGINT');
-        }
-      },
+    const run = start(['--port', '0', '--customers', '200', '--assembly', inject('assemblyDir')]);
+    const pid = Number((await run.line(/moto server \(pid (\d+)\)/))[1]);
+    const url = (await run.line(/The inference API is at (\S+)\. Try:/))[1] as string;
+    await run.line(/Ctrl-C stops everything/);
+    const mlops = mlopsIn(run.stateDir);
+    const versions = await mlops('models', 'versions', 'credit-default', '--json');
+    expect(versions.code, versions.stderr).toBe(0);
+    expect(versions.json()).toMatchObject({
+      versions: [{ version: 1, stage: 'Production', aliases: ['champion'] }],
+    });
+    const predicted = await mlops(
+      'predict',
+      'credit-default',
+      '--url',
+      url,
+      '--entity',
+      'customer_id=c00042',
+      '--json',
     );
-    expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
-    expect(run.stdout).toMatch(/SIGINT: stopping/);
-    expect(pid).toBeDefined();
-    expect(running(pid as number)).toBe(false);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    expect(predicted.json()).toMatchObject({ model: 'credit-default', version: 1 });
+
+    run.child.kill('SIGINT');
+    const exited = await run.exited;
+    expect(exited.code, `stdout:\n${exited.stdout}\nstderr:\n${exited.stderr}`).toBe(0);
+    expect(exited.stdout).toMatch(/SIGINT: stopping/);
+    expect(running(pid)).toBe(false);
+    expect(existsSync(path.join(run.stateDir, 'local.json'))).toBe(false);
+  }, 240_000);
+
+  it('stops what it started on Ctrl-C in the middle of the flow: exit 0, its emulator gone', async () => {
+    const run = start(['--port', '0', '--customers', '200', '--assembly', inject('assemblyDir')]);
+    const pid = Number((await run.line(/moto server \(pid (\d+)\)/))[1]);
+    await run.line(/^\[4\/9\]/);
+    run.child.kill('SIGINT');
+    const exited = await run.exited;
+    expect(exited.code, `stdout:\n${exited.stdout}\nstderr:\n${exited.stderr}`).toBe(0);
+    expect(exited.stdout).toMatch(/SIGINT: stopping/);
+    expect(running(pid)).toBe(false);
   }, 180_000);
 });

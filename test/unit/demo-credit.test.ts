@@ -186,4 +186,10 @@ describe('credit demo data (local/demo/credit.ts)', () => {
     );
     expect(() => latestFeatures(data, 'nobody')).toThrow(/no customer nobody/);
   });
+
+  it('refuses sizes it cannot generate, naming the option', () => {
+    expect(() => generateCreditDemo({ customers: 0 })).toThrow(/customers must be a positive whole number/);
+    expect(() => generateCreditDemo({ customers: 1.5 })).toThrow(/customers/);
+    expect(() => generateCreditDemo({ months: 3 })).toThrow(/months must be a whole number of at least 4/);
+  });
 });
