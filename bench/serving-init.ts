@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ModelVersion } from '../lambdas/registry/model-version.js';
+import { anonymousIdentity } from '../lambdas/serving/api-gateway.js';
 import { createInferenceApp, type ProxyEvent, type ProxyResult } from '../lambdas/serving/http.js';
 import { loadServedModel } from '../lambdas/serving/model-loader.js';
 import type { LoadedModel } from '../lambdas/serving/ports.js';
@@ -151,23 +152,7 @@ export function predictEvent(modelName: string, body: string, requestId = 'bench
       requestTimeEpoch: Date.now(),
       resourceId: 'bench',
       resourcePath: API_ROUTES.predict,
-      identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: '127.0.0.1',
-        user: null,
-        userAgent: 'bench',
-        userArn: null,
-      },
+      identity: anonymousIdentity('127.0.0.1', 'bench'),
     },
   };
   return event;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES, SERVING_METRICS, type ServingMetric } from '../../lambdas/shared/metric-names.js';
 import {
   createMetrics,
@@ -22,6 +22,7 @@ import {
 } from '../../lambdas/shared/metrics.js';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
 import type { InferenceApi } from '../../lib/inference-api.js';
+import { emittedSync } from '../support/emf.js';
 import { NO_BUNDLING } from '../support/no-bundling.js';
 
 const NAMESPACE = 'TestServingMetrics';
@@ -31,17 +32,6 @@ const MODEL = 'churn';
 function emittedSets(key: ServingMetric): string[] {
   const spec = SERVING_METRICS[key];
   return [spec.dimensions, ...('rollups' in spec ? spec.rollups : [])].map((s) => [...s].sort().join());
-}
-
-interface EmfDoc {
-  readonly _aws: {
-    CloudWatchMetrics: {
-      Namespace: string;
-      Dimensions: string[][];
-      Metrics: { Name: string; Unit: string }[];
-    }[];
-  };
-  readonly [key: string]: unknown;
 }
 
 /** One emitted metric as CloudWatch identifies it: namespace, name, unit, dimensions with values. */
@@ -57,12 +47,7 @@ function identity(
 
 /** Everything the serving recorders emit for model MODEL (version 4, variant default), as identities. */
 function emittedByRecorders(): Set<string> {
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write);
-  try {
+  const { docs } = emittedSync(() => {
     const metrics = createMetrics({ namespace: NAMESPACE, serviceName: SERVICES.inference });
     const by = { model: MODEL, version: 4, variant: 'default' };
     recordPrediction(metrics, by, { instances: 5, latencyMs: 3, modelLatencyMs: 1 });
@@ -71,15 +56,9 @@ function emittedByRecorders(): Set<string> {
     recordIntegrityFailure(metrics, MODEL);
     recordCapture(metrics, MODEL, 3, 1);
     recordFeedback(metrics, MODEL);
-  } finally {
-    spy.mockRestore();
-  }
+  });
   const found = new Set<string>();
-  for (const line of chunks
-    .join('')
-    .split('\n')
-    .filter((l) => l.includes('"_aws"'))) {
-    const doc = JSON.parse(line) as EmfDoc;
+  for (const doc of docs) {
     for (const directive of doc._aws.CloudWatchMetrics)
       for (const set of directive.Dimensions)
         for (const metric of directive.Metrics)

@@ -9,6 +9,7 @@ import { DependencyError } from '../../lambdas/shared/errors.js';
 import { API_ROUTES } from '../../lambdas/shared/layout.js';
 import { SERVING_METRICS } from '../../lambdas/shared/metric-names.js';
 import { createMetrics } from '../../lambdas/shared/metrics.js';
+import { type EmfDoc, emitted } from '../support/emf.js';
 import { MemoryCapture, MemoryFeatureSource } from '../support/serving-fakes.js';
 import { SERVING_ENTITY, servedModel, servingViews } from '../support/serving-model.js';
 
@@ -75,27 +76,6 @@ function event(
 }
 
 const context = (id = 'req-1') => ({ awsRequestId: id });
-
-type EmfDoc = Record<string, unknown> & {
-  _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
-};
-
-/** EMF documents printed while `run` runs. */
-async function emitted<T>(run: () => Promise<T>): Promise<{ result: T; docs: EmfDoc[] }> {
-  const chunks: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write);
-  const result = await run();
-  vi.restoreAllMocks();
-  const docs = chunks
-    .join('')
-    .split('\n')
-    .filter((line) => line.includes('"_aws"'))
-    .map((line) => JSON.parse(line) as EmfDoc);
-  return { result, docs };
-}
 
 /** The dimension sets and values `name` was emitted with. */
 function metric(docs: EmfDoc[], name: string) {

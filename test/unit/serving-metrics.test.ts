@@ -9,39 +9,17 @@ import {
   recordPredictError,
   recordPrediction,
 } from '../../lambdas/shared/metrics.js';
+import { type EmfDoc, emittedSync } from '../support/emf.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-interface EmfDoc {
-  readonly _aws: {
-    CloudWatchMetrics: {
-      Namespace: string;
-      Dimensions: string[][];
-      Metrics: { Name: string; Unit: string }[];
-    }[];
-  };
-  readonly [key: string]: unknown;
-}
-
-/** EMF documents printed by `run`. */
+/** EMF documents printed by `run`, which must warn nothing. */
 function emitted(run: () => void): EmfDoc[] {
-  const chunks: string[] = [];
-  const warnings: unknown[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write);
-  vi.spyOn(console, 'warn').mockImplementation((...args) => warnings.push(args));
-  run();
-  vi.restoreAllMocks();
+  const { docs, warnings } = emittedSync(run);
   expect(warnings).toEqual([]);
-  return chunks
-    .join('')
-    .split('\n')
-    .filter((line) => line.includes('"_aws"'))
-    .map((line) => JSON.parse(line) as EmfDoc);
+  return docs;
 }
 
 describe('serving metrics', () => {
