@@ -14,9 +14,8 @@ import type { ObjectStore } from '../shared/object-store.js';
 import { readModelContract } from '../training/model-contract.js';
 import { ModelIntegrityError, ModelNotDeployedError, ModelUnsupportedError } from './errors.js';
 import type { LoadedModel } from './ports.js';
+import { LAMBDA_MB_PER_VCPU } from './serving-env.js';
 
-/** Lambda allocates one vCPU per this many MB of memory (up to 6 vCPUs at 10,240 MB). */
-export const LAMBDA_MB_PER_VCPU = 1769;
 /** Most vCPUs a Lambda function gets. */
 export const LAMBDA_MAX_VCPUS = 6;
 
