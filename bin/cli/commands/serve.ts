@@ -6,9 +6,11 @@
  *   the app with its function bundles, provisions what is missing on the emulator (idempotent:
  *   functions, versions and aliases that exist are kept) and serves API Gateway's routes through
  *   local/http-adapter.ts until Ctrl-C.
- * - `serve deploy <model> <version>`: lambdas/serving/deploy.ts `pinModelVersion` on the model's
- *   function (the stack output `InferenceFunctions`); its readiness check runs the new version
- *   in-process against the local stack, through Lambda's Invoke against a deployed one.
+ * - `serve deploy <model> [version]`: lambdas/serving/deploy.ts `pinModelVersion` on the model's
+ *   function (the stack output `InferenceFunctions`); without a version, the number the registry's
+ *   `champion` alias names now is pinned (the function never follows the alias by itself). Its
+ *   readiness check runs the new version in-process against the local stack, through Lambda's
+ *   Invoke against a deployed one.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
@@ -19,6 +21,8 @@ import {
   invokeWithLambda,
   pinModelVersion,
 } from '../../../lambdas/serving/deploy.js';
+import { NotFoundError } from '../../../lambdas/shared/errors.js';
+import { CHAMPION_ALIAS } from '../../../lambdas/shared/layout.js';
 import type { MlopsConfig } from '../../../lib/config.js';
 import type { InferenceFunctionOutput } from '../../../lib/stack-outputs.js';
 import type { Assembly } from '../../../local/assembly.js';
@@ -193,12 +197,28 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     .command('deploy')
     .description("pin a model version to the model's function and put it behind the live alias")
     .argument('<model>', 'model name')
-    .argument('<version>', 'registry version number')
-    .action(async (model: string, versionText: string) => {
-      const version = parseVersion(versionText);
+    .argument('[version]', `registry version number (default: the one the ${CHAMPION_ALIAS} alias names now)`)
+    .action(async (model: string, versionText: string | undefined) => {
+      const given = versionText === undefined ? undefined : parseVersion(versionText);
       const ctx = await CliContext.load(program, io);
       const { functionName, local } = await functionOf(ctx, model);
       const step = (text: string) => io.stderr(`${text}…\n`);
+      let version: number;
+      if (given !== undefined) version = given;
+      else {
+        try {
+          version = (await (await ctx.aliasReader()).get(model, CHAMPION_ALIAS)).version;
+        } catch (error) {
+          if (!(error instanceof NotFoundError)) throw error;
+          throw new CliNotFound(
+            'version',
+            `model ${model} has no ${CHAMPION_ALIAS} alias to deploy`,
+            `name a version (mlops serve deploy ${model} <version>) or set it: mlops models alias ${model} ${CHAMPION_ALIAS} <version>`,
+          );
+        }
+        step(`deploying ${model} version ${version}: the one the ${CHAMPION_ALIAS} alias names`);
+      }
+      const why = given === undefined ? ` (the ${CHAMPION_ALIAS} alias's version)` : '';
       let invokeReadiness: InvokeVersion = invokeWithLambda();
       let dispose = () => {};
       if (local) {
@@ -208,11 +228,11 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       }
       try {
         const result = await pinModelVersion({ functionName, model, version, invokeReadiness, onStep: step });
-        ctx.out.result(result, (r) =>
+        ctx.out.result({ ...result, chosenBy: given === undefined ? CHAMPION_ALIAS : 'argument' }, (r) =>
           [
             r.changed
-              ? `${model} version ${version} is live (Lambda version ${r.functionVersion}, was ${r.previousFunctionVersion})`
-              : `${model} version ${version} was already live (Lambda version ${r.functionVersion}); nothing changed`,
+              ? `${model} version ${version}${why} is live (Lambda version ${r.functionVersion}, was ${r.previousFunctionVersion})`
+              : `${model} version ${version}${why} was already live (Lambda version ${r.functionVersion}); nothing changed`,
             fields({ ...r }),
           ].join('\n'),
         );
