@@ -2,6 +2,8 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { versionToDeploy } from '../../bin/cli/commands/serve.js';
+import { ModelAliasReader } from '../../lambdas/registry/alias-reader.js';
 import { ModelAliasStore } from '../../lambdas/registry/alias-store.js';
 import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
 import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
@@ -175,5 +177,21 @@ describe('loading the served model', () => {
     const p = out[OUTPUT_PROBABILITIES]?.data as Float64Array;
     expect(p[1]).toBeGreaterThan(0.9);
     await model.session.release();
+  });
+});
+
+describe('the version `mlops serve deploy` pins', () => {
+  const reader = async () => new ModelAliasReader({ documents: clients.documents(), tableName });
+
+  it('is the one named, else the number champion names at deploy time; no champion: a clear refusal', async () => {
+    const name = freshName();
+    await registerServedModel(registry, bucket, name);
+    await registerServedModel(registry, bucket, name, servedModelBytes(8));
+    await expect(versionToDeploy(reader, name)).rejects.toThrow(
+      `model ${name} has no champion alias to deploy`,
+    );
+    await aliases.set({ modelName: name, alias: 'champion', version: 2, expectedVersion: null });
+    expect(await versionToDeploy(reader, name)).toEqual({ version: 2, chosenBy: 'champion' });
+    expect(await versionToDeploy(reader, name, 1)).toEqual({ version: 1, chosenBy: 'argument' });
   });
 });

@@ -15,6 +15,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import type { ModelAliasReader } from '../../../lambdas/registry/alias-reader.js';
 import {
   DeploymentRefusedError,
   type InvokeVersion,
@@ -146,6 +147,31 @@ async function functionOf(
   return { functionName: found.functionName, local: source.kind === 'local' };
 }
 
+/**
+ * The registry version `serve deploy` pins: the one named, else the number the `champion` alias names
+ * now (resolved once, here: the function never follows the alias). No champion: CliNotFound.
+ */
+export async function versionToDeploy(
+  aliases: () => Promise<Pick<ModelAliasReader, 'get'>>,
+  model: string,
+  given?: number,
+): Promise<{ readonly version: number; readonly chosenBy: 'argument' | typeof CHAMPION_ALIAS }> {
+  if (given !== undefined) return { version: given, chosenBy: 'argument' };
+  try {
+    return {
+      version: (await (await aliases()).get(model, CHAMPION_ALIAS)).version,
+      chosenBy: CHAMPION_ALIAS,
+    };
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    throw new CliNotFound(
+      'version',
+      `model ${model} has no ${CHAMPION_ALIAS} alias to deploy`,
+      `name a version (mlops serve deploy ${model} <version>) or set it: mlops models alias ${model} ${CHAMPION_ALIAS} <version>`,
+    );
+  }
+}
+
 /** Adds the `serve` command group to `program`. */
 export function registerServeCommands(program: Command, io: CliIo): void {
   const serve = program
@@ -203,22 +229,10 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const ctx = await CliContext.load(program, io);
       const { functionName, local } = await functionOf(ctx, model);
       const step = (text: string) => io.stderr(`${text}…\n`);
-      let version: number;
-      if (given !== undefined) version = given;
-      else {
-        try {
-          version = (await (await ctx.aliasReader()).get(model, CHAMPION_ALIAS)).version;
-        } catch (error) {
-          if (!(error instanceof NotFoundError)) throw error;
-          throw new CliNotFound(
-            'version',
-            `model ${model} has no ${CHAMPION_ALIAS} alias to deploy`,
-            `name a version (mlops serve deploy ${model} <version>) or set it: mlops models alias ${model} ${CHAMPION_ALIAS} <version>`,
-          );
-        }
+      const { version, chosenBy } = await versionToDeploy(() => ctx.aliasReader(), model, given);
+      if (chosenBy === CHAMPION_ALIAS)
         step(`deploying ${model} version ${version}: the one the ${CHAMPION_ALIAS} alias names`);
-      }
-      const why = given === undefined ? ` (the ${CHAMPION_ALIAS} alias's version)` : '';
+      const why = chosenBy === CHAMPION_ALIAS ? ` (the ${CHAMPION_ALIAS} alias's version)` : '';
       let invokeReadiness: InvokeVersion = invokeWithLambda();
       let dispose = () => {};
       if (local) {
@@ -228,7 +242,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       }
       try {
         const result = await pinModelVersion({ functionName, model, version, invokeReadiness, onStep: step });
-        ctx.out.result({ ...result, chosenBy: given === undefined ? CHAMPION_ALIAS : 'argument' }, (r) =>
+        ctx.out.result({ ...result, chosenBy }, (r) =>
           [
             r.changed
               ? `${model} version ${version}${why} is live (Lambda version ${r.functionVersion}, was ${r.previousFunctionVersion})`
