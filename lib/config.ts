@@ -7,9 +7,74 @@
 import * as z from 'zod';
 import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
 import { DEFAULT_MAX_BATCH_INSTANCES } from '../lambdas/serving/contract.js';
+import { LAMBDA_MB_PER_VCPU } from '../lambdas/serving/serving-env.js';
 import { ValidationError } from '../lambdas/shared/errors.js';
 import { issuePath } from '../lambdas/shared/validation.js';
 import { modelConfigSchema, modelFeatureProblems } from '../lambdas/training/model-config.js';
+
+/** The inference API (lib/inference-api.ts): one function per served model behind one REST API. */
+export const servingSchema = z.strictObject({
+  /**
+   * How callers authenticate: `iam` (SigV4-signed requests, `execute-api:Invoke` granted to
+   * their principal) or `apiKey` (an `x-api-key` header; a usage plan holds the key).
+   * @default 'iam'
+   */
+  auth: z.enum(['iam', 'apiKey'], { error: "must be 'iam' or 'apiKey'" }).default('iam'),
+  /** Most instances one predict request may carry. @default 1000 */
+  maxBatchInstances: z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(10_000, 'must be at most 10000')
+    .default(DEFAULT_MAX_BATCH_INSTANCES),
+  /**
+   * Share of predict requests captured to S3 (feedback is always captured), 0 to 1. The
+   * default captures every request, which suits a small or demo project; lower it when
+   * traffic grows (capture costs a Firehose record per captured instance).
+   * @default 1
+   */
+  captureSampleRate: z
+    .number({ error: 'must be a number' })
+    .min(0, 'must be between 0 and 1')
+    .max(1, 'must be between 0 and 1')
+    .default(1),
+  /** Memory of each inference function in MB; LAMBDA_MB_PER_VCPU (1769 MB) is one full vCPU. @default 1769 */
+  memoryMb: z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number of MB')
+    .min(128, 'must be at least 128 (Lambda minimum)')
+    .max(10_240, 'must be at most 10240 (Lambda maximum)')
+    .default(LAMBDA_MB_PER_VCPU),
+  /** Stage throttling (and the usage plan's, with API keys): requests per second and burst. */
+  throttle: z
+    .strictObject({
+      /** Steady requests per second across the API. @default 100 */
+      rateLimit: z.number({ error: 'must be a number' }).positive('must be positive').default(100),
+      /** Requests the API takes at once above the steady rate. @default 200 */
+      burstLimit: z
+        .number({ error: 'must be a number' })
+        .int('must be a whole number')
+        .positive('must be positive')
+        .default(200),
+    })
+    .prefault({}),
+  /**
+   * Instances each model's `live` alias keeps initialized (no cold start for them; billed
+   * while deployed). @default 0
+   */
+  provisionedConcurrency: z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(0, 'must be 0 or more')
+    .default(0),
+  /** X-Ray tracing of the API stage (the functions always trace). @default true */
+  tracing: z.boolean({ error: 'must be true or false' }).default(true),
+  /**
+   * The models the API serves, by name (each must be in `models`).
+   * @default every configured model
+   */
+  models: z.array(z.string({ error: 'must be a model name' })).optional(),
+});
 
 export const mlopsConfigSchema = z
   .object({
@@ -74,70 +139,7 @@ export const mlopsConfigSchema = z
       })
       .prefault({}),
     /** The inference API (lib/inference-api.ts): one function per served model behind one REST API. */
-    serving: z
-      .strictObject({
-        /**
-         * How callers authenticate: `iam` (SigV4-signed requests, `execute-api:Invoke` granted to
-         * their principal) or `apiKey` (an `x-api-key` header; a usage plan holds the key).
-         * @default 'iam'
-         */
-        auth: z.enum(['iam', 'apiKey'], { error: "must be 'iam' or 'apiKey'" }).default('iam'),
-        /** Most instances one predict request may carry. @default 1000 */
-        maxBatchInstances: z
-          .number({ error: 'must be a number' })
-          .int('must be a whole number')
-          .min(1, 'must be at least 1')
-          .max(10_000, 'must be at most 10000')
-          .default(DEFAULT_MAX_BATCH_INSTANCES),
-        /**
-         * Share of predict requests captured to S3 (feedback is always captured), 0 to 1. The
-         * default captures every request, which suits a small or demo project; lower it when
-         * traffic grows (capture costs a Firehose record per captured instance).
-         * @default 1
-         */
-        captureSampleRate: z
-          .number({ error: 'must be a number' })
-          .min(0, 'must be between 0 and 1')
-          .max(1, 'must be between 0 and 1')
-          .default(1),
-        /** Memory of each inference function in MB; 1769 MB is one full vCPU. @default 1769 */
-        memoryMb: z
-          .number({ error: 'must be a number' })
-          .int('must be a whole number of MB')
-          .min(128, 'must be at least 128 (Lambda minimum)')
-          .max(10_240, 'must be at most 10240 (Lambda maximum)')
-          .default(1769),
-        /** Stage throttling (and the usage plan's, with API keys): requests per second and burst. */
-        throttle: z
-          .strictObject({
-            /** Steady requests per second across the API. @default 100 */
-            rateLimit: z.number({ error: 'must be a number' }).positive('must be positive').default(100),
-            /** Requests the API takes at once above the steady rate. @default 200 */
-            burstLimit: z
-              .number({ error: 'must be a number' })
-              .int('must be a whole number')
-              .positive('must be positive')
-              .default(200),
-          })
-          .prefault({}),
-        /**
-         * Instances each model's `live` alias keeps initialized (no cold start for them; billed
-         * while deployed). @default 0
-         */
-        provisionedConcurrency: z
-          .number({ error: 'must be a number' })
-          .int('must be a whole number')
-          .min(0, 'must be 0 or more')
-          .default(0),
-        /** X-Ray tracing of the API stage (the functions always trace). @default true */
-        tracing: z.boolean({ error: 'must be true or false' }).default(true),
-        /**
-         * The models the API serves, by name (each must be in `models`).
-         * @default every configured model
-         */
-        models: z.array(z.string({ error: 'must be a model name' })).optional(),
-      })
-      .prefault({}),
+    serving: servingSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -211,15 +213,8 @@ export const defaultConfig: MlopsConfig = {
     datasetsExpirationDays: null,
     noncurrentVersionExpirationDays: 30,
   },
-  serving: {
-    auth: 'iam',
-    maxBatchInstances: DEFAULT_MAX_BATCH_INSTANCES,
-    captureSampleRate: 1,
-    memoryMb: 1769,
-    throttle: { rateLimit: 100, burstLimit: 200 },
-    provisionedConcurrency: 0,
-    tracing: true,
-  },
+  // The schema's defaults, written once there.
+  serving: servingSchema.parse({}),
 };
 
 /** The models the inference API serves: `serving.models`, or every configured model. */

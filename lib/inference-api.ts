@@ -16,8 +16,9 @@
  *   (ErrorBody, code InvalidRequest). Field-level rules and the batch limit stay in the function, so
  *   a refusal reads the same deployed and local (BatchTooLarge is 413 in both).
  * - Stage throttling, JSON access logs, execution logs at ERROR, X-Ray when configured.
- * - Each function version is pinned to one registry version by its configuration (ENV.modelVersion;
- *   empty on the version `cdk deploy` publishes: it serves the registry's `champion`).
+ * - Each function version is pinned to one registry version by its configuration (ENV.modelVersion).
+ *   `cdk deploy` publishes one unpinned bootstrap version (answers ModelNotDeployed) and points `live`
+ *   at it once; only `mlops serve deploy` (pinModelVersion) moves `live` after that.
  */
 import { ArnFormat, Duration, type RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
@@ -314,7 +315,7 @@ export class InferenceApi extends Construct {
           [ENV.onlineTable]: featureStore.onlineTable.tableName,
         },
       });
-      // The model at cold start: its version (by number or through the `champion` alias) and artifact.
+      // The model at cold start: the version its Lambda version is pinned to, and its artifact.
       registry.grantGetVersion(fn);
       registry.grantReadArtifacts(fn);
       // Entity-key instances: one BatchGetItem per request (lambdas/feature-store/online-store.ts).
@@ -329,9 +330,19 @@ export class InferenceApi extends Construct {
         ),
       );
 
+      // CloudFormation never moves `live`: it points once at a bootstrap version whose properties
+      // never change (no CodeSha256, no description that varies), so no later deploy replaces or
+      // republishes it, and the alias (with any canary weights) stays where pinModelVersion
+      // (`mlops serve deploy`) put it. The bootstrap version is unpinned: it answers ModelNotDeployed.
+      const bootstrap = new lambda.CfnVersion(modelScope, 'BootstrapVersion', {
+        functionName: fn.functionName,
+      });
       const alias = new lambda.Alias(modelScope, 'Live', {
         aliasName: SERVING_ALIAS,
-        version: fn.currentVersion,
+        version: lambda.Version.fromVersionAttributes(modelScope, 'Bootstrap', {
+          lambda: fn,
+          version: bootstrap.attrVersion,
+        }),
         description: `What the inference API invokes for ${name} (a canary moves its weights)`,
         ...(serving.provisionedConcurrency > 0
           ? { provisionedConcurrentExecutions: serving.provisionedConcurrency }
@@ -356,21 +367,17 @@ export class InferenceApi extends Construct {
         });
 
       // The L2 destination grants its role read and write on the bucket (CDK's grantReadWrite).
-      const firehoseRole = captureStream.node.findAll().find((c) => c.node.id === 'S3 Destination Role');
-      if (firehoseRole)
-        acknowledge(
-          firehoseRole,
-          ...['s3:Abort*', 's3:DeleteObject*', 's3:GetBucket*', 's3:GetObject*', 's3:List*'].map(
-            (action) => ({
-              id: `IAM5[Action::${action}]`,
-              reason: `CDK's Firehose S3 destination grant (grantReadWrite) on the capture bucket ${this.captureBucket.node.path}, nothing else.`,
-            }),
-          ),
-          {
-            id: `IAM5[Resource::<${stack.getLogicalId(this.captureBucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
-            reason: `Firehose writes objects under keys it names (capture/${name}/date=…/hour=…/ and capture-errors/${name}/…) in the capture bucket only.`,
-          },
-        );
+      acknowledge(
+        captureDeliveryRole(captureStream),
+        ...['s3:Abort*', 's3:DeleteObject*', 's3:GetBucket*', 's3:GetObject*', 's3:List*'].map((action) => ({
+          id: `IAM5[Action::${action}]`,
+          reason: `CDK's Firehose S3 destination grant (grantReadWrite) on the capture bucket ${this.captureBucket.node.path}, nothing else.`,
+        })),
+        {
+          id: `IAM5[Resource::<${stack.getLogicalId(this.captureBucket.node.defaultChild as s3.CfnBucket)}.Arn>/*]`,
+          reason: `Firehose writes objects under keys it names (capture/${name}/date=…/hour=…/ and capture-errors/${name}/…) in the capture bucket only.`,
+        },
+      );
       models.set(name, { name, function: fn, alias, captureStream, predict, feedback });
     }
     this.models = models;
@@ -633,4 +640,21 @@ export class InferenceApi extends Construct {
             reason: `Callers present an API key of the usage plan (configuration serving.auth = apiKey) for ${served.name}.`,
           });
   }
+}
+
+/** CDK's id of the role a Firehose L2 S3 destination creates (aws-kinesisfirehose). */
+export const FIREHOSE_S3_ROLE_ID = 'S3 Destination Role';
+
+/**
+ * The role CDK's Firehose S3 destination created under `stream` (found by its construct id). Throws
+ * at synthesis when it is not there (CDK renamed it): its nag acknowledgements must not silently
+ * stop applying.
+ */
+export function captureDeliveryRole(stream: Construct): Construct {
+  const role = stream.node.findAll().find((c) => c.node.id === FIREHOSE_S3_ROLE_ID);
+  if (role === undefined)
+    throw new Error(
+      `${stream.node.path}: no construct '${FIREHOSE_S3_ROLE_ID}' under the delivery stream (did aws-cdk-lib rename the Firehose S3 destination role?); update FIREHOSE_S3_ROLE_ID in lib/inference-api.ts`,
+    );
+  return role;
 }

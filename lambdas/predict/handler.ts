@@ -1,10 +1,11 @@
 /**
  * The inference function: one per model, behind API Gateway (REST proxy integration) through the
  * `live` alias. At init (module scope, top-level await: the bundle is ESM) it loads the model its
- * Lambda version is pinned to (MODEL_VERSION; empty: the registry's `champion`), verified against
- * the registry's SHA-256 and warmed up, and records the cold start. A model it cannot serve never
- * crashes the function: the reason is kept and every request answers it (503 ModelIntegrityError
- * or ModelNotDeployed), so a bad version is refused while the previous alias target keeps serving.
+ * Lambda version is pinned to (MODEL_VERSION, set by `mlops serve deploy`; empty: nothing, every
+ * request answers 503 ModelNotDeployed), verified against the registry's SHA-256 and warmed up, and
+ * records the cold start. A model it cannot serve never crashes the function: the reason is kept and
+ * every request answers it (503 ModelIntegrityError, ModelUnsupported or ModelNotDeployed), so a bad
+ * version is refused while the previous alias target keeps serving.
  *
  * The request path is createInferenceApp (../serving/http.ts); this module only wires it: the
  * registry (../registry/registry.ts env), the online store and the feature views baked into the
@@ -13,7 +14,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
-import { aliasReaderFromEnv, REGISTRY_ENV, registryFromEnv } from '../registry/registry.js';
+import { REGISTRY_ENV, registryFromEnv } from '../registry/registry.js';
 import { firehoseCapture } from '../serving/capture.js';
 import { RequestError } from '../serving/contract.js';
 import { ModelIntegrityError } from '../serving/errors.js';
@@ -44,7 +45,6 @@ const served = await holdServedModel(
     if (config.error !== undefined) throw config.error;
     return loadServedModel({
       registry: registryFromEnv()(),
-      aliases: aliasReaderFromEnv(),
       artifacts: new S3ObjectStore(s3Client(), process.env[REGISTRY_ENV.artifactBucket] ?? ''),
       modelName: config.modelName,
       ...(config.modelVersion === undefined ? {} : { modelVersion: config.modelVersion }),
@@ -53,14 +53,15 @@ const served = await holdServedModel(
     });
   },
   {
-    loaded: (model) => {
+    loaded: (model, first) => {
       logger.info('serving model', {
         model: model.name,
         version: model.version,
         sha256: model.sha256,
         initMs: Math.round(model.initMs),
       });
-      recordColdStart(metrics, { model: model.name, version: model.version }, model.initMs);
+      // A reload after a failed init runs on a warm instance: not a cold start.
+      if (first) recordColdStart(metrics, { model: model.name, version: model.version }, model.initMs);
     },
     failed: (error) => {
       logger.error('refusing to serve: the model could not be loaded', { model: config.modelName, error });

@@ -4,7 +4,7 @@
  * ./contract.ts). Names are spelled out (a minifier renames classes).
  */
 
-/** The function has no model to serve: no version pinned and the registry's `champion` alias unset. */
+/** The function has no model to serve: its Lambda version pins no registry version (or one that does not exist). */
 export class ModelNotDeployedError extends Error {
   readonly code = 'ModelNotDeployed' as const;
   constructor(message: string) {
@@ -19,5 +19,18 @@ export class ModelIntegrityError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ModelIntegrityError';
+  }
+}
+
+/**
+ * The model artifact is the one the registry recorded (its SHA-256 matched) but carries no mlops model
+ * contract (ONNX metadata): registered from outside mlops training, so this function cannot serve it.
+ * Not an integrity failure (it fires no integrity alarm); final for the Lambda version, like one.
+ */
+export class ModelUnsupportedError extends Error {
+  readonly code = 'ModelUnsupported' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelUnsupportedError';
   }
 }

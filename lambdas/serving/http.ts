@@ -41,7 +41,7 @@ import {
   type PredictResponse,
   RequestError,
 } from './contract.js';
-import { ModelIntegrityError, ModelNotDeployedError } from './errors.js';
+import { ModelIntegrityError, ModelNotDeployedError, ModelUnsupportedError } from './errors.js';
 import { type FeatureRule, featureRules, prepareInstances } from './instances.js';
 import type { CaptureSink, LoadedModel, OnlineFeatureSource } from './ports.js';
 import { parseFeedbackRequest, parsePredictRequest } from './request.js';
@@ -60,7 +60,7 @@ export type ProxyResult = ApiGatewayResult & { readonly headers: Readonly<Record
 export interface InferenceDeps {
   /** The model this function serves (ENV.modelName). */
   readonly modelName: string;
-  /** The loaded model; throws ModelNotDeployedError / ModelIntegrityError → 503 with that code. */
+  /** The loaded model; throws ModelNotDeployedError / ModelIntegrityError / ModelUnsupportedError → 503 with that code. */
   readonly model: () => LoadedModel;
   readonly features: OnlineFeatureSource;
   readonly capture: CaptureSink;
@@ -137,7 +137,11 @@ interface Refusal {
 function refusalOf(error: unknown, requestId: string): Refusal {
   if (error instanceof RequestError)
     return { code: error.code, status: error.status, message: error.message, ...error.where };
-  if (error instanceof ModelNotDeployedError || error instanceof ModelIntegrityError)
+  if (
+    error instanceof ModelNotDeployedError ||
+    error instanceof ModelIntegrityError ||
+    error instanceof ModelUnsupportedError
+  )
     return { code: error.code, status: ERROR_STATUS[error.code], message: error.message };
   if (error instanceof DependencyError) {
     logger.error('a dependency failed', { requestId, error });

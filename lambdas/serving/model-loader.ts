@@ -1,24 +1,21 @@
 /**
  * Loads the one model an inference function serves, at cold start: the registry version its Lambda
- * version is pinned to (or, unpinned, the version the registry's `champion` alias names), its
+ * version is pinned to (unpinned: nothing, ModelNotDeployed; `mlops serve deploy` pins), its
  * artifact downloaded and SHA-256-checked against the registry record before anything reads it
  * (a mismatch is a ModelIntegrityError: no session is ever created from bytes the registry did not
  * record), one InferenceSession with thread settings for Lambda's vCPUs, and a warm-up prediction.
  */
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
-import type { ModelAliasReader } from '../registry/alias-reader.js';
 import type { ModelVersion } from '../registry/model-version.js';
 import type { ModelRegistryStore } from '../registry/registry-store.js';
 import { ConfigurationError, DependencyError, NotFoundError } from '../shared/errors.js';
-import { CHAMPION_ALIAS } from '../shared/layout.js';
 import type { ObjectStore } from '../shared/object-store.js';
 import { readModelContract } from '../training/model-contract.js';
-import { ModelIntegrityError, ModelNotDeployedError } from './errors.js';
+import { ModelIntegrityError, ModelNotDeployedError, ModelUnsupportedError } from './errors.js';
 import type { LoadedModel } from './ports.js';
+import { LAMBDA_MB_PER_VCPU } from './serving-env.js';
 
-/** Lambda allocates one vCPU per this many MB of memory (up to 6 vCPUs at 10,240 MB). */
-export const LAMBDA_MB_PER_VCPU = 1769;
 /** Most vCPUs a Lambda function gets. */
 export const LAMBDA_MAX_VCPUS = 6;
 
@@ -41,12 +38,10 @@ export function lambdaSessionOptions(memoryMb: number): ort.InferenceSession.Ses
 export interface LoadServedModelProps {
   /** Reads a version by number (the registry store the registry functions use). */
   readonly registry: Pick<ModelRegistryStore, 'getModelVersion'>;
-  /** Resolves the `champion` alias when no version is pinned. */
-  readonly aliases: Pick<ModelAliasReader, 'get'>;
   /** The registry's artifact bucket. */
   readonly artifacts: Pick<ObjectStore, 'get'>;
   readonly modelName: string;
-  /** The pinned registry version; absent: the `champion` alias's version. */
+  /** The pinned registry version; absent: nothing is deployed (ModelNotDeployedError). */
   readonly modelVersion?: number;
   /** The function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE), which sets its vCPUs. */
   readonly memoryMb: number;
@@ -57,26 +52,28 @@ export interface LoadServedModelProps {
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
+/** What an unpinned function answers: it serves exactly the version its configuration names. */
+export const NOT_DEPLOYED_MESSAGE =
+  'no model version is deployed to this function; run `mlops serve deploy <model> [version]`';
+
 async function servedVersion(props: LoadServedModelProps): Promise<ModelVersion> {
   const { modelName, modelVersion } = props;
+  if (modelVersion === undefined) throw new ModelNotDeployedError(NOT_DEPLOYED_MESSAGE);
   try {
-    return modelVersion === undefined
-      ? await props.aliases.get(modelName, CHAMPION_ALIAS)
-      : await props.registry.getModelVersion(modelName, modelVersion);
+    return await props.registry.getModelVersion(modelName, modelVersion);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
     throw new ModelNotDeployedError(
-      modelVersion === undefined
-        ? `model ${modelName} has no ${CHAMPION_ALIAS} version to serve (set the registry alias ${CHAMPION_ALIAS}, or pin a version)`
-        : `model ${modelName} has no registered version ${modelVersion} (this function version is pinned to it)`,
+      `model ${modelName} has no registered version ${modelVersion} (this function version is pinned to it)`,
     );
   }
 }
 
 /**
  * The model this function serves, verified and warmed up. Throws ModelNotDeployedError (nothing to
- * serve) or ModelIntegrityError (the artifact is missing, differs from its registered SHA-256, or is
- * no model this function can read); any other error (the registry or S3 failing) as it is.
+ * serve), ModelIntegrityError (the artifact is missing or differs from its registered SHA-256) or
+ * ModelUnsupportedError (it matches but carries no mlops model contract); any other error (the
+ * registry or S3 failing) as it is.
  */
 export async function loadServedModel(props: LoadServedModelProps): Promise<LoadedModel> {
   const now = props.now ?? performance.now.bind(performance);
@@ -95,8 +92,8 @@ export async function loadServedModel(props: LoadServedModelProps): Promise<Load
   try {
     contract = readModelContract(bytes);
   } catch (error) {
-    throw new ModelIntegrityError(
-      `${where}: the artifact carries no readable model contract (${(error as Error).message})`,
+    throw new ModelUnsupportedError(
+      `${where}: the artifact carries no readable mlops model contract (${(error as Error).message}); register a model trained by mlops`,
     );
   }
   const session = await ort.InferenceSession.create(bytes, lambdaSessionOptions(props.memoryMb));
@@ -132,16 +129,19 @@ export interface ServedModel {
 
 /**
  * Loads the model once (await the result at init) and keeps it, or keeps why it could not be
- * loaded: every request then gets that error (ModelNotDeployed, ModelIntegrity: 503s) instead of a
- * crash-looping function. An integrity failure is final for this instance (never a wrong model).
+ * loaded: every request then gets that error (ModelNotDeployed, ModelIntegrity, ModelUnsupported:
+ * 503s) instead of a crash-looping function. An integrity failure or an unsupported model is final
+ * for this instance (never a wrong model).
  * Any other failure (nothing deployed yet, the registry or S3 failing) is tried again, in the
  * background, on a request at least `reloadIntervalMs` after the last attempt; until a load
  * succeeds, requests get the last error (a failing dependency as DependencyError: retry).
+ * `loaded` is told whether the load was the instance's first (its init: the cold start) or a
+ * reload after a failed one (not a cold start: the instance was already running).
  */
 export async function holdServedModel(
   load: () => Promise<LoadedModel>,
   hooks: {
-    readonly loaded?: (model: LoadedModel) => void;
+    readonly loaded?: (model: LoadedModel, first: boolean) => void;
     readonly failed?: (error: unknown) => void;
     readonly reloadIntervalMs?: number;
     readonly clock?: () => number;
@@ -153,12 +153,14 @@ export async function holdServedModel(
   let error: unknown;
   let lastAttempt = 0;
   let inFlight: Promise<void> | undefined;
+  let attempts = 0;
   const attempt = async (): Promise<void> => {
     lastAttempt = clock();
+    const first = attempts++ === 0;
     try {
       model = await load();
       error = undefined;
-      hooks.loaded?.(model);
+      hooks.loaded?.(model, first);
     } catch (e) {
       error = e;
       hooks.failed?.(e);
@@ -166,7 +168,12 @@ export async function holdServedModel(
   };
   await attempt();
   const refusal = (): Error => {
-    if (error instanceof ModelIntegrityError || error instanceof ModelNotDeployedError) return error;
+    if (
+      error instanceof ModelIntegrityError ||
+      error instanceof ModelUnsupportedError ||
+      error instanceof ModelNotDeployedError
+    )
+      return error;
     if (error instanceof ConfigurationError) return error;
     return new DependencyError(
       'model-registry',
@@ -178,7 +185,11 @@ export async function holdServedModel(
     current: () => model,
     model: () => {
       if (model !== undefined) return model;
-      const retryable = !(error instanceof ModelIntegrityError || error instanceof ConfigurationError);
+      const retryable = !(
+        error instanceof ModelIntegrityError ||
+        error instanceof ModelUnsupportedError ||
+        error instanceof ConfigurationError
+      );
       if (retryable && inFlight === undefined && clock() - lastAttempt >= interval) {
         inFlight = attempt().finally(() => {
           inFlight = undefined;

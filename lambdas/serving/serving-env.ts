@@ -10,17 +10,20 @@ import { DEFAULT_MAX_BATCH_INSTANCES } from './contract.js';
 
 export interface ServingEnv {
   readonly modelName: string;
-  /** The pinned registry version; absent: the `champion` alias's. */
+  /** The pinned registry version; absent: nothing deployed (the function answers ModelNotDeployed). */
   readonly modelVersion?: number;
   /** The capture delivery stream; empty: no capture. */
   readonly captureStream: string;
   readonly captureSampleRate: number;
   readonly maxBatchInstances: number;
-  /** The function's memory (Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE). @default 1769 */
+  /** The function's memory (Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE). @default LAMBDA_MB_PER_VCPU */
   readonly memoryMb: number;
   /** What is wrong with the environment, if anything (the function then serves nothing). */
   readonly error?: ConfigurationError;
 }
+
+/** Lambda allocates one vCPU per this many MB of memory (up to 6 vCPUs at 10,240 MB). */
+export const LAMBDA_MB_PER_VCPU = 1769;
 
 /** Lambda's own variable naming the function's memory in MB. */
 export const LAMBDA_MEMORY_ENV = 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE';
@@ -47,7 +50,7 @@ export function servingEnv(env: NodeJS.ProcessEnv = process.env): ServingEnv {
     'a positive integer',
     DEFAULT_MAX_BATCH_INSTANCES,
   );
-  const memoryMb = number(LAMBDA_MEMORY_ENV, positiveInteger, 'a positive integer', 1769);
+  const memoryMb = number(LAMBDA_MEMORY_ENV, positiveInteger, 'a positive integer', LAMBDA_MB_PER_VCPU);
   return {
     modelName,
     ...(version === 0 ? {} : { modelVersion: version }),

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_STATUS } from '../../lambdas/serving/contract.js';
 import {
@@ -20,6 +21,7 @@ import {
   SERVING_ALIAS,
 } from '../../lambdas/shared/layout.js';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
+import { captureDeliveryRole, FIREHOSE_S3_ROLE_ID } from '../../lib/inference-api.js';
 import type { MlopsStack } from '../../lib/mlops-stack.js';
 import { STACK_JSON_OUTPUTS, STACK_OUTPUTS } from '../../lib/stack-outputs.js';
 import { trainingModels, trainingViews } from '../fixtures/training.js';
@@ -118,15 +120,27 @@ describe('InferenceApi with IAM authorization (the default)', () => {
     expect(text(variables[ENV.onlineTable])).toContain('FeatureStoreOnline');
   });
 
-  it('publishes a version and points the live alias at it, per model', () => {
+  it('points the live alias, per model, at one bootstrap version that no later deploy changes', () => {
     const aliases = ofType(resources, 'AWS::Lambda::Alias');
     expect(aliases).toHaveLength(2);
+    const versions = ofType(resources, 'AWS::Lambda::Version');
+    expect(versions).toHaveLength(2);
     for (const [, alias] of aliases) {
       expect(alias.Properties?.Name).toBe(SERVING_ALIAS);
       const version = text(alias.Properties?.FunctionVersion);
       const versionId = /"([A-Za-z0-9]+)","Version"/.exec(version)?.[1] ?? '';
-      expect(resources[versionId]?.Type).toBe('AWS::Lambda::Version');
+      const bootstrap = resources[versionId];
+      expect(bootstrap?.Type).toBe('AWS::Lambda::Version');
+      expect(versionId).toMatch(/BootstrapVersion/);
+      // Only the function: no CodeSha256 (nor anything else derived from the code or configuration),
+      // so a changed bundle or environment neither replaces nor republishes it, and `live` stays.
+      expect(Object.keys(bootstrap?.Properties ?? {})).toEqual(['FunctionName']);
       expect(alias.Properties).not.toHaveProperty('ProvisionedConcurrencyConfig');
+    }
+    // No version whose logical id derives from the code hash (fn.currentVersion: CurrentVersion<hash>).
+    for (const [id, version] of versions) {
+      expect(id).not.toMatch(/CurrentVersion/);
+      expect(version.Properties).not.toHaveProperty('CodeSha256');
     }
   });
 
@@ -390,6 +404,18 @@ describe('InferenceApi configured', () => {
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::ApiGateway::RestApi', 0);
     expect(Object.keys(template.toJSON().Outputs)).not.toContain(STACK_OUTPUTS.inferenceApiUrl);
+  });
+
+  it("finds CDK's Firehose destination role under each capture stream, and refuses to synthesize without it", () => {
+    const app = newApp();
+    const { stack } = buildApp(app, { featureViews: trainingViews, models, serving: { models: ['scorer'] } });
+    const stream = stack.inference?.model('scorer').captureStream as Construct;
+    expect(captureDeliveryRole(stream).node.id).toBe(FIREHOSE_S3_ROLE_ID);
+    // A stream without that construct (as if aws-cdk-lib renamed it): a clear error, not a silent skip.
+    const bare = new Construct(new App(), 'Capture');
+    expect(() => captureDeliveryRole(bare)).toThrow(
+      /Capture: no construct 'S3 Destination Role' under the delivery stream .*FIREHOSE_S3_ROLE_ID/,
+    );
   });
 
   it('fails synthesis when a predict role gains a wildcard resource (cdk-nag IAM5)', () => {

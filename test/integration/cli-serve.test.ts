@@ -106,6 +106,11 @@ describe('mlops serve and predict, each command its own process', () => {
     const notServed = await mlops('--config', CONFIG, 'serve', 'deploy', 'nope', '1');
     expect(notServed.code).toBe(3);
     expect(notServed.stderr).toMatch(/served models: gated/);
+    // No version named: the champion's number is pinned; with no champion, a clear refusal.
+    const noChampion = await mlops('--config', CONFIG, 'serve', 'deploy', MODEL);
+    expect(noChampion.code, noChampion.stderr).toBe(3);
+    expect(noChampion.stderr).toMatch(/model gated has no champion alias to deploy/);
+    expect(noChampion.stderr).toMatch(/mlops serve deploy gated <version>/);
     // The alias did not move: the server still answers from version 1.
     expect((await fetch(`${started.url}/v1/health`)).status).toBe(503);
 

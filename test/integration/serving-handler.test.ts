@@ -17,6 +17,7 @@ import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
 import { materializeView } from '../../lambdas/feature-store/materialize.js';
 import { OnlineStore } from '../../lambdas/feature-store/online-store.js';
 import { ModelAliasStore } from '../../lambdas/registry/alias-store.js';
+import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
 import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
 import type { CaptureRecord, ErrorBody, PredictResponse } from '../../lambdas/serving/contract.js';
 import { clients } from '../../lambdas/shared/clients.js';
@@ -31,6 +32,8 @@ import {
 } from '../../lambdas/shared/layout.js';
 import { SERVING_METRICS } from '../../lambdas/shared/metric-names.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
+import { readModelContract } from '../../lambdas/training/model-contract.js';
+import { writeOnnxModel } from '../../lambdas/training/onnx/writer.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import {
@@ -123,7 +126,8 @@ beforeAll(async () => {
     tableName: registryTable,
     artifactBucket,
   });
-  // Versions: 1 the champion, 2 with its artifact rewritten, 3 with its record's digest changed.
+  // Versions: 1 the champion, 2 with its artifact rewritten, 3 with its record's digest changed,
+  // 4 a valid ONNX model without the mlops contract (registered from outside mlops training).
   await registerServedModel(registry, artifactBucket, MODEL);
   const v2 = await registerServedModel(registry, artifactBucket, MODEL, servedModelBytes(21));
   await clients.s3().send(
@@ -142,6 +146,28 @@ beforeAll(async () => {
       ExpressionAttributeValues: { ':d': 'e'.repeat(64) },
     }),
   );
+  const contract = readModelContract(servedModelBytes());
+  const outside = await putModelArtifact(
+    clients.s3(),
+    artifactBucket,
+    MODEL,
+    writeOnnxModel({
+      graph: {
+        name: 'outside',
+        inputs: [{ name: 'x', elemType: 'double', shape: ['N', 4] }],
+        outputs: [{ name: 'y', elemType: 'double', shape: ['N', 4] }],
+        nodes: [{ opType: 'Identity', inputs: ['x'], outputs: ['y'] }],
+      },
+      opsetImports: [{ domain: '', version: 17 }],
+    }),
+  );
+  await registry.registerModelVersion({
+    modelName: MODEL,
+    artifact: { key: outside.key, sha256: outside.sha256 },
+    signature: contract.signature,
+    output: contract.output,
+    lineage: {},
+  });
   await new ModelAliasStore({ documents: clients.documents(), tableName: registryTable }).set({
     modelName: MODEL,
     alias: 'champion',
@@ -189,8 +215,8 @@ afterEach(() => {
 });
 
 describe('the inference handler on the emulator', () => {
-  it('serves the champion: a raw-feature request, an entity-key request with feature ages, both captured', async () => {
-    const handler = await coldStart({});
+  it('serves the version it is pinned to: a raw-feature request, an entity-key request with feature ages, both captured', async () => {
+    const handler = await coldStart({ [ENV.modelVersion]: '1' });
     const raw = await predict(handler, { features: { x1: 1, x2: -1, segment: 'b', balance: 10 } });
     expect(raw.status).toBe(200);
     expect(raw.body).toMatchObject({ model: MODEL, version: 1, variant: 'default' });
@@ -260,6 +286,34 @@ describe('the inference handler on the emulator', () => {
       expect(answer.status).toBe(503);
       expect(answer.body.error.code).toBe('ModelIntegrityError');
     }
+  });
+
+  it('unpinned, serves nothing (never the champion): 503 ModelNotDeployed saying how to deploy', async () => {
+    const handler = await coldStart({ [ENV.modelVersion]: '' });
+    const answer = await predict(handler, { features: { x1: 1, x2: -1, segment: 'b', balance: 10 } });
+    expect(answer.status).toBe(503);
+    expect(answer.body.error).toMatchObject({
+      code: 'ModelNotDeployed',
+      message: 'no model version is deployed to this function; run `mlops serve deploy <model> [version]`',
+    });
+  });
+
+  it('refuses a model without the mlops contract as 503 ModelUnsupported, without the integrity metric', async () => {
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    let handler: Handler;
+    try {
+      handler = await coldStart({ [ENV.modelVersion]: '4' });
+    } finally {
+      write.mockRestore();
+    }
+    expect(lines.join('')).not.toContain(SERVING_METRICS.integrityFailures.name);
+    const answer = await predict(handler, { features: { x1: 1, x2: -1, segment: 'b', balance: 10 } });
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.code).toBe('ModelUnsupported');
   });
 
   it('answers ModelNotDeployed for a version the registry does not have', async () => {

@@ -86,11 +86,14 @@ describe('the inference function behind the local adapter', () => {
     expect(event.resource).toBe(API_ROUTES.health);
   });
 
-  it('answers ModelNotDeployed while live points at the version cdk deploy published (no champion yet)', async () => {
+  it('answers ModelNotDeployed while live points at the bootstrap version cdk deploy published', async () => {
     expect(functionName).toMatch(/^serve-api-/);
     const answer = await post(JSON.stringify(raw));
     expect(answer.status).toBe(503);
-    expect((JSON.parse(answer.text) as ErrorBody).error.code).toBe('ModelNotDeployed');
+    expect((JSON.parse(answer.text) as ErrorBody).error).toMatchObject({
+      code: 'ModelNotDeployed',
+      message: 'no model version is deployed to this function; run `mlops serve deploy <model> [version]`',
+    });
   });
 
   it('deploys version 1 through its health check and serves it', async () => {

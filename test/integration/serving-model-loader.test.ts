@@ -2,17 +2,28 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { versionToDeploy } from '../../bin/cli/commands/serve.js';
 import { ModelAliasReader } from '../../lambdas/registry/alias-reader.js';
 import { ModelAliasStore } from '../../lambdas/registry/alias-store.js';
+import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
 import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
-import { ModelIntegrityError, ModelNotDeployedError } from '../../lambdas/serving/errors.js';
-import { loadServedModel } from '../../lambdas/serving/model-loader.js';
+import {
+  ModelIntegrityError,
+  ModelNotDeployedError,
+  ModelUnsupportedError,
+} from '../../lambdas/serving/errors.js';
+import { loadServedModel, NOT_DEPLOYED_MESSAGE } from '../../lambdas/serving/model-loader.js';
 import type { LoadedModel } from '../../lambdas/serving/ports.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { modelPk, versionSk } from '../../lambdas/shared/layout.js';
 import { S3ObjectStore } from '../../lambdas/shared/object-store.js';
 import { encodeRows } from '../../lambdas/training/encoding.js';
-import { MODEL_INPUT, OUTPUT_PROBABILITIES } from '../../lambdas/training/model-contract.js';
+import {
+  MODEL_INPUT,
+  OUTPUT_PROBABILITIES,
+  readModelContract,
+} from '../../lambdas/training/model-contract.js';
+import { writeOnnxModel } from '../../lambdas/training/onnx/writer.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { registerServedModel, servedModelBytes } from '../support/served-model.js';
@@ -43,7 +54,6 @@ const load = (
 ) =>
   loadServedModel({
     registry,
-    aliases: new ModelAliasReader({ documents: clients.documents(), tableName }),
     artifacts: new S3ObjectStore(clients.s3(), bucket),
     modelName,
     memoryMb: 1769,
@@ -68,29 +78,47 @@ describe('loading the served model', () => {
     await model.session.release();
   });
 
-  it('serves the champion when no version is pinned, and follows the alias at the next cold start', async () => {
+  it('never follows champion: unpinned it serves nothing (ModelNotDeployed), even with champion set', async () => {
     const name = freshName();
     await registerServedModel(registry, bucket, name);
-    const v2 = await registerServedModel(registry, bucket, name, servedModelBytes(9));
-    await aliases.set({ modelName: name, alias: 'champion', version: 2, expectedVersion: null });
-    const first = await load(name);
-    expect(first).toMatchObject({ version: 2, sha256: v2.artifacts.model.sha256 });
-    await first.session.release();
-    await aliases.set({ modelName: name, alias: 'champion', version: 1, expectedVersion: 2 });
-    const second = await load(name);
-    expect(second.version).toBe(1);
-    await second.session.release();
+    await aliases.set({ modelName: name, alias: 'champion', version: 1, expectedVersion: null });
+    const unpinned = await load(name).catch((e: unknown) => e);
+    expect(unpinned).toBeInstanceOf(ModelNotDeployedError);
+    expect(unpinned).toMatchObject({ code: 'ModelNotDeployed', name: 'ModelNotDeployedError' });
+    expect((unpinned as Error).message).toBe(NOT_DEPLOYED_MESSAGE);
+    expect(NOT_DEPLOYED_MESSAGE).toBe(
+      'no model version is deployed to this function; run `mlops serve deploy <model> [version]`',
+    );
+    await expect(load(name, { modelVersion: 5 })).rejects.toThrow(/no registered version 5/);
+    await expect(load(name, { modelVersion: 5 })).rejects.toBeInstanceOf(ModelNotDeployedError);
   });
 
-  it('refuses with ModelNotDeployed when no champion is set or the pinned version does not exist', async () => {
+  it('refuses a model without the mlops contract (digest matched) as ModelUnsupported, not an integrity failure', async () => {
     const name = freshName();
-    await expect(load(name)).rejects.toBeInstanceOf(ModelNotDeployedError);
-    await registerServedModel(registry, bucket, name);
-    const unset = await load(name).catch((e: unknown) => e);
-    expect(unset).toBeInstanceOf(ModelNotDeployedError);
-    expect(unset).toMatchObject({ code: 'ModelNotDeployed', name: 'ModelNotDeployedError' });
-    expect((unset as Error).message).toMatch(/champion/);
-    await expect(load(name, { modelVersion: 5 })).rejects.toThrow(/no registered version 5/);
+    // A valid ONNX model (identity) registered from outside mlops training: no metadata_props.
+    const bytes = writeOnnxModel({
+      graph: {
+        name: 'outside',
+        inputs: [{ name: 'x', elemType: 'double', shape: ['N', 4] }],
+        outputs: [{ name: 'y', elemType: 'double', shape: ['N', 4] }],
+        nodes: [{ opType: 'Identity', inputs: ['x'], outputs: ['y'] }],
+      },
+      opsetImports: [{ domain: '', version: 17 }],
+    });
+    const contract = readModelContract(servedModelBytes());
+    const artifact = await putModelArtifact(clients.s3(), bucket, name, bytes);
+    await registry.registerModelVersion({
+      modelName: name,
+      artifact: { key: artifact.key, sha256: artifact.sha256 },
+      signature: contract.signature,
+      output: contract.output,
+      lineage: {},
+    });
+    const error = await load(name, { modelVersion: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelUnsupportedError);
+    expect(error).not.toBeInstanceOf(ModelIntegrityError);
+    expect(error).toMatchObject({ code: 'ModelUnsupported', name: 'ModelUnsupportedError' });
+    expect((error as Error).message).toMatch(/no readable mlops model contract/);
   });
 
   it('refuses to serve an artifact whose bytes changed after registration, before any warm-up', async () => {
@@ -133,8 +161,7 @@ describe('loading the served model', () => {
         ExpressionAttributeValues: { ':d': wrong },
       }),
     );
-    await aliases.set({ modelName: name, alias: 'champion', version: 1, expectedVersion: null });
-    const error = await load(name).catch((e: unknown) => e);
+    const error = await load(name, { modelVersion: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelIntegrityError);
     expect((error as Error).message).toContain(`the registry recorded ${wrong}`);
   });
@@ -150,5 +177,21 @@ describe('loading the served model', () => {
     const p = out[OUTPUT_PROBABILITIES]?.data as Float64Array;
     expect(p[1]).toBeGreaterThan(0.9);
     await model.session.release();
+  });
+});
+
+describe('the version `mlops serve deploy` pins', () => {
+  const reader = async () => new ModelAliasReader({ documents: clients.documents(), tableName });
+
+  it('is the one named, else the number champion names at deploy time; no champion: a clear refusal', async () => {
+    const name = freshName();
+    await registerServedModel(registry, bucket, name);
+    await registerServedModel(registry, bucket, name, servedModelBytes(8));
+    await expect(versionToDeploy(reader, name)).rejects.toThrow(
+      `model ${name} has no champion alias to deploy`,
+    );
+    await aliases.set({ modelName: name, alias: 'champion', version: 2, expectedVersion: null });
+    expect(await versionToDeploy(reader, name)).toEqual({ version: 2, chosenBy: 'champion' });
+    expect(await versionToDeploy(reader, name, 1)).toEqual({ version: 1, chosenBy: 'argument' });
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_BATCH_INSTANCES } from '../../lambdas/serving/contract.js';
+import { lambdaVcpus } from '../../lambdas/serving/model-loader.js';
+import { LAMBDA_MB_PER_VCPU, servingEnv } from '../../lambdas/serving/serving-env.js';
+import { ENV } from '../../lambdas/shared/layout.js';
 import { ConfigValidationError, defaultConfig, loadConfig, servedModels } from '../../lib/config.js';
 
 const models = [
@@ -30,6 +33,13 @@ describe('serving configuration', () => {
       tracing: true,
     });
     expect(defaultConfig.serving).toEqual(serving);
+  });
+
+  it('takes one vCPU of memory from the one constant the function and its session settings use', () => {
+    expect(loadConfig({}).serving.memoryMb).toBe(LAMBDA_MB_PER_VCPU);
+    expect(servingEnv({ [ENV.modelName]: 'churn' }).memoryMb).toBe(LAMBDA_MB_PER_VCPU);
+    expect(lambdaVcpus(LAMBDA_MB_PER_VCPU)).toBe(1);
+    expect(lambdaVcpus(2 * LAMBDA_MB_PER_VCPU)).toBe(2);
   });
 
   it('fills the defaults of what a partial section leaves out', () => {

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { captureLine, sampleRequest } from '../../lambdas/serving/capture.js';
-import { ModelIntegrityError, ModelNotDeployedError } from '../../lambdas/serving/errors.js';
+import {
+  ModelIntegrityError,
+  ModelNotDeployedError,
+  ModelUnsupportedError,
+} from '../../lambdas/serving/errors.js';
 import { holdServedModel, lambdaSessionOptions, lambdaVcpus } from '../../lambdas/serving/model-loader.js';
 import type { LoadedModel } from '../../lambdas/serving/ports.js';
 import { servingEnv } from '../../lambdas/serving/serving-env.js';
@@ -69,11 +73,39 @@ describe('the served model held by the handler', () => {
     return { load, calls: () => calls };
   }
 
-  it('serves the model loaded at init', async () => {
-    const loaded: LoadedModel[] = [];
-    const served = await holdServedModel(loader(model).load, { loaded: (m) => void loaded.push(m) });
+  it('serves the model loaded at init, told it was the first load (the cold start)', async () => {
+    const loaded: [LoadedModel, boolean][] = [];
+    const served = await holdServedModel(loader(model).load, {
+      loaded: (m, first) => void loaded.push([m, first]),
+    });
     expect(served.model()).toBe(model);
-    expect(loaded).toEqual([model]);
+    expect(loaded).toEqual([[model, true]]);
+  });
+
+  it('tells a reload after a failed init it is not the first load (no second cold start)', async () => {
+    let now = 0;
+    const loaded: boolean[] = [];
+    const { load } = loader(new Error('S3 down'), model);
+    const served = await holdServedModel(load, {
+      clock: () => now,
+      reloadIntervalMs: 1000,
+      loaded: (_, first) => void loaded.push(first),
+    });
+    now = 1000;
+    expect(() => served.model()).toThrow(DependencyError);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(served.model()).toBe(model);
+    expect(loaded).toEqual([false]);
+  });
+
+  it('answers a model without the mlops contract on every request and never loads again', async () => {
+    let now = 0;
+    const { load, calls } = loader(new ModelUnsupportedError('no contract'), model);
+    const served = await holdServedModel(load, { clock: () => now, reloadIntervalMs: 1000 });
+    now = 60_000;
+    expect(() => served.model()).toThrow(ModelUnsupportedError);
+    await Promise.resolve();
+    expect(calls()).toBe(1);
   });
 
   it('answers an integrity failure on every request and never loads again', async () => {

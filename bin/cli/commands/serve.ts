@@ -6,19 +6,24 @@
  *   the app with its function bundles, provisions what is missing on the emulator (idempotent:
  *   functions, versions and aliases that exist are kept) and serves API Gateway's routes through
  *   local/http-adapter.ts until Ctrl-C.
- * - `serve deploy <model> <version>`: lambdas/serving/deploy.ts `pinModelVersion` on the model's
- *   function (the stack output `InferenceFunctions`); its readiness check runs the new version
- *   in-process against the local stack, through Lambda's Invoke against a deployed one.
+ * - `serve deploy <model> [version]`: lambdas/serving/deploy.ts `pinModelVersion` on the model's
+ *   function (the stack output `InferenceFunctions`); without a version, the number the registry's
+ *   `champion` alias names now is pinned (the function never follows the alias by itself). Its
+ *   readiness check runs the new version in-process against the local stack, through Lambda's
+ *   Invoke against a deployed one.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import type { ModelAliasReader } from '../../../lambdas/registry/alias-reader.js';
 import {
   DeploymentRefusedError,
   type InvokeVersion,
   invokeWithLambda,
   pinModelVersion,
 } from '../../../lambdas/serving/deploy.js';
+import { NotFoundError } from '../../../lambdas/shared/errors.js';
+import { CHAMPION_ALIAS } from '../../../lambdas/shared/layout.js';
 import type { MlopsConfig } from '../../../lib/config.js';
 import type { InferenceFunctionOutput } from '../../../lib/stack-outputs.js';
 import type { Assembly } from '../../../local/assembly.js';
@@ -142,6 +147,31 @@ async function functionOf(
   return { functionName: found.functionName, local: source.kind === 'local' };
 }
 
+/**
+ * The registry version `serve deploy` pins: the one named, else the number the `champion` alias names
+ * now (resolved once, here: the function never follows the alias). No champion: CliNotFound.
+ */
+export async function versionToDeploy(
+  aliases: () => Promise<Pick<ModelAliasReader, 'get'>>,
+  model: string,
+  given?: number,
+): Promise<{ readonly version: number; readonly chosenBy: 'argument' | typeof CHAMPION_ALIAS }> {
+  if (given !== undefined) return { version: given, chosenBy: 'argument' };
+  try {
+    return {
+      version: (await (await aliases()).get(model, CHAMPION_ALIAS)).version,
+      chosenBy: CHAMPION_ALIAS,
+    };
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    throw new CliNotFound(
+      'version',
+      `model ${model} has no ${CHAMPION_ALIAS} alias to deploy`,
+      `name a version (mlops serve deploy ${model} <version>) or set it: mlops models alias ${model} ${CHAMPION_ALIAS} <version>`,
+    );
+  }
+}
+
 /** Adds the `serve` command group to `program`. */
 export function registerServeCommands(program: Command, io: CliIo): void {
   const serve = program
@@ -193,12 +223,16 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     .command('deploy')
     .description("pin a model version to the model's function and put it behind the live alias")
     .argument('<model>', 'model name')
-    .argument('<version>', 'registry version number')
-    .action(async (model: string, versionText: string) => {
-      const version = parseVersion(versionText);
+    .argument('[version]', `registry version number (default: the one the ${CHAMPION_ALIAS} alias names now)`)
+    .action(async (model: string, versionText: string | undefined) => {
+      const given = versionText === undefined ? undefined : parseVersion(versionText);
       const ctx = await CliContext.load(program, io);
       const { functionName, local } = await functionOf(ctx, model);
       const step = (text: string) => io.stderr(`${text}…\n`);
+      const { version, chosenBy } = await versionToDeploy(() => ctx.aliasReader(), model, given);
+      if (chosenBy === CHAMPION_ALIAS)
+        step(`deploying ${model} version ${version}: the one the ${CHAMPION_ALIAS} alias names`);
+      const why = chosenBy === CHAMPION_ALIAS ? ` (the ${CHAMPION_ALIAS} alias's version)` : '';
       let invokeReadiness: InvokeVersion = invokeWithLambda();
       let dispose = () => {};
       if (local) {
@@ -208,11 +242,11 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       }
       try {
         const result = await pinModelVersion({ functionName, model, version, invokeReadiness, onStep: step });
-        ctx.out.result(result, (r) =>
+        ctx.out.result({ ...result, chosenBy }, (r) =>
           [
             r.changed
-              ? `${model} version ${version} is live (Lambda version ${r.functionVersion}, was ${r.previousFunctionVersion})`
-              : `${model} version ${version} was already live (Lambda version ${r.functionVersion}); nothing changed`,
+              ? `${model} version ${version}${why} is live (Lambda version ${r.functionVersion}, was ${r.previousFunctionVersion})`
+              : `${model} version ${version}${why} was already live (Lambda version ${r.functionVersion}); nothing changed`,
             fields({ ...r }),
           ].join('\n'),
         );
