@@ -107,7 +107,10 @@ export const DEFAULT_VARIANT = 'default';
 export const ERROR_STATUS = {
   /** Not `application/json`. */
   UnsupportedMediaType: 415,
-  /** The body is not JSON. */
+  /**
+   * The body is not JSON (the function's code). Through the API a non-JSON body sent as
+   * `application/json` is refused first by the gateway's validator as InvalidRequest.
+   */
   InvalidJson: 400,
   /** The body's shape is wrong (not an object, `instances` not an array, an empty batch, …). */
   InvalidRequest: 400,
