@@ -11,10 +11,13 @@
  *
  * - Authorization: IAM (SigV4; grant `execute-api:Invoke` with {@link InferenceApi.grantInvoke}) by
  *   default, or API keys with a usage plan (configuration `serving.auth`). Health is open.
- * - The gateway validates the body's shape (a JSON object; `instances` a non-empty array of
- *   objects; `features`/`entity` objects) and answers a refusal in the function's error shape
- *   (ErrorBody, code InvalidRequest). Field-level rules and the batch limit stay in the function, so
- *   a refusal reads the same deployed and local (BatchTooLarge is 413 in both).
+ * - The gateway validates the body's shape (PREDICT_BODY_SCHEMA / FEEDBACK_BODY_SCHEMA of the
+ *   contract: a JSON object; `instances` a non-empty array of objects; `features`/`entity`
+ *   objects; feedback's `requestId` and `outcome` present) and answers a refusal in the function's
+ *   error shape (ErrorBody, code InvalidRequest, the validator's message). Field-level rules and
+ *   the batch limit stay in the function (BatchTooLarge is 413). Every other gateway refusal
+ *   (no such route/model: 403 Forbidden, throttled: 429 Throttled, …) is in that shape too; the
+ *   local adapter (local/http-adapter.ts) answers the same.
  * - Stage throttling, JSON access logs, execution logs at ERROR, X-Ray when configured.
  * - Each function version is pinned to one registry version by its configuration (ENV.modelVersion).
  *   `cdk deploy` publishes one unpinned bootstrap version (answers ModelNotDeployed) and points `live`
@@ -30,7 +33,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { FeatureView } from '../lambdas/feature-store/feature-view.js';
-import { ERROR_STATUS, type ErrorCode, type HealthResponse } from '../lambdas/serving/contract.js';
+import {
+  type BodySchema,
+  ERROR_STATUS,
+  type ErrorCode,
+  FEEDBACK_BODY_SCHEMA,
+  type HealthResponse,
+  PREDICT_BODY_SCHEMA,
+} from '../lambdas/serving/contract.js';
 import {
   API_ROUTES,
   ARTIFACT_KEYS,
@@ -105,34 +115,52 @@ export interface ServingMetricSelector {
 /** Buffering of the capture streams: whichever comes first. */
 export const CAPTURE_BUFFERING = { interval: Duration.seconds(60), size: Size.mebibytes(5) } as const;
 
-/** JSON Schema (draft 4) of a predict body at the gateway: shape only, fields are the function's. */
-export const PREDICT_BODY_SCHEMA: apigw.JsonSchema = {
-  schema: apigw.JsonSchemaVersion.DRAFT4,
-  title: 'PredictRequest',
-  type: apigw.JsonSchemaType.OBJECT,
-  properties: {
-    instances: {
-      type: apigw.JsonSchemaType.ARRAY,
-      minItems: 1,
-      items: { type: apigw.JsonSchemaType.OBJECT },
-    },
-    features: { type: apigw.JsonSchemaType.OBJECT },
-    entity: { type: apigw.JsonSchemaType.OBJECT },
-  },
-};
+/** A body schema of the contract (lambdas/serving/contract.ts) as an API Gateway model schema (draft 4). */
+export function gatewaySchema(schema: BodySchema, root = true): apigw.JsonSchema {
+  const types = { object: apigw.JsonSchemaType.OBJECT, array: apigw.JsonSchemaType.ARRAY } as const;
+  return {
+    ...(root ? { schema: apigw.JsonSchemaVersion.DRAFT4 } : {}),
+    ...(schema.title === undefined ? {} : { title: schema.title }),
+    ...(schema.type === undefined ? {} : { type: types[schema.type] }),
+    ...(schema.required === undefined ? {} : { required: [...schema.required] }),
+    ...(schema.minItems === undefined ? {} : { minItems: schema.minItems }),
+    ...(schema.items === undefined ? {} : { items: gatewaySchema(schema.items, false) }),
+    ...(schema.properties === undefined
+      ? {}
+      : {
+          properties: Object.fromEntries(
+            Object.entries(schema.properties).map(([key, child]) => [key, gatewaySchema(child, false)]),
+          ),
+        }),
+  };
+}
 
-/** JSON Schema (draft 4) of a feedback body at the gateway: an object; its fields are the function's. */
-export const FEEDBACK_BODY_SCHEMA: apigw.JsonSchema = {
-  schema: apigw.JsonSchemaVersion.DRAFT4,
-  title: 'FeedbackRequest',
-  type: apigw.JsonSchemaType.OBJECT,
-};
-
-/** Gateway refusals answered in the function's error shape (ErrorBody), by gateway response type. */
-const GATEWAY_ERRORS: readonly [apigw.ResponseType, ErrorCode][] = [
-  [apigw.ResponseType.BAD_REQUEST_BODY, 'InvalidRequest'],
-  [apigw.ResponseType.REQUEST_TOO_LARGE, 'PayloadTooLarge'],
-  [apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, 'UnsupportedMediaType'],
+/**
+ * Gateway refusals answered in the function's error shape (ErrorBody), by gateway response type:
+ * the code, and the status when it overrides the gateway's own (DEFAULT_4XX/5XX keep theirs).
+ *
+ * - BAD_REQUEST_BODY: the body failed the model's schema or is not JSON at all (a body sent as
+ *   `application/json`, or with no content type, is parsed and validated; other content types are
+ *   not validated and reach the function, which answers UnsupportedMediaType). The message is the
+ *   validator's `validationErrorString`, naming what failed.
+ * - MISSING_AUTHENTICATION_TOKEN: API Gateway's answer to a route, model or method the API does
+ *   not have, and to an unsigned request; it stays a 403 (Forbidden), as a 404 would mislead an
+ *   unsigned caller of a real route.
+ * - REQUEST_TOO_LARGE: a body over 10 MB, or a proxy event over Lambda's 6 MB invoke limit.
+ */
+const GATEWAY_ERRORS: readonly (readonly [apigw.ResponseType, ErrorCode, string, boolean])[] = [
+  [apigw.ResponseType.BAD_REQUEST_BODY, 'InvalidRequest', '"$context.error.validationErrorString"', true],
+  [apigw.ResponseType.REQUEST_TOO_LARGE, 'PayloadTooLarge', '$context.error.messageString', true],
+  [apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, 'UnsupportedMediaType', '$context.error.messageString', true],
+  [apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, 'Forbidden', '$context.error.messageString', true],
+  [apigw.ResponseType.ACCESS_DENIED, 'Forbidden', '$context.error.messageString', true],
+  [apigw.ResponseType.INVALID_API_KEY, 'Forbidden', '$context.error.messageString', true],
+  [apigw.ResponseType.INVALID_SIGNATURE, 'Forbidden', '$context.error.messageString', true],
+  [apigw.ResponseType.EXPIRED_TOKEN, 'Forbidden', '$context.error.messageString', true],
+  [apigw.ResponseType.THROTTLED, 'Throttled', '$context.error.messageString', true],
+  [apigw.ResponseType.QUOTA_EXCEEDED, 'Throttled', '$context.error.messageString', true],
+  [apigw.ResponseType.DEFAULT_4XX, 'ClientError', '$context.error.messageString', false],
+  [apigw.ResponseType.DEFAULT_5XX, 'InternalError', '$context.error.messageString', false],
 ];
 
 export class InferenceApi extends Construct {
@@ -232,12 +260,17 @@ export class InferenceApi extends Construct {
         "API Gateway's account-level logging role writes execution logs (API-Gateway-Execution-Logs_<api>/<stage>) and access logs of every REST API of this account and region; the setting is account-wide, so its scope is too.",
     });
 
-    for (const [type, code] of GATEWAY_ERRORS) {
-      this.api.addGatewayResponse(`Error-${code}`, {
+    // Construct ids `Error-<code>` for a code's first response type (the ids deployed stacks
+    // have: a renamed GatewayResponse would be created, then the old one's delete would reset it).
+    const ids = new Set<string>();
+    for (const [type, code, message, overrideStatus] of GATEWAY_ERRORS) {
+      const id = ids.has(`Error-${code}`) ? `Error-${code}-${type.responseType}` : `Error-${code}`;
+      ids.add(id);
+      this.api.addGatewayResponse(id, {
         type,
-        statusCode: String(ERROR_STATUS[code]),
+        ...(overrideStatus ? { statusCode: String(ERROR_STATUS[code]) } : {}),
         templates: {
-          'application/json': `{"error":{"code":"${code}","message":$context.error.messageString},"requestId":"$context.requestId"}`,
+          'application/json': `{"error":{"code":"${code}","message":${message}},"requestId":"$context.requestId"}`,
         },
       });
     }
@@ -250,12 +283,12 @@ export class InferenceApi extends Construct {
     const predictModel = this.api.addModel('PredictRequest', {
       contentType: 'application/json',
       modelName: 'PredictRequest',
-      schema: PREDICT_BODY_SCHEMA,
+      schema: gatewaySchema(PREDICT_BODY_SCHEMA),
     });
     const feedbackModel = this.api.addModel('FeedbackRequest', {
       contentType: 'application/json',
       modelName: 'FeedbackRequest',
-      schema: FEEDBACK_BODY_SCHEMA,
+      schema: gatewaySchema(FEEDBACK_BODY_SCHEMA),
     });
     const authorization: Pick<apigw.MethodOptions, 'authorizationType' | 'apiKeyRequired'> = iamAuth
       ? { authorizationType: apigw.AuthorizationType.IAM }

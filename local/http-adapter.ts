@@ -8,10 +8,18 @@
  * second) — invokes that version in-process (local/lambda-runtime.ts: its own module instance and
  * its own pinned configuration) and writes the proxy result back.
  *
- * What API Gateway answers itself is answered here the same way: a body over 10 MB is a 413, a
- * model with no function is a 404 (UnknownModel), a route that does not exist a 404 (NotFound), a
- * method a route does not take a 405; a function that fails or answers no valid proxy result is a
- * 502. Those answers use the API's ErrorBody shape (lambdas/serving/contract.ts).
+ * What API Gateway answers itself is answered here the same way (lib/inference-api.ts's gateway
+ * responses), in the API's ErrorBody shape (lambdas/serving/contract.ts):
+ * - `GET /v1/health` is a mock integration: 200 `{"status":"ok"}`, no function invoked.
+ * - A route, model or method the API does not have: 403 Forbidden (API Gateway's
+ *   MISSING_AUTHENTICATION_TOKEN, "Missing Authentication Token").
+ * - A body sent as `application/json` (or with no content type) is parsed and checked against the
+ *   route's body schema (PREDICT_BODY_SCHEMA / FEEDBACK_BODY_SCHEMA, local/body-schema.ts); a body
+ *   that is not JSON or fails the schema is a 400 InvalidRequest (BAD_REQUEST_BODY) naming what
+ *   failed. Other content types are not validated: the function answers UnsupportedMediaType.
+ * - A body over 10 MB, or a proxy event over Lambda's 6 MB synchronous invoke limit
+ *   (LAMBDA_SYNC_PAYLOAD_BYTES), is a 413 PayloadTooLarge (REQUEST_TOO_LARGE).
+ * - A function that fails or answers no valid proxy result is a 502 (InternalError).
  */
 
 import { randomUUID } from 'node:crypto';
@@ -19,10 +27,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { GetAliasCommand, type GetAliasCommandOutput } from '@aws-sdk/client-lambda';
 import { anonymousIdentity, type ProxyEvent, type ProxyResult } from '../lambdas/serving/api-gateway.js';
-import type { ErrorBody, ErrorCode } from '../lambdas/serving/contract.js';
+import {
+  type BodySchema,
+  type ErrorBody,
+  type ErrorCode,
+  FEEDBACK_BODY_SCHEMA,
+  type HealthResponse,
+  LAMBDA_SYNC_PAYLOAD_BYTES,
+  PREDICT_BODY_SCHEMA,
+} from '../lambdas/serving/contract.js';
 import { clients } from '../lambdas/shared/clients.js';
 import { API_ROUTES, ENV, SERVING_ALIAS } from '../lambdas/shared/layout.js';
 import type { StackArtifact } from './assembly.js';
+import { bodyRefusal } from './body-schema.js';
 import { LambdaFunctionError, type LocalLambdas } from './lambda-runtime.js';
 import type { ProvisionedStack } from './provision.js';
 
@@ -108,42 +125,60 @@ export function servingFunctionsOf(
   return served;
 }
 
-type Route = { readonly resource: string; readonly method: string; readonly model?: string };
+type Route = {
+  readonly resource: string;
+  readonly method: string;
+  readonly model?: string;
+  /** The body's schema at the gateway (request validator), if the route has one. */
+  readonly schema?: BodySchema;
+};
 
 /** Route template → [pattern, method]; `{model}` matches one path segment. */
-const ROUTES = [
-  { resource: API_ROUTES.predict, method: 'POST' },
-  { resource: API_ROUTES.feedback, method: 'POST' },
+const ROUTE_LIST: readonly { resource: string; method: string; schema?: BodySchema }[] = [
+  { resource: API_ROUTES.predict, method: 'POST', schema: PREDICT_BODY_SCHEMA },
+  { resource: API_ROUTES.feedback, method: 'POST', schema: FEEDBACK_BODY_SCHEMA },
   { resource: API_ROUTES.health, method: 'GET' },
-].map((route) => ({
+];
+const ROUTES = ROUTE_LIST.map((route) => ({
   ...route,
   pattern: new RegExp(`^${route.resource.replace('{model}', '(?<model>[^/]+)')}/?$`),
 }));
 
 type Matched = { readonly route: Route } | { readonly error: ErrorCode; readonly message: string };
 
+/** API Gateway's answer to a resource or method it does not have (MISSING_AUTHENTICATION_TOKEN). */
+function noSuchRoute(method: string, path: string): Matched {
+  return { error: 'Forbidden', message: `Missing Authentication Token (no route for ${method} ${path})` };
+}
+
 function match(method: string, path: string): Matched {
-  let allowed: string | undefined;
   for (const route of ROUTES) {
     const found = route.pattern.exec(path);
-    if (found === null) continue;
-    if (route.method !== method) {
-      allowed = route.method;
-      continue;
-    }
+    if (found === null || route.method !== method) continue;
     let model: string | undefined;
     if (found.groups?.model !== undefined) {
       try {
         model = decodeURIComponent(found.groups.model);
       } catch {
-        return { error: 'NotFound', message: `no route for ${method} ${path}` };
+        return noSuchRoute(method, path);
       }
     }
-    return { route: { resource: route.resource, method, ...(model === undefined ? {} : { model }) } };
+    return {
+      route: {
+        resource: route.resource,
+        method,
+        ...(model === undefined ? {} : { model }),
+        ...(route.schema === undefined ? {} : { schema: route.schema }),
+      },
+    };
   }
-  if (allowed !== undefined)
-    return { error: 'MethodNotAllowed', message: `${path} takes ${allowed}, not ${method}` };
-  return { error: 'NotFound', message: `no route for ${method} ${path}` };
+  return noSuchRoute(method, path);
+}
+
+/** Whether API Gateway validates a body with this content type against the application/json model. */
+function validatesAsJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return true; // no content type: API Gateway takes application/json
+  return contentType.split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
 }
 
 /** The REST API (v1) proxy event API Gateway gives the function for this request. */
@@ -282,32 +317,29 @@ export async function startHttpAdapter(options: HttpAdapterOptions): Promise<Htt
     const matched = match(method, url.pathname);
     if ('error' in matched) {
       request.resume();
-      return writeError(
-        response,
-        matched.error === 'NotFound' ? 404 : 405,
-        matched.error,
-        matched.message,
-        requestId,
-      );
+      return writeError(response, 403, matched.error, matched.message, requestId);
     }
     const { route } = matched;
-    const models = Object.keys(options.functions).sort();
-    const model = route.model ?? models[0];
-    if (model === undefined) {
+    if (route.model === undefined) {
+      // GET /v1/health: the mock integration answers; no function runs.
       request.resume();
-      // No model to route the health check to: the API itself is up.
+      const health: HealthResponse = { status: 'ok' };
       response.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': requestId });
-      response.end(JSON.stringify({ status: 'ok' }));
+      response.end(JSON.stringify(health));
       return;
     }
+    const model = route.model;
     const functionName = options.functions[model];
     if (functionName === undefined) {
+      // Deployed, each model has its own literal resources: another model's path is no route.
       request.resume();
       return writeError(
         response,
-        404,
-        'UnknownModel',
-        `no model ${JSON.stringify(model)} on this API (models: ${models.join(', ') || 'none'})`,
+        403,
+        'Forbidden',
+        `Missing Authentication Token (no model ${JSON.stringify(model)} on this API; models: ${
+          Object.keys(options.functions).sort().join(', ') || 'none'
+        })`,
         requestId,
       );
     }
@@ -322,17 +354,26 @@ export async function startHttpAdapter(options: HttpAdapterOptions): Promise<Htt
         requestId,
       );
     }
+    const text = body.length === 0 ? null : decoder.decode(body);
+    if (route.schema !== undefined && validatesAsJson(request.headers['content-type'])) {
+      const refusal = bodyRefusal(route.schema, text);
+      if (refusal !== undefined) return writeError(response, 400, 'InvalidRequest', refusal, requestId);
+    }
     const event = proxyEvent(
-      {
-        method,
-        url,
-        headers: request.headersDistinct,
-        body: body.length === 0 ? null : decoder.decode(body),
-      },
+      { method, url, headers: request.headersDistinct, body: text },
       route,
       requestId,
       request.socket.remoteAddress ?? '127.0.0.1',
     );
+    const eventBytes = Buffer.byteLength(JSON.stringify(event), 'utf8');
+    if (eventBytes > LAMBDA_SYNC_PAYLOAD_BYTES)
+      return writeError(
+        response,
+        413,
+        'PayloadTooLarge',
+        `the request (a ${eventBytes}-byte Lambda event) is over Lambda's limit of ${LAMBDA_SYNC_PAYLOAD_BYTES} bytes for a synchronous invocation`,
+        requestId,
+      );
     let result: unknown;
     try {
       const version = pickVersion(await routingOf(functionName), random());

@@ -88,8 +88,18 @@ export interface HealthResponse {
 
 /** Default most instances per request (configuration `serving.maxBatchInstances`). */
 export const DEFAULT_MAX_BATCH_INSTANCES = 1000;
-/** Most bytes of a request body; API Gateway's own limit is 10 MB. */
-export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+/**
+ * Lambda's limit on a synchronous invocation's payload: the whole proxy event API Gateway builds
+ * (headers, request context, the body as a JSON string with its escapes), not the body alone.
+ * API Gateway answers an event over it with a 413 (REQUEST_TOO_LARGE) without invoking anything.
+ */
+export const LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/**
+ * Most bytes of a request body the function takes (PayloadTooLarge above it). 1 MiB under
+ * {@link LAMBDA_SYNC_PAYLOAD_BYTES}, so the event of a body just over it (envelope and ordinary
+ * escaping included) still reaches the function, which answers the refusal itself.
+ */
+export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 /** The variant outside A/B experiments. */
 export const DEFAULT_VARIANT = 'default';
 
@@ -97,7 +107,10 @@ export const DEFAULT_VARIANT = 'default';
 export const ERROR_STATUS = {
   /** Not `application/json`. */
   UnsupportedMediaType: 415,
-  /** The body is not JSON. */
+  /**
+   * The body is not JSON (the function's code). Through the API a non-JSON body sent as
+   * `application/json` is refused first by the gateway's validator as InvalidRequest.
+   */
   InvalidJson: 400,
   /** The body's shape is wrong (not an object, `instances` not an array, an empty batch, …). */
   InvalidRequest: 400,
@@ -134,9 +147,51 @@ export const ERROR_STATUS = {
   DependencyError: 502,
   /** Anything else. */
   InternalError: 500,
+  /**
+   * Refused by the gateway before any function ran: no such route, model or method (API Gateway
+   * answers those as MISSING_AUTHENTICATION_TOKEN, 403, like an unsigned request), a request
+   * without valid credentials, or one its authorization denies.
+   */
+  Forbidden: 403,
+  /** The stage's (or the usage plan's) throttle refused the request; retry later. */
+  Throttled: 429,
+  /** Another gateway refusal; the status is the gateway's own 4xx. */
+  ClientError: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/**
+ * The subset of JSON Schema (draft 4) the body schemas use: `type` (object or array), `required`,
+ * `properties`, `items` and `minItems`. API Gateway validates bodies with these (lib/inference-api.ts
+ * models) and the local adapter with the same (local/body-schema.ts).
+ */
+export interface BodySchema {
+  readonly type?: 'object' | 'array';
+  readonly title?: string;
+  readonly required?: readonly string[];
+  readonly properties?: Readonly<Record<string, BodySchema>>;
+  readonly items?: BodySchema;
+  readonly minItems?: number;
+}
+
+/** A predict body at the gateway: shape only (field rules and the batch limit are the function's). */
+export const PREDICT_BODY_SCHEMA = {
+  title: 'PredictRequest',
+  type: 'object',
+  properties: {
+    instances: { type: 'array', minItems: 1, items: { type: 'object' } },
+    features: { type: 'object' },
+    entity: { type: 'object' },
+  },
+} as const satisfies BodySchema;
+
+/** A feedback body at the gateway: an object with the two fields it needs (their types are the function's). */
+export const FEEDBACK_BODY_SCHEMA = {
+  title: 'FeedbackRequest',
+  type: 'object',
+  required: ['requestId', 'outcome'],
+} as const satisfies BodySchema;
 
 export interface ErrorBody {
   readonly error: {

@@ -99,7 +99,15 @@ function routeOf(event: ProxyEvent): { route: Route; model?: string } | undefine
       return route === 'health' ? { route } : { route, ...(model === undefined ? {} : { model }) };
     }
   }
-  const path = typeof event.path === 'string' ? event.path : '';
+  // Deployed, each model has literal resources (`/v1/models/churn/predict`, no pathParameters):
+  // read the resource first, as `path` carries a custom domain's base path as well.
+  const literal = typeof event.resource === 'string' ? event.resource : undefined;
+  const path =
+    literal !== undefined && (HEALTH_PATH.test(literal) || MODEL_PATH.test(literal))
+      ? literal
+      : typeof event.path === 'string'
+        ? event.path
+        : '';
   if (HEALTH_PATH.test(path)) return { route: 'health' };
   const match = MODEL_PATH.exec(path);
   if (match === null) return undefined;

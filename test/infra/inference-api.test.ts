@@ -12,7 +12,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ERROR_STATUS } from '../../lambdas/serving/contract.js';
+import {
+  ERROR_STATUS,
+  type ErrorCode,
+  FEEDBACK_BODY_SCHEMA,
+  PREDICT_BODY_SCHEMA,
+} from '../../lambdas/serving/contract.js';
 import {
   CAPTURE_PREFIX,
   captureErrorFirehosePrefix,
@@ -199,15 +204,51 @@ describe('InferenceApi with IAM authorization (the default)', () => {
     // The batch limit stays in the function (BatchTooLarge, 413), deployed and local alike.
     expect(text(predict)).not.toContain('maxItems');
     expect(models.find((m) => m.Name === 'FeedbackRequest')?.Schema).toMatchObject({ type: 'object' });
-    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
-      ResponseType: 'BAD_REQUEST_BODY',
-      StatusCode: String(ERROR_STATUS.InvalidRequest),
-      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"code":"InvalidRequest"') },
-    });
-    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
-      ResponseType: 'REQUEST_TOO_LARGE',
-      StatusCode: '413',
-    });
+    // The gateway's models are the contract's schemas, the ones the local adapter validates with.
+    expect(predict).toMatchObject(PREDICT_BODY_SCHEMA);
+    expect(models.find((m) => m.Name === 'FeedbackRequest')?.Schema).toMatchObject(FEEDBACK_BODY_SCHEMA);
+  });
+
+  it('answers every gateway refusal in the ErrorBody shape, with a code of the contract', () => {
+    const responses = Object.fromEntries(
+      ofType(resources, 'AWS::ApiGateway::GatewayResponse').map(([id, r]) => [
+        r.Properties?.ResponseType as string,
+        { id, ...r.Properties },
+      ]),
+    ) as Record<string, { id: string; StatusCode?: string; ResponseTemplates: Record<string, string> }>;
+    const template = (code: string, message: string) =>
+      `{"error":{"code":"${code}","message":${message}},"requestId":"$context.requestId"}`;
+    const expected: [string, string, string | undefined, string][] = [
+      ['BAD_REQUEST_BODY', 'InvalidRequest', '400', '"$context.error.validationErrorString"'],
+      ['REQUEST_TOO_LARGE', 'PayloadTooLarge', '413', '$context.error.messageString'],
+      ['UNSUPPORTED_MEDIA_TYPE', 'UnsupportedMediaType', '415', '$context.error.messageString'],
+      ['MISSING_AUTHENTICATION_TOKEN', 'Forbidden', '403', '$context.error.messageString'],
+      ['ACCESS_DENIED', 'Forbidden', '403', '$context.error.messageString'],
+      ['INVALID_API_KEY', 'Forbidden', '403', '$context.error.messageString'],
+      ['INVALID_SIGNATURE', 'Forbidden', '403', '$context.error.messageString'],
+      ['EXPIRED_TOKEN', 'Forbidden', '403', '$context.error.messageString'],
+      ['THROTTLED', 'Throttled', '429', '$context.error.messageString'],
+      ['QUOTA_EXCEEDED', 'Throttled', '429', '$context.error.messageString'],
+      // The defaults keep the gateway's own status.
+      ['DEFAULT_4XX', 'ClientError', undefined, '$context.error.messageString'],
+      ['DEFAULT_5XX', 'InternalError', undefined, '$context.error.messageString'],
+    ];
+    expect(Object.keys(responses).sort()).toEqual(expected.map(([type]) => type).sort());
+    for (const [type, code, status, message] of expected) {
+      const response = responses[type];
+      expect(response?.StatusCode, type).toBe(status);
+      if (status !== undefined) expect(status).toBe(String(ERROR_STATUS[code as ErrorCode]));
+      expect(response?.ResponseTemplates, type).toEqual({ 'application/json': template(code, message) });
+      // Each template is JSON once API Gateway substitutes its (quoted) values.
+      const substituted = template(code, message)
+        .replace('"$context.error.validationErrorString"', '"[a]"')
+        .replace('$context.error.messageString', '"m"');
+      expect(() => JSON.parse(substituted), type).not.toThrow();
+    }
+    // The ids the first deployed stacks have stay (a renamed gateway response would be reset).
+    expect(responses.BAD_REQUEST_BODY?.id).toMatch(/ErrorInvalidRequest[0-9A-F]{8}$/);
+    expect(responses.REQUEST_TOO_LARGE?.id).toMatch(/ErrorPayloadTooLarge[0-9A-F]{8}$/);
+    expect(responses.UNSUPPORTED_MEDIA_TYPE?.id).toMatch(/ErrorUnsupportedMediaType[0-9A-F]{8}$/);
   });
 
   it('throttles the stage, logs access as JSON and errors, and traces', () => {

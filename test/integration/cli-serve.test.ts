@@ -69,9 +69,19 @@ describe('mlops serve and predict, each command its own process', () => {
     const started = await serveStart();
     expect(started.models).toEqual([MODEL]);
     expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // Health is the API's mock integration: up even with no model to serve.
     const health = await fetch(`${started.url}/v1/health`);
-    expect(health.status).toBe(503);
-    expect(((await health.json()) as { error: { code: string } }).error.code).toBe('ModelNotDeployed');
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const notDeployed = () =>
+      fetch(`${started.url}/v1/models/${MODEL}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ features: { x: 1 } }),
+      });
+    const answer = await notDeployed();
+    expect(answer.status).toBe(503);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe('ModelNotDeployed');
 
     const predicted = await mlops(
       '--config',
@@ -95,8 +105,8 @@ describe('mlops serve and predict, each command its own process', () => {
       '--url',
       started.url,
     );
-    expect(unknown.code).toBe(3);
-    expect(unknown.stderr).toMatch(/UnknownModel/);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/Forbidden Missing Authentication Token/);
 
     const refused = await mlops('--config', CONFIG, 'serve', 'deploy', MODEL, '1');
     expect(refused.code, refused.stderr).toBe(1);
@@ -112,7 +122,7 @@ describe('mlops serve and predict, each command its own process', () => {
     expect(noChampion.stderr).toMatch(/model gated has no champion alias to deploy/);
     expect(noChampion.stderr).toMatch(/mlops serve deploy gated <version>/);
     // The alias did not move: the server still answers from version 1.
-    expect((await fetch(`${started.url}/v1/health`)).status).toBe(503);
+    expect((await notDeployed()).status).toBe(503);
 
     const exited = new Promise<number | null>((resolve) => server?.once('close', resolve));
     server?.kill('SIGINT');

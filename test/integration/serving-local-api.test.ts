@@ -8,7 +8,12 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
-import type { ErrorBody, PredictResponse } from '../../lambdas/serving/contract.js';
+import {
+  type ErrorBody,
+  LAMBDA_SYNC_PAYLOAD_BYTES,
+  MAX_BODY_BYTES,
+  type PredictResponse,
+} from '../../lambdas/serving/contract.js';
 import { DeploymentRefusedError, healthCheckEvent, pinModelVersion } from '../../lambdas/serving/deploy.js';
 import type { ProxyEvent } from '../../lambdas/serving/http.js';
 import { clients } from '../../lambdas/shared/clients.js';
@@ -94,6 +99,15 @@ describe('the inference function behind the local adapter', () => {
       code: 'ModelNotDeployed',
       message: 'no model version is deployed to this function; run `mlops serve deploy <model> [version]`',
     });
+    // GET /v1/health is the API's mock integration: up, whatever the function can serve; the
+    // function's own health route (the readiness check, invoked directly) still answers 503.
+    const health = await fetch(`${adapter.url}${API_ROUTES.health}`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const direct = (await local.lambdas.invokeVersion(functionName, '1', healthCheckEvent())) as {
+      statusCode: number;
+    };
+    expect(direct.statusCode).toBe(503);
   });
 
   it('deploys version 1 through its health check and serves it', async () => {
@@ -115,6 +129,57 @@ describe('the inference function behind the local adapter', () => {
     const answer = await post(JSON.stringify(raw));
     expect(answer.status).toBe(200);
     expect((JSON.parse(answer.text) as PredictResponse).version).toBe(1);
+  });
+
+  it('answers what the gateway answers before the function: bad JSON, a bad shape, an unknown model', async () => {
+    const notJson = await post('{"features":');
+    expect(notJson.status).toBe(400);
+    expect((JSON.parse(notJson.text) as ErrorBody).error).toMatchObject({
+      code: 'InvalidRequest',
+      message: expect.stringMatching(/^\[the body is not valid JSON/),
+    });
+    const empty = await post(JSON.stringify({ instances: [] }));
+    expect(empty.status).toBe(400);
+    expect((JSON.parse(empty.text) as ErrorBody).error.message).toMatch(/array is too short/);
+    // Another content type is not validated: the function answers it.
+    const text = await post(JSON.stringify(raw), 'text/plain');
+    expect(text.status).toBe(415);
+    expect((JSON.parse(text.text) as ErrorBody).error.code).toBe('UnsupportedMediaType');
+    const unknown = await fetch(`${adapter.url}${API_ROUTES.predict.replace('{model}', 'nope')}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(raw),
+    });
+    expect(unknown.status).toBe(403);
+    expect(((await unknown.json()) as ErrorBody).error.code).toBe('Forbidden');
+  });
+
+  it("refuses an event over Lambda's 6 MB invoke limit as the gateway does; a body under it reaches the function", async () => {
+    const deployed = await pinModelVersion({ functionName, model: MODEL, version: 1, invokeReadiness });
+    if (deployed.changed) await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const bodyOf = (filler: string) => `{"features":{"x1":"${filler}"}}`;
+    const overhead = bodyOf('').length;
+    // Exactly MAX_BODY_BYTES: the function takes it and refuses the string for a float feature.
+    const atLimit = await post(bodyOf('x'.repeat(MAX_BODY_BYTES - overhead)));
+    expect(atLimit.status, atLimit.text).toBe(400);
+    expect((JSON.parse(atLimit.text) as ErrorBody).error.code).toBe('InvalidFeatureType');
+    // One byte over: the function's own PayloadTooLarge (its event is still under Lambda's limit).
+    const overBody = await post(bodyOf('x'.repeat(MAX_BODY_BYTES - overhead + 1)));
+    expect(overBody.status, overBody.text).toBe(413);
+    expect((JSON.parse(overBody.text) as ErrorBody).error).toMatchObject({
+      code: 'PayloadTooLarge',
+      message: `the body must be at most ${MAX_BODY_BYTES} bytes, not ${MAX_BODY_BYTES + 1}`,
+    });
+    // A body under MAX_BODY_BYTES whose escapes double in the event: over Lambda's limit, the
+    // gateway answers 413 without invoking the function.
+    const escaped = bodyOf('\\"'.repeat(Math.ceil(LAMBDA_SYNC_PAYLOAD_BYTES / 4) + 1000));
+    expect(Buffer.byteLength(escaped)).toBeLessThan(MAX_BODY_BYTES);
+    const overEvent = await post(escaped);
+    expect(overEvent.status, overEvent.text.slice(0, 300)).toBe(413);
+    expect((JSON.parse(overEvent.text) as ErrorBody).error).toMatchObject({
+      code: 'PayloadTooLarge',
+      message: expect.stringMatching(/over Lambda's limit of 6291456 bytes for a synchronous invocation/),
+    });
   });
 
   it(`answers ${BODIES} random and malformed bodies over HTTP with 2xx or 4xx only`, async () => {

@@ -135,16 +135,22 @@ describe('the HTTP adapter', () => {
     expect(health).toMatchObject({ status: 200, json: { status: 'ok' } });
   });
 
-  it('answers what API Gateway answers itself: unknown model, route and method, and a body over 10 MB', async () => {
-    const unknownModel = await call('POST', '/v1/models/nope/predict', '{}');
-    expect(unknownModel.status).toBe(404);
-    expect((unknownModel.json as unknown as ErrorBody).error.code).toBe('UnknownModel');
-    const unknownRoute = await call('GET', '/v2/nothing');
-    expect(unknownRoute.status).toBe(404);
-    expect((unknownRoute.json as unknown as ErrorBody).error.code).toBe('NotFound');
-    const wrongMethod = await call('GET', `/v1/models/${SERVED_MODEL}/predict`);
-    expect(wrongMethod.status).toBe(405);
-    expect((wrongMethod.json as unknown as ErrorBody).error.code).toBe('MethodNotAllowed');
+  it('answers what API Gateway answers itself: unknown model, route and method, a body over 10 MB, a body failing its schema', async () => {
+    // Deployed, each model has literal resources: an unknown model, route or method is
+    // MISSING_AUTHENTICATION_TOKEN, a 403 in the ErrorBody shape (lib/inference-api.ts).
+    for (const [method, path] of [
+      ['POST', '/v1/models/nope/predict'],
+      ['GET', '/v2/nothing'],
+      ['GET', `/v1/models/${SERVED_MODEL}/predict`],
+      ['POST', '/v1/health'],
+    ] as const) {
+      const answer = await call(method, path, method === 'POST' ? '{}' : undefined);
+      expect(answer.status, `${method} ${path}`).toBe(403);
+      expect((answer.json as unknown as ErrorBody).error).toMatchObject({
+        code: 'Forbidden',
+        message: expect.stringMatching(/^Missing Authentication Token/),
+      });
+    }
     const huge = await call(
       'POST',
       `/v1/models/${SERVED_MODEL}/predict`,
@@ -152,8 +158,28 @@ describe('the HTTP adapter', () => {
     );
     expect(huge.status).toBe(413);
     expect((huge.json as unknown as ErrorBody).error.code).toBe('PayloadTooLarge');
-    const invalid = await call('POST', `/v1/models/${SERVED_MODEL}/predict`, '{not json');
-    expect(invalid.status).toBe(400);
+    // The request validator: not JSON, or not the schema's shape, never reaches the function.
+    for (const [body, message] of [
+      ['{not json', /^\[the body is not valid JSON/],
+      ['{"instances":[]}', /array is too short: must have at least 1 elements but instance has 0/],
+      [
+        '{"features":[1]}',
+        /instance type \(array\) does not match any allowed primitive type \(allowed: \["object"\]\)/,
+      ],
+    ] as const) {
+      const refused = await call('POST', `/v1/models/${SERVED_MODEL}/predict`, body);
+      expect(refused.status, body).toBe(400);
+      expect((refused.json as unknown as ErrorBody).error, body).toMatchObject({
+        code: 'InvalidRequest',
+        message: expect.stringMatching(message),
+      });
+      expect(refused.json.echo, body).toBeUndefined();
+    }
+    const feedback = await call('POST', `/v1/models/${SERVED_MODEL}/feedback`, '{"outcome":1}');
+    expect(feedback.status).toBe(400);
+    expect((feedback.json as unknown as ErrorBody).error.message).toContain(
+      'object has missing required properties (["requestId"])',
+    );
   });
 
   it('mlops predict calls it and prints the answer; an error answer names the code and exits by status', async () => {
@@ -175,8 +201,8 @@ describe('the HTTP adapter', () => {
     });
     err.length = 0;
     const unknown = await runCli(['predict', 'nope', '--entity', 'id=1', '--url', adapter.url, '--json'], io);
-    expect(unknown).toBe(3);
-    expect(err.join('')).toMatch(/UnknownModel/);
+    expect(unknown).toBe(2);
+    expect(err.join('')).toMatch(/Forbidden Missing Authentication Token/);
   });
 
   it('picks versions by cumulative weight', () => {

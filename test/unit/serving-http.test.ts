@@ -228,6 +228,37 @@ describe('createInferenceApp: routes', () => {
     );
   });
 
+  it('serves the event form deployed: a literal resource per model and no path parameters', async () => {
+    const { handle } = app();
+    // lib/inference-api.ts gives each model literal resources, so API Gateway sends the model's
+    // name in `resource` and no `pathParameters`; behind a custom domain's base path mapping,
+    // `path` carries the base path too, while `resource` does not.
+    const deployed = (route: 'predict' | 'feedback', path: string, body: unknown): ProxyEvent => ({
+      ...event(route, body),
+      resource: API_ROUTES[route].replace('{model}', MODEL),
+      path,
+      pathParameters: null,
+    });
+    const predicted = await handle(
+      deployed('predict', `/v1/models/${MODEL}/predict`, { features: raw }),
+      context(),
+    );
+    expect(predicted.statusCode, predicted.body).toBe(200);
+    expect(parse<PredictResponse>(predicted)).toMatchObject({ model: MODEL, requestId: 'req-1' });
+    const mapped = await handle(
+      deployed('predict', `/serving/v1/models/${MODEL}/predict`, { features: raw }),
+      context(),
+    );
+    expect(mapped.statusCode, mapped.body).toBe(200);
+    const feedback = await handle(
+      deployed('feedback', `/v1/models/${MODEL}/feedback`, { requestId: 'req-1', outcome: 1 }),
+      context(),
+    );
+    expect(feedback.statusCode, feedback.body).toBe(202);
+    const health = await handle({ ...event('health', undefined), pathParameters: null }, context());
+    expect(health.statusCode).toBe(200);
+  });
+
   it('answers 404 NotFound for an unknown route and 405 with Allow for a wrong method', async () => {
     const { handle } = app();
     for (const path of ['/v2/models/churn/predict', '/v1/models/churn', '/', '/v1/models/%E0%A4%A/predict']) {
