@@ -128,6 +128,8 @@ export const ERROR_STATUS = {
   ModelNotDeployed: 503,
   /** The model artifact failed its SHA-256 check: the function refuses to serve. */
   ModelIntegrityError: 503,
+  /** Feedback sent to a function whose capture is off (no capture stream): nothing would keep it. */
+  FeedbackNotEnabled: 503,
   /** A dependency (online store, registry) failed; retry. */
   DependencyError: 502,
   /** Anything else. */

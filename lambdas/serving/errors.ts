@@ -21,3 +21,15 @@ export class ModelIntegrityError extends Error {
     this.name = 'ModelIntegrityError';
   }
 }
+
+/**
+ * The model's output is not the shape its contract promises (a count or width that does not match
+ * the rows scored). Answered as 500 InternalError; the log and the errors metric name this type.
+ */
+export class ModelOutputError extends Error {
+  readonly code = 'ModelOutputError' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelOutputError';
+  }
+}
