@@ -30,6 +30,16 @@ export function parseValue(text: string): RequestValue {
   return text;
 }
 
+/**
+ * An entity key value as typed: a number as {@link parseValue} reads it (an int64 entity's key),
+ * when the text is that number's own spelling; else the text ('007', 'c-1', 'true' stay text, an
+ * entity key being a string or a number).
+ */
+export function parseEntityValue(text: string): string | number {
+  const value = parseValue(text);
+  return typeof value === 'number' && String(value) === text ? value : text;
+}
+
 /** `k=v,k2=v2` → an object; bad input names the flag and the pair. */
 export function parsePairs(flag: string, text: string): Record<string, string> {
   const pairs: Record<string, string> = {};
@@ -59,7 +69,13 @@ export function instanceOf(options: { features?: string; entity?: string }): Pre
             Object.entries(parsePairs('features', options.features)).map(([k, v]) => [k, parseValue(v)]),
           ),
         }),
-    ...(options.entity === undefined ? {} : { entity: parsePairs('entity', options.entity) }),
+    ...(options.entity === undefined
+      ? {}
+      : {
+          entity: Object.fromEntries(
+            Object.entries(parsePairs('entity', options.entity)).map(([k, v]) => [k, parseEntityValue(v)]),
+          ),
+        }),
   };
 }
 
@@ -101,7 +117,10 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
     )
     .argument('<model>', 'model name')
     .option('--features <pairs>', 'raw feature values: name=value,… (numbers, true/false, null, else text)')
-    .option('--entity <pairs>', 'entity key whose features the online store gives: name=value,…')
+    .option(
+      '--entity <pairs>',
+      'entity key whose features the online store gives: name=value,… (numbers as numbers, else text)',
+    )
     .option(
       '--url <url>',
       `the API's base URL (default: http://127.0.0.1:${DEFAULT_SERVE_PORT} with the local stack, else the stack output)`,
