@@ -1,6 +1,7 @@
 /**
  * `mlops predict <model> --features k=v,… | --entity k=v,…`: one prediction from the inference
- * API — the local one (`mlops serve start`, http://127.0.0.1:3000) when the local stack runs, else
+ * API — the local one when the local stack runs (the URL `npm start` or `mlops serve start`
+ * recorded in the local state, else http://127.0.0.1:3000), else
  * the deployed stack's (its output InferenceApiUrl), SigV4-signed (service `execute-api`) with the
  * default credential chain. `--url` names the API; it is signed unless it is on this machine.
  */
@@ -96,8 +97,10 @@ async function apiOf(ctx: CliContext, given: string | undefined): Promise<{ base
     }
     return { base: given, sign: !isLocalUrl(url) };
   }
-  if (await useLocalStack(ctx.options.stack ?? ctx.config.stackName))
-    return { base: `http://127.0.0.1:${DEFAULT_SERVE_PORT}`, sign: false };
+  const local = await useLocalStack(ctx.options.stack ?? ctx.config.stackName);
+  // The URL `npm start` / `mlops serve start` recorded (the port it bound), else the default port.
+  if (local !== undefined)
+    return { base: local.inferenceApiUrl ?? `http://127.0.0.1:${DEFAULT_SERVE_PORT}`, sign: false };
   return { base: await resourceName(ctx.options, ctx.config.stackName, 'inferenceApiUrl'), sign: true };
 }
 
