@@ -53,6 +53,7 @@ import {
   localStackState,
   localStateDir,
   localStateFile,
+  recordInferenceApiUrl,
   writeLocalState,
 } from '../local/local-state.js';
 import { runTrainingLocally } from './cli/local-training.js';
@@ -521,6 +522,8 @@ export async function start(options: StartOptions, out: (line: string) => void):
       (a) => a.url,
     );
     cleanup.add('the inference API', () => adapter.close());
+    // `mlops predict` in another terminal calls the port really bound (--port 0 too).
+    if (recorded) recordInferenceApiUrl(adapter.url);
 
     const example = exampleRequests(data, served);
     out('');

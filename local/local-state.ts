@@ -38,6 +38,11 @@ export interface LocalStackState {
   readonly outputs: Readonly<Record<string, string>>;
   /** The outputs the CLI looks up, by their `STACK_OUTPUTS` key (offlineBucket, onlineTable, …). */
   readonly resources: Readonly<Partial<Record<keyof typeof STACK_OUTPUTS, string>>>;
+  /**
+   * The local inference API's URL (the port it really bound), while `npm start` or
+   * `mlops serve start` serves it; `mlops predict` calls it.
+   */
+  readonly inferenceApiUrl?: string;
 }
 
 export interface LocalStateOptions {
@@ -272,6 +277,35 @@ export function writeLocalState(state: LocalStackState, env: NodeJS.ProcessEnv =
   const file = localStateFile(env);
   writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * Records `url` as the local inference API in the state file (see
+ * {@link LocalStackState.inferenceApiUrl}); false when there is no state file to record it in.
+ */
+export function recordInferenceApiUrl(url: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const state = readStateFile(env);
+  if (state === undefined) return false;
+  writeLocalState({ ...state, inferenceApiUrl: url }, env);
+  return true;
+}
+
+/** Removes the recorded inference API URL when it is still `url` (the server at it is stopping). */
+export function forgetInferenceApiUrl(url: string, env: NodeJS.ProcessEnv = process.env): void {
+  const state = readStateFile(env);
+  if (state?.inferenceApiUrl !== url) return;
+  const { inferenceApiUrl: _, ...rest } = state;
+  writeLocalState(rest, env);
+}
+
+/** The state file as written, unchecked; undefined when absent or not a version-1 state. */
+function readStateFile(env: NodeJS.ProcessEnv): LocalStackState | undefined {
+  try {
+    const state = JSON.parse(readFileSync(localStateFile(env), 'utf8')) as LocalStackState;
+    return state.version === 1 ? state : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function stopProcess(pid: number, graceMs = 5_000): Promise<void> {

@@ -143,6 +143,8 @@ export const ERROR_STATUS = {
   ModelIntegrityError: 503,
   /** The model artifact matched its SHA-256 but carries no mlops model contract: not servable here. */
   ModelUnsupported: 503,
+  /** Feedback sent to a function whose capture is off (no capture stream): nothing would keep it. */
+  FeedbackNotEnabled: 503,
   /** A dependency (online store, registry) failed; retry. */
   DependencyError: 502,
   /** Anything else. */

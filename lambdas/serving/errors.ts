@@ -34,3 +34,15 @@ export class ModelUnsupportedError extends Error {
     this.name = 'ModelUnsupportedError';
   }
 }
+
+/**
+ * The model's output is not the shape its contract promises (a count or width that does not match
+ * the rows scored). Answered as 500 InternalError; the log and the errors metric name this type.
+ */
+export class ModelOutputError extends Error {
+  readonly code = 'ModelOutputError' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelOutputError';
+  }
+}

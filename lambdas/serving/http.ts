@@ -25,6 +25,7 @@ import {
   recordFeedback,
   recordPredictError,
   recordPrediction,
+  recordRequestError,
   type ServedBy,
 } from '../shared/metrics.js';
 import type { ProxyEvent as ApiGatewayEvent, ProxyResult as ApiGatewayResult } from './api-gateway.js';
@@ -41,7 +42,12 @@ import {
   type PredictResponse,
   RequestError,
 } from './contract.js';
-import { ModelIntegrityError, ModelNotDeployedError, ModelUnsupportedError } from './errors.js';
+import {
+  ModelIntegrityError,
+  ModelNotDeployedError,
+  ModelOutputError,
+  ModelUnsupportedError,
+} from './errors.js';
 import { type FeatureRule, featureRules, prepareInstances } from './instances.js';
 import type { CaptureSink, LoadedModel, OnlineFeatureSource } from './ports.js';
 import { parseFeedbackRequest, parsePredictRequest } from './request.js';
@@ -139,6 +145,8 @@ interface Refusal {
   readonly message: string;
   readonly instance?: number;
   readonly field?: string;
+  /** What the log and the errors metric call it, when not `code` (a 500's own type). */
+  readonly errorType?: string;
 }
 
 /** What an error answers: its own code for the ones the API knows, InternalError (logged) else. */
@@ -157,6 +165,15 @@ function refusalOf(error: unknown, requestId: string): Refusal {
       code: 'DependencyError',
       status: ERROR_STATUS.DependencyError,
       message: `a dependency failed (${error.dependency}); retry`,
+    };
+  }
+  if (error instanceof ModelOutputError) {
+    logger.error('the model answered the wrong shape', { requestId, errorType: error.code, error });
+    return {
+      code: 'InternalError',
+      status: ERROR_STATUS.InternalError,
+      message: 'internal error',
+      errorType: error.code,
     };
   }
   logger.error('unexpected failure answering a request', { requestId, error });
@@ -204,7 +221,10 @@ export function createInferenceApp(
   }
 
   /** Puts records, counting what was delivered and failed whenever the put settles. */
-  function put(records: readonly CaptureRecord[], requestId: string): Promise<{ failed: number }> {
+  function put(
+    records: readonly CaptureRecord[],
+    requestId: string,
+  ): Promise<{ delivered: number; failed: number }> {
     return Promise.resolve()
       .then(() => deps.capture.put(records))
       .then(
@@ -212,7 +232,7 @@ export function createInferenceApp(
           const delivered = Number.isSafeInteger(result?.delivered) ? result.delivered : 0;
           const failed = Number.isSafeInteger(result?.failed) ? result.failed : records.length - delivered;
           safely(() => recordCapture(deps.metrics, deps.modelName, delivered, failed));
-          return { failed };
+          return { delivered, failed };
         },
         (error: unknown) => {
           // A sink must not throw; one that does loses the records, never the answer.
@@ -222,7 +242,7 @@ export function createInferenceApp(
             error: error instanceof Error ? error.message : String(error),
           });
           safely(() => recordCapture(deps.metrics, deps.modelName, 0, records.length));
-          return { failed: records.length };
+          return { delivered: 0, failed: records.length };
         },
       );
   }
@@ -253,7 +273,7 @@ export function createInferenceApp(
       const scored = await scoreRows(model, rows);
       const modelLatencyMs = performance.now() - scoring;
       if (scored.length !== rows.length)
-        throw new Error(`the model answered ${scored.length} of ${rows.length} instances`);
+        throw new ModelOutputError(`the model answered ${scored.length} of ${rows.length} instances`);
       const predictions: Prediction[] = scored.map((prediction, i) => {
         const ages = featureAges[i];
         return ages === undefined ? prediction : { ...prediction, featureAges: ages };
@@ -286,7 +306,11 @@ export function createInferenceApp(
       const refusal = refusalOf(error, requestId);
       const latencyMs = performance.now() - started;
       safely(() =>
-        recordPredictError(deps.metrics, by, { code: refusal.code, status: refusal.status, latencyMs }),
+        recordPredictError(deps.metrics, by, {
+          code: refusal.errorType ?? refusal.code,
+          status: refusal.status,
+          latencyMs,
+        }),
       );
       return errorResult(refusal, requestId);
     }
@@ -304,8 +328,14 @@ export function createInferenceApp(
       ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
     };
     // Feedback is the record itself: always captured, and awaited (a lost one is worth a retry).
-    const { failed } = await put([record], requestId);
+    const { delivered, failed } = await put([record], requestId);
     if (failed > 0) throw new DependencyError('capture', 'the feedback was not recorded');
+    // A sink that neither delivered nor failed the record took nothing: capture is off here.
+    if (delivered === 0)
+      throw new RequestError(
+        'FeedbackNotEnabled',
+        `feedback is not recorded for model ${deps.modelName}: its capture is off (no capture stream)`,
+      );
     safely(() => recordFeedback(deps.metrics, deps.modelName));
     const body: FeedbackResponse = { accepted: true, requestId };
     return respond(202, body, requestId);
@@ -315,6 +345,29 @@ export function createInferenceApp(
     deps.model();
     const body: HealthResponse = { status: 'ok' };
     return respond(200, body, requestId);
+  }
+
+  /**
+   * Counts an error answered outside predict (predict counts its own, with version and latency),
+   * under the loaded model's version, else `none`.
+   */
+  function countError(refusal: Refusal): void {
+    safely(() => {
+      let version: number | string = NO_VERSION;
+      try {
+        version = deps.model().version;
+      } catch {
+        // No model loaded: the error counts under `none`.
+      }
+      recordRequestError(
+        deps.metrics,
+        { model: deps.modelName, version },
+        {
+          code: refusal.errorType ?? refusal.code,
+          status: refusal.status,
+        },
+      );
+    });
   }
 
   async function dispatch(event: ProxyEvent, requestId: string): Promise<ProxyResult> {
@@ -327,15 +380,13 @@ export function createInferenceApp(
     }
     const allowed = ROUTE_METHODS[found.route];
     if (event.httpMethod !== allowed) {
-      return errorResult(
-        {
-          code: 'MethodNotAllowed',
-          status: ERROR_STATUS.MethodNotAllowed,
-          message: `${API_ROUTES[found.route]} takes ${allowed}, not ${String(event.httpMethod).slice(0, 20)}`,
-        },
-        requestId,
-        { allow: allowed },
-      );
+      const refusal: Refusal = {
+        code: 'MethodNotAllowed',
+        status: ERROR_STATUS.MethodNotAllowed,
+        message: `${API_ROUTES[found.route]} takes ${allowed}, not ${String(event.httpMethod).slice(0, 20)}`,
+      };
+      countError(refusal);
+      return errorResult(refusal, requestId, { allow: allowed });
     }
     if (found.route === 'health') return health(requestId);
     if (found.model !== deps.modelName) {
@@ -357,7 +408,10 @@ export function createInferenceApp(
       return await dispatch(event ?? NO_EVENT, requestId);
     } catch (error) {
       try {
-        return errorResult(refusalOf(error, requestId), requestId);
+        // Only what dispatch throws lands here; predict answers (and counts) its own errors.
+        const refusal = refusalOf(error, requestId);
+        countError(refusal);
+        return errorResult(refusal, requestId);
       } catch {
         return respond(
           500,

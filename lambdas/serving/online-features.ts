@@ -41,6 +41,21 @@ interface ModelView {
   readonly featureNames: readonly string[];
 }
 
+/**
+ * The refusal of the entity key of instance `instance`: `field` is `entity` (the key as a whole) or
+ * the entity name at fault. Its message, `instance N: entity[.name]: rule`, starts the way every
+ * refusal of instances.ts does, so prepareInstances can renumber it to the request's index.
+ */
+export function entityRefusal(
+  code: 'InvalidEntity' | 'UnknownEntity',
+  instance: number,
+  field: string,
+  rule: string,
+): RequestError {
+  const at = field === 'entity' ? 'entity' : `entity.${field}`;
+  return new RequestError(code, `instance ${instance}: ${at}: ${rule}`, { instance, field });
+}
+
 /** The online features of `signature`'s inputs, from the online store. */
 export function onlineFeatureSource(props: OnlineFeatureSourceProps): OnlineFeatureSource {
   const store = new OnlineStore(props.documents, props.tableName);
@@ -72,20 +87,14 @@ export function onlineFeatureSource(props: OnlineFeatureSourceProps): OnlineFeat
   /** The model views `key` covers, each with its part of the key; throws InvalidEntity. */
   function covered(key: EntityKeyValues, instance: number): { index: number; key: EntityKey }[] {
     if (key === null || typeof key !== 'object' || Array.isArray(key))
-      throw new RequestError(
-        'InvalidEntity',
-        `instances.${instance}.entity: must be an object of entity key values`,
-        {
-          instance,
-          field: 'entity',
-        },
-      );
+      throw entityRefusal('InvalidEntity', instance, 'entity', 'must be an object of entity key values');
     for (const name of Object.keys(key)) {
       if (!entityNames.has(name))
-        throw new RequestError(
+        throw entityRefusal(
           'InvalidEntity',
-          `instances.${instance}.entity.${name}: is not an entity of this model's feature views (entity keys: ${describeEntities()})`,
-          { instance, field: name },
+          instance,
+          name,
+          `is not an entity of this model's feature views (entity keys: ${describeEntities()})`,
         );
     }
     const parts: { index: number; key: EntityKey }[] = [];
@@ -94,29 +103,28 @@ export function onlineFeatureSource(props: OnlineFeatureSourceProps): OnlineFeat
       if (present.length === 0) return;
       const missing = view.entities.find((e) => !(e.name in key));
       if (missing !== undefined)
-        throw new RequestError(
+        throw entityRefusal(
           'InvalidEntity',
-          `instances.${instance}.entity.${missing.name}: is required with ${present.map((e) => e.name).join(', ')} (view ${view.name} is keyed by ${view.entities.map((e) => e.name).join(', ')})`,
-          { instance, field: missing.name },
+          instance,
+          missing.name,
+          `is required with ${present.map((e) => e.name).join(', ')} (view ${view.name} is keyed by ${view.entities.map((e) => e.name).join(', ')})`,
         );
       const part: EntityKey = {};
       for (const entity of view.entities) part[entity.name] = key[entity.name] as string | number;
       try {
-        entityKeyValues(view, part, `instances.${instance}.entity`);
+        entityKeyValues(view, part, 'entity');
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
-        throw new RequestError('InvalidEntity', error.message, {
-          instance,
-          field: error.field.split('.').at(-1) ?? 'entity',
-        });
+        throw entityRefusal('InvalidEntity', instance, error.field.split('.').at(-1) ?? 'entity', error.rule);
       }
       parts.push({ index, key: part });
     });
     if (parts.length === 0)
-      throw new RequestError(
+      throw entityRefusal(
         'InvalidEntity',
-        `instances.${instance}.entity: must name the entities of a feature view of this model (${describeEntities()})`,
-        { instance, field: 'entity' },
+        instance,
+        'entity',
+        `must name the entities of a feature view of this model (${describeEntities()})`,
       );
     return parts;
   }
@@ -163,10 +171,11 @@ export function onlineFeatureSource(props: OnlineFeatureSourceProps): OnlineFeat
       });
       live.forEach((found, instance) => {
         if (!found)
-          throw new RequestError(
+          throw entityRefusal(
             'UnknownEntity',
-            `instances.${instance}.entity: the online store holds no unexpired features for ${JSON.stringify(keys[instance])}`,
-            { instance, field: 'entity' },
+            instance,
+            'entity',
+            `the online store holds no unexpired features for ${JSON.stringify(keys[instance])}`,
           );
       });
       return out;

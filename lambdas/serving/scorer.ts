@@ -9,6 +9,7 @@ import { encodeRows, type RawRow } from '../training/encoding.js';
 import type { ClassLabel } from '../training/model-contract.js';
 import { runOnnx } from '../training/onnx-scores.js';
 import type { Prediction } from './contract.js';
+import { ModelOutputError } from './errors.js';
 import type { LoadedModel } from './ports.js';
 
 /** What scoring needs of a loaded model. */
@@ -23,14 +24,15 @@ export async function scoreRows(model: ScoringModel, rows: readonly RawRow[]): P
   const n = rows.length;
   if (output.kind === 'regression') {
     const values = scores.predictions as Float64Array;
-    if (values.length !== n) throw new Error(`the model returned ${values.length} predictions for ${n} rows`);
+    if (values.length !== n)
+      throw new ModelOutputError(`the model returned ${values.length} predictions for ${n} rows`);
     return Array.from(values, (prediction) => ({ prediction }));
   }
   const classes: readonly ClassLabel[] = contract.classes;
   const k = classes.length;
   const p = scores.probabilities as Float64Array;
   if (k < 2 || p.length !== n * k)
-    throw new Error(`the model returned ${p.length} probabilities for ${n} rows of ${k} classes`);
+    throw new ModelOutputError(`the model returned ${p.length} probabilities for ${n} rows of ${k} classes`);
   const keys = classes.map(String);
   const predictions: Prediction[] = new Array(n);
   for (let i = 0; i < n; i++) {

@@ -167,6 +167,21 @@ export function recordPredictError(
   emit(target, SERVING_METRICS.latency, outcome.latencyMs, values);
 }
 
+/**
+ * A request other than a predict answered with an error (feedback, health, an unknown route or
+ * model, a wrong method): by its code, and as a server error when 5xx. Predict errors are counted
+ * by {@link recordPredictError} (with their version and latency), never here.
+ */
+export function recordRequestError(
+  target: Metrics,
+  by: Pick<ServedBy, 'model' | 'version'>,
+  outcome: { readonly code: string; readonly status: number },
+): void {
+  const values = { model: by.model, version: String(by.version), errorType: outcome.code };
+  emit(target, SERVING_METRICS.errors, 1, values);
+  if (outcome.status >= 500) emit(target, SERVING_METRICS.serverErrors, 1, values);
+}
+
 /** A function instance started serving: the cold start and the model's init time. */
 export function recordColdStart(
   target: Metrics,

@@ -5,7 +5,7 @@
  * not hold is refused by the new Lambda version's own health check, and Ctrl-C stops the server.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,14 @@ const mlops = mlopsIn(stateDir);
 let server: ChildProcess | undefined;
 
 afterAll(async () => {
-  server?.kill('SIGKILL');
+  // Its whole process group (spawned detached): nothing of it outlives the test.
+  if (server?.pid !== undefined && server.exitCode === null && server.signalCode === null) {
+    try {
+      process.kill(-server.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   await leaveNoEmulator(stateDir);
 });
 
@@ -39,7 +46,7 @@ function serveStart(): Promise<{ url: string; models: string[]; stderr: () => st
         '0',
         '--json',
       ],
-      { cwd: ROOT, env: cleanEnv(stateDir) },
+      { cwd: ROOT, env: cleanEnv(stateDir), detached: true },
     );
     server = child;
     let stdout = '';
@@ -95,6 +102,14 @@ describe('mlops serve and predict, each command its own process', () => {
     );
     expect(predicted.code).toBe(1);
     expect(predicted.stderr).toMatch(/ModelNotDeployed/);
+    // Without --url: the URL serve start recorded in the local state (the port --port 0 bound).
+    const recorded = JSON.parse(readFileSync(path.join(stateDir, 'local.json'), 'utf8')) as {
+      inferenceApiUrl?: string;
+    };
+    expect(recorded.inferenceApiUrl).toBe(started.url);
+    const found = await mlops('--config', CONFIG, 'predict', MODEL, '--features', 'x=1');
+    expect(found.code).toBe(1);
+    expect(found.stderr).toMatch(/ModelNotDeployed/);
     const unknown = await mlops(
       '--config',
       CONFIG,
@@ -128,5 +143,7 @@ describe('mlops serve and predict, each command its own process', () => {
     server?.kill('SIGINT');
     expect(await exited).toBe(0);
     server = undefined;
+    const after = JSON.parse(readFileSync(path.join(stateDir, 'local.json'), 'utf8')) as object;
+    expect(after).not.toHaveProperty('inferenceApiUrl');
   }, 600_000);
 });

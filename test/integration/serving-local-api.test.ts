@@ -31,6 +31,7 @@ const MAX_BATCH = 20;
 let local: LocalStack;
 let adapter: HttpAdapter;
 let functionName: string;
+let functions: Record<string, string>;
 const invokeReadiness = (fn: string, version: string, event: unknown) =>
   local.lambdas.invokeVersion(fn, version, event);
 
@@ -65,9 +66,10 @@ beforeAll(async () => {
       ExpressionAttributeValues: { ':d': 'e'.repeat(64) },
     }),
   );
-  const functions = servingFunctionsOf(local.stack, local.provisioned);
+  functions = servingFunctionsOf(local.stack, local.provisioned);
   functionName = functions[MODEL] ?? '';
-  adapter = await startHttpAdapter({ lambdas: local.lambdas, functions, port: 0 });
+  // aliasCacheMs 0: every request reads the alias, so a deploy is served at once (no waiting).
+  adapter = await startHttpAdapter({ lambdas: local.lambdas, functions, port: 0, aliasCacheMs: 0 });
 });
 
 afterAll(async () => {
@@ -113,7 +115,6 @@ describe('the inference function behind the local adapter', () => {
   it('deploys version 1 through its health check and serves it', async () => {
     const result = await pinModelVersion({ functionName, model: MODEL, version: 1, invokeReadiness });
     expect(result).toMatchObject({ functionVersion: '2', previousFunctionVersion: '1', changed: true });
-    await new Promise((resolve) => setTimeout(resolve, 1_100)); // the adapter's alias cache
     const answer = await post(JSON.stringify(raw));
     expect(answer.status, answer.text).toBe(200);
     const body = JSON.parse(answer.text) as PredictResponse;
@@ -194,13 +195,14 @@ describe('the inference function behind the local adapter', () => {
       maxBatchInstances: MAX_BATCH,
     };
     // Version 1 behind live (idempotent when the deploy test ran first).
-    const deployed = await pinModelVersion({ functionName, model: MODEL, version: 1, invokeReadiness });
-    if (deployed.changed) await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await pinModelVersion({ functionName, model: MODEL, version: 1, invokeReadiness });
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     // Thousands of EMF documents and log lines: kept out of the test output.
     const quiet = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    // Its own adapter, reading the alias once (after the deploy above), not on each of the bodies.
+    const fuzzAdapter = await startHttpAdapter({ lambdas: local.lambdas, functions, port: 0 });
     const byStatus = new Map<number, number>();
     try {
       const bodies = [...fuzzBodies(20261204, BODIES, schema)];
@@ -215,7 +217,7 @@ describe('the inference function behind the local adapter', () => {
                 : fuzz.isBase64Encoded
                   ? Buffer.from(fuzz.body, 'base64')
                   : fuzz.body;
-            const response = await fetch(`${adapter.url}${path}`, {
+            const response = await fetch(`${fuzzAdapter.url}${path}`, {
               method: 'POST',
               headers: fuzz.contentType === undefined ? {} : { 'content-type': fuzz.contentType },
               ...(body === undefined ? {} : { body }),
@@ -232,6 +234,7 @@ describe('the inference function behind the local adapter', () => {
         }
       }
     } finally {
+      await fuzzAdapter.close();
       quiet.mockRestore();
       process.off('unhandledRejection', onUnhandled);
     }

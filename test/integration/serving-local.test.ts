@@ -5,7 +5,6 @@
  * `pinModelVersion` publishing, checking and refusing versions.
  */
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PutRecordCommand } from '@aws-sdk/client-firehose';
 import {
   GetAliasCommand,
@@ -30,16 +29,26 @@ import {
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
 import { SERVED_MODEL } from '../fixtures/harness-stack.js';
 import { assemblyFor, harnessFixture } from '../support/assemblies.js';
+import { prng } from '../support/random.js';
 
 let local: LocalStack;
 let adapter: HttpAdapter;
 let functionName: string;
+/** The adapter's draws for picking a version by the alias's weights (a test may reseed it). */
+let draw = prng(1);
 
 beforeAll(async () => {
   local = await startLocalStack(await assemblyFor(harnessFixture('ServingFixture')), { prefix: 'serve-' });
   const functions = servingFunctionsOf(local.stack, local.provisioned);
   functionName = functions[SERVED_MODEL] ?? '';
-  adapter = await startHttpAdapter({ lambdas: local.lambdas, functions, port: 0 });
+  // aliasCacheMs 0: every request reads the alias, so a changed alias is served at once.
+  adapter = await startHttpAdapter({
+    lambdas: local.lambdas,
+    functions,
+    port: 0,
+    aliasCacheMs: 0,
+    random: () => draw(),
+  });
 });
 
 afterAll(async () => {
@@ -71,9 +80,6 @@ const predict = (body: unknown = { features: { x: 1 } }) =>
 
 const alias = () =>
   clients.lambda().send(new GetAliasCommand({ FunctionName: functionName, Name: SERVING_ALIAS }));
-
-/** Waits out the adapter's alias cache (1 s) after the test changed the alias. */
-const aliasCacheExpiry = () => sleep(1_100);
 
 describe('provisioning the serving resources from the template', () => {
   it('creates the function with its template environment, publishes its version and points live at it', async () => {
@@ -228,7 +234,6 @@ describe('pinModelVersion and the alias weights', () => {
       .send(new GetFunctionConfigurationCommand({ FunctionName: functionName, Qualifier: '2' }));
     expect(pinned.Environment?.Variables?.[ENV.modelVersion]).toBe('2');
     expect(pinned.Environment?.Variables?.[ENV.modelName]).toBe(SERVED_MODEL);
-    await aliasCacheExpiry();
     expect((await predict()).json).toMatchObject({ version: 2, functionVersion: '2' });
 
     const again = await pinModelVersion({ functionName, model: SERVED_MODEL, version: 2, invokeReadiness });
@@ -244,7 +249,6 @@ describe('pinModelVersion and the alias weights', () => {
     await expect(refused).rejects.toThrow(DeploymentRefusedError);
     await expect(refused).rejects.toThrow(/ModelIntegrityError.*alias live still points to version 2/);
     expect((await alias()).FunctionVersion).toBe('2');
-    await aliasCacheExpiry();
     expect((await predict()).json).toMatchObject({ version: 2 });
   });
 
@@ -263,8 +267,12 @@ describe('pinModelVersion and the alias weights', () => {
         RoutingConfig: { AdditionalVersionWeights: { '1': 0.3 } },
       }),
     );
-    await aliasCacheExpiry();
     const n = 2000;
+    // Seeded: every request draws once, so the share of version 1 is known in advance.
+    const SEED = 30;
+    draw = prng(SEED);
+    const reference = prng(SEED);
+    const expected = Array.from({ length: n }, () => reference()).filter((r) => r < 0.3).length;
     const counts: Record<string, number> = {};
     for (let start = 0; start < n; start += 50) {
       const answers = await Promise.all(Array.from({ length: Math.min(50, n - start) }, () => predict()));
@@ -278,7 +286,8 @@ describe('pinModelVersion and the alias weights', () => {
     }
     const p = 0.3;
     const sigma = Math.sqrt(n * p * (1 - p)); // ≈ 20.5
-    expect(Math.abs((counts['1'] ?? 0) - n * p)).toBeLessThan(4 * sigma);
+    expect(Math.abs(expected - n * p)).toBeLessThan(4 * sigma); // the seed draws a typical sample
+    expect(counts['1']).toBe(expected);
     expect((counts['1'] ?? 0) + (counts['2'] ?? 0)).toBe(n);
   });
 });

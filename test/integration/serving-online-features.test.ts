@@ -4,7 +4,8 @@ import type { FeatureView } from '../../lambdas/feature-store/feature-view.js';
 import { ingestBatch } from '../../lambdas/feature-store/ingest.js';
 import { materializeView } from '../../lambdas/feature-store/materialize.js';
 import { OnlineStore } from '../../lambdas/feature-store/online-store.js';
-import { RequestError } from '../../lambdas/serving/contract.js';
+import { type PredictInstance, RequestError } from '../../lambdas/serving/contract.js';
+import { featureRules, prepareInstances } from '../../lambdas/serving/instances.js';
 import { onlineFeatureSource } from '../../lambdas/serving/online-features.js';
 import type { OnlineFeatureSource } from '../../lambdas/serving/ports.js';
 import { clients } from '../../lambdas/shared/clients.js';
@@ -147,7 +148,39 @@ describe('online features for entity-key instances', () => {
     expect(error).toBeInstanceOf(RequestError);
     expect(error).toMatchObject({ code: 'InvalidEntity', status: 400, where: { instance: 1, field } });
     expect((error as Error).message).toMatch(message);
+    expect(
+      (error as Error).message.startsWith(
+        `instance 1: ${field === 'entity' ? 'entity' : `entity.${field}`}: `,
+      ),
+    ).toBe(true);
     expect(calls).toEqual([]); // refused before any read
+  });
+
+  it("names the request's instance index through prepareInstances (entity instances counted apart)", async () => {
+    const rules = featureRules(signature, servedViewMap);
+    const raw = { x1: 1, x2: 1, segment: 'a', balance: 1 };
+    const refused = async (instances: PredictInstance[]): Promise<RequestError> => {
+      try {
+        await prepareInstances(instances, rules, source(), T0);
+      } catch (error) {
+        return error as RequestError;
+      }
+      throw new Error('not refused');
+    };
+    const unknown = await refused([
+      { features: raw },
+      { entity: { customer_id: 'c1' } },
+      { entity: { customer_id: 'nobody' } },
+    ]);
+    expect(unknown).toMatchObject({ code: 'UnknownEntity', where: { instance: 2, field: 'entity' } });
+    expect(unknown.message).toMatch(/^instance 2: entity: /);
+    const invalid = await refused([
+      { features: raw },
+      { features: raw },
+      { entity: { account_id: 'seven' } },
+    ]);
+    expect(invalid).toMatchObject({ code: 'InvalidEntity', where: { instance: 2, field: 'account_id' } });
+    expect(invalid.message).toMatch(/^instance 2: entity\.account_id: must be an integer/);
   });
 
   it('chunks at 100 keys and retries the keys DynamoDB hands back unprocessed', async () => {

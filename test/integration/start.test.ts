@@ -14,7 +14,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { cleanEnv, mlopsIn, ROOT, running } from '../support/cli-process.js';
 
 interface Exited {
@@ -30,19 +30,39 @@ interface StartRun {
   /** Resolves with the first stdout line matching `pattern` (rejects if the process ends first). */
   line(pattern: RegExp): Promise<RegExpExecArray>;
   readonly exited: Promise<Exited>;
+  /** Kills its whole process group (npm, tsx, node, their moto server) and its moto server. */
+  stop(): Promise<void>;
 }
+
+/** Every run a test started; afterEach stops what is left, whatever the test did. */
+const runs: StartRun[] = [];
+
+afterEach(async () => {
+  await Promise.all(runs.splice(0).map((run) => run.stop()));
+});
 
 /**
  * Starts `bin/start.ts <args>` in its own process (asynchronously: never block the worker);
  * through `npm start -- <args>` with `viaNpm` (signals then reach npm, not the script: the Ctrl-C
- * tests run the script directly).
+ * tests run the script directly). Detached, in its own process group: after `timeoutMs` (keep it
+ * below the test's own limit) and in afterEach, the group is killed, so nothing is left behind.
  */
-function start(args: readonly string[], viaNpm = false): StartRun {
+function start(args: readonly string[], timeoutMs: number, viaNpm = false): StartRun {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'mlops-start-'));
   const [command, commandArgs] = viaNpm
     ? ['npm', ['start', '--silent', '--', ...args]]
     : [process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'start.ts'), ...args]];
-  const child = spawn(command, commandArgs, { cwd: ROOT, env: cleanEnv(stateDir), timeout: 300_000 });
+  const child = spawn(command, commandArgs, { cwd: ROOT, env: cleanEnv(stateDir), detached: true });
+  let closed = false;
+  const killGroup = () => {
+    if (closed || child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  const timer = setTimeout(killGroup, timeoutMs);
   let stdout = '';
   let stderr = '';
   let pending = '';
@@ -71,6 +91,8 @@ function start(args: readonly string[], viaNpm = false): StartRun {
   const exited = new Promise<Exited>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => {
+      closed = true;
+      clearTimeout(timer);
       for (const w of waiters.splice(0))
         w.reject(
           new Error(`exited (${code ?? signal}) before a line matched ${w.pattern}:\n${stdout}\n${stderr}`),
@@ -78,10 +100,24 @@ function start(args: readonly string[], viaNpm = false): StartRun {
       resolve({ code, signal, stdout, stderr });
     });
   });
-  return {
+  const run: StartRun = {
     child,
     stateDir,
     exited,
+    stop: async () => {
+      killGroup();
+      // Its moto server, should it be in another group (one it was given, not its own).
+      for (const text of seen) {
+        const moto = /moto server \(pid (\d+)\)/.exec(text);
+        if (moto !== null && running(Number(moto[1]))) {
+          try {
+            process.kill(Number(moto[1]), 'SIGKILL');
+          } catch {}
+        }
+      }
+      clearTimeout(timer);
+      await Promise.race([exited.catch(() => undefined), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    },
     line: (pattern) => {
       for (const text of seen) {
         const m = pattern.exec(text);
@@ -90,6 +126,8 @@ function start(args: readonly string[], viaNpm = false): StartRun {
       return new Promise((resolve, reject) => waiters.push({ pattern, resolve, reject }));
     },
   };
+  runs.push(run);
+  return run;
 }
 
 type Answer = {
@@ -106,7 +144,7 @@ const printed = (stdout: string, what: string): Answer => {
 
 describe('npm start', () => {
   it('npm start -- --once runs the lifecycle, serves, predicts for raw features and an entity key, and exits 0', async () => {
-    const run = await start(['--once', '--port', '0', '--customers', '400'], true).exited;
+    const run = await start(['--once', '--port', '0', '--customers', '400'], 270_000, true).exited;
     expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
     for (let step = 1; step <= 9; step++) expect(run.stdout).toContain(`[${step}/9]`);
     expect(run.stdout).toMatch(/credit-default v1 \(ROC-AUC 0\.[789]\d*/);
@@ -124,7 +162,7 @@ describe('npm start', () => {
 
   it('serves until Ctrl-C, the mlops CLI finding its stack meanwhile; Ctrl-C stops it all', async () => {
     // The app the integration setup synthesized is this project's own: no second synthesis here.
-    const run = start(['--port', '0', '--customers', '200', '--assembly', inject('assemblyDir')]);
+    const run = start(['--port', '0', '--customers', '200', '--assembly', inject('assemblyDir')], 210_000);
     const pid = Number((await run.line(/moto server \(pid (\d+)\)/))[1]);
     const url = (await run.line(/The inference API is at (\S+)\. Try:/))[1] as string;
     await run.line(/Ctrl-C stops everything/);
@@ -145,6 +183,10 @@ describe('npm start', () => {
     );
     expect(predicted.code, predicted.stderr).toBe(0);
     expect(predicted.json()).toMatchObject({ model: 'credit-default', version: 1 });
+    // Without --url: the URL npm start recorded in the local state (the port --port 0 bound).
+    const found = await mlops('predict', 'credit-default', '--entity', 'customer_id=c00042', '--json');
+    expect(found.code, found.stderr).toBe(0);
+    expect(found.json()).toMatchObject({ model: 'credit-default', version: 1 });
 
     run.child.kill('SIGINT');
     const exited = await run.exited;
@@ -155,7 +197,7 @@ describe('npm start', () => {
   }, 240_000);
 
   it('stops what it started on Ctrl-C in the middle of the flow: exit 0, its emulator gone', async () => {
-    const run = start(['--port', '0', '--customers', '200', '--assembly', inject('assemblyDir')]);
+    const run = start(['--port', '0', '--customers', '200', '--assembly', inject('assemblyDir')], 150_000);
     const pid = Number((await run.line(/moto server \(pid (\d+)\)/))[1]);
     await run.line(/^\[4\/9\]/);
     run.child.kill('SIGINT');

@@ -6,7 +6,7 @@
  */
 import type { Value } from '../../lambdas/feature-store/row-validation.js';
 import type { CaptureRecord } from '../../lambdas/serving/contract.js';
-import { RequestError } from '../../lambdas/serving/contract.js';
+import { entityRefusal } from '../../lambdas/serving/online-features.js';
 import type { CaptureSink, EntityKeyValues, OnlineFeatureSource } from '../../lambdas/serving/ports.js';
 
 export interface StoredEntity {
@@ -15,7 +15,10 @@ export interface StoredEntity {
   readonly values: Readonly<Record<string, Value>>;
 }
 
-/** An online feature source over one view keyed by one string entity. */
+/**
+ * An online feature source over one view keyed by one string entity. Its refusals are the real
+ * source's (entityRefusal of lambdas/serving/online-features.ts): same codes, fields and messages.
+ */
 export class MemoryFeatureSource implements OnlineFeatureSource {
   /** Every read's keys, in call order. */
   readonly calls: EntityKeyValues[][] = [];
@@ -36,24 +39,20 @@ export class MemoryFeatureSource implements OnlineFeatureSource {
     return keys.map((key, i) => {
       for (const name of Object.keys(key)) {
         if (name !== entity)
-          throw new RequestError('InvalidEntity', `instance ${i}: ${name} is not an entity of this model`, {
-            instance: i,
-            field: name,
-          });
+          throw entityRefusal('InvalidEntity', i, name, "is not an entity of this model's feature views");
       }
       const id = key[entity];
       if (typeof id !== 'string')
-        throw new RequestError('InvalidEntity', `instance ${i}: ${entity} must be a string`, {
-          instance: i,
-          field: entity,
-        });
+        throw entityRefusal('InvalidEntity', i, entity, 'must be a non-empty string');
       const stored = Object.hasOwn(entities, id) ? entities[id] : undefined;
       const ageMs = stored === undefined ? null : nowMs - stored.eventMs;
       if (stored === undefined || (ageMs as number) > ttlMs)
-        throw new RequestError('UnknownEntity', `instance ${i}: no unexpired features for ${entity} ${id}`, {
-          instance: i,
-          field: entity,
-        });
+        throw entityRefusal(
+          'UnknownEntity',
+          i,
+          'entity',
+          `the online store holds no unexpired features for ${JSON.stringify(key)}`,
+        );
       return Object.fromEntries(
         features.map((name) => {
           const value = stored.values[name];

@@ -15,9 +15,12 @@ describe('mlops predict flags', () => {
     expect(parseValue('')).toBe('');
   });
 
-  it('builds raw-feature, entity and mixed instances; entity values stay text', () => {
+  it('builds raw-feature, entity and mixed instances; entity numbers as numbers (int64 keys), else text', () => {
     expect(instanceOf({ features: 'age=41,segment=new' })).toEqual({ features: { age: 41, segment: 'new' } });
     expect(instanceOf({ entity: 'customer_id=007' })).toEqual({ entity: { customer_id: '007' } });
+    expect(instanceOf({ entity: 'account=42,shard=-3,flag=true' })).toEqual({
+      entity: { account: 42, shard: -3, flag: 'true' },
+    });
     expect(instanceOf({ entity: 'customer_id=c-1', features: 'age=3' })).toEqual({
       entity: { customer_id: 'c-1' },
       features: { age: 3 },

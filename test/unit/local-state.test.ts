@@ -5,7 +5,14 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inspectLocalStack, localDown, readLocalStack, useLocalStack } from '../../local/local-state.js';
+import {
+  forgetInferenceApiUrl,
+  inspectLocalStack,
+  localDown,
+  readLocalStack,
+  recordInferenceApiUrl,
+  useLocalStack,
+} from '../../local/local-state.js';
 
 function stateDir(state?: unknown): NodeJS.ProcessEnv {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mlops-state-'));
@@ -88,6 +95,24 @@ describe('local stack state', () => {
         AWS_REGION: 'eu-west-1',
         AWS_ACCESS_KEY_ID: 'test',
       });
+    } finally {
+      fake.close();
+    }
+  });
+
+  it('records the local inference API URL for mlops predict, and forgets only its own', async () => {
+    expect(recordInferenceApiUrl('http://127.0.0.1:1234', stateDir())).toBe(false); // no stack
+    const fake = await fakeEmulator();
+    try {
+      const env = stateDir(state(fake.pid, fake.endpoint));
+      expect(recordInferenceApiUrl('http://127.0.0.1:41234', env)).toBe(true);
+      expect((await useLocalStack('S', env))?.inferenceApiUrl).toBe('http://127.0.0.1:41234');
+      forgetInferenceApiUrl('http://127.0.0.1:9', env); // another server's: kept
+      expect((await readLocalStack({ env }))?.inferenceApiUrl).toBe('http://127.0.0.1:41234');
+      forgetInferenceApiUrl('http://127.0.0.1:41234', env);
+      const left = await readLocalStack({ env });
+      expect(left).toMatchObject({ endpoint: fake.endpoint, stackName: 'S' });
+      expect(left?.inferenceApiUrl).toBeUndefined();
     } finally {
       fake.close();
     }

@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { sampleRequest } from '../../lambdas/serving/capture.js';
+import { noCapture, sampleRequest } from '../../lambdas/serving/capture.js';
 import type { ErrorBody, FeedbackResponse, PredictResponse } from '../../lambdas/serving/contract.js';
 import { ModelIntegrityError, ModelNotDeployedError } from '../../lambdas/serving/errors.js';
 import { createInferenceApp, type InferenceDeps, type ProxyEvent } from '../../lambdas/serving/http.js';
@@ -7,6 +7,7 @@ import type { LoadedModel } from '../../lambdas/serving/ports.js';
 import { scoreRows } from '../../lambdas/serving/scorer.js';
 import { DependencyError } from '../../lambdas/shared/errors.js';
 import { API_ROUTES } from '../../lambdas/shared/layout.js';
+import { logger } from '../../lambdas/shared/logger.js';
 import { SERVING_METRICS } from '../../lambdas/shared/metric-names.js';
 import { createMetrics } from '../../lambdas/shared/metrics.js';
 import { type EmfDoc, emitted } from '../support/emf.js';
@@ -386,6 +387,20 @@ describe('createInferenceApp: feedback', () => {
     expect(lost.statusCode).toBe(502);
     expect(parse<ErrorBody>(lost).error.code).toBe('DependencyError');
   });
+
+  it('answers 503 FeedbackNotEnabled, never 202, when capture is off (the record would be dropped)', async () => {
+    const { handle } = app({ capture: noCapture });
+    const { result, docs } = await emitted(() =>
+      handle(event('feedback', { requestId: 'r', outcome: 1 }), context()),
+    );
+    expect(result.statusCode).toBe(503);
+    expect(parse<ErrorBody>(result).error.code).toBe('FeedbackNotEnabled');
+    expect(metric(docs, SERVING_METRICS.feedback.name)).toEqual([]);
+    expect(metric(docs, SERVING_METRICS.errors.name)[0]?.doc).toMatchObject({
+      errorType: 'FeedbackNotEnabled',
+    });
+    expect(metric(docs, SERVING_METRICS.serverErrors.name).length).toBeGreaterThan(0);
+  });
 });
 
 describe('createInferenceApp: metrics', () => {
@@ -451,5 +466,79 @@ describe('createInferenceApp: metrics', () => {
     expect(metric(server.docs, SERVING_METRICS.errors.name)[0]?.doc).toMatchObject({
       errorType: 'ModelNotDeployed',
     });
+  });
+
+  it('counts every error answer outside predict by its code (feedback, routes, methods), predict errors once', async () => {
+    const { handle, capture } = app();
+    /** The errorType of each `errors` document at its most detailed dimension set, and 5xx ones. */
+    const counted = async (send: ProxyEvent) => {
+      const { result, docs } = await emitted(() => handle(send, context()));
+      return {
+        status: result.statusCode,
+        errors: metric(docs, SERVING_METRICS.errors.name)
+          .filter((m) => m.dimensions[0]?.includes('errorType'))
+          .map((m) => m.doc.errorType),
+        // serverErrors has no errorType dimension: its documents at service/model/version.
+        serverErrors: metric(docs, SERVING_METRICS.serverErrors.name)
+          .filter((m) => m.dimensions[0]?.length === 3)
+          .map((m) => m.value),
+      };
+    };
+    expect(await counted(event('feedback', { requestId: 'r' }))).toEqual({
+      status: 400,
+      errors: ['InvalidRequest'],
+      serverErrors: [],
+    });
+    capture.fail = 'count';
+    expect(await counted(event('feedback', { requestId: 'r', outcome: 1 }))).toEqual({
+      status: 502,
+      errors: ['DependencyError'],
+      serverErrors: [1],
+    });
+    expect(await counted(event('predict', { features: raw }, { model: 'other' }))).toEqual({
+      status: 404,
+      errors: ['UnknownModel'],
+      serverErrors: [],
+    });
+    expect(await counted({ httpMethod: 'GET', path: '/nowhere', body: null })).toEqual({
+      status: 404,
+      errors: ['NotFound'],
+      serverErrors: [],
+    });
+    expect(await counted(event('predict', { features: raw }, { method: 'GET' }))).toEqual({
+      status: 405,
+      errors: ['MethodNotAllowed'],
+      serverErrors: [],
+    });
+    // A predict error is counted by predict alone: one errors document per dimension set.
+    expect(await counted(event('predict', { features: { ...raw, vip: 'no' } }))).toEqual({
+      status: 400,
+      errors: ['InvalidFeatureType'],
+      serverErrors: [],
+    });
+  });
+
+  it('answers a model output of the wrong shape 500 InternalError, logged and counted as ModelOutputError', async () => {
+    const ort = await import('onnxruntime-node');
+    // Two probabilities for a batch of two rows of two classes: half the output is missing.
+    const short = {
+      ...model,
+      session: {
+        run: async () => ({
+          probabilities: new ort.Tensor('float64', Float64Array.from([0.4, 0.6]), [1, 2]),
+        }),
+      },
+    } as unknown as LoadedModel;
+    const errors = vi.spyOn(logger, 'error').mockImplementation(() => {});
+    const { handle } = app({ model: () => short });
+    const { result, docs } = await emitted(() =>
+      handle(event('predict', { instances: [{ features: raw }, { features: raw }] }), context()),
+    );
+    expect(result.statusCode).toBe(500);
+    expect(parse<ErrorBody>(result).error).toEqual({ code: 'InternalError', message: 'internal error' });
+    expect(metric(docs, SERVING_METRICS.errors.name)[0]?.doc).toMatchObject({
+      errorType: 'ModelOutputError',
+    });
+    expect(JSON.stringify(errors.mock.calls)).toContain('ModelOutputError');
   });
 });

@@ -100,16 +100,16 @@ describe('prepareInstances', () => {
       { entity: { customer_id: 'c-1' } },
       { entity: { customer_id: 'nope' } },
     ]);
+    // The fake refuses as the real source does (entityRefusal): field `entity` for the key.
     expect(error).toMatchObject({
       code: 'UnknownEntity',
       status: 404,
-      where: { instance: 2, field: SERVING_ENTITY },
+      where: { instance: 2, field: 'entity' },
     });
-    expect(error.message).toMatch(/^instance 2:/);
-    expect(await refusal([{ features: full }, { entity: { account: 'x' } }])).toMatchObject({
-      code: 'InvalidEntity',
-      where: { instance: 1, field: 'account' },
-    });
+    expect(error.message).toMatch(/^instance 2: entity: /);
+    const invalid = await refusal([{ features: full }, { features: full }, { entity: { account: 'x' } }]);
+    expect(invalid).toMatchObject({ code: 'InvalidEntity', where: { instance: 2, field: 'account' } });
+    expect(invalid.message).toMatch(/^instance 2: entity\.account: /);
   });
 
   it('refuses an unknown feature before reading the online store', async () => {

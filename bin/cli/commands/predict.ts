@@ -1,6 +1,7 @@
 /**
  * `mlops predict <model> --features k=v,… | --entity k=v,…`: one prediction from the inference
- * API — the local one (`mlops serve start`, http://127.0.0.1:3000) when the local stack runs, else
+ * API — the local one when the local stack runs (the URL `npm start` or `mlops serve start`
+ * recorded in the local state, else http://127.0.0.1:3000), else
  * the deployed stack's (its output InferenceApiUrl), SigV4-signed (service `execute-api`) with the
  * default credential chain. `--url` names the API; it is signed unless it is on this machine.
  */
@@ -28,6 +29,16 @@ export function parseValue(text: string): RequestValue {
   if (text === 'false') return false;
   if (/^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text)) return Number(text);
   return text;
+}
+
+/**
+ * An entity key value as typed: a number as {@link parseValue} reads it (an int64 entity's key),
+ * when the text is that number's own spelling; else the text ('007', 'c-1', 'true' stay text, an
+ * entity key being a string or a number).
+ */
+export function parseEntityValue(text: string): string | number {
+  const value = parseValue(text);
+  return typeof value === 'number' && String(value) === text ? value : text;
 }
 
 /** `k=v,k2=v2` → an object; bad input names the flag and the pair. */
@@ -59,7 +70,13 @@ export function instanceOf(options: { features?: string; entity?: string }): Pre
             Object.entries(parsePairs('features', options.features)).map(([k, v]) => [k, parseValue(v)]),
           ),
         }),
-    ...(options.entity === undefined ? {} : { entity: parsePairs('entity', options.entity) }),
+    ...(options.entity === undefined
+      ? {}
+      : {
+          entity: Object.fromEntries(
+            Object.entries(parsePairs('entity', options.entity)).map(([k, v]) => [k, parseEntityValue(v)]),
+          ),
+        }),
   };
 }
 
@@ -80,8 +97,10 @@ async function apiOf(ctx: CliContext, given: string | undefined): Promise<{ base
     }
     return { base: given, sign: !isLocalUrl(url) };
   }
-  if (await useLocalStack(ctx.options.stack ?? ctx.config.stackName))
-    return { base: `http://127.0.0.1:${DEFAULT_SERVE_PORT}`, sign: false };
+  const local = await useLocalStack(ctx.options.stack ?? ctx.config.stackName);
+  // The URL `npm start` / `mlops serve start` recorded (the port it bound), else the default port.
+  if (local !== undefined)
+    return { base: local.inferenceApiUrl ?? `http://127.0.0.1:${DEFAULT_SERVE_PORT}`, sign: false };
   return { base: await resourceName(ctx.options, ctx.config.stackName, 'inferenceApiUrl'), sign: true };
 }
 
@@ -101,7 +120,10 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
     )
     .argument('<model>', 'model name')
     .option('--features <pairs>', 'raw feature values: name=value,… (numbers, true/false, null, else text)')
-    .option('--entity <pairs>', 'entity key whose features the online store gives: name=value,…')
+    .option(
+      '--entity <pairs>',
+      'entity key whose features the online store gives: name=value,… (numbers as numbers, else text)',
+    )
     .option(
       '--url <url>',
       `the API's base URL (default: http://127.0.0.1:${DEFAULT_SERVE_PORT} with the local stack, else the stack output)`,

@@ -34,7 +34,13 @@ import {
   startHttpAdapter,
 } from '../../../local/http-adapter.js';
 import type { LocalLambdas } from '../../../local/lambda-runtime.js';
-import { LOCAL_UP_COMMAND, localStateDir, useLocalStack } from '../../../local/local-state.js';
+import {
+  forgetInferenceApiUrl,
+  LOCAL_UP_COMMAND,
+  localStateDir,
+  recordInferenceApiUrl,
+  useLocalStack,
+} from '../../../local/local-state.js';
 import type { CliIo } from '../../mlops.js';
 import { CliContext } from '../context.js';
 import { CliFailure, CliInputError, CliNotFound, EXIT, fields, setExitCode } from '../output.js';
@@ -202,6 +208,8 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         throw error;
       }
       const models = Object.keys(functions);
+      // `mlops predict` in another terminal finds this server (its real port) in the local state.
+      recordInferenceApiUrl(adapter.url);
       ctx.out.result({ url: adapter.url, models }, ({ url }) =>
         [
           `serving ${models.length > 0 ? models.join(', ') : 'no model (the configuration serves none)'} at ${url}`,
@@ -216,6 +224,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
         ].join('\n'),
       );
       await untilInterrupted(adapter);
+      forgetInferenceApiUrl(adapter.url);
       dispose();
     });
 
