@@ -22,7 +22,7 @@ import {
 import { ValidationError } from '../shared/errors.js';
 import { parseOrThrow } from '../shared/validation.js';
 import { type EncodingSpec, parseEncodingSpec } from './encoding.js';
-import { readOnnxModel } from './onnx/writer.js';
+import { readOnnxMetadata } from './onnx/metadata.js';
 
 export const MODEL_INPUT = 'features';
 export const OUTPUT_LABEL = 'label';
@@ -75,9 +75,12 @@ function json(metadata: Readonly<Record<string, string>>, key: string): unknown 
   }
 }
 
-/** Reads the contract back from model bytes (what the serving path does at cold start). */
+/**
+ * Reads the contract back from model bytes (what the serving path does at cold start). Only the
+ * metadata_props are read off the wire (onnx/metadata.ts): the graph is skipped, not decoded.
+ */
 export function readModelContract(bytes: Uint8Array): ModelContract {
-  const { metadata } = readOnnxModel(bytes);
+  const metadata = readOnnxMetadata(bytes);
   const classes = json(metadata, METADATA_KEYS.classes);
   if (!Array.isArray(classes) || !classes.every((c) => typeof c === 'number' || typeof c === 'string')) {
     throw new ValidationError(`metadata.${METADATA_KEYS.classes}`, 'must be an array of numbers or strings');
