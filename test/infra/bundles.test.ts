@@ -75,4 +75,22 @@ describe('Lambda bundles', () => {
         .map((b) => b.name),
     ).toEqual([]);
   });
+
+  it('predict: reads the model contract without a protobuf library or the ONNX writer (cold start)', () => {
+    const predict = bundles.filter((b) => b.name === 'predict');
+    expect(predict.length).toBeGreaterThan(0);
+    expect(
+      predict.flatMap((b) =>
+        b.sources.filter((s) => s.includes('/protobufjs/') || s.endsWith('onnx/writer.ts')),
+      ),
+    ).toEqual([]);
+  });
+
+  it('predict: loads the Firehose SDK in the background, never as a static import (cold start)', () => {
+    for (const b of bundles.filter((x) => x.name === 'predict')) {
+      const code = readFileSync(b.file, 'utf8');
+      expect(code).not.toMatch(/(?:from|import)\s*["']@aws-sdk\/client-firehose["']/);
+      expect(code).toMatch(/import\(\s*["']@aws-sdk\/client-firehose["']\s*\)/);
+    }
+  });
 });
