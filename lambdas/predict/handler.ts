@@ -15,7 +15,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { configuredViews } from '../feature-store/configured-views.js';
 import { REGISTRY_ENV, registryFromEnv } from '../registry/registry.js';
-import { firehoseCapture, noCapture } from '../serving/capture.js';
+import { firehoseCapture } from '../serving/capture.js';
 import { RequestError } from '../serving/contract.js';
 import { ModelIntegrityError } from '../serving/errors.js';
 import { createInferenceApp } from '../serving/http.js';
@@ -25,7 +25,7 @@ import type { LoadedModel, OnlineFeatureSource } from '../serving/ports.js';
 import { scoreRows } from '../serving/scorer.js';
 import { servingEnv } from '../serving/serving-env.js';
 import { documentClient } from '../shared/clients/dynamodb.js';
-import { deferredFirehoseClient } from '../shared/clients/firehose-deferred.js';
+import { firehoseClient } from '../shared/clients/firehose.js';
 import { s3Client } from '../shared/clients/s3.js';
 import { ENV } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
@@ -34,8 +34,6 @@ import { S3ObjectStore } from '../shared/object-store.js';
 
 const config = servingEnv(process.env);
 const views = configuredViews();
-// Capture's SDK loads in the background while the model does (it is needed only after a prediction).
-const firehose = config.captureStream === '' ? undefined : deferredFirehoseClient();
 
 /** A row of the signature's inputs, all missing: the warm-up scores what encoding makes of it. */
 const warmUp = async (model: LoadedModel): Promise<void> => {
@@ -111,8 +109,7 @@ const app = createInferenceApp({
   modelName: config.modelName,
   model: served.model,
   features,
-  capture:
-    firehose === undefined ? noCapture : firehoseCapture({ firehose, streamName: config.captureStream }),
+  capture: firehoseCapture({ firehose: firehoseClient(), streamName: config.captureStream }),
   metrics,
   maxBatchInstances: config.maxBatchInstances,
   captureSampleRate: config.captureSampleRate,

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import type { _Record, FirehoseClient } from '@aws-sdk/client-firehose';
+import { type _Record, type FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { logger } from '../shared/logger.js';
 import { recordCapture } from '../shared/metrics.js';
 import type { CaptureRecord } from './contract.js';
@@ -61,11 +61,7 @@ function batches(lines: readonly Uint8Array[]): Uint8Array[][] {
 }
 
 export interface FirehoseCaptureProps {
-  /**
-   * The client, or a promise of it (the inference function passes deferredFirehoseClient(), so the
-   * SDK loads while the model does, not before; a put waits for it, and a failed import is a failed put).
-   */
-  readonly firehose: FirehoseClient | Promise<FirehoseClient>;
+  readonly firehose: FirehoseClient;
   /** The delivery stream; empty: capture is off (a sink that takes nothing). */
   readonly streamName: string;
   /** Where CaptureRecords and CaptureFailures go (per model); absent: not recorded. */
@@ -77,14 +73,8 @@ export const noCapture: CaptureSink = { put: async () => ({ delivered: 0, failed
 
 /** A {@link CaptureSink} over a Firehose delivery stream (a no-op one when `streamName` is empty). */
 export function firehoseCapture(props: FirehoseCaptureProps): CaptureSink {
-  const { streamName, metrics } = props;
+  const { firehose, streamName, metrics } = props;
   if (streamName === '') return noCapture;
-  const firehose = Promise.resolve(props.firehose);
-  // Never an unhandled rejection before the first put; each put awaits it and counts its failure.
-  firehose.catch(() => undefined);
-  // The command from the SDK module the client came from, loaded with it (no static import: see above).
-  const sdk = firehose.then(() => import('@aws-sdk/client-firehose'));
-  sdk.catch(() => undefined);
 
   /** Sends one group, then once more what Firehose refused; the lines still refused. */
   async function send(lines: readonly Uint8Array[]): Promise<{ failed: number; reason?: string }> {
@@ -93,8 +83,7 @@ export function firehoseCapture(props: FirehoseCaptureProps): CaptureSink {
     for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++) {
       try {
         const records: _Record[] = pending.map((Data) => ({ Data }));
-        const [client, { PutRecordBatchCommand }] = await Promise.all([firehose, sdk]);
-        const result = await client.send(
+        const result = await firehose.send(
           new PutRecordBatchCommand({ DeliveryStreamName: streamName, Records: records }),
         );
         if (!result.FailedPutCount) return { failed: 0 };

@@ -86,12 +86,4 @@ describe('Lambda bundles', () => {
       ),
     ).toEqual([]);
   });
-
-  it('predict: loads the Firehose SDK in the background, never as a static import (cold start)', () => {
-    for (const b of bundles.filter((x) => x.name === 'predict')) {
-      const code = readFileSync(b.file, 'utf8');
-      expect(code).not.toMatch(/(?:from|import)\s*["']@aws-sdk\/client-firehose["']/);
-      expect(code).toMatch(/import\(\s*["']@aws-sdk\/client-firehose["']\s*\)/);
-    }
-  });
 });
