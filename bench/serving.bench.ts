@@ -24,7 +24,10 @@
  *     local stack — `npm start` (emulator, provisioned stack, the demo model trained, promoted and
  *     pinned to its function's `live` alias; the local HTTP adapter invoking the bundled handler,
  *     capture at the configured sample rate into the emulator's Firehose) — against FastAPI on the
- *     same registered model.onnx, with the body npm start prints (BENCH_LOCAL_STACK=0 skips it).
+ *     same registered model.onnx, with the body npm start prints (BENCH_LOCAL_STACK=0 skips it;
+ *     BENCH_LOCAL_STACK=only runs the local-stack lines alone). It runs twice: at the configured
+ *     capture sample rate (the demo's 1), and `serving-http-local-stack-capture-off` with
+ *     `npm start --capture-sample-rate 0`, like for like with the peer, which captures nothing.
  *     Targets: p99 ≤ 0.5× and throughput ≥ 3× FastAPI's.
  * (c) `serving-cold-init <model>`: a fresh Node.js process importing an esbuild bundle of the
  *     serving path (bench/serving-init.ts, the function's bundling options), then loading the model
@@ -82,6 +85,8 @@ import { inferenceHandler, loadModelFile, predictEvent, registryRecord } from '.
 import { arg, mulberry32 } from './support.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+/** BENCH_LOCAL_STACK=only: the local-stack lines alone (no warm, plain-HTTP or cold-init lines). */
+const ONLY_LOCAL_STACK = process.env.BENCH_LOCAL_STACK === 'only';
 /** The project's configuration (mlops.config.ts): the inference functions' memory, capture rate, views. */
 const config = resolveConfig();
 const SERVING_MEMORY_MB = config.serving.memoryMb;
@@ -273,7 +278,7 @@ async function countingStdout(work: () => Promise<void>): Promise<number> {
   }
   return bytes;
 }
-for (const [kind, { file, model }] of Object.entries(models)) {
+for (const [kind, { file, model }] of ONLY_LOCAL_STACK ? [] : Object.entries(models)) {
   const handler = inferenceHandler(model);
   for (const batch of [1, 100]) {
     const iterations = batch === 1 ? ITERATIONS : Math.max(50, Math.floor(ITERATIONS / 4));
@@ -480,7 +485,7 @@ const freePort = () =>
   });
 
 const httpBodies = Array.from({ length: 50 }, (_, i) => body([requestRows[i] as RawRow]));
-for (const [kind, { file }] of Object.entries(models)) {
+for (const [kind, { file }] of ONLY_LOCAL_STACK ? [] : Object.entries(models)) {
   const oursPort = await freePort();
   const ours: Server = {
     url: `http://127.0.0.1:${oursPort}`,
@@ -578,10 +583,19 @@ async function handlerColdInit(modelName: string, requestBody: string): Promise<
 // (b) through the full local stack: `npm start` (emulator, provisioned stack, the demo model trained
 // and pinned to its function's live alias, the local HTTP adapter invoking the bundled handler) vs
 // FastAPI serving the same model.onnx, read from the emulator's registry bucket.
-if (process.env.BENCH_LOCAL_STACK !== '0') {
+// Twice: at the configured capture sample rate (the demo's 1: every request captured), and with
+// capture off (--capture-sample-rate 0), like for like with the peer, which captures nothing.
+async function localStackVersus(captureOff: boolean): Promise<void> {
   const stack = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(PROJECT_ROOT, 'bin', 'start.ts'), '--port', '0'],
+    [
+      '--import',
+      'tsx',
+      path.join(PROJECT_ROOT, 'bin', 'start.ts'),
+      '--port',
+      '0',
+      ...(captureOff ? ['--capture-sample-rate', '0'] : []),
+    ],
     { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let peer: Server | undefined;
@@ -629,13 +643,15 @@ if (process.env.BENCH_LOCAL_STACK !== '0') {
     peer = fastApi(file, await freePort(), seen.model);
     await waitReady(`${peer.url}/v1/health`, peer.process);
     await versus(
-      `serving-http-local-stack ${seen.model} batch 1 (npm start: local HTTP adapter, live alias, the bundled handler, capture at the configured sample rate into the emulator's Firehose; the body npm start prints`,
+      captureOff
+        ? `serving-http-local-stack-capture-off ${seen.model} batch 1 (npm start --capture-sample-rate 0: local HTTP adapter, live alias, the bundled handler, capture OFF like the peer; the body npm start prints`
+        : `serving-http-local-stack ${seen.model} batch 1 (npm start: local HTTP adapter, live alias, the bundled handler, capture at the configured sample rate ${config.serving.captureSampleRate} into the emulator's Firehose; the body npm start prints`,
       seen.model,
       [seen.body],
       { url: seen.url, process: stack },
       peer,
     );
-    await handlerColdInit(seen.model, seen.body);
+    if (!captureOff) await handlerColdInit(seen.model, seen.body);
   } finally {
     if (peer !== undefined) await stop(peer.process);
     await new Promise<void>((resolve) => {
@@ -644,6 +660,10 @@ if (process.env.BENCH_LOCAL_STACK !== '0') {
       stack.kill('SIGINT'); // npm start's Ctrl-C: stops the adapter and the emulator
     });
   }
+}
+if (process.env.BENCH_LOCAL_STACK !== '0') {
+  await localStackVersus(false);
+  await localStackVersus(true);
 }
 
 try {
@@ -660,7 +680,7 @@ const r = await coldStart(process.env.BENCH_MODEL, JSON.parse(process.env.BENCH_
 process.stdout.write('BENCH ' + JSON.stringify({ importMs: t1 - t0, ortImportMs: tOrt - t0, ...r }) + '\\n');
 process.exit(0);
 `;
-  for (const [kind, { file }] of Object.entries(models)) {
+  for (const [kind, { file }] of ONLY_LOCAL_STACK ? [] : Object.entries(models)) {
     const record = JSON.stringify(await registryRecord(file, MODEL_NAME));
     const runs: {
       importMs: number;
