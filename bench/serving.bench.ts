@@ -73,7 +73,7 @@ import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command } from '@aws
 import autocannon from 'autocannon';
 import { type BuildOptions, build } from 'esbuild';
 import type { LoadedModel } from '../lambdas/serving/ports.js';
-import { clients } from '../lambdas/shared/clients.js';
+import { clients, createS3Client } from '../lambdas/shared/clients.js';
 import { API_ROUTES, ENV, FEATURE_VIEWS_DEFINE, SERVING_ALIAS } from '../lambdas/shared/layout.js';
 import { encodeRows, type FeatureInput, type RawRow, rowsToFrame } from '../lambdas/training/encoding.js';
 import { runOnnx } from '../lambdas/training/onnx-scores.js';
@@ -586,6 +586,8 @@ async function handlerColdInit(modelName: string, requestBody: string): Promise<
 // Twice: at the configured capture sample rate (the demo's 1: every request captured), and with
 // capture off (--capture-sample-rate 0), like for like with the peer, which captures nothing.
 async function localStackVersus(captureOff: boolean): Promise<void> {
+  // Each run's npm start starts its own emulator: it must not inherit the previous run's endpoint.
+  const endpointBefore = process.env.AWS_ENDPOINT_URL;
   const stack = spawn(
     process.execPath,
     [
@@ -625,7 +627,7 @@ async function localStackVersus(captureOff: boolean): Promise<void> {
     process.env.AWS_REGION ??= 'us-east-1';
     process.env.AWS_ACCESS_KEY_ID ??= 'test';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
-    const s3 = clients.s3();
+    const s3 = createS3Client(); // this run's emulator (clients.s3() would keep the first one's)
     const buckets = (await s3.send(new ListBucketsCommand({}))).Buckets ?? [];
     const registry = buckets.find((b) => /modelregistryartifacts/i.test(b.Name ?? ''))?.Name;
     const listed = await s3.send(
@@ -659,6 +661,8 @@ async function localStackVersus(captureOff: boolean): Promise<void> {
       stack.once('exit', () => resolve());
       stack.kill('SIGINT'); // npm start's Ctrl-C: stops the adapter and the emulator
     });
+    if (endpointBefore === undefined) delete process.env.AWS_ENDPOINT_URL;
+    else process.env.AWS_ENDPOINT_URL = endpointBefore;
   }
 }
 if (process.env.BENCH_LOCAL_STACK !== '0') {
