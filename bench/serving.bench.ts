@@ -428,10 +428,17 @@ async function versus(
   );
   if (!(Math.abs((answers[0] as number) - (answers[1] as number)) < 1e-9))
     throw new Error(`${name}: the two servers score the same body differently: ${answers.join(' vs ')}`);
-  type Measured = { p99: number; p50: number; rps: number; cpuMsPerRequest: number };
+  type Measured = {
+    p99: number;
+    p50: number;
+    rps: number;
+    cpuMsPerRequest: number;
+    clientCpuMsPerRequest: number;
+  };
   const measure = async ({ url, process: server }: Server): Promise<Measured> => {
     await autocannon({ url: `${url}/v1/health`, connections: 2, amount: 200 });
     const cpu0 = cpuMs(server);
+    const client0 = process.cpuUsage(); // autocannon runs in this process, on the same 2 cores
     const result = await autocannon({
       url,
       connections: CONNECTIONS,
@@ -450,6 +457,10 @@ async function versus(
       p50: result.latency.p50,
       rps: result.requests.average,
       cpuMsPerRequest: (cpuMs(server) - cpu0) / result.requests.total,
+      clientCpuMsPerRequest: (() => {
+        const used = process.cpuUsage(client0);
+        return (used.user + used.system) / 1000 / result.requests.total;
+      })(),
     };
   };
   const o = await measure(ours);
@@ -462,7 +473,7 @@ async function versus(
     `${label} throughput: ours ${o.rps.toFixed(0)} req/s, peer ${p.rps.toFixed(0)} req/s, ratio ${(o.rps / p.rps).toFixed(2)} (target ≥ 3: ${o.rps >= 3 * p.rps ? 'met' : 'NOT met'})`,
   );
   say(
-    `${label} server CPU per request: ours ${o.cpuMsPerRequest.toFixed(3)} ms, peer ${p.cpuMsPerRequest.toFixed(3)} ms, ratio ${(o.cpuMsPerRequest / p.cpuMsPerRequest).toFixed(2)}`,
+    `${label} server CPU per request: ours ${o.cpuMsPerRequest.toFixed(3)} ms, peer ${p.cpuMsPerRequest.toFixed(3)} ms, ratio ${(o.cpuMsPerRequest / p.cpuMsPerRequest).toFixed(2)}; the load generator's own CPU per request (autocannon, in the bench process, sharing the cores): against ours ${o.clientCpuMsPerRequest.toFixed(3)} ms (${((o.clientCpuMsPerRequest * o.rps) / 1000).toFixed(2)} cores), against the peer ${p.clientCpuMsPerRequest.toFixed(3)} ms (${((p.clientCpuMsPerRequest * p.rps) / 1000).toFixed(2)} cores)`,
   );
 }
 
