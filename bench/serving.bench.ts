@@ -24,7 +24,10 @@
  *     local stack — `npm start` (emulator, provisioned stack, the demo model trained, promoted and
  *     pinned to its function's `live` alias; the local HTTP adapter invoking the bundled handler,
  *     capture at the configured sample rate into the emulator's Firehose) — against FastAPI on the
- *     same registered model.onnx, with the body npm start prints (BENCH_LOCAL_STACK=0 skips it).
+ *     same registered model.onnx, with the body npm start prints (BENCH_LOCAL_STACK=0 skips it;
+ *     BENCH_LOCAL_STACK=only runs the local-stack lines alone). It runs twice: at the configured
+ *     capture sample rate (the demo's 1), and `serving-http-local-stack-capture-off` with
+ *     `npm start --capture-sample-rate 0`, like for like with the peer, which captures nothing.
  *     Targets: p99 ≤ 0.5× and throughput ≥ 3× FastAPI's.
  * (c) `serving-cold-init <model>`: a fresh Node.js process importing an esbuild bundle of the
  *     serving path (bench/serving-init.ts, the function's bundling options), then loading the model
@@ -70,7 +73,7 @@ import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command } from '@aws
 import autocannon from 'autocannon';
 import { type BuildOptions, build } from 'esbuild';
 import type { LoadedModel } from '../lambdas/serving/ports.js';
-import { clients } from '../lambdas/shared/clients.js';
+import { clients, createS3Client } from '../lambdas/shared/clients.js';
 import { API_ROUTES, ENV, FEATURE_VIEWS_DEFINE, SERVING_ALIAS } from '../lambdas/shared/layout.js';
 import { encodeRows, type FeatureInput, type RawRow, rowsToFrame } from '../lambdas/training/encoding.js';
 import { runOnnx } from '../lambdas/training/onnx-scores.js';
@@ -82,6 +85,8 @@ import { inferenceHandler, loadModelFile, predictEvent, registryRecord } from '.
 import { arg, mulberry32 } from './support.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+/** BENCH_LOCAL_STACK=only: the local-stack lines alone (no warm, plain-HTTP or cold-init lines). */
+const ONLY_LOCAL_STACK = process.env.BENCH_LOCAL_STACK === 'only';
 /** The project's configuration (mlops.config.ts): the inference functions' memory, capture rate, views. */
 const config = resolveConfig();
 const SERVING_MEMORY_MB = config.serving.memoryMb;
@@ -273,7 +278,7 @@ async function countingStdout(work: () => Promise<void>): Promise<number> {
   }
   return bytes;
 }
-for (const [kind, { file, model }] of Object.entries(models)) {
+for (const [kind, { file, model }] of ONLY_LOCAL_STACK ? [] : Object.entries(models)) {
   const handler = inferenceHandler(model);
   for (const batch of [1, 100]) {
     const iterations = batch === 1 ? ITERATIONS : Math.max(50, Math.floor(ITERATIONS / 4));
@@ -423,10 +428,17 @@ async function versus(
   );
   if (!(Math.abs((answers[0] as number) - (answers[1] as number)) < 1e-9))
     throw new Error(`${name}: the two servers score the same body differently: ${answers.join(' vs ')}`);
-  type Measured = { p99: number; p50: number; rps: number; cpuMsPerRequest: number };
+  type Measured = {
+    p99: number;
+    p50: number;
+    rps: number;
+    cpuMsPerRequest: number;
+    clientCpuMsPerRequest: number;
+  };
   const measure = async ({ url, process: server }: Server): Promise<Measured> => {
     await autocannon({ url: `${url}/v1/health`, connections: 2, amount: 200 });
     const cpu0 = cpuMs(server);
+    const client0 = process.cpuUsage(); // autocannon runs in this process, on the same 2 cores
     const result = await autocannon({
       url,
       connections: CONNECTIONS,
@@ -445,6 +457,10 @@ async function versus(
       p50: result.latency.p50,
       rps: result.requests.average,
       cpuMsPerRequest: (cpuMs(server) - cpu0) / result.requests.total,
+      clientCpuMsPerRequest: (() => {
+        const used = process.cpuUsage(client0);
+        return (used.user + used.system) / 1000 / result.requests.total;
+      })(),
     };
   };
   const o = await measure(ours);
@@ -457,7 +473,7 @@ async function versus(
     `${label} throughput: ours ${o.rps.toFixed(0)} req/s, peer ${p.rps.toFixed(0)} req/s, ratio ${(o.rps / p.rps).toFixed(2)} (target ≥ 3: ${o.rps >= 3 * p.rps ? 'met' : 'NOT met'})`,
   );
   say(
-    `${label} server CPU per request: ours ${o.cpuMsPerRequest.toFixed(3)} ms, peer ${p.cpuMsPerRequest.toFixed(3)} ms, ratio ${(o.cpuMsPerRequest / p.cpuMsPerRequest).toFixed(2)}`,
+    `${label} server CPU per request: ours ${o.cpuMsPerRequest.toFixed(3)} ms, peer ${p.cpuMsPerRequest.toFixed(3)} ms, ratio ${(o.cpuMsPerRequest / p.cpuMsPerRequest).toFixed(2)}; the load generator's own CPU per request (autocannon, in the bench process, sharing the cores): against ours ${o.clientCpuMsPerRequest.toFixed(3)} ms (${((o.clientCpuMsPerRequest * o.rps) / 1000).toFixed(2)} cores), against the peer ${p.clientCpuMsPerRequest.toFixed(3)} ms (${((p.clientCpuMsPerRequest * p.rps) / 1000).toFixed(2)} cores)`,
   );
 }
 
@@ -480,7 +496,7 @@ const freePort = () =>
   });
 
 const httpBodies = Array.from({ length: 50 }, (_, i) => body([requestRows[i] as RawRow]));
-for (const [kind, { file }] of Object.entries(models)) {
+for (const [kind, { file }] of ONLY_LOCAL_STACK ? [] : Object.entries(models)) {
   const oursPort = await freePort();
   const ours: Server = {
     url: `http://127.0.0.1:${oursPort}`,
@@ -578,10 +594,21 @@ async function handlerColdInit(modelName: string, requestBody: string): Promise<
 // (b) through the full local stack: `npm start` (emulator, provisioned stack, the demo model trained
 // and pinned to its function's live alias, the local HTTP adapter invoking the bundled handler) vs
 // FastAPI serving the same model.onnx, read from the emulator's registry bucket.
-if (process.env.BENCH_LOCAL_STACK !== '0') {
+// Twice: at the configured capture sample rate (the demo's 1: every request captured), and with
+// capture off (--capture-sample-rate 0), like for like with the peer, which captures nothing.
+async function localStackVersus(captureOff: boolean): Promise<void> {
+  // Each run's npm start starts its own emulator: it must not inherit the previous run's endpoint.
+  const endpointBefore = process.env.AWS_ENDPOINT_URL;
   const stack = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(PROJECT_ROOT, 'bin', 'start.ts'), '--port', '0'],
+    [
+      '--import',
+      'tsx',
+      path.join(PROJECT_ROOT, 'bin', 'start.ts'),
+      '--port',
+      '0',
+      ...(captureOff ? ['--capture-sample-rate', '0'] : []),
+    ],
     { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let peer: Server | undefined;
@@ -611,7 +638,7 @@ if (process.env.BENCH_LOCAL_STACK !== '0') {
     process.env.AWS_REGION ??= 'us-east-1';
     process.env.AWS_ACCESS_KEY_ID ??= 'test';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
-    const s3 = clients.s3();
+    const s3 = createS3Client(); // this run's emulator (clients.s3() would keep the first one's)
     const buckets = (await s3.send(new ListBucketsCommand({}))).Buckets ?? [];
     const registry = buckets.find((b) => /modelregistryartifacts/i.test(b.Name ?? ''))?.Name;
     const listed = await s3.send(
@@ -629,13 +656,15 @@ if (process.env.BENCH_LOCAL_STACK !== '0') {
     peer = fastApi(file, await freePort(), seen.model);
     await waitReady(`${peer.url}/v1/health`, peer.process);
     await versus(
-      `serving-http-local-stack ${seen.model} batch 1 (npm start: local HTTP adapter, live alias, the bundled handler, capture at the configured sample rate into the emulator's Firehose; the body npm start prints`,
+      captureOff
+        ? `serving-http-local-stack-capture-off ${seen.model} batch 1 (npm start --capture-sample-rate 0: local HTTP adapter, live alias, the bundled handler, capture OFF like the peer; the body npm start prints`
+        : `serving-http-local-stack ${seen.model} batch 1 (npm start: local HTTP adapter, live alias, the bundled handler, capture at the configured sample rate ${config.serving.captureSampleRate} into the emulator's Firehose; the body npm start prints`,
       seen.model,
       [seen.body],
       { url: seen.url, process: stack },
       peer,
     );
-    await handlerColdInit(seen.model, seen.body);
+    if (!captureOff) await handlerColdInit(seen.model, seen.body);
   } finally {
     if (peer !== undefined) await stop(peer.process);
     await new Promise<void>((resolve) => {
@@ -643,7 +672,13 @@ if (process.env.BENCH_LOCAL_STACK !== '0') {
       stack.once('exit', () => resolve());
       stack.kill('SIGINT'); // npm start's Ctrl-C: stops the adapter and the emulator
     });
+    if (endpointBefore === undefined) delete process.env.AWS_ENDPOINT_URL;
+    else process.env.AWS_ENDPOINT_URL = endpointBefore;
   }
+}
+if (process.env.BENCH_LOCAL_STACK !== '0') {
+  await localStackVersus(false);
+  await localStackVersus(true);
 }
 
 try {
@@ -660,7 +695,7 @@ const r = await coldStart(process.env.BENCH_MODEL, JSON.parse(process.env.BENCH_
 process.stdout.write('BENCH ' + JSON.stringify({ importMs: t1 - t0, ortImportMs: tOrt - t0, ...r }) + '\\n');
 process.exit(0);
 `;
-  for (const [kind, { file }] of Object.entries(models)) {
+  for (const [kind, { file }] of ONLY_LOCAL_STACK ? [] : Object.entries(models)) {
     const record = JSON.stringify(await registryRecord(file, MODEL_NAME));
     const runs: {
       importMs: number;

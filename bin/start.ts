@@ -70,6 +70,18 @@ export interface StartOptions {
   readonly seed: number;
   /** A cloud assembly of this project's app already synthesized with bundling (tests). */
   readonly assembly?: string;
+  /** Overrides mlops.config.ts's serving.captureSampleRate (e.g. 0 to benchmark without capture). */
+  readonly captureSampleRate?: number;
+}
+
+/**
+ * The `mlops` context overrides npm start's options imply (given to the synthesis and to
+ * resolveConfig alike, so both see the same configuration); `{}` when none.
+ */
+export function configOverrides(options: Pick<StartOptions, 'captureSampleRate'>): Record<string, unknown> {
+  if (options.captureSampleRate === undefined) return {};
+  const { serving } = resolveConfig();
+  return { serving: { ...serving, captureSampleRate: options.captureSampleRate } };
 }
 
 /** Says what happens, with timings: `[3/9] Ingesting …` then `      done in 1.2 s: …`. */
@@ -391,6 +403,13 @@ function parseCount(text: string): number {
   return n;
 }
 
+function parseRate(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw new InvalidArgumentError('must be a number from 0 to 1');
+  return n;
+}
+
 function parseSeed(text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n > 2 ** 31 - 1) throw new InvalidArgumentError('must be a whole number');
@@ -398,6 +417,11 @@ function parseSeed(text: string): number {
 }
 
 export async function start(options: StartOptions, out: (line: string) => void): Promise<number> {
+  const overrides = configOverrides(options);
+  if (options.assembly !== undefined && Object.keys(overrides).length > 0) {
+    out('error: --capture-sample-rate needs a fresh synthesis: leave out --assembly');
+    return 1;
+  }
   const cleanup = new Cleanup();
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -409,7 +433,7 @@ export async function start(options: StartOptions, out: (line: string) => void):
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 
-  const config = resolveConfig();
+  const config = resolveConfig(overrides);
   const views = demoViews(config);
   const models = demoModels(config);
   const steps = new Steps(9, out);
@@ -432,7 +456,8 @@ export async function start(options: StartOptions, out: (line: string) => void):
       given === undefined
         ? `Synthesizing stack ${config.stackName} with its functions bundled`
         : `Reading the synthesized stack in ${given}`,
-      async () => (given === undefined ? synthesizeInChild({}) : loadAssembly(given)),
+      async () =>
+        given === undefined ? synthesizeInChild({ context: { mlops: overrides } }) : loadAssembly(given),
       (a) => `${Object.keys(a.stacks[0]?.template.Resources ?? {}).length} resources`,
     );
     if (given === undefined)
@@ -565,6 +590,11 @@ const program = new Command('npm start')
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .option('--customers <n>', 'customers in the demo data', parseCount, 2000)
   .option('--seed <n>', 'seed of the demo data', parseSeed, 7)
+  .option(
+    '--capture-sample-rate <rate>',
+    "share of predict requests captured, 0 to 1 (default: mlops.config.ts's serving.captureSampleRate)",
+    parseRate,
+  )
   .option('--assembly <dir>', "use this cloud assembly of the project's app (synthesized with bundling)");
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -365,7 +365,8 @@ export async function startHttpAdapter(options: HttpAdapterOptions): Promise<Htt
       requestId,
       request.socket.remoteAddress ?? '127.0.0.1',
     );
-    const eventBytes = Buffer.byteLength(JSON.stringify(event), 'utf8');
+    const payload = JSON.stringify(event); // serialized once: measured here, parsed by the runtime
+    const eventBytes = Buffer.byteLength(payload, 'utf8');
     if (eventBytes > LAMBDA_SYNC_PAYLOAD_BYTES)
       return writeError(
         response,
@@ -377,7 +378,7 @@ export async function startHttpAdapter(options: HttpAdapterOptions): Promise<Htt
     let result: unknown;
     try {
       const version = pickVersion(await routingOf(functionName), random());
-      result = await options.lambdas.invokeVersion(functionName, version, event);
+      result = await options.lambdas.invokeVersion(functionName, version, event, payload);
     } catch (error) {
       const e = error instanceof Error ? error : new Error(String(error));
       options.onFunctionError?.(e, model);

@@ -145,6 +145,9 @@ export class LocalLambdas {
   private readonly byLogicalId = new Map<string, LocalFunction>();
   /** Values the variables this runtime last set had before it set them (undefined: unset). */
   private readonly saved = new Map<string, string | undefined>();
+  /** The function whose environment process.env holds now (re-applied only when another runs). */
+  private applied: LocalFunction | undefined;
+  private readonly variablesOf = new WeakMap<LocalFunction, Readonly<Record<string, string>>>();
   /** Cold starts run one at a time (each sets the environment its module scope reads). */
   private coldStarts: Promise<unknown> = Promise.resolve();
   /** Injected failures by logical id, taken one per invocation (see {@link injectFailures}). */
@@ -246,7 +249,12 @@ export class LocalLambdas {
    * {@link invoke}) with that version's configuration as the emulator's Lambda API holds it, in
    * the version's own module instance (see the module doc).
    */
-  async invokeVersion(reference: string, version: string, event: unknown): Promise<unknown> {
+  async invokeVersion(
+    reference: string,
+    version: string,
+    event: unknown,
+    payload?: string,
+  ): Promise<unknown> {
     if (version === '$LATEST') return this.invoke(reference, event);
     if (!/^[1-9]\d*$/.test(version))
       throw new HarnessError(`${reference}: ${version} is not a published version number`);
@@ -258,7 +266,7 @@ export class LocalLambdas {
       this.versions.set(key, loading);
       loading.catch(() => this.versions.delete(key));
     }
-    return this.run(await loading, event);
+    return this.run(await loading, event, payload);
   }
 
   /** The function as its published `version` is configured in the emulator. */
@@ -279,7 +287,8 @@ export class LocalLambdas {
     };
   }
 
-  private async run(fn: LocalFunction, event: unknown): Promise<unknown> {
+  /** `payload`: `event` already serialized (JSON) by the caller, parsed instead of serialized again. */
+  private async run(fn: LocalFunction, event: unknown, payload?: string): Promise<unknown> {
     const major = Number(process.versions.node.split('.')[0]);
     if (fn.nodeMajor !== undefined && fn.nodeMajor !== major) {
       throw new HarnessError(
@@ -322,7 +331,7 @@ export class LocalLambdas {
     });
     try {
       const result = await Promise.race([
-        handler(JSON.parse(JSON.stringify(event ?? null)), context),
+        handler(JSON.parse(payload ?? JSON.stringify(event ?? null)), context),
         timeout,
       ]);
       return result === undefined ? null : JSON.parse(JSON.stringify(result));
@@ -359,19 +368,26 @@ export class LocalLambdas {
 
   /** Takes back the variables set for the previous function and sets `fn`'s (see the module doc). */
   private applyEnvironment(fn: LocalFunction): void {
+    // A warm sandbox keeps its process.env, changes included: the same function again needs nothing.
+    if (this.applied === fn) return;
+    this.applied = fn;
     for (const [key, value] of this.saved) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }
     this.saved.clear();
-    const variables: Record<string, string> = {
-      ...Object.fromEntries(Object.entries(fn.environment).filter(([key]) => !NOT_APPLIED.has(key))),
-      AWS_LAMBDA_FUNCTION_NAME: fn.name,
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-      AWS_LAMBDA_FUNCTION_VERSION: fn.version,
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
-      _HANDLER: `${path.basename(fn.bundleFile).replace(/\.[^.]+$/, '')}.${fn.exportName}`,
-    };
+    let variables = this.variablesOf.get(fn);
+    if (variables === undefined) {
+      variables = {
+        ...Object.fromEntries(Object.entries(fn.environment).filter(([key]) => !NOT_APPLIED.has(key))),
+        AWS_LAMBDA_FUNCTION_NAME: fn.name,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+        AWS_LAMBDA_FUNCTION_VERSION: fn.version,
+        AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn.name}`,
+        _HANDLER: `${path.basename(fn.bundleFile).replace(/\.[^.]+$/, '')}.${fn.exportName}`,
+      };
+      this.variablesOf.set(fn, variables);
+    }
     for (const [key, value] of Object.entries(variables)) {
       this.saved.set(key, process.env[key]);
       process.env[key] = value;
