@@ -16,8 +16,8 @@ export interface EmfDoc {
   readonly [key: string]: unknown;
 }
 
-/** What `run` printed as EMF (stdout held while it runs) and what it warned on the console. */
-export function emittedSync<T>(run: () => T): { result: T; docs: EmfDoc[]; warnings: unknown[] } {
+/** Holds stdout and console.warn until `release`; what was printed as EMF and warned, then. */
+function hold(): { release(): { docs: EmfDoc[]; warnings: unknown[] } } {
   const chunks: string[] = [];
   const warnings: unknown[] = [];
   const write = vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array) => {
@@ -25,33 +25,41 @@ export function emittedSync<T>(run: () => T): { result: T; docs: EmfDoc[]; warni
     return true;
   }) as typeof process.stdout.write);
   const warn = vi.spyOn(console, 'warn').mockImplementation((...args) => warnings.push(args));
+  return {
+    release() {
+      write.mockRestore();
+      warn.mockRestore();
+      return { docs: parse(chunks), warnings };
+    },
+  };
+}
+
+/** What `run` printed as EMF (stdout held while it runs) and what it warned on the console. */
+export function emittedSync<T>(run: () => T): { result: T; docs: EmfDoc[]; warnings: unknown[] } {
+  const held = hold();
+  let result: T;
   try {
-    const result = run();
-    return { result, docs: parse(chunks), warnings };
-  } finally {
-    write.mockRestore();
-    warn.mockRestore();
+    result = run();
+  } catch (error) {
+    held.release();
+    throw error;
   }
+  return { result, ...held.release() };
 }
 
 /** {@link emittedSync} for asynchronous `run`. */
 export async function emitted<T>(
   run: () => Promise<T>,
 ): Promise<{ result: T; docs: EmfDoc[]; warnings: unknown[] }> {
-  const chunks: string[] = [];
-  const warnings: unknown[] = [];
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write);
-  const warn = vi.spyOn(console, 'warn').mockImplementation((...args) => warnings.push(args));
+  const held = hold();
+  let result: T;
   try {
-    const result = await run();
-    return { result, docs: parse(chunks), warnings };
-  } finally {
-    write.mockRestore();
-    warn.mockRestore();
+    result = await run();
+  } catch (error) {
+    held.release();
+    throw error;
   }
+  return { result, ...held.release() };
 }
 
 function parse(chunks: readonly string[]): EmfDoc[] {
