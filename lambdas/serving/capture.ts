@@ -12,10 +12,9 @@
  * prediction.
  */
 import { createHash } from 'node:crypto';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { type _Record, type FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { logger } from '../shared/logger.js';
-import { recordCapture } from '../shared/metrics.js';
+import { type ProjectMetrics, recordCapture } from '../shared/metrics.js';
 import type { CaptureRecord } from './contract.js';
 import type { CaptureSink } from './ports.js';
 
@@ -65,7 +64,7 @@ export interface FirehoseCaptureProps {
   /** The delivery stream; empty: capture is off (a sink that takes nothing). */
   readonly streamName: string;
   /** Where CaptureRecords and CaptureFailures go (per model); absent: not recorded. */
-  readonly metrics?: Metrics;
+  readonly metrics?: ProjectMetrics;
 }
 
 /** A sink that captures nothing (capture off). */

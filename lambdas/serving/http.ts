@@ -14,13 +14,13 @@
  * (ports.ts); lambdas/predict/handler.ts wires the real ones.
  */
 import { randomUUID } from 'node:crypto';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { FeatureView } from '../feature-store/feature-view.js';
 import { DependencyError } from '../shared/errors.js';
 import { API_ROUTES } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
 import {
   NO_VERSION,
+  type ProjectMetrics,
   recordCapture,
   recordFeedback,
   recordPredictError,
@@ -71,7 +71,7 @@ export interface InferenceDeps {
   readonly features: OnlineFeatureSource;
   readonly capture: CaptureSink;
   /** Powertools Metrics (lambdas/shared/metrics.ts); the handler flushes it. */
-  readonly metrics: Metrics;
+  readonly metrics: ProjectMetrics;
   readonly maxBatchInstances: number;
   /** Share of predict requests captured, 0 to 1 (feedback is always captured). */
   readonly captureSampleRate: number;

@@ -14,9 +14,19 @@ import {
   SERVING_METRICS,
 } from './metric-names.js';
 
+/**
+ * Powertools Metrics, telling whether it publishes (POWERTOOLS_METRICS_DISABLED, POWERTOOLS_DEV):
+ * the serving documents this module writes itself (see `emit`) follow the same switch.
+ */
+export class ProjectMetrics extends Metrics {
+  get publishing(): boolean {
+    return !this.isDisabled();
+  }
+}
+
 /** A Metrics instance; namespace and service default to the environment (see env.ts). */
-export function createMetrics(options: { namespace?: string; serviceName?: string } = {}): Metrics {
-  return new Metrics(options);
+export function createMetrics(options: { namespace?: string; serviceName?: string } = {}): ProjectMetrics {
+  return new ProjectMetrics(options);
 }
 
 /** The functions' metrics, configured from the environment at cold start. */
@@ -93,41 +103,98 @@ export function recordTrainingSet(target: Metrics, rowCount: number, durationMs:
 /** Dimension values of a serving metric (`service` is the Metrics instance's default dimension). */
 type DimensionValues = Partial<Record<Exclude<DimensionName, 'service'>, string>>;
 
-/**
- * The single-metric emitter of each Metrics instance, made once: building one per value costs
- * more than the prediction it counts. It publishes on every addMetric and clears its dimensions
- * after, and carries the instance's default dimensions (`service`) as they were when made.
- */
-const emitters = new WeakMap<Metrics, Metrics>();
+/** Where a Metrics instance publishes: its namespace and default dimensions (`service`). */
+interface Destination {
+  readonly namespace: string;
+  readonly defaults: Readonly<Record<string, string>>;
+  /** Serialized document heads by metric names and dimension values (see {@link emit}). */
+  readonly heads: Map<string, string>;
+}
 
-function emitterOf(target: Metrics): Metrics {
-  let single = emitters.get(target);
-  if (single === undefined) {
-    single = target.singleMetric();
-    emitters.set(target, single);
+const destinations = new WeakMap<ProjectMetrics, Destination>();
+
+/** Heads kept per Metrics instance; dimension values are few (models, versions, variants, codes). */
+const MAX_HEADS = 512;
+
+/**
+ * The namespace and default dimensions `target` publishes under, read once from what it serializes
+ * (Powertools' public API: an empty document carries both).
+ */
+function destinationOf(target: ProjectMetrics): Destination {
+  let found = destinations.get(target);
+  if (found === undefined) {
+    const probe = target.singleMetric().serializeMetrics();
+    const namespace = probe._aws.CloudWatchMetrics[0]?.Namespace ?? 'default_namespace';
+    const defaults: Record<string, string> = {};
+    for (const [key, value] of Object.entries(probe)) if (typeof value === 'string') defaults[key] = value;
+    found = { namespace, defaults, heads: new Map() };
+    destinations.set(target, found);
   }
-  return single;
+  return found;
 }
 
 /**
- * Emits one value of `spec` under its dimensions and under each of its rollups. Each dimension set
- * goes out as its own EMF document (a single metric): Powertools warns on every key that two sets
- * of one document share, so one document per set keeps the log clean, and CloudWatch sums the same.
- * The Metrics instance's own stored metrics and dimensions are left alone.
+ * Emits the values of one served request (or event) as ONE CloudWatch embedded-metric-format
+ * document: each spec under its dimensions and each of its rollups, specs with the same sets sharing
+ * a directive. One document per request, not one per metric and set: Powertools' single-metric
+ * path cost about 10 µs per document, 9 documents a prediction, a third of the request's CPU
+ * (bench/serving.bench.ts); this writes the same EMF (the spec's names, units and dimension sets)
+ * in about 1 µs from a cached head. It goes to stdout as Powertools writes (its console is
+ * process.stdout), and honours POWERTOOLS_METRICS_DISABLED. Non-finite values are left out (EMF
+ * needs numbers). The Metrics instance's own stored metrics and dimensions are left alone.
  */
-function emit(target: Metrics, spec: MetricSpec, value: number, values: DimensionValues): void {
-  const single = emitterOf(target);
-  for (const set of [spec.dimensions, ...(spec.rollups ?? [])]) {
-    const dimensions: Record<string, string> = {};
-    for (const name of set) {
-      if (name === DIMENSIONS.service) continue;
-      const v = values[name];
-      if (v === undefined || v === '') throw new Error(`metric ${spec.name}: no value for dimension ${name}`);
-      dimensions[name] = v;
-    }
-    single.addDimensions(dimensions);
-    single.addMetric(spec.name, spec.unit, value);
+function emit(
+  target: ProjectMetrics,
+  entries: readonly (readonly [MetricSpec, number])[],
+  values: DimensionValues,
+): void {
+  if (!target.publishing) return;
+  const kept = entries.filter(([, value]) => Number.isFinite(value));
+  if (kept.length === 0) return;
+  const destination = destinationOf(target);
+  const key = `${kept.map(([spec]) => spec.name).join(',')}|${values.model}|${values.version}|${values.variant}|${values.errorType}`;
+  let head = destination.heads.get(key);
+  if (head === undefined) {
+    head = documentHead(destination, kept, values);
+    if (destination.heads.size >= MAX_HEADS) destination.heads.clear();
+    destination.heads.set(key, head);
   }
+  let body = '';
+  for (const [spec, value] of kept) body += `,${JSON.stringify(spec.name)}:${value}`;
+  process.stdout.write(`{"_aws":{"Timestamp":${Date.now()}${head}${body}}\n`);
+}
+
+/** Everything of the document but its timestamp and values: directives and dimension values. */
+function documentHead(
+  destination: Destination,
+  entries: readonly (readonly [MetricSpec, number])[],
+  values: DimensionValues,
+): string {
+  const directives = new Map<
+    string,
+    { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }
+  >();
+  const dimensions: Record<string, string> = { ...destination.defaults };
+  for (const [spec] of entries) {
+    const sets = [spec.dimensions, ...(spec.rollups ?? [])].map((set) => [...set]);
+    for (const set of sets)
+      for (const name of set) {
+        if (name in destination.defaults) continue;
+        const v = values[name as Exclude<DimensionName, 'service'>];
+        if (v === undefined || v === '')
+          throw new Error(`metric ${spec.name}: no value for dimension ${name}`);
+        dimensions[name] = v;
+      }
+    const group = JSON.stringify(sets);
+    let directive = directives.get(group);
+    if (directive === undefined) {
+      directive = { Namespace: destination.namespace, Dimensions: sets, Metrics: [] };
+      directives.set(group, directive);
+    }
+    directive.Metrics.push({ Name: spec.name, Unit: spec.unit });
+  }
+  const dims = JSON.stringify(dimensions).slice(1, -1);
+  return `,"CloudWatchMetrics":${JSON.stringify([...directives.values()])}}${dims === '' ? '' : `,${dims}`}`;
 }
 
 /** The model version a metric names: the registry version, or `none` when no model loaded. */
@@ -143,28 +210,40 @@ export interface ServedBy {
 
 /** A predict request answered: request count, instances scored, latency and model latency. */
 export function recordPrediction(
-  target: Metrics,
+  target: ProjectMetrics,
   by: ServedBy,
   outcome: { readonly instances: number; readonly latencyMs: number; readonly modelLatencyMs: number },
 ): void {
   const values = { model: by.model, version: String(by.version), variant: by.variant };
-  emit(target, SERVING_METRICS.requests, 1, values);
-  emit(target, SERVING_METRICS.predictions, outcome.instances, values);
-  emit(target, SERVING_METRICS.latency, outcome.latencyMs, values);
-  emit(target, SERVING_METRICS.modelLatency, outcome.modelLatencyMs, values);
+  emit(
+    target,
+    [
+      [SERVING_METRICS.requests, 1],
+      [SERVING_METRICS.predictions, outcome.instances],
+      [SERVING_METRICS.latency, outcome.latencyMs],
+      [SERVING_METRICS.modelLatency, outcome.modelLatencyMs],
+    ],
+    values,
+  );
 }
 
 /** A predict request answered with an error: by its code, and as a server error when 5xx. */
 export function recordPredictError(
-  target: Metrics,
+  target: ProjectMetrics,
   by: ServedBy,
   outcome: { readonly code: string; readonly status: number; readonly latencyMs: number },
 ): void {
   const values = { model: by.model, version: String(by.version), errorType: outcome.code };
-  emit(target, SERVING_METRICS.requests, 1, values);
-  emit(target, SERVING_METRICS.errors, 1, values);
-  if (outcome.status >= 500) emit(target, SERVING_METRICS.serverErrors, 1, values);
-  emit(target, SERVING_METRICS.latency, outcome.latencyMs, values);
+  emit(
+    target,
+    [
+      [SERVING_METRICS.requests, 1],
+      [SERVING_METRICS.errors, 1],
+      ...(outcome.status >= 500 ? ([[SERVING_METRICS.serverErrors, 1]] as const) : []),
+      [SERVING_METRICS.latency, outcome.latencyMs],
+    ],
+    values,
+  );
 }
 
 /**
@@ -173,38 +252,61 @@ export function recordPredictError(
  * by {@link recordPredictError} (with their version and latency), never here.
  */
 export function recordRequestError(
-  target: Metrics,
+  target: ProjectMetrics,
   by: Pick<ServedBy, 'model' | 'version'>,
   outcome: { readonly code: string; readonly status: number },
 ): void {
   const values = { model: by.model, version: String(by.version), errorType: outcome.code };
-  emit(target, SERVING_METRICS.errors, 1, values);
-  if (outcome.status >= 500) emit(target, SERVING_METRICS.serverErrors, 1, values);
+  emit(
+    target,
+    [
+      [SERVING_METRICS.errors, 1],
+      ...(outcome.status >= 500 ? ([[SERVING_METRICS.serverErrors, 1]] as const) : []),
+    ],
+    values,
+  );
 }
 
 /** A function instance started serving: the cold start and the model's init time. */
 export function recordColdStart(
-  target: Metrics,
+  target: ProjectMetrics,
   by: Pick<ServedBy, 'model' | 'version'>,
   initMs: number,
 ): void {
   const values = { model: by.model, version: String(by.version) };
-  emit(target, SERVING_METRICS.coldStarts, 1, values);
-  emit(target, SERVING_METRICS.initDuration, initMs, values);
+  emit(
+    target,
+    [
+      [SERVING_METRICS.coldStarts, 1],
+      [SERVING_METRICS.initDuration, initMs],
+    ],
+    values,
+  );
 }
 
 /** A cold start that refused to serve: the artifact did not match its registered SHA-256. */
-export function recordIntegrityFailure(target: Metrics, model: string): void {
-  emit(target, SERVING_METRICS.integrityFailures, 1, { model });
+export function recordIntegrityFailure(target: ProjectMetrics, model: string): void {
+  emit(target, [[SERVING_METRICS.integrityFailures, 1]], { model });
 }
 
 /** Capture records delivered and failed (zeros are not emitted). */
-export function recordCapture(target: Metrics, model: string, delivered: number, failed: number): void {
-  if (delivered > 0) emit(target, SERVING_METRICS.captured, delivered, { model });
-  if (failed > 0) emit(target, SERVING_METRICS.captureFailures, failed, { model });
+export function recordCapture(
+  target: ProjectMetrics,
+  model: string,
+  delivered: number,
+  failed: number,
+): void {
+  emit(
+    target,
+    [
+      ...(delivered > 0 ? ([[SERVING_METRICS.captured, delivered]] as const) : []),
+      ...(failed > 0 ? ([[SERVING_METRICS.captureFailures, failed]] as const) : []),
+    ],
+    { model },
+  );
 }
 
 /** Feedback records accepted. */
-export function recordFeedback(target: Metrics, model: string, count = 1): void {
-  emit(target, SERVING_METRICS.feedback, count, { model });
+export function recordFeedback(target: ProjectMetrics, model: string, count = 1): void {
+  emit(target, [[SERVING_METRICS.feedback, count]], { model });
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import {
   CreateDeliveryStreamCommand,
   type FirehoseClient,
@@ -18,6 +17,7 @@ import {
   capturePrefix,
 } from '../../lambdas/shared/layout.js';
 import { SERVING_METRICS } from '../../lambdas/shared/metric-names.js';
+import { createMetrics } from '../../lambdas/shared/metrics.js';
 
 const bucket = `capture-${randomUUID()}`;
 const MODEL = 'churn';
@@ -181,7 +181,7 @@ describe('capture through Firehose', () => {
   });
 
   it('counts a failing stream in CaptureFailures and never throws', async () => {
-    const metrics = new Metrics({ namespace: 'serving-test', serviceName: 'inference' });
+    const metrics = createMetrics({ namespace: 'serving-test', serviceName: 'inference' });
     const sink = firehoseCapture({ firehose: clients.firehose(), streamName: 'no-such-stream', metrics });
     let result: unknown;
     const emf = await emitted(async () => {

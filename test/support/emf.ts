@@ -7,6 +7,7 @@ import { vi } from 'vitest';
 /** One EMF document: its directives and, at the top level, dimension values and metric values. */
 export interface EmfDoc {
   readonly _aws: {
+    Timestamp?: number;
     CloudWatchMetrics: {
       Namespace: string;
       Dimensions: string[][];

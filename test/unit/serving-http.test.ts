@@ -79,14 +79,13 @@ function event(
 const context = (id = 'req-1') => ({ awsRequestId: id });
 
 /** The dimension sets and values `name` was emitted with. */
+/** Each dimension set `name` is emitted under, one entry per set (a document holds several). */
 function metric(docs: EmfDoc[], name: string) {
-  return docs
-    .filter((doc) => doc._aws.CloudWatchMetrics.some((d) => d.Metrics.some((m) => m.Name === name)))
-    .map((doc) => ({
-      dimensions: doc._aws.CloudWatchMetrics.flatMap((d) => d.Dimensions),
-      value: doc[name],
-      doc,
-    }));
+  return docs.flatMap((doc) =>
+    doc._aws.CloudWatchMetrics.filter((d) => d.Metrics.some((m) => m.Name === name)).flatMap((d) =>
+      d.Dimensions.map((set) => ({ dimensions: [set], value: doc[name], doc })),
+    ),
+  );
 }
 
 const parse = <T>(result: { body: string }) => JSON.parse(result.body) as T;
