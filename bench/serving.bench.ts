@@ -78,6 +78,8 @@ import { API_ROUTES, ENV, FEATURE_VIEWS_DEFINE, SERVING_ALIAS } from '../lambdas
 import { encodeRows, type FeatureInput, type RawRow, rowsToFrame } from '../lambdas/training/encoding.js';
 import { runOnnx } from '../lambdas/training/onnx-scores.js';
 import { type TrainerInput, trainModel } from '../lambdas/training/train-model.js';
+import { ESBUILD_OPTIONS, externalModules, REQUIRE_BANNER } from '../lib/function-bundling.js';
+import { PREDICT_BUNDLE } from '../lib/inference-api.js';
 import { PROJECT_ROOT } from '../lib/mlops-function.js';
 import { assembleOnnxRuntimeLayer } from '../lib/onnxruntime-layer.js';
 import { resolveConfig } from '../lib/project-config.js';
@@ -337,22 +339,15 @@ for (const [kind, { file, model }] of ONLY_LOCAL_STACK ? [] : Object.entries(mod
 }
 
 // Bundles with the function's bundling options (lib/mlops-function.ts `bundling`, as esbuild takes them).
+/** The predict function's bundling (lib/function-bundling.ts, as lib/inference-api.ts asks for it). */
 const functionBundling = (entry: string, outdir: string): BuildOptions => ({
+  ...ESBUILD_OPTIONS,
+  mainFields: [...ESBUILD_OPTIONS.mainFields],
   entryPoints: [entry],
   outfile: path.join(outdir, 'index.mjs'),
   bundle: true,
-  format: 'esm',
-  target: 'node24',
-  platform: 'node',
-  minify: true,
-  keepNames: true,
-  sourcemap: true,
-  sourcesContent: false,
-  mainFields: ['module', 'main'],
-  external: ['@aws-sdk/*', 'onnxruntime-node'],
-  banner: {
-    js: "import { createRequire as __mlopsCreateRequire } from 'module'; const require = __mlopsCreateRequire(import.meta.url);",
-  },
+  external: externalModules(PREDICT_BUNDLE),
+  banner: { js: REQUIRE_BANNER },
   logLevel: 'warning',
   // The feature views the construct bakes into the predict function (lib/inference-api.ts).
   define: { [FEATURE_VIEWS_DEFINE]: JSON.stringify(config.featureViews) },

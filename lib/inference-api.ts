@@ -59,11 +59,19 @@ import {
 } from '../lambdas/shared/metric-names.js';
 import type { MlopsConfig } from './config.js';
 import type { FeatureStore } from './feature-store.js';
+import type { BundleKind } from './function-bundling.js';
 import { MlopsFunction } from './mlops-function.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { Monitoring } from './monitoring.js';
 import { acknowledge, prefixedBucketGrants } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
+
+/**
+ * How the predict function is bundled: onnxruntime-node from the layer, the AWS SDK bundled (its
+ * cold start is a product figure; lib/function-bundling.ts says why). The serving benchmark
+ * builds it the same way.
+ */
+export const PREDICT_BUNDLE: BundleKind = { onnxRuntime: true, bundleAwsSdk: true };
 
 export interface InferenceApiProps {
   /** The served models' names (configuration `serving.models`, or every configured model). */
@@ -329,7 +337,7 @@ export class InferenceApi extends Construct {
       const fn = new MlopsFunction(modelScope, 'Predict', {
         name: 'predict',
         description: `Serves model ${name}: online features, validation, ONNX scoring, capture`,
-        onnxRuntime: true,
+        ...PREDICT_BUNDLE,
         memorySize: serving.memoryMb,
         timeout: Duration.seconds(10),
         logRetention: props.logRetention,

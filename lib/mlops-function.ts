@@ -24,6 +24,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/layout.js';
+import { ESBUILD_OPTIONS, externalModules, REQUIRE_BANNER } from './function-bundling.js';
 import { acknowledge, XRAY_WILDCARD } from './nag.js';
 import { OnnxRuntimeLayer } from './onnxruntime-layer.js';
 
@@ -35,9 +36,6 @@ export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /** Architecture every function uses unless a caller has a reason to differ. */
 export const FUNCTION_ARCHITECTURE = lambda.Architecture.ARM_64;
-
-/** Packages the runtime or a layer provides; esbuild leaves them out of the bundle. */
-const EXTERNAL_MODULES = ['@aws-sdk/*'];
 
 export interface MlopsFunctionProps {
   /** Folder under `lambdas/` that holds `handler.ts`. */
@@ -62,6 +60,11 @@ export interface MlopsFunctionProps {
    * @default false
    */
   readonly onnxRuntime?: boolean;
+  /**
+   * Bundle the AWS SDK instead of importing the runtime's (see lib/function-bundling.ts).
+   * @default false
+   */
+  readonly bundleAwsSdk?: boolean;
   /**
    * Days the function's logs are kept.
    * @default logs.RetentionDays.ONE_MONTH
@@ -163,21 +166,20 @@ export class MlopsFunction extends NodejsFunction {
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       bundling: {
+        // lib/function-bundling.ts holds these options; the benchmarks build with the same.
         forceDockerBundling: false,
         format: OutputFormat.ESM,
-        target: 'node24',
-        platform: 'node',
-        minify: true,
+        target: ESBUILD_OPTIONS.target,
+        platform: ESBUILD_OPTIONS.platform,
+        minify: ESBUILD_OPTIONS.minify,
         logLevel: LogLevel.WARNING, // warnings and errors, not each bundle's size report
-        keepNames: true, // class and function names survive minification (error names, stack traces)
-        sourceMap: true,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
+        keepNames: ESBUILD_OPTIONS.keepNames,
+        sourceMap: ESBUILD_OPTIONS.sourcemap,
+        sourcesContent: ESBUILD_OPTIONS.sourcesContent,
+        mainFields: [...ESBUILD_OPTIONS.mainFields],
         ...(props.define ? { define: props.define } : {}),
-        externalModules: props.onnxRuntime ? [...EXTERNAL_MODULES, 'onnxruntime-node'] : EXTERNAL_MODULES,
-        // ESM bundles of CommonJS dependencies still call require(); give them one.
-        banner:
-          "import { createRequire as __mlopsCreateRequire } from 'module'; const require = __mlopsCreateRequire(import.meta.url);",
+        externalModules: externalModules(props),
+        banner: REQUIRE_BANNER,
       },
     });
     this.entryPath = entry;
