@@ -7,6 +7,7 @@
  * load every client, CloudFormation included.
  */
 import { cloudFormationClient } from './clients/cloudformation.js';
+import { cloudWatchClient } from './clients/cloudwatch.js';
 import { documentClient, dynamoDbClient } from './clients/dynamodb.js';
 import { dynamoDbStreamsClient } from './clients/dynamodb-streams.js';
 import { eventBridgeClient } from './clients/eventbridge.js';
@@ -18,6 +19,7 @@ import { sqsClient } from './clients/sqs.js';
 import { stsClient } from './clients/sts.js';
 
 export { createCloudFormationClient } from './clients/cloudformation.js';
+export { createCloudWatchClient } from './clients/cloudwatch.js';
 export { createDocumentClient, createDynamoDbClient } from './clients/dynamodb.js';
 export { createDynamoDbStreamsClient } from './clients/dynamodb-streams.js';
 export { createEventBridgeClient } from './clients/eventbridge.js';
@@ -42,4 +44,5 @@ export const clients = {
   sfn: sfnClient,
   firehose: firehoseClient,
   lambda: lambdaClient,
+  cloudwatch: cloudWatchClient,
 };
