@@ -179,6 +179,10 @@ export const EVENT_DETAIL_TYPE = {
   trainingSucceeded: 'TrainingSucceeded',
   trainingRejected: 'TrainingRejected',
   trainingFailed: 'TrainingFailed',
+  canaryStarted: 'CanaryStarted',
+  canaryStepPassed: 'CanaryStepPassed',
+  canaryPromoted: 'CanaryPromoted',
+  canaryRolledBack: 'CanaryRolledBack',
 } as const;
 
 /**
