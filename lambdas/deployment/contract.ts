@@ -28,6 +28,11 @@ import { EVENT_DETAIL_TYPE } from '../shared/layout.js';
 export const canaryThresholdsSchema = z.strictObject({
   /** Rollback when the canary's p99 latency exceeds the stable one's by more than this percent. @default 20 */
   p99IncreasePercent: z.number({ error: 'must be a number' }).min(0, 'must be 0 or more').default(20),
+  /**
+   * A latency increase rolls back only when it is also at least this many ms: at a millisecond of
+   * p99, 20 % is noise, not a regression. @default 5
+   */
+  latencyNoiseFloorMs: z.number({ error: 'must be a number' }).min(0, 'must be 0 or more').default(5),
   /** Rollback when the canary's server error rate exceeds the stable one's by more than these points. @default 0.5 */
   errorRateIncreasePoints: z.number({ error: 'must be a number' }).min(0, 'must be 0 or more').default(0.5),
   /**
