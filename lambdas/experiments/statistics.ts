@@ -112,43 +112,58 @@ export interface GroupSummary {
  */
 export class MeanVarianceAccumulator {
   n = 0;
-  mean = 0;
+  /** The first value seen: the recurrences run on x − shift, so a large common offset costs no digits. */
+  private shift = 0;
+  /** Mean of x − shift. */
+  private shiftedMean = 0;
   /** Sum of squared deviations from the mean. */
   m2 = 0;
 
+  get mean(): number {
+    return this.n === 0 ? 0 : this.shift + this.shiftedMean;
+  }
+
   push(x: number): void {
     if (!Number.isFinite(x)) throw new StatisticsInputError('value', 'must be a finite number');
+    if (this.n === 0) this.shift = x;
     this.n++;
-    const delta = x - this.mean;
-    this.mean += delta / this.n;
-    this.m2 += delta * (x - this.mean);
+    const y = x - this.shift;
+    const delta = y - this.shiftedMean;
+    this.shiftedMean += delta / this.n;
+    this.m2 += delta * (y - this.shiftedMean);
   }
 
   /** Adds values[i] for every i with groups[i] === group (all of them when groups is omitted). */
   pushMany(values: Float64Array, groups?: Uint8Array, group = 0): void {
     if (groups !== undefined && groups.length !== values.length)
       throw new StatisticsInputError('groups', 'must have one entry per value');
-    let { n, mean, m2 } = this;
+    let { n, shift, shiftedMean: mean, m2 } = this;
     for (let i = 0; i < values.length; i++) {
       if (groups !== undefined && groups[i] !== group) continue;
       const x = values[i] as number;
       if (!Number.isFinite(x)) throw new StatisticsInputError(`values[${i}]`, 'must be a finite number');
+      if (n === 0) shift = x;
       n++;
-      const delta = x - mean;
+      const y = x - shift;
+      const delta = y - mean;
       mean += delta / n;
-      m2 += delta * (x - mean);
+      m2 += delta * (y - mean);
     }
     this.n = n;
-    this.mean = mean;
+    this.shift = shift;
+    this.shiftedMean = mean;
     this.m2 = m2;
   }
 
   merge(other: MeanVarianceAccumulator): void {
     if (other.n === 0) return;
+    if (this.n === 0) this.shift = other.shift;
     const n = this.n + other.n;
-    const delta = other.mean - this.mean;
+    // Difference of the two means, taken in this accumulator's shifted frame.
+    const otherMean = other.shift - this.shift + other.shiftedMean;
+    const delta = otherMean - this.shiftedMean;
     this.m2 += other.m2 + (delta * delta * this.n * other.n) / n;
-    this.mean += (delta * other.n) / n;
+    this.shiftedMean += (delta * other.n) / n;
     this.n = n;
   }
 
