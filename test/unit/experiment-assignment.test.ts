@@ -62,7 +62,10 @@ describe('assignment wire contract (version 1)', () => {
 describe('assignment statistics', () => {
   it('uniform: 1M ids over 100 buckets, chi-square p > 0.001', () => {
     const counts = new Int32Array(100);
-    for (let i = 0; i < 1_000_000; i++) counts[Math.floor(assignmentBucket('exp-uniform', `u${i}`) / 100)]++;
+    for (let i = 0; i < 1_000_000; i++) {
+      const k = Math.floor(assignmentBucket('exp-uniform', `u${i}`) / 100);
+      counts[k] = (counts[k] as number) + 1;
+    }
     const p = uniformityP(counts);
     expect(p).toBeGreaterThan(0.001);
   });
@@ -80,15 +83,14 @@ describe('assignment statistics', () => {
     for (let i = 0; i < n; i++) {
       const a = Math.floor(assignmentBucket('exp-a', `u${i}`) / 1000);
       const b = Math.floor(assignmentBucket('exp-b', `u${i}`) / 1000);
-      table[a * 10 + b]++;
+      table[a * 10 + b] = (table[a * 10 + b] as number) + 1;
     }
-    const rows = new Float64Array(10);
-    const cols = new Float64Array(10);
-    for (let a = 0; a < 10; a++)
-      for (let b = 0; b < 10; b++) {
-        rows[a] += table[a * 10 + b] as number;
-        cols[b] += table[a * 10 + b] as number;
-      }
+    const rows = Array.from({ length: 10 }, (_, a) =>
+      table.subarray(a * 10, a * 10 + 10).reduce((x, y) => x + y, 0),
+    );
+    const cols = Array.from({ length: 10 }, (_, b) =>
+      table.filter((_, j) => j % 10 === b).reduce((x, y) => x + y, 0),
+    );
     let chi = 0;
     for (let a = 0; a < 10; a++)
       for (let b = 0; b < 10; b++) {
