@@ -119,6 +119,16 @@ export class MeanVarianceAccumulator {
   /** Sum of squared deviations from the mean. */
   m2 = 0;
 
+  /** An accumulator from raw moments: n values, their shift, the mean of x − shift and the sum of squared deviations. */
+  static fromMoments(n: number, shift: number, shiftedMean: number, m2: number): MeanVarianceAccumulator {
+    const acc = new MeanVarianceAccumulator();
+    acc.n = n;
+    acc.shift = shift;
+    acc.shiftedMean = shiftedMean;
+    acc.m2 = m2;
+    return acc;
+  }
+
   get mean(): number {
     return this.n === 0 ? 0 : this.shift + this.shiftedMean;
   }

@@ -9,6 +9,7 @@ import {
   tTwoSided,
 } from '../../lambdas/experiments/distributions.js';
 import { StatisticsInputError } from '../../lambdas/experiments/errors.js';
+import { summarizeOutcomes } from '../../lambdas/experiments/outcomes.js';
 import { SequentialTest } from '../../lambdas/experiments/sequential.js';
 import {
   type GroupSummary,
@@ -366,5 +367,38 @@ describe('verdict', () => {
     const v = verdict({ ...base, guardrails: [harmed] });
     expect(v).toEqual({ decision: "don't ship", reason: expect.stringContaining('p99') });
     expect(verdict({ ...base, guardrails: [{ ...harmed, tolerance: 10 }] }).decision).toBe('ship');
+  });
+});
+
+describe('summarizeOutcomes', () => {
+  it('one pass gives each arm the counts and the same moments as a per-arm accumulator', () => {
+    const n = 10_000;
+    const arm = new Uint8Array(n);
+    const converted = new Uint8Array(n);
+    const value = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      arm[i] = i % 3;
+      converted[i] = (i * 7919) % 10 === 0 ? 1 : 0;
+      value[i] = 1e6 + Math.sin(i);
+    }
+    const arms = summarizeOutcomes({ arm, converted, value }, 3);
+    for (let a = 0; a < 3; a++) {
+      const reference = new MeanVarianceAccumulator();
+      reference.pushMany(value, arm, a);
+      expect(arms[a]?.total).toBe(reference.n);
+      expect(arms[a]?.successes).toBe(converted.filter((c, i) => c === 1 && arm[i] === a).length);
+      close(arms[a]?.value.mean as number, reference.mean, 1e-15);
+      close(arms[a]?.value.variance as number, reference.variance, 1e-12);
+    }
+  });
+  it('mismatched column lengths and arms out of range: typed errors', () => {
+    const cols = { arm: Uint8Array.of(0, 1), converted: Uint8Array.of(0, 1), value: Float64Array.of(1, 2) };
+    expect(statisticsErrorOf(() => summarizeOutcomes({ ...cols, value: Float64Array.of(1) }, 2)).field).toBe(
+      'value',
+    );
+    expect(statisticsErrorOf(() => summarizeOutcomes(cols, 1)).field).toBe('arm[1]');
+    expect(
+      statisticsErrorOf(() => summarizeOutcomes({ ...cols, value: Float64Array.of(1, Number.NaN) }, 2)).field,
+    ).toBe('value[1]');
   });
 });
