@@ -73,7 +73,7 @@ interface Fixture {
     peeks: (ProportionCounts & { pValue: number; interval: Pair })[];
   }[];
 }
-export const fixture = JSON.parse(
+const fixture = JSON.parse(
   readFileSync(new URL('../fixtures/experiments/reference.json', import.meta.url), 'utf8'),
 ) as Fixture;
 
