@@ -78,9 +78,13 @@ export interface ModelAliasChangedDetail {
 
 /**
  * `detail` of CanaryStarted, CanaryStepPassed, CanaryPromoted and CanaryRolledBack: the deployment's
- * history entry (lambdas/deployment/deployment-store.ts), with the event's id.
+ * history entry (lambdas/deployment/deployment-store.ts), with the event's id and `modelName` (=
+ * `model`: every registry event's detail names its model there, so one rule matches them all).
  */
-export type DeploymentEventDetail = DeploymentEvent & { readonly eventId: string };
+export type DeploymentEventDetail = DeploymentEvent & {
+  readonly eventId: string;
+  readonly modelName: string;
+};
 
 export type RegistryEvent =
   | {
@@ -197,6 +201,7 @@ export function meaningOf(record: RegistryStreamRecord): RecordMeaning {
         detailType: after.type,
         detail: {
           eventId: `model/${modelName}/deployment/${deployment.deploymentId}/${deployment.sequence}`,
+          modelName,
           ...(entry as unknown as DeploymentEvent),
         },
       },

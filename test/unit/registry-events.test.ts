@@ -287,7 +287,7 @@ describe('deployment-history entries → canary events', () => {
         cardVersions: [],
         event: {
           detailType: type,
-          detail: { eventId: `model/churn/deployment/exec-42/${sequence}`, ...event },
+          detail: { eventId: `model/churn/deployment/exec-42/${sequence}`, modelName: 'churn', ...event },
         },
       });
     },
@@ -328,6 +328,10 @@ describe('deployment-history entries → canary events', () => {
       Detail: JSON.stringify(published.detail),
       Time: new Date(event.at),
     });
-    expect(JSON.parse(put.Detail as string)).toEqual({ ...event, eventId: published.detail.eventId });
+    expect(JSON.parse(put.Detail as string)).toEqual({
+      ...event,
+      eventId: published.detail.eventId,
+      modelName: 'churn',
+    });
   });
 });
