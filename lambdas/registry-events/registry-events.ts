@@ -28,7 +28,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { _Record as StreamRecord } from '@aws-sdk/client-dynamodb-streams';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { DEPLOYMENT_EVENTS, type DeploymentEvent, type DeploymentEventType } from '../deployment/contract.js';
+// Types only: importing the contract's values would build (and bundle) its zod schemas.
+import type { DeploymentEvent, DeploymentEventType } from '../deployment/contract.js';
 import type { ModelStage } from '../registry/model-version.js';
 import type { StageHistoryEntry } from '../registry/stages.js';
 import {
@@ -122,9 +123,15 @@ function image(value: Record<string, unknown> | undefined): Item | undefined {
 
 const numberOrNull = (value: unknown): number | null => (typeof value === 'number' ? value : null);
 
-const DEPLOYMENT_EVENT_TYPES: ReadonlySet<unknown> = new Set(Object.values(DEPLOYMENT_EVENTS));
+/** The contract's DEPLOYMENT_EVENTS values (layout constants); the type makes the list complete. */
+const DEPLOYMENT_EVENT_TYPES: Readonly<Record<DeploymentEventType, true>> = {
+  [EVENT_DETAIL_TYPE.canaryStarted]: true,
+  [EVENT_DETAIL_TYPE.canaryStepPassed]: true,
+  [EVENT_DETAIL_TYPE.canaryPromoted]: true,
+  [EVENT_DETAIL_TYPE.canaryRolledBack]: true,
+};
 const isDeploymentEventType = (value: unknown): value is DeploymentEventType =>
-  DEPLOYMENT_EVENT_TYPES.has(value);
+  typeof value === 'string' && Object.hasOwn(DEPLOYMENT_EVENT_TYPES, value);
 
 /** The event and card rewrites one stream record stands for (see the table in the module doc). */
 export function meaningOf(record: RegistryStreamRecord): RecordMeaning {
