@@ -13,7 +13,8 @@
  *
  * The lock: begin() puts the DEPLOYMENT item only if it is absent or its status is not `running`,
  * and never over the same deploymentId (a retried begin of a running deployment returns it as it
- * is; reusing the id of an ended one is a ConflictError). Another running deployment is a
+ * is; reusing the id of an ended one, or of any deployment with history entries, is a
+ * ConflictError: their keys are taken). Another running deployment is a
  * DeploymentInProgressError. Every other write is one conditional UpdateItem of that item naming
  * the deploymentId and the status it needs; no transactions.
  *
@@ -35,7 +36,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { parseModelName } from '../registry/model-version.js';
-import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.js';
+import { ConflictError, ContentionError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { DEPLOYMENT_SK, deploymentHistorySk, deploymentHistorySkPrefix, modelPk } from '../shared/layout.js';
 import { parseOrThrow } from '../shared/validation.js';
 import {
@@ -48,6 +49,9 @@ import {
 
 /** Deployment ids stand in sort keys: no `#`. Step Functions execution names and UUIDs fit. */
 export const DEPLOYMENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** Attempts of begin() when running deployments end while it looks. */
+const BEGIN_ATTEMPTS = 5;
 
 /** History sequence of CanaryPromoted (after every step's). */
 export const PROMOTED_SEQUENCE = 9_000_000_000;
@@ -212,30 +216,60 @@ export class DeploymentStore {
       requireApproval: request.requireApproval,
       ...(request.execution !== undefined ? { execution: request.execution } : {}),
     };
-    try {
-      await this.props.documents.send(
-        new PutCommand({
-          TableName: this.props.tableName,
-          Item: { pk: modelPk(model), sk: DEPLOYMENT_SK, ...record, seq: 0 },
-          ConditionExpression:
-            '(attribute_not_exists(pk) OR #status <> :running) AND (attribute_not_exists(deploymentId) OR deploymentId <> :id)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':running': 'running', ':id': request.deploymentId },
-        }),
-      );
-      return record;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    // An id whose history exists was used before (possibly not by the newest deployment): its
+    // entries' keys are taken, so only a retried begin of that very deployment may use it.
+    const used = await this.hasHistory(model, request.deploymentId);
+    for (let attempt = 0; attempt < BEGIN_ATTEMPTS; attempt++) {
+      if (!used) {
+        try {
+          await this.props.documents.send(
+            new PutCommand({
+              TableName: this.props.tableName,
+              Item: { pk: modelPk(model), sk: DEPLOYMENT_SK, ...record, seq: 0 },
+              ConditionExpression:
+                '(attribute_not_exists(pk) OR #status <> :running) AND (attribute_not_exists(deploymentId) OR deploymentId <> :id)',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':running': 'running', ':id': request.deploymentId },
+            }),
+          );
+          return record;
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }
+      const head = await this.current(model);
+      if (head?.deploymentId === request.deploymentId) {
+        if (head.status === 'running') return head; // a retried begin
+        throw new ConflictError(
+          `deploymentId: deployment ${head.deploymentId} of ${model} already ended (${head.status}); start a new one with a new id`,
+          { current: head.status },
+        );
+      }
+      if (used)
+        throw new ConflictError(
+          `deploymentId: ${request.deploymentId} was already used by an earlier deployment of ${model}; start a new one with a new id`,
+          { current: 'used' },
+        );
+      if (head?.status === 'running') throw new DeploymentInProgressError(model, head.deploymentId);
+      // The running deployment ended between the put and the read: try again.
     }
-    const head = await this.current(model);
-    if (head === undefined) throw new ConflictError(`model: ${model}'s deployment changed; try again`);
-    if (head.deploymentId !== request.deploymentId)
-      throw new DeploymentInProgressError(model, head.deploymentId);
-    if (head.status === 'running') return head; // a retried begin
-    throw new ConflictError(
-      `deploymentId: deployment ${head.deploymentId} of ${model} already ended (${head.status}); start a new one with a new id`,
-      { current: head.status },
+    throw new ContentionError(`could not begin deployment of ${model} after ${BEGIN_ATTEMPTS} attempts`);
+  }
+
+  private async hasHistory(model: string, deploymentId: string): Promise<boolean> {
+    const page = await this.props.documents.send(
+      new QueryCommand({
+        TableName: this.props.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: {
+          ':pk': modelPk(model),
+          ':prefix': deploymentHistorySkPrefix(deploymentId),
+        },
+        ConsistentRead: true,
+        Limit: 1,
+      }),
     );
+    return (page.Items ?? []).length > 0;
   }
 
   /**

@@ -132,7 +132,53 @@ describe('DeploymentStore on the emulator', () => {
     });
     // Reusing the ended deployment's id is refused (its history keys are taken).
     const reuse = await rejection(store.begin(request(model, 'd-1')));
-    expect(reuse).toBeInstanceOf(DeploymentInProgressError);
+    expect(reuse).toBeInstanceOf(ConflictError);
+    expect(reuse).not.toBeInstanceOf(DeploymentInProgressError);
+    expect((reuse as ConflictError).current).toBe('used');
+  });
+
+  it('refuses the id of an older deployment once a newer one ended too', async () => {
+    const model = freshModel();
+    await store.begin(request(model, 'd-1'));
+    await store.record(event(model, 'd-1', DEPLOYMENT_EVENTS.started));
+    await store.fail(model, 'd-1', 'stopped');
+    await store.begin(request(model, 'd-2'));
+    await store.fail(model, 'd-2', 'stopped');
+    const reuse = await rejection(store.begin(request(model, 'd-1')));
+    expect(reuse).toBeInstanceOf(ConflictError);
+    expect(reuse.message).toMatch(/already used/);
+    expect((await store.current(model))?.deploymentId).toBe('d-2');
+  });
+
+  it('fails a running deployment once (a retried fail is a no-op) and hides its bookkeeping', async () => {
+    const model = freshModel();
+    await store.begin(request(model, 'd-1', { execution: 'arn:aws:states:eu-west-1:1:execution:m:d-1' }));
+    await store.record(event(model, 'd-1', DEPLOYMENT_EVENTS.started));
+    const failed = await store.fail(model, 'd-1', 'could not pin the model version');
+    expect(failed).toMatchObject({ status: 'failed', reason: 'could not pin the model version' });
+    expect(await store.fail(model, 'd-1', 'again')).toMatchObject({
+      reason: 'could not pin the model version',
+    });
+    const current = await store.current(model);
+    expect(Object.keys(current ?? {}).sort()).toEqual(
+      [
+        'deploymentId',
+        'model',
+        'modelVersion',
+        'status',
+        'startedAt',
+        'updatedAt',
+        'requestedBy',
+        'weight',
+        'hotfix',
+        'requireApproval',
+        'execution',
+        'reason',
+      ].sort(),
+    );
+    await store.begin(request(model, 'd-2'));
+    await store.record(event(model, 'd-2', DEPLOYMENT_EVENTS.promoted));
+    expect(await rejection(store.fail(model, 'd-2', 'late'))).toBeInstanceOf(ConflictError);
   });
 
   it('refuses to reuse the id of an ended deployment', async () => {
