@@ -86,7 +86,8 @@ export const beginDeploymentSchema = z.strictObject({
   deploymentId: deploymentIdSchema,
   model: z.string({ error: 'must be a string' }),
   modelVersion,
-  requestedBy: text,
+  /** @default the store's principal */
+  requestedBy: text.optional(),
   hotfix: z.boolean({ error: 'must be true or false' }),
   requireApproval: z.boolean({ error: 'must be true or false' }),
   execution: text.optional(),
@@ -161,7 +162,7 @@ export interface DeploymentStoreProps {
   readonly tableName: string;
   /** @default () => new Date() */
   readonly now?: () => Date;
-  /** Who the store writes for, when a call names no one. @default 'local' */
+  /** Who asked, when begin() names no one (`requestedBy`). @default 'local' */
   readonly principal?: string;
 }
 
@@ -210,7 +211,7 @@ export class DeploymentStore {
       status: 'running',
       startedAt: at,
       updatedAt: at,
-      requestedBy: request.requestedBy,
+      requestedBy: request.requestedBy ?? this.principal,
       weight: 0,
       hotfix: request.hotfix,
       requireApproval: request.requireApproval,

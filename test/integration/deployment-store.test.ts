@@ -320,6 +320,17 @@ describe('DeploymentStore on the emulator', () => {
     expect(await rejection(store.approve(model, { by: 'bob' }))).toBeInstanceOf(ConflictError);
   });
 
+  it("records the store's principal as requestedBy when begin names no one", async () => {
+    const model = freshModel();
+    const cli = new DeploymentStore({
+      documents: clients.documents(),
+      tableName: TABLE,
+      principal: 'arn:aws:iam::1:user/eve',
+    });
+    const { requestedBy: _, ...anonymous } = request(model, 'd-1');
+    expect(await cli.begin(anonymous)).toMatchObject({ requestedBy: 'arn:aws:iam::1:user/eve' });
+  });
+
   it('names the field of bad input', async () => {
     const model = freshModel();
     const cases: [Promise<unknown>, string][] = [
