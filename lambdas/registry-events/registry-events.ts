@@ -7,23 +7,39 @@
  * | `VERSION#…`                | INSERT                     | ModelVersionRegistered   |
  * | `VERSION#…`                | MODIFY, `stage` differs    | ModelStageChanged        |
  * | `ALIAS#…`                  | INSERT, MODIFY or REMOVE   | ModelAliasChanged        |
+ * | `DEPLOY#<id>#<sequence>`   | INSERT                     | the entry's `type`:      |
+ * |                            |                            | CanaryStarted,           |
+ * |                            |                            | CanaryStepPassed,        |
+ * |                            |                            | CanaryPromoted or        |
+ * |                            |                            | CanaryRolledBack         |
  * | anything else              | any                        | none                     |
  *
  * "Anything else" is the model head, idempotency tokens, stage and alias history entries, version
  * items whose only change is their alias set (an alias move touches them beside the alias item),
- * and items other features add under other sort-key prefixes. Keys are told apart by the layout
+ * the `DEPLOYMENT` item (a deployment's state and lock: its history entries carry the events), a
+ * deployment-history entry's MODIFY or REMOVE (the store only ever puts them, once), and items other
+ * features add under other sort-key prefixes. Deployment events rewrite no model card. Keys are told apart by the layout
  * module's prefixes only.
  *
- * Every event's detail carries `eventId`, derived from the change itself (model, version or alias,
- * and the change's sequence number in the registry), never from the delivery: the same committed
+ * Every event's detail carries `eventId`, derived from the change itself (model, version, alias or
+ * deployment, and the change's sequence number in the registry), never from the delivery: the same committed
  * change always has the same id, so a consumer downstream can drop a repeat.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { _Record as StreamRecord } from '@aws-sdk/client-dynamodb-streams';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+// Types only: importing the contract's values would build (and bundle) its zod schemas.
+import type { DeploymentEvent, DeploymentEventType } from '../deployment/contract.js';
 import type { ModelStage } from '../registry/model-version.js';
 import type { StageHistoryEntry } from '../registry/stages.js';
-import { aliasOfSk, EVENT_DETAIL_TYPE, modelOfPk, REGISTRY_ITEM, versionOfSk } from '../shared/layout.js';
+import {
+  aliasOfSk,
+  deploymentOfSk,
+  EVENT_DETAIL_TYPE,
+  modelOfPk,
+  REGISTRY_ITEM,
+  versionOfSk,
+} from '../shared/layout.js';
 
 /** One record of the registry table's stream, as Lambda delivers it and GetRecords returns it. */
 export type RegistryStreamRecord = StreamRecord;
@@ -61,6 +77,16 @@ export interface ModelAliasChangedDetail {
   readonly reason?: string;
 }
 
+/**
+ * `detail` of CanaryStarted, CanaryStepPassed, CanaryPromoted and CanaryRolledBack: the deployment's
+ * history entry (lambdas/deployment/deployment-store.ts), with the event's id and `modelName` (=
+ * `model`: every registry event's detail names its model there, so one rule matches them all).
+ */
+export type DeploymentEventDetail = DeploymentEvent & {
+  readonly eventId: string;
+  readonly modelName: string;
+};
+
 export type RegistryEvent =
   | {
       readonly detailType: typeof EVENT_DETAIL_TYPE.modelVersionRegistered;
@@ -73,6 +99,10 @@ export type RegistryEvent =
   | {
       readonly detailType: typeof EVENT_DETAIL_TYPE.modelAliasChanged;
       readonly detail: ModelAliasChangedDetail;
+    }
+  | {
+      readonly detailType: DeploymentEventType;
+      readonly detail: DeploymentEventDetail;
     };
 
 /** What one stream record means: the event to publish and the versions whose cards to rewrite. */
@@ -92,6 +122,16 @@ function image(value: Record<string, unknown> | undefined): Item | undefined {
 }
 
 const numberOrNull = (value: unknown): number | null => (typeof value === 'number' ? value : null);
+
+/** The contract's DEPLOYMENT_EVENTS values (layout constants); the type makes the list complete. */
+const DEPLOYMENT_EVENT_TYPES: Readonly<Record<DeploymentEventType, true>> = {
+  [EVENT_DETAIL_TYPE.canaryStarted]: true,
+  [EVENT_DETAIL_TYPE.canaryStepPassed]: true,
+  [EVENT_DETAIL_TYPE.canaryPromoted]: true,
+  [EVENT_DETAIL_TYPE.canaryRolledBack]: true,
+};
+const isDeploymentEventType = (value: unknown): value is DeploymentEventType =>
+  typeof value === 'string' && Object.hasOwn(DEPLOYMENT_EVENT_TYPES, value);
 
 /** The event and card rewrites one stream record stands for (see the table in the module doc). */
 export function meaningOf(record: RegistryStreamRecord): RecordMeaning {
@@ -153,6 +193,26 @@ export function meaningOf(record: RegistryStreamRecord): RecordMeaning {
       };
     }
     return NOTHING;
+  }
+
+  const deployment = deploymentOfSk(sk);
+  if (deployment !== undefined) {
+    // Entries are put once and never changed; their INSERT is the event.
+    if (record.eventName !== 'INSERT' || after === undefined || !isDeploymentEventType(after.type))
+      return NOTHING;
+    const { pk: _pk, sk: _sk, seq: _seq, ...entry } = after;
+    return {
+      modelName,
+      cardVersions: [],
+      event: {
+        detailType: after.type,
+        detail: {
+          eventId: `model/${modelName}/deployment/${deployment.deploymentId}/${deployment.sequence}`,
+          modelName,
+          ...(entry as unknown as DeploymentEvent),
+        },
+      },
+    };
   }
 
   const alias = aliasOfSk(sk);

@@ -359,6 +359,19 @@ export const aliasHistorySkPrefix = (alias: string): string => `${ALIAS_HISTORY_
 /** Registry sort key of one alias-history entry. */
 export const aliasHistorySk = (alias: string, sequence: number): string =>
   `${aliasHistorySkPrefix(alias)}${String(sequence).padStart(10, '0')}`;
+/**
+ * Registry sort key of a model's newest deployment (lambdas/deployment/deployment-store.ts): its
+ * record and the per-model deployment lock.
+ */
+export const DEPLOYMENT_SK = 'DEPLOYMENT';
+/** Prefix of every deployment-history entry of a model (`DEPLOYMENT` does not start with it). */
+export const DEPLOYMENT_HISTORY_SK_PREFIX = 'DEPLOY#';
+/** Prefix of one deployment's history entries (a Query with `begins_with` reads them in order). */
+export const deploymentHistorySkPrefix = (deploymentId: string): string =>
+  `${DEPLOYMENT_HISTORY_SK_PREFIX}${deploymentId}#`;
+/** Registry sort key of one deployment-history entry (`sequence`: see deploymentEventSequence). */
+export const deploymentHistorySk = (deploymentId: string, sequence: number): string =>
+  `${deploymentHistorySkPrefix(deploymentId)}${String(sequence).padStart(10, '0')}`;
 
 /*
  * Search indexes of the registry (see registry-store.ts's header for the whole table design). Each
@@ -521,5 +534,14 @@ export const versionOfSk = (sk: string): number | undefined =>
 /** The alias an alias item's sort key names (`ALIAS#champion` → champion); undefined for other keys. */
 export const aliasOfSk = (sk: string): string | undefined =>
   sk.startsWith(ALIAS_SK_PREFIX) ? sk.slice(ALIAS_SK_PREFIX.length) : undefined;
+/**
+ * The deployment and sequence a deployment-history sort key names (`DEPLOY#d-1#0000000003` →
+ * d-1, 3); undefined for other keys (`DEPLOYMENT` included).
+ */
+export const deploymentOfSk = (sk: string): { deploymentId: string; sequence: number } | undefined => {
+  if (!sk.startsWith(DEPLOYMENT_HISTORY_SK_PREFIX)) return undefined;
+  const match = /^(.+)#(\d{10})$/.exec(sk.slice(DEPLOYMENT_HISTORY_SK_PREFIX.length));
+  return match === null ? undefined : { deploymentId: match[1] as string, sequence: Number(match[2]) };
+};
 /** The model name a registry partition key holds (`MODEL#churn` → churn). */
 export const modelOfPk = (pk: string): string => pk.slice(modelPk('').length);

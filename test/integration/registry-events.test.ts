@@ -10,6 +10,8 @@ import { PutEventsCommand, type PutEventsCommandOutput } from '@aws-sdk/client-e
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEPLOYMENT_EVENTS, type DeploymentEvent } from '../../lambdas/deployment/contract.js';
+import { DeploymentStore } from '../../lambdas/deployment/deployment-store.js';
 import { ModelAliasStore } from '../../lambdas/registry/alias-store.js';
 import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
 import { GateFailedError } from '../../lambdas/registry/gates.js';
@@ -234,6 +236,64 @@ describe('registry events from the table stream', () => {
       ]),
     );
     expect(received).toHaveLength(2);
+  });
+
+  it('gives each deployment-history entry one canary event, and a retried step none', async () => {
+    const model = `ev-canary-${randomUUID().slice(0, 8)}`;
+    const queue = await eventsQueue(model);
+    const deployments = new DeploymentStore({ documents: clients.documents(), tableName });
+    local.streams.start(20);
+    const entry = (type: DeploymentEvent['type'], extra: Partial<DeploymentEvent> = {}): DeploymentEvent => ({
+      type,
+      deploymentId: 'exec-1',
+      model,
+      modelVersion: 2,
+      at: '2026-12-03T10:00:00.000Z',
+      by: 'workflow',
+      canaryVersion: '3',
+      stableVersion: '2',
+      ...extra,
+    });
+    const started = entry(DEPLOYMENT_EVENTS.started);
+    const step = entry(DEPLOYMENT_EVENTS.stepPassed, { weight: 10 });
+    const rolledBack = entry(DEPLOYMENT_EVENTS.rolledBack, { reason: 'rollback asked by bob: slow' });
+    await deployments.begin({
+      deploymentId: 'exec-1',
+      model,
+      modelVersion: 2,
+      requestedBy: 'alice',
+      hotfix: false,
+      requireApproval: false,
+    });
+    await deployments.record(started);
+    await deployments.update(model, 'exec-1', { canaryVersion: '3', stableVersion: '2', weight: 10 });
+    await deployments.record(started); // a retried Start
+    await deployments.record(step);
+    await deployments.record(step); // a retried Analyze
+    await deployments.requestRollback(model, { by: 'bob', reason: 'slow' });
+    await deployments.record(rolledBack);
+
+    await local.streams.stop();
+    await local.streams.drain();
+    const received = await receiveAll(queue);
+    const byId = (a: Received, b: Received) => a.detail.eventId.localeCompare(b.detail.eventId);
+    expect(received.sort(byId)).toEqual(
+      [
+        [started, 0],
+        [step, 10_000_000],
+        [rolledBack, 9_000_000_001],
+      ]
+        .map(([e, seq]) => ({
+          detailType: (e as DeploymentEvent).type,
+          detail: {
+            eventId: `model/${model}/deployment/exec-1/${seq}`,
+            modelName: model,
+            ...(e as DeploymentEvent),
+          },
+        }))
+        .sort(byId),
+    );
+    expect(local.streams.failures).toEqual([]);
   });
 
   it("rewrites the version's model card beside its artifact on every change, with its histories", async () => {

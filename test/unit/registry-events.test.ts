@@ -1,13 +1,19 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { DEPLOYMENT_EVENTS, type DeploymentEvent } from '../../lambdas/deployment/contract.js';
+import { deploymentEventSequence } from '../../lambdas/deployment/deployment-store.js';
 import { MODEL_STAGES } from '../../lambdas/registry/model-version.js';
+import { entryOf } from '../../lambdas/registry-events/publisher.js';
 import { meaningOf, type RegistryStreamRecord } from '../../lambdas/registry-events/registry-events.js';
 import {
   aliasHistorySk,
   aliasSk,
   CATALOG_PK,
   catalogSk,
+  DEPLOYMENT_SK,
+  deploymentHistorySk,
   EVENT_DETAIL_TYPE,
+  EVENT_SOURCE,
   MODEL_HEAD_SK,
   metricIndexSk,
   modelPk,
@@ -204,6 +210,12 @@ describe('registry stream record → event', () => {
     ['the model head', pk, MODEL_HEAD_SK, { modelName: 'churn', latestVersion: 3 }],
     ['an idempotency token', pk, tokenSk('t-1'), { version: 3 }],
     ['a stage-history entry', pk, stageHistorySk(3, 1), { version: 3, from: 'None', to: 'Staging' }],
+    [
+      'the deployment item (state and lock)',
+      pk,
+      DEPLOYMENT_SK,
+      { deploymentId: 'd-1', model: 'churn', status: 'running', type: DEPLOYMENT_EVENTS.started },
+    ],
     ['an alias-history entry', pk, aliasHistorySk('champion', 1), { alias: 'champion', to: 3 }],
     ...MODEL_STAGES.map(
       (stage) => [`the ${stage} stage index item`, pk, stageIndexSk(stage, 3), {}] as const,
@@ -226,5 +238,100 @@ describe('registry stream record → event', () => {
 
   it('emits nothing for a version REMOVE (the registry never deletes versions)', () => {
     expect(meaningOf(record('REMOVE', versionSk(3), version3, undefined))).toEqual({ cardVersions: [] });
+  });
+});
+
+describe('deployment-history entries → canary events', () => {
+  const entry = (type: DeploymentEvent['type'], extra: Partial<DeploymentEvent> = {}): DeploymentEvent => ({
+    type,
+    deploymentId: 'exec-42',
+    model: 'churn',
+    modelVersion: 4,
+    at: '2026-12-03T10:00:00.000Z',
+    by: 'workflow',
+    canaryVersion: '7',
+    stableVersion: '6',
+    ...extra,
+  });
+  const analysis = {
+    verdict: 'pass',
+    reason: 'all checks passed',
+    checks: [{ name: 'errorRate', passed: true, canary: 0.1, stable: 0.1, limit: 0.6, detail: 'ok' }],
+    from: '2026-12-03T09:55:00.000Z',
+    to: '2026-12-03T10:00:00.000Z',
+    attempt: 1,
+  } as const;
+  const inserted = (event: DeploymentEvent, sequenceNumber = '100') => {
+    const sequence = deploymentEventSequence(event);
+    return record(
+      'INSERT',
+      deploymentHistorySk(event.deploymentId, sequence),
+      undefined,
+      { ...event, seq: sequence },
+      sequenceNumber,
+    );
+  };
+
+  it.each([
+    [DEPLOYMENT_EVENTS.started, {}, 0],
+    [DEPLOYMENT_EVENTS.stepPassed, { weight: 10, analysis }, 10_000_000],
+    [DEPLOYMENT_EVENTS.promoted, { hotfix: true, reason: 'CVE fix' }, 9_000_000_000],
+    [DEPLOYMENT_EVENTS.rolledBack, { reason: 'p99 latency up 40%' }, 9_000_000_001],
+  ] as const)(
+    'maps the INSERT of a %s entry to that event, the entry as its detail',
+    (type, extra, sequence) => {
+      const event = entry(type, extra);
+      const meaning = meaningOf(inserted(event));
+      expect(meaning).toEqual({
+        modelName: 'churn',
+        cardVersions: [],
+        event: {
+          detailType: type,
+          detail: { eventId: `model/churn/deployment/exec-42/${sequence}`, modelName: 'churn', ...event },
+        },
+      });
+    },
+  );
+
+  it('gives the same id to the same entry delivered twice, whatever its stream sequence number', () => {
+    const event = entry(DEPLOYMENT_EVENTS.stepPassed, { weight: 50 });
+    const a = meaningOf(inserted(event, '1'));
+    const b = meaningOf(inserted(event, '999'));
+    expect(a.event?.detail.eventId).toBe('model/churn/deployment/exec-42/50000000');
+    expect(a.event?.detail.eventId).toBe(b.event?.detail.eventId);
+    // Another deployment's entry of the same kind has another id.
+    const other = meaningOf(inserted({ ...event, deploymentId: 'exec-43' }));
+    expect(other.event?.detail.eventId).not.toBe(a.event?.detail.eventId);
+  });
+
+  it('emits nothing for a MODIFY or REMOVE of an entry, or an entry of an unknown type', () => {
+    const event = entry(DEPLOYMENT_EVENTS.promoted);
+    const sk = deploymentHistorySk('exec-42', 9_000_000_000);
+    expect(meaningOf(record('MODIFY', sk, { ...event }, { ...event, by: 'x' }))).toEqual({
+      cardVersions: [],
+    });
+    expect(meaningOf(record('REMOVE', sk, { ...event }, undefined))).toEqual({ cardVersions: [] });
+    expect(meaningOf(record('INSERT', sk, undefined, { ...event, type: 'CanaryPaused' }))).toEqual({
+      cardVersions: [],
+    });
+  });
+
+  it('publishes it with its type as detail-type and its time', () => {
+    const event = entry(DEPLOYMENT_EVENTS.rolledBack, { reason: 'error rate up 2 points' });
+    const published = meaningOf(inserted(event)).event;
+    if (published === undefined) throw new Error('expected an event');
+    const put = entryOf(published, 'bus');
+    expect(put).toEqual({
+      EventBusName: 'bus',
+      Source: EVENT_SOURCE,
+      DetailType: 'CanaryRolledBack',
+      Detail: JSON.stringify(published.detail),
+      Time: new Date(event.at),
+    });
+    expect(JSON.parse(put.Detail as string)).toEqual({
+      ...event,
+      eventId: published.detail.eventId,
+      modelName: 'churn',
+    });
   });
 });
