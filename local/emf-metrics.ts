@@ -296,7 +296,12 @@ export function forwardEmf(options: { flushMs?: number; cloudwatch?: CloudWatchC
   };
 
   const flush = () => {
-    chain = chain.then(send);
+    // Never rejects: a failure is reported and counted, and later flushes still run.
+    chain = chain.then(send).catch((error: unknown) => {
+      counters.failedCalls += 1;
+      lastError = `forwarding: ${(error as Error).message}`;
+      process.stderr.write(`emf-metrics: ${lastError}\n`);
+    });
     return chain;
   };
   const timer = setInterval(() => void flush(), options.flushMs ?? 250);

@@ -55,6 +55,11 @@ these things:
   choice, so tests can compute the expected answer. Values given only as `StatisticValues` have
   no percentiles (as in CloudWatch); a period without raw values, or a statistic moto does not
   know, leaves that period out of the answer instead of answering None.
+- A gzip request body is decompressed once. moto's server decompresses a `Content-Encoding: gzip`
+  body before dispatching it (moto_server/utilities.py `decompress_request_body`, every service
+  but S3), and moto 5.2.1's `BaseResponse.setup_class` then decompresses it again, which fails
+  (`BadGzipFile`, answered as an HTML 500). The SDK gzips CloudWatch PutMetricData requests over
+  10 KB, so the EMF forwarder's batches failed. The second decompression is turned off.
 Checked with moto 5.2.1 (werkzeug 3.1, Flask 3.1).
 """
 
@@ -367,6 +372,13 @@ def use_firehose_custom_prefixes() -> None:
     FirehoseBackend._format_s3_object_path = staticmethod(format_s3_object_path)
 
 
+def use_single_request_decompression() -> None:
+    import moto.core.responses
+
+    # In the server the body reaching setup_class is already decompressed (see the docstring).
+    moto.core.responses.gzip_decompress = lambda body: body
+
+
 PERCENTILE = r"p(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)"
 
 
@@ -479,6 +491,7 @@ def main() -> None:
     use_test_event_pattern()
     use_firehose_custom_prefixes()
     use_cloudwatch_percentiles()
+    use_single_request_decompression()
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     # Some backends build URLs from MOTO_PORT (moto/settings.py); `python -m moto.server` sets it too.
