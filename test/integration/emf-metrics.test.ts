@@ -7,7 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetMetricDataCommand, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
+import {
+  GetMetricDataCommand,
+  GetMetricStatisticsCommand,
+  type PutMetricDataCommand,
+} from '@aws-sdk/client-cloudwatch';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { clients, createCloudWatchClient } from '../../lambdas/shared/clients.js';
 import { SERVING_METRICS } from '../../lambdas/shared/metric-names.js';
@@ -227,6 +231,52 @@ describe('the local CloudWatch Logs EMF extraction and CloudWatch percentiles (e
     expect(stats.values).toBeGreaterThan(0);
     expect(stats.lastError).toMatch(/PutMetricData \(EmfItFailing/);
     expect(errors.join('')).toMatch(/^emf-metrics: PutMetricData \(EmfItFailing/m);
+  });
+
+  it('keeps each PutMetricData within its limits: ≤ 1000 datums, ≤ 150 values a datum', async () => {
+    const namespace = `EmfIt${randomUUID().slice(0, 8)}`;
+    sinkStdout();
+    const cloudwatch = clients.cloudwatch();
+    const sent: { datums: number; values: number[] }[] = [];
+    const send = cloudwatch.send.bind(cloudwatch);
+    vi.spyOn(cloudwatch, 'send').mockImplementation(((command: PutMetricDataCommand) => {
+      const data = command.input.MetricData ?? [];
+      sent.push({ datums: data.length, values: data.map((d) => d.Values?.length ?? 0) });
+      return send(command);
+    }) as typeof cloudwatch.send);
+    forwarder = forwardEmf({ flushMs: 60_000, cloudwatch });
+    const directive = (name: string, dims: string[][]) => [
+      { Namespace: namespace, Dimensions: dims, Metrics: [{ Name: name, Unit: 'Count' }] },
+    ];
+    const now = Date.now();
+    for (let i = 0; i < 1200; i += 1)
+      process.stdout.write(
+        `${JSON.stringify({ _aws: { Timestamp: now, CloudWatchMetrics: directive('Hits', [['shard']]) }, shard: `s${i}`, Hits: i })}\n`,
+      );
+    const many = Array.from({ length: 400 }, (_, i) => i / 4);
+    for (let i = 0; i < many.length; i += 100)
+      process.stdout.write(
+        `${JSON.stringify({ _aws: { Timestamp: now, CloudWatchMetrics: directive('Spread', [[]]) }, Spread: many.slice(i, i + 100) })}\n`,
+      );
+    await forwarder.flush();
+    expect(forwarder.stats()).toMatchObject({
+      documents: 1204,
+      values: 1600,
+      published: 1600,
+      failedCalls: 0,
+    });
+    expect(sent.reduce((n, call) => n + call.datums, 0)).toBe(1200 + 3);
+    for (const call of sent) expect(call.datums).toBeLessThanOrEqual(1000);
+    expect(
+      sent
+        .flatMap((call) => call.values)
+        .sort((a, b) => b - a)
+        .slice(0, 3),
+    ).toEqual([150, 150, 100]);
+    const spread = await statistics(namespace, 'Spread', {});
+    expect(spread.SampleCount).toEqual([400]);
+    expect(spread.p50).toEqual([nearestRank(many, 50)]);
+    expect((await statistics(namespace, 'Hits', { shard: 's1199' })).Sum).toEqual([1199]);
   });
 
   it('stop() unhooks: stdout is the writer it wrapped again', async () => {
