@@ -54,7 +54,10 @@ these things:
   percentiles exactly over few values and approximately (a sketch) over many; nearest rank is our
   choice, so tests can compute the expected answer. Values given only as `StatisticValues` have
   no percentiles (as in CloudWatch); a period without raw values, or a statistic moto does not
-  know, leaves that period out of the answer instead of answering None.
+  know, leaves that period out of the answer instead of answering None. And a GetMetricData
+  whose metric queries name one namespace reads that namespace only: moto 5.2.1 matches a query
+  with Dimensions on metric name and dimensions alone, so the same metric and dimensions in another
+  namespace were counted in (queries over several namespaces still are).
 - A gzip request body is decompressed once. moto's server decompresses a `Content-Encoding: gzip`
   body before dispatching it (moto_server/utilities.py `decompress_request_body`, every service
   but S3), and moto 5.2.1's `BaseResponse.setup_class` then decompresses it again, which fails
@@ -422,8 +425,20 @@ def use_cloudwatch_percentiles() -> None:
 
     moto_get_metric_data = CloudWatchBackend.get_metric_data
 
-    def get_metric_data(self, *args, **kwargs):
-        results = moto_get_metric_data(self, *args, **kwargs)
+    def get_metric_data(self, queries, *args, **kwargs):
+        namespaces = {q["MetricStat"]["Metric"].get("Namespace") for q in queries if "MetricStat" in q}
+        insights = any(q.get("Expression", "").startswith("SELECT") for q in queries)
+        if len(namespaces) == 1 and not insights:
+            # moto matches a query with Dimensions on name and dimensions only, whatever the namespace.
+            (namespace,) = namespaces
+            everything = self.get_all_metrics
+            self.get_all_metrics = lambda: [md for md in everything() if md.namespace == namespace]
+            try:
+                results = moto_get_metric_data(self, queries, *args, **kwargs)
+            finally:
+                del self.get_all_metrics
+        else:
+            results = moto_get_metric_data(self, queries, *args, **kwargs)
         for result in results:
             kept = [(v, t) for v, t in zip(result["values"], result["timestamps"]) if v is not None]
             result["values"] = [v for v, _ in kept]

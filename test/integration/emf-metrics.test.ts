@@ -176,6 +176,23 @@ describe('the local CloudWatch Logs EMF extraction and CloudWatch percentiles (e
     });
   });
 
+  it('answers a query with dimensions from its own namespace only', async () => {
+    const [mine, other] = [`EmfIt${randomUUID().slice(0, 8)}`, `EmfIt${randomUUID().slice(0, 8)}`];
+    const fn = `f-${randomUUID().slice(0, 8)}`;
+    sinkStdout();
+    forwarder = forwardEmf({ flushMs: 60_000 });
+    for (const [namespace, value] of [
+      [mine, 1],
+      [other, 100],
+    ] as const)
+      process.stdout.write(
+        `${JSON.stringify({ _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [['fn']], Metrics: [{ Name: 'Hits' }] }] }, fn, Hits: value })}\n`,
+      );
+    await forwarder.flush();
+    expect((await statistics(mine, 'Hits', { fn })).Sum).toEqual([1]);
+    expect((await statistics(other, 'Hits', { fn })).Sum).toEqual([100]);
+  });
+
   it('counts a document split across write chunks (a multi-byte character at the split) once', async () => {
     const namespace = `EmfIt${randomUUID().slice(0, 8)}`;
     sinkStdout();
