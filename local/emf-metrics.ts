@@ -221,6 +221,8 @@ export function forwardEmf(options: { flushMs?: number; cloudwatch?: CloudWatchC
   const pending = new Map<string, Bucket>();
   const decoder = new StringDecoder('utf8');
   let partial = '';
+  /** Inside a line longer than any log event, until its newline. */
+  let overlong = false;
   let active = true;
   let chain: Promise<void> = Promise.resolve();
 
@@ -252,13 +254,17 @@ export function forwardEmf(options: { flushMs?: number; cloudwatch?: CloudWatchC
       const line = partial + text.slice(start, end);
       partial = '';
       start = end + 1;
-      take(line.endsWith('\r') ? line.slice(0, -1) : line);
+      if (overlong) overlong = false;
+      else take(line.endsWith('\r') ? line.slice(0, -1) : line);
     }
+    if (overlong) return;
     partial += text.slice(start);
-    if (partial.length > EMF_LIMITS.lineBytes) {
-      // Longer than any log event: CloudWatch Logs would not take it whole either.
+    if (partial.length * 3 > EMF_LIMITS.lineBytes && Buffer.byteLength(partial) > EMF_LIMITS.lineBytes) {
+      // Longer than any log event: CloudWatch Logs would not take it whole either. Skipped to its end.
+      counters.lines += 1;
       if (partial.includes('"_aws"')) counters.invalid += 1;
       partial = '';
+      overlong = true;
     }
   };
 

@@ -206,11 +206,15 @@ describe('the local CloudWatch Logs EMF extraction and CloudWatch percentiles (e
     expect(forwarder.stats()).toMatchObject({ lines: 0, documents: 0, values: 0 });
     process.stdout.write(line.subarray(split));
     process.stdout.write('a plain log line\n{"_aws": not json}\n');
+    // A line longer than a log event (1 MB), in chunks: one invalid line, skipped to its newline.
+    process.stdout.write(`{"_aws":{},"pad":"${'x'.repeat(400_000)}`);
+    for (let i = 0; i < 3; i += 1) process.stdout.write('"_aws"'.repeat(70_000));
+    process.stdout.write(`"}\n${line.toString('utf8')}`);
     await forwarder.flush();
-    expect(forwarder.stats()).toMatchObject({ lines: 3, documents: 1, invalid: 1, values: 2, published: 2 });
+    expect(forwarder.stats()).toMatchObject({ lines: 5, documents: 2, invalid: 2, values: 4, published: 4 });
     const got = await statistics(namespace, 'Hits', { fn: 'fünf' });
-    expect(got.Sum).toEqual([5]);
-    expect(got.SampleCount).toEqual([2]);
+    expect(got.Sum).toEqual([10]);
+    expect(got.SampleCount).toEqual([4]);
   });
 
   it('reports a failing PutMetricData in stats and on stderr, never to the writer', async () => {
