@@ -51,10 +51,11 @@ these things:
   percentile of the period's raw values, each value repeated by its count (PutMetricData's
   `Values`/`Counts`, which moto stores as that many single values), by nearest rank: the value of
   1-based rank ceil(p/100 · n) in sorted order, p0 the minimum. Real CloudWatch computes
-  percentiles exactly over few values and approximately (a sketch) over many; nearest rank is our
-  choice, so tests can compute the expected answer. Values given only as `StatisticValues` have
-  no percentiles (as in CloudWatch); a period without raw values, or a statistic moto does not
-  know, leaves that period out of the answer instead of answering None. And a GetMetricData
+  percentiles exactly over few values and approximately over many; nearest rank is our choice, so
+  tests can compute the expected answer. Values given as `StatisticValues` are left out of
+  percentiles (CloudWatch derives them from a statistic set only when its values are all equal);
+  a period without raw values, or a statistic moto does not know (`p101`), leaves that period out
+  of the answer instead of answering None. And a GetMetricData
   whose metric queries name one namespace reads that namespace only: moto 5.2.1 matches a query
   with Dimensions on metric name and dimensions alone, so the same metric and dimensions in another
   namespace were counted in (queries over several namespaces still are).
