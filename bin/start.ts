@@ -6,7 +6,8 @@
  * materializes the online views, runs each trained model's training workflow from its synthesized
  * state machine, promotes the registered version to Production with the `champion` alias, and
  * serves the inference API at http://localhost:3000 (the handler behind the local HTTP adapter),
- * printing what to try. Each step prints its timing. Ctrl-C stops everything it started.
+ * printing what to try. Each step prints its timing. Ctrl-C stops everything it started. The
+ * functions' embedded-metric-format metrics reach the emulator's CloudWatch (local/emf-metrics.ts).
  *
  *   npm start                       serve until Ctrl-C
  *   npm start -- --once             run the flow, make two predictions (raw features, entity key), exit
@@ -45,6 +46,7 @@ import {
   latestFeatures,
   toJsonLines,
 } from '../local/demo/credit.js';
+import { forwardEmf } from '../local/emf-metrics.js';
 import { type Emulator, startEmulator } from '../local/emulator.js';
 import { DEFAULT_SERVE_PORT, servingFunctionsOf, startHttpAdapter } from '../local/http-adapter.js';
 import { type LocalStack, startLocalStack } from '../local/local-stack.js';
@@ -450,6 +452,9 @@ export async function start(options: StartOptions, out: (line: string) => void):
     process.env.AWS_REGION ??= 'us-east-1';
     process.env.AWS_ACCESS_KEY_ID ??= 'test';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+    // The functions' EMF metrics (in the functions' log) reach the emulator's CloudWatch, as on AWS.
+    const emf = forwardEmf();
+    cleanup.add('the metrics forwarder', () => emf.stop());
 
     const given = options.assembly;
     const assembly = await steps.run(

@@ -44,6 +44,26 @@ these things:
   as literal text, so the capture partitions `date=…/hour=…` never appeared). The object name stays
   moto's `<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>`, as Firehose names objects.
 
+- CloudWatch percentiles. moto 5.2.1 answers GetMetricData and GetMetricStatistics for Sum,
+  Average, Minimum, Maximum and SampleCount only (`Statistics.get_statistics_for_type` returns None
+  for `p99`, and a None value then stood in the answer). Here `MetricStat.Stat` may also be `pNN` or
+  `pNN.NN` (p0 to p100), and GetMetricStatistics takes `ExtendedStatistics` of the same form: the
+  percentile of the period's raw values, each value repeated by its count (PutMetricData's
+  `Values`/`Counts`, which moto stores as that many single values), by nearest rank: the value of
+  1-based rank ceil(p/100 · n) in sorted order, p0 the minimum. Real CloudWatch computes
+  percentiles exactly over few values and approximately over many; nearest rank is our choice, so
+  tests can compute the expected answer. Values given as `StatisticValues` are left out of
+  percentiles (CloudWatch derives them from a statistic set only when its values are all equal);
+  a period without raw values, or a statistic moto does not know (`p101`), leaves that period out
+  of the answer instead of answering None. And a GetMetricData
+  whose metric queries name one namespace reads that namespace only: moto 5.2.1 matches a query
+  with Dimensions on metric name and dimensions alone, so the same metric and dimensions in another
+  namespace were counted in (queries over several namespaces still are).
+- A gzip request body is decompressed once. moto's server decompresses a `Content-Encoding: gzip`
+  body before dispatching it (moto_server/utilities.py `decompress_request_body`, every service
+  but S3), and moto 5.2.1's `BaseResponse.setup_class` then decompresses it again, which fails
+  (`BadGzipFile`, answered as an HTML 500). The SDK gzips CloudWatch PutMetricData requests over
+  10 KB, so the EMF forwarder's batches failed. The second decompression is turned off.
 Checked with moto 5.2.1 (werkzeug 3.1, Flask 3.1).
 """
 
@@ -356,6 +376,104 @@ def use_firehose_custom_prefixes() -> None:
     FirehoseBackend._format_s3_object_path = staticmethod(format_s3_object_path)
 
 
+def use_single_request_decompression() -> None:
+    import moto.core.responses
+
+    # In the server the body reaching setup_class is already decompressed (see the docstring).
+    moto.core.responses.gzip_decompress = lambda body: body
+
+
+PERCENTILE = r"p(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)"
+
+
+def nearest_rank(values, p: float):
+    """The nearest-rank percentile: the value of 1-based rank ceil(p/100 · n); p0 is the minimum."""
+    import math
+
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def use_cloudwatch_percentiles() -> None:
+    import re
+
+    from moto.cloudwatch.exceptions import InvalidParameterValue
+    from moto.cloudwatch.models import CloudWatchBackend, Statistics
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.core.responses import ActionResult
+
+    pattern = re.compile(PERCENTILE)
+    moto_statistic = Statistics.get_statistics_for_type
+
+    def percentile_of(self, stat):
+        values = self.metric_single_values_list
+        if not values:
+            return None
+        return nearest_rank(values, float(stat[1:]))
+
+    def get_statistics_for_type(self, stat):
+        if pattern.fullmatch(stat):
+            return percentile_of(self, stat)
+        return moto_statistic(self, stat)
+
+    def extended_statistics(self):
+        found = {stat: percentile_of(self, stat) for stat in getattr(self, "extended", [])}
+        return {stat: value for stat, value in found.items() if value is not None} or None
+
+    Statistics.get_statistics_for_type = get_statistics_for_type
+    Statistics.extended_statistics = property(extended_statistics)
+
+    moto_get_metric_data = CloudWatchBackend.get_metric_data
+
+    def get_metric_data(self, queries, *args, **kwargs):
+        namespaces = {q["MetricStat"]["Metric"].get("Namespace") for q in queries if "MetricStat" in q}
+        insights = any(q.get("Expression", "").startswith("SELECT") for q in queries)
+        if len(namespaces) == 1 and not insights:
+            # moto matches a query with Dimensions on name and dimensions only, whatever the namespace.
+            (namespace,) = namespaces
+            everything = self.get_all_metrics
+            self.get_all_metrics = lambda: [md for md in everything() if md.namespace == namespace]
+            try:
+                results = moto_get_metric_data(self, queries, *args, **kwargs)
+            finally:
+                del self.get_all_metrics
+        else:
+            results = moto_get_metric_data(self, queries, *args, **kwargs)
+        for result in results:
+            kept = [(v, t) for v, t in zip(result["values"], result["timestamps"]) if v is not None]
+            result["values"] = [v for v, _ in kept]
+            result["timestamps"] = [t for _, t in kept]
+        return results
+
+    CloudWatchBackend.get_metric_data = get_metric_data
+
+    moto_get_metric_statistics = CloudWatchResponse.get_metric_statistics
+
+    def get_metric_statistics(self):
+        extended = self._get_param("ExtendedStatistics") or []
+        if not extended:
+            return moto_get_metric_statistics(self)
+        for stat in extended:
+            if not pattern.fullmatch(stat):
+                raise InvalidParameterValue(f"The value {stat} for parameter ExtendedStatistics is not supported.")
+        datapoints = self.cloudwatch_backend.get_metric_statistics(
+            self._get_param("Namespace"),
+            self._get_param("MetricName"),
+            self._get_param("StartTime"),
+            self._get_param("EndTime"),
+            self._get_int_param("Period"),
+            self._get_param("Statistics", []),
+            unit=self._get_param("Unit"),
+            dimensions=self._get_param("Dimensions", []),
+        )
+        for datapoint in datapoints:
+            datapoint.extended = extended
+        return ActionResult({"Label": self._get_param("MetricName"), "Datapoints": datapoints})
+
+    CloudWatchResponse.get_metric_statistics = get_metric_statistics
+
+
 class QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):
         pass
@@ -388,6 +506,8 @@ def main() -> None:
 
     use_test_event_pattern()
     use_firehose_custom_prefixes()
+    use_cloudwatch_percentiles()
+    use_single_request_decompression()
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
     # Some backends build URLs from MOTO_PORT (moto/settings.py); `python -m moto.server` sets it too.

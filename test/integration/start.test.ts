@@ -14,7 +14,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { GetMetricDataCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createCloudWatchClient } from '../../lambdas/shared/clients.js';
+import { SERVING_METRICS } from '../../lambdas/shared/metric-names.js';
 import { cleanEnv, mlopsIn, ROOT, running } from '../support/cli-process.js';
 
 interface Exited {
@@ -36,6 +39,35 @@ interface StartRun {
 
 /** Every run a test started; afterEach stops what is left, whatever the test did. */
 const runs: StartRun[] = [];
+
+/** PredictRequests (Sum, version 1) the emulator at `endpoint` holds for `model`, once it holds any. */
+async function servedRequests(endpoint: string, model: string): Promise<number> {
+  const cloudwatch = createCloudWatchClient({ region: 'us-east-1', endpoint, maxAttempts: 2, maxSockets: 2 });
+  const name = SERVING_METRICS.requests.name;
+  for (let attempt = 0; attempt < 40; attempt += 1) {
+    const listed = await cloudwatch.send(new ListMetricsCommand({ MetricName: name }));
+    const metric = listed.Metrics?.find(
+      (m) =>
+        m.Dimensions?.length === 3 &&
+        m.Dimensions.some((d) => d.Name === 'model' && d.Value === model) &&
+        m.Dimensions.some((d) => d.Name === 'version' && d.Value === '1'),
+    );
+    if (metric !== undefined) {
+      const now = Date.now();
+      const answer = await cloudwatch.send(
+        new GetMetricDataCommand({
+          StartTime: new Date(now - 3_600_000),
+          EndTime: new Date(now + 600_000),
+          MetricDataQueries: [{ Id: 'q', MetricStat: { Metric: metric, Period: 3600 * 2, Stat: 'Sum' } }],
+        }),
+      );
+      const sum = (answer.MetricDataResults?.[0]?.Values ?? []).reduce((a, b) => a + b, 0);
+      if (sum >= 2) return sum;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return 0;
+}
 
 afterEach(async () => {
   await Promise.all(runs.splice(0).map((run) => run.stop()));
@@ -163,7 +195,8 @@ describe('npm start', () => {
   it('serves until Ctrl-C, the mlops CLI finding its stack meanwhile; Ctrl-C stops it all', async () => {
     // The app the integration setup synthesized is this project's own: no second synthesis here.
     const run = start(['--port', '0', '--customers', '200', '--assembly', inject('assemblyDir')], 210_000);
-    const pid = Number((await run.line(/moto server \(pid (\d+)\)/))[1]);
+    const started = await run.line(/moto server \(pid (\d+)\) at (\S+)/);
+    const pid = Number(started[1]);
     const url = (await run.line(/The inference API is at (\S+)\. Try:/))[1] as string;
     await run.line(/Ctrl-C stops everything/);
     const mlops = mlopsIn(run.stateDir);
@@ -187,6 +220,8 @@ describe('npm start', () => {
     const found = await mlops('predict', 'credit-default', '--entity', 'customer_id=c00042', '--json');
     expect(found.code, found.stderr).toBe(0);
     expect(found.json()).toMatchObject({ model: 'credit-default', version: 1 });
+    // The served requests' EMF metrics reached the emulator's CloudWatch (local/emf-metrics.ts).
+    expect(await servedRequests(started[2] as string, 'credit-default')).toBeGreaterThanOrEqual(2);
 
     run.child.kill('SIGINT');
     const exited = await run.exited;
