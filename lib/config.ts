@@ -5,6 +5,7 @@
  * place. The CDK context key `mlops` may override top-level keys for one synthesis.
  */
 import * as z from 'zod';
+import { deploymentSchema } from '../lambdas/deployment/contract.js';
 import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
 import { DEFAULT_MAX_BATCH_INSTANCES } from '../lambdas/serving/contract.js';
 import { LAMBDA_MB_PER_VCPU } from '../lambdas/serving/serving-env.js';
@@ -140,6 +141,11 @@ export const mlopsConfigSchema = z
       .prefault({}),
     /** The inference API (lib/inference-api.ts): one function per served model behind one REST API. */
     serving: servingSchema.prefault({}),
+    /**
+     * The deployment (canary) workflow (lib/deployment-workflow.ts): traffic steps, bake time,
+     * thresholds, watched alarms, approval. See lambdas/deployment/contract.ts.
+     */
+    deployment: deploymentSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -215,6 +221,7 @@ export const defaultConfig: MlopsConfig = {
   },
   // The schema's defaults, written once there.
   serving: servingSchema.parse({}),
+  deployment: deploymentSchema.parse({}),
 };
 
 /** The models the inference API serves: `serving.models`, or every configured model. */

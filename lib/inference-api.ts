@@ -177,6 +177,11 @@ export class InferenceApi extends Construct {
   public readonly captureBucket: s3.Bucket;
   /** The served models, by name. */
   public readonly models: ReadonlyMap<string, ServedModel>;
+  /**
+   * Each model's alarms on its function's own health (5xx rate, p99 latency, integrity failures):
+   * the deployment workflow rolls a canary back when one of them enters ALARM.
+   */
+  public readonly servingAlarms: ReadonlyMap<string, readonly cloudwatch.Alarm[]>;
   /** The API key callers send (`x-api-key`), when `serving.auth` is `apiKey`. */
   public readonly apiKey?: apigw.IApiKey;
   public readonly accessLogs: logs.LogGroup;
@@ -436,7 +441,7 @@ export class InferenceApi extends Construct {
       this.apiKey = key;
     }
 
-    this.addAlarms(props);
+    this.servingAlarms = this.addAlarms(props);
     this.acknowledgeFindings(iamAuth, serving.tracing);
   }
 
@@ -564,7 +569,7 @@ export class InferenceApi extends Construct {
     return served;
   }
 
-  private addAlarms(props: InferenceApiProps): void {
+  private addAlarms(props: InferenceApiProps): Map<string, cloudwatch.Alarm[]> {
     const period = Duration.minutes(5);
     const alarm = (
       scope: Construct,
@@ -582,9 +587,10 @@ export class InferenceApi extends Construct {
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     };
+    const servingAlarms = new Map<string, cloudwatch.Alarm[]>();
     for (const [name, served] of this.models) {
       const scope = served.function;
-      alarm(scope, 'ServerErrorRateAlarm', {
+      const errorRate = alarm(scope, 'ServerErrorRateAlarm', {
         alarmDescription: `Over 1% of ${name}'s predict requests answered 5xx in 5 minutes (see ${served.function.node.path}'s log)`,
         metric: new cloudwatch.MathExpression({
           expression: 'IF(requests > 0, 100 * FILL(serverErrors, 0) / requests, 0)',
@@ -599,7 +605,7 @@ export class InferenceApi extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       });
       const latencyMs = props.latencyP99AlarmMs ?? 1000;
-      alarm(scope, 'LatencyP99Alarm', {
+      const latency = alarm(scope, 'LatencyP99Alarm', {
         alarmDescription: `${name}'s p99 predict latency inside the function exceeded ${latencyMs} ms for 15 minutes`,
         metric: this.metricLatency(name, { period, statistic: 'p99' }),
         threshold: latencyMs,
@@ -607,11 +613,12 @@ export class InferenceApi extends Construct {
         evaluationPeriods: 3,
         datapointsToAlarm: 3,
       });
-      alarm(scope, 'IntegrityAlarm', {
+      const integrity = alarm(scope, 'IntegrityAlarm', {
         alarmDescription: `${name}: a function instance refused its model artifact (SHA-256 mismatch); the previous alias target keeps serving`,
         metric: this.metricIntegrityFailures(name, { period }),
         ...atLeastOne,
       });
+      servingAlarms.set(name, [errorRate, latency, integrity]);
       alarm(scope, 'CaptureFailuresAlarm', {
         alarmDescription: `${name}: capture records were not taken by ${served.captureStream.node.path} (predictions were answered)`,
         metric: this.metricCaptureFailures(name, { period }),
@@ -643,6 +650,7 @@ export class InferenceApi extends Construct {
       threshold: 0.01,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     });
+    return servingAlarms;
   }
 
   private acknowledgeFindings(iamAuth: boolean, tracing: boolean): void {

@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/layout.js';
 import { isTrained } from '../lambdas/training/model-config.js';
 import { type MlopsConfig, servedModels } from './config.js';
+import { DeploymentWorkflows } from './deployment-workflow.js';
 import { FeatureStore } from './feature-store.js';
 import { InferenceApi } from './inference-api.js';
 import { MlopsFunction } from './mlops-function.js';
@@ -40,6 +41,8 @@ export class MlopsStack extends Stack {
   public readonly eventBus: events.EventBus;
   /** Serving: absent when the configuration serves no model. */
   public readonly inference?: InferenceApi;
+  /** The served models' deployment (canary) workflows. */
+  public readonly deployments?: DeploymentWorkflows;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps) {
     super(scope, id, {
@@ -182,6 +185,23 @@ export class MlopsStack extends Stack {
           ),
         ),
         description: 'Served model name → its inference function, live alias ARN and capture stream',
+      });
+      const deployments = new DeploymentWorkflows(this, 'Deployment', {
+        inference,
+        registry: this.registry,
+        monitoring: this.monitoring,
+        config: props.config,
+        logRetention: props.config.logRetentionDays,
+        removalPolicy,
+      });
+      this.deployments = deployments;
+      new CfnOutput(this, STACK_JSON_OUTPUTS.deploymentWorkflows, {
+        value: this.toJsonString(
+          Object.fromEntries(
+            [...deployments.workflows].map(([name, w]) => [name, w.stateMachine.stateMachineArn]),
+          ),
+        ),
+        description: 'Served model name → its deployment (canary) state machine ARN (mlops deploy starts it)',
       });
     }
 

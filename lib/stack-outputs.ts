@@ -25,6 +25,8 @@ export const STACK_JSON_OUTPUTS = {
   trainingPipelines: 'TrainingPipelineArns',
   /** Served model name → { functionName, aliasArn (the `live` alias), captureStream (Firehose stream name) }. */
   inferenceFunctions: 'InferenceFunctions',
+  /** Served model name → its deployment (canary) state machine's ARN. */
+  deploymentWorkflows: 'DeploymentWorkflowArns',
 } as const;
 
 /** One entry of {@link STACK_JSON_OUTPUTS.inferenceFunctions}. */

@@ -58,6 +58,12 @@ export interface RunOptions {
   readonly executionName?: string;
   /** Told of each state entered, exited, failed (an attempt) or retried, as it happens (progress, logs). */
   readonly onEvent?: (event: RunnerEvent) => void;
+  /**
+   * Awaited before each attempt of a task state runs, with the state's name and its task input:
+   * what a test or a demo does at that point of the execution (e.g. put the metric data the next
+   * analysis reads). Its error ends the run as a harness failure.
+   */
+  readonly beforeTask?: (state: string, input: unknown) => Promise<void> | void;
 }
 
 export interface StateRecord {
@@ -178,13 +184,17 @@ export class StateMachineRunner {
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     const retryIntervals: Record<string, number> = {};
     for (const task of taskStates(this.definition)) {
+      const before = options.beforeTask;
       handlers[task.name] = isLambdaResource(task.resource)
-        ? (taskInput) =>
-            this.invokeLambda(task.resource, taskInput).catch((error) => {
+        ? async (taskInput) => {
+            if (before !== undefined) await Promise.resolve(before(task.name, taskInput)).catch(fatal);
+            return this.invokeLambda(task.resource, taskInput).catch((error) => {
               if (error instanceof LambdaFunctionError) throw awsTaskError(error);
               return fatal(error);
-            })
+            });
+          }
         : async (taskInput) => {
+            if (before !== undefined) await Promise.resolve(before(task.name, taskInput)).catch(fatal);
             const implementation = implementations[task.name];
             if (implementation === undefined)
               return fatal(new HarnessError(`no local implementation for ${task.name}`));

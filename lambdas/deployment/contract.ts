@@ -20,7 +20,7 @@
  * Change rule: the state machine's input and the events' detail are contracts (the CLI and rules
  * depend on them): add fields, don't rename.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConflictError, MlopsError } from '../shared/errors.js';
 import { EVENT_DETAIL_TYPE } from '../shared/layout.js';
 

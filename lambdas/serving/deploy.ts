@@ -159,6 +159,56 @@ async function waitForUpdate(
 }
 
 /**
+ * Sets MODEL_VERSION=`version` on the function's unpublished configuration (other variables kept;
+ * skipped when already set), waits for the update, publishes a version and checks it is pinned.
+ * Idempotent: Lambda answers PublishVersion with the existing version when nothing changed since
+ * it was published, so a retried call returns the same version. `variables`: the unpublished
+ * configuration's, when the caller has read them.
+ */
+export async function publishPinnedVersion(options: {
+  readonly lambda: LambdaClient;
+  readonly functionName: string;
+  readonly model: string;
+  readonly version: number;
+  readonly variables?: Record<string, string>;
+  readonly updateTimeoutMs?: number;
+  readonly onStep?: (step: string) => void;
+}): Promise<string> {
+  const { lambda, functionName, model } = options;
+  const step = options.onStep ?? (() => {});
+  const pinned = String(options.version);
+  const variables =
+    options.variables ??
+    (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }))).Environment
+      ?.Variables ??
+    {};
+  if (variables[ENV.modelVersion] !== pinned) {
+    step(`setting ${ENV.modelVersion}=${pinned} on ${functionName}`);
+    await lambda.send(
+      new UpdateFunctionConfigurationCommand({
+        FunctionName: functionName,
+        Environment: { Variables: { ...variables, [ENV.modelVersion]: pinned } },
+      }),
+    );
+    await waitForUpdate(lambda, functionName, options.updateTimeoutMs ?? 60_000);
+  }
+  step(`publishing a version of ${functionName}`);
+  const published = await lambda.send(
+    new PublishVersionCommand({ FunctionName: functionName, Description: `${model} version ${pinned}` }),
+  );
+  const functionVersion = published.Version;
+  if (!functionVersion)
+    throw new MlopsError(`${functionName}: PublishVersion gave no version`, 502, 'DEPLOYMENT_FAILED');
+  if (published.Environment?.Variables?.[ENV.modelVersion] !== pinned)
+    throw new MlopsError(
+      `${functionName}: published version ${functionVersion} is not pinned to ${pinned} (its configuration changed meanwhile?)`,
+      409,
+      'DEPLOYMENT_FAILED',
+    );
+  return functionVersion;
+}
+
+/**
  * Pins `version` of `model` to the function and puts it behind the alias: UpdateFunctionConfiguration
  * (MODEL_VERSION, other variables kept) → wait for the update → PublishVersion → readiness check on
  * the new version (its health route must answer 200) → UpdateAlias to it, without weights.
@@ -200,29 +250,15 @@ export async function pinModelVersion(options: PinModelVersionOptions): Promise<
       };
   }
 
-  if (variables[ENV.modelVersion] !== pinned) {
-    step(`setting ${ENV.modelVersion}=${pinned} on ${functionName}`);
-    await lambda.send(
-      new UpdateFunctionConfigurationCommand({
-        FunctionName: functionName,
-        Environment: { Variables: { ...variables, [ENV.modelVersion]: pinned } },
-      }),
-    );
-    await waitForUpdate(lambda, functionName, options.updateTimeoutMs ?? 60_000);
-  }
-  step(`publishing a version of ${functionName}`);
-  const published = await lambda.send(
-    new PublishVersionCommand({ FunctionName: functionName, Description: `${model} version ${pinned}` }),
-  );
-  const functionVersion = published.Version;
-  if (!functionVersion)
-    throw new MlopsError(`${functionName}: PublishVersion gave no version`, 502, 'DEPLOYMENT_FAILED');
-  if (published.Environment?.Variables?.[ENV.modelVersion] !== pinned)
-    throw new MlopsError(
-      `${functionName}: published version ${functionVersion} is not pinned to ${pinned} (its configuration changed meanwhile?)`,
-      409,
-      'DEPLOYMENT_FAILED',
-    );
+  const functionVersion = await publishPinnedVersion({
+    lambda,
+    functionName,
+    model,
+    version,
+    variables,
+    updateTimeoutMs: options.updateTimeoutMs ?? 60_000,
+    onStep: step,
+  });
 
   step(`checking version ${functionVersion} answers its health check`);
   let reason: string | undefined;

@@ -224,6 +224,8 @@ export const ENV = {
   captureStream: 'CAPTURE_STREAM',
   /** Serving: the share of requests captured, 0 to 1. */
   captureSampleRate: 'CAPTURE_SAMPLE_RATE',
+  /** Deployment: the bucket capture lands in (absent: capture is off, predictions are not compared). */
+  captureBucket: 'CAPTURE_BUCKET',
   /** Serving: most instances one request may carry. */
   maxBatchInstances: 'MAX_BATCH_INSTANCES',
 } as const;
