@@ -16,22 +16,32 @@
  * A failed or rolled-back execution raises the state machine's ExecutionsFailed alarm: a rollback
  * is a result someone should look at, not a silent one.
  */
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { DeploymentConfig, DeploymentTarget } from '../lambdas/deployment/contract.js';
 import { EXECUTION_FIELD } from '../lambdas/registry/principal.js';
-import { CAPTURE_PREFIX, ENV, MODELS_DEFINE, SERVING_ALIAS } from '../lambdas/shared/layout.js';
+import {
+  CAPTURE_PREFIX,
+  ENV,
+  EVENT_DETAIL_TYPE,
+  EVENT_SOURCE,
+  MODELS_DEFINE,
+  SERVING_ALIAS,
+} from '../lambdas/shared/layout.js';
 import { NON_RETRYABLE_ERRORS } from '../lambdas/training/pipeline/contract.js';
 import type { MlopsConfig } from './config.js';
 import type { InferenceApi } from './inference-api.js';
 import { MlopsFunction } from './mlops-function.js';
 import type { ModelRegistry } from './model-registry.js';
-import type { Monitoring } from './monitoring.js';
+import { failureQueue, type Monitoring } from './monitoring.js';
 import {
   acknowledge,
   functionArnRef,
@@ -40,11 +50,19 @@ import {
   XRAY_WILDCARD,
 } from './nag.js';
 
+/** The ARNs of the state machine's executions start with this (what the registry records as `by`). */
+function executionArnPrefix(stateMachine: sfn.StateMachine): string {
+  const stack = Stack.of(stateMachine);
+  return `arn:${stack.partition}:states:${stack.region}:${stack.account}:execution:${stateMachine.stateMachineName}:`;
+}
+
 /** Errors a deployment step never retries: bad input, a lost race, a refusal (the typed ones). */
 export const DEPLOYMENT_NON_RETRYABLE = [...NON_RETRYABLE_ERRORS, 'DeploymentInProgressError'] as const;
 
 export interface DeploymentWorkflowsProps {
   readonly inference: InferenceApi;
+  /** The project's event bus (registry events: a promotion to Production starts a deployment). */
+  readonly eventBus: events.IEventBus;
   readonly registry: ModelRegistry;
   readonly monitoring: Monitoring;
   readonly config: Pick<MlopsConfig, 'deployment' | 'models' | 'serving'>;
@@ -57,6 +75,8 @@ export class DeploymentWorkflows extends Construct {
   public readonly stepFunction: MlopsFunction;
   /** Model name → its workflow. */
   public readonly workflows: ReadonlyMap<string, DeploymentWorkflow>;
+  /** Registry promotions the rules could not deliver to a workflow. */
+  public readonly failures: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: DeploymentWorkflowsProps) {
     super(scope, id);
@@ -126,6 +146,8 @@ export class DeploymentWorkflows extends Construct {
         : []),
     );
 
+    this.failures = failureQueue(this, 'Failures', 'registry promotions that could not start a deployment');
+    props.monitoring.alarmOnDeadLetters(this.failures);
     const workflows = new Map<string, DeploymentWorkflow>();
     for (const [name, served] of inference.models) {
       const target: DeploymentTarget = {
@@ -143,6 +165,8 @@ export class DeploymentWorkflows extends Construct {
         new DeploymentWorkflow(this, `Model${name.replace(/[^A-Za-z0-9]/g, '')}`, {
           target,
           stepFunction: fn,
+          eventBus: props.eventBus,
+          deadLetterQueue: this.failures,
           monitoring: props.monitoring,
           logRetention: props.logRetention,
           removalPolicy: props.removalPolicy,
@@ -155,6 +179,8 @@ export class DeploymentWorkflows extends Construct {
 
 interface DeploymentWorkflowProps {
   readonly target: DeploymentTarget;
+  readonly eventBus: events.IEventBus;
+  readonly deadLetterQueue: sqs.IQueue;
   readonly stepFunction: MlopsFunction;
   readonly monitoring: Monitoring;
   readonly logRetention: logs.RetentionDays;
@@ -167,6 +193,8 @@ export class DeploymentWorkflow extends Construct {
   public readonly config: DeploymentConfig;
   /** Alarms when an execution fails, is rolled back, or times out. */
   public readonly failedAlarm: cloudwatch.Alarm;
+  /** Starts the workflow when a version is promoted to Production in the registry. */
+  public readonly registryRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: DeploymentWorkflowProps) {
     super(scope, id);
@@ -355,22 +383,37 @@ export class DeploymentWorkflow extends Construct {
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
     acknowledge(this.stateMachine, XRAY_WILDCARD, invokeQualifiedFunction(stepFunction));
-    this.failedAlarm = props.monitoring.notify(
-      new cloudwatch.Alarm(this, 'FailedAlarm', {
-        alarmDescription: `A deployment of ${target.model} failed, was rolled back or timed out (see its execution)`,
-        metric: new cloudwatch.MathExpression({
-          expression: 'FILL(failed, 0) + FILL(timedOut, 0)',
-          usingMetrics: {
-            failed: this.stateMachine.metricFailed({ period: Duration.minutes(5) }),
-            timedOut: this.stateMachine.metricTimedOut({ period: Duration.minutes(5) }),
-          },
-          period: Duration.minutes(5),
-        }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+    this.failedAlarm = props.monitoring.alarmOnFailedExecutions(
+      this.stateMachine,
+      `A deployment of ${target.model} failed, was rolled back or timed out (see its execution)`,
     );
+
+    // A promotion to Production made in the registry (CLI, API, another workflow) deploys that
+    // version; the workflow's own promotions (by its executions) do not start another one.
+    this.registryRule = new events.Rule(this, 'OnRegistryPromotion', {
+      description: `Deploys ${target.model} when a version is promoted to Production in the registry`,
+      eventBus: props.eventBus,
+      eventPattern: {
+        source: [EVENT_SOURCE],
+        detailType: [EVENT_DETAIL_TYPE.modelStageChanged],
+        detail: {
+          modelName: [target.model],
+          to: ['Production'],
+          by: [{ 'anything-but': { prefix: executionArnPrefix(this.stateMachine) } }],
+        },
+      },
+      targets: [
+        new targets.SfnStateMachine(this.stateMachine, {
+          input: events.RuleTargetInput.fromObject({
+            modelVersion: events.EventField.fromPath('$.detail.version'),
+            requestedBy: events.EventField.fromPath('$.detail.by'),
+            reason: 'promoted to Production in the registry',
+          }),
+          deadLetterQueue: props.deadLetterQueue,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
   }
 }

@@ -188,6 +188,7 @@ export class MlopsStack extends Stack {
       });
       const deployments = new DeploymentWorkflows(this, 'Deployment', {
         inference,
+        eventBus: this.eventBus,
         registry: this.registry,
         monitoring: this.monitoring,
         config: props.config,

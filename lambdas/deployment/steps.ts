@@ -62,8 +62,13 @@ export interface Progress {
 }
 
 export interface StartResult {
-  /** Nothing to do: the alias already serves this model version alone. */
+  /**
+   * Nothing to do: the alias already serves this model version alone, or another execution is
+   * deploying this very version (a repeated request, e.g. the registry's promotion event of a
+   * deployment's own promotion); `why` says which.
+   */
   readonly noop: boolean;
+  readonly why?: string;
   readonly deployment?: DeploymentState;
   readonly progress?: Progress;
   /** Watched alarms already in ALARM at the start: not a reason to roll back (they did not enter it). */
@@ -97,7 +102,22 @@ export async function startDeployment(
   );
   const alarmsAtStart = await alarmsInAlarm(ports.cloudwatch, target.alarms);
   if (stableModelVersion === request.modelVersion && alias.additional === undefined)
-    return { noop: true, alarmsAtStart };
+    return {
+      noop: true,
+      why: `${target.model} version ${request.modelVersion} already serves alone`,
+      alarmsAtStart,
+    };
+  const running = await ports.deployments.current(target.model);
+  if (
+    running?.status === 'running' &&
+    running.deploymentId !== deploymentId &&
+    running.modelVersion === request.modelVersion
+  )
+    return {
+      noop: true,
+      why: `${target.model} version ${request.modelVersion} is being deployed by ${running.deploymentId}`,
+      alarmsAtStart,
+    };
 
   const requireApproval = request.requireApproval ?? target.config.requireApproval;
   const hotfix = request.hotfix === true;

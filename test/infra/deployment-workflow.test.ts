@@ -137,6 +137,25 @@ describe('DeploymentWorkflows', () => {
     });
   });
 
+  it('starts the workflow on a registry promotion to Production, except its own, with a dead-letter queue', () => {
+    const rule = Object.values(resources).find(
+      (r) =>
+        r.Type === 'AWS::Events::Rule' && String(r.Properties?.Description ?? '').startsWith('Deploys churn'),
+    );
+    const pattern = rule?.Properties?.EventPattern as {
+      detail: Record<string, unknown>;
+      'detail-type': string[];
+    };
+    expect(pattern['detail-type']).toEqual(['ModelStageChanged']);
+    expect(pattern.detail.modelName).toEqual(['churn']);
+    expect(pattern.detail.to).toEqual(['Production']);
+    expect(text(pattern.detail.by)).toContain('anything-but');
+    expect(text(pattern.detail.by)).toContain(':execution:');
+    const target = (rule?.Properties?.Targets as Record<string, unknown>[])[0];
+    expect(text(target?.InputTransformer)).toContain('$.detail.version');
+    expect(target?.DeadLetterConfig).toBeDefined();
+  });
+
   it('names each model’s workflow in the DeploymentWorkflowArns output', () => {
     const output = outputs[STACK_JSON_OUTPUTS.deploymentWorkflows];
     expect(text(output?.Value)).toContain('churn');

@@ -338,13 +338,19 @@ describe('deployment workflow (synthesized definition, local runner, emulator)',
     expect(refused.status).toBe('FAILED');
     expect(refused.cause).toMatch(/ValidationError|only Staging or Production versions are deployed/);
     const v = await registerStaging(20);
+    const other = await registerStaging(21);
+    let same: ExecutionResult | undefined;
     let second: ExecutionResult | undefined;
     const first = await deploy({ modelVersion: v, requireApproval: true }, {}, async (state) => {
       if (state === 'CheckApproval' && second === undefined) {
-        second = await deploy({ modelVersion: v });
+        // The same version again (e.g. the registry's event of this deployment's promotion): nothing to do.
+        same = await deploy({ modelVersion: v });
+        second = await deploy({ modelVersion: other });
         await deployments.requestRollback(MODEL, { by: 'tester', reason: 'second deployment checked' });
       }
     });
+    expect(same?.status).toBe('SUCCEEDED');
+    expect(same?.states.map((s) => s.name)).toContain('AlreadyServing');
     expect(second?.status).toBe('FAILED');
     expect(second?.cause).toMatch(/DeploymentInProgressError|already being deployed/);
     expect(first.status).toBe('FAILED');
