@@ -98,10 +98,11 @@ describe('DeploymentWorkflows', () => {
       (r) => r.Type === 'AWS::IAM::Policy' && text(r.Properties).includes('lambda:UpdateAlias'),
     );
     expect(policies).toHaveLength(1);
-    const statement = (
-      policies[0]?.Properties?.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }
-    ).Statement.find((s) => text(s.Action).includes('lambda:UpdateAlias'));
-    expect([...(statement?.Action as string[])].sort()).toEqual([
+    const document = policies[0]?.Properties?.PolicyDocument as
+      | { Statement: { Action: string[]; Resource: unknown }[] }
+      | undefined;
+    const statement = document?.Statement.find((s) => text(s.Action).includes('lambda:UpdateAlias'));
+    expect([...(statement?.Action ?? [])].sort()).toEqual([
       'lambda:GetAlias',
       'lambda:GetFunctionConfiguration',
       'lambda:PublishVersion',
@@ -120,7 +121,8 @@ describe('DeploymentWorkflows', () => {
         r.Type === 'AWS::Lambda::Function' &&
         String(r.Properties?.Description ?? '').startsWith('Deployment workflow steps'),
     );
-    const variables = (step?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+    const environment = step?.Properties?.Environment as { Variables: Record<string, unknown> } | undefined;
+    const variables = environment?.Variables ?? {};
     expect(Object.keys(variables)).toEqual(
       expect.arrayContaining([
         ENV.registryTable,
@@ -151,7 +153,7 @@ describe('DeploymentWorkflows', () => {
     expect(pattern.detail.to).toEqual(['Production']);
     expect(text(pattern.detail.by)).toContain('anything-but');
     expect(text(pattern.detail.by)).toContain(':execution:');
-    const target = (rule?.Properties?.Targets as Record<string, unknown>[])[0];
+    const target = (rule?.Properties?.Targets as Record<string, unknown>[] | undefined)?.[0];
     expect(text(target?.InputTransformer)).toContain('$.detail.version');
     expect(target?.DeadLetterConfig).toBeDefined();
   });
