@@ -22,6 +22,7 @@ import { analyzeCanary } from './analysis.js';
 import {
   type CanaryAnalysis,
   DEPLOYMENT_EVENTS,
+  type DeploymentEvent,
   type DeploymentRequest,
   type DeploymentState,
   type DeploymentTarget,
@@ -184,6 +185,26 @@ export async function startDeployment(
 
 const now = (ports: StepPorts) => (ports.now ?? Date.now)();
 
+/** Records one history entry of `deployment`, by this step's principal, now. */
+async function recordEvent(
+  ports: StepPorts,
+  deployment: DeploymentState,
+  type: DeploymentEvent['type'],
+  extra: Pick<DeploymentEvent, 'weight' | 'hotfix' | 'reason' | 'analysis'>,
+): Promise<void> {
+  await ports.deployments.record({
+    type,
+    deploymentId: deployment.deploymentId,
+    model: deployment.model,
+    modelVersion: deployment.modelVersion,
+    at: new Date(now(ports)).toISOString(),
+    by: ports.principal,
+    ...extra,
+    canaryVersion: deployment.canaryVersion,
+    stableVersion: deployment.stableVersion,
+  });
+}
+
 /** Shift: the next step's weight onto the canary. */
 export async function shiftStep(
   ports: StepPorts,
@@ -271,18 +292,7 @@ export async function analyzeStep(
   });
   if (analysis.verdict !== 'pass')
     return { analysis, progress: { ...progress, attempt: progress.attempt + 1 } };
-  await ports.deployments.record({
-    type: DEPLOYMENT_EVENTS.stepPassed,
-    deploymentId: deployment.deploymentId,
-    model: deployment.model,
-    modelVersion: deployment.modelVersion,
-    at: new Date(now(ports)).toISOString(),
-    by: ports.principal,
-    weight: progress.weight,
-    analysis,
-    canaryVersion: deployment.canaryVersion,
-    stableVersion: deployment.stableVersion,
-  });
+  await recordEvent(ports, deployment, DEPLOYMENT_EVENTS.stepPassed, { weight: progress.weight, analysis });
   const stepIndex = progress.stepIndex + 1;
   return {
     analysis,
@@ -360,18 +370,7 @@ export async function promoteStep(
     deployment.canaryVersion,
   );
   await ports.deployments.update(deployment.model, deployment.deploymentId, { weight: 100 });
-  await ports.deployments.record({
-    type: DEPLOYMENT_EVENTS.promoted,
-    deploymentId: deployment.deploymentId,
-    model: deployment.model,
-    modelVersion: deployment.modelVersion,
-    at: new Date(now(ports)).toISOString(),
-    by: ports.principal,
-    hotfix: deployment.hotfix,
-    reason,
-    canaryVersion: deployment.canaryVersion,
-    stableVersion: deployment.stableVersion,
-  });
+  await recordEvent(ports, deployment, DEPLOYMENT_EVENTS.promoted, { hotfix: deployment.hotfix, reason });
   return { promoted: true };
 }
 
@@ -387,17 +386,9 @@ export async function rollbackStep(
     deployment.stableVersion,
   );
   await ports.deployments.update(deployment.model, deployment.deploymentId, { weight: 0 });
-  await ports.deployments.record({
-    type: DEPLOYMENT_EVENTS.rolledBack,
-    deploymentId: deployment.deploymentId,
-    model: deployment.model,
-    modelVersion: deployment.modelVersion,
-    at: new Date(now(ports)).toISOString(),
-    by: ports.principal,
+  await recordEvent(ports, deployment, DEPLOYMENT_EVENTS.rolledBack, {
     reason: input.reason,
     ...(input.analysis === undefined ? {} : { analysis: input.analysis }),
-    canaryVersion: deployment.canaryVersion,
-    stableVersion: deployment.stableVersion,
   });
   return { reason: input.reason };
 }

@@ -20,6 +20,7 @@ import {
   modelPk,
   REGISTRY_ITEM,
 } from '../../lambdas/shared/layout.js';
+import { rejection } from '../support/errors.js';
 
 // The registry table's key schema (lib/model-registry.ts builds it from REGISTRY_ITEM too).
 const TABLE = `deployments-${Date.now()}`;
@@ -73,15 +74,6 @@ const event = (
   stableVersion: '6',
   ...extra,
 });
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to be rejected');
-}
 
 async function historyItems(model: string): Promise<Record<string, unknown>[]> {
   const result = await clients.documents().send(

@@ -10,6 +10,7 @@ import { modelPk } from '../../lambdas/shared/layout.js';
 import { loadConfig } from '../../lib/config.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
+import { rejection } from '../support/errors.js';
 
 let registry: ModelRegistryStore;
 let stages: ModelStageStore;
@@ -68,15 +69,6 @@ async function register(modelName: string, metrics: Record<string, number>, byte
     metrics,
   });
   return version.version;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to be rejected');
 }
 
 const move = (

@@ -32,6 +32,7 @@ import {
 import { aliasSk } from '../../lambdas/shared/layout.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
+import { rejection } from '../support/errors.js';
 
 let registry: Registry;
 let stages: ModelStageStore;
@@ -154,15 +155,6 @@ async function searchAll(
 
 const numbers = async (modelName: string, options: SearchVersionsOptions) =>
   (await searchAll(modelName, options, 100)).versions;
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to be rejected');
-}
 
 const move = (modelName: string, version: number, expectedStage: string, toStage: string) =>
   stages.transition({ modelName, version, expectedStage, toStage, reason: 'test' });

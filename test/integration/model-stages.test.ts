@@ -8,6 +8,7 @@ import { clients } from '../../lambdas/shared/clients.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lambdas/shared/errors.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
+import { rejection } from '../support/errors.js';
 
 let registry: ModelRegistryStore;
 let stages: ModelStageStore;
@@ -43,15 +44,6 @@ async function registerVersions(modelName: string, count: number): Promise<void>
       artifact: { key: artifact.key, sha256: artifact.sha256 },
     });
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to be rejected');
 }
 
 const move = (modelName: string, version: number, expectedStage: string, toStage: string) =>

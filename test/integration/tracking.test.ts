@@ -27,6 +27,7 @@ import {
 import { RUN_SK, runPk } from '../../lambdas/shared/layout.js';
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
+import { rejection } from '../support/errors.js';
 
 let tracking: TrackingStore;
 let tableName: string;
@@ -64,15 +65,6 @@ async function runItems(runId: string, table = tableName): Promise<Record<string
     start = page.LastEvaluatedKey;
   } while (start);
   return items;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to be rejected');
 }
 
 /** Expects `call` to be refused with `type` naming `field`, and the table to be exactly as before. */

@@ -34,6 +34,7 @@ import { leaseTaken, TrainingStateStore } from '../../lambdas/training/pipeline/
 import { loadAssembly } from '../../local/assembly.js';
 import { startLocalStack } from '../../local/local-stack.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { rejection } from '../support/errors.js';
 import { queueForEvents } from '../support/event-queue.js';
 
 const HOUR = 3_600_000;
@@ -108,15 +109,6 @@ async function ingest(view: string, batchId: string, rows: Record<string, unknow
     new TextEncoder().encode(rows.map((r) => JSON.stringify(r)).join('\n')),
     { store, views },
   );
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the call to be rejected');
 }
 
 beforeAll(async () => {

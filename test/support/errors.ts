@@ -10,3 +10,13 @@ export function validationErrorOf(fn: () => unknown): ValidationError {
   }
   throw new Error('expected a ValidationError');
 }
+
+/** What `promise` rejects with; fails the test if it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the call to be rejected');
+}
