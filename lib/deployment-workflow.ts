@@ -26,7 +26,11 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { DeploymentConfig, DeploymentTarget } from '../lambdas/deployment/contract.js';
+import {
+  type DeploymentConfig,
+  type DeploymentTarget,
+  MAX_DEPLOYMENT_SECONDS,
+} from '../lambdas/deployment/contract.js';
 import { EXECUTION_FIELD } from '../lambdas/registry/principal.js';
 import {
   CAPTURE_PREFIX,
@@ -82,10 +86,18 @@ export class DeploymentWorkflows extends Construct {
     super(scope, id);
     const { inference, registry } = props;
     const capture = props.config.serving.captureSampleRate > 0;
+    this.failures = failureQueue(
+      this,
+      'Failures',
+      'registry promotions that could not start a deployment, and ended executions that could not be cleaned up',
+    );
+    props.monitoring.alarmOnDeadLetters(this.failures);
     this.stepFunction = new MlopsFunction(this, 'Step', {
       name: 'deployment-step',
       description: 'Deployment workflow steps: pin and publish, shift traffic, analyse, promote, roll back',
       timeout: Duration.minutes(2),
+      // Invoked asynchronously too: by the rule that cleans up after an aborted or timed-out execution.
+      asyncFailure: { queue: this.failures },
       logRetention: props.logRetention,
       logRemovalPolicy: props.removalPolicy,
       // The promotion gates (the registry's transition checks them here as in the registry functions).
@@ -146,8 +158,6 @@ export class DeploymentWorkflows extends Construct {
         : []),
     );
 
-    this.failures = failureQueue(this, 'Failures', 'registry promotions that could not start a deployment');
-    props.monitoring.alarmOnDeadLetters(this.failures);
     const workflows = new Map<string, DeploymentWorkflow>();
     for (const [name, served] of inference.models) {
       const target: DeploymentTarget = {
@@ -195,6 +205,8 @@ export class DeploymentWorkflow extends Construct {
   public readonly failedAlarm: cloudwatch.Alarm;
   /** Starts the workflow when a version is promoted to Production in the registry. */
   public readonly registryRule: events.Rule;
+  /** Cleans up after an execution that ended abnormally. */
+  public readonly cleanupRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: DeploymentWorkflowProps) {
     super(scope, id);
@@ -317,6 +329,7 @@ export class DeploymentWorkflow extends Construct {
           'deployment.$': '$.deployment',
           'target.$': '$.target',
           'waitingSince.$': '$.approval.waitingSince',
+          'alarmsAtStart.$': '$.alarmsAtStart',
         },
         '$.approval',
       ),
@@ -378,7 +391,7 @@ export class DeploymentWorkflow extends Construct {
       comment: `Deploys model ${target.model} as a canary on its live alias, with analysis and rollback`,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       stateMachineType: sfn.StateMachineType.STANDARD,
-      timeout: Duration.days(7),
+      timeout: Duration.seconds(MAX_DEPLOYMENT_SECONDS),
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
@@ -387,6 +400,40 @@ export class DeploymentWorkflow extends Construct {
       this.stateMachine,
       `A deployment of ${target.model} failed, was rolled back or timed out (see its execution)`,
     );
+
+    // An execution that ends without reaching its own failure path (aborted, timed out, or its
+    // RecordFailure failing) would leave the lock held and the canary weighted: clean up after it
+    // (idempotent: a deployment already ended is left alone).
+    this.cleanupRule = new events.Rule(this, 'OnExecutionEnded', {
+      description: `Releases ${target.model}'s deployment and restores its alias when an execution ends abnormally`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['ABORTED', 'TIMED_OUT', 'FAILED'],
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+        },
+      },
+      targets: [
+        new targets.LambdaFunction(stepFunction, {
+          event: events.RuleTargetInput.fromObject({
+            action: 'fail',
+            model: target.model,
+            deploymentId: events.EventField.fromPath('$.detail.name'),
+            target: { functionName: target.functionName, alias: target.alias },
+            error: {
+              Error: events.EventField.fromPath('$.detail.status'),
+              Cause:
+                'the execution ended without reaching its own failure path (aborted, timed out, or its cleanup failed)',
+            },
+            [EXECUTION_FIELD]: events.EventField.fromPath('$.detail.executionArn'),
+          }),
+          deadLetterQueue: props.deadLetterQueue,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
 
     // A promotion to Production made in the registry (CLI, API, another workflow) deploys that
     // version; the workflow's own promotions (by its executions) do not start another one.

@@ -289,11 +289,18 @@ export class ModelRegistry extends Construct {
 
   /**
    * Lets `grantee` set, move and delete aliases and nothing more: GetItem (the alias), and the
-   * transaction's parts — PutItem (alias item, alias history entry) and UpdateItem (the versions'
-   * alias sets).
+   * transaction's parts — PutItem (alias item, alias history entry), UpdateItem (the versions'
+   * alias sets) and ConditionCheckItem (the target version exists: a TransactWriteItems
+   * ConditionCheck needs its own action, which the emulator does not enforce).
    */
   grantSetAlias(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    return this.table.grant(
+      grantee,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:ConditionCheckItem',
+    );
   }
 
   /** Lets `grantee` read stage and alias history (CLI, auditors): Query on the table. */

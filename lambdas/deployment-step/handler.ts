@@ -19,6 +19,7 @@ import {
   shiftStep,
   startDeployment,
 } from '../deployment/steps.js';
+import { configuredModels } from '../registry/configured-models.js';
 import { invocationPrincipal } from '../registry/principal.js';
 import { aliasStoreFromEnv, registryFromEnv, stageStoreFromEnv } from '../registry/registry.js';
 import { cloudWatchClient } from '../shared/clients/cloudwatch.js';
@@ -61,6 +62,7 @@ export type DeploymentStepEvent =
       model: string;
       deploymentId: string;
       deployment?: DeploymentState;
+      target?: { functionName: string; alias: string };
       error: { Error?: string; Cause?: string };
     };
 
@@ -81,6 +83,7 @@ async function deploymentStep(event: unknown, context: { functionName: string })
     namespace,
     ...(captureBucket === undefined ? {} : { captureBucket }),
     principal,
+    gatesOf: (model) => configuredModels().find((m) => m.name === model)?.gates,
   };
   logger.info('deployment step', { action: step?.action, by: principal });
   switch (step?.action) {

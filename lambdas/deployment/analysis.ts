@@ -11,11 +11,45 @@
  *    capture on, predictions missing): wait for another bake; after `maxInsufficientChecks` further
  *    bakes, roll back as "insufficient data". Too little data is never a pass;
  * 4. otherwise pass.
- * The p95 latency is reported beside the p99 but not judged; the business metric (feedback
+ * Latency: the p99 is judged once both versions have answered P99_MIN_REQUESTS requests (fewer
+ * make it their few largest values); until then the p95 is judged by the same rule. The business metric (feedback
  * outcomes' positive rate) is judged only once both versions have `minRequests` outcomes, since
  * feedback is optional and arrives late.
+ *
+ * Noise: two versions of the same quality differ by chance, and a threshold on point estimates
+ * alone rolls back healthy canaries often (at 100 requests each, a +0.5-point error-rate rule, a
+ * −2 % outcome rule and a 0.25 PSI rule fired on 18 %, 49 % and 24 % of identical pairs). So a
+ * rate rolls back only when it breaks its threshold AND the difference is significant (one-sided
+ * two-proportion z-test at {@link ROLLBACK_ALPHA}); PSI only above the larger of its threshold and
+ * the 99th percentile PSI reaches by chance at these sample sizes ((1/n + 1/m) · χ²₀.₉₉(9) for 10
+ * bins). A canary that answers nothing while the stable version answers plenty (it crashes or
+ * times out before it can report) rolls back at once.
  */
+import { normalSf } from '../experiments/distributions.js';
 import type { CanaryAnalysis, CanaryCheck, DeploymentConfig } from './contract.js';
+
+/** Requests each version needs before its p99 is judged (below, the p95 is). */
+export const P99_MIN_REQUESTS = 500;
+
+/** One-sided significance a rate's regression must reach to roll back. */
+export const ROLLBACK_ALPHA = 0.01;
+/** χ²₀.₉₉ with 9 degrees of freedom: PSI's chance spread on 10 bins is (1/n + 1/m) times this. */
+const CHI_SQUARE_99_9DF = 21.666;
+
+/** One-sided p-value that proportion a (x/n) exceeds proportion b (y/m) (unpooled z). */
+export function increasePValue(x: number, n: number, y: number, m: number): number {
+  if (n === 0) return 1;
+  const a = x / n;
+  const b = m === 0 ? 0 : y / m;
+  const variance = (a * (1 - a)) / n + (m === 0 ? 0 : (b * (1 - b)) / m);
+  if (variance === 0) return a > b ? 0 : 1;
+  return normalSf((a - b) / Math.sqrt(variance));
+}
+
+/** The PSI two samples of these sizes from one distribution stay under 99 % of the time (10 bins). */
+export function psiNoiseFloor(n: number, m: number): number {
+  return (1 / n + 1 / m) * CHI_SQUARE_99_9DF;
+}
 
 /** One version's figures over the window. */
 export interface VersionWindow {
@@ -52,6 +86,8 @@ export interface AnalysisInput {
   readonly rollbackRequested?: { readonly by: string; readonly reason: string };
   /** This step's analyses so far, this one included (1 the first time). */
   readonly attempt: number;
+  /** The canary's share of traffic in this step, percent (what its request count should be). */
+  readonly weight?: number;
   readonly config: Pick<DeploymentConfig, 'thresholds' | 'minRequests' | 'maxInsufficientChecks'>;
   readonly from: string;
   readonly to: string;
@@ -96,16 +132,27 @@ export function analyzeCanary(input: AnalysisInput): CanaryAnalysis {
   });
   if (!enough)
     missing.push(`requests: canary ${canary.requests}, stable ${stable.requests} of ${minRequests} each`);
+  const weight = input.weight;
+  if (weight !== undefined && weight > 0 && weight < 100 && canary.requests === 0) {
+    const expected = (stable.requests * weight) / (100 - weight);
+    if (expected >= 10)
+      regressions.push(
+        `the canary answered no requests while the stable version answered ${stable.requests} (about ${Math.round(expected)} expected at ${weight} %): it fails before it can report (crash, timeout)`,
+      );
+  }
 
   // Error rate: judged on what there is (a canary failing its first requests needs no more data).
   if (canary.requests > 0) {
     const canaryRate = canary.serverErrors / canary.requests;
     const stableRate = stable.requests > 0 ? stable.serverErrors / stable.requests : 0;
     const limit = thresholds.errorRateIncreasePoints / 100;
-    const broken = canaryRate - stableRate > limit;
+    const broken =
+      canaryRate - stableRate > limit &&
+      increasePValue(canary.serverErrors, canary.requests, stable.serverErrors, stable.requests) <
+        ROLLBACK_ALPHA;
     // Few requests: only a clear breach counts before the sample guard is met.
     const judged = enough || (broken && canary.serverErrors >= Math.min(minRequests, 10));
-    const detail = `5xx rate canary ${pct(canaryRate)} vs stable ${pct(stableRate)} (rollback above +${thresholds.errorRateIncreasePoints} points)`;
+    const detail = `5xx rate canary ${pct(canaryRate)} vs stable ${pct(stableRate)} (rollback above +${thresholds.errorRateIncreasePoints} points, if significant)`;
     if (judged && broken) regressions.push(detail);
     checks.push({
       name: 'errorRate',
@@ -117,29 +164,36 @@ export function analyzeCanary(input: AnalysisInput): CanaryAnalysis {
     });
   }
 
-  if (canary.p99 !== undefined && stable.p99 !== undefined) {
-    const increase = canary.p99 - stable.p99;
+  // The p99 of fewer than P99_MIN_REQUESTS requests is their few largest values: until both versions
+  // have that many, the same rule judges the p95 instead, and the p99 is reported only.
+  const p99Judged = canary.requests >= P99_MIN_REQUESTS && stable.requests >= P99_MIN_REQUESTS;
+  const latencyRule = (
+    name: 'p99Latency' | 'p95Latency',
+    c: number | undefined,
+    st: number | undefined,
+    judged: boolean,
+  ) => {
+    const label = name === 'p99Latency' ? 'p99' : 'p95';
+    if (c === undefined || st === undefined) {
+      if (judged && enough) missing.push(`${label} latency: canary ${ms(c)}, stable ${ms(st)}`);
+      checks.push({ name, passed: !judged, detail: `${label} canary ${ms(c)} vs stable ${ms(st)}` });
+      return;
+    }
     const broken =
-      canary.p99 > stable.p99 * (1 + thresholds.p99IncreasePercent / 100) &&
-      increase >= thresholds.latencyNoiseFloorMs;
-    const detail = `p99 canary ${ms(canary.p99)} vs stable ${ms(stable.p99)} (rollback above +${thresholds.p99IncreasePercent} % and +${thresholds.latencyNoiseFloorMs} ms)`;
-    if (enough && broken) regressions.push(detail);
+      c > st * (1 + thresholds.p99IncreasePercent / 100) && c - st >= thresholds.latencyNoiseFloorMs;
+    const detail = `${label} canary ${ms(c)} vs stable ${ms(st)} (${judged ? `rollback above +${thresholds.p99IncreasePercent} % and +${thresholds.latencyNoiseFloorMs} ms` : `reported; judged from ${P99_MIN_REQUESTS} requests each`})`;
+    if (judged && enough && broken) regressions.push(detail);
     checks.push({
-      name: 'p99Latency',
-      passed: !(enough && broken),
-      canary: canary.p99,
-      stable: stable.p99,
+      name,
+      passed: !(judged && enough && broken),
+      canary: c,
+      stable: st,
       limit: thresholds.p99IncreasePercent,
       detail,
     });
-  } else if (enough) missing.push(`p99 latency: canary ${ms(canary.p99)}, stable ${ms(stable.p99)}`);
-  checks.push({
-    name: 'p95Latency',
-    passed: true,
-    ...(canary.p95 === undefined ? {} : { canary: canary.p95 }),
-    ...(stable.p95 === undefined ? {} : { stable: stable.p95 }),
-    detail: `p95 canary ${ms(canary.p95)} vs stable ${ms(stable.p95)} (reported, not judged)`,
-  });
+  };
+  latencyRule('p99Latency', canary.p99, stable.p99, p99Judged);
+  latencyRule('p95Latency', canary.p95, stable.p95, !p99Judged);
 
   const shift = input.predictions;
   if (shift === undefined) {
@@ -158,13 +212,14 @@ export function analyzeCanary(input: AnalysisInput): CanaryAnalysis {
       `captured predictions: canary ${shift.canarySamples}, stable ${shift.stableSamples} of ${minRequests} each`,
     );
   } else {
-    const detail = `PSI of the canary's predictions against the stable's ${shift.psi.toFixed(3)} (rollback above ${thresholds.predictionPsi})`;
-    if (shift.psi > thresholds.predictionPsi) regressions.push(detail);
+    const limit = Math.max(thresholds.predictionPsi, psiNoiseFloor(shift.canarySamples, shift.stableSamples));
+    const detail = `PSI of the canary's predictions against the stable's ${shift.psi.toFixed(3)} (rollback above ${limit.toFixed(3)}: ${thresholds.predictionPsi}, or chance at ${shift.canarySamples} and ${shift.stableSamples} samples)`;
+    if (shift.psi > limit) regressions.push(detail);
     checks.push({
       name: 'predictionPsi',
-      passed: shift.psi <= thresholds.predictionPsi,
+      passed: shift.psi <= limit,
       canary: shift.psi,
-      limit: thresholds.predictionPsi,
+      limit,
       detail,
     });
   }
@@ -177,8 +232,16 @@ export function analyzeCanary(input: AnalysisInput): CanaryAnalysis {
   ) {
     const c = outcomes.canary.positives / outcomes.canary.total;
     const s = outcomes.stable.positives / outcomes.stable.total;
-    const broken = s > 0 && (s - c) / s > thresholds.businessMetricDropPercent / 100;
-    const detail = `positive outcomes canary ${pct(c)} vs stable ${pct(s)} (rollback below −${thresholds.businessMetricDropPercent} % of stable)`;
+    const broken =
+      s > 0 &&
+      (s - c) / s > thresholds.businessMetricDropPercent / 100 &&
+      increasePValue(
+        outcomes.stable.positives,
+        outcomes.stable.total,
+        outcomes.canary.positives,
+        outcomes.canary.total,
+      ) < ROLLBACK_ALPHA;
+    const detail = `positive outcomes canary ${pct(c)} vs stable ${pct(s)} (rollback below −${thresholds.businessMetricDropPercent} % of stable, if significant)`;
     if (broken) regressions.push(detail);
     checks.push({
       name: 'businessMetric',

@@ -90,7 +90,29 @@ export const deploymentSchema = z
         path: ['steps', value.steps.length - 1],
         message: 'the last step must be 100',
       });
+    // The state machine's timeout is 7 days, and an execution keeps at most 25,000 history
+    // events: the slowest rollout must fit both.
+    const analyses = (value.steps.length - 1) * (value.maxInsufficientChecks + 1);
+    const polls = Math.ceil(value.approvalTimeoutSeconds / value.approvalPollSeconds);
+    if (polls > MAX_APPROVAL_POLLS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvalPollSeconds'],
+        message: `must be at least approvalTimeoutSeconds / ${MAX_APPROVAL_POLLS} (${Math.ceil(value.approvalTimeoutSeconds / MAX_APPROVAL_POLLS)}): each poll adds history events, of which an execution keeps 25,000`,
+      });
+    const worstSeconds = analyses * value.bakeSeconds + value.approvalTimeoutSeconds;
+    if (worstSeconds > MAX_DEPLOYMENT_SECONDS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bakeSeconds'],
+        message: `the slowest rollout (every step baking through all its insufficient-data waits, plus the approval timeout: ${worstSeconds} s) must fit the workflow's ${MAX_DEPLOYMENT_SECONDS} s`,
+      });
   });
+
+/** Most approval polls one deployment may make (each about 9 history events; an execution keeps 25,000). */
+export const MAX_APPROVAL_POLLS = 2000;
+/** The deployment state machine's timeout (lib/deployment-workflow.ts), in seconds: 7 days. */
+export const MAX_DEPLOYMENT_SECONDS = 7 * 86_400;
 
 export type DeploymentConfig = z.output<typeof deploymentSchema>;
 export type DeploymentConfigInput = z.input<typeof deploymentSchema>;
@@ -140,6 +162,11 @@ export interface DeploymentState {
   /** Traffic steps below 100 % still to run, in order. */
   readonly steps: readonly number[];
   readonly startedAt: string;
+  /**
+   * The version was already Production when the deployment started (promoted in the registry,
+   * which started this deployment): a rollback restores the registry to what serves.
+   */
+  readonly registryPromoted?: boolean;
 }
 
 /** The Analyze step's verdict. */

@@ -106,6 +106,8 @@ export async function alarmsInAlarm(
       const out = await cloudwatch.send(
         new DescribeAlarmsCommand({
           AlarmNames: names.slice(i, i + 100),
+          // Without AlarmTypes, DescribeAlarms answers metric alarms only.
+          AlarmTypes: ['MetricAlarm', 'CompositeAlarm'],
           StateValue: 'ALARM',
           ...(nextToken === undefined ? {} : { NextToken: nextToken }),
         }),

@@ -13,6 +13,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { populationStabilityIndex } from '../drift/psi.js';
 import type { ModelAliasStore } from '../registry/alias-store.js';
+import { evaluateGates, GateFailedError, gatesApply, type ModelGates } from '../registry/gates.js';
 import type { ModelRegistryStore } from '../registry/registry-store.js';
 import type { ModelStageStore } from '../registry/stage-store.js';
 import { publishPinnedVersion } from '../serving/deploy.js';
@@ -45,6 +46,8 @@ export interface StepPorts {
   readonly captureBucket?: string;
   /** Who the registry records (the execution ARN). */
   readonly principal: string;
+  /** The model's promotion gates (the configuration's), checked before any traffic moves. */
+  readonly gatesOf?: (model: string) => ModelGates | undefined;
   readonly now?: () => number;
 }
 
@@ -96,13 +99,13 @@ export async function startDeployment(
       `modelVersion: ${target.model} version ${request.modelVersion} is ${version.stage}; only Staging or Production versions are deployed`,
     );
   const alias = await aliasState(ports.lambda, target.functionName, target.alias);
-  const stableModelVersion = await pinnedModelVersion(
+  const servingModelVersion = await pinnedModelVersion(
     ports.lambda,
     target.functionName,
     alias.functionVersion,
   );
   const alarmsAtStart = await alarmsInAlarm(ports.cloudwatch, target.alarms);
-  if (stableModelVersion === request.modelVersion && alias.additional === undefined)
+  if (servingModelVersion === request.modelVersion && alias.additional === undefined)
     return {
       noop: true,
       why: `${target.model} version ${request.modelVersion} already serves alone`,
@@ -119,6 +122,14 @@ export async function startDeployment(
       why: `${target.model} version ${request.modelVersion} is being deployed by ${running.deploymentId}`,
       alarmsAtStart,
     };
+
+  // The promotion gates, before any traffic moves (Promote checks them again in the registry).
+  const gates = ports.gatesOf?.(target.model);
+  if (version.stage !== 'Production' && gatesApply(gates, 'Production') && gates !== undefined) {
+    const results = evaluateGates(gates, version);
+    if (results.some((r) => !r.passed))
+      throw new GateFailedError(target.model, request.modelVersion, 'Production', results);
+  }
 
   const requireApproval = request.requireApproval ?? target.config.requireApproval;
   const hotfix = request.hotfix === true;
@@ -138,8 +149,11 @@ export async function startDeployment(
     model: target.model,
     version: request.modelVersion,
   });
-  // A weighted alias left by an interrupted deployment: its target is the stable version.
-  const stableVersion = alias.functionVersion;
+  // Read again under the lock: what serves now is what a rollback returns to (an interrupted
+  // deployment's weighted alias keeps the stable version as its target).
+  const locked = await aliasState(ports.lambda, target.functionName, target.alias);
+  const stableVersion = locked.functionVersion;
+  const stableModelVersion = await pinnedModelVersion(ports.lambda, target.functionName, stableVersion);
   await ports.deployments.update(target.model, deploymentId, { canaryVersion, stableVersion, weight: 0 });
   // Nothing serves yet (the first deployment): nothing to compare against, so no canary steps.
   const initial = stableModelVersion === null;
@@ -158,6 +172,7 @@ export async function startDeployment(
     requireApproval,
     steps,
     startedAt,
+    registryPromoted: version.stage === 'Production',
   };
   await ports.deployments.record({
     type: DEPLOYMENT_EVENTS.started,
@@ -238,10 +253,11 @@ export async function analyzeStep(
   },
 ): Promise<{ analysis: CanaryAnalysis; progress: Progress }> {
   const { deployment, progress, target } = input;
-  // Whole minutes (CloudWatch's metric resolution; StartTime and EndTime must differ).
+  // From the shift on (CloudWatch itself rounds a start time down to the minute for 60-second
+  // periods, so there up to a minute before the shift may count), to now; whole seconds apart.
   const window = {
-    fromMs: Math.floor(progress.stepStartedAt / 60_000) * 60_000,
-    toMs: Math.ceil((now(ports) + 1) / 60_000) * 60_000,
+    fromMs: progress.stepStartedAt,
+    toMs: Math.max(now(ports), progress.stepStartedAt) + 1000,
   };
   const stableModel = deployment.stableModelVersion as number;
   const [windows, firing, record, captured] = await Promise.all([
@@ -286,6 +302,7 @@ export async function analyzeStep(
       ? { rollbackRequested: record.rollbackRequested }
       : {}),
     attempt: progress.attempt + 1,
+    weight: progress.weight,
     config: target.config,
     from: new Date(window.fromMs).toISOString(),
     to: new Date(window.toMs).toISOString(),
@@ -313,9 +330,20 @@ export interface ApprovalCheck {
  */
 export async function checkApproval(
   ports: StepPorts,
-  input: { deployment: DeploymentState; target: DeploymentTarget; waitingSince: string | null },
+  input: {
+    deployment: DeploymentState;
+    target: DeploymentTarget;
+    waitingSince: string | null;
+    alarmsAtStart?: readonly string[];
+  },
 ): Promise<ApprovalCheck> {
   const waitingSince = input.waitingSince ?? new Date(now(ports)).toISOString();
+  // The canary serves its last step's share while it waits: a watched alarm still rolls it back.
+  const firing = (await alarmsInAlarm(ports.cloudwatch, input.target.alarms)).filter(
+    (name) => !(input.alarmsAtStart ?? []).includes(name),
+  );
+  if (firing.length > 0)
+    return { decision: 'rollback', waitingSince, reason: `in ALARM: ${firing.join(', ')}` };
   const record = await ports.deployments.current(input.deployment.model);
   if (record === undefined || record.deploymentId !== input.deployment.deploymentId)
     return { decision: 'rollback', waitingSince, reason: 'the deployment record is gone or was replaced' };
@@ -336,9 +364,10 @@ export async function checkApproval(
 }
 
 /**
- * Promote: the registry first (Production, with the promotion gates; the previous Production version
- * archived; `champion` moved), then the alias fully onto the canary, then CanaryPromoted. A gate
- * that refuses fails the step before any traffic moves (the workflow then rolls back).
+ * Promote: the alias fully onto the canary, then the registry (Production through the promotion
+ * gates, the previous Production version archived, `champion` moved), then CanaryPromoted. The
+ * alias goes first so that a registry refusal (a gate) fails the step with the alias moved, and the
+ * failure path puts it back: the registry never names a Production version that does not serve.
  */
 export async function promoteStep(
   ports: StepPorts,
@@ -346,32 +375,70 @@ export async function promoteStep(
 ): Promise<{ promoted: true }> {
   const { deployment } = input;
   const reason = input.reason ?? `deployment ${deployment.deploymentId} promoted`;
-  const version = await ports.registry.getModelVersion(deployment.model, deployment.modelVersion);
-  if (version.stage !== 'Production')
-    await ports.stages.transition({
-      modelName: deployment.model,
-      version: deployment.modelVersion,
-      expectedStage: version.stage,
-      toStage: 'Production',
-      reason,
-    });
-  const champion = await ports.aliases.current(deployment.model, CHAMPION_ALIAS);
-  if (champion?.version !== deployment.modelVersion)
-    await ports.aliases.set({
-      modelName: deployment.model,
-      alias: CHAMPION_ALIAS,
-      version: deployment.modelVersion,
-      expectedVersion: champion?.version ?? null,
-      reason,
-    });
   await pointAlias(
     ports.lambda,
     { functionName: deployment.functionName, alias: deployment.alias },
     deployment.canaryVersion,
   );
   await ports.deployments.update(deployment.model, deployment.deploymentId, { weight: 100 });
+  await makeProduction(ports, deployment.model, deployment.modelVersion, reason);
   await recordEvent(ports, deployment, DEPLOYMENT_EVENTS.promoted, { hotfix: deployment.hotfix, reason });
   return { promoted: true };
+}
+
+/**
+ * Makes `version` the model's Production version and `champion` (idempotent: reads first). From
+ * Archived it goes through Staging, the only way back the registry allows.
+ */
+async function makeProduction(
+  ports: StepPorts,
+  model: string,
+  version: number,
+  reason: string,
+): Promise<void> {
+  let stage = (await ports.registry.getModelVersion(model, version)).stage;
+  if (stage === 'Archived' || stage === 'None') {
+    await ports.stages.transition({
+      modelName: model,
+      version,
+      expectedStage: stage,
+      toStage: 'Staging',
+      reason,
+    });
+    stage = 'Staging';
+  }
+  if (stage !== 'Production')
+    await ports.stages.transition({
+      modelName: model,
+      version,
+      expectedStage: stage,
+      toStage: 'Production',
+      reason,
+    });
+  const champion = await ports.aliases.current(model, CHAMPION_ALIAS);
+  if (champion?.version !== version)
+    await ports.aliases.set({
+      modelName: model,
+      alias: CHAMPION_ALIAS,
+      version,
+      expectedVersion: champion?.version ?? null,
+      reason,
+    });
+}
+
+/**
+ * After a rollback or a failure of a deployment the registry started (its version was promoted to
+ * Production there, archiving the one that serves): the serving version back to Production and
+ * `champion`, which archives the rejected one, so the registry names what serves.
+ */
+async function restoreRegistry(ports: StepPorts, deployment: DeploymentState, reason: string): Promise<void> {
+  if (deployment.registryPromoted !== true || deployment.stableModelVersion === null) return;
+  await makeProduction(
+    ports,
+    deployment.model,
+    deployment.stableModelVersion,
+    `version ${deployment.modelVersion} rolled back: ${reason}`.slice(0, 1024),
+  );
 }
 
 /** Rollback: the alias back on the stable version alone; the rejection and its reason recorded. */
@@ -386,6 +453,7 @@ export async function rollbackStep(
     deployment.stableVersion,
   );
   await ports.deployments.update(deployment.model, deployment.deploymentId, { weight: 0 });
+  await restoreRegistry(ports, deployment, input.reason);
   await recordEvent(ports, deployment, DEPLOYMENT_EVENTS.rolledBack, {
     reason: input.reason,
     ...(input.analysis === undefined ? {} : { analysis: input.analysis }),
@@ -419,6 +487,8 @@ export async function failDeployment(
     model: string;
     deploymentId: string;
     deployment?: DeploymentState;
+    /** Where to put the alias back when `deployment` is not at hand (an aborted or timed-out execution). */
+    target?: { functionName: string; alias: string };
     error: { Error?: string; Cause?: string };
   },
 ): Promise<{ reason: string }> {
@@ -427,12 +497,11 @@ export async function failDeployment(
   // took the lock (bad input, another deployment running) leaves the other one alone.
   const current = await ports.deployments.current(input.model);
   if (current?.deploymentId !== input.deploymentId || current.status !== 'running') return { reason };
-  if (input.deployment !== undefined)
-    await pointAlias(
-      ports.lambda,
-      { functionName: input.deployment.functionName, alias: input.deployment.alias },
-      input.deployment.stableVersion,
-    );
+  const where = input.deployment ?? input.target;
+  const stable = input.deployment?.stableVersion ?? current.stableVersion;
+  if (where !== undefined && stable !== undefined)
+    await pointAlias(ports.lambda, { functionName: where.functionName, alias: where.alias }, stable);
+  if (input.deployment !== undefined) await restoreRegistry(ports, input.deployment, reason);
   await ports.deployments.fail(input.model, input.deploymentId, reason);
   return { reason };
 }

@@ -158,6 +158,30 @@ describe('DeploymentWorkflows', () => {
     expect(target?.DeadLetterConfig).toBeDefined();
   });
 
+  it('cleans up after an aborted, timed-out or failed execution: the fail step, asynchronously, with a failure queue', () => {
+    const rule = Object.values(resources).find(
+      (r) =>
+        r.Type === 'AWS::Events::Rule' &&
+        String(r.Properties?.Description ?? '').startsWith("Releases churn's deployment"),
+    );
+    const pattern = rule?.Properties?.EventPattern as
+      | { source: string[]; detail: Record<string, unknown> }
+      | undefined;
+    expect(pattern?.source).toEqual(['aws.states']);
+    expect(pattern?.detail.status).toEqual(['ABORTED', 'TIMED_OUT', 'FAILED']);
+    const target = (rule?.Properties?.Targets as Record<string, unknown>[] | undefined)?.[0];
+    expect(text(target?.InputTransformer)).toContain('\\"action\\":\\"fail\\"');
+    expect(text(target?.InputTransformer)).toContain('$.detail.executionArn');
+    expect(target?.DeadLetterConfig).toBeDefined();
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: {
+        Ref: Object.keys(resources).find(
+          (id) => id.startsWith('DeploymentStep') && resources[id]?.Type === 'AWS::Lambda::Function',
+        ),
+      },
+    });
+  });
+
   it('names each model’s workflow in the DeploymentWorkflowArns output', () => {
     const output = outputs[STACK_JSON_OUTPUTS.deploymentWorkflows];
     expect(text(output?.Value)).toContain('churn');

@@ -91,7 +91,14 @@ describe('model registry permissions', () => {
 
   it('gives the set-alias function only the item reads and writes an alias move makes', () => {
     const { actions } = dataStatements('ModelRegistrySetModelAliasRoleDefaultPolicy');
-    expect(actions).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    // ConditionCheckItem: the move's transaction checks the target version exists (moto does not
+    // enforce IAM, so without this action only real DynamoDB refuses every alias move).
+    expect(actions).toEqual([
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
   });
 
   it('scopes every registry function to the registry table alone', () => {

@@ -119,6 +119,8 @@ async function deploy(
   during?: (state: string, input: unknown) => Promise<void>,
 ): Promise<ExecutionResult> {
   runs++;
+  // Metric timestamps travel in whole seconds: start in a second no earlier run wrote data in.
+  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
   const runner = local.stateMachine(`Deployment/Model${MODEL}/StateMachine`);
   return runner.run(request, {
     executionName: `deploy-${runs}-${Date.now()}`,
@@ -176,6 +178,7 @@ beforeAll(async () => {
           maxInsufficientChecks: 1,
           alarms: [WATCHED_ALARM],
           approvalPollSeconds: 1,
+          approvalTimeoutSeconds: 600,
         },
       },
     },
@@ -234,9 +237,11 @@ describe('deployment workflow (synthesized definition, local runner, emulator)',
 
   it('rolls back on p99 latency (percentiles from the emulator launcher)', async () => {
     const v = await registerStaging(12);
+    // 600 requests each: the p99 is judged (from 500); 2 % of the canary's take 400 ms.
+    const many = { ...healthy, requests: 600 };
     const result = await deploy(
       { modelVersion: v },
-      { canary: { ...healthy, latencyMs: (i) => (i % 50 === 0 ? 400 : 25) } },
+      { canary: { ...many, latencyMs: (i) => (i % 50 === 0 ? 400 : 25) }, stable: many },
     );
     expect(result.status).toBe('FAILED');
     expect(result.cause).toMatch(/p99 canary 400\.0 ms vs stable 29\.0 ms/);
@@ -271,10 +276,66 @@ describe('deployment workflow (synthesized definition, local runner, emulator)',
 
   it('waits for data, then rolls back as insufficient data — never a pass', async () => {
     const v = await registerStaging(15);
-    const result = await deploy({ modelVersion: v }, { canary: { requests: 0, silent: true } });
+    const silent = { requests: 0, silent: true };
+    const result = await deploy({ modelVersion: v }, { canary: silent, stable: silent });
     expect(result.status).toBe('FAILED');
     expect(result.cause).toMatch(/^insufficient data after 2 analyses: requests: canary 0/);
     expect(result.states.filter((s) => s.name === 'Analyze')).toHaveLength(2);
+  });
+
+  it('rolls back at once a canary that answers nothing while the stable version answers plenty', async () => {
+    const v = await registerStaging(22);
+    const result = await deploy({ modelVersion: v }, { canary: { requests: 0, silent: true } });
+    expect(result.status).toBe('FAILED');
+    expect(result.cause).toMatch(/the canary answered no requests while the stable version answered 200/);
+    expect(result.states.filter((s) => s.name === 'Analyze')).toHaveLength(1);
+  });
+
+  it('a step failing after its retries puts the alias back, marks the deployment failed and frees the lock', async () => {
+    const before = await alias();
+    const v = await registerStaging(23);
+    const step = local.lambdas.logicalIds.find((id) => id.startsWith('DeploymentStep')) ?? '';
+    const result = await deploy({ modelVersion: v }, {}, async (state) => {
+      // Promote's first attempt and its three retries fail as a crashed function would (injected).
+      if (state === 'Promote')
+        local.lambdas.injectFailures(step, [
+          { errorType: 'Runtime.ExitError', errorMessage: 'injected crash' },
+        ]);
+    });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('DeploymentFailed');
+    expect(result.cause).toMatch(/Runtime\.ExitError: injected crash/);
+    const after = await alias();
+    expect(after.FunctionVersion).toBe(before.FunctionVersion);
+    expect(after.RoutingConfig?.AdditionalVersionWeights ?? {}).toEqual({});
+    expect((await deployments.current(MODEL))?.status).toBe('failed');
+    expect((await registry.getModelVersion(MODEL, v)).stage).toBe('Staging');
+  });
+
+  it('a version promoted in the registry that fails its canary: the registry is restored to what serves', async () => {
+    const tableName = local.resourceName('ModelRegistryTable');
+    const aliases = new ModelAliasStore({ documents: clients.documents(), tableName });
+    const serving = (await aliases.current(MODEL, CHAMPION_ALIAS))?.version as number;
+    const servingStage = (await registry.getModelVersion(MODEL, serving)).stage;
+    const v = await registerStaging(24);
+    // The registry promotion (its event would start this deployment) archives the serving version.
+    await new ModelStageStore({ documents: clients.documents(), tableName }).transition({
+      modelName: MODEL,
+      version: v,
+      expectedStage: 'Staging',
+      toStage: 'Production',
+      reason: 'promoted by hand',
+    });
+    const result = await deploy(
+      { modelVersion: v, requestedBy: 'registry', reason: 'promoted to Production in the registry' },
+      { canary: { ...healthy, serverErrors: 20 } },
+    );
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('CanaryRolledBack');
+    expect(servingStage).toBe('Production');
+    expect((await registry.getModelVersion(MODEL, serving)).stage).toBe('Production');
+    expect((await registry.getModelVersion(MODEL, v)).stage).toBe('Archived');
+    expect((await aliases.current(MODEL, CHAMPION_ALIAS))?.version).toBe(serving);
   });
 
   it('a hotfix skips the canary explicitly and is recorded as one', async () => {
