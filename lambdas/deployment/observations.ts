@@ -131,6 +131,9 @@ export function predictionValue(prediction: Prediction): number | undefined {
 /** A feedback outcome counted as positive (the business metric: the positive-outcome rate). */
 const positive = (outcome: unknown): boolean => outcome === true || outcome === 1 || outcome === '1';
 
+/** Capture objects read at once by the analysis. */
+const CAPTURE_READS_AT_ONCE = 8;
+
 export interface CapturedWindow {
   /** Prediction values by model version. */
   readonly predictions: Map<number, number[]>;
@@ -169,32 +172,44 @@ export async function capturedWindow(
           ...(token === undefined ? {} : { ContinuationToken: token }),
         }),
       );
-      for (const object of listed.Contents ?? []) {
-        if (object.Key === undefined) continue;
-        const body = await s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: object.Key }));
-        const text = (await body.Body?.transformToString('utf8')) ?? '';
-        for (const line of text.split('\n')) {
-          if (line.trim() === '') continue;
-          let record: CaptureRecord;
-          try {
-            record = JSON.parse(line) as CaptureRecord;
-          } catch {
-            unreadable++;
-            continue;
+      // Objects written before the window cannot hold its records (Firehose writes after it
+      // buffers); read the rest a few at a time.
+      const keys = (listed.Contents ?? [])
+        .filter(
+          (o) =>
+            o.Key !== undefined && (o.LastModified?.getTime() ?? Number.POSITIVE_INFINITY) >= window.fromMs,
+        )
+        .map((o) => o.Key as string);
+      for (let i = 0; i < keys.length; i += CAPTURE_READS_AT_ONCE) {
+        const texts = await Promise.all(
+          keys.slice(i, i + CAPTURE_READS_AT_ONCE).map(async (key) => {
+            const body = await s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }));
+            return (await body.Body?.transformToString('utf8')) ?? '';
+          }),
+        );
+        for (const text of texts)
+          for (const line of text.split('\n')) {
+            if (line.trim() === '') continue;
+            let record: CaptureRecord;
+            try {
+              record = JSON.parse(line) as CaptureRecord;
+            } catch {
+              unreadable++;
+              continue;
+            }
+            if (typeof record !== 'object' || record === null || typeof record.timeMs !== 'number') {
+              unreadable++;
+              continue;
+            }
+            if (record.timeMs < window.fromMs || record.timeMs > window.toMs) continue;
+            if (record.kind === 'prediction') {
+              const values = predictions.get(record.version);
+              if (values === undefined) continue;
+              versionOf.set(record.requestId, record.version);
+              const value = predictionValue(record.prediction);
+              if (value !== undefined && Number.isFinite(value)) values.push(value);
+            } else if (record.kind === 'feedback') feedback.push(record);
           }
-          if (typeof record !== 'object' || record === null || typeof record.timeMs !== 'number') {
-            unreadable++;
-            continue;
-          }
-          if (record.timeMs < window.fromMs || record.timeMs > window.toMs) continue;
-          if (record.kind === 'prediction') {
-            const values = predictions.get(record.version);
-            if (values === undefined) continue;
-            versionOf.set(record.requestId, record.version);
-            const value = predictionValue(record.prediction);
-            if (value !== undefined && Number.isFinite(value)) values.push(value);
-          } else if (record.kind === 'feedback') feedback.push(record);
-        }
       }
       token = listed.IsTruncated ? listed.NextContinuationToken : undefined;
     } while (token !== undefined);

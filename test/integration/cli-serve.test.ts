@@ -9,6 +9,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DeploymentStore } from '../../lambdas/deployment/deployment-store.js';
+import { clientSettings, createDocumentClient } from '../../lambdas/shared/clients.js';
+import type { LocalStackState } from '../../local/local-state.js';
 import { cleanEnv, leaveNoEmulator, mlopsIn, ROOT } from '../support/cli-process.js';
 
 const CONFIG = path.join(ROOT, 'test', 'fixtures', 'models.config.ts');
@@ -138,6 +141,27 @@ describe('mlops serve and predict, each command its own process', () => {
     expect(noChampion.stderr).toMatch(/mlops serve deploy gated <version>/);
     // The alias did not move: the server still answers from version 1.
     expect((await notDeployed()).status).toBe(503);
+
+    // A canary in progress owns the alias: serve deploy refuses rather than undo it.
+    const state = JSON.parse(readFileSync(path.join(stateDir, 'local.json'), 'utf8')) as LocalStackState;
+    const deployments = new DeploymentStore({
+      documents: createDocumentClient(clientSettings({ ...process.env, AWS_ENDPOINT_URL: state.endpoint })),
+      tableName: state.resources.registryTable as string,
+    });
+    await deployments.begin({
+      deploymentId: 'cli-serve-canary',
+      model: MODEL,
+      modelVersion: 1,
+      hotfix: false,
+      requireApproval: false,
+    });
+    const owned = await mlops('--config', CONFIG, 'serve', 'deploy', MODEL, '1');
+    expect(owned.code, owned.stderr).toBe(1);
+    expect(owned.stderr).toMatch(
+      /gated is being deployed by the canary workflow \(deployment cli-serve-canary/,
+    );
+    expect(owned.stderr).toMatch(/hint: wait for it, or roll it back: mlops deploy rollback gated/);
+    await deployments.fail(MODEL, 'cli-serve-canary', 'test over');
 
     const exited = new Promise<number | null>((resolve) => server?.once('close', resolve));
     server?.kill('SIGINT');

@@ -15,6 +15,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
+import { DeploymentStore } from '../../../lambdas/deployment/deployment-store.js';
 import type { ModelAliasReader } from '../../../lambdas/registry/alias-reader.js';
 import {
   DeploymentRefusedError,
@@ -22,6 +23,7 @@ import {
   invokeWithLambda,
   pinModelVersion,
 } from '../../../lambdas/serving/deploy.js';
+import { clients } from '../../../lambdas/shared/clients.js';
 import { NotFoundError } from '../../../lambdas/shared/errors.js';
 import { CHAMPION_ALIAS } from '../../../lambdas/shared/layout.js';
 import type { MlopsConfig } from '../../../lib/config.js';
@@ -238,6 +240,17 @@ export function registerServeCommands(program: Command, io: CliIo): void {
       const ctx = await CliContext.load(program, io);
       const { functionName, local } = await functionOf(ctx, model);
       const step = (text: string) => io.stderr(`${text}…\n`);
+      // A canary in progress owns the alias: moving it here would undo its weights, and its
+      // rollback would then restore a version this command replaced.
+      const running = await new DeploymentStore({
+        documents: clients.documents(),
+        tableName: await ctx.registryTableName(),
+      }).current(model);
+      if (running?.status === 'running')
+        throw new CliFailure(
+          `${model} is being deployed by the canary workflow (deployment ${running.deploymentId}, ${running.weight} % on version ${running.modelVersion}); serve deploy would undo it`,
+          `wait for it, or roll it back: mlops deploy rollback ${model} --reason <why>`,
+        );
       const { version, chosenBy } = await versionToDeploy(() => ctx.aliasReader(), model, given);
       if (chosenBy === CHAMPION_ALIAS)
         step(`deploying ${model} version ${version}: the one the ${CHAMPION_ALIAS} alias names`);
