@@ -131,6 +131,9 @@ export function predictionValue(prediction: Prediction): number | undefined {
 /** A feedback outcome counted as positive (the business metric: the positive-outcome rate). */
 const positive = (outcome: unknown): boolean => outcome === true || outcome === 1 || outcome === '1';
 
+/** S3 keeps LastModified in whole seconds and clocks differ: objects up to a minute older are read too. */
+const LAST_MODIFIED_SLACK_MS = 60_000;
+
 /** Capture objects read at once by the analysis. */
 const CAPTURE_READS_AT_ONCE = 8;
 
@@ -177,7 +180,8 @@ export async function capturedWindow(
       const keys = (listed.Contents ?? [])
         .filter(
           (o) =>
-            o.Key !== undefined && (o.LastModified?.getTime() ?? Number.POSITIVE_INFINITY) >= window.fromMs,
+            o.Key !== undefined &&
+            (o.LastModified?.getTime() ?? Number.POSITIVE_INFINITY) >= window.fromMs - LAST_MODIFIED_SLACK_MS,
         )
         .map((o) => o.Key as string);
       for (let i = 0; i < keys.length; i += CAPTURE_READS_AT_ONCE) {
