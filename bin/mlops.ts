@@ -13,6 +13,7 @@ import { GateFailedError } from '../lambdas/registry/gates.js';
 import { ConflictError, NotFoundError, NotIndexedError, ValidationError } from '../lambdas/shared/errors.js';
 import { CLI_ENV } from '../lambdas/shared/layout.js';
 import { ConfigValidationError } from '../lib/config.js';
+import { registerDeployCommands } from './cli/commands/deploy.js';
 import { registerFeatureCommands } from './cli/commands/features.js';
 import { registerIngestCommands } from './cli/commands/ingest.js';
 import { registerLocalCommands } from './cli/commands/local.js';
@@ -95,6 +96,7 @@ export function buildProgram(io: CliIo): Command {
   registerTrainCommands(program, io);
   registerServeCommands(program, io);
   registerPredictCommand(program, io);
+  registerDeployCommands(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
