@@ -8,6 +8,7 @@
  */
 import { rmSync } from 'node:fs';
 import type { MlopsConfigInput } from '../../lib/config.js';
+import type { LocalStack } from '../../local/local-stack.js';
 import type { LocalStackState } from '../../local/local-state.js';
 import type { StateMachineRunner } from '../../local/state-machine-runner.js';
 import { CliFailure } from './output.js';
@@ -40,19 +41,25 @@ export async function localStateMachineRunner(
   try {
     onStep('provisioning it onto the local stack');
     const local = await startLocalStack(assembly, { stackName: state.stackName });
-    const match = Object.entries(local.provisioned.context.resources).find(
-      ([, resource]) => resource.attributes.Arn === stateMachineArn,
-    );
-    if (match === undefined)
+    const runner = stateMachineByArn(local, stateMachineArn);
+    if (runner === undefined)
       throw new CliFailure(
         `the synthesized stack has no state machine ${stateMachineArn}`,
         'the configuration changed since the local stack started: npx mlops local down, then npx mlops local up',
       );
-    return { runner: local.stateMachine(match[0]), dispose };
+    return { runner, dispose };
   } catch (error) {
     dispose();
     throw error;
   }
+}
+
+/** The runner of the provisioned state machine whose ARN is `arn`, if the stack has one. */
+export function stateMachineByArn(local: LocalStack, arn: string): StateMachineRunner | undefined {
+  const match = Object.entries(local.provisioned.context.resources).find(
+    ([, resource]) => resource.attributes.Arn === arn,
+  );
+  return match === undefined ? undefined : local.stateMachine(match[0]);
 }
 
 /**
