@@ -36,6 +36,7 @@ import {
   runDeploymentLocally,
   verdictLine,
 } from '../deployments.js';
+import { parseRegistryVersion } from '../inputs.js';
 import { localStateMachineRunner, withStdoutOnStderr } from '../local-runner.js';
 import {
   CliFailure,
@@ -63,17 +64,6 @@ function servedModel(ctx: CliContext, name: string): string {
       ? `served models: ${served.join(', ')}`
       : 'the configuration serves no model (serving in mlops.config.ts)',
   );
-}
-
-function parseVersion(text: string): number {
-  const version = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(version) || version < 1)
-    throw new CliInputError(
-      'version',
-      'must be a positive integer (a registry version)',
-      'list them with: mlops models versions <model>',
-    );
-  return version;
 }
 
 async function deploymentStore(ctx: CliContext): Promise<DeploymentStore> {
@@ -245,7 +235,7 @@ export function registerDeployCommands(program: Command, io: CliIo): void {
     .action(async (modelName: string, versionText: string | undefined, options: StartOptions) => {
       const ctx = await CliContext.load(program, io);
       const model = servedModel(ctx, modelName);
-      const given = versionText === undefined ? undefined : parseVersion(versionText);
+      const given = versionText === undefined ? undefined : parseRegistryVersion(versionText);
       if (options.hotfix && (options.reason ?? '').trim() === '')
         throw new CliInputError(
           'reason',
