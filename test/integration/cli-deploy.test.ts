@@ -13,7 +13,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CreateStackCommand } from '@aws-sdk/client-cloudformation';
-import { CreateStateMachineCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  CreateStateMachineCommand,
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../bin/mlops.js';
 import { DeploymentStore } from '../../lambdas/deployment/deployment-store.js';
@@ -238,6 +243,37 @@ describe('mlops deploy on the local stack (the workflow runs in the CLI process)
     expect(approve.stderr).toContain(`hint: see it with: mlops deploy status ${MODEL}\n`);
   }, 120_000);
 
+  it('promotes once approved via the CLI while it waits for approval', async () => {
+    const v4 = await registerStaging(10);
+    const stable = (await deployments.current(MODEL))?.modelVersion as number;
+    const traffic = trafficOf([stable, v4]);
+    let progress = '';
+    const waiting = cli(['deploy', 'start', MODEL, String(v4), '--approval', '--assembly', assembly.dir], {
+      onStderr: (text) => {
+        progress += text;
+      },
+    });
+    try {
+      for (let i = 0; i < 600 && !progress.includes('waiting for an approval'); i++)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      const approved = await cli(['deploy', 'approve', MODEL]);
+      expect(approved.code, approved.stderr).toBe(0);
+      expect(approved.json()).toMatchObject({ modelVersion: v4, approvedBy: 'local', status: 'running' });
+    } finally {
+      await traffic.stop();
+    }
+    const result = await waiting;
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json()).toMatchObject({
+      modelVersion: v4,
+      outcome: 'promoted',
+      deployment: { approvedBy: 'local', requireApproval: true },
+    });
+    expect(result.stderr).toContain('approval: approved');
+    expect((await registry.getModelVersion(MODEL, v4)).stage).toBe('Production');
+  }, 120_000);
+
   it('refuses bad input naming the field (exit 2), and starts nothing', async () => {
     const before = (await deployments.current(MODEL))?.deploymentId;
     const cases: [string[], RegExp][] = [
@@ -314,5 +350,29 @@ describe('mlops deploy start on the deployed stack', () => {
       hotfix: true,
       reason: 'revert',
     });
+
+    // Waiting: moto's execution stays RUNNING until stopped; stopped, it is a failure (exit 1).
+    let waited = '';
+    const waiting = cli(['--stack', stack, 'deploy', 'start', MODEL, '3', '--poll-interval', '20'], {
+      onStderr: (text) => {
+        waited += text;
+      },
+    });
+    let arn: string | undefined;
+    for (let i = 0; i < 500 && arn === undefined; i++) {
+      const listed = await clients
+        .sfn()
+        .send(
+          new ListExecutionsCommand({ stateMachineArn: machine.stateMachineArn, statusFilter: 'RUNNING' }),
+        );
+      arn = listed.executions?.find((e) => e.executionArn !== out.executionArn)?.executionArn;
+      if (arn === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await clients.sfn().send(new StopExecutionCommand({ executionArn: arn, cause: 'stopped by the test' }));
+    const stopped = await waiting;
+    expect(stopped.code, waited).toBe(1);
+    expect(stopped.json()).toMatchObject({ outcome: 'failed', where: 'deployed', executionArn: arn });
+    expect(stopped.stderr).toMatch(/error: failed: ABORTED/);
+    expect(stopped.stderr).toContain(`hint: mlops deploy status ${MODEL}`);
   });
 });
