@@ -61,7 +61,12 @@ import {
 import { shiftedScoresModel } from '../local/demo/shifted-model.js';
 import { forwardEmf } from '../local/emf-metrics.js';
 import { type Emulator, startEmulator } from '../local/emulator.js';
-import { DEFAULT_SERVE_PORT, servingFunctionsOf, startHttpAdapter } from '../local/http-adapter.js';
+import {
+  ALIAS_CACHE_MS,
+  DEFAULT_SERVE_PORT,
+  servingFunctionsOf,
+  startHttpAdapter,
+} from '../local/http-adapter.js';
 import { type LocalStack, startLocalStack } from '../local/local-stack.js';
 import {
   inspectLocalStack,
@@ -789,6 +794,8 @@ export async function start(options: StartOptions, out: (line: string) => void):
         (summary) => summary,
       );
       out('');
+      // The adapter reads the alias's routing at most once per ALIAS_CACHE_MS: past that, all on the promoted one.
+      await new Promise((resolve) => setTimeout(resolve, ALIAS_CACHE_MS + 100));
     }
     if (options.once) {
       const raw = await predict(adapter.url, served.name, example.raw);

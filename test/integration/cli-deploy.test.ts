@@ -274,6 +274,17 @@ describe('mlops deploy on the local stack (the workflow runs in the CLI process)
     expect((await registry.getModelVersion(MODEL, v4)).stage).toBe('Production');
   }, 120_000);
 
+  it('exits 0 with nothing to do when the version already serves alone', async () => {
+    const current = (await deployments.current(MODEL))?.modelVersion as number;
+    const result = await cli(['deploy', 'start', MODEL, String(current), '--assembly', assembly.dir]);
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json()).toMatchObject({ modelVersion: current, outcome: 'already-serving' });
+    expect(result.stderr).toContain(
+      'Start: the live alias already serves this version alone — nothing to do',
+    );
+  }, 60_000);
+
   it('refuses bad input naming the field (exit 2), and starts nothing', async () => {
     const before = (await deployments.current(MODEL))?.deploymentId;
     const cases: [string[], RegExp][] = [
