@@ -80,7 +80,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--table', 'tables on stdout even when it is not a terminal')
     .addHelpText(
       'after',
-      '\nOutput: tables on a terminal, JSON otherwise (or with --json). Errors on stderr as "error: <field>: <rule>".\nExit codes: 0 success, 1 failure, 2 bad input, 3 partial (rows rejected) or not found (models, runs and train commands).',
+      '\nOutput: tables on a terminal, JSON otherwise (or with --json). Errors on stderr as "error: <field>: <rule>".\nExit codes: 0 success, 1 failure, 2 bad input, 3 partial (rows rejected) or not found (models, runs, train and deploy commands).',
     )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

@@ -213,7 +213,7 @@ export function registerDeployCommands(program: Command, io: CliIo): void {
   group
     .command('start')
     .description(
-      'deploy a model version as a canary (10 → 50 → 100 % by default, analysed between steps) and wait for it to promote or roll back',
+      'deploy a model version as a canary through the configured traffic steps (deployment.steps), analysed between steps, and wait for it to promote or roll back',
     )
     .argument('<model>', 'a served model of the configuration')
     .argument('[version]', 'registry version (default: the newest Staging version)')
