@@ -312,16 +312,14 @@ export function registerDeployCommands(program: Command, io: CliIo): void {
         );
         executionArn = started.executionArn ?? '';
         if (!options.wait) {
-          ctx.out.result(
-            {
-              model,
-              modelVersion: version,
-              outcome: 'running',
-              where: 'deployed',
-              executionArn,
-            } as StartResult,
-            (r) => `${humanStart(r)}\nfollow it with: mlops deploy status ${model}`,
-          );
+          const running: StartResult = {
+            model,
+            modelVersion: version,
+            outcome: 'running',
+            where: 'deployed',
+            executionArn,
+          };
+          ctx.out.result(running, (r) => `${humanStart(r)}\nfollow it with: mlops deploy status ${model}`);
           return;
         }
         // Progress from the deployment record: a line when its status or weight changes.
