@@ -13,6 +13,7 @@ import { GateFailedError } from '../lambdas/registry/gates.js';
 import { ConflictError, NotFoundError, NotIndexedError, ValidationError } from '../lambdas/shared/errors.js';
 import { CLI_ENV } from '../lambdas/shared/layout.js';
 import { ConfigValidationError } from '../lib/config.js';
+import { registerDeployCommands } from './cli/commands/deploy.js';
 import { registerFeatureCommands } from './cli/commands/features.js';
 import { registerIngestCommands } from './cli/commands/ingest.js';
 import { registerLocalCommands } from './cli/commands/local.js';
@@ -79,7 +80,7 @@ export function buildProgram(io: CliIo): Command {
     .option('--table', 'tables on stdout even when it is not a terminal')
     .addHelpText(
       'after',
-      '\nOutput: tables on a terminal, JSON otherwise (or with --json). Errors on stderr as "error: <field>: <rule>".\nExit codes: 0 success, 1 failure, 2 bad input, 3 partial (rows rejected) or not found (models, runs and train commands).',
+      '\nOutput: tables on a terminal, JSON otherwise (or with --json). Errors on stderr as "error: <field>: <rule>".\nExit codes: 0 success, 1 failure, 2 bad input, 3 partial (rows rejected) or not found (models, runs, train and deploy commands).',
     )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
@@ -95,6 +96,7 @@ export function buildProgram(io: CliIo): Command {
   registerTrainCommands(program, io);
   registerServeCommands(program, io);
   registerPredictCommand(program, io);
+  registerDeployCommands(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

@@ -4,13 +4,24 @@
  * (in a child process: what `cdk deploy` would deploy), provisions it on the emulator, generates the
  * credit-default demo data (local/demo/credit.ts), ingests it into the offline store and
  * materializes the online views, runs each trained model's training workflow from its synthesized
- * state machine, promotes the registered version to Production with the `champion` alias, and
- * serves the inference API at http://localhost:3000 (the handler behind the local HTTP adapter),
- * printing what to try. Each step prints its timing. Ctrl-C stops everything it started. The
- * functions' embedded-metric-format metrics reach the emulator's CloudWatch (local/emf-metrics.ts).
+ * state machine, deploys the registered version through the model's canary deployment workflow
+ * (lib/deployment-workflow.ts, run from its synthesized definition; the first deployment promotes
+ * at once: Production, `champion`, the function's `live` alias), and serves the inference API at
+ * http://localhost:3000 (the handler behind the local HTTP adapter), printing what to try. Each
+ * step prints its timing. Ctrl-C stops everything it started. The functions' embedded-metric-format
+ * metrics reach the emulator's CloudWatch (local/emf-metrics.ts).
+ *
+ * `--scenario canary` then shows a canary deployment with real traffic: two more versions of the
+ * model are registered — a faulty one (the same model with its scores shifted:
+ * local/demo/shifted-model.ts) and a good one (the same artifact) — and, while a traffic generator
+ * sends predict requests through the HTTP API (their EMF metrics and capture are what the analysis
+ * reads), the faulty one is deployed and rolled back step by step with the reason, then the good
+ * one promoted. Its deployment settings (short bakes, {@link CANARY_SCENARIO_DEPLOYMENT}) override
+ * mlops.config.ts's through the same context overrides as --capture-sample-rate.
  *
  *   npm start                       serve until Ctrl-C
  *   npm start -- --once             run the flow, make two predictions (raw features, entity key), exit
+ *   npm start -- --scenario canary  the flow, then a faulty candidate rolled back and a good one promoted
  *   npm start -- --port 0           any free port (the URL is printed)
  *   npm start -- --customers 500    a smaller data set
  *
@@ -20,23 +31,24 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { defineFeatureView, type FeatureView } from '../lambdas/feature-store/feature-view.js';
 import { ingestBatch } from '../lambdas/feature-store/ingest.js';
 import { materializeView } from '../lambdas/feature-store/materialize.js';
 import { OnlineStore } from '../lambdas/feature-store/online-store.js';
-import { ModelAliasStore } from '../lambdas/registry/alias-store.js';
+import { putModelArtifact } from '../lambdas/registry/artifact-store.js';
 import { ModelRegistryStore } from '../lambdas/registry/registry-store.js';
 import { ModelStageStore } from '../lambdas/registry/stage-store.js';
 import { TrackingStore } from '../lambdas/registry/tracking-store.js';
-import type { PredictInstance, PredictResponse } from '../lambdas/serving/contract.js';
-import { pinModelVersion } from '../lambdas/serving/deploy.js';
+import type { PredictInstance, PredictRequest, PredictResponse } from '../lambdas/serving/contract.js';
 import { clients } from '../lambdas/shared/clients.js';
 import { API_ROUTES, CHAMPION_ALIAS } from '../lambdas/shared/layout.js';
 import { S3ObjectStore } from '../lambdas/shared/object-store.js';
 import { isTrained, type TrainedModelConfig } from '../lambdas/training/model-config.js';
 import type { MlopsConfig } from '../lib/config.js';
 import { resolveConfig } from '../lib/project-config.js';
+import { STACK_JSON_OUTPUTS } from '../lib/stack-outputs.js';
 import { loadAssembly, synthesizeInChild } from '../local/assembly.js';
 import {
   CREDIT_VIEWS,
@@ -46,9 +58,15 @@ import {
   latestFeatures,
   toJsonLines,
 } from '../local/demo/credit.js';
+import { shiftedScoresModel } from '../local/demo/shifted-model.js';
 import { forwardEmf } from '../local/emf-metrics.js';
 import { type Emulator, startEmulator } from '../local/emulator.js';
-import { DEFAULT_SERVE_PORT, servingFunctionsOf, startHttpAdapter } from '../local/http-adapter.js';
+import {
+  ALIAS_CACHE_MS,
+  DEFAULT_SERVE_PORT,
+  servingFunctionsOf,
+  startHttpAdapter,
+} from '../local/http-adapter.js';
 import { type LocalStack, startLocalStack } from '../local/local-stack.js';
 import {
   inspectLocalStack,
@@ -58,6 +76,13 @@ import {
   recordInferenceApiUrl,
   writeLocalState,
 } from '../local/local-state.js';
+import {
+  type DeploymentOutcome,
+  deploymentOutcome,
+  deploymentProgress,
+  runDeploymentLocally,
+} from './cli/deployments.js';
+import { stateMachineByArn } from './cli/local-runner.js';
 import { runTrainingLocally } from './cli/local-training.js';
 import { outcomeFailed, summarizeOutcome } from './cli/training-executions.js';
 
@@ -74,16 +99,50 @@ export interface StartOptions {
   readonly assembly?: string;
   /** Overrides mlops.config.ts's serving.captureSampleRate (e.g. 0 to benchmark without capture). */
   readonly captureSampleRate?: number;
+  /** After serving starts, show a scenario: `canary` (a faulty candidate rolled back, a good one promoted). */
+  readonly scenario?: 'canary';
 }
+
+/** The scenarios `--scenario` runs. */
+export const SCENARIOS = ['canary'] as const;
+
+/** How far the scenario's faulty candidate moves every score, in log-odds. */
+const FAULTY_LOGIT_SHIFT = 2.5;
+
+/**
+ * The canary scenario's deployment settings (over mlops.config.ts's): three steps with 3 s bakes;
+ * 20 requests per version before a step is judged (of 20 instances each: 400 predictions, enough
+ * for the PSI of two samples of the same model to stay near 0); latency judged only beyond +100 %
+ * and 50 ms (every function runs in this one process, so a version's p99 is mostly its
+ * neighbours' noise).
+ */
+export const CANARY_SCENARIO_DEPLOYMENT = {
+  steps: [20, 50, 100],
+  bakeSeconds: 3,
+  minRequests: 20,
+  maxInsufficientChecks: 8,
+  thresholds: { p99IncreasePercent: 100, latencyNoiseFloorMs: 50 },
+} as const;
 
 /**
  * The `mlops` context overrides npm start's options imply (given to the synthesis and to
  * resolveConfig alike, so both see the same configuration); `{}` when none.
  */
-export function configOverrides(options: Pick<StartOptions, 'captureSampleRate'>): Record<string, unknown> {
-  if (options.captureSampleRate === undefined) return {};
-  const { serving } = resolveConfig();
-  return { serving: { ...serving, captureSampleRate: options.captureSampleRate } };
+export function configOverrides(
+  options: Pick<StartOptions, 'captureSampleRate' | 'scenario'>,
+): Record<string, unknown> {
+  const overrides: Record<string, unknown> = {};
+  const resolved = resolveConfig();
+  if (options.captureSampleRate !== undefined)
+    overrides.serving = { ...resolved.serving, captureSampleRate: options.captureSampleRate };
+  if (options.scenario === 'canary')
+    overrides.deployment = {
+      ...resolved.deployment,
+      ...CANARY_SCENARIO_DEPLOYMENT,
+      steps: [...CANARY_SCENARIO_DEPLOYMENT.steps],
+      thresholds: { ...resolved.deployment.thresholds, ...CANARY_SCENARIO_DEPLOYMENT.thresholds },
+    };
+  return overrides;
 }
 
 /** Says what happens, with timings: `[3/9] Ingesting …` then `      done in 1.2 s: …`. */
@@ -296,30 +355,194 @@ function registryOf(local: LocalStack): ModelRegistryStore {
   });
 }
 
-/** Staging → Production (gates checked), then `champion` → that version. */
-async function promote(local: LocalStack, config: MlopsConfig, trained: Trained): Promise<void> {
-  const tableName = local.resourceName('ModelRegistryTable');
-  const reason = 'npm start: the demo promotes what it trained';
+/** The local runner of `model`'s deployment workflow (the stack's DeploymentWorkflowArns output). */
+function deploymentWorkflowOf(local: LocalStack, model: string) {
+  const outputs = (local.stack.template as { Outputs?: Record<string, { Value: unknown }> }).Outputs ?? {};
+  const key = STACK_JSON_OUTPUTS.deploymentWorkflows;
+  const output = outputs[key];
+  const arns =
+    output === undefined
+      ? {}
+      : (JSON.parse(String(local.provisioned.resolve(output.Value, `Outputs.${key}`))) as Record<
+          string,
+          string
+        >);
+  const arn = arns[model];
+  const runner = arn === undefined ? undefined : stateMachineByArn(local, arn);
+  if (runner === undefined) throw new Error(`the synthesized stack has no deployment workflow for ${model}`);
+  return runner;
+}
+
+/**
+ * Deploys `version` of `model` through its canary workflow (the real bake waits), a line per step
+ * on `log`. Returns how it ended; `expect` the outcomes that are not an error of npm start.
+ */
+async function deploy(
+  local: LocalStack,
+  config: MlopsConfig,
+  model: string,
+  version: number,
+  log: (line: string) => void,
+  options: { reason: string; expect?: readonly DeploymentOutcome[] },
+): Promise<{ outcome: DeploymentOutcome; reason?: string }> {
+  const { result } = await runDeploymentLocally(deploymentWorkflowOf(local, model), model, {
+    request: { modelVersion: version, requestedBy: PRINCIPAL, reason: options.reason },
+    config: config.deployment,
+    onEvent: deploymentProgress((text) => log(`        ${text}`), {
+      label: `${model} v${version}`,
+      config: config.deployment,
+    }),
+  });
+  const ended = deploymentOutcome(result);
+  const allowed = options.expect ?? ['promoted', 'already-serving'];
+  if (!allowed.includes(ended.outcome))
+    throw new Error(
+      `deploying ${model} v${version} ended ${ended.outcome}${ended.reason ? `: ${ended.reason}` : ''} (expected ${allowed.join(' or ')})`,
+    );
+  return ended;
+}
+
+/** Registers `bytes` as a new Staging version of `trained`'s model, with its signature, output and metrics. */
+async function registerCandidate(
+  local: LocalStack,
+  config: MlopsConfig,
+  trained: Trained,
+  bytes: Uint8Array,
+  description: string,
+): Promise<number> {
+  const registry = registryOf(local);
+  const source = await registry.getModelVersion(trained.model, trained.version);
+  const artifact = await putModelArtifact(
+    clients.s3(),
+    local.resourceName('ModelRegistryArtifacts'),
+    trained.model,
+    bytes,
+  );
+  const version = await registry.registerModelVersion({
+    modelName: trained.model,
+    artifact: { key: artifact.key, sha256: artifact.sha256 },
+    ...(source.signature ? { signature: source.signature } : {}),
+    ...(source.output ? { output: source.output } : {}),
+    metrics: source.metrics,
+    lineage: source.lineage,
+    description,
+    tags: { scenario: 'canary' },
+  });
   await new ModelStageStore({
     documents: clients.documents(),
-    tableName,
+    tableName: local.resourceName('ModelRegistryTable'),
     principal: PRINCIPAL,
     models: config.models,
   }).transition({
     modelName: trained.model,
-    version: trained.version,
-    expectedStage: 'Staging',
-    toStage: 'Production',
-    reason,
+    version: version.version,
+    expectedStage: 'None',
+    toStage: 'Staging',
+    reason: `npm start --scenario canary: ${description}`,
   });
-  const aliases = new ModelAliasStore({ documents: clients.documents(), tableName, principal: PRINCIPAL });
-  await aliases.set({
-    modelName: trained.model,
-    alias: CHAMPION_ALIAS,
-    version: trained.version,
-    expectedVersion: (await aliases.current(trained.model, CHAMPION_ALIAS))?.version ?? null,
-    reason,
-  });
+  return version.version;
+}
+
+/** The scenario's traffic: requests per second, and instances per request. */
+const SCENARIO_TRAFFIC = { requestsPerSecond: 20, instancesPerRequest: 20 } as const;
+
+/**
+ * Predict requests through the HTTP API until stopped, at most `requestsPerSecond` (two at a time),
+ * each a batch of `instancesPerRequest` of the demo's customers' raw features in turn (what real
+ * EMF metrics and capture come from). Batches keep the capture objects few: the local Firehose
+ * writes one object per request, and the analysis reads every one in its window.
+ */
+function trafficGenerator(url: string, model: string, instances: readonly PredictInstance[]) {
+  const { requestsPerSecond, instancesPerRequest } = SCENARIO_TRAFFIC;
+  const workers = 2;
+  const intervalMs = (1000 * workers) / requestsPerSecond;
+  let stopped = false;
+  let next = 0;
+  const counts = { sent: 0, failed: 0 };
+  const worker = async () => {
+    while (!stopped) {
+      const t0 = Date.now();
+      const batch = Array.from(
+        { length: instancesPerRequest },
+        () => instances[next++ % instances.length] as PredictInstance,
+      );
+      try {
+        await predict(url, model, { instances: batch });
+        counts.sent++;
+      } catch {
+        counts.failed++;
+      }
+      const wait = intervalMs - (Date.now() - t0);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  };
+  const running = Array.from({ length: workers }, worker);
+  return {
+    counts,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(running);
+    },
+  };
+}
+
+/**
+ * `--scenario canary`: a faulty candidate (the trained model with every score shifted up) and a
+ * good one (the same artifact) registered in Staging; with traffic flowing, the faulty one is
+ * deployed and rolled back, then the good one promoted. Returns the summary lines.
+ */
+async function canaryScenario(
+  local: LocalStack,
+  config: MlopsConfig,
+  trained: Trained,
+  url: string,
+  instances: readonly PredictInstance[],
+  log: (line: string) => void,
+): Promise<string> {
+  const source = await registryOf(local).getModelVersion(trained.model, trained.version);
+  const object = await clients.s3().send(
+    new GetObjectCommand({
+      Bucket: local.resourceName('ModelRegistryArtifacts'),
+      Key: source.artifact.key,
+    }),
+  );
+  const bytes = await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+  const faulty = await registerCandidate(
+    local,
+    config,
+    trained,
+    shiftedScoresModel(bytes, FAULTY_LOGIT_SHIFT),
+    `faulty candidate: v${trained.version} with every score shifted (+${FAULTY_LOGIT_SHIFT} log-odds)`,
+  );
+  const good = await registerCandidate(
+    local,
+    config,
+    trained,
+    bytes,
+    `good candidate: v${trained.version}'s artifact`,
+  );
+  log(
+    `      registered v${faulty} (faulty: v${trained.version}'s model with scores shifted up, same ranking and ROC-AUC) and v${good} (good: the same artifact), both Staging`,
+  );
+  const traffic = trafficGenerator(url, trained.model, instances);
+  log(
+    `      traffic: ${SCENARIO_TRAFFIC.requestsPerSecond} predict requests/s of ${SCENARIO_TRAFFIC.instancesPerRequest} customers each through the HTTP API, until the scenario ends`,
+  );
+  try {
+    const rejected = await deploy(local, config, trained.model, faulty, log, {
+      reason: 'npm start --scenario canary: the faulty candidate',
+      expect: ['rolled-back'],
+    });
+    log(`      v${faulty} rolled back: ${rejected.reason}`);
+    await deploy(local, config, trained.model, good, log, {
+      reason: 'npm start --scenario canary: the good candidate',
+      expect: ['promoted'],
+    });
+    log(`      v${good} promoted: Production, alias ${CHAMPION_ALIAS}, all traffic`);
+  } finally {
+    await traffic.stop();
+  }
+  return `v${faulty} rolled back, v${good} promoted; ${traffic.counts.sent} predict requests (${traffic.counts.failed} failed)`;
 }
 
 /** A request instance of raw features: the customer's latest values of the model's inputs. */
@@ -374,12 +597,12 @@ function tryLines(
     `curl -s ${url}${API_ROUTES.health}`,
     `npx mlops predict ${model} --url ${url} --features ${pairs(example.raw.features)}`,
     `npx mlops predict ${model} --url ${url} --entity customer_id=${example.customer}`,
-    ...(cliFindsStack ? [`npx mlops models versions ${model}`] : []),
+    ...(cliFindsStack ? [`npx mlops models versions ${model}`, `npx mlops deploy status ${model}`] : []),
   ];
 }
 
 /** One predict request over HTTP; a non-2xx answer is an error with its body. */
-async function predict(url: string, model: string, body: PredictInstance): Promise<PredictResponse> {
+async function predict(url: string, model: string, body: PredictRequest): Promise<PredictResponse> {
   const response = await fetch(predictUrl(url, model), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -421,7 +644,13 @@ function parseSeed(text: string): number {
 export async function start(options: StartOptions, out: (line: string) => void): Promise<number> {
   const overrides = configOverrides(options);
   if (options.assembly !== undefined && Object.keys(overrides).length > 0) {
-    out('error: --capture-sample-rate needs a fresh synthesis: leave out --assembly');
+    out('error: --capture-sample-rate and --scenario need a fresh synthesis: leave out --assembly');
+    return 1;
+  }
+  if (options.scenario === 'canary' && options.captureSampleRate === 0) {
+    out(
+      'error: --scenario canary needs capture (the PSI of the predictions): leave out --capture-sample-rate 0',
+    );
     return 1;
   }
   const cleanup = new Cleanup();
@@ -438,7 +667,7 @@ export async function start(options: StartOptions, out: (line: string) => void):
   const config = resolveConfig(overrides);
   const views = demoViews(config);
   const models = demoModels(config);
-  const steps = new Steps(9, out);
+  const steps = new Steps(options.scenario === undefined ? 9 : 10, out);
   let recorded = false;
   try {
     const emulator = await steps.run(
@@ -512,29 +741,22 @@ export async function start(options: StartOptions, out: (line: string) => void):
           .join(', '),
     );
     await steps.run(
-      `Promoting to Production, alias ${CHAMPION_ALIAS}`,
+      'Deploying through the canary workflow (the first deployment: nothing serves yet, so it promotes at once)',
       async () => {
-        for (const t of trained) await promote(local, config, t);
+        for (const t of trained)
+          await deploy(local, config, t.model, t.version, out, {
+            reason: 'npm start: the demo deploys what it trained',
+          });
       },
-      () => trained.map((t) => `${t.model} v${t.version}`).join(', '),
+      () =>
+        trained.map((t) => `${t.model} v${t.version} live: Production, alias ${CHAMPION_ALIAS}`).join(', '),
     );
 
     const served = models[0] as TrainedModelConfig;
     const adapter = await steps.run(
-      `Serving the inference API (${served.name} v${trained[0]?.version} pinned to its function's live alias)`,
+      `Serving the inference API (${served.name} v${trained[0]?.version} on its function's live alias)`,
       async () => {
         const functions = servingFunctionsOf(local.stack, local.provisioned);
-        for (const t of trained) {
-          const functionName = functions[t.model];
-          if (functionName === undefined)
-            throw new Error(`the synthesized stack has no inference function for ${t.model}`);
-          await pinModelVersion({
-            functionName,
-            model: t.model,
-            version: t.version,
-            invokeReadiness: (fn, qualifier, event) => local.lambdas.invokeVersion(fn, qualifier, event),
-          });
-        }
         return startHttpAdapter({
           lambdas: local.lambdas,
           functions,
@@ -560,6 +782,21 @@ export async function start(options: StartOptions, out: (line: string) => void):
     out(`Ready in ${steps.elapsed()}. The inference API is at ${adapter.url}. Try:`);
     for (const line of tryLines(adapter.url, served.name, example, recorded)) out(`  ${line}`);
     out('');
+    if (options.scenario === 'canary') {
+      const profiles = data.rows[CREDIT_VIEWS.profile];
+      const instances = profiles
+        .slice(0, 300)
+        .map((p) => ({ features: rawFeatureInstance(data, served, String(p.customer_id)) }));
+      const first = trained[0] as Trained;
+      await steps.run(
+        `Canary scenario: a faulty candidate of ${served.name} rolled back, a good one promoted (steps ${config.deployment.steps.join(' → ')} %, ${config.deployment.bakeSeconds} s bakes)`,
+        () => canaryScenario(local, config, first, adapter.url, instances, out),
+        (summary) => summary,
+      );
+      out('');
+      // The adapter reads the alias's routing at most once per ALIAS_CACHE_MS: past that, all on the promoted one.
+      await new Promise((resolve) => setTimeout(resolve, ALIAS_CACHE_MS + 100));
+    }
     if (options.once) {
       const raw = await predict(adapter.url, served.name, example.raw);
       out(`prediction (raw features of ${example.customer}): ${JSON.stringify(raw)}`);
@@ -600,7 +837,13 @@ const program = new Command('npm start')
     "share of predict requests captured, 0 to 1 (default: mlops.config.ts's serving.captureSampleRate)",
     parseRate,
   )
-  .option('--assembly <dir>', "use this cloud assembly of the project's app (synthesized with bundling)");
+  .option('--assembly <dir>', "use this cloud assembly of the project's app (synthesized with bundling)")
+  .addOption(
+    new Option(
+      '--scenario <name>',
+      'after serving starts, show a scenario: canary (a faulty candidate rolled back, a good one promoted)',
+    ).choices(SCENARIOS),
+  );
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   program.parse();

@@ -75,6 +75,9 @@ export interface HttpAdapter {
   close(): Promise<void>;
 }
 
+/** How long the adapter keeps an alias's routing (GetAlias) before reading it again, by default. */
+export const ALIAS_CACHE_MS = 1000;
+
 /** An alias's routing: the primary version and the weights of the others (0..1 each). */
 export interface AliasRouting {
   readonly version: string;
@@ -293,7 +296,7 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer | und
 /** Starts the local inference API; resolves once it listens. */
 export async function startHttpAdapter(options: HttpAdapterOptions): Promise<HttpAdapter> {
   const aliasName = options.alias ?? SERVING_ALIAS;
-  const cacheMs = options.aliasCacheMs ?? 1000;
+  const cacheMs = options.aliasCacheMs ?? ALIAS_CACHE_MS;
   const random = options.random ?? Math.random;
   const routing = new Map<string, { readonly at: number; readonly routing: Promise<AliasRouting> }>();
   const decoder = new TextDecoder('utf-8');

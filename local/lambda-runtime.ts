@@ -8,8 +8,9 @@
  * each invocation the runtime takes back the variables it set for the previous function and sets
  * this function's (its template `Environment.Variables` plus Lambda's own `AWS_LAMBDA_FUNCTION_NAME`,
  * `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, `AWS_LAMBDA_FUNCTION_VERSION`, `AWS_LAMBDA_LOG_GROUP_NAME`,
- * `_HANDLER`). Cold starts are serialized, so module scope always sees its own function's
- * variables; the synchronous start of a handler does too. A handler that reads `process.env` after
+ * `_HANDLER`). Cold starts are serialized, and a warm invocation waits for a cold start under way
+ * (an import awaits between reading and evaluating the module), so module scope always sees its own
+ * function's variables; the synchronous start of a handler does too. A handler that reads `process.env` after
  * an `await` may see another function's values when invocations overlap (Map, Parallel).
  * `NODE_OPTIONS` is not applied: it configures a process at start-up, and this one is running.
  *
@@ -299,6 +300,10 @@ export class LocalLambdas {
       const loading = this.coldStarts.then(() => this.load(fn));
       this.coldStarts = loading.catch(() => undefined);
       await loading;
+    } else {
+      // Not while another function's module scope is being imported: it reads process.env across
+      // the import's awaits, and setting this function's variables meanwhile would hand it ours.
+      await this.coldStarts;
     }
     const handler = fn.handler as Handler | undefined;
     if (handler === undefined) throw new HarnessError(`${fn.logicalId}: handler not loaded`);

@@ -45,6 +45,8 @@ export interface RunnerEvent {
   /** `failed`: the error name and its cause. */
   readonly error?: string;
   readonly cause?: string;
+  /** `exited`: the state's output (progress that reads a step's result, e.g. a canary's verdict). */
+  readonly output?: unknown;
 }
 
 export interface RunOptions {
@@ -308,7 +310,13 @@ export class StateMachineRunner {
 function report(event: ExecutionEvent, onEvent: (event: RunnerEvent) => void): void {
   const at = { timestamp: event.timestamp };
   if (event.type === 'StateEntered') onEvent({ type: 'entered', state: event.state.name, ...at });
-  else if (event.type === 'StateExited') onEvent({ type: 'exited', state: event.state.name, ...at });
+  else if (event.type === 'StateExited')
+    onEvent({
+      type: 'exited',
+      state: event.state.name,
+      ...at,
+      ...(event.state.output === undefined ? {} : { output: event.state.output }),
+    });
   else if (event.type === 'StateRetried') onEvent({ type: 'retried', state: event.state.name, ...at });
   else if (event.type === 'StateFailed')
     onEvent({

@@ -10,6 +10,18 @@ import { type IngestFormat, parseBody } from '../../lambdas/feature-store/row-so
 import { parseEventTime } from '../../lambdas/feature-store/row-validation.js';
 import { CliInputError, type CliIo, EPOCH_SECONDS_HINT, looksLikeEpochSeconds } from './output.js';
 
+/** A registry version number given on the command line (`version` argument), or bad input. */
+export function parseRegistryVersion(text: string): number {
+  const version = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(version) || version < 1)
+    throw new CliInputError(
+      'version',
+      'must be a positive integer (a registry version)',
+      'list them with: mlops models versions <model>',
+    );
+  return version;
+}
+
 /** The bytes of `file`, or of standard input for `-`. */
 export async function readInput(file: string, field: string, io: CliIo): Promise<Uint8Array> {
   if (file === '-') {

@@ -1,17 +1,10 @@
 /**
- * Training executions on the local stack. Its moto emulator stores state machines but does not run
- * them, so `mlops train start` runs the execution in the CLI's process: the stack synthesized again
- * with its functions bundled (what deploys), provisioned again onto the running emulator (idempotent:
- * the same names `mlops local up` provisioned), the model's state machine found by the ARN the local
- * stack's outputs name, and run by local/state-machine-runner.ts. The record of the execution is
- * stored as it moves (./training-executions.ts says where and why).
+ * Training executions on the local stack, run in the CLI's process by ./local-runner.ts's runner.
+ * The record of the execution is stored as it moves (./training-executions.ts says where and why).
  */
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import type { TrainingPipelineInput } from '../../lambdas/training/pipeline/contract.js';
 import { trainingRunId } from '../../lambdas/training/pipeline/run-id.js';
-import type { MlopsConfigInput } from '../../lib/config.js';
-import type { LocalStackState } from '../../local/local-state.js';
 import type { RunnerEvent, RunOptions, StateMachineRunner } from '../../local/state-machine-runner.js';
 import { CliFailure } from './output.js';
 import { type ExecutionRecord, type ExecutionStep, putExecutionRecord } from './training-executions.js';
@@ -114,40 +107,4 @@ export async function runTrainingLocally(
       { cause: harnessError },
     );
   return { ...record, steps: [...steps] };
-}
-
-/**
- * The runner of the local stack's state machine at `stateMachineArn`: synthesizes the app with its
- * functions bundled (into a temporary directory, removed by `dispose`), provisions it onto the
- * running emulator and finds the state machine whose ARN is the one the local stack's outputs name.
- */
-export async function localTrainingRunner(
-  state: LocalStackState,
-  config: MlopsConfigInput | undefined,
-  stateMachineArn: string,
-  onStep: (step: string) => void,
-): Promise<{ runner: StateMachineRunner; dispose: () => void }> {
-  onStep('synthesizing the stack with its functions bundled');
-  const [{ synthesize }, { startLocalStack }] = await Promise.all([
-    import('../../local/assembly.js'),
-    import('../../local/local-stack.js'),
-  ]);
-  const assembly = synthesize(undefined, config === undefined ? {} : { context: { mlops: config } });
-  const dispose = () => rmSync(assembly.dir, { recursive: true, force: true });
-  try {
-    onStep('provisioning it onto the local stack');
-    const local = await startLocalStack(assembly, { stackName: state.stackName });
-    const match = Object.entries(local.provisioned.context.resources).find(
-      ([, resource]) => resource.attributes.Arn === stateMachineArn,
-    );
-    if (match === undefined)
-      throw new CliFailure(
-        `the synthesized stack has no state machine ${stateMachineArn}`,
-        'the configuration changed since the local stack started: npx mlops local down, then npx mlops local up',
-      );
-    return { runner: local.stateMachine(match[0]), dispose };
-  } catch (error) {
-    dispose();
-    throw error;
-  }
 }

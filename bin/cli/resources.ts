@@ -138,6 +138,30 @@ export async function stackJsonOutput(
   }
 }
 
+/**
+ * A per-model state machine's ARN from a JSON output mapping model → ARN (`trainingPipelines`,
+ * `deploymentWorkflows`), and where it runs. A stack without one for the model (deployed before the
+ * model was configured) is a CliFailure saying how to get it; `what` names it ("training pipeline").
+ */
+export async function modelStateMachine(
+  options: Pick<ResourceOptions, 'stack'>,
+  stackName: string,
+  which: 'trainingPipelines' | 'deploymentWorkflows',
+  model: string,
+  what: string,
+): Promise<{ readonly arn: string; readonly source: JsonOutputSource }> {
+  const { value, source } = await stackJsonOutput(options, stackName, which);
+  const arn = (value as Record<string, unknown> | null)?.[model];
+  if (typeof arn !== 'string')
+    throw new CliFailure(
+      `the stack has no ${what} for ${model} (it was deployed before ${model} was configured)`,
+      source.kind === 'local'
+        ? 'restart the local stack: npx mlops local down, then npx mlops local up'
+        : 'redeploy the stack: npx cdk deploy',
+    );
+  return { arn, source };
+}
+
 /** Whether an SDK error means nothing listens at the endpoint (or there are no credentials for AWS). */
 export function unreachable(error: unknown): boolean {
   const e = error as { code?: string; name?: string; cause?: { code?: string } };

@@ -6,7 +6,7 @@
  * in-process by the state-machine runner on the harness fixture stack (the real pipeline's
  * end-to-end run is the pipeline's own test).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CreateStackCommand } from '@aws-sdk/client-cloudformation';
@@ -29,6 +29,7 @@ import { loadAssembly } from '../../local/assembly.js';
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
 import type { LocalStackState } from '../../local/local-state.js';
 import { assemblyFor, harnessFixture } from '../support/assemblies.js';
+import { testEmulatorPid } from '../support/cli-process.js';
 
 const CONFIG = path.resolve(import.meta.dirname, '..', 'fixtures', 'train.config.ts');
 const STACK = 'CliTrainTestStack';
@@ -276,22 +277,6 @@ describe('mlops train list / status / logs (deployed stack)', () => {
   });
 });
 
-/** The test emulator's pid: the moto server the global setup started (a child of vitest's main process). */
-function emulatorPid(): number {
-  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (cmdline.includes('moto_server.py') && (ppid === process.ppid || ppid === process.pid))
-        return Number(entry);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  throw new Error('the test emulator process was not found');
-}
-
 describe('mlops train on the local stack (executions run in-process)', () => {
   let fixture: LocalStack;
   let stateDir: string;
@@ -305,7 +290,7 @@ describe('mlops train on the local stack (executions run in-process)', () => {
     const state: LocalStackState = {
       version: 1,
       endpoint: process.env.AWS_ENDPOINT_URL ?? '',
-      pid: emulatorPid(),
+      pid: testEmulatorPid(),
       stackName: STACK,
       region: process.env.AWS_REGION ?? 'us-east-1',
       startedAt: new Date().toISOString(),

@@ -7,13 +7,8 @@
  * Every path: promote; roll back on error rate, latency, prediction PSI, an alarm; insufficient
  * data; a hotfix; an approval; bad input.
  */
-import {
-  PutMetricAlarmCommand,
-  PutMetricDataCommand,
-  SetAlarmStateCommand,
-} from '@aws-sdk/client-cloudwatch';
+import { PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { GetAliasCommand } from '@aws-sdk/client-lambda';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRequest } from '../../lambdas/deployment/contract.js';
 import { DeploymentStore } from '../../lambdas/deployment/deployment-store.js';
@@ -22,12 +17,12 @@ import { ModelAliasStore } from '../../lambdas/registry/alias-store.js';
 import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
 import { ModelStageStore } from '../../lambdas/registry/stage-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import { CHAMPION_ALIAS, captureHourPrefix, SERVING_ALIAS } from '../../lambdas/shared/layout.js';
-import { DIMENSIONS, SERVICES, SERVING_METRICS } from '../../lambdas/shared/metric-names.js';
+import { CHAMPION_ALIAS, SERVING_ALIAS } from '../../lambdas/shared/layout.js';
 import { servingFunctionsOf } from '../../local/http-adapter.js';
 import { type LocalStack, startLocalStack } from '../../local/local-stack.js';
 import type { ExecutionResult } from '../../local/state-machine-runner.js';
 import { assemblyFor } from '../support/assemblies.js';
+import { healthy, putTraffic, type Traffic } from '../support/canary-traffic.js';
 import { registerServedModel, servedModelBytes, servedViews } from '../support/served-model.js';
 
 const MODEL = 'deployed';
@@ -41,73 +36,6 @@ let deployments: DeploymentStore;
 let registry: ModelRegistryStore;
 let captureBucket: string;
 let runs = 0;
-
-/** What a version served in a step: requests, 5xx, latencies (ms) and prediction scores. */
-interface Traffic {
-  readonly requests: number;
-  readonly serverErrors?: number;
-  readonly latencyMs?: (i: number) => number;
-  readonly score?: (i: number) => number;
-  /** Put no metric data at all (the insufficient-data path). */
-  readonly silent?: boolean;
-}
-
-const healthy: Traffic = { requests: 200, latencyMs: (i) => 20 + (i % 10), score: (i) => (i % 100) / 100 };
-
-async function putTraffic(modelVersion: number, traffic: Traffic): Promise<void> {
-  if (traffic.silent) return;
-  const now = new Date();
-  const dimensions = [
-    { Name: DIMENSIONS.service, Value: SERVICES.inference },
-    { Name: DIMENSIONS.model, Value: MODEL },
-    { Name: DIMENSIONS.version, Value: String(modelVersion) },
-  ];
-  const latencies = Array.from({ length: traffic.requests }, (_, i) => traffic.latencyMs?.(i) ?? 20);
-  const datum = (name: string, value: number) => ({
-    MetricName: name,
-    Dimensions: dimensions,
-    Timestamp: now,
-    Value: value,
-  });
-  await clients.cloudwatch().send(
-    new PutMetricDataCommand({
-      Namespace: NAMESPACE,
-      MetricData: [
-        datum(SERVING_METRICS.requests.name, traffic.requests),
-        datum(SERVING_METRICS.serverErrors.name, traffic.serverErrors ?? 0),
-      ],
-    }),
-  );
-  for (let i = 0; i < latencies.length; i += 500)
-    await clients.cloudwatch().send(
-      new PutMetricDataCommand({
-        Namespace: NAMESPACE,
-        MetricData: latencies
-          .slice(i, i + 500)
-          .map((v) => ({ ...datum(SERVING_METRICS.latency.name, v), Unit: 'Milliseconds' as const })),
-      }),
-    );
-  const lines = Array.from({ length: traffic.requests }, (_, i) =>
-    JSON.stringify({
-      kind: 'prediction',
-      requestId: `r-${modelVersion}-${runs}-${Date.now()}-${i}`,
-      instance: 0,
-      timeMs: now.getTime(),
-      model: MODEL,
-      version: modelVersion,
-      variant: 'default',
-      features: {},
-      prediction: { label: 1, score: traffic.score?.(i) ?? 0.5 },
-    }),
-  );
-  await clients.s3().send(
-    new PutObjectCommand({
-      Bucket: captureBucket,
-      Key: `${captureHourPrefix(MODEL, now.getTime())}test-${modelVersion}-${runs}-${now.getTime()}.json`,
-      Body: `${lines.join('\n')}\n`,
-    }),
-  );
-}
 
 /**
  * Runs the model's workflow deploying `request`, putting each version's traffic before every
@@ -127,8 +55,9 @@ async function deploy(
     beforeTask: async (state, input) => {
       if (state === 'Analyze') {
         const { deployment } = input as { deployment: { modelVersion: number; stableModelVersion: number } };
-        await putTraffic(deployment.modelVersion, traffic.canary ?? healthy);
-        await putTraffic(deployment.stableModelVersion, traffic.stable ?? healthy);
+        const target = { namespace: NAMESPACE, model: MODEL, captureBucket };
+        await putTraffic(target, deployment.modelVersion, traffic.canary ?? healthy);
+        await putTraffic(target, deployment.stableModelVersion, traffic.stable ?? healthy);
       }
       await during?.(state, input);
     },

@@ -9,6 +9,9 @@
  *   CLI in another process finds its stack (the promoted version) and predicts through its API;
  *   Ctrl-C (SIGINT) then stops everything: exit 0, its emulator gone, its state file removed.
  * - Ctrl-C in the middle of the flow stops what was started so far, with exit 0.
+ * - `--scenario canary --once`: the first deployment promotes at once through the canary
+ *   workflow; then, with real traffic through the HTTP API, a faulty candidate (scores shifted) is
+ *   rolled back on the prediction PSI and a good one promoted through 20 → 50 → 100, step by step.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -180,6 +183,11 @@ describe('npm start', () => {
     expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
     for (let step = 1; step <= 9; step++) expect(run.stdout).toContain(`[${step}/9]`);
     expect(run.stdout).toMatch(/credit-default v1 \(ROC-AUC 0\.[789]\d*/);
+    // Deployed through the canary workflow: the first deployment promotes at once.
+    expect(run.stdout).toMatch(
+      /credit-default v1: Start: first deployment — nothing serves to compare against, so it promotes at once/,
+    );
+    expect(run.stdout).toMatch(/done in [\d.]+ s: credit-default v1 live: Production, alias champion/);
     const raw = printed(run.stdout, 'raw features');
     expect(raw).toMatchObject({ model: 'credit-default', version: 1 });
     expect(raw.predictions).toHaveLength(1);
@@ -241,4 +249,53 @@ describe('npm start', () => {
     expect(exited.stdout).toMatch(/SIGINT: stopping/);
     expect(running(pid)).toBe(false);
   }, 180_000);
+
+  it('--scenario canary --once: a faulty candidate rolled back on PSI, step by step, then a good one promoted', async () => {
+    const run = await start(['--scenario', 'canary', '--once', '--port', '0', '--customers', '400'], 230_000)
+      .exited;
+    expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
+    for (let step = 1; step <= 10; step++) expect(run.stdout).toContain(`[${step}/10]`);
+    const lines = (version: number) =>
+      run.stdout
+        .split('\n')
+        .filter((l) => l.trimStart().startsWith(`credit-default v${version}: `))
+        .map((l) =>
+          l
+            .trim()
+            .replace(/^credit-default v\d+: /, '')
+            .replace(/ \(\d+\.\d s\)$/, ''),
+        );
+    // v1 (trained) promoted at once; v2 (faulty) and v3 (good) registered by the scenario.
+    expect(run.stdout).toMatch(
+      /registered v2 \(faulty: .*\) and v3 \(good: the same artifact\), both Staging/,
+    );
+    const faulty = lines(2);
+    expect(faulty.slice(0, 3)).toEqual([
+      expect.stringMatching(
+        /^Start: canary model v2 \(Lambda version \d+\) against stable v1 .*steps 20 → 50 → 100 %$/,
+      ),
+      'Shift 20 % to the canary',
+      'Bake 3 s',
+    ]);
+    expect(faulty.filter((l) => l.startsWith('Analyze: ')).at(-1)).toMatch(
+      /^Analyze: rollback: PSI of the canary's predictions against the stable's \d+\.\d+ \(rollback above 0\.25\)$/,
+    );
+    expect(faulty).toContain('Rollback: the live alias back on the stable version alone');
+    expect(faulty).not.toContain('Shift 50 % to the canary');
+    expect(run.stdout).toMatch(/v2 rolled back: PSI of the canary's predictions/);
+    const good = lines(3);
+    expect(good.filter((l) => l.startsWith('Shift'))).toEqual([
+      'Shift 20 % to the canary',
+      'Shift 50 % to the canary',
+    ]);
+    expect(good.filter((l) => l.startsWith('Analyze: pass'))).toHaveLength(2);
+    expect(good.at(-1)).toBe('Promote: the live alias fully on the canary; registry Production and champion');
+    expect(run.stdout).toMatch(/v3 promoted: Production, alias champion, all traffic/);
+    expect(run.stdout).toMatch(
+      /done in [\d.]+ s: v2 rolled back, v3 promoted; \d+ predict requests \(0 failed\)/,
+    );
+    // Serving the promoted version afterwards.
+    expect(printed(run.stdout, 'raw features').version).toBe(3);
+    expect(printed(run.stdout, 'entity').version).toBe(3);
+  }, 240_000);
 });

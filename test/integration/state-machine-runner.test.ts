@@ -149,6 +149,9 @@ describe('state machines from the template', () => {
       ['exited', 'Rejected', undefined],
     ]);
     expect(events.every((e) => Number.isSafeInteger(e.timestamp))).toBe(true);
+    // An exit carries the state's output (what progress reads a step's result from); nothing else does.
+    expect(events.filter((e) => e.output !== undefined).every((e) => e.type === 'exited')).toBe(true);
+    expect(events.find((e) => e.type === 'exited' && e.state === 'Rejected')?.output).toEqual(result.output);
     expect(JSON.parse(events[1]?.cause ?? '{}')).toMatchObject({ errorType: 'TransientError' });
   });
 

@@ -4,7 +4,7 @@
  * `mlops local up` wrote in `stateDir`.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -72,4 +72,20 @@ export async function leaveNoEmulator(stateDir: string): Promise<void> {
       process.kill(pid, 'SIGKILL');
     } catch {}
   }
+}
+
+/** The test emulator's pid: the moto server the global setup started (a child of vitest's main process). */
+export function testEmulatorPid(): number {
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (cmdline.includes('moto_server.py') && (ppid === process.ppid || ppid === process.pid))
+        return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  throw new Error('the test emulator process was not found');
 }

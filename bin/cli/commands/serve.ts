@@ -45,6 +45,7 @@ import {
 } from '../../../local/local-state.js';
 import type { CliIo } from '../../mlops.js';
 import { CliContext } from '../context.js';
+import { parseRegistryVersion } from '../inputs.js';
 import { CliFailure, CliInputError, CliNotFound, EXIT, fields, setExitCode } from '../output.js';
 import { stackJsonOutput } from '../resources.js';
 
@@ -121,17 +122,6 @@ function parsePort(text: string): number {
       `e.g. --port ${DEFAULT_SERVE_PORT}`,
     );
   return port;
-}
-
-function parseVersion(text: string): number {
-  const version = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(version) || version < 1)
-    throw new CliInputError(
-      'version',
-      'must be a positive integer (a registry version)',
-      'list them with: mlops models versions <model>',
-    );
-  return version;
 }
 
 /** The function serving `model` (stack output InferenceFunctions), and whether the stack is local. */
@@ -236,7 +226,7 @@ export function registerServeCommands(program: Command, io: CliIo): void {
     .argument('<model>', 'model name')
     .argument('[version]', `registry version number (default: the one the ${CHAMPION_ALIAS} alias names now)`)
     .action(async (model: string, versionText: string | undefined) => {
-      const given = versionText === undefined ? undefined : parseVersion(versionText);
+      const given = versionText === undefined ? undefined : parseRegistryVersion(versionText);
       const ctx = await CliContext.load(program, io);
       const { functionName, local } = await functionOf(ctx, model);
       const step = (text: string) => io.stderr(`${text}…\n`);

@@ -23,7 +23,8 @@ import type { TrainingPipelineInput } from '../../../lambdas/training/pipeline/c
 import { TRAINING_RUN_TAGS, trainingRunId } from '../../../lambdas/training/pipeline/run-id.js';
 import { importConfigFile } from '../../../lib/project-config.js';
 import { CliContext } from '../context.js';
-import { localTrainingRunner, runTrainingLocally } from '../local-training.js';
+import { localStateMachineRunner, withStdoutOnStderr } from '../local-runner.js';
+import { runTrainingLocally } from '../local-training.js';
 import {
   CliFailure,
   CliInputError,
@@ -38,7 +39,7 @@ import {
   setExitCode,
   table,
 } from '../output.js';
-import { type JsonOutputSource, stackJsonOutput } from '../resources.js';
+import { modelStateMachine } from '../resources.js';
 import {
   currentState,
   deployedCurrentState,
@@ -68,21 +69,8 @@ function trainedModel(ctx: CliContext, name: string): string {
 }
 
 /** The model's state machine ARN from the stack's TrainingPipelineArns output, and where it runs. */
-async function pipelineOf(
-  ctx: CliContext,
-  model: string,
-): Promise<{ readonly arn: string; readonly source: JsonOutputSource }> {
-  const { value, source } = await stackJsonOutput(ctx.options, ctx.config.stackName, 'trainingPipelines');
-  const arn = (value as Record<string, unknown> | null)?.[model];
-  if (typeof arn !== 'string')
-    throw new CliFailure(
-      `the stack has no training pipeline for ${model} (it was deployed before ${model} was configured)`,
-      source.kind === 'local'
-        ? 'restart the local stack: npx mlops local down, then npx mlops local up'
-        : 'redeploy the stack: npx cdk deploy',
-    );
-  return { arn, source };
-}
+const pipelineOf = (ctx: CliContext, model: string) =>
+  modelStateMachine(ctx.options, ctx.config.stackName, 'trainingPipelines', model, 'training pipeline');
 
 /** Where the pipeline runs, without needing its output: the local stack when one runs for this stack. */
 async function runsLocally(ctx: CliContext): Promise<boolean> {
@@ -341,26 +329,24 @@ export function registerTrainPipelineCommands(group: Command, program: Command, 
         const bucket = await ctx.artifactBucketName();
         const configFile = ctx.options.config;
         const config = configFile ? await importConfigFile(configFile) : undefined;
-        const { runner, dispose } = await localTrainingRunner(source.state, config, arn, (step) =>
+        const { runner, dispose } = await localStateMachineRunner(source.state, config, arn, (step) =>
           io.stderr(`${step}…\n`),
         );
         const reporter = stateReporter(ctx.out.progress(`train ${model}`), io, model);
-        // In-process functions log to stdout; it stays the command's result alone.
-        const write = process.stdout.write;
-        process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
         let record: ExecutionRecord;
         try {
-          record = await runTrainingLocally(runner, {
-            model,
-            input,
-            bucket,
-            ...(options.name ? { executionName: options.name } : {}),
-            onStep: (step) => {
-              if (step.type === 'entered') reporter.state(step.state);
-            },
-          });
+          record = await withStdoutOnStderr(() =>
+            runTrainingLocally(runner, {
+              model,
+              input,
+              bucket,
+              ...(options.name ? { executionName: options.name } : {}),
+              onStep: (step) => {
+                if (step.type === 'entered') reporter.state(step.state);
+              },
+            }),
+          );
         } finally {
-          process.stdout.write = write;
           reporter.stop();
           dispose();
         }
