@@ -169,6 +169,8 @@ export interface RecordOutcomeInput {
   unitId: string;
   outcome: Outcome;
   idempotencyKey: string;
+  /** The model the caller serves: an experiment of another model is not found. */
+  model?: string;
 }
 
 export interface RecordOutcomeResult {
@@ -191,6 +193,7 @@ const recordOutcomeSchema = z.strictObject({
     .string({ error: 'must be a string' })
     .min(1, 'must not be empty')
     .max(256, 'at most 256 characters'),
+  model: z.string({ error: 'must be a string' }).optional(),
 });
 const stopSchema = z.strictObject({
   decision: z.enum(['ship', 'dont-ship'], { error: 'must be ship or dont-ship' }),
@@ -562,6 +565,10 @@ export class ExperimentStore {
     const request = parseOrThrow(recordOutcomeSchema, input);
     const experiment =
       known !== undefined && known.id === request.experimentId ? known : await this.get(request.experimentId);
+    if (request.model !== undefined && experiment.model !== request.model)
+      throw new NotFoundError(`experiment ${experiment.id} of model ${request.model}`, {
+        field: 'experimentId',
+      });
     if (experiment.status !== 'running') throw stoppedError(experiment);
     const variant = variantOf(
       experiment.id,
