@@ -9,11 +9,13 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
+import { ExperimentConflictError } from '../lambdas/experiments/errors.js';
 import { GateFailedError } from '../lambdas/registry/gates.js';
 import { ConflictError, NotFoundError, NotIndexedError, ValidationError } from '../lambdas/shared/errors.js';
 import { CLI_ENV } from '../lambdas/shared/layout.js';
 import { ConfigValidationError } from '../lib/config.js';
 import { registerDeployCommands } from './cli/commands/deploy.js';
+import { registerExperimentCommands } from './cli/commands/experiments.js';
 import { registerFeatureCommands } from './cli/commands/features.js';
 import { registerIngestCommands } from './cli/commands/ingest.js';
 import { registerLocalCommands } from './cli/commands/local.js';
@@ -97,6 +99,7 @@ export function buildProgram(io: CliIo): Command {
   registerServeCommands(program, io);
   registerPredictCommand(program, io);
   registerDeployCommands(program, io);
+  registerExperimentCommands(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
@@ -142,6 +145,11 @@ export function reportError(error: unknown, io: CliIo): ExitCode {
   if (error instanceof NotIndexedError) {
     io.stderr(`error: conflict: ${error.message}\n`);
     hint(`index it once (idempotent): mlops models reindex ${error.modelName}`);
+    return EXIT.failure;
+  }
+  if (error instanceof ExperimentConflictError) {
+    io.stderr(`error: ${error.message}\n`);
+    hint("see the model's running experiments with: mlops experiments status <model>");
     return EXIT.failure;
   }
   if (error instanceof ConflictError) {

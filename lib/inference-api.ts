@@ -47,7 +47,9 @@ import {
   captureErrorFirehosePrefix,
   captureFirehosePrefix,
   ENV,
+  experimentPk,
   FEATURE_VIEWS_DEFINE,
+  modelPk,
   SERVING_ALIAS,
 } from '../lambdas/shared/layout.js';
 import {
@@ -367,6 +369,24 @@ export class InferenceApi extends Construct {
       // Entity-key instances: one BatchGetItem per request (lambdas/feature-store/online-store.ts).
       featureStore.onlineTable.grant(fn, 'dynamodb:BatchGetItem', 'dynamodb:GetItem');
       captureStream.grantPutRecords(fn);
+      // A/B experiments (lambdas/serving/experiments.ts): the model's experiment index and each
+      // experiment's items read; counters and idempotency items written only under ABTEST#*.
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:Query', 'dynamodb:GetItem'],
+          resources: [registry.table.tableArn],
+          conditions: {
+            'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [modelPk(name), experimentPk('*')] },
+          },
+        }),
+      );
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+          resources: [registry.table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [experimentPk('*')] } },
+        }),
+      );
       acknowledge(
         fn.executionRole,
         ...prefixedBucketGrants(

@@ -1,4 +1,4 @@
-import { ValidationError } from '../shared/errors.js';
+import { ConflictError, type ConflictErrorOptions, ValidationError } from '../shared/errors.js';
 
 /**
  * An experiment's definition broke a rule (allocation, ids, variant names). `field` is a dotted path
@@ -20,5 +20,19 @@ export class StatisticsInputError extends ValidationError {
   constructor(field: string, rule: string, message?: string) {
     super(field, rule, message);
     this.name = 'StatisticsInputError';
+  }
+}
+
+/**
+ * An experiment request contradicts what is stored: an overlapping running experiment, a stopped
+ * experiment, an idempotency key counted with another outcome. `field` names the input field.
+ */
+export class ExperimentConflictError extends ConflictError {
+  readonly field: string;
+
+  constructor(field: string, message: string, options?: ConflictErrorOptions) {
+    super(message, options);
+    this.name = 'ExperimentConflictError';
+    this.field = field;
   }
 }

@@ -13,11 +13,13 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import { ExperimentStore } from '../experiments/experiment-store.js';
 import { configuredViews } from '../feature-store/configured-views.js';
 import { REGISTRY_ENV, registryFromEnv } from '../registry/registry.js';
 import { firehoseCapture } from '../serving/capture.js';
 import { RequestError } from '../serving/contract.js';
 import { ModelIntegrityError } from '../serving/errors.js';
+import { experimentRouter } from '../serving/experiments.js';
 import { createInferenceApp } from '../serving/http.js';
 import { holdServedModel, loadServedModel } from '../serving/model-loader.js';
 import { onlineFeatureSource } from '../serving/online-features.js';
@@ -105,6 +107,43 @@ const features: OnlineFeatureSource = {
   },
 };
 
+/**
+ * The model's A/B experiments: read at init and every ~30 s in the background (never per request);
+ * the treatment is loaded once with the same loader and integrity check as the served version.
+ */
+const experimentStore =
+  config.error === undefined && (process.env[ENV.registryTable] ?? '') !== ''
+    ? new ExperimentStore({
+        documents: documentClient(),
+        tableName: process.env[ENV.registryTable] as string,
+      })
+    : undefined;
+const experiments =
+  experimentStore === undefined
+    ? undefined
+    : experimentRouter({
+        controlVersion: () => {
+          try {
+            return served.model().version;
+          } catch {
+            return undefined;
+          }
+        },
+        running: () => experimentStore.running(config.modelName),
+        load: (version) =>
+          loadServedModel({
+            registry: registryFromEnv()(),
+            artifacts: new S3ObjectStore(s3Client(), process.env[REGISTRY_ENV.artifactBucket] ?? ''),
+            modelName: config.modelName,
+            modelVersion: version,
+            memoryMb: config.memoryMb,
+            warmUp,
+          }),
+        recordOutcome: (input, known) => experimentStore.recordOutcome(input, known),
+        recordAssignments: (id, counts) => experimentStore.recordAssignments(id, counts),
+      });
+await experiments?.ready();
+
 const app = createInferenceApp({
   modelName: config.modelName,
   model: served.model,
@@ -114,6 +153,7 @@ const app = createInferenceApp({
   maxBatchInstances: config.maxBatchInstances,
   captureSampleRate: config.captureSampleRate,
   views,
+  ...(experiments === undefined ? {} : { experiments }),
 });
 
 export const handler = middy(app).use(injectLambdaContext(logger));

@@ -34,6 +34,11 @@ export interface PredictInstance {
   readonly features?: Readonly<Record<string, RequestValue>>;
   /** Entity key values by entity name (the views' `entities`), e.g. `{ customer_id: 'c-17' }`. */
   readonly entity?: Readonly<Record<string, string | number>>;
+  /**
+   * The A/B unit (e.g. a user id) when an experiment runs on the model; absent, the entity key named
+   * by the experiment's unit key. Without either, the instance is outside the experiment.
+   */
+  readonly unitId?: string;
 }
 
 /** A predict request body: one instance, or `instances`. */
@@ -54,12 +59,18 @@ export interface Prediction {
    * (absent when the instance gave only raw features). A feature with no unexpired value: null.
    */
   readonly featureAges?: Readonly<Record<string, number | null>>;
+  /** While an A/B experiment runs: the instance's variant and the version that scored it. */
+  readonly variant?: string;
+  readonly version?: number;
 }
 
 export interface PredictResponse {
   readonly model: string;
   readonly version: number;
-  /** The A/B variant that answered (issue 12); `default` outside experiments. */
+  /**
+   * The A/B variant that answered (issue 12); `default` outside experiments; `mixed` when the
+   * instances of a batch fell in several (each prediction then names its own).
+   */
   readonly variant: string;
   readonly requestId: string;
   readonly predictions: readonly Prediction[];
@@ -75,11 +86,17 @@ export interface FeedbackRequest {
   readonly outcome: ClassLabel | boolean;
   /** A client key that makes a retried feedback count once (issue 12 counts). */
   readonly idempotencyKey?: string;
+  /** The A/B experiment the outcome counts for (with `unitId`); its variant is recomputed from the unit. */
+  readonly experimentId?: string;
+  readonly unitId?: string;
 }
 
 export interface FeedbackResponse {
   readonly accepted: true;
   readonly requestId: string;
+  /** With `experimentId`: whether this outcome was counted (false: its idempotency key was counted before). */
+  readonly counted?: boolean;
+  readonly variant?: string;
 }
 
 export interface HealthResponse {
@@ -102,6 +119,8 @@ export const LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 /** The variant outside A/B experiments. */
 export const DEFAULT_VARIANT = 'default';
+/** The response-level variant of a batch whose instances fell in several variants. */
+export const MIXED_VARIANT = 'mixed';
 
 /** Stable error codes and the HTTP status each answers with. */
 export const ERROR_STATUS = {
@@ -145,6 +164,10 @@ export const ERROR_STATUS = {
   ModelUnsupported: 503,
   /** Feedback sent to a function whose capture is off (no capture stream): nothing would keep it. */
   FeedbackNotEnabled: 503,
+  /** Feedback names an experiment that does not exist. */
+  UnknownExperiment: 404,
+  /** Feedback names an experiment that is stopped, or reuses an idempotency key with another outcome. */
+  ExperimentConflict: 409,
   /** A dependency (online store, registry) failed; retry. */
   DependencyError: 502,
   /** Anything else. */
@@ -246,4 +269,8 @@ export type CaptureRecord =
       readonly model: string;
       readonly outcome: ClassLabel | boolean;
       readonly idempotencyKey?: string;
+      /** With an experiment: its id, the unit, and the variant the outcome was counted in. */
+      readonly experimentId?: string;
+      readonly unitId?: string;
+      readonly variant?: string;
     };

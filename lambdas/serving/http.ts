@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FeatureView } from '../feature-store/feature-view.js';
-import { DependencyError } from '../shared/errors.js';
+import { ConflictError, DependencyError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { API_ROUTES } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
 import {
@@ -36,8 +36,11 @@ import {
   ERROR_STATUS,
   type ErrorBody,
   type ErrorCode,
+  type FeedbackRequest,
   type FeedbackResponse,
   type HealthResponse,
+  MIXED_VARIANT,
+  type PredictInstance,
   type Prediction,
   type PredictResponse,
   RequestError,
@@ -48,7 +51,8 @@ import {
   ModelOutputError,
   ModelUnsupportedError,
 } from './errors.js';
-import { type FeatureRule, featureRules, prepareInstances } from './instances.js';
+import { type ExperimentRouter, type ServingExperiment, unitOf, variantOfUnit } from './experiments.js';
+import { type FeatureRule, featureRules, prepareInstances, type ServingRow } from './instances.js';
 import type { CaptureSink, LoadedModel, OnlineFeatureSource } from './ports.js';
 import { parseFeedbackRequest, parsePredictRequest } from './request.js';
 import { scoreRows } from './scorer.js';
@@ -79,6 +83,11 @@ export interface InferenceDeps {
   readonly captureBudgetMs?: number;
   /** @default DEFAULT_VARIANT */
   readonly variant?: string;
+  /**
+   * The model's A/B experiments (./experiments.ts). Absent, or no experiment running: every
+   * instance scores with `model` as `variant`, the path unchanged.
+   */
+  readonly experiments?: ExperimentRouter;
   /** Epoch milliseconds (record times, online-store ages). @default Date.now */
   readonly now?: () => number;
   /**
@@ -268,6 +277,9 @@ export function createInferenceApp(
       const model = deps.model();
       by = { ...by, version: model.version };
       const instances = parsePredictRequest(event, deps.maxBatchInstances);
+      const experiment = deps.experiments?.current();
+      if (experiment !== undefined)
+        return await predictInExperiment(experiment, model, instances, requestId, timeMs, started);
       const { rows, featureAges } = await prepareInstances(instances, rulesOf(model), deps.features, timeMs);
       const scoring = performance.now();
       const scored = await scoreRows(model, rows);
@@ -316,8 +328,144 @@ export function createInferenceApp(
     }
   }
 
+  /**
+   * A predict while an experiment runs: each instance's unit picks its variant (sticky hash); each
+   * variant's instances are prepared and scored by that variant's model (control: the function's);
+   * an instance without a unit is outside the experiment (`default`, scored by control). Every
+   * prediction names its variant and version; the response's variant is theirs, or `mixed`.
+   */
+  async function predictInExperiment(
+    served: ServingExperiment,
+    control: LoadedModel,
+    instances: readonly PredictInstance[],
+    requestId: string,
+    timeMs: number,
+    started: number,
+  ): Promise<ProxyResult> {
+    const groups = new Map<string, number[]>();
+    instances.forEach((instance, i) => {
+      const unit = unitOf(instance, served.experiment.unitKey);
+      const variant = unit === undefined ? DEFAULT_VARIANT : variantOfUnit(served, unit);
+      const group = groups.get(variant);
+      if (group === undefined) groups.set(variant, [i]);
+      else group.push(i);
+    });
+    const predictions = new Array<Prediction>(instances.length);
+    const rows = new Array<ServingRow>(instances.length);
+    const servedGroups: { variant: string; model: LoadedModel; n: number }[] = [];
+    let modelLatencyMs = 0;
+    for (const [variant, indices] of groups) {
+      const model = variant === 'treatment' ? served.treatment : control;
+      let prepared: Awaited<ReturnType<typeof prepareInstances>>;
+      try {
+        prepared = await prepareInstances(
+          indices.map((i) => instances[i] as PredictInstance),
+          rulesOf(model),
+          deps.features,
+          timeMs,
+        );
+      } catch (error) {
+        // Name the instance by its index in the request, not in its variant's group.
+        if (error instanceof RequestError && error.where.instance !== undefined)
+          throw new RequestError(error.code, error.message, {
+            ...error.where,
+            instance: indices[error.where.instance] ?? error.where.instance,
+          });
+        throw error;
+      }
+      const scoring = performance.now();
+      const scored = await scoreRows(model, prepared.rows);
+      modelLatencyMs += performance.now() - scoring;
+      if (scored.length !== prepared.rows.length)
+        throw new ModelOutputError(
+          `the model answered ${scored.length} of ${prepared.rows.length} instances`,
+        );
+      indices.forEach((i, k) => {
+        const ages = prepared.featureAges[k];
+        predictions[i] = {
+          ...(scored[k] as Prediction),
+          ...(ages === undefined ? {} : { featureAges: ages }),
+          variant,
+          version: model.version,
+        };
+        rows[i] = prepared.rows[k] ?? {};
+      });
+      servedGroups.push({ variant, model, n: indices.length });
+      if (variant !== DEFAULT_VARIANT)
+        deps.experiments?.served(variant as 'control' | 'treatment', indices.length);
+    }
+    const only = servedGroups.length === 1 ? servedGroups[0] : undefined;
+    const body: PredictResponse = {
+      model: deps.modelName,
+      version: only?.model.version ?? control.version,
+      variant: only?.variant ?? MIXED_VARIANT,
+      requestId,
+      predictions,
+    };
+    if (sampleRequest(requestId, deps.captureSampleRate)) {
+      const records: CaptureRecord[] = predictions.map((prediction, instance) => ({
+        kind: 'prediction',
+        requestId,
+        instance,
+        timeMs,
+        model: deps.modelName,
+        version: prediction.version ?? control.version,
+        variant: prediction.variant ?? DEFAULT_VARIANT,
+        features: rows[instance] ?? {},
+        prediction,
+      }));
+      await captureWithinBudget(records, requestId);
+    }
+    const latencyMs = performance.now() - started;
+    for (const group of servedGroups)
+      safely(() =>
+        recordPrediction(
+          deps.metrics,
+          { model: deps.modelName, version: group.model.version, variant: group.variant },
+          { instances: group.n, latencyMs, modelLatencyMs },
+        ),
+      );
+    return respond(200, body, requestId);
+  }
+
+  /** Counts a feedback's outcome in its experiment; API errors naming the field when refused. */
+  async function countOutcome(request: FeedbackRequest): Promise<{ counted: boolean; variant: string }> {
+    const { experimentId, unitId } = request;
+    if (experimentId === undefined || unitId === undefined) throw new Error('unreachable: no experiment');
+    if (deps.experiments === undefined)
+      throw new RequestError('UnknownExperiment', `no experiments run on model ${deps.modelName} here`, {
+        field: 'experimentId',
+      });
+    if (typeof request.outcome === 'string')
+      throw new RequestError('InvalidRequest', 'outcome must be a boolean or a number for an experiment', {
+        field: 'outcome',
+      });
+    try {
+      return await deps.experiments.recordOutcome({
+        experimentId,
+        unitId,
+        outcome: request.outcome,
+        // Without a key, the prediction's instance is the key: a retried feedback still counts once.
+        idempotencyKey: request.idempotencyKey ?? `${request.requestId}#${request.instance ?? 0}`,
+        model: deps.modelName,
+      });
+    } catch (error) {
+      const field = (error as { field?: string }).field ?? 'experimentId';
+      if (error instanceof NotFoundError)
+        throw new RequestError('UnknownExperiment', error.message.slice(0, 300), { field });
+      if (error instanceof ConflictError)
+        throw new RequestError('ExperimentConflict', error.message.slice(0, 300), { field });
+      if (error instanceof ValidationError)
+        throw new RequestError('InvalidRequest', error.message.slice(0, 300), { field: error.field });
+      throw new DependencyError('experiments', error instanceof Error ? error.message : String(error), {
+        cause: error,
+      });
+    }
+  }
+
   async function feedback(event: ProxyEvent, requestId: string): Promise<ProxyResult> {
     const request = parseFeedbackRequest(event, deps.maxBatchInstances);
+    const counted = request.experimentId === undefined ? undefined : await countOutcome(request);
     const record: CaptureRecord = {
       kind: 'feedback',
       requestId: request.requestId,
@@ -326,6 +474,9 @@ export function createInferenceApp(
       model: deps.modelName,
       outcome: request.outcome,
       ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+      ...(counted === undefined
+        ? {}
+        : { experimentId: request.experimentId, unitId: request.unitId, variant: counted.variant }),
     };
     // Feedback is the record itself: always captured, and awaited (a lost one is worth a retry).
     const { delivered, failed } = await put([record], requestId);
@@ -337,7 +488,7 @@ export function createInferenceApp(
         `feedback is not recorded for model ${deps.modelName}: its capture is off (no capture stream)`,
       );
     safely(() => recordFeedback(deps.metrics, deps.modelName));
-    const body: FeedbackResponse = { accepted: true, requestId };
+    const body: FeedbackResponse = { accepted: true, requestId, ...(counted ?? {}) };
     return respond(202, body, requestId);
   }
 

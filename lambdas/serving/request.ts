@@ -107,7 +107,7 @@ function unknownKey(object: JsonObject, allowed: readonly string[]): string | un
   return undefined;
 }
 
-const INSTANCE_KEYS = ['features', 'entity'] as const;
+const INSTANCE_KEYS = ['features', 'entity', 'unitId'] as const;
 
 /**
  * Checks every feature value is a JSON scalar or null. The parsed object is kept as it is (no
@@ -167,7 +167,7 @@ function readInstance(value: unknown, at: number, path: string): PredictInstance
   if (extra !== undefined) {
     throw new RequestError(
       'InvalidRequest',
-      `${path} has an unknown field ${JSON.stringify(extra.slice(0, 100))} (an instance takes features and entity)`,
+      `${path} has an unknown field ${JSON.stringify(extra.slice(0, 100))} (an instance takes features, entity and unitId)`,
       { ...where, field: prefixed(path, extra) },
     );
   }
@@ -178,7 +178,11 @@ function readInstance(value: unknown, at: number, path: string): PredictInstance
       field: path,
     });
   }
-  const instance: { features?: Record<string, RequestValue>; entity?: Record<string, string | number> } = {};
+  const instance: {
+    features?: Record<string, RequestValue>;
+    entity?: Record<string, string | number>;
+    unitId?: string;
+  } = {};
   if (features !== undefined) {
     const field = prefixed(path, 'features');
     if (!isObject(features)) {
@@ -200,6 +204,18 @@ function readInstance(value: unknown, at: number, path: string): PredictInstance
     }
     checkEntityKey(entity, at, field);
     instance.entity = entity;
+  }
+  const unitId = value.unitId;
+  if (unitId !== undefined) {
+    if (typeof unitId !== 'string' || unitId.length === 0 || unitId.length > MAX_FEEDBACK_TEXT) {
+      const field = prefixed(path, 'unitId');
+      throw new RequestError(
+        'InvalidRequest',
+        `${field} must be a string of 1 to ${MAX_FEEDBACK_TEXT} characters, not ${kindOf(unitId)}`,
+        { ...where, field },
+      );
+    }
+    instance.unitId = unitId;
   }
   return instance;
 }
@@ -258,7 +274,14 @@ function text(body: JsonObject, key: string, required: boolean): string | undefi
   return value;
 }
 
-const FEEDBACK_KEYS = ['requestId', 'instance', 'outcome', 'idempotencyKey'] as const;
+const FEEDBACK_KEYS = [
+  'requestId',
+  'instance',
+  'outcome',
+  'idempotencyKey',
+  'experimentId',
+  'unitId',
+] as const;
 
 /**
  * A feedback body: `requestId` (required), `instance` (an index below `maxBatchInstances`),
@@ -309,10 +332,24 @@ export function parseFeedbackRequest(event: BodyEvent, maxBatchInstances: number
     );
   }
   const idempotencyKey = text(body, 'idempotencyKey', false);
+  const experimentId = text(body, 'experimentId', false);
+  const unitId = text(body, 'unitId', false);
+  if ((experimentId === undefined) !== (unitId === undefined)) {
+    const missing = experimentId === undefined ? 'experimentId' : 'unitId';
+    throw new RequestError(
+      'InvalidRequest',
+      `${missing} is required with ${missing === 'unitId' ? 'experimentId' : 'unitId'}`,
+      {
+        field: missing,
+      },
+    );
+  }
   return {
     requestId,
     ...(instance === undefined ? {} : { instance }),
     outcome,
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    ...(experimentId === undefined ? {} : { experimentId }),
+    ...(unitId === undefined ? {} : { unitId }),
   };
 }

@@ -376,6 +376,31 @@ export const deploymentHistorySk = (deploymentId: string, sequence: number): str
   `${deploymentHistorySkPrefix(deploymentId)}${String(sequence).padStart(10, '0')}`;
 
 /*
+ * A/B experiments (lambdas/experiments/experiment-store.ts), in the registry table:
+ *   pk = ABTEST#<id>    sk = DEFINITION          the experiment's definition and status
+ *   pk = ABTEST#<id>    sk = COUNTER#<variant>   per-variant counters (DynamoDB ADD)
+ *   pk = ABTEST#<id>    sk = OUTCOME#<key>       one per counted outcome (idempotency)
+ *   pk = MODEL#<model>  sk = ABTEST#<id>         the model's index of its experiments (id, status)
+ *   pk = MODEL#<model>  sk = ABSLOT#<unitKey>    which running experiments hold the unit key (overlap lock)
+ */
+/** Registry partition key of one A/B experiment. */
+export const experimentPk = (id: string): string => `ABTEST#${id}`;
+/** Sort key of an experiment's definition. */
+export const EXPERIMENT_DEFINITION_SK = 'DEFINITION';
+/** Prefix of an experiment's counter items. */
+export const EXPERIMENT_COUNTER_SK_PREFIX = 'COUNTER#';
+/** Sort key of one variant's counters. */
+export const experimentCounterSk = (variant: string): string => `${EXPERIMENT_COUNTER_SK_PREFIX}${variant}`;
+/** Sort key of a counted outcome's idempotency item. */
+export const experimentOutcomeSk = (idempotencyKey: string): string => `OUTCOME#${idempotencyKey}`;
+/** Prefix of a model's experiment index items (none starts with `VERSION#` or `ALIAS#`). */
+export const EXPERIMENT_INDEX_SK_PREFIX = 'ABTEST#';
+/** Sort key of an experiment's index item in its model's partition. */
+export const experimentIndexSk = (id: string): string => `${EXPERIMENT_INDEX_SK_PREFIX}${id}`;
+/** Sort key of the overlap lock of one unit key of a model. */
+export const experimentSlotSk = (unitKey: string): string => `ABSLOT#${unitKey}`;
+
+/*
  * Search indexes of the registry (see registry-store.ts's header for the whole table design). Each
  * is an item in the model's own partition, written in the same transaction as the change it
  * indexes, so a consistent Query of it never disagrees with a get. None of their sort keys starts

@@ -23,6 +23,8 @@ import {
   captureErrorFirehosePrefix,
   captureFirehosePrefix,
   ENV,
+  experimentPk,
+  modelPk,
   SERVING_ALIAS,
 } from '../../lambdas/shared/layout.js';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
@@ -322,6 +324,12 @@ describe('InferenceApi with IAM authorization (the default)', () => {
           'dynamodb:GetItem', // registry: version, champion alias
           'dynamodb:BatchGetItem', // online store
           'dynamodb:GetItem',
+          // A/B experiments: reads under MODEL#<model> and ABTEST#*, writes under ABTEST#* only.
+          'dynamodb:Query',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:ConditionCheckItem',
           'firehose:PutRecord',
           'firehose:PutRecordBatch',
           'logs:CreateLogStream',
@@ -333,6 +341,12 @@ describe('InferenceApi with IAM authorization (the default)', () => {
           'xray:PutTraceSegments',
         ].sort(),
       );
+      const writes = statements.find((s) => text(s.Action).includes('dynamodb:PutItem'));
+      expect(writes?.Condition).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [experimentPk('*')] },
+      });
+      const query = statements.find((s) => text(s.Action).includes('dynamodb:Query'));
+      expect(text(query?.Condition)).toContain(modelPk(variablesOf(fn)[ENV.modelName] as string));
       // No action wildcard beyond CDK's bucket read grant, scoped to models/*.
       for (const s of statements.filter((s) => text(s.Action).includes('s3:')))
         expect(text(s.Resource)).toContain('/models/*');
