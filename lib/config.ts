@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { deploymentSchema } from '../lambdas/deployment/contract.js';
+import { monitoringSchema } from '../lambdas/drift/config.js';
 import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
 import { DEFAULT_MAX_BATCH_INSTANCES } from '../lambdas/serving/contract.js';
 import { LAMBDA_MB_PER_VCPU } from '../lambdas/serving/serving-env.js';
@@ -146,6 +147,11 @@ export const mlopsConfigSchema = z
      * thresholds, watched alarms, approval. See lambdas/deployment/contract.ts.
      */
     deployment: deploymentSchema.prefault({}),
+    /**
+     * Drift and model-quality monitoring of the served models (lib/drift-monitor.ts): schedule,
+     * window, thresholds, serving alarms. See lambdas/drift/config.ts.
+     */
+    monitoring: monitoringSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -222,6 +228,7 @@ export const defaultConfig: MlopsConfig = {
   // The schema's defaults, written once there.
   serving: servingSchema.parse({}),
   deployment: deploymentSchema.parse({}),
+  monitoring: monitoringSchema.parse({}),
 };
 
 /** The models the inference API serves: `serving.models`, or every configured model. */
