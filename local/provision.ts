@@ -498,23 +498,19 @@ async function createDeliveryStream(name: string, props: Record<string, unknown>
 async function createAlarm(type: string, name: string, props: Record<string, unknown>): Promise<void> {
   const { AlarmName: _name, ...rest } = props;
   if (type === 'AWS::CloudWatch::CompositeAlarm')
-    await clients
-      .cloudwatch()
-      .send(
-        new PutCompositeAlarmCommand({
-          AlarmName: name,
-          ...(rest as Omit<PutCompositeAlarmCommandInput, 'AlarmName'>),
-        }),
-      );
+    await clients.cloudwatch().send(
+      new PutCompositeAlarmCommand({
+        AlarmName: name,
+        ...(rest as Omit<PutCompositeAlarmCommandInput, 'AlarmName'>),
+      }),
+    );
   else
-    await clients
-      .cloudwatch()
-      .send(
-        new PutMetricAlarmCommand({
-          AlarmName: name,
-          ...(rest as Omit<PutMetricAlarmCommandInput, 'AlarmName'>),
-        }),
-      );
+    await clients.cloudwatch().send(
+      new PutMetricAlarmCommand({
+        AlarmName: name,
+        ...(rest as Omit<PutMetricAlarmCommandInput, 'AlarmName'>),
+      }),
+    );
 }
 
 interface CfnRuleProps {
