@@ -190,8 +190,10 @@ describe('mlops drift report', () => {
       cli('drift', 'report', 'churn', '--capture-bucket', BUCKET, '--open', '--json'),
     );
     expect(code).toBe(0);
-    const file = path.join(os.tmpdir(), 'mlops-drift-churn-20261203T120000.000Z.html');
-    expect(stderr).toContain(`opened ${file} with ${path.join(bin, 'xdg-open')}`);
+    const file = /^opened (\S+) with (\S+)$/m.exec(stderr)?.[1] ?? '';
+    expect(stderr).toContain(`with ${path.join(bin, 'xdg-open')}`);
+    expect(path.dirname(path.dirname(file))).toBe(os.tmpdir());
+    expect(path.basename(file)).toBe('churn-20261203T120000.000Z.html');
     for (let i = 0; i < 100 && !existsSync(opened); i++) await sleep(50);
     expect(readFileSync(opened, 'utf8')).toBe(file);
     expect(readFileSync(file, 'utf8')).toContain(STORED_MARK);

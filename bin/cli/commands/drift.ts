@@ -8,7 +8,7 @@
  * xdg-open, or prints its path where there is none. No report yet: exit 3 with a hint.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Command, Option } from 'commander';
@@ -191,11 +191,12 @@ export function registerDriftCommands(program: Command, io: CliIo): void {
       const { report, pointer } = latest;
       let htmlFile: string | undefined;
       if (options.html !== undefined || options.open) {
+        // Without --html: a fresh private directory (a fixed name in /tmp could be someone's symlink).
         htmlFile = path.resolve(
           options.html ??
             path.join(
-              os.tmpdir(),
-              `mlops-drift-${model.replace(/[^\w.-]/g, '_')}-${reportWindowKeyPart(report.window.end)}.html`,
+              mkdtempSync(path.join(os.tmpdir(), 'mlops-drift-')),
+              `${model.replace(/[^\w.-]/g, '_')}-${reportWindowKeyPart(report.window.end)}.html`,
             ),
         );
         let text = latest.html;
