@@ -126,7 +126,10 @@ function histogram(bins: BinnedShares, caption: string): Markup {
   // Rotated labels (and room below for them) when they would crowd each other.
   const tilt = labels.texts.some((t) => Math.min(18, t.length) * 6.5 > slot);
   const height = top + plotH + (tilt ? 70 : 22);
-  const max = Math.max(1e-12, ...bins.reference.map(Number), ...bins.current.map(Number)) * 1.05;
+  let max = 1e-12;
+  for (const share of [...bins.reference, ...bins.current])
+    if (Number.isFinite(share) && share > max) max = share;
+  max *= 1.05;
   const barW = Math.max(1, (slot * 0.8) / 2);
   const y = (share: number) => top + plotH - (Math.max(0, Number.isFinite(share) ? share : 0) / max) * plotH;
   const bars: Markup[] = [];
