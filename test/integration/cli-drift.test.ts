@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../bin/mlops.js';
-import type { DriftReport } from '../../lambdas/drift/contract.js';
+import type { DriftReport, FeatureResult } from '../../lambdas/drift/contract.js';
 import { renderDriftReportHtml } from '../../lambdas/drift/report-html.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import {
@@ -129,6 +129,18 @@ describe('mlops drift report', () => {
       'feature-missing-from-profile loyalty_tier: loyalty_tier is not in the reference profile',
     );
     expect(stdout).toContain(`s3://${BUCKET}/${driftReportKeys('churn', driftedReport.window.end).json}`);
+  });
+
+  it('shows control characters in names as escapes, not as terminal sequences', async () => {
+    await store({
+      ...insufficientReport,
+      model: 'tty',
+      features: [{ ...(insufficientReport.features[0] as FeatureResult), name: 'evil\u001b]0;owned\u0007' }],
+    });
+    const { code, stdout } = await cli('drift', 'report', 'tty', '--capture-bucket', BUCKET, '--table');
+    expect(code).toBe(0);
+    expect(stdout).toContain('evil\\u001b]0;owned\\u0007');
+    expect(stdout).not.toContain('\u001b');
   });
 
   it('prints the stored report as JSON for scripts', async () => {

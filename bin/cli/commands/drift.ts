@@ -85,14 +85,19 @@ export async function readLatestDriftReport(
 }
 
 const pct = (v: number | null | undefined) =>
-  typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '-';
+  typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–';
+
+/** Text from the report for a terminal: control characters (escape sequences) shown as `\uXXXX`. */
+const plain = (text: string): string =>
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /** The report for people: its summary, one row per feature, the findings. */
 export function driftReportText(report: DriftReport): string {
   const s = report.summary;
   const q = report.quality;
   const summary = fields({
-    model: report.model,
+    model: plain(report.model),
     version: report.version,
     window: `${report.window.start} → ${report.window.end}`,
     status: report.status,
@@ -110,12 +115,12 @@ export function driftReportText(report: DriftReport): string {
     const d = f.drift;
     const test =
       d === undefined
-        ? '-'
+        ? '–'
         : d.kind === 'numeric'
           ? `${formatNumber(d.ks.statistic)} (p ${formatNumber(d.ks.pValue)})`
           : `χ² ${formatNumber(d.chiSquare.statistic)} (p ${formatNumber(d.chiSquare.pValue)})`;
     return [
-      f.name,
+      plain(f.name),
       f.kind,
       f.verdict,
       formatNumber(d?.psi),
@@ -125,7 +130,7 @@ export function driftReportText(report: DriftReport): string {
     ];
   });
   const findings = report.findings.map(
-    (f) => `  ${f.code}${f.subject === undefined ? '' : ` ${f.subject}`}: ${f.message}`,
+    (f) => `  ${f.code}${f.subject === undefined ? '' : ` ${plain(f.subject)}`}: ${plain(f.message)}`,
   );
   return [
     summary,
