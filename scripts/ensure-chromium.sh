@@ -42,6 +42,8 @@ apt() {
 }
 
 apt update >&2 || fail "apt-get update failed (see above): check the network and /etc/apt/sources.list*"
+# Without recommends (udev, upower, printing, …): the tests drive it headless with --no-sandbox;
+# fonts come with its dependencies (fontconfig-config needs one).
 apt install --no-install-recommends chromium >&2 ||
   fail "apt-get install chromium failed (see above)"
 
