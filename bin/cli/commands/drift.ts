@@ -181,10 +181,8 @@ export function registerDriftCommands(program: Command, io: CliIo): void {
         if ((error as Error).name !== 'NoSuchBucket') throw error;
         throw new CliFailure(
           `capture-bucket: must be an existing bucket (${bucket} does not exist)`,
-          NO_STACK_HINT,
-          {
-            cause: error,
-          },
+          `name it with --capture-bucket (the stack output InferenceCaptureBucketName; a stack has one only when it serves a model), or ${NO_STACK_HINT}`,
+          { cause: error },
         );
       }
       if (latest === undefined)
