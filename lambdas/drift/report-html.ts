@@ -160,8 +160,8 @@ function statistics(feature: FeatureResult): Markup {
   const rows: [string, string, unknown][] = [['psi', 'PSI', formatNumber(d.psi)]];
   if (d.kind === 'numeric') {
     rows.push(
-      ['ks', 'KS D', formatNumber(d.ks.statistic)],
-      ['ks-p', 'KS p-value', formatNumber(d.ks.pValue)],
+      ['ks', 'KS D', formatNumber(d.ks?.statistic)],
+      ['ks-p', 'KS p-value', formatNumber(d.ks?.pValue)],
       ['js', 'Jensen–Shannon', formatNumber(d.jensenShannon)],
       ['wasserstein', 'Wasserstein-1', formatNumber(d.wasserstein)],
     );
@@ -254,7 +254,7 @@ function indexTable(report: DriftReport): Markup {
       d === undefined
         ? '–'
         : d.kind === 'numeric'
-          ? `KS ${formatNumber(d.ks.statistic)}`
+          ? `KS ${formatNumber(d.ks?.statistic)}`
           : `χ² ${formatNumber(d.chiSquare.statistic)}`;
     return html`<tr data-feature-index="${i}"><td><a href="#feature-${i}">${f.name}</a></td><td>${f.kind}</td><td>${badge(f.verdict)}</td><td class="num">${formatNumber(d?.psi)}</td><td class="num">${test}</td><td class="num">${formatNumber(d?.jensenShannon)}</td><td class="num">${percent(f.quality.nullRate)}</td></tr>`;
   });

@@ -117,7 +117,7 @@ export function driftReportText(report: DriftReport): string {
       d === undefined
         ? '–'
         : d.kind === 'numeric'
-          ? `${formatNumber(d.ks.statistic)} (p ${formatNumber(d.ks.pValue)})`
+          ? `${formatNumber(d.ks?.statistic)} (p ${formatNumber(d.ks?.pValue)})`
           : `χ² ${formatNumber(d.chiSquare.statistic)} (p ${formatNumber(d.chiSquare.pValue)})`;
     return [
       plain(f.name),
