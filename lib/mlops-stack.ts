@@ -6,6 +6,7 @@ import { ENV } from '../lambdas/shared/layout.js';
 import { isTrained } from '../lambdas/training/model-config.js';
 import { type MlopsConfig, servedModels } from './config.js';
 import { DeploymentWorkflows } from './deployment-workflow.js';
+import { DriftMonitors } from './drift-monitor.js';
 import { FeatureStore } from './feature-store.js';
 import { InferenceApi } from './inference-api.js';
 import { MlopsFunction } from './mlops-function.js';
@@ -43,6 +44,8 @@ export class MlopsStack extends Stack {
   public readonly inference?: InferenceApi;
   /** The served models' deployment (canary) workflows. */
   public readonly deployments?: DeploymentWorkflows;
+  /** Drift monitoring of the served models (absent when nothing is served). */
+  public readonly drift?: DriftMonitors;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps) {
     super(scope, id, {
@@ -203,6 +206,22 @@ export class MlopsStack extends Stack {
           ),
         ),
         description: 'Served model name → its deployment (canary) state machine ARN (mlops deploy starts it)',
+      });
+      this.drift = new DriftMonitors(this, 'Drift', {
+        inference,
+        registry: this.registry,
+        monitoring: this.monitoring,
+        config: props.config.monitoring,
+        metricsNamespace: props.config.metricsNamespace,
+        features: new Map(
+          props.config.models.map((m) => [m.name, (m.features ?? []).map((ref) => ref.split(':')[1] ?? ref)]),
+        ),
+        logRetention: props.config.logRetentionDays,
+        removalPolicy,
+      });
+      new CfnOutput(this, STACK_OUTPUTS.driftCheckFunction, {
+        value: this.drift.checkFunction.functionName,
+        description: 'The drift check function (mlops drift check invokes it)',
       });
     }
 

@@ -34,6 +34,8 @@ export interface DriftCheckEvent {
   readonly time?: string;
   /** Minutes of capture before `time`. */
   readonly windowMinutes: number;
+  /** The window's start (ISO), instead of `windowMinutes` before `time` (a manual check of a span). */
+  readonly start?: string;
   readonly thresholds?: Partial<DriftThresholds>;
   /** Labelled predictions needed before model quality is given. @default 100 */
   readonly minLabelled?: number;
@@ -67,10 +69,16 @@ function parseEvent(event: DriftCheckEvent, now: Date): { start: Date; end: Date
     throw new ValidationError('model', 'must name a served model');
   const end = event.time === undefined ? now : new Date(event.time);
   if (Number.isNaN(end.getTime())) throw new ValidationError('time', 'must be an ISO date-time');
-  if (!Number.isInteger(event.windowMinutes) || event.windowMinutes < 1)
-    throw new ValidationError('windowMinutes', 'must be a whole number of minutes, at least 1');
   if (event.version !== undefined && (!Number.isInteger(event.version) || event.version < 1))
     throw new ValidationError('version', 'must be a positive whole number');
+  if (event.start !== undefined) {
+    const start = new Date(event.start);
+    if (Number.isNaN(start.getTime())) throw new ValidationError('start', 'must be an ISO date-time');
+    if (start.getTime() >= end.getTime()) throw new ValidationError('start', 'must be before time');
+    return { start, end };
+  }
+  if (!Number.isInteger(event.windowMinutes) || event.windowMinutes < 1)
+    throw new ValidationError('windowMinutes', 'must be a whole number of minutes, at least 1');
   return { start: new Date(end.getTime() - event.windowMinutes * 60_000), end };
 }
 
