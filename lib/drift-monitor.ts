@@ -26,7 +26,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type MonitoringConfig, windowMinutesOf } from '../lambdas/drift/config.js';
 import type { DriftCheckEvent } from '../lambdas/drift/job.js';
-import { CAPTURE_PREFIX, ENV, retrainingAlarmName } from '../lambdas/shared/layout.js';
+import { ARTIFACT_KEYS, CAPTURE_PREFIX, ENV, retrainingAlarmName } from '../lambdas/shared/layout.js';
 import { DRIFT_METRICS, type DriftMetric, SERVICES } from '../lambdas/shared/metric-names.js';
 import type { InferenceApi } from './inference-api.js';
 import { MlopsFunction } from './mlops-function.js';
@@ -42,9 +42,6 @@ export const RETRAINING_CHECKS = {
   predictionPsi: 'prediction-psi',
   modelQuality: 'model-quality',
 } as const;
-
-/** Report keys the drift function writes: `reports/` of the capture bucket. */
-const REPORTS = 'reports/';
 
 export interface DriftMonitorsProps {
   readonly inference: InferenceApi;
@@ -97,13 +94,18 @@ export class DriftMonitors extends Construct {
     registry.grantGetVersion(fn);
     registry.grantReadArtifacts(fn);
     inference.captureBucket.grantRead(fn, `${CAPTURE_PREFIX.capture}*`);
-    inference.captureBucket.grantPut(fn, `${REPORTS}*`);
+    inference.captureBucket.grantPut(fn, `${CAPTURE_PREFIX.reports}*`);
     acknowledge(
       fn.executionRole,
       ...prefixedBucketGrants(
         inference.captureBucket,
-        { read: [`${CAPTURE_PREFIX.capture}*`], put: [`${REPORTS}*`] },
+        { read: [`${CAPTURE_PREFIX.capture}*`], put: [`${CAPTURE_PREFIX.reports}*`] },
         'reading capture and writing drift reports',
+      ),
+      ...prefixedBucketGrants(
+        registry.artifactBucket,
+        { read: [ARTIFACT_KEYS.models] },
+        "The drift check reads the serving version's reference profile; keys are content-addressed, so not known in advance",
       ),
     );
 

@@ -15,8 +15,12 @@ import {
   GetMetricDataCommand,
 } from '@aws-sdk/client-cloudwatch';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type CaptureWindow, readCaptureWindow, unreadableLineCount } from '../serving/capture-window.js';
-import type { Prediction } from '../serving/contract.js';
+import {
+  type CaptureWindow,
+  predictionValue,
+  readCaptureWindow,
+  unreadableLineCount,
+} from '../serving/capture-window.js';
 import { DIMENSIONS, SERVICES, SERVING_METRICS } from '../shared/metric-names.js';
 import type { BusinessOutcomes, VersionWindow } from './analysis.js';
 
@@ -116,14 +120,6 @@ export async function alarmsInAlarm(
     } while (nextToken !== undefined);
   }
   return firing.sort();
-}
-
-/** The number a prediction is compared by: its score, the regression value, or its top probability. */
-export function predictionValue(prediction: Prediction): number | undefined {
-  if (typeof prediction.score === 'number') return prediction.score;
-  if (typeof prediction.prediction === 'number') return prediction.prediction;
-  const probabilities = Object.values(prediction.probabilities ?? {});
-  return probabilities.length === 0 ? undefined : Math.max(...probabilities);
 }
 
 /** A feedback outcome counted as positive (the business metric: the positive-outcome rate). */

@@ -10,7 +10,7 @@ import { createDriftCheck } from '../drift/check.js';
 import { type DriftCheckEvent, type DriftJobResult, runDriftCheck } from '../drift/job.js';
 import { writeDriftReport } from '../drift/report-store.js';
 import { aliasReaderFromEnv, registryFromEnv } from '../registry/registry.js';
-import { clients } from '../shared/clients.js';
+import { s3Client } from '../shared/clients/s3.js';
 import { requireEnv } from '../shared/env.js';
 import { CHAMPION_ALIAS, ENV } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
@@ -21,7 +21,7 @@ const captureBucket = requireEnv(ENV.captureBucket);
 const artifactBucket = requireEnv(ENV.artifactBucket);
 const registry = registryFromEnv()();
 const aliases = aliasReaderFromEnv();
-const s3 = clients.s3();
+const s3 = s3Client();
 const artifacts = new S3ObjectStore(s3, artifactBucket);
 const reports = new S3ObjectStore(s3, captureBucket);
 

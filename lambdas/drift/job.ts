@@ -12,9 +12,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { predictionValue } from '../deployment/observations.js';
 import type { ModelVersion } from '../registry/model-version.js';
-import { readCaptureWindow, unreadableLineCount } from '../serving/capture-window.js';
+import { predictionValue, readCaptureWindow, unreadableLineCount } from '../serving/capture-window.js';
 import { ValidationError } from '../shared/errors.js';
 import { parseReferenceProfile, type ReferenceProfile } from '../training/evaluate/reference-profile.js';
 import {

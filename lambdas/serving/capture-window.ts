@@ -13,7 +13,7 @@
  */
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { captureHourPrefix } from '../shared/layout.js';
-import type { CaptureRecord } from './contract.js';
+import type { CaptureRecord, Prediction } from './contract.js';
 
 /** [fromMs, toMs] in epoch milliseconds, both ends included. */
 export interface CaptureWindow {
@@ -131,4 +131,12 @@ export function unreadableLineCount(problems: CaptureProblems): number {
   let total = 0;
   for (const n of problems.unreadableLines.values()) total += n;
   return total;
+}
+
+/** The number a prediction is compared by: its score, the regression value, or its top probability. */
+export function predictionValue(prediction: Prediction): number | undefined {
+  if (typeof prediction.score === 'number') return prediction.score;
+  if (typeof prediction.prediction === 'number') return prediction.prediction;
+  const probabilities = Object.values(prediction.probabilities ?? {});
+  return probabilities.length === 0 ? undefined : Math.max(...probabilities);
 }
