@@ -43,6 +43,7 @@ import {
   ksTwoSample,
   PSI_EPSILON,
   psiFromCounts,
+  sortFloat64,
   wasserstein1,
 } from './statistics.js';
 
@@ -134,6 +135,7 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
   const scoreCounts = new Float64Array(scoring === null ? 0 : scoring.edges.length + 1);
   let scores = 0;
   let rows = 0;
+  let lastKeys: string[] = [];
 
   function addNumeric(acc: NumericAccumulator, raw: RequestValue | undefined): void {
     let v: number;
@@ -181,8 +183,16 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
       if (acc.kind === 'numeric') addNumeric(acc, raw);
       else addCategorical(acc, raw);
     }
-    for (const name in features)
-      if (!known.has(name) && unknown.size < MAX_UNKNOWN_FEATURES && !unknown.has(name)) unknown.add(name);
+    // Names outside the profile: checked when the record's key list differs from the last one
+    // checked (records from one writer share it; comparing interned keys is cheap).
+    const keys = Object.keys(features);
+    let same = keys.length === lastKeys.length;
+    for (let i = 0; same && i < keys.length; i++) same = keys[i] === lastKeys[i];
+    if (!same) {
+      for (const name of keys)
+        if (!known.has(name) && unknown.size < MAX_UNKNOWN_FEATURES && !unknown.has(name)) unknown.add(name);
+      lastKeys = keys;
+    }
     const score = record.score;
     if (scoring !== null && typeof score === 'number' && Number.isFinite(score)) {
       const bin = binIndex(scoring.edges, score);
@@ -237,6 +247,17 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
     return null;
   }
 
+  /** One sort buffer for every column (the longest one's length), allocated on first use. */
+  let scratch: Float64Array | undefined;
+  function scratchFor(n: number): Float64Array {
+    if (scratch === undefined || scratch.length < n) {
+      let longest = n;
+      for (const acc of accumulators) if (acc.kind === 'numeric') longest = Math.max(longest, acc.length);
+      scratch = new Float64Array(longest);
+    }
+    return scratch;
+  }
+
   function finishNumeric(acc: NumericAccumulator): FeatureResult {
     const p = acc.profile;
     const n = acc.length;
@@ -257,7 +278,7 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
       return { name: p.name, kind: 'numeric', verdict: 'not-checked', quality: q };
     }
     if (n === 0) return { name: p.name, kind: 'numeric', verdict: 'insufficient-data', quality: q };
-    const sorted = acc.values.subarray(0, n).sort();
+    const sorted = sortFloat64(acc.values.subarray(0, n), scratchFor(n));
     const current = binSortedCounts(sorted, p.edges);
     const psi = psiFromCounts(p.counts, current);
     const sample = p.sample !== undefined && p.sample.length > 0 ? Float64Array.from(p.sample).sort() : null;

@@ -12,6 +12,7 @@ import {
   PSI_EPSILON,
   psiFromCounts,
   smirnovSf,
+  sortFloat64,
   wasserstein1,
 } from '../../lambdas/drift/statistics.js';
 import { binIndex } from '../../lambdas/training/evaluate/reference-profile.js';
@@ -228,5 +229,32 @@ describe('binning sorted values', () => {
       for (const v of values) expected[binIndex(edges, v)] = (expected[binIndex(edges, v)] as number) + 1;
       expect([...binSortedCounts(values, edges)], `seed ${seed}`).toEqual([...expected]);
     }
+  });
+});
+
+describe('sorting doubles', () => {
+  it('sorts as Float64Array.prototype.sort does over 50 random arrays (signs, zeros, ties, extremes)', () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const rand = prng(seed);
+      const n = Math.floor(rand() * 5000);
+      const values = Float64Array.from({ length: n }, () => {
+        const u = rand();
+        if (u < 0.05) return rand() < 0.5 ? 0 : -0;
+        if (u < 0.1) return Math.round(rand() * 4) - 2;
+        if (u < 0.12) return (rand() < 0.5 ? -1 : 1) * Number.MAX_VALUE * rand();
+        if (u < 0.14) return (rand() < 0.5 ? -1 : 1) * 5e-324 * Math.ceil(rand() * 100);
+        return (rand() - 0.5) * 10 ** Math.floor(rand() * 12 - 6);
+      });
+      const expected = values.slice().sort();
+      const actual = sortFloat64(values.slice(), seed % 2 ? new Float64Array(n) : undefined);
+      expect(
+        actual.every((v, i) => Object.is(v, expected[i])),
+        `seed ${seed}`,
+      ).toBe(true);
+    }
+  });
+
+  it('skips the passes of a constant digit: a constant column stays itself', () => {
+    expect([...sortFloat64(new Float64Array(1000).fill(3.5))]).toEqual(new Array(1000).fill(3.5));
   });
 });
