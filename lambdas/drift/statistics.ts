@@ -169,18 +169,55 @@ export function sortFloat64(values: Float64Array, scratch?: Float64Array): Float
   return values;
 }
 
+/** Values of sorted `b` from index `from` on that are < x (strict) or ≤ x: the first index past them. */
+function searchFrom(b: ArrayLike<number>, from: number, x: number, inclusive: boolean): number {
+  let lo = from;
+  let hi = b.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = b[mid] as number;
+    if (v < x || (inclusive && v === x)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * sup |F_small − F_large| when one sample is far smaller (a reference's quantiles against a
+ * window): between consecutive values of the small sample its CDF is flat and the large one's is
+ * monotone, so the supremum is at those values or just below them — two binary searches each.
+ */
+function ksBySearch(small: ArrayLike<number>, large: ArrayLike<number>): number {
+  const m = small.length;
+  const n = large.length;
+  let d = 0;
+  let below = 0;
+  let i = 0;
+  while (i < m) {
+    const x = small[i] as number;
+    let end = i + 1;
+    while (end < m && (small[end] as number) === x) end++;
+    below = searchFrom(large, below, x, false);
+    const atOrBelow = searchFrom(large, below, x, true);
+    d = Math.max(d, Math.abs(i / m - below / n), Math.abs(end / m - atOrBelow / n));
+    below = atOrBelow;
+    i = end;
+  }
+  return d;
+}
+
 /** sup |F_a − F_b| of two sorted samples' empirical CDFs (ties handled: both step at a shared value). */
 export function ksStatistic(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n1 = a.length;
   const n2 = b.length;
   if (n1 === 0 || n2 === 0) return Number.NaN;
+  if (n1 * 32 < n2) return ksBySearch(a, b);
+  if (n2 * 32 < n1) return ksBySearch(b, a);
   let i = 0;
   let j = 0;
   let d = 0;
   while (i < n1 && j < n2) {
-    const x = a[i] as number;
-    const y = b[j] as number;
-    const v = Math.min(x, y);
+    const v = Math.min(a[i] as number, b[j] as number);
     while (i < n1 && (a[i] as number) <= v) i++;
     while (j < n2 && (b[j] as number) <= v) j++;
     const diff = Math.abs(i / n1 - j / n2);

@@ -201,6 +201,19 @@ describe('Kolmogorov–Smirnov', () => {
     }
   });
 
+  it('agrees with the brute force when one sample is far smaller (binary searches), over 200 pairs', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const rand = prng(5000 + seed);
+      const ties = seed % 2 === 0;
+      const draw = (n: number, s: number) =>
+        Array.from({ length: n }, () => (ties ? Math.round((rand() + s) * 6) / 6 : rand() + s));
+      const small = draw(1 + Math.floor(rand() * 8), seed % 3 === 0 ? 0 : rand() / 2);
+      const large = draw(400 + Math.floor(rand() * 400), 0);
+      const [a, b] = seed % 4 < 2 ? [small, large] : [large, small];
+      expect(ksStatistic(sorted(a), sorted(b)), `seed ${seed}`).toBeCloseTo(bruteKs(a, b), 14);
+    }
+  });
+
   it('is 0 with p-value 1 for identical samples and 1 for disjoint ones', () => {
     const a = sorted([1, 2, 3, 4]);
     expect(ksTwoSample(a, a)).toEqual({ statistic: 0, pValue: 1, method: 'exact' });
