@@ -271,7 +271,7 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
     if (scratch === undefined || scratch.length < n) {
       let longest = n;
       for (const acc of accumulators) if (acc.kind === 'numeric') longest = Math.max(longest, acc.length);
-      scratch = new Float64Array(longest);
+      scratch = new Float64Array(longest + 1); // + 1: Wasserstein's prefix sums
     }
     return scratch;
   }
@@ -312,7 +312,7 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
       psi,
       ...(ks === null ? {} : { ks: { statistic: ks.statistic, pValue: ks.pValue } }),
       jensenShannon: jensenShannonDistance(p.counts, current),
-      ...(sample === null ? {} : { wasserstein: wasserstein1(sample, sorted) }),
+      ...(sample === null ? {} : { wasserstein: wasserstein1(sample, sorted, scratchFor(n + 1)) }),
       bins: { edges: [...p.edges], reference: shares(p.counts), current: shares(current) },
     };
     return {

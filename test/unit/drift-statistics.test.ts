@@ -132,6 +132,20 @@ describe('Wasserstein-1', () => {
     }
   });
 
+  it('agrees with the brute force when one sample is far smaller (searches, prefix sums), over 200 pairs', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const rand = prng(9000 + seed);
+      const ties = seed % 2 === 0;
+      const offset = seed % 5 === 0 ? 1e4 : 0;
+      const draw = (n: number, s: number) =>
+        Array.from({ length: n }, () => offset + (ties ? Math.round((rand() + s) * 6) / 6 : rand() + s));
+      const small = draw(1 + Math.floor(rand() * 8), seed % 3 === 0 ? 0 : rand() - 0.5);
+      const large = draw(400 + Math.floor(rand() * 400), 0);
+      const [a, b] = seed % 4 < 2 ? [small, large] : [large, small];
+      close(wasserstein1(sorted(a), sorted(b)), bruteWasserstein(a, b), 1e-9, 1e-12, `seed ${seed}`);
+    }
+  });
+
   it('is the shift for a shifted copy and NaN for an empty sample', () => {
     expect(wasserstein1(sorted([1, 2, 3]), sorted([3, 4, 5]))).toBeCloseTo(2, 14);
     expect(wasserstein1(new Float64Array(0), sorted([1]))).toBeNaN();
