@@ -43,6 +43,7 @@ import {
   ksTwoSample,
   PSI_EPSILON,
   psiFromCounts,
+  sortFloat64,
   wasserstein1,
 } from './statistics.js';
 
@@ -64,6 +65,9 @@ interface NumericAccumulator extends Counters {
   values: Float64Array;
   length: number;
   outOfRange: number;
+  /** The reference's range (±Infinity when it had no value). */
+  readonly min: number;
+  readonly max: number;
 }
 
 interface CategoricalAccumulator extends Counters {
@@ -121,12 +125,19 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
           values: new Float64Array(1024),
           length: 0,
           outOfRange: 0,
+          min: feature.min ?? Number.NEGATIVE_INFINITY,
+          max: feature.max ?? Number.POSITIVE_INFINITY,
           missing: 0,
           nulls: 0,
           invalid: 0,
         }
       : { kind: 'categorical', profile: feature, counts: new Map(), missing: 0, nulls: 0, invalid: 0 },
   );
+  // Monomorphic loops in `add`: numeric and categorical accumulators apart, their names beside them.
+  const numerics = accumulators.filter((a): a is NumericAccumulator => a.kind === 'numeric');
+  const numericNames = numerics.map((a) => a.profile.name);
+  const categoricals = accumulators.filter((a): a is CategoricalAccumulator => a.kind === 'categorical');
+  const categoricalNames = categoricals.map((a) => a.profile.name);
   const known = new Set(profile.features.map((f) => f.name));
   const unknown = new Set<string>();
   const findings: DataQualityFinding[] = [];
@@ -134,8 +145,20 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
   const scoreCounts = new Float64Array(scoring === null ? 0 : scoring.edges.length + 1);
   let scores = 0;
   let rows = 0;
+  let lastKeys: string[] = [];
 
-  function addNumeric(acc: NumericAccumulator, raw: RequestValue | undefined): void {
+  function push(acc: NumericAccumulator, v: number): void {
+    if (v < acc.min || v > acc.max) acc.outOfRange++;
+    if (acc.length === acc.values.length) {
+      const grown = new Float64Array(acc.values.length * 2);
+      grown.set(acc.values);
+      acc.values = grown;
+    }
+    acc.values[acc.length++] = v;
+  }
+
+  /** Everything but a finite number: booleans as 0/1, the rest null or invalid. */
+  function addOther(acc: NumericAccumulator, raw: RequestValue | undefined): void {
     let v: number;
     if (typeof raw === 'number') v = raw;
     else if (typeof raw === 'boolean') v = raw ? 1 : 0;
@@ -154,14 +177,7 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
       acc.nulls++;
       return;
     }
-    const { min, max } = acc.profile;
-    if ((min !== null && v < min) || (max !== null && v > max)) acc.outOfRange++;
-    if (acc.length === acc.values.length) {
-      const grown = new Float64Array(acc.values.length * 2);
-      grown.set(acc.values);
-      acc.values = grown;
-    }
-    acc.values[acc.length++] = v;
+    push(acc, v);
   }
 
   function addCategorical(acc: CategoricalAccumulator, raw: RequestValue | undefined): void {
@@ -176,13 +192,25 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
   function add(record: CheckRecord): void {
     rows++;
     const features = record.features ?? {};
-    for (const acc of accumulators) {
-      const raw = features[acc.profile.name];
-      if (acc.kind === 'numeric') addNumeric(acc, raw);
-      else addCategorical(acc, raw);
+    for (let j = 0; j < numerics.length; j++) {
+      const acc = numerics[j] as NumericAccumulator;
+      const raw = features[numericNames[j] as string];
+      // The common case inline: a finite number (NaN and ±Infinity fail v − v === 0).
+      if (typeof raw === 'number' && raw - raw === 0) push(acc, raw);
+      else addOther(acc, raw);
     }
-    for (const name in features)
-      if (!known.has(name) && unknown.size < MAX_UNKNOWN_FEATURES && !unknown.has(name)) unknown.add(name);
+    for (let j = 0; j < categoricals.length; j++)
+      addCategorical(categoricals[j] as CategoricalAccumulator, features[categoricalNames[j] as string]);
+    // Names outside the profile: checked when the record's key list differs from the last one
+    // checked (records from one writer share it; comparing interned keys is cheap).
+    const keys = Object.keys(features);
+    let same = keys.length === lastKeys.length;
+    for (let i = 0; same && i < keys.length; i++) same = keys[i] === lastKeys[i];
+    if (!same) {
+      for (const name of keys)
+        if (!known.has(name) && unknown.size < MAX_UNKNOWN_FEATURES && !unknown.has(name)) unknown.add(name);
+      lastKeys = keys;
+    }
     const score = record.score;
     if (scoring !== null && typeof score === 'number' && Number.isFinite(score)) {
       const bin = binIndex(scoring.edges, score);
@@ -237,6 +265,17 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
     return null;
   }
 
+  /** One sort buffer for every column (the longest one's length), allocated on first use. */
+  let scratch: Float64Array | undefined;
+  function scratchFor(n: number): Float64Array {
+    if (scratch === undefined || scratch.length < n) {
+      let longest = n;
+      for (const acc of accumulators) if (acc.kind === 'numeric') longest = Math.max(longest, acc.length);
+      scratch = new Float64Array(longest + 1); // + 1: Wasserstein's prefix sums
+    }
+    return scratch;
+  }
+
   function finishNumeric(acc: NumericAccumulator): FeatureResult {
     const p = acc.profile;
     const n = acc.length;
@@ -257,7 +296,7 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
       return { name: p.name, kind: 'numeric', verdict: 'not-checked', quality: q };
     }
     if (n === 0) return { name: p.name, kind: 'numeric', verdict: 'insufficient-data', quality: q };
-    const sorted = acc.values.subarray(0, n).sort();
+    const sorted = sortFloat64(acc.values.subarray(0, n), scratchFor(n));
     const current = binSortedCounts(sorted, p.edges);
     const psi = psiFromCounts(p.counts, current);
     const sample = p.sample !== undefined && p.sample.length > 0 ? Float64Array.from(p.sample).sort() : null;
@@ -273,7 +312,7 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
       psi,
       ...(ks === null ? {} : { ks: { statistic: ks.statistic, pValue: ks.pValue } }),
       jensenShannon: jensenShannonDistance(p.counts, current),
-      ...(sample === null ? {} : { wasserstein: wasserstein1(sample, sorted) }),
+      ...(sample === null ? {} : { wasserstein: wasserstein1(sample, sorted, scratchFor(n + 1)) }),
       bins: { edges: [...p.edges], reference: shares(p.counts), current: shares(current) },
     };
     return {

@@ -12,6 +12,7 @@ import {
   PSI_EPSILON,
   psiFromCounts,
   smirnovSf,
+  sortFloat64,
   wasserstein1,
 } from '../../lambdas/drift/statistics.js';
 import { binIndex } from '../../lambdas/training/evaluate/reference-profile.js';
@@ -131,6 +132,20 @@ describe('Wasserstein-1', () => {
     }
   });
 
+  it('agrees with the brute force when one sample is far smaller (searches, prefix sums), over 200 pairs', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const rand = prng(9000 + seed);
+      const ties = seed % 2 === 0;
+      const offset = seed % 5 === 0 ? 1e4 : 0;
+      const draw = (n: number, s: number) =>
+        Array.from({ length: n }, () => offset + (ties ? Math.round((rand() + s) * 6) / 6 : rand() + s));
+      const small = draw(1 + Math.floor(rand() * 8), seed % 3 === 0 ? 0 : rand() - 0.5);
+      const large = draw(400 + Math.floor(rand() * 400), 0);
+      const [a, b] = seed % 4 < 2 ? [small, large] : [large, small];
+      close(wasserstein1(sorted(a), sorted(b)), bruteWasserstein(a, b), 1e-9, 1e-12, `seed ${seed}`);
+    }
+  });
+
   it('is the shift for a shifted copy and NaN for an empty sample', () => {
     expect(wasserstein1(sorted([1, 2, 3]), sorted([3, 4, 5]))).toBeCloseTo(2, 14);
     expect(wasserstein1(new Float64Array(0), sorted([1]))).toBeNaN();
@@ -200,6 +215,19 @@ describe('Kolmogorov–Smirnov', () => {
     }
   });
 
+  it('agrees with the brute force when one sample is far smaller (binary searches), over 200 pairs', () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const rand = prng(5000 + seed);
+      const ties = seed % 2 === 0;
+      const draw = (n: number, s: number) =>
+        Array.from({ length: n }, () => (ties ? Math.round((rand() + s) * 6) / 6 : rand() + s));
+      const small = draw(1 + Math.floor(rand() * 8), seed % 3 === 0 ? 0 : rand() / 2);
+      const large = draw(400 + Math.floor(rand() * 400), 0);
+      const [a, b] = seed % 4 < 2 ? [small, large] : [large, small];
+      expect(ksStatistic(sorted(a), sorted(b)), `seed ${seed}`).toBeCloseTo(bruteKs(a, b), 14);
+    }
+  });
+
   it('is 0 with p-value 1 for identical samples and 1 for disjoint ones', () => {
     const a = sorted([1, 2, 3, 4]);
     expect(ksTwoSample(a, a)).toEqual({ statistic: 0, pValue: 1, method: 'exact' });
@@ -228,5 +256,32 @@ describe('binning sorted values', () => {
       for (const v of values) expected[binIndex(edges, v)] = (expected[binIndex(edges, v)] as number) + 1;
       expect([...binSortedCounts(values, edges)], `seed ${seed}`).toEqual([...expected]);
     }
+  });
+});
+
+describe('sorting doubles', () => {
+  it('sorts as Float64Array.prototype.sort does over 50 random arrays (signs, zeros, ties, extremes)', () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const rand = prng(seed);
+      const n = Math.floor(rand() * 5000);
+      const values = Float64Array.from({ length: n }, () => {
+        const u = rand();
+        if (u < 0.05) return rand() < 0.5 ? 0 : -0;
+        if (u < 0.1) return Math.round(rand() * 4) - 2;
+        if (u < 0.12) return (rand() < 0.5 ? -1 : 1) * Number.MAX_VALUE * rand();
+        if (u < 0.14) return (rand() < 0.5 ? -1 : 1) * 5e-324 * Math.ceil(rand() * 100);
+        return (rand() - 0.5) * 10 ** Math.floor(rand() * 12 - 6);
+      });
+      const expected = values.slice().sort();
+      const actual = sortFloat64(values.slice(), seed % 2 ? new Float64Array(n) : undefined);
+      expect(
+        actual.every((v, i) => Object.is(v, expected[i])),
+        `seed ${seed}`,
+      ).toBe(true);
+    }
+  });
+
+  it('skips the passes of a constant digit: a constant column stays itself', () => {
+    expect([...sortFloat64(new Float64Array(1000).fill(3.5))]).toEqual(new Array(1000).fill(3.5));
   });
 });
