@@ -24,7 +24,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type MonitoringConfig, windowMinutesOf } from '../lambdas/drift/config.js';
+import { type MonitoringConfig, RETRAINING_CHECKS, windowMinutesOf } from '../lambdas/drift/config.js';
 import type { DriftCheckEvent } from '../lambdas/drift/job.js';
 import { ARTIFACT_KEYS, CAPTURE_PREFIX, ENV, retrainingAlarmName } from '../lambdas/shared/layout.js';
 import { DRIFT_METRICS, type DriftMetric, SERVICES } from '../lambdas/shared/metric-names.js';
@@ -34,14 +34,6 @@ import type { ModelRegistry } from './model-registry.js';
 import { failureQueue, type Monitoring } from './monitoring.js';
 import { acknowledge, prefixedBucketGrants } from './nag.js';
 import { type DimensionValues, specMetric } from './spec-metric.js';
-
-/** The checks whose alarms start a retraining (the `<check>` of `retrainingAlarmName`). */
-export const RETRAINING_CHECKS = {
-  featurePsi: 'feature-psi',
-  driftShare: 'drift-share',
-  predictionPsi: 'prediction-psi',
-  modelQuality: 'model-quality',
-} as const;
 
 export interface DriftMonitorsProps {
   readonly inference: InferenceApi;

@@ -23,6 +23,17 @@ export function rateMinutes(expression: string): number | undefined {
   return unit.startsWith('minute') ? n : unit.startsWith('hour') ? n * 60 : n * 1440;
 }
 
+/**
+ * The checks whose alarms start a retraining: the `<check>` of layout.ts `retrainingAlarmName`
+ * (lib/drift-monitor.ts names the alarms; the local scenario evaluates them).
+ */
+export const RETRAINING_CHECKS = {
+  featurePsi: 'feature-psi',
+  driftShare: 'drift-share',
+  predictionPsi: 'prediction-psi',
+  modelQuality: 'model-quality',
+} as const;
+
 /** The most frequent check the monitor allows (the issue's floor: every 5 minutes). */
 export const MIN_CHECK_MINUTES = 5;
 

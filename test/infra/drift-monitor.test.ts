@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { RETRAINING_CHECKS } from '../../lambdas/drift/config.js';
 import { CAPTURE_PREFIX, retrainingAlarmName, retrainingAlarmPrefix } from '../../lambdas/shared/layout.js';
 import {
   DIMENSIONS,
@@ -22,7 +23,6 @@ import {
 } from '../../lambdas/shared/metric-names.js';
 import { driftAlarmPattern } from '../../lambdas/training/pipeline/triggers.js';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
-import { RETRAINING_CHECKS } from '../../lib/drift-monitor.js';
 import type { MlopsStack } from '../../lib/mlops-stack.js';
 import { trainingModels, trainingViews } from '../fixtures/training.js';
 import { NO_BUNDLING } from '../support/no-bundling.js';

@@ -90,7 +90,8 @@ interface Answer {
 }
 
 async function check(start: number, end: number): Promise<{ answer: Answer; report: DriftReport }> {
-  const answer = (await local.lambdas.invoke('DriftCheck', {
+  const fn = local.lambdas.logicalIds.find((id) => /^DriftCheck[0-9A-F]{8}$/.test(id)) as string;
+  const answer = (await local.lambdas.invoke(fn, {
     model: MODEL,
     windowMinutes: 60,
     start: new Date(start).toISOString(),
