@@ -64,6 +64,11 @@ these things:
   but S3), and moto 5.2.1's `BaseResponse.setup_class` then decompresses it again, which fails
   (`BadGzipFile`, answered as an HTML 500). The SDK gzips CloudWatch PutMetricData requests over
   10 KB, so the EMF forwarder's batches failed. The second decompression is turned off.
+- CloudWatch PutCompositeAlarm is answered. moto 5.2.1 stores composite alarms (its
+  `put_metric_alarm` reads `AlarmRule`, and DescribeAlarms lists alarms with a rule under
+  `CompositeAlarms`) but has no `put_composite_alarm` action, so the call failed with a 500. The
+  action is routed to the same method; nothing evaluates the rule here (local/alarm-evaluator.ts
+  does).
 Checked with moto 5.2.1 (werkzeug 3.1, Flask 3.1).
 """
 
@@ -474,6 +479,12 @@ def use_cloudwatch_percentiles() -> None:
     CloudWatchResponse.get_metric_statistics = get_metric_statistics
 
 
+def use_composite_alarms() -> None:
+    from moto.cloudwatch.responses import CloudWatchResponse
+
+    CloudWatchResponse.put_composite_alarm = CloudWatchResponse.put_metric_alarm
+
+
 class QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):
         pass
@@ -507,6 +518,7 @@ def main() -> None:
     use_test_event_pattern()
     use_firehose_custom_prefixes()
     use_cloudwatch_percentiles()
+    use_composite_alarms()
     use_single_request_decompression()
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
