@@ -60,8 +60,7 @@ export function valueAtPath(event: unknown, path: string): unknown {
 
 /**
  * The input a target receives for `event`: Input as given; InputPath's value as JSON; an
- * InputTransformer's template with each `<name>` replaced (a string value inside quotes is inserted
- * JSON-escaped without its quotes, any other value as its JSON; reserved names `aws.events.rule-arn`,
+ * InputTransformer's template with each `<name>` replaced ({@link fillTemplate}; reserved names `aws.events.rule-arn`,
  * `aws.events.rule-name`, `aws.events.event.ingestion-time`, `aws.events.event` and
  * `aws.events.event.json`); with none of them, the whole event.
  */
@@ -83,17 +82,35 @@ export function targetInput(
   };
   for (const [name, path] of Object.entries(transformer.InputPathsMap ?? {}))
     values[name] = valueAtPath(event, path);
-  const template = transformer.InputTemplate ?? '';
-  return template.replace(
-    /("?)<([A-Za-z0-9_.-]+)>("?)/g,
-    (whole, open: string, name: string, close: string) => {
-      if (!(name in values)) return whole;
-      const value = values[name];
-      if (open === '"' && close === '"' && typeof value === 'string') return JSON.stringify(value);
-      if (open === '"' && close === '"') return `"${JSON.stringify(value ?? null).replace(/^"|"$/g, '')}"`;
-      return `${open}${typeof value === 'string' && open === '' ? value : JSON.stringify(value ?? null)}${close}`;
-    },
-  );
+  return fillTemplate(transformer.InputTemplate ?? '', values);
+}
+
+/**
+ * Replaces each known `<name>` in an input template: inside a JSON string literal by the value's
+ * text, JSON-escaped (a string without its quotes); elsewhere by the value's JSON (a string with
+ * its quotes; a path that is absent gives null). Unknown names stay as written.
+ */
+function fillTemplate(template: string, values: Readonly<Record<string, unknown>>): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i] as string;
+    if (c === '"' && template[i - 1] !== '\\') inString = !inString;
+    const match = c === '<' ? /^<([A-Za-z0-9_.-]+)>/.exec(template.slice(i)) : null;
+    if (match === null || !((match[1] as string) in values)) {
+      out += c;
+      continue;
+    }
+    const value = values[match[1] as string];
+    const json = JSON.stringify(value ?? null);
+    out += !inString
+      ? json
+      : typeof value === 'string'
+        ? JSON.stringify(value).slice(1, -1)
+        : JSON.stringify(json).slice(1, -1);
+    i += match[0].length - 1;
+  }
+  return out;
 }
 
 /** The service part of an ARN (`arn:aws:<service>:…`). */
