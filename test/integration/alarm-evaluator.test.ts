@@ -165,6 +165,43 @@ describe('evaluateAlarmsOnce against the emulator', () => {
     expect((await describe1(composite)).StateValue).toBe('ALARM');
   });
 
+  it('alarms when throughput drops below its anomaly-detection band (the local trailing model)', async () => {
+    const { namespace, name } = fresh();
+    const alarm = name('throughput-band');
+    const history = Array.from({ length: 30 }, (_, i) => datum('Requests', i + 1, [100 + ((i % 5) - 2)]));
+    await putData(namespace, [...history, datum('Requests', 0, [40])]);
+    await putAlarm({
+      AlarmName: alarm,
+      Metrics: [
+        {
+          Id: 'm1',
+          MetricStat: {
+            Metric: {
+              Namespace: namespace,
+              MetricName: 'Requests',
+              Dimensions: [{ Name: 'model', Value: 'churn' }],
+            },
+            Period: 60,
+            Stat: 'Sum',
+          },
+          ReturnData: true,
+        },
+        { Id: 'ad1', Expression: 'ANOMALY_DETECTION_BAND(m1, 2)', ReturnData: true },
+      ],
+      ThresholdMetricId: 'ad1',
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'LessThanLowerThreshold',
+    });
+
+    const changes = await evaluateAlarmsOnce(NOW, { alarmNames: [alarm] });
+
+    expect(changes.map((c) => [c.alarmName, c.to])).toEqual([[alarm, 'ALARM']]);
+    const data = JSON.parse((await describe1(alarm)).StateReasonData ?? '{}');
+    expect(data.recentDatapoints).toEqual([40]);
+    // 30 values 98..102 evenly: mean 100, sample sd √(60/29) ≈ 1.438; lower = mean − 2 sd.
+    expect(data.recentLowerThresholds[0]).toBeCloseTo(100 - 2 * Math.sqrt(60 / 29), 9);
+  });
+
   it('goes to INSUFFICIENT_DATA when every datapoint is missing and missing data is "missing"', async () => {
     const { namespace, name } = fresh();
     const alarm = name('silent');
