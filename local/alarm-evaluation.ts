@@ -537,7 +537,20 @@ export type AlarmDefinition = Pick<
   | 'TreatMissingData'
   | 'Metrics'
   | 'ThresholdMetricId'
+  | 'EvaluateLowSampleCountPercentile'
 >;
+
+/**
+ * The sample count below which a percentile is "not statistically significant" (User Guide,
+ * "Percentile-based alarms and low data samples"): 10 / (1 − p) for p in [0.5, 1), 10 / p for p in
+ * (0, 0.5); undefined for a statistic that is not a percentile.
+ */
+export function lowSampleCountLimit(statistic: string | undefined): number | undefined {
+  const match = /^p(\d{1,3}(?:\.\d+)?)$/.exec(statistic ?? '');
+  if (match === null) return undefined;
+  const p = Number(match[1]) / 100;
+  return p >= 0.5 ? 10 / (1 - p) : 10 / p;
+}
 
 export interface AlarmVerdict {
   readonly state: AlarmStateValue;
@@ -580,6 +593,8 @@ export function judgeMetricAlarm(input: {
   readonly now: number;
   readonly period: number;
   readonly statistic?: string;
+  /** Per period, the number of samples (read when a percentile alarm ignores low sample counts). */
+  readonly sampleCounts?: Series;
 }): AlarmVerdict {
   const { alarm, timestamps, values, band, now } = input;
   const n = alarm.EvaluationPeriods ?? 1;
@@ -606,6 +621,21 @@ export function judgeMetricAlarm(input: {
         ),
   );
   const current = (alarm.StateValue ?? 'INSUFFICIENT_DATA') as AlarmStateValue;
+  const limit = lowSampleCountLimit(alarm.ExtendedStatistic);
+  if (alarm.EvaluateLowSampleCountPercentile === 'ignore' && limit !== undefined && input.sampleCounts) {
+    // "ignore": the state does not change while a period of the evaluation has too few samples.
+    const low = input.sampleCounts.slice(-n).filter((c) => c !== undefined && c < limit).length;
+    if (low > 0)
+      return {
+        state: current,
+        reason: `Low sample count: ${low} of the last ${n} periods had fewer than ${Math.ceil(limit)} samples for ${alarm.ExtendedStatistic}; the state is kept (EvaluateLowSampleCountPercentile ignore).`,
+        reasonData: JSON.stringify({
+          version: '1.0',
+          queryDate: cloudWatchTimestamp(now),
+          sampleCounts: input.sampleCounts.slice(-n),
+        }),
+      };
+  }
   const decision = decideState({
     points,
     evaluationPeriods: n,

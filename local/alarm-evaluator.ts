@@ -32,6 +32,7 @@ import {
   evaluateExpression,
   evaluationRange,
   judgeMetricAlarm,
+  lowSampleCountLimit,
   type Series,
 } from './alarm-evaluation.js';
 import { routeEvent } from './event-router.js';
@@ -119,19 +120,21 @@ function queriesOf(alarm: MetricAlarm): { queries: MetricDataQuery[]; period: nu
     };
   }
   const statistic = alarm.ExtendedStatistic ?? alarm.Statistic ?? 'Average';
+  const stat = (Stat: string, Id: string): MetricDataQuery => ({
+    Id,
+    MetricStat: {
+      Metric: { Namespace: alarm.Namespace, MetricName: alarm.MetricName, Dimensions: alarm.Dimensions },
+      Period: alarm.Period,
+      Stat,
+      ...(alarm.Unit ? { Unit: alarm.Unit } : {}),
+    },
+    ReturnData: true,
+  });
+  const countSamples =
+    alarm.EvaluateLowSampleCountPercentile === 'ignore' &&
+    lowSampleCountLimit(alarm.ExtendedStatistic) !== undefined;
   return {
-    queries: [
-      {
-        Id: 'm',
-        MetricStat: {
-          Metric: { Namespace: alarm.Namespace, MetricName: alarm.MetricName, Dimensions: alarm.Dimensions },
-          Period: alarm.Period,
-          Stat: statistic,
-          ...(alarm.Unit ? { Unit: alarm.Unit } : {}),
-        },
-        ReturnData: true,
-      },
-    ],
+    queries: [stat(statistic, 'm'), ...(countSamples ? [stat('SampleCount', 'samples')] : [])],
     period: alarm.Period ?? 60,
     statistic,
   };
@@ -195,6 +198,7 @@ export async function judgeAlarm(alarm: MetricAlarm, now: number): Promise<Alarm
     now,
     period,
     ...(statistic ? { statistic } : {}),
+    ...(env.samples ? { sampleCounts: tail(env.samples) } : {}),
   });
 }
 

@@ -115,8 +115,15 @@ describe('evaluateAlarmsOnce against the emulator', () => {
     };
     await latency(namespace, p95Above94, { ...one, Threshold: 94 });
     await latency(namespace, p95Above95, { ...one, Threshold: 95 });
+    // 100 samples are fewer than p95's 10 / (1 − 0.95) = 200: with "ignore" the state stays.
+    const lowSamples = name('p95>94-ignoring-low-samples');
+    await latency(namespace, lowSamples, {
+      ...one,
+      Threshold: 94,
+      EvaluateLowSampleCountPercentile: 'ignore',
+    });
 
-    const changes = await evaluateAlarmsOnce(NOW, { alarmNames: [p95Above94, p95Above95] });
+    const changes = await evaluateAlarmsOnce(NOW, { alarmNames: [p95Above94, p95Above95, lowSamples] });
 
     expect(changes.map((c) => [c.alarmName, c.to])).toEqual([[p95Above94, 'ALARM']]);
     expect(JSON.parse((await describe1(p95Above94)).StateReasonData ?? '{}')).toMatchObject({

@@ -13,6 +13,7 @@ import {
   evaluateAlarmRule,
   evaluateExpression,
   judgeMetricAlarm,
+  lowSampleCountLimit,
   type TreatMissingData,
 } from '../../local/alarm-evaluation.js';
 
@@ -294,5 +295,42 @@ describe('composite alarm rules', () => {
 
   it('names an alarm the rule refers to that does not exist', () => {
     expect(() => holds('ALARM(ghost)')).toThrow(/ghost/);
+  });
+});
+
+describe('percentile alarms with low sample counts (EvaluateLowSampleCountPercentile)', () => {
+  it('needs 10/(1-p) samples from p50 up and 10/p below (p99: 1000, as the guide says)', () => {
+    expect(lowSampleCountLimit('p99')).toBeCloseTo(1000, 9);
+    expect(lowSampleCountLimit('p95')).toBeCloseTo(200, 9);
+    expect(lowSampleCountLimit('p50')).toBeCloseTo(20, 9);
+    expect(lowSampleCountLimit('p10')).toBeCloseTo(100, 9);
+    expect(lowSampleCountLimit('Average')).toBeUndefined();
+  });
+
+  const judge = (evaluate: 'ignore' | 'evaluate', count: number) =>
+    judgeMetricAlarm({
+      alarm: {
+        AlarmName: 'p95',
+        StateValue: 'OK',
+        ExtendedStatistic: 'p95',
+        EvaluationPeriods: 1,
+        Threshold: 100,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluateLowSampleCountPercentile: evaluate,
+      },
+      timestamps: [0, 60_000, 120_000],
+      values: [150, 150, 150],
+      sampleCounts: [count, count, count],
+      now: 180_000,
+      period: 60,
+    }).state;
+
+  it('"ignore" keeps the state while the evaluated period has too few samples', () => {
+    expect(judge('ignore', 199)).toBe('OK');
+    expect(judge('ignore', 200)).toBe('ALARM');
+  });
+
+  it('"evaluate" decides whatever the sample count', () => {
+    expect(judge('evaluate', 5)).toBe('ALARM');
   });
 });
