@@ -24,18 +24,14 @@ import { clients } from '../lambdas/shared/clients.js';
 import {
   type AlarmStateValue,
   type AlarmVerdict,
-  asBand,
-  asSeries,
-  BAND_TRAINING_PERIODS,
   cloudWatchTimestamp,
   evaluateAlarmRule,
-  evaluateExpression,
   evaluationRange,
   judgeMetricAlarm,
   lowSampleCountLimit,
-  type Series,
 } from './alarm-evaluation.js';
 import { routeEvent } from './event-router.js';
+import { asBand, asSeries, BAND_TRAINING_PERIODS, evaluateExpression, type Series } from './metric-math.js';
 
 /** A "CloudWatch Alarm State Change" event as EventBridge carries it. */
 export interface AlarmStateChangeEvent {

@@ -7,15 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   type AlarmStateValue,
-  anomalyBand,
   breaches,
   decideState,
   evaluateAlarmRule,
-  evaluateExpression,
   judgeMetricAlarm,
   lowSampleCountLimit,
   type TreatMissingData,
 } from '../../local/alarm-evaluation.js';
+import { anomalyBand, evaluateExpression } from '../../local/metric-math.js';
 
 /** `0` not breaching, `X` breaching, `-` missing; oldest first, as the tables write them. */
 const parse = (row: string) => row.split(' ').map((c) => (c === 'X' ? true : c === '0' ? false : undefined));
@@ -254,6 +253,21 @@ describe("a metric alarm's verdict, reason and reason data", () => {
       period: 60,
       recentDatapoints: [150, 90, 120],
       threshold: 100,
+    });
+  });
+
+  it('says how many missing datapoints the treatment filled in', () => {
+    const verdict = judgeMetricAlarm({
+      alarm: { ...alarm, TreatMissingData: 'breaching' },
+      timestamps,
+      values: [],
+      now: t0 + 5 * 60_000,
+      period: 60,
+    });
+    expect(verdict).toMatchObject({
+      state: 'ALARM',
+      reason:
+        'Threshold Crossed: 3 out of the last 3 datapoints (3 missing, treated as breaching) were greater than the threshold (100.0) (minimum 2 datapoints for OK -> ALARM transition).',
     });
   });
 
