@@ -77,8 +77,12 @@ export interface EvaluateOptions {
   readonly onAlarmError?: (alarmName: string, error: unknown) => void;
 }
 
+/** Alarms that could not be evaluated; `changes` holds the ones that were (already written). */
 export class AlarmEvaluationFailures extends Error {
-  constructor(readonly failures: readonly { readonly alarmName: string; readonly error: unknown }[]) {
+  constructor(
+    readonly failures: readonly { readonly alarmName: string; readonly error: unknown }[],
+    readonly changes: readonly StateChange[] = [],
+  ) {
     super(
       `could not evaluate ${failures
         .map((f) => `${f.alarmName} (${f.error instanceof Error ? f.error.message : String(f.error)})`)
@@ -345,7 +349,7 @@ export async function evaluateAlarmsOnce(
       };
     });
   }
-  if (failures.length > 0) throw new AlarmEvaluationFailures(failures);
+  if (failures.length > 0) throw new AlarmEvaluationFailures(failures, changes);
   return changes;
 }
 
@@ -364,16 +368,25 @@ export function startAlarmEvaluator(options: {
   const deliver = options.deliver ?? ((event) => routeEvent({ ...event }));
   const onError = options.onError ?? ((e) => process.stderr.write(`alarm evaluator: ${String(e)}\n`));
   let running: Promise<void> = Promise.resolve();
+  // A state is written before its event is delivered, so neither a failing alarm nor a failing
+  // delivery may stop the others: each is reported to onError and the rest go on.
   const tick = () => {
     running = running.then(async () => {
+      let changes: StateChange[] = [];
       try {
-        for (const change of await evaluateAlarmsOnce(
-          Date.now(),
-          options.alarmNames ? { alarmNames: options.alarmNames } : {},
-        ))
-          await deliver(change.event);
+        changes = await evaluateAlarmsOnce(Date.now(), {
+          ...(options.alarmNames ? { alarmNames: options.alarmNames } : {}),
+          onAlarmError: (alarmName, error) => onError(new AlarmEvaluationFailures([{ alarmName, error }])),
+        });
       } catch (error) {
         onError(error);
+      }
+      for (const change of changes) {
+        try {
+          await deliver(change.event);
+        } catch (error) {
+          onError(error);
+        }
       }
     });
   };
@@ -385,9 +398,16 @@ export function startAlarmEvaluator(options: {
   };
 }
 
-// `tsx local/alarm-evaluator.ts --once`: one evaluation against AWS_ENDPOINT_URL, changes printed.
+// `tsx local/alarm-evaluator.ts --once`: one evaluation against AWS_ENDPOINT_URL, changes printed
+// and routed to the default bus's rules (SQS targets); alarms it cannot evaluate go to stderr.
 if (process.argv[1]?.endsWith('alarm-evaluator.ts') && process.argv.includes('--once')) {
-  for (const change of await evaluateAlarmsOnce(Date.now())) {
+  const changes = await evaluateAlarmsOnce(Date.now(), {
+    onAlarmError: (alarmName, error) => {
+      process.stderr.write(`${alarmName}: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  });
+  for (const change of changes) {
     await routeEvent({ ...change.event });
     process.stdout.write(`${change.alarmName}: ${change.from} -> ${change.to} (${change.reason})\n`);
   }

@@ -15,7 +15,11 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import { describe, expect, it } from 'vitest';
 import { clients } from '../../lambdas/shared/clients.js';
-import { evaluateAlarmsOnce, startAlarmEvaluator } from '../../local/alarm-evaluator.js';
+import {
+  AlarmEvaluationFailures,
+  evaluateAlarmsOnce,
+  startAlarmEvaluator,
+} from '../../local/alarm-evaluator.js';
 
 const cloudwatch = () => clients.cloudwatch();
 const MINUTE = 60_000;
@@ -283,5 +287,65 @@ describe('startAlarmEvaluator', () => {
 
     expect(errors).toEqual([]);
     expect(delivered).toEqual(['ALARM']);
+  });
+
+  it('reports an alarm it cannot evaluate to onError and still evaluates and delivers the others', async () => {
+    const { namespace, name } = fresh();
+    const good = name('good');
+    const bad = name('unsupported');
+    await latency(namespace, good, { EvaluationPeriods: 1, DatapointsToAlarm: 1 });
+    await putData(namespace, [datum('Latency', 0, [50])]);
+    await putAlarm({
+      AlarmName: bad,
+      Metrics: [
+        {
+          Id: 'm1',
+          MetricStat: { Metric: { Namespace: namespace, MetricName: 'Latency' }, Period: 60, Stat: 'Sum' },
+          ReturnData: false,
+        },
+        { Id: 'r', Expression: 'RATE(m1)', ReturnData: true },
+      ],
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    const delivered: string[] = [];
+    const errors: unknown[] = [];
+
+    const stop = startAlarmEvaluator({
+      intervalMs: 60_000,
+      deliver: async (event) => {
+        delivered.push(event.detail.alarmName);
+        throw new Error('the target is down'); // a failing delivery does not stop the evaluator
+      },
+      onError: (e) => errors.push(e),
+      alarmNames: [good, bad],
+    });
+    await stop();
+
+    expect(delivered).toEqual([good]);
+    expect(errors.map((e) => (e instanceof Error ? e.message : String(e)))).toEqual([
+      expect.stringMatching(new RegExp(`${bad}.*RATE`)),
+      'the target is down',
+    ]);
+  });
+
+  it('evaluateAlarmsOnce rejects with the failures and the changes it did write', async () => {
+    const { namespace, name } = fresh();
+    const good = name('good');
+    await latency(namespace, good, { EvaluationPeriods: 1, DatapointsToAlarm: 1 });
+    await putData(namespace, [datum('Latency', 0, [50])]);
+    const composite = name('dangling');
+    await cloudwatch().send(
+      new PutCompositeAlarmCommand({ AlarmName: composite, AlarmRule: 'ALARM("no-such-alarm")' }),
+    );
+
+    const failure = await evaluateAlarmsOnce(NOW, { alarmNames: [good, composite] }).catch((e: unknown) => e);
+
+    expect(failure).toBeInstanceOf(AlarmEvaluationFailures);
+    expect((failure as AlarmEvaluationFailures).failures.map((f) => f.alarmName)).toEqual([composite]);
+    expect((failure as AlarmEvaluationFailures).changes.map((c) => [c.alarmName, c.to])).toEqual([
+      [good, 'ALARM'],
+    ]);
   });
 });
