@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import { clients } from '../lambdas/shared/clients.js';
 import {
+  AlarmEvaluationError,
   type AlarmStateValue,
   type AlarmVerdict,
   cloudWatchTimestamp,
@@ -179,9 +180,19 @@ export async function judgeAlarm(alarm: MetricAlarm, now: number): Promise<Alarm
   let band: ReturnType<typeof asBand> | undefined;
   if (alarm.Metrics && alarm.Metrics.length > 0) {
     const computed: Record<string, ReturnType<typeof evaluateExpression>> = { ...env };
-    for (const q of alarm.Metrics) {
-      if (q.Expression !== undefined && q.Id !== undefined)
-        computed[q.Id] = evaluateExpression(q.Expression, computed, length);
+    // Expressions may name expressions listed after them: evaluate each once its inputs exist.
+    const pending = alarm.Metrics.filter((q) => q.Expression !== undefined && q.Id !== undefined);
+    while (pending.length > 0) {
+      const waiting = new Set(pending.map((q) => q.Id));
+      const next = pending.findIndex((q) =>
+        (q.Expression?.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []).every((id) => id === q.Id || !waiting.has(id)),
+      );
+      if (next < 0)
+        throw new AlarmEvaluationError(
+          `the expressions ${[...waiting].join(', ')} of ${alarm.AlarmName} depend on each other`,
+        );
+      const [q] = pending.splice(next, 1) as [(typeof pending)[number]];
+      computed[q.Id as string] = evaluateExpression(q.Expression as string, computed, length);
     }
     const returned =
       alarm.Metrics.find((q) => q.ReturnData !== false && q.Id !== alarm.ThresholdMetricId) ??

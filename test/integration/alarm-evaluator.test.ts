@@ -153,9 +153,11 @@ describe('evaluateAlarmsOnce against the emulator', () => {
     await putAlarm({
       AlarmName: rate,
       Metrics: [
+        // Listed before what it reads, as CloudWatch allows.
+        { Id: 'rate', Expression: '100 * filled / requests', ReturnData: true },
+        { Id: 'filled', Expression: 'FILL(errors, 0)', ReturnData: false },
         { Id: 'errors', MetricStat: stat('Errors'), ReturnData: false },
         { Id: 'requests', MetricStat: stat('Requests'), ReturnData: false },
-        { Id: 'rate', Expression: '100 * FILL(errors, 0) / requests', ReturnData: true },
       ],
       EvaluationPeriods: 2,
       DatapointsToAlarm: 1,
