@@ -70,6 +70,11 @@ these things:
   stack's rules exist in the emulator, a PutEvents matching a rule that starts a state machine
   failed as a whole. Those targets are skipped here; local/event-router.ts delivers them to the
   in-process state machines and functions, as EventBridge would.
+- CloudWatch PutCompositeAlarm is answered. moto 5.2.1 stores composite alarms (its
+  `put_metric_alarm` reads `AlarmRule`, and DescribeAlarms lists alarms with a rule under
+  `CompositeAlarms`) but has no `put_composite_alarm` action, so the call failed with a 500. The
+  action is routed to the same method; nothing evaluates the rule here (local/alarm-evaluator.ts
+  does).
 Checked with moto 5.2.1 (werkzeug 3.1, Flask 3.1).
 """
 
@@ -501,6 +506,12 @@ def use_cloudwatch_percentiles() -> None:
     CloudWatchResponse.get_metric_statistics = get_metric_statistics
 
 
+def use_composite_alarms() -> None:
+    from moto.cloudwatch.responses import CloudWatchResponse
+
+    CloudWatchResponse.put_composite_alarm = CloudWatchResponse.put_metric_alarm
+
+
 class QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):
         pass
@@ -535,6 +546,7 @@ def main() -> None:
     use_harness_event_targets()
     use_firehose_custom_prefixes()
     use_cloudwatch_percentiles()
+    use_composite_alarms()
     use_single_request_decompression()
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)
