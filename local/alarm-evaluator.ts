@@ -419,7 +419,14 @@ if (process.argv[1]?.endsWith('alarm-evaluator.ts') && process.argv.includes('--
     },
   });
   for (const change of changes) {
-    await routeEvent({ ...change.event });
     process.stdout.write(`${change.alarmName}: ${change.from} -> ${change.to} (${change.reason})\n`);
+    try {
+      await routeEvent({ ...change.event });
+    } catch (error) {
+      process.stderr.write(
+        `${change.alarmName}: not delivered: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      process.exitCode = 1;
+    }
   }
 }

@@ -29,8 +29,12 @@ export interface Delivery {
   readonly input: string;
 }
 
+/** Targets that could not be served; `delivered` lists the ones that were. */
 export class EventRoutingError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly delivered: readonly Delivery[] = [],
+  ) {
     super(message);
     this.name = 'EventRoutingError';
   }
@@ -119,7 +123,9 @@ export const arnService = (arn: string): string => arn.split(':')[2] ?? '';
 /**
  * Routes `event` to the matching rules of `eventBusName` (default `default`) and delivers each
  * target's input through `deliveries` (by ARN service; `sqs` defaults to {@link sendToQueue}).
- * A target of a service with no callback is an error: nothing is dropped silently.
+ * Every matching target is tried; then, if a target's service has no callback or its delivery
+ * failed, an {@link EventRoutingError} names each (nothing is dropped silently) and carries the
+ * deliveries that were made.
  */
 export async function routeEvent(
   event: Readonly<Record<string, unknown>>,
@@ -136,6 +142,7 @@ export async function routeEvent(
     NextToken = page.NextToken;
   } while (NextToken);
   const delivered: Delivery[] = [];
+  const failures: string[] = [];
   for (const rule of rules) {
     if (rule.State !== 'ENABLED' || rule.EventPattern === undefined || rule.Name === undefined) continue;
     const { Result } = await eventbridge.send(
@@ -148,14 +155,22 @@ export async function routeEvent(
     for (const target of Targets) {
       const arn = target.Arn ?? '';
       const deliver = deliveries[arnService(arn)];
-      if (deliver === undefined)
-        throw new EventRoutingError(
-          `rule ${rule.Name} targets ${arn}: no delivery for service ${arnService(arn)}`,
-        );
+      if (deliver === undefined) {
+        failures.push(`rule ${rule.Name} targets ${arn}: no delivery for service ${arnService(arn)}`);
+        continue;
+      }
       const input = targetInput(target, event, { name: rule.Name, arn: rule.Arn ?? '' });
-      await deliver(arn, input);
+      try {
+        await deliver(arn, input);
+      } catch (error) {
+        failures.push(
+          `rule ${rule.Name} → ${arn}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+        continue;
+      }
       delivered.push({ rule: rule.Name, target: target.Id ?? '', arn, input });
     }
   }
+  if (failures.length > 0) throw new EventRoutingError(failures.join('; '), delivered);
   return delivered;
 }

@@ -207,10 +207,14 @@ describe("alarm state-change events through the stack's drift rule", () => {
     expect(await routeEvent(ok, { eventBusName: bus, deliveries: { states } })).toEqual([]);
   });
 
-  it('refuses a matching target whose service has no delivery, naming rule and service', async () => {
+  it('refuses a matching target whose service has no delivery, naming rule and service, after serving the others', async () => {
     const event = change('ALARM', retrainingAlarmName(drift.stackName, drift.model, 'psi'));
     await expect(routeEvent(event, { eventBusName: bus })).rejects.toThrow(EventRoutingError);
-    await expect(routeEvent(event, { eventBusName: bus })).rejects.toThrow(/drift.*states/);
+    const failure = await routeEvent(event, { eventBusName: bus }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(EventRoutingError);
+    expect((failure as EventRoutingError).message).toMatch(/drift.*states/);
+    // The rule's other target was still served.
+    expect((failure as EventRoutingError).delivered.map((d) => d.target)).toEqual(['queue']);
   });
 
   it('skips a disabled rule', async () => {
