@@ -33,6 +33,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { RETRAINING_CHECKS, windowMinutesOf } from '../lambdas/drift/config.js';
+import type { checkDrift } from '../lambdas/drift-check/handler.js';
 import { defineFeatureView, type FeatureView } from '../lambdas/feature-store/feature-view.js';
 import { ingestBatch } from '../lambdas/feature-store/ingest.js';
 import { materializeView } from '../lambdas/feature-store/materialize.js';
@@ -43,17 +45,21 @@ import { ModelStageStore } from '../lambdas/registry/stage-store.js';
 import { TrackingStore } from '../lambdas/registry/tracking-store.js';
 import type { PredictInstance, PredictRequest, PredictResponse } from '../lambdas/serving/contract.js';
 import { clients } from '../lambdas/shared/clients.js';
-import { API_ROUTES, CHAMPION_ALIAS } from '../lambdas/shared/layout.js';
+import { API_ROUTES, CHAMPION_ALIAS, retrainingAlarmName } from '../lambdas/shared/layout.js';
 import { S3ObjectStore } from '../lambdas/shared/object-store.js';
 import { isTrained, type TrainedModelConfig } from '../lambdas/training/model-config.js';
+import type { TrainingPipelineInput } from '../lambdas/training/pipeline/contract.js';
 import type { MlopsConfig } from '../lib/config.js';
 import { resolveConfig } from '../lib/project-config.js';
 import { STACK_JSON_OUTPUTS } from '../lib/stack-outputs.js';
+import { evaluateAlarmsOnce } from '../local/alarm-evaluator.js';
 import { loadAssembly, synthesizeInChild } from '../local/assembly.js';
 import {
+  CREDIT_EFFECTS,
   CREDIT_VIEWS,
   type CreditDemoData,
   type DemoRow,
+  DOWNTURN,
   generateCreditDemo,
   latestFeatures,
   toJsonLines,
@@ -61,6 +67,7 @@ import {
 import { shiftedScoresModel } from '../local/demo/shifted-model.js';
 import { forwardEmf } from '../local/emf-metrics.js';
 import { type Emulator, startEmulator } from '../local/emulator.js';
+import { routeEvent } from '../local/event-router.js';
 import {
   ALIAS_CACHE_MS,
   DEFAULT_SERVE_PORT,
@@ -76,6 +83,7 @@ import {
   recordInferenceApiUrl,
   writeLocalState,
 } from '../local/local-state.js';
+import type { StateMachineRunner } from '../local/state-machine-runner.js';
 import {
   type DeploymentOutcome,
   deploymentOutcome,
@@ -99,12 +107,30 @@ export interface StartOptions {
   readonly assembly?: string;
   /** Overrides mlops.config.ts's serving.captureSampleRate (e.g. 0 to benchmark without capture). */
   readonly captureSampleRate?: number;
-  /** After serving starts, show a scenario: `canary` (a faulty candidate rolled back, a good one promoted). */
-  readonly scenario?: 'canary';
+  /**
+   * After serving starts, show a scenario: `canary` (a faulty candidate rolled back, a good one
+   * promoted) or `drift` (drift detected → alarm → retraining → gate → canary → promotion).
+   */
+  readonly scenario?: (typeof SCENARIOS)[number];
 }
 
 /** The scenarios `--scenario` runs. */
-export const SCENARIOS = ['canary'] as const;
+export const SCENARIOS = ['canary', 'drift'] as const;
+
+/**
+ * The drift scenario's monitoring (over mlops.config.ts's): a check window of 5 minutes (the alarms'
+ * period), verdicts from 300 values per feature; every request captured.
+ */
+export const DRIFT_SCENARIO_MONITORING = { schedule: 'rate(5 minutes)', minSamples: 300 } as const;
+
+/**
+ * The drift scenario's canary does not judge the prediction PSI between the candidate and the
+ * stable version: a model retrained because the population shifted predicts differently from the
+ * one it replaces by design (measured: PSI about 0.3 on the shifted traffic, over the 0.25 that
+ * rolls back a faulty candidate in the canary scenario). Errors and latency still gate it. A team
+ * deploying drift retrains sets this per model the same way (deployment.thresholds.predictionPsi).
+ */
+export const DRIFT_SCENARIO_THRESHOLDS = { predictionPsi: 100 } as const;
 
 /** How far the scenario's faulty candidate moves every score, in log-odds. */
 const FAULTY_LOGIT_SHIFT = 2.5;
@@ -135,12 +161,25 @@ export function configOverrides(
   const resolved = resolveConfig();
   if (options.captureSampleRate !== undefined)
     overrides.serving = { ...resolved.serving, captureSampleRate: options.captureSampleRate };
-  if (options.scenario === 'canary')
+  if (options.scenario === 'drift') {
+    overrides.monitoring = {
+      ...resolved.monitoring,
+      schedule: DRIFT_SCENARIO_MONITORING.schedule,
+      thresholds: { ...resolved.monitoring.thresholds, minSamples: DRIFT_SCENARIO_MONITORING.minSamples },
+    };
+    if (options.captureSampleRate === undefined)
+      overrides.serving = { ...resolved.serving, captureSampleRate: 1 };
+  }
+  if (options.scenario !== undefined)
     overrides.deployment = {
       ...resolved.deployment,
       ...CANARY_SCENARIO_DEPLOYMENT,
       steps: [...CANARY_SCENARIO_DEPLOYMENT.steps],
-      thresholds: { ...resolved.deployment.thresholds, ...CANARY_SCENARIO_DEPLOYMENT.thresholds },
+      thresholds: {
+        ...resolved.deployment.thresholds,
+        ...CANARY_SCENARIO_DEPLOYMENT.thresholds,
+        ...(options.scenario === 'drift' ? DRIFT_SCENARIO_THRESHOLDS : {}),
+      },
     };
   return overrides;
 }
@@ -307,15 +346,16 @@ interface Trained {
   readonly rocAuc: number | undefined;
 }
 
-async function train(
+/** Runs `model`'s training workflow locally and reads how it ended (outcome, version, reasons). */
+async function runTraining(
   local: LocalStack,
   model: TrainedModelConfig,
   log: (line: string) => void,
-): Promise<Trained> {
-  const runner = local.stateMachine(`Training/Pipeline-${model.name}/StateMachine`);
-  const record = await runTrainingLocally(runner, {
+  started: { readonly runner: StateMachineRunner; readonly input: TrainingPipelineInput },
+) {
+  const record = await runTrainingLocally(started.runner, {
     model: model.name,
-    input: { asOf: new Date().toISOString(), trigger: { kind: 'manual', reason: 'npm start' } },
+    input: started.input,
     bucket: local.resourceName('ModelRegistryArtifacts'),
     onStep: (step) => {
       if (step.type === 'entered') log(`        ${step.state}`);
@@ -325,14 +365,30 @@ async function train(
   const run = await trackingOf(local)
     .getRun(record.runId)
     .catch(() => undefined);
-  const outcome = summarizeOutcome(record, run);
-  if (record.status !== 'SUCCEEDED' || outcomeFailed(outcome.outcome) || outcome.version === undefined)
+  return { record, ...summarizeOutcome(record, run) };
+}
+
+async function train(
+  local: LocalStack,
+  model: TrainedModelConfig,
+  log: (line: string) => void,
+): Promise<Trained> {
+  const {
+    record,
+    outcome,
+    version: registered,
+    reasons,
+  } = await runTraining(local, model, log, {
+    runner: local.stateMachine(`Training/Pipeline-${model.name}/StateMachine`),
+    input: { asOf: new Date().toISOString(), trigger: { kind: 'manual', reason: 'npm start' } },
+  });
+  if (record.status !== 'SUCCEEDED' || outcomeFailed(outcome) || registered === undefined)
     throw new Error(
-      `training ${model.name} ended ${outcome.outcome ?? record.status}` +
+      `training ${model.name} ended ${outcome ?? record.status}` +
         `${record.error ? `: ${record.error} ${record.cause ?? ''}` : ''}` +
-        `${outcome.reasons?.length ? `: ${outcome.reasons.join('; ')}` : ''}`,
+        `${reasons?.length ? `: ${reasons.join('; ')}` : ''}`,
     );
-  const version = await registryOf(local).getModelVersion(model.name, outcome.version);
+  const version = await registryOf(local).getModelVersion(model.name, registered);
   return { model: model.name, version: version.version, rocAuc: version.metrics.rocAuc };
 }
 
@@ -545,6 +601,217 @@ async function canaryScenario(
   return `v${faulty} rolled back, v${good} promoted; ${traffic.counts.sent} predict requests (${traffic.counts.failed} failed)`;
 }
 
+/** `n` predict requests of `perRequest` instances each (in turn), two at a time; returns how many failed. */
+async function sendRequests(
+  url: string,
+  model: string,
+  instances: readonly PredictInstance[],
+  n: number,
+  perRequest = SCENARIO_TRAFFIC.instancesPerRequest,
+): Promise<number> {
+  let next = 0;
+  let failed = 0;
+  const batches = Array.from({ length: n }, () =>
+    Array.from({ length: perRequest }, () => instances[next++ % instances.length] as PredictInstance),
+  );
+  for (let i = 0; i < batches.length; i += 2)
+    await Promise.all(
+      batches.slice(i, i + 2).map((batch) =>
+        predict(url, model, { instances: batch }).catch(() => {
+          failed++;
+        }),
+      ),
+    );
+  return failed;
+}
+
+/** The drift function's answer (lambdas/drift-check/handler.ts). */
+type DriftAnswer = Awaited<ReturnType<typeof checkDrift>>;
+
+/** Runs the stack's drift function in-process over the capture of [since, now). */
+async function driftCheck(local: LocalStack, model: string, since: number): Promise<DriftAnswer> {
+  const fn = local.lambdas.logicalIds.find((id) => /^DriftCheck[0-9A-F]{8}$/.test(id));
+  if (fn === undefined) throw new Error('the synthesized stack has no drift function');
+  return (await local.lambdas.invoke(fn, {
+    model,
+    windowMinutes: 60,
+    start: new Date(since).toISOString(),
+    time: new Date().toISOString(),
+  })) as DriftAnswer;
+}
+
+const describeCheck = (answer: DriftAnswer) =>
+  `${answer.rows} predictions of v${answer.version}: ${
+    answer.drifted.length === 0 ? 'no feature drifted' : `drifted: ${answer.drifted.join(', ')}`
+  }; predictions ${answer.predictionVerdict}; report ${answer.report.html}`;
+
+/**
+ * `--scenario drift`: the closed loop. Traffic like the training data → a drift check finds nothing;
+ * a shifted population arrives (local/demo/credit.ts DOWNTURN: its rows ingested and materialized,
+ * its requests served) → the check finds drift → its metrics reach the emulator's CloudWatch → the
+ * local alarm evaluator moves the model's retraining alarms to ALARM → each state-change event goes
+ * to the training pipeline's drift rule (local/event-router.ts) → the training workflow runs with
+ * the drift trigger → its candidate is gated against the champion → the new version is deployed
+ * through the canary workflow with the shifted traffic flowing → promoted → a last check against the
+ * new champion's profile. Returns the summary.
+ */
+async function driftScenario(ctx: {
+  local: LocalStack;
+  config: MlopsConfig;
+  views: ReadonlyMap<string, FeatureView>;
+  model: TrainedModelConfig;
+  first: Trained;
+  url: string;
+  data: CreditDemoData;
+  options: StartOptions;
+  emf: ReturnType<typeof forwardEmf>;
+  log: (line: string) => void;
+}): Promise<string> {
+  const { local, config, views, model, first, url, data, options, emf, log } = ctx;
+  const timed = async <T>(title: string, work: () => Promise<T>, done: (value: T) => string): Promise<T> => {
+    const t0 = Date.now();
+    log(`      ${title}…`);
+    const value = await work();
+    log(`        ${done(value)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    return value;
+  };
+  const instancesOf = (population: CreditDemoData) =>
+    population.rows[CREDIT_VIEWS.profile]
+      .slice(0, 300)
+      .map((p) => ({ features: rawFeatureInstance(population, model, String(p.customer_id)) }));
+  const requests = Math.ceil(
+    (2 * DRIFT_SCENARIO_MONITORING.minSamples) / SCENARIO_TRAFFIC.instancesPerRequest,
+  );
+
+  const calmSince = Date.now();
+  await timed(
+    `traffic like the training data: ${requests} requests of ${SCENARIO_TRAFFIC.instancesPerRequest} customers`,
+    () => sendRequests(url, model.name, instancesOf(data), requests),
+    (failed) => `${requests - failed} answered`,
+  );
+  const calm = await timed(
+    'drift check of that window',
+    () => driftCheck(local, model.name, calmSince),
+    describeCheck,
+  );
+  if (calm.drifted.length > 0 || calm.status !== 'checked')
+    throw new Error(`the check of unshifted traffic found ${calm.status}: ${calm.drifted.join(', ')}`);
+
+  const downturn = generateCreditDemo({
+    customers: Math.max(500, Math.floor(options.customers / 2)),
+    seed: options.seed + 1,
+    endMs: data.endMs,
+    idPrefix: 'd',
+    shift: DOWNTURN,
+  });
+  await timed(
+    `a downturn: ${downturn.rows[CREDIT_VIEWS.profile].length} new customers (utilization +${DOWNTURN.utilizationAdd}, incomes ×${DOWNTURN.incomeFactor}, utilization weighing ${DOWNTURN.utilizationEffect} instead of ${CREDIT_EFFECTS.utilization.effect}) ingested and materialized`,
+    async () => `${await ingest(local, views, downturn)}; ${await materialize(local, views)}`,
+    (summary) => summary,
+  );
+  const shiftedSince = Date.now();
+  await timed(
+    `traffic of the new customers: ${requests} requests`,
+    () => sendRequests(url, model.name, instancesOf(downturn), requests),
+    (failed) => `${requests - failed} answered`,
+  );
+  const drift = await timed(
+    'drift check of that window',
+    () => driftCheck(local, model.name, shiftedSince),
+    describeCheck,
+  );
+  if (drift.drifted.length === 0) throw new Error('the check of the shifted traffic found no drift');
+
+  await emf.flush();
+  const alarmNames = Object.values(RETRAINING_CHECKS).map((check) =>
+    retrainingAlarmName(config.stackName, model.name, check),
+  );
+  // The alarms' period is the check's window; CloudWatch judges a period once it has ended, so the
+  // evaluator is asked at the end of the period the check's metrics fell in.
+  const periodMs = windowMinutesOf(config.monitoring) * 60_000;
+  const periodEnd = Math.ceil(Date.now() / periodMs) * periodMs;
+  const changes = await timed(
+    `the local alarm evaluator judges the retraining alarms against the metrics in the emulator, as CloudWatch would at the end of their ${periodMs / 60_000}-minute period (${new Date(periodEnd).toISOString().slice(11, 16)} UTC)`,
+    () => evaluateAlarmsOnce(periodEnd, { alarmNames }),
+    (changed) =>
+      changed.length === 0
+        ? 'no alarm changed state'
+        : changed.map((c) => `${c.alarmName}: ${c.from} → ${c.to}`).join('; '),
+  );
+  const alarmed = changes.filter((c) => c.to === 'ALARM');
+  if (alarmed.length === 0) throw new Error('no retraining alarm entered ALARM');
+
+  const trainedVersions: number[] = [];
+  for (const change of alarmed) {
+    await timed(
+      `${change.alarmName} → EventBridge rule → training workflow (drift trigger)`,
+      () =>
+        routeEvent(
+          { ...change.event },
+          {
+            deliveries: {
+              states: async (arn, input) => {
+                const runner = stateMachineByArn(local, arn);
+                if (runner === undefined)
+                  throw new Error(`the drift rule targets ${arn}, not a state machine of the stack`);
+                const trigger = JSON.parse(input) as TrainingPipelineInput;
+                log(`        input: ${JSON.stringify(trigger.trigger)}`);
+                const ended = await runTraining(local, model, (line) => log(`  ${line}`), {
+                  runner,
+                  input: trigger,
+                });
+                // The same model's other alarms start executions too: the pipeline reuses the run
+                // that already trained on this training set (or drops a trigger while one runs).
+                if (ended.outcome === 'reused' || ended.outcome === 'dropped') {
+                  log(
+                    `        ${ended.outcome}: ${ended.reasons?.join('; ') ?? 'an earlier run covers this training set'}`,
+                  );
+                  return;
+                }
+                if (
+                  ended.record.status !== 'SUCCEEDED' ||
+                  ended.version === undefined ||
+                  ended.outcome !== 'succeeded'
+                )
+                  throw new Error(
+                    `retraining ended ${ended.outcome ?? ended.record.status}${ended.reasons?.length ? `: ${ended.reasons.join('; ')}` : ''}`,
+                  );
+                const registered = await registryOf(local).getModelVersion(model.name, ended.version);
+                log(
+                  `        v${registered.version} registered (ROC-AUC ${registered.metrics.rocAuc?.toFixed(3) ?? 'n/a'}; gated against the champion v${first.version}; ${registered.stage})`,
+                );
+                trainedVersions.push(registered.version);
+              },
+            },
+          },
+        ),
+      (delivered) => `${delivered.length} delivery: ${delivered.map((d) => d.rule).join(', ')}`,
+    );
+  }
+  const candidate = trainedVersions.find((v) => v !== first.version);
+  if (candidate === undefined) throw new Error('retraining registered no new version');
+
+  const traffic = trafficGenerator(url, model.name, instancesOf(downturn));
+  try {
+    await deploy(local, config, model.name, candidate, (line) => log(line), {
+      reason: `npm start --scenario drift: retrained after ${alarmed.map((c) => c.alarmName).join(', ')}`,
+      expect: ['promoted'],
+    });
+  } finally {
+    await traffic.stop();
+  }
+  log(`      v${candidate} promoted: Production, alias ${CHAMPION_ALIAS}, all traffic`);
+  await new Promise((resolve) => setTimeout(resolve, ALIAS_CACHE_MS + 100));
+  const afterSince = Date.now();
+  await sendRequests(url, model.name, instancesOf(downturn), requests);
+  const after = await timed(
+    `drift check against v${candidate}'s profile (trained on both populations)`,
+    () => driftCheck(local, model.name, afterSince),
+    describeCheck,
+  );
+  return `drift in ${drift.drifted.join(', ')} → ${alarmed.length} alarm(s) → retrained v${candidate} → promoted; against v${candidate}: ${after.drifted.length === 0 ? 'no drift' : `still ${after.drifted.join(', ')}`}`;
+}
+
 /** A request instance of raw features: the customer's latest values of the model's inputs. */
 export function rawFeatureInstance(
   data: CreditDemoData,
@@ -647,9 +914,9 @@ export async function start(options: StartOptions, out: (line: string) => void):
     out('error: --capture-sample-rate and --scenario need a fresh synthesis: leave out --assembly');
     return 1;
   }
-  if (options.scenario === 'canary' && options.captureSampleRate === 0) {
+  if (options.scenario !== undefined && options.captureSampleRate === 0) {
     out(
-      'error: --scenario canary needs capture (the PSI of the predictions): leave out --capture-sample-rate 0',
+      `error: --scenario ${options.scenario} needs capture (${options.scenario === 'canary' ? 'the PSI of the predictions' : 'the drift check reads it'}): leave out --capture-sample-rate 0`,
     );
     return 1;
   }
@@ -797,6 +1064,28 @@ export async function start(options: StartOptions, out: (line: string) => void):
       // The adapter reads the alias's routing at most once per ALIAS_CACHE_MS: past that, all on the promoted one.
       await new Promise((resolve) => setTimeout(resolve, ALIAS_CACHE_MS + 100));
     }
+    if (options.scenario === 'drift') {
+      const first = trained[0] as Trained;
+      await steps.run(
+        `Drift scenario: ${served.name}'s traffic shifts; drift detected → alarm → retraining → gate against the champion → canary → promotion`,
+        () =>
+          driftScenario({
+            local,
+            config,
+            views,
+            model: served,
+            first,
+            url: adapter.url,
+            data,
+            options,
+            emf,
+            log: out,
+          }),
+        (summary) => summary,
+      );
+      out('');
+      await new Promise((resolve) => setTimeout(resolve, ALIAS_CACHE_MS + 100));
+    }
     if (options.once) {
       const raw = await predict(adapter.url, served.name, example.raw);
       out(`prediction (raw features of ${example.customer}): ${JSON.stringify(raw)}`);
@@ -841,7 +1130,7 @@ const program = new Command('npm start')
   .addOption(
     new Option(
       '--scenario <name>',
-      'after serving starts, show a scenario: canary (a faulty candidate rolled back, a good one promoted)',
+      'after serving starts, show a scenario: canary (a faulty candidate rolled back, a good one promoted), drift (drift detected → alarm → retraining → gate → canary → promotion)',
     ).choices(SCENARIOS),
   );
 
