@@ -15,6 +15,7 @@ import { ConflictError, NotFoundError, NotIndexedError, ValidationError } from '
 import { CLI_ENV } from '../lambdas/shared/layout.js';
 import { ConfigValidationError } from '../lib/config.js';
 import { registerDeployCommands } from './cli/commands/deploy.js';
+import { registerDriftCommands } from './cli/commands/drift.js';
 import { registerExperimentCommands } from './cli/commands/experiments.js';
 import { registerFeatureCommands } from './cli/commands/features.js';
 import { registerIngestCommands } from './cli/commands/ingest.js';
@@ -100,6 +101,7 @@ export function buildProgram(io: CliIo): Command {
   registerPredictCommand(program, io);
   registerDeployCommands(program, io);
   registerExperimentCommands(program, io);
+  registerDriftCommands(program, io);
   for (const command of program.commands)
     command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;

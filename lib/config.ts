@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import { deploymentSchema } from '../lambdas/deployment/contract.js';
+import { monitoringSchema } from '../lambdas/drift/config.js';
 import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
 import { DEFAULT_MAX_BATCH_INSTANCES } from '../lambdas/serving/contract.js';
 import { LAMBDA_MB_PER_VCPU } from '../lambdas/serving/serving-env.js';
@@ -163,6 +164,11 @@ export const mlopsConfigSchema = z
     deployment: deploymentSchema.prefault({}),
     /** A/B experiments: how often the scheduled check reports and acts on verdicts (lib/experiment-check.ts). */
     experiments: experimentsSchema.prefault({}),
+    /**
+     * Drift and model-quality monitoring of the served models (lib/drift-monitor.ts): schedule,
+     * window, thresholds, serving alarms. See lambdas/drift/config.ts.
+     */
+    monitoring: monitoringSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -240,6 +246,7 @@ export const defaultConfig: MlopsConfig = {
   serving: servingSchema.parse({}),
   deployment: deploymentSchema.parse({}),
   experiments: experimentsSchema.parse({}),
+  monitoring: monitoringSchema.parse({}),
 };
 
 /** The models the inference API serves: `serving.models`, or every configured model. */

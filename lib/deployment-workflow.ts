@@ -53,6 +53,7 @@ import {
   prefixedBucketGrants,
   XRAY_WILDCARD,
 } from './nag.js';
+import { retryTask } from './task-retry.js';
 
 /** The ARNs of the state machine's executions start with this (what the registry records as `by`). */
 function executionArnPrefix(stateMachine: sfn.StateMachine): string {
@@ -220,15 +221,7 @@ export class DeploymentWorkflow extends Construct {
         payloadResponseOnly: true,
         resultPath,
       });
-      task.addRetry({ errors: [...DEPLOYMENT_NON_RETRYABLE], maxAttempts: 0 });
-      task.addRetry({
-        errors: [sfn.Errors.ALL],
-        maxAttempts: 3,
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxDelay: Duration.seconds(30),
-      });
-      return task;
+      return retryTask(task, { nonRetryable: DEPLOYMENT_NON_RETRYABLE, maxDelay: Duration.seconds(30) });
     };
 
     const failed = new sfn.Fail(this, 'DeploymentFailed', {

@@ -52,13 +52,7 @@ import {
   modelPk,
   SERVING_ALIAS,
 } from '../lambdas/shared/layout.js';
-import {
-  DIMENSIONS,
-  type DimensionName,
-  SERVICES,
-  SERVING_METRICS,
-  type ServingMetric,
-} from '../lambdas/shared/metric-names.js';
+import { SERVICES, SERVING_METRICS, type ServingMetric } from '../lambdas/shared/metric-names.js';
 import type { MlopsConfig } from './config.js';
 import type { FeatureStore } from './feature-store.js';
 import type { BundleKind } from './function-bundling.js';
@@ -67,6 +61,7 @@ import type { ModelRegistry } from './model-registry.js';
 import type { Monitoring } from './monitoring.js';
 import { acknowledge, prefixedBucketGrants } from './nag.js';
 import { secureBucket } from './secure-bucket.js';
+import { specMetric } from './spec-metric.js';
 
 /**
  * How the predict function is bundled: onnxruntime-node from the layer, the AWS SDK bundled (its
@@ -490,35 +485,7 @@ export class InferenceApi extends Construct {
     where: ServingMetricSelector,
     props?: cloudwatch.MetricOptions,
   ): cloudwatch.Metric {
-    const spec = SERVING_METRICS[key];
-    const given: Partial<Record<DimensionName, string>> = {
-      [DIMENSIONS.service]: SERVICES.inference,
-      [DIMENSIONS.model]: where.model,
-      ...(where.version !== undefined ? { [DIMENSIONS.version]: String(where.version) } : {}),
-      ...(where.variant !== undefined ? { [DIMENSIONS.variant]: where.variant } : {}),
-      ...(where.errorType !== undefined ? { [DIMENSIONS.errorType]: where.errorType } : {}),
-    };
-    const names = Object.keys(given).sort();
-    const sets: readonly (readonly DimensionName[])[] = [
-      spec.dimensions,
-      ...('rollups' in spec ? spec.rollups : []),
-    ];
-    const set = sets.find((s) => [...s].sort().join() === names.join());
-    if (set === undefined)
-      throw new Error(
-        `${spec.name} is emitted with dimensions ${sets.map((s) => `[${s.join(', ')}]`).join(' or ')}, not [${names.join(', ')}]`,
-      );
-    return new cloudwatch.Metric({
-      namespace: this.metricsNamespace,
-      metricName: spec.name,
-      unit: spec.unit as cloudwatch.Unit,
-      statistic: spec.statistic,
-      ...props,
-      dimensionsMap: {
-        ...Object.fromEntries(set.map((d) => [d, given[d] as string])),
-        ...props?.dimensionsMap,
-      },
-    });
+    return specMetric(this.metricsNamespace, SERVICES.inference, SERVING_METRICS[key], where, props);
   }
 
   /** Time from request to response inside the function. Unit: Milliseconds; default statistic: Average. */

@@ -6,6 +6,7 @@ import { ENV } from '../lambdas/shared/layout.js';
 import { isTrained } from '../lambdas/training/model-config.js';
 import { type MlopsConfig, servedModels } from './config.js';
 import { DeploymentWorkflows } from './deployment-workflow.js';
+import { DriftMonitors } from './drift-monitor.js';
 import { ExperimentCheck } from './experiment-check.js';
 import { FeatureStore } from './feature-store.js';
 import { InferenceApi } from './inference-api.js';
@@ -46,6 +47,8 @@ export class MlopsStack extends Stack {
   public readonly deployments?: DeploymentWorkflows;
   /** The scheduled A/B experiment check (reports verdicts; promotes or stops auto-promoting experiments). */
   public readonly experimentCheck?: ExperimentCheck;
+  /** Drift monitoring of the served models (absent when nothing is served). */
+  public readonly drift?: DriftMonitors;
 
   constructor(scope: Construct, id: string, props: MlopsStackProps) {
     super(scope, id, {
@@ -214,6 +217,22 @@ export class MlopsStack extends Stack {
         config: props.config.experiments,
         logRetention: props.config.logRetentionDays,
         removalPolicy,
+      });
+      this.drift = new DriftMonitors(this, 'Drift', {
+        inference,
+        registry: this.registry,
+        monitoring: this.monitoring,
+        config: props.config.monitoring,
+        metricsNamespace: props.config.metricsNamespace,
+        features: new Map(
+          props.config.models.map((m) => [m.name, (m.features ?? []).map((ref) => ref.split(':')[1] ?? ref)]),
+        ),
+        logRetention: props.config.logRetentionDays,
+        removalPolicy,
+      });
+      new CfnOutput(this, STACK_OUTPUTS.driftCheckFunction, {
+        value: this.drift.checkFunction.functionName,
+        description: 'The drift check function (mlops drift check invokes it)',
       });
     }
 

@@ -14,6 +14,8 @@ export const STACK_OUTPUTS = {
   captureBucket: 'InferenceCaptureBucketName',
   /** Id of the inference API's key (`serving.auth` = `apiKey` only; read its value with apigateway:GetApiKey). */
   inferenceApiKeyId: 'InferenceApiKeyId',
+  /** The drift check function's name (lib/drift-monitor.ts); only when a model is served. */
+  driftCheckFunction: 'DriftCheckFunctionName',
 } as const;
 
 /**

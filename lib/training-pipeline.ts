@@ -53,6 +53,7 @@ import {
   prefixedBucketGrants,
   XRAY_WILDCARD,
 } from './nag.js';
+import { retryTask } from './task-retry.js';
 import { sagemakerTaskFindings, sagemakerTrainingTask } from './training-sagemaker.js';
 
 export interface TrainingPipelinesProps {
@@ -250,17 +251,8 @@ export class TrainingPipeline extends Construct {
     this.model = model;
     const execution = sfn.JsonPath.executionId;
 
-    const retrying = <T extends sfn.TaskStateBase>(task: T, attempts = 3): T => {
-      task.addRetry({ errors: [...NON_RETRYABLE_ERRORS], maxAttempts: 0 });
-      task.addRetry({
-        errors: [sfn.Errors.ALL],
-        maxAttempts: attempts,
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxDelay: Duration.minutes(1),
-      });
-      return task;
-    };
+    const retrying = <T extends sfn.TaskStateBase>(task: T, attempts = 3): T =>
+      retryTask(task, { nonRetryable: NON_RETRYABLE_ERRORS, attempts, maxDelay: Duration.minutes(1) });
     const invoke = (
       id: string,
       fn: MlopsFunction,

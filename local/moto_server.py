@@ -64,6 +64,17 @@ these things:
   but S3), and moto 5.2.1's `BaseResponse.setup_class` then decompresses it again, which fails
   (`BadGzipFile`, answered as an HTML 500). The SDK gzips CloudWatch PutMetricData requests over
   10 KB, so the EMF forwarder's batches failed. The second decompression is turned off.
+- EventBridge delivers to the targets moto implements (SQS queues, log groups, buses, archives)
+  and leaves the rest to the harness. moto 5.2.1's `Rule.send_to_targets` raises
+  NotImplementedError for any other target (a state machine, a Lambda function), so once the local
+  stack's rules exist in the emulator, a PutEvents matching a rule that starts a state machine
+  failed as a whole. Those targets are skipped here; local/event-router.ts delivers them to the
+  in-process state machines and functions, as EventBridge would.
+- CloudWatch PutCompositeAlarm is answered. moto 5.2.1 stores composite alarms (its
+  `put_metric_alarm` reads `AlarmRule`, and DescribeAlarms lists alarms with a rule under
+  `CompositeAlarms`) but has no `put_composite_alarm` action, so the call failed with a 500. The
+  action is routed to the same method; nothing evaluates the rule here (local/alarm-evaluator.ts
+  does).
 Checked with moto 5.2.1 (werkzeug 3.1, Flask 3.1).
 """
 
@@ -331,6 +342,27 @@ def use_test_event_pattern() -> None:
     EventsHandler.test_event_pattern = test_event_pattern
 
 
+# Target services moto's EventBridge delivers itself (moto/events/models.py `Rule.send_to_targets`).
+MOTO_DELIVERED_TARGETS = ("logs", "sqs", "events")
+
+
+def use_harness_event_targets() -> None:
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self, *args, **kwargs):
+        targets = self.targets
+        # Requests are handled one at a time (SerializedApp): swapping the list is not seen by another.
+        self.targets = [t for t in targets if t["Arn"].split(":")[2] in MOTO_DELIVERED_TARGETS]
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            self.targets = targets
+
+    Rule.send_to_targets = send_to_targets
+
+
 JAVA_DATE_LETTERS = (("yyyy", "%Y"), ("yy", "%y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"))
 
 
@@ -474,6 +506,12 @@ def use_cloudwatch_percentiles() -> None:
     CloudWatchResponse.get_metric_statistics = get_metric_statistics
 
 
+def use_composite_alarms() -> None:
+    from moto.cloudwatch.responses import CloudWatchResponse
+
+    CloudWatchResponse.put_composite_alarm = CloudWatchResponse.put_metric_alarm
+
+
 class QuietHandler(WSGIRequestHandler):
     def log_request(self, *args, **kwargs):
         pass
@@ -505,8 +543,10 @@ def main() -> None:
         use_parsed_condition_cache()
 
     use_test_event_pattern()
+    use_harness_event_targets()
     use_firehose_custom_prefixes()
     use_cloudwatch_percentiles()
+    use_composite_alarms()
     use_single_request_decompression()
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=QuietHandler)

@@ -16,6 +16,12 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  PutCompositeAlarmCommand,
+  type PutCompositeAlarmCommandInput,
+  PutMetricAlarmCommand,
+  type PutMetricAlarmCommandInput,
+} from '@aws-sdk/client-cloudwatch';
+import {
   type AttributeDefinition,
   CreateTableCommand,
   type CreateTableCommandInput,
@@ -26,7 +32,14 @@ import {
   UpdateContinuousBackupsCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { CreateEventBusCommand, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
+import {
+  CreateEventBusCommand,
+  PutRuleCommand,
+  PutTargetsCommand,
+  ResourceAlreadyExistsException,
+  type RuleState,
+  type Target,
+} from '@aws-sdk/client-eventbridge';
 import {
   CreateDeliveryStreamCommand,
   type CreateDeliveryStreamCommandInput,
@@ -77,6 +90,10 @@ export interface ProvisionedStack {
   readonly aliases: Readonly<Record<string, { readonly functionName: string; readonly name: string }>>;
   /** Firehose delivery stream names by logical id. */
   readonly deliveryStreams: Readonly<Record<string, string>>;
+  /** CloudWatch alarm names (metric and composite) by logical id, created in the emulator. */
+  readonly alarms: Readonly<Record<string, string>>;
+  /** EventBridge rule names by logical id, created in the emulator with their targets. */
+  readonly rules: Readonly<Record<string, string>>;
   /** Resolves intrinsics in any part of the template. */
   resolve(value: unknown, where?: string): unknown;
 }
@@ -111,6 +128,7 @@ export function boundedName(raw: string, max: number, invalid: RegExp): string {
 }
 
 const functionName = (raw: string) => boundedName(raw, 64, /[^a-zA-Z0-9_-]/g);
+const ruleName = (raw: string) => boundedName(raw, 64, /[^a-zA-Z0-9_.-]/g);
 const roleName = (raw: string) => boundedName(raw, 64, /[^\w+=,.@-]/g);
 const streamName = (raw: string) => boundedName(raw, 64, /[^a-zA-Z0-9_.-]/g);
 
@@ -183,6 +201,39 @@ function stateOf(
     case 'AWS::StepFunctions::StateMachine': {
       const arn = `arn:${partition}:states:${region}:${account}:stateMachine:${name}`;
       return { ref: arn, attributes: { Arn: arn, Name: name } };
+    }
+    case 'AWS::CloudWatch::Alarm':
+    case 'AWS::CloudWatch::CompositeAlarm':
+      return {
+        ref: name,
+        attributes: { Arn: `arn:${partition}:cloudwatch:${region}:${account}:alarm:${name}` },
+      };
+    case 'AWS::Events::Rule': {
+      // The rule's ARN names its bus unless it is the default one (resolved with the properties).
+      const rule = explicit ?? ruleName(name);
+      const bus = resource.Properties?.EventBusName;
+      const onBus = typeof bus === 'string' && bus !== 'default' ? `${bus}/` : '';
+      return {
+        ref: rule,
+        attributes: { Arn: `arn:${partition}:events:${region}:${account}:rule/${onBus}${rule}` },
+      };
+    }
+    case 'AWS::SQS::Queue': {
+      const queue = explicit ?? boundedName(name, 80, /[^a-zA-Z0-9_-]/g);
+      return {
+        ref: `https://sqs.${region}.amazonaws.com/${account}/${queue}`,
+        attributes: {
+          Arn: `arn:${partition}:sqs:${region}:${account}:${queue}`,
+          QueueName: queue,
+          QueueUrl: `https://sqs.${region}.amazonaws.com/${account}/${queue}`,
+        },
+      };
+    }
+    case 'AWS::SNS::Topic': {
+      // Ref of a topic is its ARN.
+      const topic = explicit ?? boundedName(name, 256, /[^a-zA-Z0-9_-]/g);
+      const arn = `arn:${partition}:sns:${region}:${account}:${topic}`;
+      return { ref: arn, attributes: { TopicArn: arn, TopicName: topic } };
     }
     default: {
       const service = resource.Type.split('::')[1]?.toLowerCase() ?? 'unknown';
@@ -443,6 +494,60 @@ async function createDeliveryStream(name: string, props: Record<string, unknown>
 }
 
 /** Creates an event bus (kept when it exists), so functions can put events on it and tests add rules. */
+/** An alarm as its template declares it (CloudFormation's property names are the API's). */
+async function createAlarm(type: string, name: string, props: Record<string, unknown>): Promise<void> {
+  const { AlarmName: _name, ...rest } = props;
+  if (type === 'AWS::CloudWatch::CompositeAlarm')
+    await clients.cloudwatch().send(
+      new PutCompositeAlarmCommand({
+        AlarmName: name,
+        ...(rest as Omit<PutCompositeAlarmCommandInput, 'AlarmName'>),
+      }),
+    );
+  else
+    await clients.cloudwatch().send(
+      new PutMetricAlarmCommand({
+        AlarmName: name,
+        ...(rest as Omit<PutMetricAlarmCommandInput, 'AlarmName'>),
+      }),
+    );
+}
+
+interface CfnRuleProps {
+  readonly Name?: string;
+  readonly EventBusName?: string;
+  readonly EventPattern?: unknown;
+  readonly ScheduleExpression?: string;
+  readonly State?: string;
+  readonly Description?: string;
+  readonly Targets?: Target[];
+}
+
+/** A rule and its targets (EventPattern is an object in a template, a JSON string in the API). */
+async function createRule(name: string, props: CfnRuleProps): Promise<void> {
+  const bus = props.EventBusName?.replace(/^arn:[^:]+:events:[^:]+:[^:]+:event-bus\//, '');
+  const onBus = bus === undefined ? {} : { EventBusName: bus };
+  await clients.eventbridge().send(
+    new PutRuleCommand({
+      Name: name,
+      ...onBus,
+      ...(props.EventPattern === undefined
+        ? {}
+        : {
+            EventPattern:
+              typeof props.EventPattern === 'string'
+                ? props.EventPattern
+                : JSON.stringify(props.EventPattern),
+          }),
+      ...(props.ScheduleExpression === undefined ? {} : { ScheduleExpression: props.ScheduleExpression }),
+      ...(props.State === undefined ? {} : { State: props.State as RuleState }),
+      ...(props.Description === undefined ? {} : { Description: props.Description }),
+    }),
+  );
+  if (props.Targets !== undefined && props.Targets.length > 0)
+    await clients.eventbridge().send(new PutTargetsCommand({ Rule: name, ...onBus, Targets: props.Targets }));
+}
+
 async function createEventBus(name: string): Promise<void> {
   try {
     await clients.eventbridge().send(new CreateEventBusCommand({ Name: name }));
@@ -470,6 +575,11 @@ const NAME_PROPERTY: Readonly<Record<string, string>> = {
   'AWS::StepFunctions::StateMachine': 'StateMachineName',
   'AWS::Events::EventBus': 'Name',
   'AWS::KinesisFirehose::DeliveryStream': 'DeliveryStreamName',
+  'AWS::CloudWatch::Alarm': 'AlarmName',
+  'AWS::CloudWatch::CompositeAlarm': 'AlarmName',
+  'AWS::Events::Rule': 'Name',
+  'AWS::SNS::Topic': 'TopicName',
+  'AWS::SQS::Queue': 'QueueName',
 };
 
 /** Data-plane types a template may declare that the harness does not create (so it refuses them). */
@@ -613,6 +723,28 @@ export async function provision(
     const arn = `arn:${partial.partition}:lambda:${partial.region}:${partial.accountId}:function:${fnName}:${props.Name}`;
     states[logicalId] = { ref: arn, attributes: { AliasArn: arn } };
   }
+  // CloudWatch alarms (metric, then composite: a composite names them) and EventBridge rules, kept
+  // by the emulator as the template declares them: the local alarm evaluator evaluates the alarms,
+  // the event router delivers the rules' matches (the emulator delivers SQS targets itself).
+  const alarms: Record<string, string> = {};
+  const rules: Record<string, string> = {};
+  for (const type of ['AWS::CloudWatch::Alarm', 'AWS::CloudWatch::CompositeAlarm'])
+    await Promise.all(
+      ofType(type).map(async ([logicalId, resource]) => {
+        const name = states[logicalId]?.ref as string;
+        const props = resolveValue(resource.Properties ?? {}, context, logicalId) as Record<string, unknown>;
+        await createAlarm(type, name, props);
+        alarms[logicalId] = name;
+      }),
+    );
+  await Promise.all(
+    ofType('AWS::Events::Rule').map(async ([logicalId, resource]) => {
+      const name = states[logicalId]?.ref as string;
+      const props = resolveValue(resource.Properties ?? {}, context, logicalId) as CfnRuleProps;
+      await createRule(name, props);
+      rules[logicalId] = name;
+    }),
+  );
   return {
     context,
     tables,
@@ -621,6 +753,8 @@ export async function provision(
     versions,
     aliases,
     deliveryStreams,
+    alarms,
+    rules,
     resolve: (value, where) => resolveValue(value, context, where),
   };
 }

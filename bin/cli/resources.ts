@@ -27,6 +27,7 @@ export interface ResourceOptions {
   readonly inferenceApiUrl?: string;
   readonly captureBucket?: string;
   readonly inferenceApiKeyId?: string;
+  readonly driftCheckFunction?: string;
 }
 
 export type ResourceKind = keyof typeof STACK_OUTPUTS;
@@ -41,6 +42,7 @@ export const RESOURCE_FLAGS: Readonly<Record<ResourceKind, string>> = {
   inferenceApiUrl: '--api-url',
   captureBucket: '--capture-bucket',
   inferenceApiKeyId: '--api-key-id',
+  driftCheckFunction: '--drift-function',
 };
 
 export const NO_STACK_HINT = `start the local stack with: ${LOCAL_UP_COMMAND} (or deploy with: npx cdk deploy, or name the resource with --offline-bucket / --online-table)`;

@@ -38,6 +38,7 @@ import * as z from 'zod';
 import { parseModelName } from '../registry/model-version.js';
 import { ConflictError, ContentionError, NotFoundError, ValidationError } from '../shared/errors.js';
 import { DEPLOYMENT_SK, deploymentHistorySk, deploymentHistorySkPrefix, modelPk } from '../shared/layout.js';
+import { queryPrefix } from '../shared/query-prefix.js';
 import { parseOrThrow } from '../shared/validation.js';
 import {
   DEPLOYMENT_EVENTS,
@@ -464,23 +465,12 @@ export class DeploymentStore {
         ? (await this.current(name))?.deploymentId
         : parseOrThrow(deploymentIdSchema, deploymentId, 'deploymentId');
     if (id === undefined) return [];
-    const entries: DeploymentEvent[] = [];
-    let start: Item | undefined;
-    do {
-      const page = await this.props.documents.send(
-        new QueryCommand({
-          TableName: this.props.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': modelPk(name), ':prefix': deploymentHistorySkPrefix(id) },
-          ConsistentRead: true,
-          ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const { pk: _pk, sk: _sk, seq: _seq, ...rest } of page.Items ?? [])
-        entries.push(rest as unknown as DeploymentEvent);
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined);
-    return entries;
+    const items = await queryPrefix(this.props.documents, {
+      tableName: this.props.tableName,
+      pk: modelPk(name),
+      prefix: deploymentHistorySkPrefix(id),
+    });
+    return items.map(({ pk: _pk, sk: _sk, seq: _seq, ...rest }) => rest as unknown as DeploymentEvent);
   }
 
   private async head(model: string): Promise<Item | undefined> {

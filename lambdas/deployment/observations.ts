@@ -14,16 +14,18 @@ import {
   DescribeAlarmsCommand,
   GetMetricDataCommand,
 } from '@aws-sdk/client-cloudwatch';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import type { CaptureRecord, Prediction } from '../serving/contract.js';
-import { captureHourPrefix } from '../shared/layout.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import {
+  type CaptureWindow,
+  predictionValue,
+  readCaptureWindow,
+  unreadableLineCount,
+} from '../serving/capture-window.js';
 import { DIMENSIONS, SERVICES, SERVING_METRICS } from '../shared/metric-names.js';
 import type { BusinessOutcomes, VersionWindow } from './analysis.js';
 
-export interface Window {
-  readonly fromMs: number;
-  readonly toMs: number;
-}
+/** The analysis window (the capture reader's: [fromMs, toMs]). */
+export type Window = CaptureWindow;
 
 /** The period GetMetricData sums over: the window, in whole minutes (CloudWatch's rule for old data). */
 function periodOf(window: Window): number {
@@ -120,22 +122,8 @@ export async function alarmsInAlarm(
   return firing.sort();
 }
 
-/** The number a prediction is compared by: its score, the regression value, or its top probability. */
-export function predictionValue(prediction: Prediction): number | undefined {
-  if (typeof prediction.score === 'number') return prediction.score;
-  if (typeof prediction.prediction === 'number') return prediction.prediction;
-  const probabilities = Object.values(prediction.probabilities ?? {});
-  return probabilities.length === 0 ? undefined : Math.max(...probabilities);
-}
-
 /** A feedback outcome counted as positive (the business metric: the positive-outcome rate). */
 const positive = (outcome: unknown): boolean => outcome === true || outcome === 1 || outcome === '1';
-
-/** S3 keeps LastModified in whole seconds and clocks differ: objects up to a minute older are read too. */
-const LAST_MODIFIED_SLACK_MS = 60_000;
-
-/** Capture objects read at once by the analysis. */
-const CAPTURE_READS_AT_ONCE = 8;
 
 export interface CapturedWindow {
   /** Prediction values by model version. */
@@ -154,70 +142,22 @@ export async function capturedWindow(
   s3: S3Client,
   options: { bucket: string; model: string; canary: number; stable: number; window: Window },
 ): Promise<CapturedWindow> {
-  const { window } = options;
-  const prefixes = new Set<string>();
-  for (let t = window.fromMs - 3_600_000; t <= window.toMs + 3_600_000; t += 3_600_000)
-    prefixes.add(captureHourPrefix(options.model, t));
   const predictions = new Map<number, number[]>([
     [options.canary, []],
     [options.stable, []],
   ]);
   const versionOf = new Map<string, number>();
   const feedback: { requestId: string; outcome: unknown }[] = [];
-  let unreadable = 0;
-  for (const prefix of prefixes) {
-    let token: string | undefined;
-    do {
-      const listed = await s3.send(
-        new ListObjectsV2Command({
-          Bucket: options.bucket,
-          Prefix: prefix,
-          ...(token === undefined ? {} : { ContinuationToken: token }),
-        }),
-      );
-      // Objects written before the window cannot hold its records (Firehose writes after it
-      // buffers); read the rest a few at a time.
-      const keys = (listed.Contents ?? [])
-        .filter(
-          (o) =>
-            o.Key !== undefined &&
-            (o.LastModified?.getTime() ?? Number.POSITIVE_INFINITY) >= window.fromMs - LAST_MODIFIED_SLACK_MS,
-        )
-        .map((o) => o.Key as string);
-      for (let i = 0; i < keys.length; i += CAPTURE_READS_AT_ONCE) {
-        const texts = await Promise.all(
-          keys.slice(i, i + CAPTURE_READS_AT_ONCE).map(async (key) => {
-            const body = await s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }));
-            return (await body.Body?.transformToString('utf8')) ?? '';
-          }),
-        );
-        for (const text of texts)
-          for (const line of text.split('\n')) {
-            if (line.trim() === '') continue;
-            let record: CaptureRecord;
-            try {
-              record = JSON.parse(line) as CaptureRecord;
-            } catch {
-              unreadable++;
-              continue;
-            }
-            if (typeof record !== 'object' || record === null || typeof record.timeMs !== 'number') {
-              unreadable++;
-              continue;
-            }
-            if (record.timeMs < window.fromMs || record.timeMs > window.toMs) continue;
-            if (record.kind === 'prediction') {
-              const values = predictions.get(record.version);
-              if (values === undefined) continue;
-              versionOf.set(record.requestId, record.version);
-              const value = predictionValue(record.prediction);
-              if (value !== undefined && Number.isFinite(value)) values.push(value);
-            } else if (record.kind === 'feedback') feedback.push(record);
-          }
-      }
-      token = listed.IsTruncated ? listed.NextContinuationToken : undefined;
-    } while (token !== undefined);
-  }
+  const problems = await readCaptureWindow(s3, options, (record) => {
+    if (record.kind === 'prediction') {
+      const values = predictions.get(record.version);
+      if (values === undefined) return;
+      versionOf.set(record.requestId, record.version);
+      const value = predictionValue(record.prediction);
+      if (value !== undefined && Number.isFinite(value)) values.push(value);
+    } else feedback.push(record);
+  });
+  const unreadable = unreadableLineCount(problems) + problems.unreadableObjects.length;
   const outcomes = { canary: { positives: 0, total: 0 }, stable: { positives: 0, total: 0 } };
   for (const { requestId, outcome } of feedback) {
     const version = versionOf.get(requestId);

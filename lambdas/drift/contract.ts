@@ -92,12 +92,17 @@ export interface NumericFeatureDrift {
   readonly kind: 'numeric';
   /** PSI on the reference's quantile bins, empty bins smoothed (lambdas/drift/psi.ts PSI_EPSILON). */
   readonly psi: number;
-  /** Two-sample Kolmogorov–Smirnov against the reference's stored quantiles. */
-  readonly ks: TestResult;
+  /**
+   * Two-sample Kolmogorov–Smirnov against the reference's stored quantiles (the profile's `sample`:
+   * statistic within 1/(2Q) of the full reference's; the p-value uses n1 = the reference's count,
+   * n2 = the window's values, scipy ks_2samp 'auto'). Absent when the profile keeps no sample
+   * (written before it did): a `reference-sample-missing` finding says so.
+   */
+  readonly ks?: TestResult;
   /** Jensen–Shannon distance (base 2, in [0, 1]) on the PSI bins. */
   readonly jensenShannon: number;
-  /** Wasserstein-1 (earth mover's) distance, in the feature's units. */
-  readonly wasserstein: number;
+  /** Wasserstein-1 (earth mover's) distance, in the feature's units; absent without the profile's sample, as `ks`. */
+  readonly wasserstein?: number;
   readonly bins: BinnedShares;
 }
 
@@ -122,7 +127,9 @@ export interface DataQualityFinding {
     | 'null-rate'
     | 'out-of-range'
     | 'unseen-categories'
-    | 'invalid-values';
+    | 'invalid-values'
+    /** A numeric feature's profile keeps no reference sample: KS and Wasserstein not computed. */
+    | 'reference-sample-missing';
   /** The feature, file or record it is about. */
   readonly subject?: string;
   readonly message: string;

@@ -8,9 +8,10 @@
  * Reading it: below 0.1 no real shift, 0.1–0.25 a moderate one, above 0.25 a significant one.
  */
 import { ValidationError } from '../shared/errors.js';
+import { binSortedCounts, psiFromCounts } from './statistics.js';
 
-/** Share a bin counts as when it holds nothing (keeps ln finite). */
-export const PSI_EPSILON = 1e-4;
+/** Share a bin counts as when it holds nothing (keeps ln finite); the statistics' constant. */
+export { PSI_EPSILON } from './statistics.js';
 
 /**
  * Bin edges at the reference's quantiles q/bins, q = 1..bins−1 (nearest rank on the sorted
@@ -28,29 +29,6 @@ export function quantileEdges(sortedReference: Float64Array, bins: number): Floa
     if (edges.length === 0 || edge > (edges.at(-1) as number)) edges.push(edge);
   }
   return Float64Array.from(edges);
-}
-
-/** Index of the bin of `value` (binary search over right-closed edges). */
-function binOf(edges: Float64Array, value: number): number {
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((edges[mid] as number) >= value) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
-/** Shares of `values` in each of edges.length + 1 bins. */
-function shares(edges: Float64Array, values: ArrayLike<number>): Float64Array {
-  const counts = new Float64Array(edges.length + 1);
-  for (let i = 0; i < values.length; i++) {
-    const bin = binOf(edges, values[i] as number);
-    counts[bin] = (counts[bin] as number) + 1;
-  }
-  for (let b = 0; b < counts.length; b++) counts[b] = (counts[b] as number) / values.length;
-  return counts;
 }
 
 function finiteSorted(values: ArrayLike<number>, field: string): Float64Array {
@@ -80,13 +58,5 @@ export function populationStabilityIndex(
   const ref = finiteSorted(reference, 'reference');
   const cur = finiteSorted(current, 'current');
   const edges = quantileEdges(ref, bins);
-  const r = shares(edges, ref);
-  const c = shares(edges, cur);
-  let psi = 0;
-  for (let b = 0; b < r.length; b++) {
-    const rb = Math.max(r[b] as number, PSI_EPSILON);
-    const cb = Math.max(c[b] as number, PSI_EPSILON);
-    psi += (cb - rb) * Math.log(cb / rb);
-  }
-  return psi;
+  return psiFromCounts(binSortedCounts(ref, edges), binSortedCounts(cur, edges));
 }

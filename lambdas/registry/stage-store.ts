@@ -15,12 +15,7 @@
  * (STAGE#<stage>#<version>, read by search) moves in the same transaction. Nothing is written when
  * any check fails.
  */
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, ContentionError, NotFoundError } from '../shared/errors.js';
 import {
   MODEL_HEAD_SK as HEAD_SK,
@@ -31,6 +26,7 @@ import {
   stageIndexSk,
   versionSk,
 } from '../shared/layout.js';
+import { queryPrefix } from '../shared/query-prefix.js';
 import { evaluateGates, GateFailedError, type GateResult, gatesApply, type ModelGates } from './gates.js';
 import {
   type ModelStage,
@@ -164,23 +160,12 @@ export class ModelStageStore {
   async history(modelName: unknown, version: unknown): Promise<StageHistoryEntry[]> {
     const name = parseModelName(modelName);
     const number = parseVersion(version);
-    const entries: StageHistoryEntry[] = [];
-    let start: Item | undefined;
-    do {
-      const page = await this.props.documents.send(
-        new QueryCommand({
-          TableName: this.props.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': modelPk(name), ':prefix': stageHistorySkPrefix(number) },
-          ConsistentRead: true,
-          ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const { pk: _pk, sk: _sk, ...rest } of page.Items ?? [])
-        entries.push(rest as unknown as StageHistoryEntry);
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined);
-    return entries;
+    const items = await queryPrefix(this.props.documents, {
+      tableName: this.props.tableName,
+      pk: modelPk(name),
+      prefix: stageHistorySkPrefix(number),
+    });
+    return items.map(({ pk: _pk, sk: _sk, ...rest }) => rest as unknown as StageHistoryEntry);
   }
 
   /** The gate fields of the history entry; throws GateFailedError when gates fail un-overridden. */

@@ -56,6 +56,7 @@ import {
   runStartKey,
   TRACKING_ITEM,
 } from '../shared/layout.js';
+import { queryPrefix } from '../shared/query-prefix.js';
 import { backoffDelay, sleep } from '../shared/retry.js';
 import { parseOrThrow } from '../shared/validation.js';
 import { assertItemFits, canonicalJson } from './model-version.js';
@@ -458,21 +459,12 @@ export class TrackingStore {
     const run = await this.getRun(runId);
     if (typeof key !== 'string' || run.metrics[key] === undefined)
       throw new ValidationError('key', `must be a metric of run ${run.runId} (${String(key)} is not)`);
-    const chunks: Uint8Array[] = [];
-    let start: Item | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': runPk(run.runId), ':prefix': metricChunkSkPrefix(key) },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of page.Items ?? []) chunks.push(item.points as Uint8Array);
-      start = page.LastEvaluatedKey;
-    } while (start);
+    const items = await queryPrefix(this.documents, {
+      tableName: this.table,
+      pk: runPk(run.runId),
+      prefix: metricChunkSkPrefix(key),
+    });
+    const chunks = items.map((item) => item.points as Uint8Array);
     return historyFromChunks(key, chunks);
   }
 

@@ -254,6 +254,8 @@ export const CAPTURE_PREFIX = {
   capture: 'capture/',
   /** Records Firehose could not deliver: `capture-errors/<model>/<error type>/date=YYYY-MM-DD/…`. */
   errors: 'capture-errors/',
+  /** Drift reports (JSON and HTML) and each model's latest-report pointer: see {@link driftReportKeys}. */
+  reports: 'reports/',
 } as const;
 
 /** Everything captured for one model: `capture/<model>/`. */
@@ -273,6 +275,51 @@ export const captureHourPrefix = (model: string, timeMs: number): string => {
   return `${capturePrefix(model)}date=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
 };
 
+/** Everything the drift checks stored for one model: `reports/<model>/`. */
+export const driftReportPrefix = (model: string): string => `${CAPTURE_PREFIX.reports}${model}/`;
+
+/**
+ * A window end as it stands in a report key: `YYYYMMDDTHHMMSS.mmmZ` (UTC, no `:`; string order is
+ * time order). Throws RangeError on a time Date cannot read.
+ */
+export const reportWindowKeyPart = (windowEnd: string): string =>
+  new Date(windowEnd).toISOString().replace(/[-:]/g, '');
+
+/**
+ * Where a drift check stores the report of the window ending at `windowEnd` (ISO time), in the
+ * capture bucket: `reports/<model>/<YYYY-MM-DD>/<window end>/report.json` and `report.html` beside
+ * it (the date is the window end's, UTC). Key order under a model's prefix is window order.
+ */
+export const driftReportKeys = (
+  model: string,
+  windowEnd: string,
+): { readonly prefix: string; readonly json: string; readonly html: string } => {
+  const part = reportWindowKeyPart(windowEnd);
+  const day = `${part.slice(0, 4)}-${part.slice(4, 6)}-${part.slice(6, 8)}`;
+  const prefix = `${driftReportPrefix(model)}${day}/${part}/`;
+  return { prefix, json: `${prefix}report.json`, html: `${prefix}report.html` };
+};
+
+/**
+ * How the latest report of a model is found: one object, `reports/<model>/latest.json`, holding a
+ * {@link DriftReportPointer}, which the check writes LAST, after both report objects (so it never
+ * names a report that is not there yet). Readers (`mlops drift report`) get it, then the keys it names.
+ * A check of an older window (a re-run) does not move it back: the check only writes it when its
+ * window ends no earlier than the pointer's.
+ */
+export const driftReportLatestKey = (model: string): string => `${driftReportPrefix(model)}latest.json`;
+
+/** The body of {@link driftReportLatestKey}: the keys of the newest report and its window. */
+export interface DriftReportPointer {
+  readonly json: string;
+  readonly html: string;
+  readonly window: { readonly start: string; readonly end: string };
+  readonly generatedAt: string;
+}
+
+/** Content type of the stored HTML reports. */
+export const DRIFT_REPORT_HTML_CONTENT_TYPE = 'text/html; charset=utf-8';
+
 /** Variables the `mlops` CLI reads to skip the stack lookup. */
 export const CLI_ENV = {
   offlineBucket: 'MLOPS_OFFLINE_BUCKET',
@@ -280,6 +327,8 @@ export const CLI_ENV = {
   registryTable: 'MLOPS_REGISTRY_TABLE',
   artifactBucket: 'MLOPS_ARTIFACT_BUCKET',
   trackingTable: 'MLOPS_TRACKING_TABLE',
+  /** The capture bucket (`mlops drift report`). */
+  captureBucket: 'MLOPS_CAPTURE_BUCKET',
 } as const;
 
 /** The esbuild `define` identifier that carries the validated feature views into the bundles. */

@@ -15,13 +15,14 @@ export const DIMENSIONS = {
   version: 'version',
   variant: 'variant',
   errorType: 'errorType',
+  feature: 'feature',
 } as const;
 export type DimensionName = (typeof DIMENSIONS)[keyof typeof DIMENSIONS];
 
 /** Values of the `service` dimension. */
-export const SERVICES = { featureStore: 'feature-store', inference: 'inference' } as const;
+export const SERVICES = { featureStore: 'feature-store', inference: 'inference', drift: 'drift' } as const;
 
-export type MetricUnitName = 'Count' | 'Milliseconds' | 'Seconds';
+export type MetricUnitName = 'Count' | 'Milliseconds' | 'Seconds' | 'None';
 
 export interface MetricSpec {
   readonly name: string;
@@ -249,3 +250,129 @@ export const SERVING_METRICS = {
 } as const satisfies Record<string, MetricSpec>;
 
 export type ServingMetric = keyof typeof SERVING_METRICS;
+
+const perFeature = [DIMENSIONS.service, DIMENSIONS.model, DIMENSIONS.feature] as const;
+
+/**
+ * Metrics of the drift function (service `drift`), one value per check of a window (the DriftMonitor
+ * schedule). Drift metrics are emitted only with a verdict (enough rows, lambdas/drift/contract.ts
+ * `minSamples`): an alarm on them never fires on a thin window, and `DriftCheckInsufficient` shows
+ * the blind spots. Data-quality rates are emitted whenever the window held rows. Model-level maxima
+ * carry "any feature" alarms without an alarm per feature; per-feature values feed the dashboard.
+ */
+export const DRIFT_METRICS = {
+  featurePsi: {
+    name: 'FeaturePsi',
+    unit: 'None',
+    dimensions: perFeature,
+    statistic: 'Maximum',
+    description: "The feature's PSI against the reference profile's bins",
+  },
+  featureKs: {
+    name: 'FeatureKsStatistic',
+    unit: 'None',
+    dimensions: perFeature,
+    statistic: 'Maximum',
+    description: 'Two-sample Kolmogorov–Smirnov D of a numeric feature against the reference',
+  },
+  featureJs: {
+    name: 'FeatureJsDistance',
+    unit: 'None',
+    dimensions: perFeature,
+    statistic: 'Maximum',
+    description: 'Jensen–Shannon distance (base 2) of the feature against the reference bins',
+  },
+  featureNullRate: {
+    name: 'FeatureNullRate',
+    unit: 'None',
+    dimensions: perFeature,
+    statistic: 'Maximum',
+    description: "Share of the window's records with the feature null, missing or invalid",
+  },
+  maxFeaturePsi: {
+    name: 'MaxFeaturePsi',
+    unit: 'None',
+    dimensions: perModel,
+    statistic: 'Maximum',
+    description: 'The largest feature PSI of the check (the "any feature drifted" alarm)',
+  },
+  driftShare: {
+    name: 'DriftedFeatureShare',
+    unit: 'None',
+    dimensions: perModel,
+    statistic: 'Maximum',
+    description: 'Share of the checked features that drifted',
+  },
+  predictionPsi: {
+    name: 'PredictionPsi',
+    unit: 'None',
+    dimensions: perModel,
+    statistic: 'Maximum',
+    description: "PSI of the window's prediction scores against the reference predictions",
+  },
+  nullRateIncrease: {
+    name: 'MaxNullRateIncrease',
+    unit: 'None',
+    dimensions: perModel,
+    statistic: 'Maximum',
+    description: "The largest rise of a feature's null rate over its reference null rate",
+  },
+  outOfRangeRate: {
+    name: 'MaxOutOfRangeRate',
+    unit: 'None',
+    dimensions: perModel,
+    statistic: 'Maximum',
+    description: "The largest share of a numeric feature's values outside the reference's [min, max]",
+  },
+  unseenCategoryRate: {
+    name: 'MaxUnseenCategoryRate',
+    unit: 'None',
+    dimensions: perModel,
+    statistic: 'Maximum',
+    description: "The largest share of a categorical feature's values the reference never saw",
+  },
+  rowsChecked: {
+    name: 'DriftCheckRows',
+    unit: 'Count',
+    dimensions: perModel,
+    statistic: 'Sum',
+    description: 'Prediction records of the served version the check read',
+  },
+  insufficient: {
+    name: 'DriftCheckInsufficient',
+    unit: 'Count',
+    dimensions: perModel,
+    statistic: 'Sum',
+    description: 'Checks that gave no verdict: the window held fewer rows than minSamples (or none)',
+  },
+  findings: {
+    name: 'DriftCheckFindings',
+    unit: 'Count',
+    dimensions: perModel,
+    statistic: 'Sum',
+    description: 'Data-quality findings of the check (malformed capture, missing features, …)',
+  },
+  modelQuality: {
+    name: 'ModelQuality',
+    unit: 'None',
+    dimensions: perModel,
+    statistic: 'Average',
+    description: "The window's model quality from labelled feedback (AUC, accuracy or RMSE)",
+  },
+  qualityDrop: {
+    name: 'ModelQualityDrop',
+    unit: 'None',
+    dimensions: perModel,
+    statistic: 'Maximum',
+    description: "Relative drop of the model quality below the version's evaluation",
+  },
+  labelled: {
+    name: 'LabelledPredictions',
+    unit: 'Count',
+    dimensions: perModel,
+    statistic: 'Sum',
+    description: 'Captured predictions joined to a feedback outcome in the window',
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+export type DriftMetric = keyof typeof DRIFT_METRICS;

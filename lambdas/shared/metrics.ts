@@ -6,9 +6,11 @@
  * `metricXxx()` methods read too. Handlers flush with middy `logMetrics(metrics)`.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { DriftReport } from '../drift/contract.js';
 import {
   DIMENSIONS,
   type DimensionName,
+  DRIFT_METRICS,
   FEATURE_STORE_METRICS,
   type MetricSpec,
   SERVING_METRICS,
@@ -152,7 +154,7 @@ function emit(
   const kept = entries.filter(([, value]) => Number.isFinite(value));
   if (kept.length === 0) return;
   const destination = destinationOf(target);
-  const key = `${kept.map(([spec]) => spec.name).join(',')}|${values.model}|${values.version}|${values.variant}|${values.errorType}`;
+  const key = `${kept.map(([spec]) => spec.name).join(',')}|${values.model}|${values.version}|${values.variant}|${values.errorType}|${values.feature}`;
   let head = destination.heads.get(key);
   if (head === undefined) {
     head = documentHead(destination, kept, values);
@@ -309,4 +311,65 @@ export function recordCapture(
 /** Feedback records accepted. */
 export function recordFeedback(target: ProjectMetrics, model: string, count = 1): void {
   emit(target, [[SERVING_METRICS.feedback, count]], { model });
+}
+
+/**
+ * One drift check's metrics (DRIFT_METRICS): per feature PSI, KS D, JS distance (with a verdict
+ * only) and null rate; per model the maxima the alarms watch, the drifted share and prediction PSI
+ * (with a verdict only), the data-quality maxima (whenever the window held rows), rows, findings,
+ * an insufficient-data count, and model quality when labelled feedback was joined.
+ */
+export function recordDriftCheck(target: ProjectMetrics, report: DriftReport): void {
+  const model = { model: report.model };
+  const entries: [MetricSpec, number][] = [
+    [DRIFT_METRICS.rowsChecked, report.rows],
+    [DRIFT_METRICS.findings, report.findings.length],
+    [DRIFT_METRICS.insufficient, report.status === 'checked' ? 0 : 1],
+  ];
+  let maxPsi = Number.NaN;
+  let maxNullRise = Number.NaN;
+  let maxOutOfRange = Number.NaN;
+  let maxUnseen = Number.NaN;
+  const max = (a: number, b: number | undefined) =>
+    b === undefined || !Number.isFinite(b) ? a : Number.isNaN(a) ? b : Math.max(a, b);
+  for (const feature of report.features) {
+    const { quality } = feature;
+    const perFeature: [MetricSpec, number][] = [];
+    if (quality.rows > 0) {
+      perFeature.push([DRIFT_METRICS.featureNullRate, quality.nullRate]);
+      maxNullRise = max(maxNullRise, quality.nullRate - quality.referenceNullRate);
+      maxOutOfRange = max(maxOutOfRange, quality.outOfRangeRate);
+      maxUnseen = max(maxUnseen, quality.unseenRate);
+    }
+    const verdict = feature.verdict === 'drift' || feature.verdict === 'no-drift';
+    if (verdict && feature.drift !== undefined) {
+      perFeature.push([DRIFT_METRICS.featurePsi, feature.drift.psi]);
+      perFeature.push([DRIFT_METRICS.featureJs, feature.drift.jensenShannon]);
+      if (feature.drift.kind === 'numeric' && feature.drift.ks !== undefined)
+        perFeature.push([DRIFT_METRICS.featureKs, feature.drift.ks.statistic]);
+      maxPsi = max(maxPsi, feature.drift.psi);
+    }
+    emit(target, perFeature, { ...model, feature: feature.name });
+  }
+  if (report.status === 'checked') {
+    entries.push(
+      [DRIFT_METRICS.maxFeaturePsi, maxPsi],
+      [DRIFT_METRICS.driftShare, report.summary.driftShare],
+    );
+    const { prediction } = report;
+    if ((prediction.verdict === 'drift' || prediction.verdict === 'no-drift') && prediction.psi !== undefined)
+      entries.push([DRIFT_METRICS.predictionPsi, prediction.psi]);
+  }
+  entries.push(
+    [DRIFT_METRICS.nullRateIncrease, maxNullRise],
+    [DRIFT_METRICS.outOfRangeRate, maxOutOfRange],
+    [DRIFT_METRICS.unseenCategoryRate, maxUnseen],
+  );
+  if (report.quality !== undefined) {
+    entries.push([DRIFT_METRICS.labelled, report.quality.labelled]);
+    if (report.quality.value !== null) entries.push([DRIFT_METRICS.modelQuality, report.quality.value]);
+    if (report.quality.relativeDrop !== null)
+      entries.push([DRIFT_METRICS.qualityDrop, report.quality.relativeDrop]);
+  }
+  emit(target, entries, model);
 }

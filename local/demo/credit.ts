@@ -64,7 +64,28 @@ export interface CreditDemoOptions {
   readonly endMs?: number;
   /** Months of history (at least 4: outcomes need 90 days to be known). @default 6 */
   readonly months?: number;
+  /** Customer ids are `<idPrefix><5 digits>`. @default 'c' */
+  readonly idPrefix?: string;
+  /** A population unlike the default one (`npm start -- --scenario drift`). @default none */
+  readonly shift?: CreditShift;
 }
+
+/**
+ * A shifted population: its utilization higher and its incomes lower than the default one's, and
+ * utilization weighing more on its defaults (a downturn: the relationship changes, not only the
+ * inputs, so a model retrained on it does better than one that never saw it).
+ */
+export interface CreditShift {
+  /** Added to every utilization. */
+  readonly utilizationAdd: number;
+  /** Multiplies every income. */
+  readonly incomeFactor: number;
+  /** Replaces utilization's effect on the log-odds (CREDIT_EFFECTS.utilization.effect). */
+  readonly utilizationEffect: number;
+}
+
+/** The shift `--scenario drift` sends: a downturn. */
+export const DOWNTURN: CreditShift = { utilizationAdd: 0.3, incomeFactor: 0.6, utilizationEffect: 1.6 };
 
 export interface CreditDemoData {
   /** Rows by view name, event times as epoch milliseconds in `event_time`. */
@@ -106,15 +127,18 @@ function pick<T>(random: () => number, items: readonly T[], weights: readonly nu
 }
 
 /** The true log-odds of a default for a profile and a snapshot (values as generated, none missing). */
-export function creditLogit(values: {
-  income: number;
-  age: number;
-  employment: (typeof EMPLOYMENT)[number];
-  debt_ratio: number;
-  utilization: number;
-  late_payments_12m: number;
-}): number {
-  const e = CREDIT_EFFECTS;
+export function creditLogit(
+  values: {
+    income: number;
+    age: number;
+    employment: (typeof EMPLOYMENT)[number];
+    debt_ratio: number;
+    utilization: number;
+    late_payments_12m: number;
+  },
+  utilizationEffect: number = CREDIT_EFFECTS.utilization.effect,
+): number {
+  const e = { ...CREDIT_EFFECTS, utilization: { ...CREDIT_EFFECTS.utilization, effect: utilizationEffect } };
   const std = (x: number, f: { center: number; scale: number; effect: number }) =>
     (f.effect * (x - f.center)) / f.scale;
   return (
@@ -159,6 +183,7 @@ export function generateCreditDemo(options: CreditDemoOptions = {}): CreditDemoD
   if (!Number.isInteger(months) || months < 4)
     throw new RangeError(`months must be a whole number of at least 4, not ${months}`);
   const random = mulberry32(options.seed ?? 7);
+  const shift = options.shift;
   // Whole minutes, so every time prints the same way.
   const endMs = Math.floor((options.endMs ?? Date.now()) / 60_000) * 60_000;
   const startMs = endMs - months * MONTH_MS;
@@ -168,16 +193,17 @@ export function generateCreditDemo(options: CreditDemoOptions = {}): CreditDemoD
   const outcomes: DemoRow[] = [];
   const truth: number[] = [];
   for (let c = 0; c < customers; c++) {
-    const id = `c${String(c + 1).padStart(5, '0')}`;
+    const id = `${options.idPrefix ?? 'c'}${String(c + 1).padStart(5, '0')}`;
     const risk = normal(random);
     const employment = pick(random, EMPLOYMENT, [0.72, 0.2, 0.08]);
     const region = pick(random, REGIONS, [0.3, 0.25, 0.25, 0.2]);
     const age = Math.round(clamp(42 + 12 * normal(random), 18, 85));
     const income = Math.round(
       clamp(
-        Math.exp(
-          Math.log(55_000) + 0.45 * normal(random) - 0.1 * risk - (employment === 'unemployed' ? 0.7 : 0),
-        ),
+        (shift?.incomeFactor ?? 1) *
+          Math.exp(
+            Math.log(55_000) + 0.45 * normal(random) - 0.1 * risk - (employment === 'unemployed' ? 0.7 : 0),
+          ),
         6_000,
         900_000,
       ),
@@ -193,7 +219,7 @@ export function generateCreditDemo(options: CreditDemoOptions = {}): CreditDemoD
     });
 
     let debt = clamp(0.35 + 0.1 * risk + 0.1 * normal(random), 0.01, 1.5);
-    let utilization = clamp(0.4 + 0.12 * risk + 0.15 * normal(random), 0, 1.2);
+    let utilization = clamp((shift?.utilizationAdd ?? 0) + 0.4 + 0.12 * risk + 0.15 * normal(random), 0, 1.2);
     const lateRate = 0.35 * Math.exp(0.6 * risk);
     const lines = 1 + poisson(random, 3);
     const snapshots: { at: number; debt: number; utilization: number; late: number }[] = [];
@@ -221,14 +247,17 @@ export function generateCreditDemo(options: CreditDemoOptions = {}): CreditDemoD
     const eligible = snapshots.filter((s, m) => m >= 1 && s.at + 3_600_000 + OUTCOME_HORIZON_MS <= endMs);
     const observed =
       eligible[Math.floor(random() * eligible.length)] ?? (snapshots[0] as (typeof snapshots)[0]);
-    const logit = creditLogit({
-      income,
-      age,
-      employment,
-      debt_ratio: observed.debt,
-      utilization: observed.utilization,
-      late_payments_12m: observed.late,
-    });
+    const logit = creditLogit(
+      {
+        income,
+        age,
+        employment,
+        debt_ratio: observed.debt,
+        utilization: observed.utilization,
+        late_payments_12m: observed.late,
+      },
+      shift?.utilizationEffect,
+    );
     const p = sigmoid(logit);
     truth.push(p);
     outcomes.push({ customer_id: id, event_time: observed.at + 3_600_000, [CREDIT_LABEL]: random() < p });

@@ -33,6 +33,8 @@ const BUDGET_KIB: Record<string, number> = {
   'deployment-step': 260,
   // Measured 2026-12-03: 173 KiB (the experiment store and report with zod; the SDK clients are external).
   'experiment-check': 210,
+  // Measured 2026-12-03: about 229 KiB (the streaming check, the HTML report, registry reads).
+  'drift-check': 280,
   // Measured 2026-12-03: 742 KiB with the AWS SDK bundled (PREDICT_BUNDLE: S3, DynamoDB and
   // Firehose clients, ~450 KiB; a faster cold start than the runtime's SDK), 221 KiB without;
   // onnxruntime-node comes from the layer. 335 KiB more while the contract read pulled in

@@ -245,7 +245,9 @@ describe('mlops deploy on the local stack (the workflow runs in the CLI process)
 
   it('promotes once approved via the CLI while it waits for approval', async () => {
     const v4 = await registerStaging(10);
-    const stable = (await deployments.current(MODEL))?.modelVersion as number;
+    // The version serving: the previous deployment (v3) was rolled back, so v2 still serves.
+    const stable = (await registry.searchVersions(MODEL, { stage: 'Production' })).versions[0]
+      ?.version as number;
     const traffic = trafficOf([stable, v4]);
     let progress = '';
     const waiting = cli(['deploy', 'start', MODEL, String(v4), '--approval', '--assembly', assembly.dir], {

@@ -278,7 +278,7 @@ describe('npm start', () => {
       'Bake 3 s',
     ]);
     expect(faulty.filter((l) => l.startsWith('Analyze: ')).at(-1)).toMatch(
-      /^Analyze: rollback: PSI of the canary's predictions against the stable's \d+\.\d+ \(rollback above 0\.25\)$/,
+      /^Analyze: rollback: PSI of the canary's predictions against the stable's \d+\.\d+ \(rollback above 0\.250: 0\.25, or chance at \d+ and \d+ samples\)$/,
     );
     expect(faulty).toContain('Rollback: the live alias back on the stable version alone');
     expect(faulty).not.toContain('Shift 50 % to the canary');

@@ -76,6 +76,7 @@ export async function registerServedModel(
   bucket: string,
   modelName: string,
   bytes: Uint8Array = servedModelBytes(),
+  extra: { readonly artifacts?: { readonly referenceProfile?: { key: string; sha256: string } } } = {},
 ): Promise<ModelVersion> {
   const artifact = await putModelArtifact(clients.s3(), bucket, modelName, bytes);
   const contract = readModelContract(bytes);
@@ -85,5 +86,6 @@ export async function registerServedModel(
     signature: contract.signature,
     output: contract.output,
     lineage: {},
+    ...extra,
   });
 }

@@ -38,6 +38,8 @@ const provisioned: ProvisionedStack = {
   functions: {},
   versions: {},
   aliases: {},
+  alarms: {},
+  rules: {},
   deliveryStreams: {},
   resolve: (value) => value,
 };

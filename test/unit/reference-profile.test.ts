@@ -5,11 +5,16 @@ import type { FeatureInput, TrainingFrame } from '../../lambdas/training/encodin
 import {
   binIndex,
   buildReferenceProfile,
+  type CategoricalProfile,
+  type NumericProfile,
   PROFILE_FORMAT_VERSION,
+  PROFILE_SAMPLE_SIZE,
   parseReferenceProfile,
   quantileHistogram,
+  referenceSample,
 } from '../../lambdas/training/evaluate/reference-profile.js';
 import { validationErrorOf } from '../support/errors.js';
+import { prng } from '../support/random.js';
 
 /** numpy quantile(method='lower') edges and searchsorted counts, recorded by make_fixtures.py. */
 const fixture = JSON.parse(
@@ -90,6 +95,37 @@ describe('quantile histogram', () => {
   });
 });
 
+describe('reference sample', () => {
+  it('keeps a CDF within 1/(2Q) of the reference everywhere, over 60 random references', () => {
+    for (let seed = 1; seed <= 60; seed++) {
+      const rand = prng(seed);
+      const n = 1 + Math.floor(rand() * 20_000);
+      const ties = seed % 3 === 0;
+      const sorted = Float64Array.from({ length: n }, () => (ties ? Math.round(rand() * 30) : rand())).sort();
+      const sample = referenceSample(sorted);
+      const q = Math.min(n, PROFILE_SAMPLE_SIZE);
+      expect(sample.length).toBe(q);
+      expect(sample).toEqual([...sample].sort((a, b) => a - b));
+      // Brute force: both CDFs at every distinct reference value (where they step).
+      let worst = 0;
+      let j = 0;
+      for (let i = 0; i < n; i++) {
+        const x = sorted[i] as number;
+        if (i + 1 < n && sorted[i + 1] === x) continue;
+        while (j < q && (sample[j] as number) <= x) j++;
+        worst = Math.max(worst, Math.abs((i + 1) / n - j / q));
+      }
+      expect(worst, `seed ${seed}, n ${n}`).toBeLessThanOrEqual(1 / (2 * q) + 1e-12);
+    }
+  });
+
+  it('is the whole sample up to 1000 values', () => {
+    const sorted = Float64Array.from({ length: 1000 }, (_, i) => i);
+    expect(referenceSample(sorted)).toEqual([...sorted]);
+    expect(referenceSample(new Float64Array(0))).toEqual([]);
+  });
+});
+
 describe('reference profile', () => {
   const build = (order: readonly number[], maxCategories?: number) =>
     buildReferenceProfile(
@@ -111,6 +147,8 @@ describe('reference profile', () => {
       // Sorted present values 10 20 40 50 60 70 80: ranks floor(6 k/4) = 1, 3, 4.
       edges: [20, 50, 60],
       counts: [2, 2, 1, 2],
+      // Seven values, fewer than PROFILE_SAMPLE_SIZE: the sample is all of them.
+      sample: [10, 20, 40, 50, 60, 70, 80],
     });
   });
 
@@ -141,7 +179,16 @@ describe('reference profile', () => {
       ],
       otherCount: 2,
       otherCategories: 2,
+      otherValues: ['blue', 'teal'],
     });
+  });
+
+  it('still reads a profile written before the reference sample and folded values existed', () => {
+    const profile = build(IDENTITY, 2);
+    const { sample: _, ...numeric } = profile.features[0] as NumericProfile;
+    const { otherValues: __, ...categorical } = profile.features[1] as CategoricalProfile;
+    const older = { ...profile, features: [numeric, categorical, profile.features[2]] };
+    expect(parseReferenceProfile(JSON.stringify(older))).toEqual(older);
   });
 
   it('bins class probabilities on fixed tenths and counts predicted classes', () => {

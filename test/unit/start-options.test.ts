@@ -30,6 +30,6 @@ describe('npm start --capture-sample-rate', () => {
       (l) => lines.push(l),
     );
     expect(code).toBe(1);
-    expect(lines.join('\n')).toMatch(/--capture-sample-rate needs a fresh synthesis/);
+    expect(lines.join('\n')).toMatch(/--capture-sample-rate and --scenario need a fresh synthesis/);
   });
 });

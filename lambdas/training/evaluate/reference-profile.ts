@@ -7,9 +7,9 @@
  * ```
  * { formatVersion: 1, rows, bins,
  *   features: [                       // in the model's input order
- *     { kind: 'numeric', name, count, nullCount, nullRate, min, max, edges, counts },
+ *     { kind: 'numeric', name, count, nullCount, nullRate, min, max, edges, counts, sample? },
  *     { kind: 'categorical', name, count, nullCount, nullRate,
- *       categories: [{ value, count, frequency }], otherCount, otherCategories } ],
+ *       categories: [{ value, count, frequency }], otherCount, otherCategories, otherValues? } ],
  *   prediction:
  *     { kind: 'probability', classes, edges, counts: [per class [per bin]], predictedCounts }
  *   | { kind: 'score', count, min, max, edges, counts } }
@@ -20,9 +20,19 @@
  *   (e[k-1], e[k]], the last is (e[last], +inf); `counts` has edges.length + 1 entries and sums to
  *   `count` (the non-null values). A constant feature has no edges and one bin; a feature with
  *   few distinct values gets at most one bin per value. Missing values (NaN) count in `nullCount`.
+ * - Numeric `sample` (optional: profiles written before it parse without it): the reference's
+ *   quantiles at (i + 0.5)/Q, i = 0..Q−1, Q = min(count, {@link PROFILE_SAMPLE_SIZE}), nearest rank
+ *   (sorted[floor((2i + 1)·count / 2Q)]), ascending. Up to 1000 values it is the whole sample; above,
+ *   its empirical CDF is within 1/(2Q) of the reference's everywhere (where k of the count values
+ *   are ≤ x, ceil(kQ/count − 1/2) of the Q are), so the drift check's KS statistic against it is
+ *   within 1/(2Q) of the full reference's, and its Wasserstein-1 within (max − min)/(2Q). The drift
+ *   check needs it for KS and Wasserstein (without it they are absent and a finding says why).
  * - Categorical: categories by count (descending, then value by code unit), the declared ones
  *   included even when absent (count 0); past `maxCategories` the rest fold into `otherCount` rows
  *   over `otherCategories` values. `frequency` = count / rows (nulls included in rows).
+ *   `otherValues` (optional) lists the folded values when there are at most
+ *   {@link PROFILE_MAX_OTHER_VALUES} of them (sorted by code unit), so that the drift check can tell
+ *   a folded value from one the reference never saw.
  * - Predictions: classifiers' probabilities per class on fixed edges 0.1..0.9 (same bin rule) and
  *   the predicted-class counts (first largest probability); regressors' scores binned like a
  *   numeric feature.
@@ -39,6 +49,10 @@ import type { ClassLabel } from '../model-contract.js';
 export const PROFILE_FORMAT_VERSION = 1;
 export const DEFAULT_PROFILE_BINS = 10;
 export const DEFAULT_PROFILE_MAX_CATEGORIES = 50;
+/** Most reference quantiles a numeric feature's profile keeps (`sample`). */
+export const PROFILE_SAMPLE_SIZE = 1000;
+/** Most folded category values a categorical feature's profile lists (`otherValues`). */
+export const PROFILE_MAX_OTHER_VALUES = 10_000;
 /** Inner edges of the probability bins: ten bins of width 0.1. */
 export const PROBABILITY_EDGES: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
@@ -61,6 +75,8 @@ const numericProfileSchema = z.strictObject({
   nullCount: count,
   nullRate: rate,
   ...histogramShape,
+  /** The reference's quantiles at (i + 0.5)/Q, ascending (see the module comment); optional. */
+  sample: z.array(z.number()).optional(),
 });
 const categoricalProfileSchema = z.strictObject({
   kind: z.literal('categorical'),
@@ -71,6 +87,8 @@ const categoricalProfileSchema = z.strictObject({
   categories: z.array(z.strictObject({ value: z.string(), count, frequency: rate })),
   otherCount: count,
   otherCategories: count,
+  /** The values folded into `otherCount`, when at most PROFILE_MAX_OTHER_VALUES; optional. */
+  otherValues: z.array(z.string()).optional(),
 });
 const predictionProfileSchema = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -128,8 +146,8 @@ export function binIndex(edges: readonly number[], x: number): number {
   return lo;
 }
 
-/** Quantile-binned histogram of the non-NaN values (see the module comment for the rule). */
-export function quantileHistogram(field: string, values: ArrayLike<number>, bins: number): Histogram {
+/** The non-NaN values, sorted; an infinity is refused. */
+function sortedPresent(field: string, values: ArrayLike<number>): Float64Array {
   const buffer = new Float64Array(values.length);
   let m = 0;
   for (let i = 0; i < values.length; i++) {
@@ -139,8 +157,27 @@ export function quantileHistogram(field: string, values: ArrayLike<number>, bins
       throw new ValidationError(field, `must be finite or missing, not ${v} (row ${i})`);
     buffer[m++] = v;
   }
+  return buffer.subarray(0, m).sort();
+}
+
+/**
+ * The quantiles of sorted values at (i + 0.5)/Q, Q = min(n, size): sorted[floor((2i + 1)·n / 2Q)]
+ * (exact integer arithmetic, so deterministic). With n ≤ size, the values themselves.
+ */
+export function referenceSample(sorted: ArrayLike<number>, size = PROFILE_SAMPLE_SIZE): number[] {
+  const n = sorted.length;
+  const q = Math.min(n, size);
+  return Array.from({ length: q }, (_, i) => sorted[Math.floor(((2 * i + 1) * n) / (2 * q))] as number);
+}
+
+/** Quantile-binned histogram of the non-NaN values (see the module comment for the rule). */
+export function quantileHistogram(field: string, values: ArrayLike<number>, bins: number): Histogram {
+  return histogramOfSorted(sortedPresent(field, values), bins);
+}
+
+function histogramOfSorted(sorted: Float64Array, bins: number): Histogram {
+  const m = sorted.length;
   if (m === 0) return { count: 0, min: null, max: null, edges: [], counts: [0] };
-  const sorted = buffer.subarray(0, m).sort();
   const max = sorted[m - 1] as number;
   const edges: number[] = [];
   for (let k = 1; k < bins; k++) {
@@ -196,6 +233,10 @@ function categoricalProfile(
   const ranked = [...counts].map(([value, count]) => ({ value, count })).sort(byCountThenValue);
   const listed = ranked.slice(0, maxCategories);
   const rest = ranked.slice(maxCategories).filter((c) => c.count > 0);
+  const otherValues =
+    rest.length > 0 && rest.length <= PROFILE_MAX_OTHER_VALUES
+      ? { otherValues: rest.map((c) => c.value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) }
+      : {};
   return {
     kind: 'categorical',
     name: feature.name,
@@ -205,6 +246,7 @@ function categoricalProfile(
     categories: listed.map((c) => ({ ...c, frequency: c.count / rows })),
     otherCount: rest.reduce((sum, c) => sum + c.count, 0),
     otherCategories: rest.length,
+    ...otherValues,
   };
 }
 
@@ -259,9 +301,17 @@ export function buildReferenceProfile(
     const column = columnOf(frame, feature);
     if (!(column instanceof Float64Array))
       return categoricalProfile(feature, column, frame.rows, maxCategories);
-    const histogram = quantileHistogram(`columns.${feature.name}`, column, bins);
+    const sorted = sortedPresent(`columns.${feature.name}`, column);
+    const histogram = histogramOfSorted(sorted, bins);
     const nullCount = frame.rows - histogram.count;
-    return { kind: 'numeric', name: feature.name, nullCount, nullRate: nullCount / frame.rows, ...histogram };
+    return {
+      kind: 'numeric',
+      name: feature.name,
+      nullCount,
+      nullRate: nullCount / frame.rows,
+      ...histogram,
+      sample: referenceSample(sorted),
+    };
   });
   return {
     formatVersion: PROFILE_FORMAT_VERSION,
