@@ -14,6 +14,21 @@ import { ValidationError } from '../lambdas/shared/errors.js';
 import { issuePath } from '../lambdas/shared/validation.js';
 import { modelConfigSchema, modelFeatureProblems } from '../lambdas/training/model-config.js';
 
+/** A/B experiments (lib/experiment-check.ts): the scheduled check that reports and acts on verdicts. */
+export const experimentsSchema = z.strictObject({
+  /**
+   * Minutes between checks of the running experiments (a verdict is acted on at most this late;
+   * each check reads every running experiment's counters). @default 15
+   */
+  checkEveryMinutes: z
+    .number({ error: 'must be a number of minutes' })
+    .int('must be a whole number of minutes')
+    .min(1, 'must be at least 1')
+    .max(1440, 'must be at most 1440 (a day)')
+    .default(15),
+});
+export type ExperimentsConfig = z.output<typeof experimentsSchema>;
+
 /** The inference API (lib/inference-api.ts): one function per served model behind one REST API. */
 export const servingSchema = z.strictObject({
   /**
@@ -147,6 +162,8 @@ export const mlopsConfigSchema = z
      * thresholds, watched alarms, approval. See lambdas/deployment/contract.ts.
      */
     deployment: deploymentSchema.prefault({}),
+    /** A/B experiments: how often the scheduled check reports and acts on verdicts (lib/experiment-check.ts). */
+    experiments: experimentsSchema.prefault({}),
     /**
      * Drift and model-quality monitoring of the served models (lib/drift-monitor.ts): schedule,
      * window, thresholds, serving alarms. See lambdas/drift/config.ts.
@@ -228,6 +245,7 @@ export const defaultConfig: MlopsConfig = {
   // The schema's defaults, written once there.
   serving: servingSchema.parse({}),
   deployment: deploymentSchema.parse({}),
+  experiments: experimentsSchema.parse({}),
   monitoring: monitoringSchema.parse({}),
 };
 

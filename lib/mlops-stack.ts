@@ -7,6 +7,7 @@ import { isTrained } from '../lambdas/training/model-config.js';
 import { type MlopsConfig, servedModels } from './config.js';
 import { DeploymentWorkflows } from './deployment-workflow.js';
 import { DriftMonitors } from './drift-monitor.js';
+import { ExperimentCheck } from './experiment-check.js';
 import { FeatureStore } from './feature-store.js';
 import { InferenceApi } from './inference-api.js';
 import { MlopsFunction } from './mlops-function.js';
@@ -44,6 +45,8 @@ export class MlopsStack extends Stack {
   public readonly inference?: InferenceApi;
   /** The served models' deployment (canary) workflows. */
   public readonly deployments?: DeploymentWorkflows;
+  /** The scheduled A/B experiment check (reports verdicts; promotes or stops auto-promoting experiments). */
+  public readonly experimentCheck?: ExperimentCheck;
   /** Drift monitoring of the served models (absent when nothing is served). */
   public readonly drift?: DriftMonitors;
 
@@ -206,6 +209,14 @@ export class MlopsStack extends Stack {
           ),
         ),
         description: 'Served model name → its deployment (canary) state machine ARN (mlops deploy starts it)',
+      });
+      this.experimentCheck = new ExperimentCheck(this, 'ExperimentCheck', {
+        workflows: new Map([...deployments.workflows].map(([name, w]) => [name, w.stateMachine])),
+        registry: this.registry,
+        monitoring: this.monitoring,
+        config: props.config.experiments,
+        logRetention: props.config.logRetentionDays,
+        removalPolicy,
       });
       this.drift = new DriftMonitors(this, 'Drift', {
         inference,

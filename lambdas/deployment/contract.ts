@@ -130,6 +130,11 @@ export interface DeploymentRequest {
   readonly requestedBy?: string;
   /** Wait for an approval before the promotion (default: the configuration's requireApproval). */
   readonly requireApproval?: boolean;
+  /**
+   * The A/B experiment whose ship decision started this deployment (the scheduled experiment check,
+   * or `mlops experiments stop --decision ship --promote`); kept in the registry history.
+   */
+  readonly experimentId?: string;
 }
 
 /** What the construct bakes into each model's state machine (a Pass state merges it with the request). */

@@ -184,11 +184,16 @@ export async function startDeployment(
     hotfix,
     canaryVersion,
     stableVersion,
-    reason: hotfix
-      ? `hotfix: ${request.reason}`
-      : initial
-        ? `first deployment of ${target.model}: nothing serves to compare against, no canary steps`
-        : (request.reason ?? `canary ${steps.join(' → ')} → 100 %`),
+    reason:
+      // The experiment whose ship decision started it, kept in the history's CanaryStarted.
+      (
+        (request.experimentId !== undefined ? `experiment ${request.experimentId}: ` : '') +
+        (hotfix
+          ? `hotfix: ${request.reason}`
+          : initial
+            ? `first deployment of ${target.model}: nothing serves to compare against, no canary steps`
+            : (request.reason ?? `canary ${steps.join(' → ')} → 100 %`))
+      ).slice(0, 1024),
   });
   return {
     noop: false,

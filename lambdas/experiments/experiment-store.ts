@@ -111,6 +111,13 @@ export const createExperimentSchema = z.strictObject({
     .number({ error: 'must be a number of days' })
     .positive('must be > 0')
     .max(366, 'must be at most 366'),
+  /**
+   * When the scheduled experiment check (experiment-check.ts) finds a verdict, act on it: ship →
+   * start the model's deployment workflow for the treatment and stop with ship; don't ship (or the
+   * maximum duration passed without a ship) → stop with dont-ship. Off: the check only reports.
+   * @default false
+   */
+  autoPromote: z.boolean({ error: 'must be true or false' }).default(false),
   /** @default the store's principal */
   createdBy: text.optional(),
 });
@@ -136,6 +143,8 @@ export interface Experiment {
   alpha: number;
   power: number;
   maxDurationDays: number;
+  /** Act on the scheduled check's verdict (promote or stop); absent on experiments stored before it. */
+  autoPromote?: boolean;
   /** Units per arm the fixed-horizon test needs (statistics.requiredSampleSize). */
   requiredSample: { control: number; treatment: number; total: number };
   status: ExperimentStatus;
@@ -273,6 +282,7 @@ export class ExperimentStore {
       alpha: request.alpha,
       power: request.power,
       maxDurationDays: request.maxDurationDays,
+      autoPromote: request.autoPromote,
       requiredSample: { control: sample.control, treatment: sample.treatment, total: sample.total },
       status: 'running',
       createdAt: at.toISOString(),

@@ -228,6 +228,8 @@ export const ENV = {
   captureBucket: 'CAPTURE_BUCKET',
   /** Serving: most instances one request may carry. */
   maxBatchInstances: 'MAX_BATCH_INSTANCES',
+  /** JSON object: served model name → its deployment workflow's ARN (the experiment check starts them). */
+  deploymentWorkflows: 'DEPLOYMENT_WORKFLOWS',
 } as const;
 
 /** The Lambda alias API Gateway invokes for each model: its weights are the canary's (issue 12). */

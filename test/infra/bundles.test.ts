@@ -31,6 +31,8 @@ const BUDGET_KIB: Record<string, number> = {
   'training-trigger': 60,
   // Measured 2026-12-03: 212 KiB (registry stores with zod, the deployment store, the analysis).
   'deployment-step': 260,
+  // Measured 2026-12-03: 173 KiB (the experiment store and report with zod; the SDK clients are external).
+  'experiment-check': 210,
   // Measured 2026-12-03: about 229 KiB (the streaming check, the HTML report, registry reads).
   'drift-check': 280,
   // Measured 2026-12-03: 742 KiB with the AWS SDK bundled (PREDICT_BUNDLE: S3, DynamoDB and

@@ -3,13 +3,16 @@
  * (exit 2 naming the field), not found (exit 3), an overlap (exit 1 naming the field).
  */
 import * as path from 'node:path';
+import { CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateStateMachineCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../bin/mlops.js';
 import { ExperimentStore } from '../../lambdas/experiments/experiment-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { modelPk, REGISTRY_ITEM, versionSk } from '../../lambdas/shared/layout.js';
+import { STACK_JSON_OUTPUTS, STACK_OUTPUTS } from '../../lib/stack-outputs.js';
 
 const CONFIG = path.resolve(import.meta.dirname, '..', 'fixtures', 'models.config.ts');
 const TABLE = `cli-experiments-${Date.now()}`;
@@ -49,6 +52,8 @@ beforeAll(async () => {
     ['churn', 1, 'Production'],
     ['churn', 2, 'Staging'],
     ['churn', 3, 'None'],
+    ['gated', 1, 'Production'],
+    ['gated', 2, 'Staging'],
   ] as const)
     await clients.documents().send(
       new PutCommand({
@@ -187,5 +192,79 @@ describe('mlops experiments', () => {
     const bad = await cli('experiments', 'stop', 'nope', '--decision', 'maybe');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('error: decision: must be ship or dont-ship');
+  });
+
+  it('creates with --auto-promote; stop --decision ship --promote deploys the treatment as mlops deploy start does', async () => {
+    const machine = await clients.sfn().send(
+      new CreateStateMachineCommand({
+        name: `Deployment-experiments-cli-${Date.now()}`,
+        definition: JSON.stringify({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }),
+        roleArn: 'arn:aws:iam::123456789012:role/sfn',
+      }),
+    );
+    const stack = `CliExperimentsPromote${Date.now()}`;
+    await clients.cloudformation().send(
+      new CreateStackCommand({
+        StackName: stack,
+        TemplateBody: JSON.stringify({
+          Resources: { Placeholder: { Type: 'AWS::CloudFormation::WaitConditionHandle' } },
+          Outputs: {
+            [STACK_JSON_OUTPUTS.deploymentWorkflows]: {
+              Value: JSON.stringify({ gated: machine.stateMachineArn }),
+            },
+            [STACK_OUTPUTS.registryTable]: { Value: TABLE },
+          },
+        }),
+      }),
+    );
+    const created = await cli(
+      'experiments',
+      'create',
+      'gated',
+      '--id',
+      'gated-ab',
+      '--control',
+      '1',
+      '--treatment',
+      '2',
+      '--allocation',
+      '50',
+      '--unit-key',
+      'userId',
+      '--auto-promote',
+    );
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.json()).toMatchObject({ id: 'gated-ab', autoPromote: true });
+
+    const refused = await cli('experiments', 'stop', 'gated-ab', '--decision', 'dont-ship', '--promote');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('error: promote: needs --decision ship');
+    expect((await store.get('gated-ab')).status).toBe('running');
+
+    const promoted = await cli(
+      '--stack',
+      stack,
+      'experiments',
+      'stop',
+      'gated-ab',
+      '--decision',
+      'ship',
+      '--promote',
+      '--no-wait',
+    );
+    expect(promoted.code, promoted.stderr).toBe(0);
+    const out = promoted.json() as { executionArn: string; outcome: string; modelVersion: number };
+    expect(out).toMatchObject({ outcome: 'running', where: 'deployed', modelVersion: 2 });
+    expect(out.executionArn).toMatch(/:gated-v2-\d+$/);
+    const described = await clients
+      .sfn()
+      .send(new DescribeExecutionCommand({ executionArn: out.executionArn }));
+    expect(JSON.parse(described.input ?? '{}')).toEqual({
+      modelVersion: 2,
+      requestedBy: 'local',
+      reason: 'experiment gated-ab stopped with decision ship by local',
+      experimentId: 'gated-ab',
+    });
+    expect(await store.get('gated-ab')).toMatchObject({ status: 'stopped', decision: 'ship' });
   });
 });

@@ -278,6 +278,24 @@ describe('deployment workflow (synthesized definition, local runner, emulator)',
     expect((await registry.getModelVersion(MODEL, v)).stage).toBe('Production');
   });
 
+  it('a deployment an experiment started names the experiment in its history', async () => {
+    const v = await registerStaging(18);
+    const result = await deploy({
+      modelVersion: v,
+      hotfix: true,
+      reason: 'ship — conversion improved',
+      requestedBy: 'experiment churn-ab',
+      experimentId: 'churn-ab',
+    });
+    expect(result.status).toBe('SUCCEEDED');
+    const [started] = await deployments.history(MODEL);
+    expect(started).toMatchObject({
+      type: 'CanaryStarted',
+      by: 'experiment churn-ab',
+      reason: 'experiment churn-ab: hotfix: ship — conversion improved',
+    });
+  });
+
   it('waits for an approval before the promotion, and promotes once approved', async () => {
     const v = await registerStaging(17);
     let polls = 0;

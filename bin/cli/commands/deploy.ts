@@ -54,7 +54,7 @@ import { modelStateMachine } from '../resources.js';
 const DEFAULT_POLL_MS = 2_000;
 
 /** A served model of the configuration, or bad input listing the served ones. */
-function servedModel(ctx: CliContext, name: string): string {
+export function servedModel(ctx: CliContext, name: string): string {
   const served = servedModels(ctx.config);
   if (served.includes(name)) return name;
   throw new CliInputError(
@@ -204,6 +204,147 @@ interface StartOptions {
   assembly?: string;
 }
 
+/** How `deploy start` (and `experiments stop --promote`) run a deployment. */
+export interface DeploymentStartOptions {
+  /** Wait for the execution to end (always on the local stack). */
+  readonly wait: boolean;
+  /** How often a waited-on deployed execution is looked at, in ms. */
+  readonly pollMs: number;
+  /** Local stack: a cloud assembly already synthesized with bundling. */
+  readonly assembly?: string;
+}
+
+/**
+ * Starts `model`'s deployment workflow (deployed: Step Functions; local: run in this process) for
+ * `given` (default: the newest Staging version) with the request `requestFor` builds, follows it
+ * with progress on stderr, prints the result and sets the exit code (1 when rolled back or failed).
+ * The one code path of `mlops deploy start` and `mlops experiments stop --decision ship --promote`.
+ */
+export async function startDeployment(
+  program: Command,
+  io: CliIo,
+  ctx: CliContext,
+  model: string,
+  given: number | undefined,
+  requestFor: (version: number) => Promise<DeploymentRequest>,
+  options: DeploymentStartOptions,
+): Promise<void> {
+  const { pollMs } = options;
+  const { arn, source } = await modelStateMachine(
+    ctx.options,
+    ctx.config.stackName,
+    'deploymentWorkflows',
+    model,
+    'deployment workflow',
+  );
+  if (source.kind === 'local' && !options.wait)
+    throw new CliInputError(
+      'no-wait',
+      'is not possible on the local stack: its executions run in this process',
+      'run it without --no-wait (or against the deployed stack)',
+    );
+  const version = given ?? (await newestStaging(ctx, model));
+  if (given === undefined) io.stderr(`deploying ${model} v${version}: the newest Staging version\n`);
+  const request = await requestFor(version);
+  const executionName = deploymentExecutionName(model, version);
+  const store = await deploymentStore(ctx);
+  const label = `deploy ${model} v${version}`;
+
+  let ended: { status: string; error?: string; cause?: string; output?: unknown };
+  let executionArn: string;
+  if (source.kind === 'local') {
+    const configFile = ctx.options.config;
+    const config = configFile ? await importConfigFile(configFile) : undefined;
+    const { runner, dispose } = await localStateMachineRunner(
+      source.state,
+      config,
+      arn,
+      (step) => io.stderr(`${step}…\n`),
+      options.assembly,
+    );
+    try {
+      const run = await withStdoutOnStderr(() =>
+        runDeploymentLocally(runner, model, {
+          request,
+          executionName,
+          config: ctx.config.deployment,
+          onEvent: deploymentProgress((text) => io.stderr(`${text}\n`), {
+            label,
+            config: ctx.config.deployment,
+          }),
+        }),
+      );
+      ended = run.result;
+      executionArn = run.executionArn;
+    } finally {
+      dispose();
+    }
+  } else {
+    const started = await clients.sfn().send(
+      new StartExecutionCommand({
+        stateMachineArn: arn,
+        name: executionName,
+        input: JSON.stringify(request),
+      }),
+    );
+    executionArn = started.executionArn ?? '';
+    if (!options.wait) {
+      const running: StartResult = {
+        model,
+        modelVersion: version,
+        outcome: 'running',
+        where: 'deployed',
+        executionArn,
+      };
+      ctx.out.result(running, (r) => `${humanStart(r)}\nfollow it with: mlops deploy status ${model}`);
+      return;
+    }
+    // Progress from the deployment record: a line when its status or weight changes.
+    let seen = '';
+    const t0 = Date.now();
+    for (;;) {
+      const described = await clients.sfn().send(new DescribeExecutionCommand({ executionArn }));
+      const record = await store.current(model);
+      if (record?.deploymentId === executionName) {
+        const now = `${record.status} ${record.weight}`;
+        if (now !== seen) {
+          seen = now;
+          io.stderr(
+            `${label}: ${record.status}, ${record.weight} % on the canary (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`,
+          );
+        }
+      }
+      if (described.status !== 'RUNNING') {
+        ended = {
+          status: described.status ?? 'UNKNOWN',
+          ...(described.error ? { error: described.error } : {}),
+          ...(described.cause ? { cause: described.cause } : {}),
+          ...(described.output ? { output: JSON.parse(described.output) as unknown } : {}),
+        };
+        break;
+      }
+      await sleep(pollMs);
+    }
+  }
+  const { outcome, reason } = deploymentOutcome(ended);
+  const record = await store.current(model);
+  const result: StartResult = {
+    model,
+    modelVersion: version,
+    outcome,
+    ...(reason ? { reason } : {}),
+    where: source.kind,
+    executionArn,
+    ...(record?.deploymentId === executionName ? { deployment: record } : {}),
+  };
+  ctx.out.result(result, humanStart);
+  if (deploymentFailed(outcome)) {
+    io.stderr(`error: ${outcome}: ${reason}\n`);
+    io.stderr(`hint: mlops deploy status ${model}\n`);
+    setExitCode(program, EXIT.failure);
+  }
+}
+
 /** Adds the `deploy` command group to `program`. */
 export function registerDeployCommands(program: Command, io: CliIo): void {
   const group = program
@@ -247,125 +388,25 @@ export function registerDeployCommands(program: Command, io: CliIo): void {
       const pollMs = Number(options.pollInterval);
       if (!(Number.isInteger(pollMs) && pollMs >= 10))
         throw new CliInputError('poll-interval', 'must be a whole number of milliseconds, at least 10');
-      const { arn, source } = await modelStateMachine(
-        ctx.options,
-        ctx.config.stackName,
-        'deploymentWorkflows',
+      await startDeployment(
+        program,
+        io,
+        ctx,
         model,
-        'deployment workflow',
+        given,
+        async (version) => ({
+          modelVersion: version,
+          requestedBy: await ctx.principal(),
+          ...(options.hotfix ? { hotfix: true } : {}),
+          ...(options.reason !== undefined ? { reason: options.reason } : {}),
+          ...(options.approval ? { requireApproval: true } : {}),
+        }),
+        {
+          wait: options.wait,
+          pollMs,
+          ...(options.assembly !== undefined ? { assembly: options.assembly } : {}),
+        },
       );
-      if (source.kind === 'local' && !options.wait)
-        throw new CliInputError(
-          'no-wait',
-          'is not possible on the local stack: its executions run in this process',
-          'run it without --no-wait (or against the deployed stack)',
-        );
-      const version = given ?? (await newestStaging(ctx, model));
-      if (given === undefined) io.stderr(`deploying ${model} v${version}: the newest Staging version\n`);
-      const request: DeploymentRequest = {
-        modelVersion: version,
-        requestedBy: await ctx.principal(),
-        ...(options.hotfix ? { hotfix: true } : {}),
-        ...(options.reason !== undefined ? { reason: options.reason } : {}),
-        ...(options.approval ? { requireApproval: true } : {}),
-      };
-      const executionName = deploymentExecutionName(model, version);
-      const store = await deploymentStore(ctx);
-      const label = `deploy ${model} v${version}`;
-
-      let ended: { status: string; error?: string; cause?: string; output?: unknown };
-      let executionArn: string;
-      if (source.kind === 'local') {
-        const configFile = ctx.options.config;
-        const config = configFile ? await importConfigFile(configFile) : undefined;
-        const { runner, dispose } = await localStateMachineRunner(
-          source.state,
-          config,
-          arn,
-          (step) => io.stderr(`${step}…\n`),
-          options.assembly,
-        );
-        try {
-          const run = await withStdoutOnStderr(() =>
-            runDeploymentLocally(runner, model, {
-              request,
-              executionName,
-              config: ctx.config.deployment,
-              onEvent: deploymentProgress((text) => io.stderr(`${text}\n`), {
-                label,
-                config: ctx.config.deployment,
-              }),
-            }),
-          );
-          ended = run.result;
-          executionArn = run.executionArn;
-        } finally {
-          dispose();
-        }
-      } else {
-        const started = await clients.sfn().send(
-          new StartExecutionCommand({
-            stateMachineArn: arn,
-            name: executionName,
-            input: JSON.stringify(request),
-          }),
-        );
-        executionArn = started.executionArn ?? '';
-        if (!options.wait) {
-          const running: StartResult = {
-            model,
-            modelVersion: version,
-            outcome: 'running',
-            where: 'deployed',
-            executionArn,
-          };
-          ctx.out.result(running, (r) => `${humanStart(r)}\nfollow it with: mlops deploy status ${model}`);
-          return;
-        }
-        // Progress from the deployment record: a line when its status or weight changes.
-        let seen = '';
-        const t0 = Date.now();
-        for (;;) {
-          const described = await clients.sfn().send(new DescribeExecutionCommand({ executionArn }));
-          const record = await store.current(model);
-          if (record?.deploymentId === executionName) {
-            const now = `${record.status} ${record.weight}`;
-            if (now !== seen) {
-              seen = now;
-              io.stderr(
-                `${label}: ${record.status}, ${record.weight} % on the canary (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`,
-              );
-            }
-          }
-          if (described.status !== 'RUNNING') {
-            ended = {
-              status: described.status ?? 'UNKNOWN',
-              ...(described.error ? { error: described.error } : {}),
-              ...(described.cause ? { cause: described.cause } : {}),
-              ...(described.output ? { output: JSON.parse(described.output) as unknown } : {}),
-            };
-            break;
-          }
-          await sleep(pollMs);
-        }
-      }
-      const { outcome, reason } = deploymentOutcome(ended);
-      const record = await store.current(model);
-      const result: StartResult = {
-        model,
-        modelVersion: version,
-        outcome,
-        ...(reason ? { reason } : {}),
-        where: source.kind,
-        executionArn,
-        ...(record?.deploymentId === executionName ? { deployment: record } : {}),
-      };
-      ctx.out.result(result, humanStart);
-      if (deploymentFailed(outcome)) {
-        io.stderr(`error: ${outcome}: ${reason}\n`);
-        io.stderr(`hint: mlops deploy status ${model}\n`);
-        setExitCode(program, EXIT.failure);
-      }
     });
 
   group

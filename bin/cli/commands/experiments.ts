@@ -3,7 +3,7 @@
  * (lambdas/experiments/experiment-store.ts) and their analysis (lambdas/experiments/report.ts),
  * against the local or the deployed stack. Writes are recorded as the caller's principal.
  */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import {
   EXPERIMENT_METRICS,
   type Experiment,
@@ -16,6 +16,10 @@ import { clients } from '../../../lambdas/shared/clients.js';
 import { NotFoundError } from '../../../lambdas/shared/errors.js';
 import { CliContext } from '../context.js';
 import { CliInputError, type CliIo, CliNotFound, fields, table } from '../output.js';
+import { servedModel, startDeployment } from './deploy.js';
+
+/** How often a waited-on deployed execution is looked at (as `deploy start`). */
+const DEFAULT_POLL_MS = 2_000;
 
 const DECISIONS: readonly ExperimentDecision[] = ['ship', 'dont-ship'];
 
@@ -84,6 +88,7 @@ function experimentFields(e: Experiment): string {
           ),
     'required sample': `${e.requiredSample.control} control + ${e.requiredSample.treatment} treatment (α ${e.alpha}, power ${e.power})`,
     'max duration': `${e.maxDurationDays} days`,
+    'auto-promote': e.autoPromote === true ? 'yes: the scheduled check acts on the verdict' : undefined,
     created: `${e.createdAt} by ${e.createdBy}`,
     stopped: e.stoppedAt !== undefined ? `${e.stoppedAt} by ${e.stoppedBy}` : undefined,
   });
@@ -191,6 +196,10 @@ export function registerExperimentCommands(program: Command, io: CliIo): void {
     .option('--power <power>', 'power', '0.8')
     .option('--max-days <days>', 'maximum duration in days', '14')
     .option(
+      '--auto-promote',
+      'let the scheduled experiment check act on the verdict: ship deploys the treatment through the deployment workflow, don’t ship stops the experiment',
+    )
+    .option(
       '--guardrail <metric:harm[:tolerance]>',
       'a guardrail (repeatable), e.g. value:decrease',
       (v, acc: string[]) => [...acc, v],
@@ -212,6 +221,7 @@ export function registerExperimentCommands(program: Command, io: CliIo): void {
           power: string;
           maxDays: string;
           guardrail: string[];
+          autoPromote?: boolean;
         },
       ) => {
         const input = {
@@ -228,6 +238,7 @@ export function registerExperimentCommands(program: Command, io: CliIo): void {
           power: number(o.power, 'power', '0.8'),
           maxDurationDays: number(o.maxDays, 'max-days', '14'),
           guardrails: o.guardrail.map(parseGuardrail),
+          autoPromote: o.autoPromote === true,
         };
         const { ctx, store } = await load();
         const experiment = await found(
@@ -276,18 +287,75 @@ export function registerExperimentCommands(program: Command, io: CliIo): void {
 
   group
     .command('stop')
-    .description('stop an experiment with its decision (frees its unit key or layer)')
+    .description(
+      'stop an experiment with its decision (frees its unit key or layer); --promote deploys a shipped treatment',
+    )
     .argument('<id>', 'experiment id')
     .requiredOption('--decision <decision>', `${DECISIONS.join(' or ')}`)
-    .action(async (id: string, o: { decision: string }) => {
-      if (!(DECISIONS as readonly string[]).includes(o.decision))
-        throw new CliInputError('decision', `must be ${DECISIONS.join(' or ')}`);
-      const { ctx, store } = await load();
-      const stopped = await found(
-        'experimentId',
-        'see the running ones with: mlops experiments status <model>',
-        store.stop(id, { decision: o.decision as ExperimentDecision }),
-      );
-      ctx.out.result(stopped, experimentFields);
-    });
+    .option(
+      '--promote',
+      'with --decision ship: deploy the treatment version through the deployment workflow (as mlops deploy start)',
+    )
+    .option('--no-wait', 'with --promote: return once the deployment started (deployed stack only)')
+    .addOption(
+      new Option('--poll-interval <ms>', 'how often to look at a deployed execution while waiting')
+        .default(String(DEFAULT_POLL_MS))
+        .hideHelp(),
+    )
+    .addOption(
+      new Option(
+        '--assembly <dir>',
+        'local stack: a cloud assembly already synthesized with bundling',
+      ).hideHelp(),
+    )
+    .action(
+      async (
+        id: string,
+        o: { decision: string; promote?: boolean; wait: boolean; pollInterval: string; assembly?: string },
+      ) => {
+        if (!(DECISIONS as readonly string[]).includes(o.decision))
+          throw new CliInputError('decision', `must be ${DECISIONS.join(' or ')}`);
+        if (o.promote === true && o.decision !== 'ship')
+          throw new CliInputError('promote', 'needs --decision ship (only a shipped treatment is deployed)');
+        const pollMs = Number(o.pollInterval);
+        if (!(Number.isInteger(pollMs) && pollMs >= 10))
+          throw new CliInputError('poll-interval', 'must be a whole number of milliseconds, at least 10');
+        const { ctx, store } = await load();
+        if (o.promote === true) {
+          // Checked before the stop: a promotion that cannot start leaves the experiment running.
+          const experiment = await found(
+            'experimentId',
+            'see the running ones with: mlops experiments status <model>',
+            store.get(id),
+          );
+          servedModel(ctx, experiment.model);
+        }
+        const stopped = await found(
+          'experimentId',
+          'see the running ones with: mlops experiments status <model>',
+          store.stop(id, { decision: o.decision as ExperimentDecision }),
+        );
+        if (o.promote !== true) {
+          ctx.out.result(stopped, experimentFields);
+          return;
+        }
+        // The experiment on stderr; the deployment is the command's result (as mlops deploy start's).
+        io.stderr(`${experimentFields(stopped)}\n`);
+        io.stderr(`promoting ${stopped.model} v${stopped.treatment}, the treatment of ${stopped.id}\n`);
+        await startDeployment(
+          program,
+          io,
+          ctx,
+          stopped.model,
+          stopped.treatment,
+          async (version) => ({
+            modelVersion: version,
+            requestedBy: await ctx.principal(),
+            reason: `experiment ${stopped.id} stopped with decision ship by ${stopped.stoppedBy ?? 'its owner'}`,
+            experimentId: stopped.id,
+          }),
+          { wait: o.wait, pollMs, ...(o.assembly !== undefined ? { assembly: o.assembly } : {}) },
+        );
+      },
+    );
 }

@@ -1,0 +1,36 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import {
+  parseDeploymentWorkflows,
+  StepFunctionsDeploymentStarter,
+} from '../experiments/deployment-starter.js';
+import { checkExperiments, type ExperimentCheckResult } from '../experiments/experiment-check.js';
+import { ExperimentStore } from '../experiments/experiment-store.js';
+import { documentClient } from '../shared/clients/dynamodb.js';
+import { sfnClient } from '../shared/clients/sfn.js';
+import { requireEnv } from '../shared/env.js';
+import { ENV } from '../shared/layout.js';
+import { logger } from '../shared/logger.js';
+
+const workflows = parseDeploymentWorkflows(requireEnv(ENV.deploymentWorkflows));
+const models = Object.keys(workflows).sort();
+const ports = {
+  experiments: new ExperimentStore({
+    documents: documentClient(),
+    tableName: requireEnv(ENV.registryTable),
+    principal: 'experiment-check',
+  }),
+  deployments: new StepFunctionsDeploymentStarter(sfnClient(), workflows),
+  log: (message: string, detail: Record<string, unknown>) => logger.info(message, detail),
+};
+
+/**
+ * The scheduled experiment check (EventBridge invokes it asynchronously; the event is ignored):
+ * every running experiment of every served model is reported, and the auto-promoting ones acted on
+ * (lambdas/experiments/experiment-check.ts). A failure lands in the on-failure queue, which alarms.
+ */
+async function checkRunningExperiments(): Promise<ExperimentCheckResult[]> {
+  return checkExperiments(ports, models);
+}
+
+export const handler = middy(checkRunningExperiments).use(injectLambdaContext(logger));
