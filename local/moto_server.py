@@ -59,6 +59,12 @@ these things:
   whose metric queries name one namespace reads that namespace only: moto 5.2.1 matches a query
   with Dimensions on metric name and dimensions alone, so the same metric and dimensions in another
   namespace were counted in (queries over several namespaces still are).
+- GetMetricData's StartTime is rounded down as CloudWatch rounds it (API reference: to the minute
+  for a start under 15 days ago, 5 minutes up to 63 days, else the hour; periods of 5, 10, 20 or
+  30 s to that division of the minute). moto 5.2.1 starts its periods at the second given, so a
+  window starting mid-minute missed the values CloudWatch keeps at the minute (standard
+  resolution: the EMF forwarder rounds them down as CloudWatch does), and a canary's analysis found
+  no requests unless its window happened to cross a minute boundary.
 - A gzip request body is decompressed once. moto's server decompresses a `Content-Encoding: gzip`
   body before dispatching it (moto_server/utilities.py `decompress_request_body`, every service
   but S3), and moto 5.2.1's `BaseResponse.setup_class` then decompresses it again, which fails
@@ -427,6 +433,26 @@ def nearest_rank(values, p: float):
     return ordered[rank - 1]
 
 
+def cloudwatch_start_time(start_time, queries, now=None):
+    """GetMetricData's StartTime rounded down as CloudWatch rounds it (API reference, GetMetricData
+    StartTime): for periods of 5, 10, 20 or 30 s, to that division of the minute; otherwise, a start
+    under 15 days ago to the minute, 15 to 63 days ago to 5 minutes, older to the hour."""
+    import datetime as dt
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+    start = start_time if start_time.tzinfo else start_time.replace(tzinfo=dt.timezone.utc)
+    periods = [int(q["MetricStat"]["Period"]) for q in queries if "MetricStat" in q]
+    short = [p for p in periods if p in (5, 10, 20, 30)]
+    if short and len(short) == len(periods):
+        step = min(short)
+    else:
+        age = now - start
+        step = 60 if age < dt.timedelta(days=15) else 300 if age < dt.timedelta(days=63) else 3600
+    epoch = int(start.timestamp())
+    rounded = dt.datetime.fromtimestamp(epoch - epoch % step, dt.timezone.utc)
+    return rounded if start_time.tzinfo else rounded.replace(tzinfo=None)
+
+
 def use_cloudwatch_percentiles() -> None:
     import re
 
@@ -458,7 +484,9 @@ def use_cloudwatch_percentiles() -> None:
 
     moto_get_metric_data = CloudWatchBackend.get_metric_data
 
-    def get_metric_data(self, queries, *args, **kwargs):
+    def get_metric_data(self, queries, start_time, end_time, *args, **kwargs):
+        start_time = cloudwatch_start_time(start_time, queries)
+        args = (start_time, end_time, *args)
         namespaces = {q["MetricStat"]["Metric"].get("Namespace") for q in queries if "MetricStat" in q}
         insights = any(q.get("Expression", "").startswith("SELECT") for q in queries)
         if len(namespaces) == 1 and not insights:

@@ -193,6 +193,38 @@ describe('the local CloudWatch Logs EMF extraction and CloudWatch percentiles (e
     expect((await statistics(other, 'Hits', { fn })).Sum).toEqual([100]);
   });
 
+  it('finds a value stored at its minute from a window starting mid-minute: StartTime rounded down as CloudWatch does', async () => {
+    const namespace = `EmfIt${randomUUID().slice(0, 8)}`;
+    sinkStdout();
+    forwarder = forwardEmf({ flushMs: 60_000 });
+    // A value at 37.5 s past a minute: CloudWatch (and the forwarder) keep it at the minute.
+    const minute = Math.floor(Date.now() / 60_000) * 60_000 - 120_000;
+    const at = minute + 37_500;
+    process.stdout.write(
+      `${JSON.stringify({ _aws: { Timestamp: at, CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [['fn']], Metrics: [{ Name: 'Hits' }] }] }, fn: 'f', Hits: 3 })}\n`,
+    );
+    await forwarder.flush();
+    // The window a canary analysis asks for: from the shift (mid-minute) to a few seconds later.
+    const answer = await clients.cloudwatch().send(
+      new GetMetricDataCommand({
+        StartTime: new Date(at - 500),
+        EndTime: new Date(at + 4_000),
+        MetricDataQueries: [
+          {
+            Id: 'hits',
+            MetricStat: {
+              Metric: { Namespace: namespace, MetricName: 'Hits', Dimensions: [{ Name: 'fn', Value: 'f' }] },
+              Period: 60,
+              Stat: 'Sum',
+            },
+          },
+        ],
+      }),
+    );
+    expect(answer.MetricDataResults?.[0]?.Values).toEqual([3]);
+    expect(answer.MetricDataResults?.[0]?.Timestamps).toEqual([new Date(minute)]);
+  });
+
   it('counts a document split across write chunks (a multi-byte character at the split) once', async () => {
     const namespace = `EmfIt${randomUUID().slice(0, 8)}`;
     sinkStdout();
