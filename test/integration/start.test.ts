@@ -12,6 +12,10 @@
  * - `--scenario canary --once`: the first deployment promotes at once through the canary
  *   workflow; then, with real traffic through the HTTP API, a faulty candidate (scores shifted) is
  *   rolled back on the prediction PSI and a good one promoted through 20 → 50 → 100, step by step.
+ * - `--scenario drift --once` (issue 13's closed loop, headless): calm traffic → no drift; a
+ *   shifted population ingested and served → drift → the local alarm evaluator moves the
+ *   retraining alarms to ALARM → the drift rule starts training with the drift trigger → the new
+ *   version passes the champion gate → canary with the shifted traffic → promoted and serving.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -298,4 +302,35 @@ describe('npm start', () => {
     expect(printed(run.stdout, 'raw features').version).toBe(3);
     expect(printed(run.stdout, 'entity').version).toBe(3);
   }, 240_000);
+
+  it('--scenario drift --once: the closed loop, drift detected → alarm → retraining → gate → canary → promotion', async () => {
+    const run = await start(['--scenario', 'drift', '--once', '--port', '0', '--customers', '400'], 280_000)
+      .exited;
+    expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
+    const out = run.stdout;
+    const order = [
+      /traffic like the training data: \d+ requests/,
+      /\d+ predictions of v1: no feature drifted; predictions no-drift; report reports\/credit-default\//,
+      /a downturn: \d+ new customers .* ingested and materialized/,
+      /\d+ predictions of v1: drifted: [a-z_, ]*utilization[a-z_, ]*; predictions drift/,
+      /ServerlessMlops\/credit-default\/retrain\/feature-psi: OK → ALARM/,
+      /retrain\/[a-z-]+ → EventBridge rule → training workflow \(drift trigger\)/,
+      /input: \{"kind":"drift","alarmName":"ServerlessMlops\/credit-default\/retrain\/[a-z-]+","reason":"Threshold Crossed/,
+      /v2 registered \(ROC-AUC [\d.]+; gated against the champion v1; Staging\)/,
+      /credit-default v2: Start: canary model v2 .* against stable v1/,
+      /credit-default v2: Promote: the live alias fully on the canary; registry Production and champion/,
+      /v2 promoted: Production, alias champion, all traffic/,
+      /drift check against v2's profile/,
+      /done in [\d.]+ s: drift in [a-z_, ]+ → \d alarm\(s\) → retrained v2 → promoted/,
+    ];
+    let at = 0;
+    for (const pattern of order) {
+      const found = out.slice(at).search(pattern);
+      expect(found, `${pattern} after position ${at} in:\n${out}`).toBeGreaterThanOrEqual(0);
+      at += found;
+    }
+    // The other retraining alarms reach the pipeline too; it reuses the run that trained on this data.
+    expect(out).toMatch(/reused: /);
+    expect(printed(out, 'raw features').version).toBe(2);
+  }, 300_000);
 });
