@@ -805,7 +805,7 @@ async function driftScenario(ctx: {
   const afterSince = Date.now();
   await sendRequests(url, model.name, instancesOf(downturn), requests);
   const after = await timed(
-    `drift check against v${candidate}'s profile (trained on both populations)`,
+    `drift check of the new customers' traffic against v${candidate}'s profile (its reference mixes both populations, so the new one alone still differs from it)`,
     () => driftCheck(local, model.name, afterSince),
     describeCheck,
   );
