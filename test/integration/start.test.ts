@@ -320,7 +320,7 @@ describe('npm start', () => {
       /credit-default v2: Start: canary model v2 .* against stable v1/,
       /credit-default v2: Promote: the live alias fully on the canary; registry Production and champion/,
       /v2 promoted: Production, alias champion, all traffic/,
-      /drift check against v2's profile/,
+      /drift check of the new customers' traffic against v2's profile/,
       /done in [\d.]+ s: drift in [a-z_, ]+ → \d alarm\(s\) → retrained v2 → promoted/,
     ];
     let at = 0;
