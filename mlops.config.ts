@@ -99,4 +99,7 @@ export default defineConfig({
       retraining: { schedule: 'rate(7 days)' },
     },
   ],
+  // A retraining (weekly, on drift, or on new data) that passes the gates is deployed through the
+  // canary workflow: the closed loop from a drift alarm to the new version serving.
+  deployment: { deployRetrained: true },
 });

@@ -27,13 +27,15 @@
  *
  * Exit codes: 0 done (or stopped by Ctrl-C while serving), 1 a step failed (its error printed).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { DeploymentRequest } from '../lambdas/deployment/contract.js';
 import { RETRAINING_CHECKS, windowMinutesOf } from '../lambdas/drift/config.js';
+import type { DriftCheckEvent } from '../lambdas/drift/job.js';
 import type { checkDrift } from '../lambdas/drift-check/handler.js';
 import { defineFeatureView, type FeatureView } from '../lambdas/feature-store/feature-view.js';
 import { ingestBatch } from '../lambdas/feature-store/ingest.js';
@@ -45,7 +47,13 @@ import { ModelStageStore } from '../lambdas/registry/stage-store.js';
 import { TrackingStore } from '../lambdas/registry/tracking-store.js';
 import type { PredictInstance, PredictRequest, PredictResponse } from '../lambdas/serving/contract.js';
 import { clients } from '../lambdas/shared/clients.js';
-import { API_ROUTES, CHAMPION_ALIAS, retrainingAlarmName } from '../lambdas/shared/layout.js';
+import {
+  API_ROUTES,
+  CHAMPION_ALIAS,
+  EVENT_DETAIL_TYPE,
+  EVENT_SOURCE,
+  retrainingAlarmName,
+} from '../lambdas/shared/layout.js';
 import { S3ObjectStore } from '../lambdas/shared/object-store.js';
 import { isTrained, type TrainedModelConfig } from '../lambdas/training/model-config.js';
 import type { TrainingPipelineInput } from '../lambdas/training/pipeline/contract.js';
@@ -126,11 +134,13 @@ export const DRIFT_SCENARIO_MONITORING = { schedule: 'rate(5 minutes)', minSampl
 /**
  * The drift scenario's canary does not judge the prediction PSI between the candidate and the
  * stable version: a model retrained because the population shifted predicts differently from the
- * one it replaces by design (measured: PSI about 0.3 on the shifted traffic, over the 0.25 that
- * rolls back a faulty candidate in the canary scenario). Errors and latency still gate it. A team
- * deploying drift retrains sets this per model the same way (deployment.thresholds.predictionPsi).
+ * one it replaces by design (measured: PSI 0.30 on the shifted traffic, over the 0.25 that
+ * rolls back a faulty candidate in the canary scenario): the bound is lifted to 1 (a candidate with
+ * inverted or constant scores still rolls back, e.g. PSI 1.8 for the canary scenario's faulty one).
+ * Errors and latency still gate it. A team deploying drift retrains sets this per model the same way
+ * (deployment.thresholds.predictionPsi).
  */
-export const DRIFT_SCENARIO_THRESHOLDS = { predictionPsi: 100 } as const;
+export const DRIFT_SCENARIO_THRESHOLDS = { predictionPsi: 1 } as const;
 
 /** How far the scenario's faulty candidate moves every score, in log-odds. */
 const FAULTY_LOGIT_SHIFT = 2.5;
@@ -411,6 +421,22 @@ function registryOf(local: LocalStack): ModelRegistryStore {
   });
 }
 
+function stagesOf(local: LocalStack): ModelStageStore {
+  return new ModelStageStore({
+    documents: clients.documents(),
+    tableName: local.resourceName('ModelRegistryTable'),
+  });
+}
+
+/** The project's event bus (the registry's events) as provisioned locally. */
+function projectBusOf(local: LocalStack): string {
+  const bus = Object.values(local.provisioned.context.resources).find((r) =>
+    String(r.attributes.Arn ?? '').includes(':event-bus/'),
+  );
+  if (bus === undefined) throw new Error('the synthesized stack has no event bus');
+  return bus.ref;
+}
+
 /** The local runner of `model`'s deployment workflow (the stack's DeploymentWorkflowArns output). */
 function deploymentWorkflowOf(local: LocalStack, model: string) {
   const outputs = (local.stack.template as { Outputs?: Record<string, { Value: unknown }> }).Outputs ?? {};
@@ -439,10 +465,10 @@ async function deploy(
   model: string,
   version: number,
   log: (line: string) => void,
-  options: { reason: string; expect?: readonly DeploymentOutcome[] },
+  options: { reason: string; expect?: readonly DeploymentOutcome[]; request?: DeploymentRequest },
 ): Promise<{ outcome: DeploymentOutcome; reason?: string }> {
   const { result } = await runDeploymentLocally(deploymentWorkflowOf(local, model), model, {
-    request: { modelVersion: version, requestedBy: PRINCIPAL, reason: options.reason },
+    request: options.request ?? { modelVersion: version, requestedBy: PRINCIPAL, reason: options.reason },
     config: config.deployment,
     onEvent: deploymentProgress((text) => log(`        ${text}`), {
       label: `${model} v${version}`,
@@ -629,15 +655,24 @@ async function sendRequests(
 type DriftAnswer = Awaited<ReturnType<typeof checkDrift>>;
 
 /** Runs the stack's drift function in-process over the capture of [since, now). */
-async function driftCheck(local: LocalStack, model: string, since: number): Promise<DriftAnswer> {
+async function driftCheck(
+  local: LocalStack,
+  config: MlopsConfig,
+  model: string,
+  since: number,
+): Promise<DriftAnswer> {
   const fn = local.lambdas.logicalIds.find((id) => /^DriftCheck[0-9A-F]{8}$/.test(id));
   if (fn === undefined) throw new Error('the synthesized stack has no drift function');
-  return (await local.lambdas.invoke(fn, {
+  // What the schedule sends (lib/drift-monitor.ts), over the span since `since` instead of the last window.
+  const event: DriftCheckEvent = {
     model,
-    windowMinutes: 60,
+    windowMinutes: windowMinutesOf(config.monitoring),
+    thresholds: config.monitoring.thresholds,
+    minLabelled: config.monitoring.minLabelled,
     start: new Date(since).toISOString(),
     time: new Date().toISOString(),
-  })) as DriftAnswer;
+  };
+  return (await local.lambdas.invoke(fn, event)) as DriftAnswer;
 }
 
 const describeCheck = (answer: DriftAnswer) =>
@@ -691,7 +726,7 @@ async function driftScenario(ctx: {
   );
   const calm = await timed(
     'drift check of that window',
-    () => driftCheck(local, model.name, calmSince),
+    () => driftCheck(local, config, model.name, calmSince),
     describeCheck,
   );
   if (calm.drifted.length > 0 || calm.status !== 'checked')
@@ -717,7 +752,7 @@ async function driftScenario(ctx: {
   );
   const drift = await timed(
     'drift check of that window',
-    () => driftCheck(local, model.name, shiftedSince),
+    () => driftCheck(local, config, model.name, shiftedSince),
     describeCheck,
   );
   if (drift.drifted.length === 0) throw new Error('the check of the shifted traffic found no drift');
@@ -791,12 +826,44 @@ async function driftScenario(ctx: {
   const candidate = trainedVersions.find((v) => v !== first.version);
   if (candidate === undefined) throw new Error('retraining registered no new version');
 
+  // The registry publishes the Staging transition (the registry-events function); with
+  // deployment.deployRetrained the model's OnRetrained rule starts the deployment workflow. moto does
+  // not start state machines, so the harness routes the event through the rule as EventBridge would.
+  const staged = (await stagesOf(local).history(model.name, candidate)).at(-1);
+  if (staged === undefined || staged.to !== 'Staging') throw new Error(`v${candidate} did not reach Staging`);
+  const event = {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': EVENT_DETAIL_TYPE.modelStageChanged,
+    source: EVENT_SOURCE,
+    account: local.provisioned.context.accountId,
+    time: new Date().toISOString(),
+    region: local.provisioned.context.region,
+    resources: [],
+    detail: { ...staged, eventId: `model/${model.name}/version/${candidate}/stage/${staged.sequence}` },
+  };
   const traffic = trafficGenerator(url, model.name, instancesOf(downturn));
   try {
-    await deploy(local, config, model.name, candidate, (line) => log(line), {
-      reason: `npm start --scenario drift: retrained after ${alarmed.map((c) => c.alarmName).join(', ')}`,
-      expect: ['promoted'],
-    });
+    const delivered = await timed(
+      `v${candidate} in Staging (${staged.by}) → ModelStageChanged → the OnRetrained rule → the deployment workflow (canary)`,
+      () =>
+        routeEvent(event, {
+          eventBusName: projectBusOf(local),
+          deliveries: {
+            states: async (_arn, input) => {
+              const request = JSON.parse(input) as DeploymentRequest;
+              await deploy(local, config, model.name, request.modelVersion, (line) => log(line), {
+                reason: request.reason ?? '',
+                request,
+                expect: ['promoted'],
+              });
+            },
+          },
+        }),
+      (routed) => `${routed.length} delivery: ${routed.map((d) => d.rule).join(', ')}`,
+    );
+    if (delivered.length === 0)
+      throw new Error('no rule deployed the retrained version: is deployment.deployRetrained set?');
   } finally {
     await traffic.stop();
   }
@@ -806,7 +873,7 @@ async function driftScenario(ctx: {
   await sendRequests(url, model.name, instancesOf(downturn), requests);
   const after = await timed(
     `drift check of the new customers' traffic against v${candidate}'s profile (its reference mixes both populations, so the new one alone still differs from it)`,
-    () => driftCheck(local, model.name, afterSince),
+    () => driftCheck(local, config, model.name, afterSince),
     describeCheck,
   );
   return `drift in ${drift.drifted.join(', ')} → ${alarmed.length} alarm(s) → retrained v${candidate} → promoted; against v${candidate}: ${after.drifted.length === 0 ? 'no drift' : `still ${after.drifted.join(', ')}`}`;

@@ -56,7 +56,7 @@ import {
 import { retryTask } from './task-retry.js';
 
 /** The ARNs of the state machine's executions start with this (what the registry records as `by`). */
-function executionArnPrefix(stateMachine: sfn.StateMachine): string {
+export function executionArnPrefix(stateMachine: sfn.StateMachine): string {
   const stack = Stack.of(stateMachine);
   return `arn:${stack.partition}:states:${stack.region}:${stack.account}:execution:${stateMachine.stateMachineName}:`;
 }
@@ -71,6 +71,8 @@ export interface DeploymentWorkflowsProps {
   readonly registry: ModelRegistry;
   readonly monitoring: Monitoring;
   readonly config: Pick<MlopsConfig, 'deployment' | 'models' | 'serving'>;
+  /** Each trained model's training workflow (its Staging transitions deploy with `deployRetrained`). */
+  readonly trainingStateMachines?: ReadonlyMap<string, sfn.StateMachine>;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
 }
@@ -181,6 +183,9 @@ export class DeploymentWorkflows extends Construct {
           monitoring: props.monitoring,
           logRetention: props.logRetention,
           removalPolicy: props.removalPolicy,
+          ...(props.trainingStateMachines?.has(name)
+            ? { training: props.trainingStateMachines.get(name) as sfn.StateMachine }
+            : {}),
         }),
       );
     }
@@ -192,6 +197,8 @@ interface DeploymentWorkflowProps {
   readonly target: DeploymentTarget;
   readonly eventBus: events.IEventBus;
   readonly deadLetterQueue: sqs.IQueue;
+  /** The model's training workflow: with `deployRetrained`, what it moves to Staging is deployed. */
+  readonly training?: sfn.StateMachine;
   readonly stepFunction: MlopsFunction;
   readonly monitoring: Monitoring;
   readonly logRetention: logs.RetentionDays;
@@ -208,6 +215,8 @@ export class DeploymentWorkflow extends Construct {
   public readonly registryRule: events.Rule;
   /** Cleans up after an execution that ended abnormally. */
   public readonly cleanupRule: events.Rule;
+  /** Deploys what the training workflow moves to Staging (`deployment.deployRetrained`). */
+  public readonly retrainedRule?: events.Rule;
 
   constructor(scope: Construct, id: string, props: DeploymentWorkflowProps) {
     super(scope, id);
@@ -455,5 +464,38 @@ export class DeploymentWorkflow extends Construct {
         }),
       ],
     });
+
+    // A retraining that passed its gates and the champion gate (the training workflow moved the
+    // version to Staging) is deployed through the canary, when configured.
+    if (target.config.deployRetrained && props.training !== undefined)
+      this.retrainedRule = new events.Rule(this, 'OnRetrained', {
+        description: `Deploys what ${target.model}'s training workflow registers and moves to Staging`,
+        eventBus: props.eventBus,
+        eventPattern: {
+          source: [EVENT_SOURCE],
+          detailType: [EVENT_DETAIL_TYPE.modelStageChanged],
+          detail: {
+            modelName: [target.model],
+            to: ['Staging'],
+            by: [{ prefix: executionArnPrefix(props.training) }],
+          },
+        },
+        targets: [
+          new targets.SfnStateMachine(this.stateMachine, {
+            input: events.RuleTargetInput.fromObject({
+              modelVersion: events.EventField.fromPath('$.detail.version'),
+              requestedBy: events.EventField.fromPath('$.detail.by'),
+              reason: RETRAINED_REASON,
+            }),
+            deadLetterQueue: props.deadLetterQueue,
+            retryAttempts: 8,
+            maxEventAge: Duration.hours(24),
+          }),
+        ],
+      });
   }
 }
+
+/** The reason a deployment the OnRetrained rule starts records. */
+export const RETRAINED_REASON =
+  'retrained: the training workflow registered it and moved it to Staging (its gates and the champion gate passed)';

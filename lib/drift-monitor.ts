@@ -28,7 +28,7 @@ import { type MonitoringConfig, RETRAINING_CHECKS, windowMinutesOf } from '../la
 import type { DriftCheckEvent } from '../lambdas/drift/job.js';
 import { ARTIFACT_KEYS, CAPTURE_PREFIX, ENV, retrainingAlarmName } from '../lambdas/shared/layout.js';
 import { DRIFT_METRICS, type DriftMetric, SERVICES } from '../lambdas/shared/metric-names.js';
-import type { InferenceApi } from './inference-api.js';
+import { CAPTURE_BUFFERING, type InferenceApi } from './inference-api.js';
 import { MlopsFunction } from './mlops-function.js';
 import type { ModelRegistry } from './model-registry.js';
 import { failureQueue, type Monitoring } from './monitoring.js';
@@ -86,12 +86,17 @@ export class DriftMonitors extends Construct {
     registry.grantGetVersion(fn);
     registry.grantReadArtifacts(fn);
     inference.captureBucket.grantRead(fn, `${CAPTURE_PREFIX.capture}*`);
+    // Reports are written, and the latest-report pointer read before it is moved (lambdas/drift/report-store.ts).
+    inference.captureBucket.grantRead(fn, `${CAPTURE_PREFIX.reports}*`);
     inference.captureBucket.grantPut(fn, `${CAPTURE_PREFIX.reports}*`);
     acknowledge(
       fn.executionRole,
       ...prefixedBucketGrants(
         inference.captureBucket,
-        { read: [`${CAPTURE_PREFIX.capture}*`], put: [`${CAPTURE_PREFIX.reports}*`] },
+        {
+          read: [`${CAPTURE_PREFIX.capture}*`, `${CAPTURE_PREFIX.reports}*`],
+          put: [`${CAPTURE_PREFIX.reports}*`],
+        },
         'reading capture and writing drift reports',
       ),
       ...prefixedBucketGrants(
@@ -153,6 +158,7 @@ export class DriftMonitor extends Construct {
     const input: DriftCheckEvent = {
       model,
       windowMinutes,
+      lagSeconds: CAPTURE_BUFFERING.interval.toSeconds() + 60,
       thresholds: config.thresholds,
       minLabelled: config.minLabelled,
     };

@@ -194,6 +194,9 @@ export class MlopsStack extends Stack {
       });
       const deployments = new DeploymentWorkflows(this, 'Deployment', {
         inference,
+        trainingStateMachines: new Map(
+          [...this.training.pipelines].map(([name, p]) => [name, p.stateMachine]),
+        ),
         eventBus: this.eventBus,
         registry: this.registry,
         monitoring: this.monitoring,

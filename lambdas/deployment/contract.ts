@@ -75,6 +75,12 @@ export const deploymentSchema = z
     alarms: z.array(z.string({ error: 'must be an alarm name' })).default([]),
     /** Wait for `mlops deploy approve` before the promotion. @default false */
     requireApproval: z.boolean({ error: 'must be true or false' }).default(false),
+    /**
+     * Deploy what the model's training workflow registers: a version it moves to Staging (it passed
+     * the model's gates and the champion gate) starts this workflow, so a retraining (on schedule,
+     * drift or new data) ends served, through the canary. @default false
+     */
+    deployRetrained: z.boolean({ error: 'must be true or false' }).default(false),
     /** How long an approval may take before the deployment rolls back, in seconds. @default 86400 */
     approvalTimeoutSeconds: z.number().int().min(1).default(86_400),
     /** How often the workflow looks for the approval, in seconds. @default 60 */

@@ -124,6 +124,8 @@ export interface DataQualityFinding {
     | 'feature-missing-from-profile'
     | 'feature-missing-from-window'
     | 'profile-version-mismatch'
+    /** The model has no `champion` version yet (nothing promoted): nothing to compare with. */
+    | 'no-serving-version'
     | 'null-rate'
     | 'out-of-range'
     | 'unseen-categories'

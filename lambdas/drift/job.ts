@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ModelVersion } from '../registry/model-version.js';
 import { predictionValue, readCaptureWindow, unreadableLineCount } from '../serving/capture-window.js';
-import { ValidationError } from '../shared/errors.js';
+import { NotFoundError, ValidationError } from '../shared/errors.js';
 import { parseReferenceProfile, type ReferenceProfile } from '../training/evaluate/reference-profile.js';
 import {
   type DataQualityFinding,
@@ -40,6 +40,12 @@ export interface DriftCheckEvent {
   readonly minLabelled?: number;
   /** Check against this registry version instead of the `champion`. */
   readonly version?: number;
+  /**
+   * Seconds the window ends before `time` (the schedule's): capture reaches S3 up to Firehose's
+   * buffering interval after it is served, so the newest records of a window that ended at `time`
+   * are not there yet; the next window would leave them out for good. @default 0
+   */
+  readonly lagSeconds?: number;
 }
 
 export interface DriftJobDeps {
@@ -66,8 +72,12 @@ export interface DriftJobResult {
 function parseEvent(event: DriftCheckEvent, now: Date): { start: Date; end: Date } {
   if (typeof event.model !== 'string' || event.model === '')
     throw new ValidationError('model', 'must name a served model');
-  const end = event.time === undefined ? now : new Date(event.time);
-  if (Number.isNaN(end.getTime())) throw new ValidationError('time', 'must be an ISO date-time');
+  const time = event.time === undefined ? now : new Date(event.time);
+  if (Number.isNaN(time.getTime())) throw new ValidationError('time', 'must be an ISO date-time');
+  const lag = event.lagSeconds ?? 0;
+  if (!Number.isInteger(lag) || lag < 0 || lag > 3600)
+    throw new ValidationError('lagSeconds', 'must be a whole number of seconds from 0 to 3600');
+  const end = new Date(time.getTime() - lag * 1000);
   if (event.version !== undefined && (!Number.isInteger(event.version) || event.version < 1))
     throw new ValidationError('version', 'must be a positive whole number');
   if (event.start !== undefined) {
@@ -158,12 +168,35 @@ export async function runDriftCheck(deps: DriftJobDeps, event: DriftCheckEvent):
   const now = deps.now();
   const { start, end } = parseEvent(event, now);
   const window = { start: start.toISOString(), end: end.toISOString() };
-  const version =
-    event.version === undefined
-      ? await deps.championOf(event.model)
-      : await deps.getVersion(event.model, event.version);
-  const loaded = await loadProfile(deps, version);
   const generatedAt = now.toISOString();
+  let version: ModelVersion;
+  try {
+    version =
+      event.version === undefined
+        ? await deps.championOf(event.model)
+        : await deps.getVersion(event.model, event.version);
+  } catch (error) {
+    if (!(error instanceof NotFoundError) || event.version !== undefined) throw error;
+    // Served but never promoted: nothing serves a registry version to compare with yet.
+    const report = blindReport(
+      event.model,
+      0,
+      window,
+      generatedAt,
+      { ...DEFAULT_DRIFT_THRESHOLDS, ...event.thresholds },
+      [
+        {
+          code: 'no-serving-version',
+          subject: event.model,
+          message: `${event.model} has no ${'champion'} version yet: no reference profile to compare the capture with`,
+        },
+      ],
+      0,
+    );
+    deps.recordMetrics(report);
+    return { report, keys: await deps.writeReport(report) };
+  }
+  const loaded = await loadProfile(deps, version);
   const findings: DataQualityFinding[] = loaded.finding === undefined ? [] : [loaded.finding];
   const profile = loaded.profile;
   const check =
@@ -218,7 +251,8 @@ export async function runDriftCheck(deps: DriftJobDeps, event: DriftCheckEvent):
       subject: [...problems.unreadableLines.keys()].slice(0, 3).join(', '),
       message: `${badLines} capture line(s) in ${problems.unreadableLines.size} object(s) were not capture records (skipped)`,
     });
-  if (rows === 0)
+  // The check records an empty window itself; the blind report (no profile) needs it said here.
+  if (rows === 0 && check === undefined)
     findings.push({
       code: 'empty-window',
       message: `no prediction of ${event.model} v${version.version} was captured between ${window.start} and ${window.end}${otherVersions > 0 ? ` (${otherVersions} of other versions)` : ''}`,
@@ -233,7 +267,8 @@ export async function runDriftCheck(deps: DriftJobDeps, event: DriftCheckEvent):
     report = check.finish({ generatedAt, ...(measured === undefined ? {} : { quality: measured }) });
   }
   report = { ...report, durationMs: Math.round(performance.now() - started) };
-  const keys = await deps.writeReport(report);
+  // The metrics first: a report that cannot be stored must not take the verdicts with it.
   deps.recordMetrics(report);
+  const keys = await deps.writeReport(report);
   return { report, keys };
 }

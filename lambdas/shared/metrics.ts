@@ -316,7 +316,7 @@ export function recordFeedback(target: ProjectMetrics, model: string, count = 1)
 /**
  * One drift check's metrics (DRIFT_METRICS): per feature PSI, KS D, JS distance (with a verdict
  * only) and null rate; per model the maxima the alarms watch, the drifted share and prediction PSI
- * (with a verdict only), the data-quality maxima (whenever the window held rows), rows, findings,
+ * (with a verdict only), the data-quality maxima (from minSamples rows), rows, findings,
  * an insufficient-data count, and model quality when labelled feedback was joined.
  */
 export function recordDriftCheck(target: ProjectMetrics, report: DriftReport): void {
@@ -335,7 +335,8 @@ export function recordDriftCheck(target: ProjectMetrics, report: DriftReport): v
   for (const feature of report.features) {
     const { quality } = feature;
     const perFeature: [MetricSpec, number][] = [];
-    if (quality.rows > 0) {
+    // Rates of a thin window are noise (one null in three rows is 33 %): from minSamples rows only.
+    if (quality.rows >= report.thresholds.minSamples) {
       perFeature.push([DRIFT_METRICS.featureNullRate, quality.nullRate]);
       maxNullRise = max(maxNullRise, quality.nullRate - quality.referenceNullRate);
       maxOutOfRange = max(maxOutOfRange, quality.outOfRangeRate);

@@ -46,6 +46,7 @@ beforeAll(() => {
     featureViews: trainingViews,
     models,
     metricsNamespace: NAMESPACE,
+    deployment: { deployRetrained: true },
     monitoring: {
       schedule: 'rate(15 minutes)',
       thresholds: { featurePsi: 0.3, driftShare: 0.4 },
@@ -64,7 +65,9 @@ const alarms = () => ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Propertie
 describe('DriftMonitors', () => {
   it('schedules one check per served model, the window and thresholds in its input, the scheduled time ending the window', () => {
     const schedules = ofType('AWS::Events::Rule').filter(
-      ([, r]) => r.Properties?.ScheduleExpression === 'rate(15 minutes)',
+      ([, r]) =>
+        r.Properties?.ScheduleExpression === 'rate(15 minutes)' &&
+        text(r.Properties).includes('windowMinutes'),
     );
     expect(schedules).toHaveLength(2);
     for (const [, rule] of schedules) {
@@ -74,6 +77,8 @@ describe('DriftMonitors', () => {
       const input = JSON.parse(transformer.InputTemplate.replace('<time>', '"T"')) as Json;
       expect(input).toMatchObject({
         windowMinutes: 15,
+        // Firehose's 60 s buffering and a minute's slack: the window ends before the newest capture is due.
+        lagSeconds: 120,
         thresholds: { featurePsi: 0.3, driftShare: 0.4, predictionPsi: 0.2, minSamples: 500 },
         time: 'T',
       });
@@ -142,10 +147,21 @@ describe('DriftMonitors', () => {
       ofType('AWS::IAM::Policy').find(([id]) => id.startsWith('DriftCheckRoleDefaultPolicy')) ?? [];
     const statements = (role?.Properties?.PolicyDocument as { Statement: Json[] }).Statement;
     const body = text(statements);
-    expect(body).toContain(`/${CAPTURE_PREFIX.capture}*`);
-    expect(body).toContain(`/${CAPTURE_PREFIX.reports}*`);
-    expect(body).toContain('/models/*');
     expect(body).not.toContain('s3:DeleteObject');
+    // Which actions apply to which objects: a read the function makes without its grant is a 403.
+    const s3Grants = (resource: string) =>
+      statements
+        .filter((s) => text(s.Resource).includes(resource))
+        .flatMap((s) => [s.Action].flat() as string[])
+        .filter((a) => a.startsWith('s3:'));
+    expect(s3Grants(`/${CAPTURE_PREFIX.capture}*`)).toContain('s3:GetObject*');
+    expect(s3Grants(`/${CAPTURE_PREFIX.capture}*`)).not.toContain('s3:PutObject');
+    // The report store reads the latest-report pointer before moving it, and writes the reports.
+    expect(s3Grants(`/${CAPTURE_PREFIX.reports}*`)).toEqual(
+      expect.arrayContaining(['s3:GetObject*', 's3:PutObject']),
+    );
+    expect(s3Grants('/models/*')).toContain('s3:GetObject*');
+    expect(s3Grants('/models/*')).not.toContain('s3:PutObject');
     const actions = statements.flatMap((s) => [s.Action].flat()) as string[];
     expect(actions.filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem']);
     expect(actions.filter((a) => a.startsWith('cloudwatch:'))).toEqual([]);
@@ -180,6 +196,24 @@ function referencedMetrics(): { name: string; dimensions: string[] }[] {
   }
   return found;
 }
+
+describe('the closed loop: a retraining that reaches Staging is deployed', () => {
+  it("with deployment.deployRetrained, a rule on the model's Staging transitions by its training workflow starts its deployment workflow", () => {
+    const rules = ofType('AWS::Events::Rule').filter(([id]) => id.includes('OnRetrained'));
+    // churn is trained and served; scorer is served only (no training workflow, no rule).
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0] as [string, Resource];
+    const pattern = rule.Properties?.EventPattern as { detail: Json };
+    expect(pattern.detail.modelName).toEqual(['churn']);
+    expect(pattern.detail.to).toEqual(['Staging']);
+    expect(text(pattern.detail.by)).toContain(':execution:');
+    expect(text(pattern.detail.by)).toContain('TrainingPipelinechurn');
+    const [target] = rule.Properties?.Targets as Json[];
+    expect(text(target?.Arn)).toContain('DeploymentModelchurnStateMachine');
+    expect(text(target?.InputTransformer)).toContain('$.detail.version');
+    expect(target?.DeadLetterConfig).toBeDefined();
+  });
+});
 
 describe('the metric contract (item 7)', () => {
   const emitted: MetricSpec[] = [...Object.values(SERVING_METRICS), ...Object.values(DRIFT_METRICS)];

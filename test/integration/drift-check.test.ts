@@ -54,6 +54,8 @@ let version: number;
 let captureBucket: string;
 let emf: ReturnType<typeof forwardEmf>;
 let objects = 0;
+let registry: ModelRegistryStore;
+let artifactBucket: string;
 
 async function capture(batch: RawRow[], timeMs: number, extraLines: string[] = []): Promise<void> {
   const lines = batch.map((features, i) =>
@@ -89,10 +91,15 @@ interface Answer {
   report: { json: string; html: string };
 }
 
-async function check(start: number, end: number): Promise<{ answer: Answer; report: DriftReport }> {
+async function check(
+  start: number,
+  end: number,
+  extra: { model?: string; version?: number } = {},
+): Promise<{ answer: Answer; report: DriftReport }> {
   const fn = local.lambdas.logicalIds.find((id) => /^DriftCheck[0-9A-F]{8}$/.test(id)) as string;
   const answer = (await local.lambdas.invoke(fn, {
     model: MODEL,
+    ...extra,
     windowMinutes: 60,
     start: new Date(start).toISOString(),
     time: new Date(end).toISOString(),
@@ -120,8 +127,8 @@ beforeAll(async () => {
   emf = forwardEmf();
   captureBucket = local.resourceName('InferenceCapture');
   const tableName = local.resourceName('ModelRegistryTable');
-  const artifactBucket = local.resourceName('ModelRegistryArtifacts');
-  const registry = new ModelRegistryStore({
+  artifactBucket = local.resourceName('ModelRegistryArtifacts');
+  registry = new ModelRegistryStore({
     documents: clients.documents(),
     s3: clients.s3(),
     tableName,
@@ -252,6 +259,35 @@ describe('the drift function on a capture window', () => {
 
     const empty = await check(t0 - 120_000, t0 - 60_000);
     expect(empty.answer.status).toBe('no-data');
-    expect(empty.report.findings.map((f) => f.code)).toContain('empty-window');
+    // Said once (the check's own finding), beside the unreadable lines of the object it read.
+    expect(empty.report.findings.map((f) => f.code).sort()).toEqual(['empty-window', 'malformed-record']);
+  });
+
+  it('answers a model that has no champion yet with a no-data report naming why, instead of failing every scheduled check', async () => {
+    const t0 = Date.now() - 60_000;
+    const { answer, report } = await check(t0 - 60_000, t0, { model: 'unpromoted' });
+    expect(answer.status).toBe('no-data');
+    expect(report.findings.map((f) => f.code)).toEqual(['no-serving-version']);
+  });
+
+  it('records a reference profile that is not the one registered with the version (altered in S3) as a finding, not a crash', async () => {
+    const body = '{"formatVersion":1}\n';
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const key = `models/${MODEL}/reference-profile-${sha256}.json`;
+    await clients.s3().send(new PutObjectCommand({ Bucket: artifactBucket, Key: key, Body: body }));
+    const other = await registerServedModel(registry, artifactBucket, MODEL, undefined, {
+      artifacts: { referenceProfile: { key, sha256 } },
+    });
+    await clients
+      .s3()
+      .send(new PutObjectCommand({ Bucket: artifactBucket, Key: key, Body: '{"tampered":true}' }));
+    const t0 = Date.now() - 60_000;
+    const { answer, report } = await check(t0 - 60_000, t0, { version: other.version });
+    expect(answer.status).toBe('no-data');
+    expect(report.findings.map((f) => f.code).filter((c) => c !== 'malformed-record')).toEqual([
+      'profile-version-mismatch',
+      'empty-window',
+    ]);
+    expect(report.findings[0]?.message).toMatch(/is not the one registered with version/);
   });
 });
