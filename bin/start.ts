@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { DeploymentRequest } from '../lambdas/deployment/contract.js';
-import { RETRAINING_CHECKS, windowMinutesOf } from '../lambdas/drift/config.js';
+import { checkIntervalMinutes, RETRAINING_CHECKS, windowMinutesOf } from '../lambdas/drift/config.js';
 import type { DriftCheckEvent } from '../lambdas/drift/job.js';
 import type { checkDrift } from '../lambdas/drift-check/handler.js';
 import { defineFeatureView, type FeatureView } from '../lambdas/feature-store/feature-view.js';
@@ -763,7 +763,7 @@ async function driftScenario(ctx: {
   );
   // The alarms' period is the check's window; CloudWatch judges a period once it has ended, so the
   // evaluator is asked at the end of the period the check's metrics fell in.
-  const periodMs = windowMinutesOf(config.monitoring) * 60_000;
+  const periodMs = checkIntervalMinutes(config.monitoring) * 60_000;
   const periodEnd = Math.ceil(Date.now() / periodMs) * periodMs;
   const changes = await timed(
     `the local alarm evaluator judges the retraining alarms against the metrics in the emulator, as CloudWatch would at the end of their ${periodMs / 60_000}-minute period (${new Date(periodEnd).toISOString().slice(11, 16)} UTC)`,

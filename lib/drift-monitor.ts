@@ -24,7 +24,12 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type MonitoringConfig, RETRAINING_CHECKS, windowMinutesOf } from '../lambdas/drift/config.js';
+import {
+  checkIntervalMinutes,
+  type MonitoringConfig,
+  RETRAINING_CHECKS,
+  windowMinutesOf,
+} from '../lambdas/drift/config.js';
 import type { DriftCheckEvent } from '../lambdas/drift/job.js';
 import { ARTIFACT_KEYS, CAPTURE_PREFIX, ENV, retrainingAlarmName } from '../lambdas/shared/layout.js';
 import { DRIFT_METRICS, type DriftMetric, SERVICES } from '../lambdas/shared/metric-names.js';
@@ -147,6 +152,8 @@ export class DriftMonitor extends Construct {
   public readonly retrainingAlarms: cloudwatch.Alarm[] = [];
   public readonly dataQualityAlarms: cloudwatch.Alarm[] = [];
   public readonly servingAlarms: cloudwatch.Alarm[] = [];
+  /** Alarms when no check ran in two schedule intervals. */
+  public readonly heartbeatAlarm: cloudwatch.Alarm;
   public readonly dashboard: cloudwatch.Dashboard;
   private readonly props: DriftMonitorProps;
 
@@ -177,8 +184,9 @@ export class DriftMonitor extends Construct {
       ],
     });
 
-    // Checks run every window: an alarm period of one window sees one check's value.
-    const period = Duration.minutes(windowMinutes);
+    // One check per schedule interval: an alarm period of one interval sees one check's value, and
+    // recovers at the next check (a period of a longer window would hold an ALARM past recovery).
+    const period = Duration.minutes(checkIntervalMinutes(config));
     const drift = (key: DriftMetric, feature?: string) =>
       monitors.metric(key, { model, ...(feature === undefined ? {} : { feature }) }, { period });
     const t = config.thresholds;
@@ -259,6 +267,18 @@ export class DriftMonitor extends Construct {
       `Over ${t.unseenCategoryRate * 100}% of a categorical feature of ${model} took values never seen in training`,
     );
 
+    // A monitor that stops checking is silent otherwise (every drift alarm treats missing data as
+    // not breaching): no check at all in two intervals alarms.
+    this.heartbeatAlarm = props.monitoring.notify(
+      new cloudwatch.Alarm(this, 'NoCheckAlarm', {
+        alarmDescription: `No drift check of ${model} ran in two intervals (${config.schedule}): see the drift function's log and failure queue`,
+        metric: drift('rowsChecked').with({ statistic: cloudwatch.Stats.SAMPLE_COUNT }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 2,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    );
     const servingPeriod = Duration.minutes(5);
     const serving = config.serving;
     this.servingAlarms.push(
@@ -309,7 +329,7 @@ export class DriftMonitor extends Construct {
 
   private buildDashboard(): cloudwatch.Dashboard {
     const { model, monitors, inference, features, config } = this.props;
-    const period = Duration.minutes(windowMinutesOf(config));
+    const period = Duration.minutes(checkIntervalMinutes(config));
     const drift = (key: DriftMetric, feature?: string) =>
       monitors.metric(
         key,
@@ -326,7 +346,12 @@ export class DriftMonitor extends Construct {
     dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({
         title: `${model}: alarms`,
-        alarms: [...this.retrainingAlarms, ...this.dataQualityAlarms, ...this.servingAlarms],
+        alarms: [
+          ...this.retrainingAlarms,
+          ...this.dataQualityAlarms,
+          this.heartbeatAlarm,
+          ...this.servingAlarms,
+        ],
         width: 24,
         height: 4,
       }),

@@ -96,6 +96,11 @@ export const monitoringSchema = z.strictObject({
 export type MonitoringConfig = z.output<typeof monitoringSchema>;
 export type MonitoringConfigInput = z.input<typeof monitoringSchema>;
 
+/** Minutes between two checks: the schedule's rate; a cron schedule counts as hourly (not parsed). */
+export function checkIntervalMinutes(config: MonitoringConfig): number {
+  return rateMinutes(config.schedule) ?? 60;
+}
+
 /** The window a check reads: `windowMinutes`, else the schedule's rate, else 60. */
 export function windowMinutesOf(config: MonitoringConfig): number {
   return config.windowMinutes ?? rateMinutes(config.schedule) ?? 60;

@@ -123,7 +123,12 @@ export interface DataQualityFinding {
     | 'empty-window'
     | 'feature-missing-from-profile'
     | 'feature-missing-from-window'
+    /** The profile read is not the one registered with the version (its SHA-256 differs). */
     | 'profile-version-mismatch'
+    /** The version was registered without a reference profile, or its object is gone. */
+    | 'profile-missing'
+    /** The profile object is not a reference profile this code reads. */
+    | 'profile-unreadable'
     /** The model has no `champion` version yet (nothing promoted): nothing to compare with. */
     | 'no-serving-version'
     | 'null-rate'

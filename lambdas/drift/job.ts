@@ -100,7 +100,7 @@ async function loadProfile(
   if (ref === undefined)
     return {
       finding: {
-        code: 'profile-version-mismatch',
+        code: 'profile-missing',
         subject,
         message: `version ${version.version} was registered without a reference profile: nothing to compare the window with`,
       },
@@ -109,7 +109,7 @@ async function loadProfile(
   if (bytes === undefined)
     return {
       finding: {
-        code: 'profile-version-mismatch',
+        code: 'profile-missing',
         subject,
         message: `its reference profile ${ref.key} is missing`,
       },
@@ -128,7 +128,7 @@ async function loadProfile(
   } catch (error) {
     return {
       finding: {
-        code: 'profile-version-mismatch',
+        code: 'profile-unreadable',
         subject,
         message: `the reference profile at ${ref.key} cannot be read: ${error instanceof Error ? error.message : String(error)}`,
       },
