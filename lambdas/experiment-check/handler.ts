@@ -1,5 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import { DeploymentStore } from '../deployment/deployment-store.js';
 import {
   parseDeploymentWorkflows,
   StepFunctionsDeploymentStarter,
@@ -14,12 +15,14 @@ import { logger } from '../shared/logger.js';
 
 const workflows = parseDeploymentWorkflows(requireEnv(ENV.deploymentWorkflows));
 const models = Object.keys(workflows).sort();
+const tableName = requireEnv(ENV.registryTable);
+const deploymentRecords = new DeploymentStore({ documents: documentClient(), tableName });
 const ports = {
-  experiments: new ExperimentStore({
-    documents: documentClient(),
-    tableName: requireEnv(ENV.registryTable),
-    principal: 'experiment-check',
-  }),
+  experiments: new ExperimentStore({ documents: documentClient(), tableName, principal: 'experiment-check' }),
+  runningDeployment: async (model: string) => {
+    const current = await deploymentRecords.current(model);
+    return current?.status === 'running' ? current.deploymentId : undefined;
+  },
   deployments: new StepFunctionsDeploymentStarter(sfnClient(), workflows),
   log: (message: string, detail: Record<string, unknown>) => logger.info(message, detail),
 };

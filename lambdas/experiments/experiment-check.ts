@@ -42,6 +42,12 @@ export interface ExperimentCheckPorts {
   readonly experiments: Pick<ExperimentStore, 'running' | 'counters' | 'stop'>;
   /** Absent: nothing can be promoted (a ship verdict with autoPromote is then an error). */
   readonly deployments?: DeploymentStarter;
+  /**
+   * The id of the model's deployment now running, if one is (DeploymentStore.current; ids are
+   * execution names). A ship verdict waits while another deployment holds the model's lock: its
+   * execution would fail at Start and the experiment, stopped as shipped, would deploy nothing.
+   */
+  readonly runningDeployment?: (model: string) => Promise<string | undefined>;
   /** @default () => new Date() */
   readonly now?: () => Date;
   /** One line per experiment checked. */
@@ -59,7 +65,9 @@ export type ExperimentCheckAction =
   /** The treatment's deployment started (or was started before) and the experiment stopped with ship. */
   | 'promoted'
   /** Someone stopped it with another decision meanwhile: left as it is. */
-  | 'already-stopped';
+  | 'already-stopped'
+  /** Ship, but another deployment of the model is running: kept running, the next check retries. */
+  | 'waiting-for-deployment';
 
 export interface ExperimentCheckResult {
   readonly experimentId: string;
@@ -151,6 +159,13 @@ export async function checkExperiment(
   if (ports.deployments === undefined)
     throw new Error(`experiment ${experiment.id} says ship, but no deployment workflow is configured`);
   const executionName = experimentDeploymentName(experiment.id);
+  const running = await ports.runningDeployment?.(experiment.model);
+  if (running !== undefined && running !== executionName)
+    return done({
+      ...base,
+      action: 'waiting-for-deployment',
+      reason: `${report.verdict.reason}; deployment ${running} of ${experiment.model} is running: the next check promotes`,
+    });
   const started = await ports.deployments.start(
     experiment.model,
     executionName,

@@ -14,6 +14,7 @@ import {
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentRequest } from '../../lambdas/deployment/contract.js';
+import { DeploymentStore } from '../../lambdas/deployment/deployment-store.js';
 import { StepFunctionsDeploymentStarter } from '../../lambdas/experiments/deployment-starter.js';
 import {
   checkExperiments,
@@ -155,6 +156,39 @@ describe('the experiment check on the emulator', () => {
       decision: 'ship',
       stoppedBy: `experiment ${experiment.id}`,
     });
+  });
+
+  it('ship while another deployment of the model runs: kept running and nothing started; promoted once it has ended', async () => {
+    const { model, starter, executions } = await freshModel();
+    const experiment = await store.create(definition(model));
+    await writeCounters(experiment.id, SHIP);
+    const deployments = new DeploymentStore({ documents: clients.documents(), tableName: TABLE });
+    await deployments.begin({
+      deploymentId: 'hotfix-1',
+      model,
+      modelVersion: 1,
+      requestedBy: 'alice',
+      hotfix: true,
+      requireApproval: false,
+    });
+    const ports = {
+      experiments: store,
+      deployments: starter,
+      runningDeployment: async (m: string) => {
+        const current = await deployments.current(m);
+        return current?.status === 'running' ? current.deploymentId : undefined;
+      },
+    };
+    const [waiting] = await checkExperiments(ports, [model]);
+    expect(waiting).toMatchObject({ verdict: 'ship', action: 'waiting-for-deployment' });
+    expect(waiting?.reason).toContain('deployment hotfix-1');
+    expect(await executions()).toHaveLength(0);
+    expect((await store.get(experiment.id)).status).toBe('running');
+
+    await deployments.fail(model, 'hotfix-1', 'ended');
+    const [promoted] = await checkExperiments(ports, [model]);
+    expect(promoted).toMatchObject({ action: 'promoted', decision: 'ship' });
+    expect(await executions()).toHaveLength(1);
   });
 
   it('a crash between the start and the stop: the next check finds the execution started and stops once', async () => {
