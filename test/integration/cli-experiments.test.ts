@@ -9,6 +9,7 @@ import { CreateStateMachineCommand, DescribeExecutionCommand } from '@aws-sdk/cl
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../bin/mlops.js';
+import { DeploymentStore } from '../../lambdas/deployment/deployment-store.js';
 import { ExperimentStore } from '../../lambdas/experiments/experiment-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { modelPk, REGISTRY_ITEM, versionSk } from '../../lambdas/shared/layout.js';
@@ -240,6 +241,35 @@ describe('mlops experiments', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('error: promote: needs --decision ship');
     expect((await store.get('gated-ab')).status).toBe('running');
+
+    // Another deployment of the model running: the promotion would fail at its Start, so the
+    // experiment is left running and nothing starts.
+    const deployments = new DeploymentStore({ documents: clients.documents(), tableName: TABLE });
+    await deployments.begin({
+      deploymentId: 'hotfix-1',
+      model: 'gated',
+      modelVersion: 1,
+      requestedBy: 'alice',
+      hotfix: true,
+      requireApproval: false,
+    });
+    const blocked = await cli(
+      '--stack',
+      stack,
+      'experiments',
+      'stop',
+      'gated-ab',
+      '--decision',
+      'ship',
+      '--promote',
+      '--no-wait',
+    );
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toContain(
+      'error: deployment hotfix-1 of gated is running; the experiment is left running',
+    );
+    expect((await store.get('gated-ab')).status).toBe('running');
+    await deployments.fail('gated', 'hotfix-1', 'ended');
 
     const promoted = await cli(
       '--stack',

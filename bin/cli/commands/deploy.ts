@@ -66,7 +66,7 @@ export function servedModel(ctx: CliContext, name: string): string {
   );
 }
 
-async function deploymentStore(ctx: CliContext): Promise<DeploymentStore> {
+export async function deploymentStore(ctx: CliContext): Promise<DeploymentStore> {
   return new DeploymentStore({
     documents: clients.documents(),
     tableName: await ctx.registryTableName(),

@@ -15,8 +15,8 @@ import { type ExperimentReport, experimentReport } from '../../../lambdas/experi
 import { clients } from '../../../lambdas/shared/clients.js';
 import { NotFoundError } from '../../../lambdas/shared/errors.js';
 import { CliContext } from '../context.js';
-import { CliInputError, type CliIo, CliNotFound, fields, table } from '../output.js';
-import { servedModel, startDeployment } from './deploy.js';
+import { CliFailure, CliInputError, type CliIo, CliNotFound, fields, table } from '../output.js';
+import { deploymentStore, servedModel, startDeployment } from './deploy.js';
 
 /** How often a waited-on deployed execution is looked at (as `deploy start`). */
 const DEFAULT_POLL_MS = 2_000;
@@ -329,6 +329,14 @@ export function registerExperimentCommands(program: Command, io: CliIo): void {
             store.get(id),
           );
           servedModel(ctx, experiment.model);
+          // Another deployment holds the model's lock: the promotion would fail at its Start with
+          // the experiment already stopped as shipped.
+          const running = await (await deploymentStore(ctx)).current(experiment.model);
+          if (running?.status === 'running')
+            throw new CliFailure(
+              `deployment ${running.deploymentId} of ${experiment.model} is running; the experiment is left running`,
+              `wait for it (mlops deploy status ${experiment.model}), then run this again`,
+            );
         }
         const stopped = await found(
           'experimentId',
