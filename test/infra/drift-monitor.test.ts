@@ -71,7 +71,7 @@ describe('DriftMonitors', () => {
     );
     expect(schedules).toHaveLength(2);
     for (const [, rule] of schedules) {
-      const [target] = rule.Properties?.Targets as Json[];
+      const [target] = (rule.Properties?.Targets ?? []) as Json[];
       const transformer = target?.InputTransformer as { InputPathsMap: Json; InputTemplate: string };
       expect(transformer.InputPathsMap).toEqual({ time: '$.time' });
       const input = JSON.parse(transformer.InputTemplate.replace('<time>', '"T"')) as Json;
@@ -145,7 +145,8 @@ describe('DriftMonitors', () => {
   it('grants the drift function capture reads, report writes, version reads and artifact reads, nothing wider', () => {
     const [, role] =
       ofType('AWS::IAM::Policy').find(([id]) => id.startsWith('DriftCheckRoleDefaultPolicy')) ?? [];
-    const statements = (role?.Properties?.PolicyDocument as { Statement: Json[] }).Statement;
+    const statements = ((role?.Properties?.PolicyDocument ?? { Statement: [] }) as { Statement: Json[] })
+      .Statement;
     const body = text(statements);
     expect(body).not.toContain('s3:DeleteObject');
     // Which actions apply to which objects: a read the function makes without its grant is a 403.
@@ -208,7 +209,7 @@ describe('the closed loop: a retraining that reaches Staging is deployed', () =>
     expect(pattern.detail.to).toEqual(['Staging']);
     expect(text(pattern.detail.by)).toContain(':execution:');
     expect(text(pattern.detail.by)).toContain('TrainingPipelinechurn');
-    const [target] = rule.Properties?.Targets as Json[];
+    const [target] = (rule.Properties?.Targets ?? []) as Json[];
     expect(text(target?.Arn)).toContain('DeploymentModelchurnStateMachine');
     expect(text(target?.InputTransformer)).toContain('$.detail.version');
     expect(target?.DeadLetterConfig).toBeDefined();
