@@ -669,6 +669,7 @@ async function driftCheck(
     windowMinutes: windowMinutesOf(config.monitoring),
     thresholds: config.monitoring.thresholds,
     minLabelled: config.monitoring.minLabelled,
+    labelLookbackHours: config.monitoring.labelLookbackHours,
     start: new Date(since).toISOString(),
     time: new Date().toISOString(),
   };

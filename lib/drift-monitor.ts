@@ -168,6 +168,7 @@ export class DriftMonitor extends Construct {
       lagSeconds: CAPTURE_BUFFERING.interval.toSeconds() + 60,
       thresholds: config.thresholds,
       minLabelled: config.minLabelled,
+      labelLookbackHours: config.labelLookbackHours,
     };
     this.schedule = new events.Rule(this, 'Schedule', {
       description: `Drift check of ${model}'s capture every ${config.schedule}`,

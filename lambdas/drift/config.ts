@@ -80,6 +80,17 @@ export const monitoringSchema = z.strictObject({
   qualityDrop: share(0.05),
   /** Labelled predictions a window needs before its model quality is emitted. */
   minLabelled: z.number().int('must be a whole number').min(1, 'must be at least 1').default(100),
+  /**
+   * Hours before the window whose captured predictions feedback in the window may answer: labels
+   * arrive after their predictions (a default is known weeks later), so model quality joins the
+   * window's feedback to predictions captured up to this long before it. @default 24
+   */
+  labelLookbackHours: z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number of hours')
+    .min(0, 'must be 0 or more')
+    .max(24 * 14, 'must be at most 14 days (each check reads that much capture)')
+    .default(24),
   /** Serving alarms (per served model), from the inference metrics. */
   serving: z
     .strictObject({

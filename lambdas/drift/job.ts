@@ -38,6 +38,8 @@ export interface DriftCheckEvent {
   readonly thresholds?: Partial<DriftThresholds>;
   /** Labelled predictions needed before model quality is given. @default 100 */
   readonly minLabelled?: number;
+  /** Hours before the window whose predictions the window's feedback may answer. @default 0 */
+  readonly labelLookbackHours?: number;
   /** Check against this registry version instead of the `champion`. */
   readonly version?: number;
   /**
@@ -238,6 +240,23 @@ export async function runDriftCheck(deps: DriftJobDeps, event: DriftCheckEvent):
       quality?.addPrediction(record);
     },
   );
+  // Feedback in the window answers predictions captured before it too (labels come late): those
+  // predictions join for model quality only, never into the drift statistics.
+  const lookbackMs = (event.labelLookbackHours ?? 0) * 3_600_000;
+  if (quality !== undefined && lookbackMs > 0 && quality.hasFeedback()) {
+    const earlier = await readCaptureWindow(
+      deps.s3,
+      {
+        bucket: deps.captureBucket,
+        model: event.model,
+        window: { fromMs: start.getTime() - lookbackMs, toMs: start.getTime() - 1 },
+      },
+      (record) => {
+        if (record.kind === 'prediction' && record.version === version.version) quality.addPrediction(record);
+      },
+    );
+    problems.unreadableObjects.push(...earlier.unreadableObjects);
+  }
   for (const { key, reason } of problems.unreadableObjects)
     findings.push({
       code: 'malformed-file',

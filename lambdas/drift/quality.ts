@@ -73,6 +73,11 @@ export class QualityWindow {
     this.predictions.set(`${record.requestId}#${record.instance}`, scoredOf(record.prediction));
   }
 
+  /** Whether any feedback was added (no lookback read is needed without). */
+  hasFeedback(): boolean {
+    return this.outcomes.size > 0;
+  }
+
   /** A captured feedback (the last one for a request and instance wins, as a corrected label). */
   addFeedback(record: CaptureRecord & { kind: 'feedback' }): void {
     this.outcomes.set(`${record.requestId}#${record.instance}`, record);

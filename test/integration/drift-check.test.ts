@@ -94,7 +94,7 @@ interface Answer {
 async function check(
   start: number,
   end: number,
-  extra: { model?: string; version?: number } = {},
+  extra: { model?: string; version?: number; labelLookbackHours?: number } = {},
 ): Promise<{ answer: Answer; report: DriftReport }> {
   const fn = local.lambdas.logicalIds.find((id) => /^DriftCheck[0-9A-F]{8}$/.test(id)) as string;
   const answer = (await local.lambdas.invoke(fn, {
@@ -289,5 +289,39 @@ describe('the drift function on a capture window', () => {
       'empty-window',
     ]);
     expect(report.findings[0]?.message).toMatch(/is not the one registered with version/);
+  });
+
+  it('measures model quality from feedback in the window answering predictions captured before it (labels come late)', async () => {
+    const predictedAt = Date.now() - 3 * 3_600_000;
+    const batch = rows(300, 400);
+    await capture(batch, predictedAt);
+    const requestIds = batch.map((_, i) => `r-${objects - 1}-${i}`);
+    const feedbackAt = Date.now() - 90_000;
+    const lines = batch.map((features, i) => {
+      const predictedDefault = scoreOf(features) > 0.5;
+      const agrees = i % 5 !== 0;
+      return JSON.stringify({
+        kind: 'feedback',
+        requestId: requestIds[i] as string,
+        instance: 0,
+        timeMs: feedbackAt,
+        model: MODEL,
+        // Labels that agree with the score more often than not: an AUC well above 0.5.
+        outcome: agrees ? predictedDefault : !predictedDefault,
+      } satisfies CaptureRecord);
+    });
+    await clients.s3().send(
+      new PutObjectCommand({
+        Bucket: captureBucket,
+        Key: `${captureHourPrefix(MODEL, feedbackAt)}feedback-${objects}.json`,
+        Body: `${lines.join('\n')}\n`,
+      }),
+    );
+    const without = await check(feedbackAt - 1000, feedbackAt + 1000);
+    expect(without.report.quality).toMatchObject({ labelled: 0, value: null });
+    const { report } = await check(feedbackAt - 1000, feedbackAt + 1000, { labelLookbackHours: 4 });
+    expect(report.quality?.metric).toBe('auc');
+    expect(report.quality?.labelled).toBe(300);
+    expect(report.quality?.value).toBeGreaterThan(0.6);
   });
 });
