@@ -133,6 +133,86 @@ export class DriftMonitors extends Construct {
   metric(key: DriftMetric, where: DimensionValues, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return specMetric(this.namespace, SERVICES.drift, DRIFT_METRICS[key], where, props);
   }
+
+  /** A feature's PSI against its reference bins. Unit: None; default statistic: Maximum. */
+  metricFeaturePsi(model: string, feature: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('featurePsi', { model, feature }, props);
+  }
+
+  /** A numeric feature's KS D against the reference sample. Unit: None; default statistic: Maximum. */
+  metricFeatureKs(model: string, feature: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('featureKs', { model, feature }, props);
+  }
+
+  /** A feature's Jensen–Shannon distance (base 2). Unit: None; default statistic: Maximum. */
+  metricFeatureJs(model: string, feature: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('featureJs', { model, feature }, props);
+  }
+
+  /** A feature's null (or invalid) share in the window. Unit: None; default statistic: Maximum. */
+  metricFeatureNullRate(model: string, feature: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('featureNullRate', { model, feature }, props);
+  }
+
+  /** The largest feature PSI of a check (the feature-psi alarm). Unit: None; default statistic: Maximum. */
+  metricMaxFeaturePsi(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('maxFeaturePsi', { model }, props);
+  }
+
+  /** Share of checked features that drifted. Unit: None; default statistic: Maximum. */
+  metricDriftShare(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('driftShare', { model }, props);
+  }
+
+  /** PSI of the predictions' scores. Unit: None; default statistic: Maximum. */
+  metricPredictionPsi(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('predictionPsi', { model }, props);
+  }
+
+  /** The largest rise of a null rate over the reference's. Unit: None; default statistic: Maximum. */
+  metricNullRateIncrease(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('nullRateIncrease', { model }, props);
+  }
+
+  /** The largest out-of-range share of a numeric feature. Unit: None; default statistic: Maximum. */
+  metricOutOfRangeRate(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('outOfRangeRate', { model }, props);
+  }
+
+  /** The largest share of unseen categories. Unit: None; default statistic: Maximum. */
+  metricUnseenCategoryRate(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('unseenCategoryRate', { model }, props);
+  }
+
+  /** Prediction records a check read. Unit: Count; default statistic: Sum. */
+  metricRowsChecked(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('rowsChecked', { model }, props);
+  }
+
+  /** Checks without a verdict. Unit: Count; default statistic: Sum. */
+  metricInsufficientChecks(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('insufficient', { model }, props);
+  }
+
+  /** Data-quality findings of the checks. Unit: Count; default statistic: Sum. */
+  metricFindings(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('findings', { model }, props);
+  }
+
+  /** Model quality on labelled feedback. Unit: None; default statistic: Average. */
+  metricModelQuality(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('modelQuality', { model }, props);
+  }
+
+  /** Relative drop of the quality below the evaluation. Unit: None; default statistic: Maximum. */
+  metricQualityDrop(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('qualityDrop', { model }, props);
+  }
+
+  /** Predictions joined to a label. Unit: Count; default statistic: Sum. */
+  metricLabelledPredictions(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('labelled', { model }, props);
+  }
 }
 
 interface DriftMonitorProps {
@@ -213,25 +293,25 @@ export class DriftMonitor extends Construct {
     };
     retrain(
       RETRAINING_CHECKS.featurePsi,
-      drift('maxFeaturePsi'),
+      monitors.metricMaxFeaturePsi(model, { period }),
       t.featurePsi,
       `A feature of ${model} drifted: PSI above ${t.featurePsi} against the reference profile (see the drift report)`,
     );
     retrain(
       RETRAINING_CHECKS.driftShare,
-      drift('driftShare'),
+      monitors.metricDriftShare(model, { period }),
       t.driftShare,
       `Over ${t.driftShare * 100}% of ${model}'s features drifted in one window`,
     );
     retrain(
       RETRAINING_CHECKS.predictionPsi,
-      drift('predictionPsi'),
+      monitors.metricPredictionPsi(model, { period }),
       t.predictionPsi,
       `${model}'s predictions drifted: PSI above ${t.predictionPsi} against the reference predictions`,
     );
     retrain(
       RETRAINING_CHECKS.modelQuality,
-      drift('qualityDrop'),
+      monitors.metricQualityDrop(model, { period }),
       config.qualityDrop,
       `${model}'s quality on labelled feedback fell over ${config.qualityDrop * 100}% below its evaluation`,
     );
@@ -273,7 +353,7 @@ export class DriftMonitor extends Construct {
     this.heartbeatAlarm = props.monitoring.notify(
       new cloudwatch.Alarm(this, 'NoCheckAlarm', {
         alarmDescription: `No drift check of ${model} ran in two intervals (${config.schedule}): see the drift function's log and failure queue`,
-        metric: drift('rowsChecked').with({ statistic: cloudwatch.Stats.SAMPLE_COUNT }),
+        metric: monitors.metricRowsChecked(model, { period, statistic: cloudwatch.Stats.SAMPLE_COUNT }),
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluationPeriods: 2,
