@@ -1,16 +1,21 @@
 /**
  * The streaming drift check of one capture window against a model version's reference profile
  * (contract: ./contract.ts). `add` takes one captured prediction at a time: a numeric feature's
- * values are appended to a growing Float64Array column (KS and Wasserstein need them sorted), a
+ * value is counted on arrival into a cell of the grid its profile's reference sample and PSI edges
+ * define (./cells.ts: count, sum, min and max per cell; the window is never stored or sorted), a
  * categorical one's counted in a map, nulls, wrong types, out-of-range and unseen values counted.
- * `finish` sorts each column once and computes, per feature, PSI on the profile's bins (and JS),
- * KS and Wasserstein-1 against the profile's reference sample (numeric), chi-square (categorical),
- * then verdicts from effect sizes only (PSI against the thresholds; p-values are reported, never
- * decide), the dataset drift share, prediction drift and data-quality findings.
+ * The record's keys are matched to feature slots once per key list (records from one writer share
+ * it), then each value is read by a `for … in` over the record and dispatched by slot.
+ * `finish` computes, per feature, PSI on the profile's bins (and JS), KS (exact) and Wasserstein-1
+ * (within a documented bound) against the profile's reference sample from the cells (numeric),
+ * chi-square (categorical), then verdicts from effect sizes only (PSI against the thresholds;
+ * p-values are reported, never decide), the dataset drift share, prediction drift and data-quality
+ * findings.
  *
  * Bad input never throws out of `add`: a value of the wrong type counts as invalid (and null), a
  * feature the profile lacks or the window never names becomes a finding, and the other features
- * are still checked. Memory: 8 bytes per numeric value (columns grow by doubling), counts otherwise.
+ * are still checked. Memory: O(Q) per numeric feature (2K + 1 cells over the K ≤ Q + bins grid
+ * points, Q ≤ 1000 the reference sample's size), whatever the window's length; counts otherwise.
  */
 
 import type { RequestValue } from '../serving/contract.js';
@@ -21,6 +26,15 @@ import type {
   PredictionProfile,
 } from '../training/evaluate/reference-profile.js';
 import { binIndex } from '../training/evaluate/reference-profile.js';
+import {
+  addToCells,
+  binCountsFromCells,
+  type CellHistogram,
+  createCellHistogram,
+  gridOf,
+  ksFromCells,
+  wassersteinFromCells,
+} from './cells.js';
 import {
   type CategoricalFeatureDrift,
   type CheckRecord,
@@ -36,16 +50,7 @@ import {
   type NumericFeatureDrift,
   type PredictionResult,
 } from './contract.js';
-import {
-  binSortedCounts,
-  chiSquareTest,
-  jensenShannonDistance,
-  ksTwoSample,
-  PSI_EPSILON,
-  psiFromCounts,
-  sortFloat64,
-  wasserstein1,
-} from './statistics.js';
+import { chiSquareTest, jensenShannonDistance, ksPValue, PSI_EPSILON, psiFromCounts } from './statistics.js';
 
 /** Feature names outside the profile reported at most (one finding each). */
 const MAX_UNKNOWN_FEATURES = 100;
@@ -62,8 +67,10 @@ interface Counters {
 interface NumericAccumulator extends Counters {
   readonly kind: 'numeric';
   readonly profile: NumericProfile;
-  values: Float64Array;
-  length: number;
+  /** The reference sample sorted (null when the profile keeps none: no KS, no Wasserstein). */
+  readonly sample: Float64Array | null;
+  /** The window's finite values, counted in the cells of the sample's and edges' grid. */
+  readonly cells: CellHistogram;
   outOfRange: number;
   /** The reference's range (±Infinity when it had no value). */
   readonly min: number;
@@ -113,6 +120,15 @@ function verdictOf(values: number, psi: number, threshold: number, minSamples: n
   return psi > threshold ? 'drift' : 'no-drift';
 }
 
+/** A numeric feature's sorted reference sample and the cells over it and its PSI edges. */
+function numericCells(feature: NumericProfile): { sample: Float64Array | null; cells: CellHistogram } {
+  const sample =
+    feature.sample !== undefined && feature.sample.length > 0
+      ? Float64Array.from(feature.sample).sort()
+      : null;
+  return { sample, cells: createCellHistogram(gridOf(sample ?? [], feature.edges)) };
+}
+
 export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
   const started = performance.now();
   const thresholds = resolveThresholds(options.thresholds);
@@ -122,8 +138,7 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
       ? {
           kind: 'numeric',
           profile: feature,
-          values: new Float64Array(1024),
-          length: 0,
+          ...numericCells(feature),
           outOfRange: 0,
           min: feature.min ?? Number.NEGATIVE_INFINITY,
           max: feature.max ?? Number.POSITIVE_INFINITY,
@@ -133,28 +148,46 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
         }
       : { kind: 'categorical', profile: feature, counts: new Map(), missing: 0, nulls: 0, invalid: 0 },
   );
-  // Monomorphic loops in `add`: numeric and categorical accumulators apart, their names beside them.
+  // Numeric and categorical accumulators apart (monomorphic accesses), each record's keys matched to
+  // slots once per key list: slot s ≥ 0 is numerics[s], s ≤ −2 categoricals[−2 − s], −1 unknown.
   const numerics = accumulators.filter((a): a is NumericAccumulator => a.kind === 'numeric');
-  const numericNames = numerics.map((a) => a.profile.name);
   const categoricals = accumulators.filter((a): a is CategoricalAccumulator => a.kind === 'categorical');
-  const categoricalNames = categoricals.map((a) => a.profile.name);
+  const slotOf = new Map<string, number>();
+  numerics.forEach((a, i) => {
+    if (!slotOf.has(a.profile.name)) slotOf.set(a.profile.name, i);
+  });
+  categoricals.forEach((a, i) => {
+    if (!slotOf.has(a.profile.name)) slotOf.set(a.profile.name, -2 - i);
+  });
   const known = new Set(profile.features.map((f) => f.name));
+  /** The key list the slots are for, its slots, and the accumulators it does not name. */
+  let slotKeys: readonly string[] = [];
+  let slots = new Int32Array(0);
+  let absent: Accumulator[] = [...accumulators];
   const unknown = new Set<string>();
   const findings: DataQualityFinding[] = [];
   const scoring = predictionBins(profile.prediction);
   const scoreCounts = new Float64Array(scoring === null ? 0 : scoring.edges.length + 1);
   let scores = 0;
   let rows = 0;
-  let lastKeys: string[] = [];
 
   function push(acc: NumericAccumulator, v: number): void {
     if (v < acc.min || v > acc.max) acc.outOfRange++;
-    if (acc.length === acc.values.length) {
-      const grown = new Float64Array(acc.values.length * 2);
-      grown.set(acc.values);
-      acc.values = grown;
-    }
-    acc.values[acc.length++] = v;
+    addToCells(acc.cells, v);
+  }
+
+  /** Slots for a record's key list (a new writer or a record of another shape); unknown names noted. */
+  function resolveSlots(features: object): void {
+    slotKeys = Object.keys(features);
+    slots = new Int32Array(slotKeys.length);
+    const named = new Set<string>();
+    slotKeys.forEach((name, i) => {
+      const slot = slotOf.get(name);
+      slots[i] = slot ?? -1;
+      named.add(name);
+      if (!known.has(name) && unknown.size < MAX_UNKNOWN_FEATURES && !unknown.has(name)) unknown.add(name);
+    });
+    absent = accumulators.filter((a) => !named.has(a.profile.name));
   }
 
   /** Everything but a finite number: booleans as 0/1, the rest null or invalid. */
@@ -192,24 +225,25 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
   function add(record: CheckRecord): void {
     rows++;
     const features = record.features ?? {};
-    for (let j = 0; j < numerics.length; j++) {
-      const acc = numerics[j] as NumericAccumulator;
-      const raw = features[numericNames[j] as string];
-      // The common case inline: a finite number (NaN and ±Infinity fail v − v === 0).
-      if (typeof raw === 'number' && raw - raw === 0) push(acc, raw);
-      else addOther(acc, raw);
+    // for … in reads each value by the object's enumeration cache (no per-key hash lookup); its
+    // order is Object.keys' for plain objects, so position i of a matching key list has slot i.
+    let i = 0;
+    for (const key in features) {
+      if (key !== slotKeys[i]) resolveSlots(features);
+      const slot = slots[i++] as number;
+      const raw = features[key];
+      if (slot >= 0) {
+        const acc = numerics[slot] as NumericAccumulator;
+        // The common case inline: a finite number (NaN and ±Infinity fail v − v === 0).
+        if (typeof raw === 'number' && raw - raw === 0) push(acc, raw);
+        else addOther(acc, raw);
+      } else if (slot < -1) addCategorical(categoricals[-2 - slot] as CategoricalAccumulator, raw);
     }
-    for (let j = 0; j < categoricals.length; j++)
-      addCategorical(categoricals[j] as CategoricalAccumulator, features[categoricalNames[j] as string]);
-    // Names outside the profile: checked when the record's key list differs from the last one
-    // checked (records from one writer share it; comparing interned keys is cheap).
-    const keys = Object.keys(features);
-    let same = keys.length === lastKeys.length;
-    for (let i = 0; same && i < keys.length; i++) same = keys[i] === lastKeys[i];
-    if (!same) {
-      for (const name of keys)
-        if (!known.has(name) && unknown.size < MAX_UNKNOWN_FEATURES && !unknown.has(name)) unknown.add(name);
-      lastKeys = keys;
+    if (i !== slotKeys.length) resolveSlots(features);
+    for (let j = 0; j < absent.length; j++) {
+      const acc = absent[j] as Accumulator;
+      acc.missing++;
+      acc.nulls++;
     }
     const score = record.score;
     if (scoring !== null && typeof score === 'number' && Number.isFinite(score)) {
@@ -265,20 +299,9 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
     return null;
   }
 
-  /** One sort buffer for every column (the longest one's length), allocated on first use. */
-  let scratch: Float64Array | undefined;
-  function scratchFor(n: number): Float64Array {
-    if (scratch === undefined || scratch.length < n) {
-      let longest = n;
-      for (const acc of accumulators) if (acc.kind === 'numeric') longest = Math.max(longest, acc.length);
-      scratch = new Float64Array(longest + 1); // + 1: Wasserstein's prefix sums
-    }
-    return scratch;
-  }
-
   function finishNumeric(acc: NumericAccumulator): FeatureResult {
     const p = acc.profile;
-    const n = acc.length;
+    const n = acc.cells.n;
     const base = quality(acc);
     const q: DataQuality = {
       ...base,
@@ -296,23 +319,23 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
       return { name: p.name, kind: 'numeric', verdict: 'not-checked', quality: q };
     }
     if (n === 0) return { name: p.name, kind: 'numeric', verdict: 'insufficient-data', quality: q };
-    const sorted = sortFloat64(acc.values.subarray(0, n), scratchFor(n));
-    const current = binSortedCounts(sorted, p.edges);
+    const current = binCountsFromCells(acc.cells, p.edges);
     const psi = psiFromCounts(p.counts, current);
-    const sample = p.sample !== undefined && p.sample.length > 0 ? Float64Array.from(p.sample).sort() : null;
+    const sample = acc.sample;
     if (sample === null)
       findings.push({
         code: 'reference-sample-missing',
         subject: p.name,
         message: `${p.name}: the reference profile keeps no sample of it (written before profiles did); KS and Wasserstein not computed`,
       });
-    const ks = sample === null ? null : ksTwoSample(sample, sorted, { n1: p.count });
+    // KS p-value as ks_2samp's on the reference's size (n1 = its count) and the window's.
+    const ks = sample === null ? null : ksPValue(ksFromCells(acc.cells, sample), p.count, n);
     const drift: NumericFeatureDrift = {
       kind: 'numeric',
       psi,
       ...(ks === null ? {} : { ks: { statistic: ks.statistic, pValue: ks.pValue } }),
       jensenShannon: jensenShannonDistance(p.counts, current),
-      ...(sample === null ? {} : { wasserstein: wasserstein1(sample, sorted, scratchFor(n + 1)) }),
+      ...(sample === null ? {} : { wasserstein: wassersteinFromCells(acc.cells, sample).value }),
       bins: { edges: [...p.edges], reference: shares(p.counts), current: shares(current) },
     };
     return {
