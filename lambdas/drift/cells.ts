@@ -5,10 +5,11 @@
  * The grid is the distinct points of the reference sample (the profile's ≤ 1000 quantiles) and the
  * PSI bin edges, sorted: g_0 < … < g_{K−1}. Its 2K + 1 cells are the open intervals and the points:
  * cell 0 = (−∞, g_0), cell 2i + 1 = {g_i}, cell 2i + 2 = (g_i, g_{i+1}), cell 2K = (g_{K−1}, +∞).
- * Each value lands in its cell on arrival (a bucket index over [g_0, g_{K−1}] narrows a binary
- * search to the few points of one bucket); per interval cell the count, the sum of the values'
+ * Each value lands in its cell (a bucket index over [g_0, g_{K−1}] narrows a binary search to the
+ * few points of one bucket; the check feeds each feature's values in batches of a few thousand); per interval cell the count, the sum of the values'
  * offsets from the cell's anchor point (its left point; g_0 for cell 0) and their min and max are
- * kept, per point cell the count. From those:
+ * kept side by side (one cache line per value: the 20 features' cells together outgrow the L2
+ * cache), per point cell the count. From those:
  *
  * - PSI bins (right-closed, (e[k−1], e[k]]): every edge is a grid point, so a bin is a union of
  *   cells and its count is exact ({@link binCountsFromCells}).
@@ -38,22 +39,29 @@
 export interface CellHistogram {
   /** The grid: distinct, ascending. */
   readonly points: Float64Array;
-  /** Per cell (2K + 1; 1 when the grid is empty): values in it. */
-  readonly counts: Float64Array;
-  /** Per cell: Σ (v − anchor), the anchor being the cell's left point (g_0 for cell 0). */
-  readonly sums: Float64Array;
-  readonly mins: Float64Array;
-  readonly maxs: Float64Array;
+  /**
+   * Per interval cell j (K + 1 of them: cell 2j), four numbers at 4j: the values in it, Σ (v −
+   * anchor) (the anchor being the cell's left point, g_0 for cell 0), their min and their max.
+   */
+  readonly intervals: Float64Array;
+  /** Per point cell i (cell 2i + 1): the values equal to g_i. */
+  readonly pointCounts: Float64Array;
   /** Bucket b's first point: index[b] = the points whose bucket is below b (B + 1 entries). */
   readonly index: Int32Array;
   readonly buckets: number;
   readonly scale: number;
+  /** The points and a NaN after them (no read past the end in {@link addToCells}). */
+  readonly keys: Float64Array;
+  /** g_0 (0 for an empty grid). */
+  readonly first: number;
+  /** Per interval cell j, its anchor: g_{j−1}, g_0 for j = 0 (0 for an empty grid). */
+  readonly anchors: Float64Array;
   /** Values added. */
   n: number;
 }
 
 /** Buckets per grid point in the lookup index (a power of two at least this many times K). */
-const BUCKETS_PER_POINT = 4;
+const BUCKETS_PER_POINT = 8;
 const MAX_BUCKETS = 1 << 16;
 
 /** The sorted distinct union of the given point sets (each any order; non-finite values dropped). */
@@ -76,7 +84,6 @@ export function gridOf(...sets: readonly ArrayLike<number>[]): Float64Array {
 
 export function createCellHistogram(points: Float64Array): CellHistogram {
   const k = points.length;
-  const cells = k === 0 ? 1 : 2 * k + 1;
   let buckets = 1;
   while (buckets < BUCKETS_PER_POINT * k && buckets < MAX_BUCKETS) buckets *= 2;
   const span = k > 1 ? (points[k - 1] as number) - (points[0] as number) : 0;
@@ -91,14 +98,23 @@ export function createCellHistogram(points: Float64Array): CellHistogram {
     }
     for (let b = 0; b < buckets; b++) index[b + 1] = (index[b + 1] as number) + (index[b] as number);
   }
-  const mins = new Float64Array(cells).fill(Number.POSITIVE_INFINITY);
-  const maxs = new Float64Array(cells).fill(Number.NEGATIVE_INFINITY);
+  const intervals = new Float64Array(4 * (k + 1));
+  for (let j = 0; j <= k; j++) {
+    intervals[4 * j + 2] = Number.POSITIVE_INFINITY;
+    intervals[4 * j + 3] = Number.NEGATIVE_INFINITY;
+  }
+  const anchors = new Float64Array(k + 1);
+  for (let j = 0; j <= k; j++) anchors[j] = k === 0 ? 0 : (points[j === 0 ? 0 : j - 1] as number);
+  const keys = new Float64Array(k + 1);
+  keys.set(points);
+  keys[k] = Number.NaN;
   return {
     points,
-    counts: new Float64Array(cells),
-    sums: new Float64Array(cells),
-    mins,
-    maxs,
+    keys,
+    intervals,
+    first: k === 0 ? 0 : (points[0] as number),
+    anchors,
+    pointCounts: new Float64Array(k),
     index,
     buckets,
     scale,
@@ -108,45 +124,76 @@ export function createCellHistogram(points: Float64Array): CellHistogram {
 
 /** Counts a finite value into its cell: O(1) for values spread like the grid, O(log K) at worst. */
 export function addToCells(h: CellHistogram, v: number): void {
-  const points = h.points;
-  const k = points.length;
-  h.n++;
-  if (k === 0) {
-    h.counts[0] = (h.counts[0] as number) + 1;
-    h.sums[0] = (h.sums[0] as number) + v;
-    if (v < (h.mins[0] as number)) h.mins[0] = v;
-    if (v > (h.maxs[0] as number)) h.maxs[0] = v;
-    return;
-  }
-  const g0 = points[0] as number;
-  const last = points[k - 1] as number;
-  // i: the number of points below v (a lower bound); the cell is 2i, or 2i + 1 when v is point i.
-  let i: number;
-  if (v <= g0) i = 0;
-  else if (v > last) i = k;
-  else if (v === last) i = k - 1;
-  else {
-    let b = Math.floor((v - g0) * h.scale);
-    if (b >= h.buckets) b = h.buckets - 1;
-    let lo = h.index[b] as number;
-    let hi = h.index[b + 1] as number;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((points[mid] as number) < v) lo = mid + 1;
-      else hi = mid;
+  ONE[0] = v;
+  addManyToCells(h, ONE, 1);
+}
+const ONE = new Float64Array(1);
+
+/**
+ * Counts `values[0..count)` (finite) into their cells. The loop holds the grid's arrays in locals;
+ * fed a feature's values in batches, one feature's tables stay in cache while it runs.
+ */
+export function addManyToCells(h: CellHistogram, values: Float64Array, count: number): void {
+  const keys = h.keys;
+  const cells = h.intervals;
+  const pointCounts = h.pointCounts;
+  const index = h.index;
+  const first = h.first;
+  const scale = h.scale;
+  const buckets = h.buckets;
+  const anchors = h.anchors;
+  h.n += count;
+  for (let at = 0; at < count; at++) {
+    const v = values[at] as number;
+    // i: the number of points below v (a lower bound); the cell is 2i, or 2i + 1 when v is point
+    // i. A value whose bucket is inside the index: that bucket's few points scanned (searched
+    // when many); the rest (the tails, the last point, an empty grid) by a search of all points.
+    const t = (v - first) * scale;
+    let i: number;
+    if (t >= 0 && t < buckets) {
+      const b = t | 0;
+      i = index[b] as number;
+      let hi = index[b + 1] as number;
+      if (hi - i > 8)
+        while (i < hi) {
+          const mid = (i + hi) >>> 1;
+          if ((keys[mid] as number) < v) i = mid + 1;
+          else hi = mid;
+        }
+      else while (i < hi && (keys[i] as number) < v) i++;
+    } else i = lowerBound(keys, v);
+    if ((keys[i] as number) === v) {
+      // (keys[K] is NaN: never equal.)
+      pointCounts[i] = (pointCounts[i] as number) + 1;
+      continue;
     }
-    i = lo;
+    const c = 4 * i;
+    cells[c] = (cells[c] as number) + 1;
+    cells[c + 1] = (cells[c + 1] as number) + (v - (anchors[i] as number));
+    if (v < (cells[c + 2] as number)) cells[c + 2] = v;
+    if (v > (cells[c + 3] as number)) cells[c + 3] = v;
   }
-  if (i < k && (points[i] as number) === v) {
-    const c = 2 * i + 1;
-    h.counts[c] = (h.counts[c] as number) + 1;
-    return;
+}
+
+/** The number of sorted `keys` below v (the NaN after them excluded). */
+function lowerBound(keys: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = keys.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((keys[mid] as number) < v) lo = mid + 1;
+    else hi = mid;
   }
-  const c = 2 * i;
-  h.counts[c] = (h.counts[c] as number) + 1;
-  h.sums[c] = (h.sums[c] as number) + (v - (points[i === 0 ? 0 : i - 1] as number));
-  if (v < (h.mins[c] as number)) h.mins[c] = v;
-  if (v > (h.maxs[c] as number)) h.maxs[c] = v;
+  return lo;
+}
+
+/** The counts of all 2K + 1 cells in grid order (cell 2i: the interval below g_i, 2i + 1: g_i). */
+export function cellCounts(h: CellHistogram): Float64Array {
+  const k = h.points.length;
+  const out = new Float64Array(2 * k + 1);
+  for (let j = 0; j <= k; j++) out[2 * j] = h.intervals[4 * j] as number;
+  for (let i = 0; i < k; i++) out[2 * i + 1] = h.pointCounts[i] as number;
+  return out;
 }
 
 /**
@@ -157,16 +204,13 @@ export function binCountsFromCells(h: CellHistogram, edges: ArrayLike<number>): 
   const out = new Float64Array(edges.length + 1);
   const points = h.points;
   const k = points.length;
-  if (k === 0) {
-    out[0] = h.counts[0] as number;
-    return out;
-  }
+  const counts = cellCounts(h);
   let bin = 0;
   for (let i = 0; i < k; i++) {
-    out[bin] = (out[bin] as number) + (h.counts[2 * i] as number) + (h.counts[2 * i + 1] as number);
+    out[bin] = (out[bin] as number) + (counts[2 * i] as number) + (counts[2 * i + 1] as number);
     if (bin < edges.length && (points[i] as number) === (edges[bin] as number)) bin++;
   }
-  out[bin] = (out[bin] as number) + (h.counts[2 * k] as number);
+  out[bin] = (out[bin] as number) + (counts[2 * k] as number);
   if (bin !== edges.length) throw new Error('binCountsFromCells: an edge is not a grid point');
   return out;
 }
@@ -202,9 +246,9 @@ export function ksFromCells(h: CellHistogram, sample: ArrayLike<number>): number
   let d = 0;
   let cur = 0;
   for (let i = 0; i < h.points.length; i++) {
-    cur += h.counts[2 * i] as number;
+    cur += h.intervals[4 * i] as number;
     const left = Math.abs((below[i] as number) / m - cur / n);
-    cur += h.counts[2 * i + 1] as number;
+    cur += h.pointCounts[i] as number;
     const at = Math.abs((atOrBelow[i] as number) / m - cur / n);
     if (left > d) d = left;
     if (at > d) d = at;
@@ -227,28 +271,28 @@ export function wassersteinFromCells(
   const k = points.length;
   if (m === 0 || n === 0 || k === 0) return { value: Number.NaN, bound: Number.NaN };
   const { atOrBelow } = sampleRanks(points, sample);
-  const { counts, sums, mins, maxs } = h;
+  const { intervals: cells, pointCounts } = h;
   let value = 0;
   let bound = 0;
   // Below g_0: F_ref = 0, so ∫ F_cur = Σ (g_0 − v) / n = −Σ (v − g_0) / n.
-  value += -(sums[0] as number) / n;
-  let cum = (counts[0] as number) + (counts[1] as number);
+  value += -(cells[1] as number) / n;
+  let cum = (cells[0] as number) + (pointCounts[0] as number);
   for (let i = 0; i + 1 < k; i++) {
-    const c = 2 * i + 2;
+    const c = 4 * (i + 1);
     const a = points[i] as number;
     const b = points[i + 1] as number;
     const r = (atOrBelow[i] as number) / m;
     const c0 = cum / n;
-    const cnt = counts[c] as number;
+    const cnt = cells[c] as number;
     if (cnt === 0) value += Math.abs(r - c0) * (b - a);
     else {
       const c1 = (cum + cnt) / n;
-      const vmin = mins[c] as number;
-      const vmax = maxs[c] as number;
+      const vmin = cells[c + 2] as number;
+      const vmax = cells[c + 3] as number;
       const len = vmax - vmin;
       value += Math.abs(r - c0) * (vmin - a) + Math.abs(r - c1) * (b - vmax);
       // I = ∫_{vmin}^{vmax} (R − F_cur) = R·L − C0·L − Σ (vmax − v)/n, offsets from the anchor a.
-      const integral = (r - c0) * len - (cnt * (vmax - a) - (sums[c] as number)) / n;
+      const integral = (r - c0) * len - (cnt * (vmax - a) - (cells[c + 1] as number)) / n;
       const above = r - c0 - 1 / n; // A⁺
       const beneath = c1 - 1 / n - r; // A⁻
       if (above <= 0 || beneath <= 0) value += Math.abs(integral);
@@ -259,9 +303,9 @@ export function wassersteinFromCells(
         bound += (upper - lower) / 2;
       }
     }
-    cum += cnt + (counts[c + 1] as number);
+    cum += cnt + (pointCounts[i + 1] as number);
   }
   // Above g_{K−1}: F_ref = 1, so ∫ (1 − F_cur) = Σ (v − g_{K−1}) / n.
-  value += (sums[2 * k] as number) / n;
+  value += (cells[4 * k + 1] as number) / n;
   return { value, bound };
 }

@@ -27,7 +27,7 @@ import type {
 } from '../training/evaluate/reference-profile.js';
 import { binIndex } from '../training/evaluate/reference-profile.js';
 import {
-  addToCells,
+  addManyToCells,
   binCountsFromCells,
   type CellHistogram,
   createCellHistogram,
@@ -55,6 +55,8 @@ import { chiSquareTest, jensenShannonDistance, ksPValue, PSI_EPSILON, psiFromCou
 /** Feature names outside the profile reported at most (one finding each). */
 const MAX_UNKNOWN_FEATURES = 100;
 const UNSEEN_VALUES_LISTED = 10;
+/** Values a numeric feature buffers before counting them into its cells (8 bytes each). */
+const BATCH = 2048;
 
 interface Counters {
   /** Records without the feature (undefined). */
@@ -71,6 +73,9 @@ interface NumericAccumulator extends Counters {
   readonly sample: Float64Array | null;
   /** The window's finite values, counted in the cells of the sample's and edges' grid. */
   readonly cells: CellHistogram;
+  /** Values not yet counted into the cells ({@link BATCH} at most: counted a feature at a time). */
+  readonly batch: Float64Array;
+  batched: number;
   outOfRange: number;
   /** The reference's range (±Infinity when it had no value). */
   readonly min: number;
@@ -139,6 +144,8 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
           kind: 'numeric',
           profile: feature,
           ...numericCells(feature),
+          batch: new Float64Array(BATCH),
+          batched: 0,
           outOfRange: 0,
           min: feature.min ?? Number.NEGATIVE_INFINITY,
           max: feature.max ?? Number.POSITIVE_INFINITY,
@@ -173,7 +180,11 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
 
   function push(acc: NumericAccumulator, v: number): void {
     if (v < acc.min || v > acc.max) acc.outOfRange++;
-    addToCells(acc.cells, v);
+    acc.batch[acc.batched++] = v;
+    if (acc.batched === BATCH) {
+      addManyToCells(acc.cells, acc.batch, BATCH);
+      acc.batched = 0;
+    }
   }
 
   /** Slots for a record's key list (a new writer or a record of another shape); unknown names noted. */
@@ -301,6 +312,8 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
 
   function finishNumeric(acc: NumericAccumulator): FeatureResult {
     const p = acc.profile;
+    addManyToCells(acc.cells, acc.batch, acc.batched);
+    acc.batched = 0;
     const n = acc.cells.n;
     const base = quality(acc);
     const q: DataQuality = {
