@@ -151,16 +151,21 @@ export function addManyToCells(h: CellHistogram, values: Float64Array, count: nu
     const t = (v - first) * scale;
     let i: number;
     if (t >= 0 && t < buckets) {
+      // Points of later buckets are above v (the bucket rule is monotone) and keys[K] is NaN, so
+      // stepping while keys[i] < v stops by the bucket's end: two steps without a branch cover
+      // buckets of up to two points below v; a fuller bucket is searched.
       const b = t | 0;
       i = index[b] as number;
-      let hi = index[b + 1] as number;
-      if (hi - i > 8)
+      i += +((keys[i] as number) < v);
+      i += +((keys[i] as number) < v);
+      if ((keys[i] as number) < v) {
+        let hi = index[b + 1] as number;
         while (i < hi) {
           const mid = (i + hi) >>> 1;
           if ((keys[mid] as number) < v) i = mid + 1;
           else hi = mid;
         }
-      else while (i < hi && (keys[i] as number) < v) i++;
+      }
     } else i = lowerBound(keys, v);
     if ((keys[i] as number) === v) {
       // (keys[K] is NaN: never equal.)

@@ -4,8 +4,9 @@
  * value is counted on arrival into a cell of the grid its profile's reference sample and PSI edges
  * define (./cells.ts: count, sum, min and max per cell; the window is never stored or sorted), a
  * categorical one's counted in a map, nulls, wrong types, out-of-range and unseen values counted.
- * The record's keys are matched to feature slots once per key list (records from one writer share
- * it), then each value is read by a `for … in` over the record and dispatched by slot.
+ * Numeric values are read by a reader compiled once per profile (constant-name property loads,
+ * see `numericReader`); the record's key list is checked for names outside the profile only when
+ * it changes (records from one writer share it).
  * `finish` computes, per feature, PSI on the profile's bins (and JS), KS (exact) and Wasserstein-1
  * (within a documented bound) against the profile's reference sample from the cells (numeric),
  * chi-square (categorical), then verdicts from effect sizes only (PSI against the thresholds;
@@ -56,7 +57,7 @@ import { chiSquareTest, jensenShannonDistance, ksPValue, PSI_EPSILON, psiFromCou
 const MAX_UNKNOWN_FEATURES = 100;
 const UNSEEN_VALUES_LISTED = 10;
 /** Values a numeric feature buffers before counting them into its cells (8 bytes each). */
-const BATCH = 2048;
+const BATCH = 8192;
 
 interface Counters {
   /** Records without the feature (undefined). */
@@ -125,6 +126,20 @@ function verdictOf(values: number, psi: number, threshold: number, minSamples: n
   return psi > threshold ? 'drift' : 'no-drift';
 }
 
+/**
+ * A reader of the numeric features of a record into `row` (its value where a number, else NaN),
+ * compiled once per profile: one property load by a constant name per feature, so that V8 reads
+ * records of one shape (one writer's JSON) monomorphically, doubles without boxing them — a loop
+ * over the names (a keyed load each) costs several times as much and allocates a number per value.
+ * The names enter the source as JSON string literals (never as code).
+ */
+function numericReader(names: readonly string[]): (features: object, row: Float64Array) => void {
+  const body = names
+    .map((name, j) => `v = f[${JSON.stringify(name)}]; row[${j}] = typeof v === 'number' ? v : NaN;`)
+    .join('\n');
+  return new Function('f', 'row', `let v;\n${body}`) as (features: object, row: Float64Array) => void;
+}
+
 /** A numeric feature's sorted reference sample and the cells over it and its PSI edges. */
 function numericCells(feature: NumericProfile): { sample: Float64Array | null; cells: CellHistogram } {
   const sample =
@@ -155,22 +170,15 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
         }
       : { kind: 'categorical', profile: feature, counts: new Map(), missing: 0, nulls: 0, invalid: 0 },
   );
-  // Numeric and categorical accumulators apart (monomorphic accesses), each record's keys matched to
-  // slots once per key list: slot s ≥ 0 is numerics[s], s ≤ −2 categoricals[−2 − s], −1 unknown.
+  // Numeric and categorical accumulators apart (monomorphic accesses), names beside them.
   const numerics = accumulators.filter((a): a is NumericAccumulator => a.kind === 'numeric');
+  const readNumerics = numericReader(numerics.map((a) => a.profile.name));
+  const row = new Float64Array(numerics.length);
   const categoricals = accumulators.filter((a): a is CategoricalAccumulator => a.kind === 'categorical');
-  const slotOf = new Map<string, number>();
-  numerics.forEach((a, i) => {
-    if (!slotOf.has(a.profile.name)) slotOf.set(a.profile.name, i);
-  });
-  categoricals.forEach((a, i) => {
-    if (!slotOf.has(a.profile.name)) slotOf.set(a.profile.name, -2 - i);
-  });
+  const categoricalNames = categoricals.map((a) => a.profile.name);
   const known = new Set(profile.features.map((f) => f.name));
-  /** The key list the slots are for, its slots, and the accumulators it does not name. */
-  let slotKeys: readonly string[] = [];
-  let slots = new Int32Array(0);
-  let absent: Accumulator[] = [...accumulators];
+  /** The last key list checked for names outside the profile. */
+  let lastKeys: readonly string[] = [];
   const unknown = new Set<string>();
   const findings: DataQualityFinding[] = [];
   const scoring = predictionBins(profile.prediction);
@@ -179,26 +187,28 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
   let rows = 0;
 
   function push(acc: NumericAccumulator, v: number): void {
-    if (v < acc.min || v > acc.max) acc.outOfRange++;
     acc.batch[acc.batched++] = v;
-    if (acc.batched === BATCH) {
-      addManyToCells(acc.cells, acc.batch, BATCH);
-      acc.batched = 0;
-    }
+    if (acc.batched === BATCH) flush(acc);
   }
 
-  /** Slots for a record's key list (a new writer or a record of another shape); unknown names noted. */
-  function resolveSlots(features: object): void {
-    slotKeys = Object.keys(features);
-    slots = new Int32Array(slotKeys.length);
-    const named = new Set<string>();
-    slotKeys.forEach((name, i) => {
-      const slot = slotOf.get(name);
-      slots[i] = slot ?? -1;
-      named.add(name);
+  /** Counts a feature's buffered values into its cells (and those outside the reference's range). */
+  function flush(acc: NumericAccumulator): void {
+    const { batch, batched, min, max } = acc;
+    let out = 0;
+    for (let i = 0; i < batched; i++) {
+      const v = batch[i] as number;
+      if (v < min || v > max) out++;
+    }
+    acc.outOfRange += out;
+    addManyToCells(acc.cells, batch, batched);
+    acc.batched = 0;
+  }
+
+  /** Notes the names outside the profile of a record's key list (a new writer or another shape). */
+  function noteKeys(features: object): void {
+    lastKeys = Object.keys(features);
+    for (const name of lastKeys)
       if (!known.has(name) && unknown.size < MAX_UNKNOWN_FEATURES && !unknown.has(name)) unknown.add(name);
-    });
-    absent = accumulators.filter((a) => !named.has(a.profile.name));
   }
 
   /** Everything but a finite number: booleans as 0/1, the rest null or invalid. */
@@ -236,26 +246,29 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
   function add(record: CheckRecord): void {
     rows++;
     const features = record.features ?? {};
-    // for … in reads each value by the object's enumeration cache (no per-key hash lookup); its
-    // order is Object.keys' for plain objects, so position i of a matching key list has slot i.
+    readNumerics(features, row);
+    for (let j = 0; j < numerics.length; j++) {
+      const v = row[j] as number;
+      // The common case inline: a finite number (NaN and ±Infinity fail v − v === 0).
+      if (v - v === 0) push(numerics[j] as NumericAccumulator, v);
+      else {
+        const acc = numerics[j] as NumericAccumulator;
+        addOther(acc, features[acc.profile.name]);
+      }
+    }
+    for (let j = 0; j < categoricals.length; j++)
+      addCategorical(categoricals[j] as CategoricalAccumulator, features[categoricalNames[j] as string]);
+    // Names outside the profile: checked when the record's key list differs from the last one
+    // checked (records from one writer share it; `for … in` walks the keys without copying them,
+    // and interned keys compare by reference).
     let i = 0;
-    for (const key in features) {
-      if (key !== slotKeys[i]) resolveSlots(features);
-      const slot = slots[i++] as number;
-      const raw = features[key];
-      if (slot >= 0) {
-        const acc = numerics[slot] as NumericAccumulator;
-        // The common case inline: a finite number (NaN and ±Infinity fail v − v === 0).
-        if (typeof raw === 'number' && raw - raw === 0) push(acc, raw);
-        else addOther(acc, raw);
-      } else if (slot < -1) addCategorical(categoricals[-2 - slot] as CategoricalAccumulator, raw);
-    }
-    if (i !== slotKeys.length) resolveSlots(features);
-    for (let j = 0; j < absent.length; j++) {
-      const acc = absent[j] as Accumulator;
-      acc.missing++;
-      acc.nulls++;
-    }
+    let same = true;
+    for (const key in features)
+      if (key !== lastKeys[i++]) {
+        same = false;
+        break;
+      }
+    if (!same || i !== lastKeys.length) noteKeys(features);
     const score = record.score;
     if (scoring !== null && typeof score === 'number' && Number.isFinite(score)) {
       const bin = binIndex(scoring.edges, score);
@@ -312,8 +325,7 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
 
   function finishNumeric(acc: NumericAccumulator): FeatureResult {
     const p = acc.profile;
-    addManyToCells(acc.cells, acc.batch, acc.batched);
-    acc.batched = 0;
+    flush(acc);
     const n = acc.cells.n;
     const base = quality(acc);
     const q: DataQuality = {
