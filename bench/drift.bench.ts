@@ -63,7 +63,6 @@ if (childAt >= 0) {
     const stream = generateRecords(features, ROWS, SEED, shifted);
     let addMs = 0;
     let cpuMicros = 0;
-    let threadMicros = 0;
     const chunk: CheckRecord[] = [];
     for (let done = 0; done < ROWS; done += CHUNK) {
       chunk.length = 0;
@@ -73,40 +72,33 @@ if (childAt >= 0) {
       }
       const t0 = performance.now();
       const c0 = process.cpuUsage();
-      const m0 = process.threadCpuUsage();
       for (const record of chunk) check.add(record);
-      const m = process.threadCpuUsage(m0);
       const c = process.cpuUsage(c0);
       cpuMicros += c.user + c.system;
-      threadMicros += m.user + m.system;
       addMs += performance.now() - t0;
     }
     chunk.length = 0;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const m0 = process.threadCpuUsage();
     const report = check.finish();
-    const m = process.threadCpuUsage(m0);
     const finishMs = performance.now() - t0;
     const c = process.cpuUsage(c0);
     const finishCpuMs = (c.user + c.system) / 1000;
     cpuMicros += c.user + c.system;
-    threadMicros += m.user + m.system;
-    return { addMs, finishMs, finishCpuMs, cpuMicros, threadMicros, report };
+    return { addMs, finishMs, finishCpuMs, cpuMicros, report };
   };
   let best = run();
   for (let r = 1; r < 3; r++) {
     const next = run();
     if (next.cpuMicros < best.cpuMicros) best = next;
   }
-  const { addMs, finishMs, finishCpuMs, cpuMicros, threadMicros, report } = best;
+  const { addMs, finishMs, finishCpuMs, cpuMicros, report } = best;
   const first = report.features[0]?.drift;
   console.log(
     JSON.stringify({
       addMs,
       finishMs,
       cpuSeconds: cpuMicros / 1e6,
-      threadCpuSeconds: threadMicros / 1e6,
       finishCpuSeconds: finishCpuMs / 1000,
       peakMiB: peakRssMiB(),
       baseMiB,
@@ -159,7 +151,6 @@ try {
     addMs: number;
     finishMs: number;
     cpuSeconds: number;
-    threadCpuSeconds: number;
     finishCpuSeconds: number;
     peakMiB: number;
     baseMiB: number;
@@ -225,12 +216,6 @@ try {
   line(
     `drift check cpu seconds (${ROWS} rows × ${FEATURES} features, streamed add + finish) vs scipy ks_2samp + numpy PSI`,
     ours.cpuSeconds,
-    peer?.cpuSeconds,
-    's',
-  );
-  line(
-    `drift check main-thread cpu seconds (process.threadCpuUsage: without the GC helper threads that sweep the untimed generator's garbage meanwhile) vs scipy ks_2samp + numpy PSI`,
-    ours.threadCpuSeconds,
     peer?.cpuSeconds,
     's',
   );
