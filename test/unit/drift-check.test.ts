@@ -5,6 +5,7 @@ import type { CheckRecord, DriftReport, NumericFeatureDrift } from '../../lambda
 import { binSortedCounts, ksTwoSample, psiFromCounts, wasserstein1 } from '../../lambdas/drift/statistics.js';
 import {
   buildReferenceProfile,
+  type NumericProfile,
   type ReferenceProfile,
 } from '../../lambdas/training/evaluate/reference-profile.js';
 import { generateRecords, MIXED_FEATURES, referenceFrame } from '../fixtures/drift/generate.js';
@@ -132,6 +133,33 @@ describe('drift check on cells (no stored window)', () => {
         );
       }
     }
+  });
+
+  it('reads numeric features whatever their names (quotes, backslashes, line breaks, code-like text)', () => {
+    const odd = ['a"b', 'c\\d', 'e\nf', "g'); throw new Error('x'); ('", '__proto__x', '0'];
+    const features = odd.map((name, i) => ({
+      input: { name, type: 'float64' as const },
+      draw: (r: () => number, s: boolean) => r() + i + (s ? 0.5 : 0),
+    }));
+    const frame = referenceFrame(features, 2000, 71);
+    const profile = buildReferenceProfile(
+      features.map((f) => f.input),
+      frame,
+      { kind: 'score', prediction: new Float64Array(2000).fill(0.5) },
+    );
+    const records = [...generateRecords(features, 1500, 72, new Set([odd[1] as string]))];
+    const report = check(records, profile);
+    for (const [i, name] of odd.entries()) {
+      const f = feature(report, name);
+      expect(f?.quality.nullCount, name).toBe(0);
+      expect(f?.verdict, name).toBe(i === 1 ? 'drift' : 'no-drift');
+      const window = Float64Array.from(records, (r) => r.features[name] as number).sort();
+      const p = profile.features[i] as NumericProfile;
+      const sample = Float64Array.from(p.sample ?? []).sort();
+      const drift = f?.drift as NumericFeatureDrift;
+      expect(drift.ks?.statistic, name).toBe(ksTwoSample(sample, window).statistic);
+    }
+    expect(report.findings.filter((x) => x.code !== 'out-of-range')).toEqual([]);
   });
 
   it('reads records whose key lists change (reordered, missing, extra keys) as uniform ones', () => {
