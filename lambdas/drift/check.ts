@@ -1,16 +1,22 @@
 /**
  * The streaming drift check of one capture window against a model version's reference profile
  * (contract: ./contract.ts). `add` takes one captured prediction at a time: a numeric feature's
- * values are appended to a growing Float64Array column (KS and Wasserstein need them sorted), a
+ * value is counted on arrival into a cell of the grid its profile's reference sample and PSI edges
+ * define (./cells.ts: count, sum, min and max per cell; the window is never stored or sorted), a
  * categorical one's counted in a map, nulls, wrong types, out-of-range and unseen values counted.
- * `finish` sorts each column once and computes, per feature, PSI on the profile's bins (and JS),
- * KS and Wasserstein-1 against the profile's reference sample (numeric), chi-square (categorical),
- * then verdicts from effect sizes only (PSI against the thresholds; p-values are reported, never
- * decide), the dataset drift share, prediction drift and data-quality findings.
+ * Numeric values are read by a reader compiled once per profile (constant-name property loads,
+ * see `numericReader`); the record's key list is checked for names outside the profile only when
+ * it changes (records from one writer share it).
+ * `finish` computes, per feature, PSI on the profile's bins (and JS), KS (exact) and Wasserstein-1
+ * (within a documented bound) against the profile's reference sample from the cells (numeric),
+ * chi-square (categorical), then verdicts from effect sizes only (PSI against the thresholds;
+ * p-values are reported, never decide), the dataset drift share, prediction drift and data-quality
+ * findings.
  *
  * Bad input never throws out of `add`: a value of the wrong type counts as invalid (and null), a
  * feature the profile lacks or the window never names becomes a finding, and the other features
- * are still checked. Memory: 8 bytes per numeric value (columns grow by doubling), counts otherwise.
+ * are still checked. Memory: O(Q) per numeric feature (2K + 1 cells over the K ≤ Q + bins grid
+ * points, Q ≤ 1000 the reference sample's size), whatever the window's length; counts otherwise.
  */
 
 import type { RequestValue } from '../serving/contract.js';
@@ -21,6 +27,15 @@ import type {
   PredictionProfile,
 } from '../training/evaluate/reference-profile.js';
 import { binIndex } from '../training/evaluate/reference-profile.js';
+import {
+  addManyToCells,
+  binCountsFromCells,
+  type CellHistogram,
+  createCellHistogram,
+  gridOf,
+  ksFromCells,
+  wassersteinFromCells,
+} from './cells.js';
 import {
   type CategoricalFeatureDrift,
   type CheckRecord,
@@ -36,20 +51,13 @@ import {
   type NumericFeatureDrift,
   type PredictionResult,
 } from './contract.js';
-import {
-  binSortedCounts,
-  chiSquareTest,
-  jensenShannonDistance,
-  ksTwoSample,
-  PSI_EPSILON,
-  psiFromCounts,
-  sortFloat64,
-  wasserstein1,
-} from './statistics.js';
+import { chiSquareTest, jensenShannonDistance, ksPValue, PSI_EPSILON, psiFromCounts } from './statistics.js';
 
 /** Feature names outside the profile reported at most (one finding each). */
 const MAX_UNKNOWN_FEATURES = 100;
 const UNSEEN_VALUES_LISTED = 10;
+/** Values a numeric feature buffers before counting them into its cells (8 bytes each). */
+const BATCH = 8192;
 
 interface Counters {
   /** Records without the feature (undefined). */
@@ -62,8 +70,13 @@ interface Counters {
 interface NumericAccumulator extends Counters {
   readonly kind: 'numeric';
   readonly profile: NumericProfile;
-  values: Float64Array;
-  length: number;
+  /** The reference sample sorted (null when the profile keeps none: no KS, no Wasserstein). */
+  readonly sample: Float64Array | null;
+  /** The window's finite values, counted in the cells of the sample's and edges' grid. */
+  readonly cells: CellHistogram;
+  /** Values not yet counted into the cells ({@link BATCH} at most: counted a feature at a time). */
+  readonly batch: Float64Array;
+  batched: number;
   outOfRange: number;
   /** The reference's range (±Infinity when it had no value). */
   readonly min: number;
@@ -113,6 +126,29 @@ function verdictOf(values: number, psi: number, threshold: number, minSamples: n
   return psi > threshold ? 'drift' : 'no-drift';
 }
 
+/**
+ * A reader of the numeric features of a record into `row` (its value where a number, else NaN),
+ * compiled once per profile: one property load by a constant name per feature, so that V8 reads
+ * records of one shape (one writer's JSON) monomorphically, doubles without boxing them — a loop
+ * over the names (a keyed load each) costs several times as much and allocates a number per value.
+ * The names enter the source as JSON string literals (never as code).
+ */
+function numericReader(names: readonly string[]): (features: object, row: Float64Array) => void {
+  const body = names
+    .map((name, j) => `v = f[${JSON.stringify(name)}]; row[${j}] = typeof v === 'number' ? v : NaN;`)
+    .join('\n');
+  return new Function('f', 'row', `let v;\n${body}`) as (features: object, row: Float64Array) => void;
+}
+
+/** A numeric feature's sorted reference sample and the cells over it and its PSI edges. */
+function numericCells(feature: NumericProfile): { sample: Float64Array | null; cells: CellHistogram } {
+  const sample =
+    feature.sample !== undefined && feature.sample.length > 0
+      ? Float64Array.from(feature.sample).sort()
+      : null;
+  return { sample, cells: createCellHistogram(gridOf(sample ?? [], feature.edges)) };
+}
+
 export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
   const started = performance.now();
   const thresholds = resolveThresholds(options.thresholds);
@@ -122,8 +158,9 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
       ? {
           kind: 'numeric',
           profile: feature,
-          values: new Float64Array(1024),
-          length: 0,
+          ...numericCells(feature),
+          batch: new Float64Array(BATCH),
+          batched: 0,
           outOfRange: 0,
           min: feature.min ?? Number.NEGATIVE_INFINITY,
           max: feature.max ?? Number.POSITIVE_INFINITY,
@@ -133,28 +170,45 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
         }
       : { kind: 'categorical', profile: feature, counts: new Map(), missing: 0, nulls: 0, invalid: 0 },
   );
-  // Monomorphic loops in `add`: numeric and categorical accumulators apart, their names beside them.
+  // Numeric and categorical accumulators apart (monomorphic accesses), names beside them.
   const numerics = accumulators.filter((a): a is NumericAccumulator => a.kind === 'numeric');
-  const numericNames = numerics.map((a) => a.profile.name);
+  const readNumerics = numericReader(numerics.map((a) => a.profile.name));
+  const row = new Float64Array(numerics.length);
   const categoricals = accumulators.filter((a): a is CategoricalAccumulator => a.kind === 'categorical');
   const categoricalNames = categoricals.map((a) => a.profile.name);
   const known = new Set(profile.features.map((f) => f.name));
+  /** The last key list checked for names outside the profile. */
+  let lastKeys: readonly string[] = [];
   const unknown = new Set<string>();
   const findings: DataQualityFinding[] = [];
   const scoring = predictionBins(profile.prediction);
   const scoreCounts = new Float64Array(scoring === null ? 0 : scoring.edges.length + 1);
   let scores = 0;
   let rows = 0;
-  let lastKeys: string[] = [];
 
   function push(acc: NumericAccumulator, v: number): void {
-    if (v < acc.min || v > acc.max) acc.outOfRange++;
-    if (acc.length === acc.values.length) {
-      const grown = new Float64Array(acc.values.length * 2);
-      grown.set(acc.values);
-      acc.values = grown;
+    acc.batch[acc.batched++] = v;
+    if (acc.batched === BATCH) flush(acc);
+  }
+
+  /** Counts a feature's buffered values into its cells (and those outside the reference's range). */
+  function flush(acc: NumericAccumulator): void {
+    const { batch, batched, min, max } = acc;
+    let out = 0;
+    for (let i = 0; i < batched; i++) {
+      const v = batch[i] as number;
+      if (v < min || v > max) out++;
     }
-    acc.values[acc.length++] = v;
+    acc.outOfRange += out;
+    addManyToCells(acc.cells, batch, batched);
+    acc.batched = 0;
+  }
+
+  /** Notes the names outside the profile of a record's key list (a new writer or another shape). */
+  function noteKeys(features: object): void {
+    lastKeys = Object.keys(features);
+    for (const name of lastKeys)
+      if (!known.has(name) && unknown.size < MAX_UNKNOWN_FEATURES && !unknown.has(name)) unknown.add(name);
   }
 
   /** Everything but a finite number: booleans as 0/1, the rest null or invalid. */
@@ -192,25 +246,29 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
   function add(record: CheckRecord): void {
     rows++;
     const features = record.features ?? {};
+    readNumerics(features, row);
     for (let j = 0; j < numerics.length; j++) {
-      const acc = numerics[j] as NumericAccumulator;
-      const raw = features[numericNames[j] as string];
+      const v = row[j] as number;
       // The common case inline: a finite number (NaN and ±Infinity fail v − v === 0).
-      if (typeof raw === 'number' && raw - raw === 0) push(acc, raw);
-      else addOther(acc, raw);
+      if (v - v === 0) push(numerics[j] as NumericAccumulator, v);
+      else {
+        const acc = numerics[j] as NumericAccumulator;
+        addOther(acc, features[acc.profile.name]);
+      }
     }
     for (let j = 0; j < categoricals.length; j++)
       addCategorical(categoricals[j] as CategoricalAccumulator, features[categoricalNames[j] as string]);
     // Names outside the profile: checked when the record's key list differs from the last one
-    // checked (records from one writer share it; comparing interned keys is cheap).
-    const keys = Object.keys(features);
-    let same = keys.length === lastKeys.length;
-    for (let i = 0; same && i < keys.length; i++) same = keys[i] === lastKeys[i];
-    if (!same) {
-      for (const name of keys)
-        if (!known.has(name) && unknown.size < MAX_UNKNOWN_FEATURES && !unknown.has(name)) unknown.add(name);
-      lastKeys = keys;
-    }
+    // checked (records from one writer share it; `for … in` walks the keys without copying them,
+    // and interned keys compare by reference).
+    let i = 0;
+    let same = true;
+    for (const key in features)
+      if (key !== lastKeys[i++]) {
+        same = false;
+        break;
+      }
+    if (!same || i !== lastKeys.length) noteKeys(features);
     const score = record.score;
     if (scoring !== null && typeof score === 'number' && Number.isFinite(score)) {
       const bin = binIndex(scoring.edges, score);
@@ -265,20 +323,10 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
     return null;
   }
 
-  /** One sort buffer for every column (the longest one's length), allocated on first use. */
-  let scratch: Float64Array | undefined;
-  function scratchFor(n: number): Float64Array {
-    if (scratch === undefined || scratch.length < n) {
-      let longest = n;
-      for (const acc of accumulators) if (acc.kind === 'numeric') longest = Math.max(longest, acc.length);
-      scratch = new Float64Array(longest + 1); // + 1: Wasserstein's prefix sums
-    }
-    return scratch;
-  }
-
   function finishNumeric(acc: NumericAccumulator): FeatureResult {
     const p = acc.profile;
-    const n = acc.length;
+    flush(acc);
+    const n = acc.cells.n;
     const base = quality(acc);
     const q: DataQuality = {
       ...base,
@@ -296,23 +344,23 @@ export function createDriftCheck(options: DriftCheckOptions): DriftCheck {
       return { name: p.name, kind: 'numeric', verdict: 'not-checked', quality: q };
     }
     if (n === 0) return { name: p.name, kind: 'numeric', verdict: 'insufficient-data', quality: q };
-    const sorted = sortFloat64(acc.values.subarray(0, n), scratchFor(n));
-    const current = binSortedCounts(sorted, p.edges);
+    const current = binCountsFromCells(acc.cells, p.edges);
     const psi = psiFromCounts(p.counts, current);
-    const sample = p.sample !== undefined && p.sample.length > 0 ? Float64Array.from(p.sample).sort() : null;
+    const sample = acc.sample;
     if (sample === null)
       findings.push({
         code: 'reference-sample-missing',
         subject: p.name,
         message: `${p.name}: the reference profile keeps no sample of it (written before profiles did); KS and Wasserstein not computed`,
       });
-    const ks = sample === null ? null : ksTwoSample(sample, sorted, { n1: p.count });
+    // KS p-value as ks_2samp's on the reference's size (n1 = its count) and the window's.
+    const ks = sample === null ? null : ksPValue(ksFromCells(acc.cells, sample), p.count, n);
     const drift: NumericFeatureDrift = {
       kind: 'numeric',
       psi,
       ...(ks === null ? {} : { ks: { statistic: ks.statistic, pValue: ks.pValue } }),
       jensenShannon: jensenShannonDistance(p.counts, current),
-      ...(sample === null ? {} : { wasserstein: wasserstein1(sample, sorted, scratchFor(n + 1)) }),
+      ...(sample === null ? {} : { wasserstein: wassersteinFromCells(acc.cells, sample).value }),
       bins: { edges: [...p.edges], reference: shares(p.counts), current: shares(current) },
     };
     return {

@@ -223,8 +223,12 @@ export interface DriftCheckOptions {
 
 /**
  * A streaming check: records are added one at a time (the capture window is read file by file,
- * never whole), then `finish` computes the statistics and verdicts. Memory: the numeric values of
- * the window (KS and Wasserstein need them sorted) as Float64Array columns, counts for the rest.
+ * never whole), then `finish` computes the statistics and verdicts. Memory: O(Q) per numeric
+ * feature whatever the window's length — its values are counted on arrival into the cells of the
+ * grid the reference sample (Q ≤ 1000 quantiles) and the PSI edges define (./cells.ts: count, sum,
+ * min, max per cell, plus a batch of a few thousand values awaiting counting), never stored or
+ * sorted; PSI and KS from the cells are exact, Wasserstein-1 within a bound ./cells.ts documents;
+ * counts for the rest.
  */
 export interface DriftCheck {
   add(record: CheckRecord): void;

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { addToCells, createCellHistogram, gridOf, wassersteinFromCells } from '../../lambdas/drift/cells.js';
 import { createDriftCheck, resolveThresholds } from '../../lambdas/drift/check.js';
 import type { CheckRecord, DriftReport, NumericFeatureDrift } from '../../lambdas/drift/contract.js';
-import { ksTwoSample, wasserstein1 } from '../../lambdas/drift/statistics.js';
+import { binSortedCounts, ksTwoSample, psiFromCounts, wasserstein1 } from '../../lambdas/drift/statistics.js';
 import {
   buildReferenceProfile,
+  type NumericProfile,
   type ReferenceProfile,
 } from '../../lambdas/training/evaluate/reference-profile.js';
 import { generateRecords, MIXED_FEATURES, referenceFrame } from '../fixtures/drift/generate.js';
@@ -100,6 +102,87 @@ describe('drift check end to end on generated data', () => {
     const range = (reference.at(-1) as number) - (reference[0] as number);
     expect(Math.abs((drift.wasserstein as number) - wasserstein1(reference, current))).toBeLessThanOrEqual(
       range / 2000,
+    );
+  });
+});
+
+describe('drift check on cells (no stored window)', () => {
+  it("gives the PSI and KS of the sorted window exactly, and Wasserstein within the cells' bound, over 20 seeds", () => {
+    for (let seed = 30; seed < 50; seed++) {
+      const shifted = new Set(seed % 2 ? ['income', 'age'] : []);
+      const records = [...generateRecords(MIXED_FEATURES, 200 + seed * 50, seed, shifted)];
+      const report = check(records);
+      for (const p of PROFILE.features) {
+        if (p.kind !== 'numeric') continue;
+        const drift = feature(report, p.name)?.drift as NumericFeatureDrift;
+        const values = records.map((r) => r.features[p.name]);
+        const window = Float64Array.from(values, (v) => (typeof v === 'boolean' ? Number(v) : (v as number)))
+          .filter((v) => Number.isFinite(v))
+          .sort();
+        const sample = Float64Array.from(p.sample ?? []).sort();
+        expect(drift.psi, `${p.name} seed ${seed}`).toBe(
+          psiFromCounts(p.counts, binSortedCounts(window, p.edges)),
+        );
+        const ks = ksTwoSample(sample, window, { n1: p.count });
+        expect(drift.ks, `${p.name} seed ${seed}`).toEqual({ statistic: ks.statistic, pValue: ks.pValue });
+        const cells = createCellHistogram(gridOf(sample, p.edges));
+        for (const v of window) addToCells(cells, v);
+        const { bound } = wassersteinFromCells(cells, sample);
+        expect(Math.abs((drift.wasserstein as number) - wasserstein1(sample, window))).toBeLessThanOrEqual(
+          bound + 1e-9,
+        );
+      }
+    }
+  });
+
+  it('reads numeric features whatever their names (quotes, backslashes, line breaks, code-like text)', () => {
+    const odd = ['a"b', 'c\\d', 'e\nf', "g'); throw new Error('x'); ('", '__proto__x', '0'];
+    const features = odd.map((name, i) => ({
+      input: { name, type: 'float64' as const },
+      draw: (r: () => number, s: boolean) => r() + i + (s ? 0.5 : 0),
+    }));
+    const frame = referenceFrame(features, 2000, 71);
+    const profile = buildReferenceProfile(
+      features.map((f) => f.input),
+      frame,
+      { kind: 'score', prediction: new Float64Array(2000).fill(0.5) },
+    );
+    const records = [...generateRecords(features, 1500, 72, new Set([odd[1] as string]))];
+    const report = check(records, profile);
+    for (const [i, name] of odd.entries()) {
+      const f = feature(report, name);
+      expect(f?.quality.nullCount, name).toBe(0);
+      expect(f?.verdict, name).toBe(i === 1 ? 'drift' : 'no-drift');
+      const window = Float64Array.from(records, (r) => r.features[name] as number).sort();
+      const p = profile.features[i] as NumericProfile;
+      const sample = Float64Array.from(p.sample ?? []).sort();
+      const drift = f?.drift as NumericFeatureDrift;
+      expect(drift.ks?.statistic, name).toBe(ksTwoSample(sample, window).statistic);
+    }
+    expect(report.findings.filter((x) => x.code !== 'out-of-range')).toEqual([]);
+  });
+
+  it('reads records whose key lists change (reordered, missing, extra keys) as uniform ones', () => {
+    const records = [...generateRecords(MIXED_FEATURES, 3000, 61, new Set(['age']))];
+    const reshaped = records.map((r, i): CheckRecord => {
+      const entries = Object.entries(r.features);
+      if (i % 3 === 1) entries.reverse();
+      if (i % 5 === 2) entries.push(['tenure', 4]);
+      if (i % 7 === 3) return { features: Object.fromEntries(entries.filter(([k]) => k !== 'income')) };
+      return { features: Object.fromEntries(entries) };
+    });
+    const expected = check(
+      records.map((r, i) =>
+        i % 7 === 3
+          ? { features: Object.fromEntries(Object.entries(r.features).filter(([k]) => k !== 'income')) }
+          : r,
+      ),
+    );
+    const actual = check(reshaped);
+    expect(actual.features).toEqual(expected.features);
+    expect(feature(actual, 'income')?.quality.nullCount).toBe(records.filter((_, i) => i % 7 === 3).length);
+    expect(actual.findings).toContainEqual(
+      expect.objectContaining({ code: 'feature-missing-from-profile', subject: 'tenure' }),
     );
   });
 });
