@@ -20,7 +20,7 @@
  */
 
 import type { RequestValue } from '../serving/contract.js';
-import { ValidationError } from '../shared/errors.js';
+import { parseOrThrow } from '../shared/validation.js';
 import type {
   CategoricalProfile,
   NumericProfile,
@@ -36,12 +36,12 @@ import {
   ksFromCells,
   wassersteinFromCells,
 } from './cells.js';
+import { driftThresholdsSchema } from './config.js';
 import {
   type CategoricalFeatureDrift,
   type CheckRecord,
   type DataQuality,
   type DataQualityFinding,
-  DEFAULT_DRIFT_THRESHOLDS,
   DRIFT_REPORT_FORMAT_VERSION,
   type DriftCheck,
   type DriftCheckOptions,
@@ -91,18 +91,12 @@ interface CategoricalAccumulator extends Counters {
 
 type Accumulator = NumericAccumulator | CategoricalAccumulator;
 
-/** The thresholds with defaults filled in, each checked (a bad one names its field). */
+/**
+ * The thresholds with defaults filled in, each checked (a bad one names its field): the monitoring
+ * configuration's schema (./config.ts), the one home of their rules.
+ */
 export function resolveThresholds(partial: Partial<DriftThresholds> = {}): DriftThresholds {
-  const t = { ...DEFAULT_DRIFT_THRESHOLDS, ...partial };
-  for (const [key, value] of Object.entries(t)) {
-    if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0))
-      throw new ValidationError(`thresholds.${key}`, 'must be a finite number >= 0');
-  }
-  if (!(Number.isInteger(t.minSamples) && t.minSamples >= 1))
-    throw new ValidationError('thresholds.minSamples', 'must be a whole number of at least 1');
-  for (const key of ['driftShare', 'nullRateIncrease', 'outOfRangeRate', 'unseenCategoryRate'] as const)
-    if (t[key] > 1) throw new ValidationError(`thresholds.${key}`, 'must be a share from 0 to 1');
-  return t;
+  return parseOrThrow(driftThresholdsSchema, partial, 'thresholds');
 }
 
 const shares = (counts: ArrayLike<number>): number[] => {
