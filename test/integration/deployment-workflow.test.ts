@@ -45,10 +45,15 @@ async function deploy(
   request: DeploymentRequest,
   traffic: { canary?: Traffic; stable?: Traffic } = {},
   during?: (state: string, input: unknown) => Promise<void>,
+  options: { freshMinute?: boolean } = {},
 ): Promise<ExecutionResult> {
   runs++;
   // Metric timestamps travel in whole seconds: start in a second no earlier run wrote data in.
-  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
+  // GetMetricData rounds a window's start down to its minute (as CloudWatch does), so the stable
+  // version's traffic of earlier runs in the same minute counts too: a test that counts requests
+  // starts in a minute of its own.
+  const unit = options.freshMinute ? 60_000 : 1000;
+  await new Promise((resolve) => setTimeout(resolve, unit - (Date.now() % unit) + 5));
   const runner = local.stateMachine(`Deployment/Model${MODEL}/StateMachine`);
   return runner.run(request, {
     executionName: `deploy-${runs}-${Date.now()}`,
@@ -206,19 +211,23 @@ describe('deployment workflow (synthesized definition, local runner, emulator)',
   it('waits for data, then rolls back as insufficient data — never a pass', async () => {
     const v = await registerStaging(15);
     const silent = { requests: 0, silent: true };
-    const result = await deploy({ modelVersion: v }, { canary: silent, stable: silent });
+    const result = await deploy({ modelVersion: v }, { canary: silent, stable: silent }, undefined, {
+      freshMinute: true,
+    });
     expect(result.status).toBe('FAILED');
     expect(result.cause).toMatch(/^insufficient data after 2 analyses: requests: canary 0/);
     expect(result.states.filter((s) => s.name === 'Analyze')).toHaveLength(2);
-  });
+  }, 120_000);
 
   it('rolls back at once a canary that answers nothing while the stable version answers plenty', async () => {
     const v = await registerStaging(22);
-    const result = await deploy({ modelVersion: v }, { canary: { requests: 0, silent: true } });
+    const result = await deploy({ modelVersion: v }, { canary: { requests: 0, silent: true } }, undefined, {
+      freshMinute: true,
+    });
     expect(result.status).toBe('FAILED');
     expect(result.cause).toMatch(/the canary answered no requests while the stable version answered 200/);
     expect(result.states.filter((s) => s.name === 'Analyze')).toHaveLength(1);
-  });
+  }, 120_000);
 
   it('a step failing after its retries puts the alias back, marks the deployment failed and frees the lock', async () => {
     const before = await alias();
