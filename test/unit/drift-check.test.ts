@@ -283,6 +283,16 @@ describe('drift check edge cases', () => {
     expect(feature(report, 'region')?.quality.unseenCount).toBe(0);
   });
 
+  it('finds a name outside the profile that appears only late in the window, in one record of ten (key lists sampled past the first 1,024)', () => {
+    const records = [...generateRecords(MIXED_FEATURES, 6000, 13)].map((r, i) =>
+      i >= 3000 && i % 10 === 7 ? { features: { ...r.features, late_column: 1 } } : r,
+    );
+    const report = check(records);
+    expect(report.findings).toContainEqual(
+      expect.objectContaining({ code: 'feature-missing-from-profile', subject: 'late_column' }),
+    );
+  });
+
   it('reports features missing from the profile or the window as findings and checks the rest', () => {
     const records = [...generateRecords(MIXED_FEATURES, 800, 12)].map((r) => {
       const { age: _, ...rest } = r.features;
