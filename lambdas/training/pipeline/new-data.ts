@@ -22,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -38,6 +38,7 @@ import {
 } from '../../shared/errors.js';
 import { TRAINING_NEW_DATA_SK, trainingNewDataBatchSk, trainingPk } from '../../shared/layout.js';
 import type { ObjectStore } from '../../shared/object-store.js';
+import { parseStateMachineArns, startExecutionOnce } from '../../shared/state-machines.js';
 import type { TrainingPipelineInput } from './contract.js';
 import { batchOfLogKey, type NewDataWatch } from './triggers.js';
 
@@ -86,43 +87,18 @@ export class StepFunctionsStarter implements PipelineStarter {
     const stateMachineArn = this.stateMachines[model];
     if (stateMachineArn === undefined)
       throw new ConfigurationError(`no training pipeline is configured for model ${model}`);
-    try {
-      await this.client.send(
-        new StartExecutionCommand({
-          stateMachineArn,
-          name: launch.name,
-          input: JSON.stringify(launch.input),
-        }),
-      );
-      return { existed: false };
-    } catch (error) {
-      if (error instanceof ExecutionAlreadyExists || (error as Error).name === 'ExecutionAlreadyExists')
-        return { existed: true };
-      throw error;
-    }
+    const { existed } = await startExecutionOnce(this.client, {
+      stateMachineArn,
+      name: launch.name,
+      input: launch.input,
+    });
+    return { existed };
   }
 }
 
 /** `ENV.trainingPipelines` (JSON object: model → state machine ARN), checked. */
 export function parsePipelineArns(text: string): Record<string, string> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new ConfigurationError(
-      'TRAINING_PIPELINES must be a JSON object of model name to state machine ARN',
-    );
-  }
-  if (
-    typeof parsed !== 'object' ||
-    parsed === null ||
-    Array.isArray(parsed) ||
-    Object.values(parsed).some((arn) => typeof arn !== 'string')
-  )
-    throw new ConfigurationError(
-      'TRAINING_PIPELINES must be a JSON object of model name to state machine ARN',
-    );
-  return parsed as Record<string, string>;
+  return parseStateMachineArns(text, 'TRAINING_PIPELINES');
 }
 
 const CLAIM_ATTEMPTS = 8;
