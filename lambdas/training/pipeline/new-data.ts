@@ -36,7 +36,7 @@ import {
   CorruptDataError,
   ValidationError,
 } from '../../shared/errors.js';
-import { TRAINING_NEW_DATA_SK, trainingNewDataBatchSk, trainingPk } from '../../shared/layout.js';
+import { ENV, TRAINING_NEW_DATA_SK, trainingNewDataBatchSk, trainingPk } from '../../shared/layout.js';
 import type { ObjectStore } from '../../shared/object-store.js';
 import { parseStateMachineArns, startExecutionOnce } from '../../shared/state-machines.js';
 import type { TrainingPipelineInput } from './contract.js';
@@ -98,7 +98,7 @@ export class StepFunctionsStarter implements PipelineStarter {
 
 /** `ENV.trainingPipelines` (JSON object: model → state machine ARN), checked. */
 export function parsePipelineArns(text: string): Record<string, string> {
-  return parseStateMachineArns(text, 'TRAINING_PIPELINES');
+  return parseStateMachineArns(text, ENV.trainingPipelines);
 }
 
 const CLAIM_ATTEMPTS = 8;
