@@ -303,9 +303,11 @@ describe('npm start', () => {
     expect(printed(run.stdout, 'entity').version).toBe(3);
   }, 240_000);
 
+  // The demo's default 2,000 customers: the calm phase serves customers' latest snapshots, which have
+  // wandered a little from the training rows (utilization is a random walk); with 400 customers the
+  // reference bins are thin enough for that to cross PSI 0.2 (seen once in CI).
   it('--scenario drift --once: the closed loop, drift detected → alarm → retraining → gate → canary → promotion', async () => {
-    const run = await start(['--scenario', 'drift', '--once', '--port', '0', '--customers', '400'], 280_000)
-      .exited;
+    const run = await start(['--scenario', 'drift', '--once', '--port', '0'], 280_000).exited;
     expect(run.code, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
     const out = run.stdout;
     const order = [
