@@ -37,6 +37,7 @@ import { type ServingExperiment, unitOf, variantOfUnit } from '../lambdas/servin
 import { createInferenceApp, type ProxyEvent } from '../lambdas/serving/http.js';
 import { API_ROUTES } from '../lambdas/shared/layout.js';
 import { createMetrics } from '../lambdas/shared/metrics.js';
+import { testRequestIds } from '../test/support/request-ids.js';
 import { MemoryFeatureSource } from '../test/support/serving-fakes.js';
 import { SERVING_ENTITY, servedModel, servingViews } from '../test/support/serving-model.js';
 import { arg, mulberry32 } from './support.js';
@@ -180,6 +181,7 @@ console.log(
         entities: {},
       }),
       capture: noCapture,
+      requestIds: testRequestIds('churn'),
       metrics: createMetrics({ namespace: 'Bench', serviceName: 'inference' }),
       maxBatchInstances: 10,
       captureSampleRate: 0,

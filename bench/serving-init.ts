@@ -13,13 +13,14 @@
  *   function for `POST /v1/models/{model}/predict`.
  * - {@link coldStart}: what the cold-init child times after importing the bundle.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ModelVersion } from '../lambdas/registry/model-version.js';
 import { anonymousIdentity } from '../lambdas/serving/api-gateway.js';
 import { createInferenceApp, type ProxyEvent, type ProxyResult } from '../lambdas/serving/http.js';
 import { loadServedModel } from '../lambdas/serving/model-loader.js';
 import type { LoadedModel } from '../lambdas/serving/ports.js';
+import { requestIds } from '../lambdas/serving/request-ids.js';
 import { scoreRows } from '../lambdas/serving/scorer.js';
 import { API_ROUTES } from '../lambdas/shared/layout.js';
 import { createMetrics } from '../lambdas/shared/metrics.js';
@@ -101,6 +102,8 @@ export function inferenceHandler(model: LoadedModel, maxBatchInstances = 1000): 
       },
     },
     capture: { put: async (records) => ({ delivered: records.length, failed: 0 }) },
+    // Signed as deployed (one HMAC per predict): a key of the secret's shape.
+    requestIds: requestIds(model.name, { current: randomBytes(48) }),
     metrics,
     maxBatchInstances,
     captureSampleRate: 0,

@@ -31,6 +31,7 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { FeatureView } from '../lambdas/feature-store/feature-view.js';
 import {
@@ -182,6 +183,12 @@ export class InferenceApi extends Construct {
   /** The API key callers send (`x-api-key`), when `serving.auth` is `apiKey`. */
   public readonly apiKey?: apigw.IApiKey;
   public readonly accessLogs: logs.LogGroup;
+  /**
+   * The key that signs every model's request ids (lambdas/serving/request-ids.ts): JSON
+   * `{ "current": … }`, generated at deploy; read only by the inference functions. To rotate it, put
+   * `{ "current": <new>, "previous": <old current> }`: ids issued before still verify.
+   */
+  public readonly requestSigningKey: secretsmanager.Secret;
   private readonly metricsNamespace: string;
 
   constructor(scope: Construct, id: string, props: InferenceApiProps) {
@@ -195,6 +202,22 @@ export class InferenceApi extends Construct {
       serverAccessLogsBucket: props.accessLogsBucket,
       serverAccessLogsPrefix: `${stack.stackName}/inference-capture/`,
       removalPolicy: props.removalPolicy,
+    });
+
+    this.requestSigningKey = new secretsmanager.Secret(this, 'RequestSigningKey', {
+      description: `${stack.stackName}: signs the inference API's request ids (feedback verifies them)`,
+      generateSecretString: {
+        secretStringTemplate: '{}',
+        generateStringKey: 'current',
+        passwordLength: 64,
+        excludePunctuation: true,
+      },
+      removalPolicy: props.removalPolicy,
+    });
+    acknowledge(this.requestSigningKey, {
+      id: 'SMG4',
+      reason:
+        'An HMAC key, not a credential: it is rotated by putting a new current with the old one as previous (both verify), which needs no rotation function.',
     });
 
     // ---- the REST API ----
@@ -356,8 +379,11 @@ export class InferenceApi extends Construct {
           [ENV.registryTable]: registry.table.tableName,
           [ENV.artifactBucket]: registry.artifactBucket.bucketName,
           [ENV.onlineTable]: featureStore.onlineTable.tableName,
+          [ENV.requestSigningSecret]: this.requestSigningKey.secretArn,
         },
       });
+      // The request-signing key, read once at cold start (GetSecretValue, DescribeSecret).
+      this.requestSigningKey.grantRead(fn);
       // The model at cold start: the version its Lambda version is pinned to, and its artifact.
       registry.grantGetVersion(fn);
       registry.grantReadArtifacts(fn);

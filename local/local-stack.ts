@@ -17,7 +17,7 @@ export interface LocalStack {
   readonly lambdas: LocalLambdas;
   /** Lambda's stream event sources, locally: one poller per DynamoDB stream mapping of the template. */
   readonly streams: LocalStreams;
-  /** Physical name of the one table or bucket whose logical id starts with `prefix`. */
+  /** Physical name of the one table or bucket (a secret: its ARN) whose logical id starts with `prefix`. */
   resourceName(prefix: string): string;
   /** Runner for the state machine whose logical id starts with `prefix`. */
   stateMachine(prefix: string): StateMachineRunner;
@@ -44,12 +44,12 @@ export async function startLocalStack(
     lambdas,
     streams,
     resourceName(prefix) {
-      const names = { ...provisioned.tables, ...provisioned.buckets };
+      const names = { ...provisioned.tables, ...provisioned.buckets, ...provisioned.secrets };
       const matches = Object.keys(names).filter((id) => id.startsWith(prefix));
       const [id] = matches;
       if (id === undefined || matches.length > 1) {
         throw new Error(
-          `expected one table or bucket matching ${prefix}, found ${matches.join(', ') || 'none'}`,
+          `expected one table, bucket or secret matching ${prefix}, found ${matches.join(', ') || 'none'}`,
         );
       }
       return names[id] as string;

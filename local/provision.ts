@@ -1,7 +1,8 @@
 /**
  * Creates on the emulator the data-plane resources a synthesized template declares (S3 buckets;
  * DynamoDB tables with their key schema, indexes, streams, TTL and point-in-time recovery;
- * EventBridge buses; Firehose delivery streams into S3), from the template itself, so tests run
+ * EventBridge buses; Firehose delivery streams into S3; Secrets Manager secrets with their generated
+ * values), from the template itself, so tests run
  * against the real definitions. Lambda functions, their published versions and aliases (with their
  * routing weights) are created in the emulator's Lambda API too, with a placeholder zip: the
  * emulator keeps their configuration (environment, handler, role) and the alias weights, and the
@@ -58,6 +59,13 @@ import {
   PutBucketVersioningCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetRandomPasswordCommand,
+  type GetRandomPasswordCommandInput,
+  ResourceExistsException,
+} from '@aws-sdk/client-secrets-manager';
 import { clientSettings, clients } from '../lambdas/shared/clients.js';
 import type { CfnResource, StackArtifact } from './assembly.js';
 import { type ResolveContext, type ResourceState, resolveValue } from './cfn.js';
@@ -94,6 +102,8 @@ export interface ProvisionedStack {
   readonly alarms: Readonly<Record<string, string>>;
   /** EventBridge rule names by logical id, created in the emulator with their targets. */
   readonly rules: Readonly<Record<string, string>>;
+  /** Secrets Manager secret ARNs by logical id, created in the emulator with their generated values. */
+  readonly secrets: Readonly<Record<string, string>>;
   /** Resolves intrinsics in any part of the template. */
   resolve(value: unknown, where?: string): unknown;
 }
@@ -227,6 +237,14 @@ function stateOf(
           QueueName: queue,
           QueueUrl: `https://sqs.${region}.amazonaws.com/${account}/${queue}`,
         },
+      };
+    }
+    case 'AWS::SecretsManager::Secret': {
+      // Ref is the ARN, whose suffix the service picks: provision puts the created one here.
+      const secret = explicit ?? boundedName(name, 512, /[^a-zA-Z0-9/_+=.@-]/g);
+      return {
+        ref: `arn:${partition}:secretsmanager:${region}:${account}:secret:${secret}`,
+        attributes: { Name: secret },
       };
     }
     case 'AWS::SNS::Topic': {
@@ -479,6 +497,54 @@ const FIREHOSE_PROPERTIES = [
 ] as const;
 
 /** Creates a Firehose delivery stream (kept as it is when it exists). */
+/** CloudFormation's GenerateSecretString: the password options and where the password goes. */
+interface CfnGenerateSecretString extends Omit<GetRandomPasswordCommandInput, 'PasswordLength'> {
+  readonly PasswordLength?: number;
+  readonly SecretStringTemplate?: string;
+  readonly GenerateStringKey?: string;
+}
+
+/**
+ * Creates a secret as CloudFormation would: its `SecretString`, or a password generated with the
+ * template's options (the emulator's GetRandomPassword) set under `GenerateStringKey` of
+ * `SecretStringTemplate`. An existing secret is kept as it is (its value too: what was signed with
+ * it still verifies). Returns its ARN (the emulator's, with its random suffix: Ref of a secret).
+ */
+async function createSecret(name: string, props: Record<string, unknown>): Promise<string> {
+  const sm = clients.secretsManager();
+  let secretString = typeof props.SecretString === 'string' ? props.SecretString : undefined;
+  const generate = props.GenerateSecretString as CfnGenerateSecretString | undefined;
+  if (secretString === undefined) {
+    const { SecretStringTemplate, GenerateStringKey, ...options } = generate ?? {};
+    const { RandomPassword } = await sm.send(
+      new GetRandomPasswordCommand({ PasswordLength: 32, ...options }),
+    );
+    if (RandomPassword === undefined) throw new Error(`${name}: GetRandomPassword answered no password`);
+    if (SecretStringTemplate !== undefined && GenerateStringKey !== undefined) {
+      const template = JSON.parse(SecretStringTemplate) as Record<string, unknown>;
+      secretString = JSON.stringify({ ...template, [GenerateStringKey]: RandomPassword });
+    } else secretString = RandomPassword;
+  }
+  try {
+    const created = await sm.send(
+      new CreateSecretCommand({
+        Name: name,
+        SecretString: secretString,
+        ...(typeof props.Description === 'string' ? { Description: props.Description } : {}),
+        ...(typeof props.KmsKeyId === 'string' ? { KmsKeyId: props.KmsKeyId } : {}),
+      }),
+    );
+    if (created.ARN === undefined) throw new Error(`${name}: CreateSecret answered no ARN`);
+    return created.ARN;
+  } catch (error) {
+    if (!(error instanceof ResourceExistsException) && (error as Error).name !== 'ResourceExistsException')
+      throw error;
+    const existing = await sm.send(new DescribeSecretCommand({ SecretId: name }));
+    if (existing.ARN === undefined) throw new Error(`${name}: DescribeSecret answered no ARN`);
+    return existing.ARN;
+  }
+}
+
 async function createDeliveryStream(name: string, props: Record<string, unknown>): Promise<void> {
   const input: Record<string, unknown> & { DeliveryStreamName: string } = { DeliveryStreamName: name };
   for (const key of FIREHOSE_PROPERTIES) if (props[key] !== undefined) input[key] = props[key];
@@ -580,6 +646,7 @@ const NAME_PROPERTY: Readonly<Record<string, string>> = {
   'AWS::Events::Rule': 'Name',
   'AWS::SNS::Topic': 'TopicName',
   'AWS::SQS::Queue': 'QueueName',
+  'AWS::SecretsManager::Secret': 'Name',
 };
 
 /** Data-plane types a template may declare that the harness does not create (so it refuses them). */
@@ -619,6 +686,7 @@ export async function provision(
   }
   const tables: Record<string, string> = {};
   const buckets: Record<string, string> = {};
+  const secrets: Record<string, string> = {};
 
   // Only the data plane is created; its properties are resolved here (other resources may refer
   // to attributes such as a table's StreamArn that exist only once the table does).
@@ -626,6 +694,14 @@ export async function provision(
     resources.map(async ([logicalId, resource]) => {
       if (resource.Type === 'AWS::Events::EventBus') {
         await createEventBus(states[logicalId]?.ref as string);
+        return;
+      }
+      if (resource.Type === 'AWS::SecretsManager::Secret') {
+        const name = states[logicalId]?.attributes.Name as string;
+        const props = resolveValue(resource.Properties ?? {}, context, logicalId) as Record<string, unknown>;
+        const arn = await createSecret(name, props);
+        secrets[logicalId] = arn;
+        states[logicalId] = { ref: arn, attributes: { Id: arn, Name: name } };
         return;
       }
       if (resource.Type !== 'AWS::DynamoDB::Table' && resource.Type !== 'AWS::S3::Bucket') return;
@@ -755,6 +831,7 @@ export async function provision(
     deliveryStreams,
     alarms,
     rules,
+    secrets,
     resolve: (value, where) => resolveValue(value, context, where),
   };
 }

@@ -180,6 +180,11 @@ export interface RecordOutcomeInput {
   idempotencyKey: string;
   /** The model the caller serves: an experiment of another model is not found. */
   model?: string;
+  /**
+   * When the prediction the outcome follows was made (epoch ms; serving reads it from the verified
+   * requestId). Before the experiment was created: not the experiment's outcome, refused.
+   */
+  servedAtMs?: number;
 }
 
 export interface RecordOutcomeResult {
@@ -203,6 +208,11 @@ const recordOutcomeSchema = z.strictObject({
     .min(1, 'must not be empty')
     .max(256, 'at most 256 characters'),
   model: z.string({ error: 'must be a string' }).optional(),
+  servedAtMs: z
+    .number({ error: 'must be epoch milliseconds' })
+    .min(0, 'must be epoch milliseconds')
+    .max(8_640_000_000_000_000, 'must be epoch milliseconds')
+    .optional(),
 });
 const stopSchema = z.strictObject({
   decision: z.enum(['ship', 'dont-ship'], { error: 'must be ship or dont-ship' }),
@@ -580,6 +590,11 @@ export class ExperimentStore {
         field: 'experimentId',
       });
     if (experiment.status !== 'running') throw stoppedError(experiment);
+    if (request.servedAtMs !== undefined && request.servedAtMs < Date.parse(experiment.createdAt))
+      throw new ExperimentConflictError(
+        'requestId',
+        `requestId: the prediction was made at ${new Date(request.servedAtMs).toISOString()}, before experiment ${experiment.id} started (${experiment.createdAt}); its outcome is not the experiment's`,
+      );
     const variant = variantOf(
       experiment.id,
       experimentAllocation(experiment),

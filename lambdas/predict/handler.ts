@@ -9,9 +9,11 @@
  *
  * The request path is createInferenceApp (../serving/http.ts); this module only wires it: the
  * registry (../registry/registry.ts env), the online store and the feature views baked into the
- * bundle (../feature-store/configured-views.ts), the capture stream (CAPTURE_STREAM).
+ * bundle (../feature-store/configured-views.ts), the capture stream (CAPTURE_STREAM), the
+ * request-signing key (REQUEST_SIGNING_SECRET, read at init alongside the model).
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import { ExperimentStore } from '../experiments/experiment-store.js';
 import { configuredViews } from '../feature-store/configured-views.js';
@@ -24,11 +26,14 @@ import { createInferenceApp } from '../serving/http.js';
 import { holdServedModel, loadServedModel } from '../serving/model-loader.js';
 import { onlineFeatureSource } from '../serving/online-features.js';
 import type { LoadedModel, OnlineFeatureSource } from '../serving/ports.js';
+import { holdRequestIds } from '../serving/request-ids.js';
 import { scoreRows } from '../serving/scorer.js';
 import { servingEnv } from '../serving/serving-env.js';
 import { documentClient } from '../shared/clients/dynamodb.js';
 import { firehoseClient } from '../shared/clients/firehose.js';
 import { s3Client } from '../shared/clients/s3.js';
+import { secretsManagerClient } from '../shared/clients/secrets-manager.js';
+import { ConfigurationError } from '../shared/errors.js';
 import { ENV } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
 import { metrics, recordColdStart, recordIntegrityFailure } from '../shared/metrics.js';
@@ -41,6 +46,25 @@ const views = configuredViews();
 const warmUp = async (model: LoadedModel): Promise<void> => {
   await scoreRows(model, [Object.fromEntries(model.signature.inputs.map((input) => [input.name, null]))]);
 };
+
+/**
+ * The request-signing key, read while the model loads (the cold start waits for the slower). Until
+ * it is read, predict and feedback answer 502 and a read is tried again (../serving/request-ids.ts).
+ */
+const signing = holdRequestIds(
+  config.modelName,
+  async () => {
+    if (config.requestSigningSecret === '')
+      throw config.error ?? new ConfigurationError(`${ENV.requestSigningSecret} must be set`);
+    const secret = await secretsManagerClient().send(
+      new GetSecretValueCommand({ SecretId: config.requestSigningSecret }),
+    );
+    if (secret.SecretString === undefined)
+      throw new ConfigurationError('the request-signing secret has no SecretString');
+    return secret.SecretString;
+  },
+  { failed: (error) => logger.error('the request-signing key could not be read', { error }) },
+);
 
 const served = await holdServedModel(
   async () => {
@@ -143,12 +167,14 @@ const experiments =
         recordAssignments: (id, counts) => experimentStore.recordAssignments(id, counts),
       });
 await experiments?.ready();
+const requestIds = await signing;
 
 const app = createInferenceApp({
   modelName: config.modelName,
   model: served.model,
   features,
   capture: firehoseCapture({ firehose: firehoseClient(), streamName: config.captureStream }),
+  requestIds,
   metrics,
   maxBatchInstances: config.maxBatchInstances,
   captureSampleRate: config.captureSampleRate,

@@ -72,15 +72,22 @@ export interface PredictResponse {
    * instances of a batch fell in several (each prediction then names its own).
    */
   readonly variant: string;
+  /**
+   * The request's id, opaque and signed (./request-ids.ts): the feedback for these predictions
+   * sends it back unchanged. Error bodies carry the Lambda request id, which feedback does not take.
+   */
   readonly requestId: string;
   readonly predictions: readonly Prediction[];
 }
 
 /** `POST /v1/models/{model}/feedback`: the observed outcome of an earlier prediction. */
 export interface FeedbackRequest {
-  /** The `requestId` of the prediction. */
+  /**
+   * The `requestId` the prediction answered, as it was answered (verified: feedback for a request
+   * this model's predict did not answer is refused, 404 UnknownRequest).
+   */
   readonly requestId: string;
-  /** Index of the instance in that request. @default 0 */
+  /** Index of the instance in that request (below its number of instances). @default 0 */
   readonly instance?: number;
   /** The observed label or value. */
   readonly outcome: ClassLabel | boolean;
@@ -166,6 +173,11 @@ export const ERROR_STATUS = {
   FeedbackNotEnabled: 503,
   /** Feedback names an experiment that does not exist. */
   UnknownExperiment: 404,
+  /**
+   * Feedback names a `requestId` this model's predict did not answer (made up, altered, or another
+   * model's): nothing is recorded or counted.
+   */
+  UnknownRequest: 404,
   /** Feedback names an experiment that is stopped, or reuses an idempotency key with another outcome. */
   ExperimentConflict: 409,
   /** A dependency (online store, registry) failed; retry. */

@@ -55,6 +55,7 @@ import { type ExperimentRouter, type ServingExperiment, unitOf, variantOfUnit } 
 import { type FeatureRule, featureRules, prepareInstances, type ServingRow } from './instances.js';
 import type { CaptureSink, LoadedModel, OnlineFeatureSource } from './ports.js';
 import { parseFeedbackRequest, parsePredictRequest } from './request.js';
+import type { RequestIds } from './request-ids.js';
 import { scoreRows } from './scorer.js';
 
 /**
@@ -74,6 +75,11 @@ export interface InferenceDeps {
   readonly model: () => LoadedModel;
   readonly features: OnlineFeatureSource;
   readonly capture: CaptureSink;
+  /**
+   * Issues the `requestId` a predict answers and verifies the one a feedback names (signed:
+   * ./request-ids.ts); feedback for a request it did not issue is refused, 404 UnknownRequest.
+   */
+  readonly requestIds: RequestIds;
   /** Powertools Metrics (lambdas/shared/metrics.ts); the handler flushes it. */
   readonly metrics: ProjectMetrics;
   readonly maxBatchInstances: number;
@@ -290,17 +296,18 @@ export function createInferenceApp(
         const ages = featureAges[i];
         return ages === undefined ? prediction : { ...prediction, featureAges: ages };
       });
+      const issued = deps.requestIds.issue(requestId, timeMs, predictions.length);
       const body: PredictResponse = {
         model: deps.modelName,
         version: model.version,
         variant,
-        requestId,
+        requestId: issued,
         predictions,
       };
-      if (sampleRequest(requestId, deps.captureSampleRate)) {
+      if (sampleRequest(issued, deps.captureSampleRate)) {
         const records: CaptureRecord[] = predictions.map((prediction, instance) => ({
           kind: 'prediction',
-          requestId,
+          requestId: issued,
           instance,
           timeMs,
           model: deps.modelName,
@@ -309,11 +316,11 @@ export function createInferenceApp(
           features: rows[instance] ?? {},
           prediction,
         }));
-        await captureWithinBudget(records, requestId);
+        await captureWithinBudget(records, issued);
       }
       const latencyMs = performance.now() - started;
       safely(() => recordPrediction(deps.metrics, by, { instances: rows.length, latencyMs, modelLatencyMs }));
-      return respond(200, body, requestId);
+      return respond(200, body, issued);
     } catch (error) {
       const refusal = refusalOf(error, requestId);
       const latencyMs = performance.now() - started;
@@ -395,17 +402,18 @@ export function createInferenceApp(
         deps.experiments?.served(variant as 'control' | 'treatment', indices.length);
     }
     const only = servedGroups.length === 1 ? servedGroups[0] : undefined;
+    const issued = deps.requestIds.issue(requestId, timeMs, predictions.length);
     const body: PredictResponse = {
       model: deps.modelName,
       version: only?.model.version ?? control.version,
       variant: only?.variant ?? MIXED_VARIANT,
-      requestId,
+      requestId: issued,
       predictions,
     };
-    if (sampleRequest(requestId, deps.captureSampleRate)) {
+    if (sampleRequest(issued, deps.captureSampleRate)) {
       const records: CaptureRecord[] = predictions.map((prediction, instance) => ({
         kind: 'prediction',
-        requestId,
+        requestId: issued,
         instance,
         timeMs,
         model: deps.modelName,
@@ -414,7 +422,7 @@ export function createInferenceApp(
         features: rows[instance] ?? {},
         prediction,
       }));
-      await captureWithinBudget(records, requestId);
+      await captureWithinBudget(records, issued);
     }
     const latencyMs = performance.now() - started;
     for (const group of servedGroups)
@@ -425,11 +433,14 @@ export function createInferenceApp(
           { instances: group.n, latencyMs, modelLatencyMs },
         ),
       );
-    return respond(200, body, requestId);
+    return respond(200, body, issued);
   }
 
   /** Counts a feedback's outcome in its experiment; API errors naming the field when refused. */
-  async function countOutcome(request: FeedbackRequest): Promise<{ counted: boolean; variant: string }> {
+  async function countOutcome(
+    request: FeedbackRequest,
+    servedAtMs: number,
+  ): Promise<{ counted: boolean; variant: string }> {
     const { experimentId, unitId } = request;
     if (experimentId === undefined || unitId === undefined) throw new Error('unreachable: no experiment');
     if (deps.experiments === undefined)
@@ -448,6 +459,7 @@ export function createInferenceApp(
         // Without a key, the prediction's instance is the key: a retried feedback still counts once.
         idempotencyKey: request.idempotencyKey ?? `${request.requestId}#${request.instance ?? 0}`,
         model: deps.modelName,
+        servedAtMs,
       });
     } catch (error) {
       const field = (error as { field?: string }).field ?? 'experimentId';
@@ -465,11 +477,26 @@ export function createInferenceApp(
 
   async function feedback(event: ProxyEvent, requestId: string): Promise<ProxyResult> {
     const request = parseFeedbackRequest(event, deps.maxBatchInstances);
-    const counted = request.experimentId === undefined ? undefined : await countOutcome(request);
+    const served = deps.requestIds.verify(request.requestId);
+    if (served === undefined)
+      throw new RequestError(
+        'UnknownRequest',
+        `requestId ${JSON.stringify(request.requestId.slice(0, 100))} was not answered by model ${deps.modelName}'s predict (send back the requestId a prediction answered, unchanged)`,
+        { field: 'requestId' },
+      );
+    const instance = request.instance ?? 0;
+    if (instance >= served.instances)
+      throw new RequestError(
+        'InvalidRequest',
+        `instance ${instance} is past the request's ${served.instances} instance${served.instances === 1 ? '' : 's'} (indexes from 0)`,
+        { field: 'instance' },
+      );
+    const counted =
+      request.experimentId === undefined ? undefined : await countOutcome(request, served.issuedMs);
     const record: CaptureRecord = {
       kind: 'feedback',
       requestId: request.requestId,
-      instance: request.instance ?? 0,
+      instance,
       timeMs: now(),
       model: deps.modelName,
       outcome: request.outcome,

@@ -16,6 +16,8 @@ export interface ServingEnv {
   readonly captureStream: string;
   readonly captureSampleRate: number;
   readonly maxBatchInstances: number;
+  /** The secret (ARN or name) holding the request-signing key. */
+  readonly requestSigningSecret: string;
   /** The function's memory (Lambda's AWS_LAMBDA_FUNCTION_MEMORY_SIZE). @default LAMBDA_MB_PER_VCPU */
   readonly memoryMb: number;
   /** What is wrong with the environment, if anything (the function then serves nothing). */
@@ -33,6 +35,9 @@ export function servingEnv(env: NodeJS.ProcessEnv = process.env): ServingEnv {
   const text = (name: string) => (env[name] ?? '').trim();
   const modelName = text(ENV.modelName);
   if (modelName === '') problems.push(`${ENV.modelName} must be set (the model this function serves)`);
+  const requestSigningSecret = text(ENV.requestSigningSecret);
+  if (requestSigningSecret === '')
+    problems.push(`${ENV.requestSigningSecret} must be set (the secret whose key signs request ids)`);
   const number = (name: string, rule: (n: number) => boolean, what: string, fallback: number): number => {
     const raw = text(name);
     if (raw === '') return fallback;
@@ -57,6 +62,7 @@ export function servingEnv(env: NodeJS.ProcessEnv = process.env): ServingEnv {
     captureStream: text(ENV.captureStream),
     captureSampleRate,
     maxBatchInstances,
+    requestSigningSecret,
     memoryMb,
     ...(problems.length === 0 ? {} : { error: new ConfigurationError(problems.join('; ')) }),
   };

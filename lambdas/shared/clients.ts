@@ -14,6 +14,7 @@ import { eventBridgeClient } from './clients/eventbridge.js';
 import { firehoseClient } from './clients/firehose.js';
 import { lambdaClient } from './clients/lambda.js';
 import { s3Client } from './clients/s3.js';
+import { secretsManagerClient } from './clients/secrets-manager.js';
 import { sfnClient } from './clients/sfn.js';
 import { sqsClient } from './clients/sqs.js';
 import { stsClient } from './clients/sts.js';
@@ -26,6 +27,7 @@ export { createEventBridgeClient } from './clients/eventbridge.js';
 export { createFirehoseClient } from './clients/firehose.js';
 export { createLambdaClient } from './clients/lambda.js';
 export { createS3Client } from './clients/s3.js';
+export { createSecretsManagerClient } from './clients/secrets-manager.js';
 export { type ClientSettings, clientSettings } from './clients/settings.js';
 export { createSfnClient } from './clients/sfn.js';
 export { createSqsClient } from './clients/sqs.js';
@@ -45,4 +47,5 @@ export const clients = {
   firehose: firehoseClient,
   lambda: lambdaClient,
   cloudwatch: cloudWatchClient,
+  secretsManager: secretsManagerClient,
 };

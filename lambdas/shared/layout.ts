@@ -228,6 +228,8 @@ export const ENV = {
   captureBucket: 'CAPTURE_BUCKET',
   /** Serving: most instances one request may carry. */
   maxBatchInstances: 'MAX_BATCH_INSTANCES',
+  /** Serving: the Secrets Manager secret (ARN) whose key signs request ids (lambdas/serving/request-ids.ts). */
+  requestSigningSecret: 'REQUEST_SIGNING_SECRET',
   /** JSON object: served model name → its deployment workflow's ARN (the experiment check starts them). */
   deploymentWorkflows: 'DEPLOYMENT_WORKFLOWS',
 } as const;

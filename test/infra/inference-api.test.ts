@@ -337,10 +337,17 @@ describe('InferenceApi with IAM authorization (the default)', () => {
           's3:GetBucket*',
           's3:GetObject*',
           's3:List*',
+          // The request-signing key (its secret alone), read at cold start.
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
           'xray:PutTelemetryRecords',
           'xray:PutTraceSegments',
         ].sort(),
       );
+      const secretRead = statements.find((s) => text(s.Action).includes('secretsmanager:'));
+      const key = stack.inference?.requestSigningKey.node.defaultChild as CfnElement;
+      expect(secretRead?.Resource).toEqual({ Ref: stack.getLogicalId(key) });
+      expect(variablesOf(fn)[ENV.requestSigningSecret]).toEqual({ Ref: stack.getLogicalId(key) });
       const writes = statements.find((s) => text(s.Action).includes('dynamodb:PutItem'));
       expect(writes?.Condition).toEqual({
         'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [experimentPk('*')] },
@@ -356,6 +363,31 @@ describe('InferenceApi with IAM authorization (the default)', () => {
       const own = stack.inference?.model(model).captureStream.node.defaultChild as CfnElement;
       expect(text(put?.Resource)).toContain(`"${stack.getLogicalId(own)}"`);
     }
+  });
+
+  it('generates one request-signing key, encrypted, that only the inference functions may read', () => {
+    const secrets = ofType(resources, 'AWS::SecretsManager::Secret');
+    expect(secrets).toHaveLength(1);
+    const [secretId, secret] = secrets[0] as [string, { Properties?: Record<string, unknown> }];
+    // A JSON key `current` of 64 letters and digits (lambdas/serving/request-ids.ts reads it).
+    expect(secret.Properties?.GenerateSecretString).toEqual({
+      SecretStringTemplate: '{}',
+      GenerateStringKey: 'current',
+      PasswordLength: 64,
+      ExcludePunctuation: true,
+    });
+    expect(secret.Properties?.SecretString).toBeUndefined();
+    const readers = ofType(resources, 'AWS::IAM::Policy')
+      .filter(([, p]) => text(p.Properties?.PolicyDocument).includes('secretsmanager:'))
+      .flatMap(([, p]) => [p.Properties?.Roles].flat() as { Ref: string }[])
+      .map((r) => r.Ref)
+      .sort();
+    const roles = predictFunctions()
+      .map(([, fn]) => (fn.Properties?.Role as { 'Fn::GetAtt'?: [string] } | undefined)?.['Fn::GetAtt']?.[0])
+      .sort();
+    expect(readers).toEqual(roles);
+    expect(text(resources)).not.toContain('"secretsmanager:*"');
+    expect(secretId.startsWith('Inference')).toBe(true);
   });
 
   it('alarms on server error rate, p99 latency, integrity and capture failures, delivery, and API 5xx', () => {

@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { variantOf } from '../../lambdas/experiments/assignment.js';
 import { ExperimentStore, experimentAllocation } from '../../lambdas/experiments/experiment-store.js';
 import { firehoseCapture } from '../../lambdas/serving/capture.js';
-import type { CaptureRecord, FeedbackResponse } from '../../lambdas/serving/contract.js';
+import type { CaptureRecord, FeedbackResponse, PredictResponse } from '../../lambdas/serving/contract.js';
 import { experimentRouter } from '../../lambdas/serving/experiments.js';
 import { createInferenceApp, type ProxyEvent } from '../../lambdas/serving/http.js';
 import type { LoadedModel } from '../../lambdas/serving/ports.js';
@@ -29,6 +29,7 @@ import {
   versionSk,
 } from '../../lambdas/shared/layout.js';
 import { createMetrics } from '../../lambdas/shared/metrics.js';
+import { testRequestIds } from '../support/request-ids.js';
 import { MemoryFeatureSource } from '../support/serving-fakes.js';
 import { SERVING_ENTITY, servedModel, servingViews } from '../support/serving-model.js';
 
@@ -130,6 +131,7 @@ describe('experiment feedback in the capture (S3)', () => {
       model: () => servedControl,
       features: new MemoryFeatureSource({ entity: SERVING_ENTITY, features: [], ttlMs: 1, entities: {} }),
       capture: firehoseCapture({ firehose: clients.firehose(), streamName: stream }),
+      requestIds: testRequestIds(MODEL),
       metrics: createMetrics({ namespace: 'FeedbackCaptureTest', serviceName: 'inference' }),
       maxBatchInstances: 5,
       // No prediction is captured: feedback must be all the same.
@@ -144,11 +146,12 @@ describe('experiment feedback in the capture (S3)', () => {
       { awsRequestId: 'req-fb-1' },
     );
     expect(predicted.statusCode, predicted.body).toBe(200);
+    const { requestId } = JSON.parse(predicted.body) as PredictResponse;
 
     const variant = variantOf(experiment.id, experimentAllocation(experiment), 'user-7');
     const answered = await handle(
       event('feedback', {
-        requestId: 'req-fb-1',
+        requestId,
         outcome: true,
         experimentId: experiment.id,
         unitId: 'user-7',
@@ -166,7 +169,7 @@ describe('experiment feedback in the capture (S3)', () => {
     expect(feedback).toHaveLength(1);
     expect(feedback[0]).toMatchObject({
       kind: 'feedback',
-      requestId: 'req-fb-1',
+      requestId,
       model: MODEL,
       outcome: true,
       idempotencyKey: 'fb-1',

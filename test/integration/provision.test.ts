@@ -8,8 +8,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DescribeRuleCommand, ListTargetsByRuleCommand, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetBucketEncryptionCommand, GetBucketVersioningCommand } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { clients } from '../../lambdas/shared/clients.js';
+import { ENV } from '../../lambdas/shared/layout.js';
 import { type Assembly, type CfnResource, loadAssembly, stackOf } from '../../local/assembly.js';
 import { bucketName, type ProvisionedStack, provision, tableName } from '../../local/provision.js';
 import { assemblyFor, harnessFixture } from '../support/assemblies.js';
@@ -145,6 +147,44 @@ describe('provisioned names and attributes', () => {
       .dynamodb()
       .send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'kept' } } }));
     expect(Item).toEqual({ pk: { S: 'kept' } });
+  });
+
+  it("creates the real app's request-signing secret with a generated key the functions are told, and keeps it", async () => {
+    const [[logicalId, resource]] = resourcesOf(realApp, 'AWS::SecretsManager::Secret') as [
+      [string, CfnResource],
+    ];
+    const arn = realStack.secrets[logicalId] as string;
+    const { SecretString } = await clients
+      .secretsManager()
+      .send(new GetSecretValueCommand({ SecretId: arn }));
+    const generate = resource.Properties?.GenerateSecretString as {
+      PasswordLength: number;
+      GenerateStringKey: string;
+    };
+    const value = JSON.parse(SecretString as string) as Record<string, string>;
+    // The template's options: the generated key under its name, its length, no punctuation.
+    expect(Object.keys(value)).toEqual([generate.GenerateStringKey]);
+    expect(value[generate.GenerateStringKey]).toMatch(
+      new RegExp(`^[A-Za-z0-9]{${generate.PasswordLength}}$`),
+    );
+    // Ref is the emulator's ARN; each predict function's environment names it.
+    expect(realStack.resolve({ Ref: logicalId })).toBe(arn);
+    const predicts = resourcesOf(realApp, 'AWS::Lambda::Function').filter(([, r]) =>
+      JSON.stringify(r.Properties?.Environment ?? {}).includes(ENV.requestSigningSecret),
+    );
+    expect(predicts.length).toBeGreaterThan(0);
+    for (const [id, fn] of predicts) {
+      const env = realStack.resolve(
+        (fn.Properties?.Environment as { Variables?: unknown } | undefined)?.Variables,
+        id,
+      );
+      expect((env as Record<string, string>)[ENV.requestSigningSecret], id).toBe(arn);
+    }
+    // Provisioned again: the same secret and value (ids signed before still verify).
+    const again = await provision(stackOf(realApp), { prefix: 'prov-' });
+    expect(again.secrets).toEqual(realStack.secrets);
+    const kept = await clients.secretsManager().send(new GetSecretValueCommand({ SecretId: arn }));
+    expect(kept.SecretString).toBe(SecretString);
   });
 
   it('uses the name a template sets and derives the rest from stack and logical id', async () => {

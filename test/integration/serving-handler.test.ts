@@ -51,6 +51,7 @@ let registryTable: string;
 let artifactBucket: string;
 let onlineTable: string;
 let stream: string;
+let signingSecret: string;
 
 type Handler = (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }>;
 
@@ -67,6 +68,7 @@ async function coldStart(env: Record<string, string>): Promise<Handler> {
     [ENV.maxBatchInstances]: '100',
     [ENV.metricsNamespace]: 'ServingTest',
     [ENV.serviceName]: 'inference',
+    [ENV.requestSigningSecret]: signingSecret,
   };
   for (const [name, value] of Object.entries({ ...base, ...env })) vi.stubEnv(name, value);
   vi.resetModules();
@@ -120,6 +122,7 @@ beforeAll(async () => {
   registryTable = local.resourceName('ModelRegistryTable');
   artifactBucket = local.resourceName('ModelRegistryArtifacts');
   onlineTable = local.resourceName('FeatureStoreOnline');
+  signingSecret = local.resourceName('InferenceRequestSigningKey');
   registry = new ModelRegistryStore({
     documents: clients.documents(),
     s3: clients.s3(),
@@ -286,6 +289,57 @@ describe('the inference handler on the emulator', () => {
       expect(answer.status).toBe(503);
       expect(answer.body.error.code).toBe('ModelIntegrityError');
     }
+  });
+
+  it('signs request ids with the secret the stack generated: its feedback is taken, a made-up one refused', async () => {
+    const handler = await coldStart({ [ENV.modelVersion]: '1' });
+    const answered = await predict(handler, { features: { x1: 1, x2: -1, segment: 'b', balance: 10 } });
+    expect(answered.status).toBe(200);
+    const feedback = (requestId: string) =>
+      handler(
+        {
+          ...predictEvent({ requestId, outcome: 1 }),
+          resource: API_ROUTES.feedback,
+          path: `/v1/models/${MODEL}/feedback`,
+        },
+        context(),
+      );
+    const taken = await feedback(answered.body.requestId);
+    expect(taken.statusCode, taken.body).toBe(202);
+    const refused = await feedback(randomUUID());
+    expect(refused.statusCode).toBe(404);
+    expect((JSON.parse(refused.body) as ErrorBody).error).toMatchObject({
+      code: 'UnknownRequest',
+      field: 'requestId',
+    });
+    // Another instance (a cold start reading the same secret) verifies it too.
+    const other = await coldStart({ [ENV.modelVersion]: '1' });
+    const again = await other(
+      {
+        ...predictEvent({ requestId: answered.body.requestId, outcome: 0 }),
+        resource: API_ROUTES.feedback,
+        path: `/v1/models/${MODEL}/feedback`,
+      },
+      context(),
+    );
+    expect(again.statusCode, again.body).toBe(202);
+  });
+
+  it('answers 502, never an unsigned id, while its request-signing secret cannot be read', async () => {
+    const quiet = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    let handler: Handler;
+    try {
+      handler = await coldStart({
+        [ENV.modelVersion]: '1',
+        [ENV.requestSigningSecret]: `${signingSecret}-deleted`,
+      });
+    } finally {
+      quiet.mockRestore();
+    }
+    const answer = await predict(handler, { features: { x1: 1, x2: -1, segment: 'b', balance: 10 } });
+    expect(answer.status).toBe(502);
+    expect(answer.body.error.code).toBe('DependencyError');
+    expect(answer.body.predictions).toBeUndefined();
   });
 
   it('unpinned, serves nothing (never the champion): 503 ModelNotDeployed saying how to deploy', async () => {

@@ -23,6 +23,11 @@ export interface FuzzSchema {
   readonly entity?: { readonly name: string; readonly ids: readonly string[] };
   /** The API's batch maximum (bodies around it are generated). */
   readonly maxBatchInstances: number;
+  /**
+   * Request ids the API answered (feedback bodies name one of them 80 % of the time, else a made-up
+   * id). Without them, every feedback names a made-up id.
+   */
+  readonly requestIds?: readonly string[];
 }
 
 export interface FuzzBody {
@@ -173,12 +178,19 @@ function predictBody(random: Random, schema: FuzzSchema): string {
   return `{"instances":[${Array.from({ length: n }, () => instanceJson(random, schema)).join(',')}]}`;
 }
 
-function feedbackBody(random: Random): string {
+function feedbackBody(random: Random, schema: FuzzSchema): string {
   const fields: string[] = [];
-  if (random() < 0.9)
-    fields.push(
-      `"requestId":${random() < 0.8 ? JSON.stringify(`req-${int(random, 100)}`) : randomJson(random, 1)}`,
-    );
+  const known = schema.requestIds ?? [];
+  if (random() < 0.9) {
+    const r = random();
+    const id =
+      r < 0.8 && known.length > 0
+        ? JSON.stringify(pick(random, known))
+        : r < 0.9
+          ? JSON.stringify(`req-${int(random, 100)}`)
+          : randomJson(random, 1);
+    fields.push(`"requestId":${id}`);
+  }
   if (random() < 0.9)
     fields.push(
       `"outcome":${random() < 0.7 ? pick(random, ['0', '1', 'true', '"yes"']) : randomJson(random, 1)}`,
@@ -243,7 +255,7 @@ export function* fuzzBodies(seed: number, count: number, schema: FuzzSchema): Ge
     else if (r < 0.55) yield make('random-json', randomJson(random, 5));
     else if (r < 0.63) yield make('broken-json', mangle(random, predictBody(random, schema)));
     else if (r < 0.71)
-      yield make('feedback', random() < 0.85 ? feedbackBody(random) : randomJson(random, 3), {
+      yield make('feedback', random() < 0.85 ? feedbackBody(random, schema) : randomJson(random, 3), {
         route: 'feedback',
       });
     else if (r < 0.77)

@@ -38,6 +38,7 @@ const provisioned: ProvisionedStack = {
   functions: {},
   versions: {},
   aliases: {},
+  secrets: {},
   alarms: {},
   rules: {},
   deliveryStreams: {},

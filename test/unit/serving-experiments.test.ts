@@ -9,10 +9,12 @@ import { scoreRows } from '../../lambdas/serving/scorer.js';
 import { ConflictError, NotFoundError } from '../../lambdas/shared/errors.js';
 import { API_ROUTES } from '../../lambdas/shared/layout.js';
 import { createMetrics } from '../../lambdas/shared/metrics.js';
+import { issuedRequestId, testRequestIds } from '../support/request-ids.js';
 import { MemoryCapture, MemoryFeatureSource } from '../support/serving-fakes.js';
 import { SERVING_ENTITY, servedModel, servingViews } from '../support/serving-model.js';
 
 const MODEL = 'churn';
+const NOW = Date.parse('2026-12-02T09:30:00Z');
 const raw = { x1: 1.5, x2: 2, visits: 3, segment: 'a', vip: false };
 let control: LoadedModel;
 let treatment: LoadedModel;
@@ -45,6 +47,7 @@ const experiment = (extra: Partial<Experiment> = {}): Experiment => ({
 
 function setup(running: () => Promise<Experiment[]>) {
   const counted = new Set<string>();
+  const outcomes: RecordOutcomeInput[] = [];
   let reads = 0;
   const assignments: Record<string, number> = {};
   const router = experimentRouter({
@@ -55,6 +58,7 @@ function setup(running: () => Promise<Experiment[]>) {
     },
     load: async () => treatment,
     recordOutcome: async (input: RecordOutcomeInput) => {
+      outcomes.push(input);
       if (input.experimentId !== 'churn-ab') throw new NotFoundError('experiment', { field: 'experimentId' });
       const e = (await running())[0];
       if (e === undefined) throw new ConflictError('experimentId: stopped');
@@ -73,14 +77,16 @@ function setup(running: () => Promise<Experiment[]>) {
     model: () => control,
     features: new MemoryFeatureSource({ entity: SERVING_ENTITY, features: [], ttlMs: 1, entities: {} }),
     capture,
+    requestIds: testRequestIds(MODEL),
     metrics: createMetrics({ namespace: 'ServingTest', serviceName: 'inference' }),
     maxBatchInstances: 50,
     captureSampleRate: 1,
     captureBudgetMs: 50,
     views: servingViews,
     experiments: router,
+    now: () => NOW,
   });
-  return { router, handle, capture, reads: () => reads, assignments };
+  return { router, handle, capture, reads: () => reads, assignments, outcomes };
 }
 
 const event = (route: 'predict' | 'feedback', body: unknown): ProxyEvent => ({
@@ -146,10 +152,13 @@ describe('serving with an A/B experiment', () => {
   });
 
   it('records feedback once per key (202), 404 unknown experiment, 400 naming the field', async () => {
-    const { router, handle } = setup(async () => [experiment()]);
+    const { router, handle, outcomes } = setup(async () => [experiment()]);
     await router.ready();
+    const answered = JSON.parse(
+      (await handle(event('predict', { features: raw, unitId: 'user-1' }), { awsRequestId: 'r-1' })).body,
+    ) as PredictResponse;
     const fb = {
-      requestId: 'r-1',
+      requestId: answered.requestId,
       outcome: true,
       experimentId: 'churn-ab',
       unitId: 'user-1',
@@ -158,6 +167,8 @@ describe('serving with an A/B experiment', () => {
     const first = await handle(event('feedback', fb), { awsRequestId: 'f1' });
     expect(first.statusCode).toBe(202);
     expect(JSON.parse(first.body)).toMatchObject({ counted: true });
+    // The store is told when the prediction was made (it refuses one from before the experiment).
+    expect(outcomes[0]).toMatchObject({ experimentId: 'churn-ab', unitId: 'user-1', servedAtMs: NOW });
     const second = await handle(event('feedback', fb), { awsRequestId: 'f2' });
     expect(JSON.parse(second.body)).toMatchObject({ counted: false });
     const unknown = await handle(event('feedback', { ...fb, experimentId: 'nope' }), { awsRequestId: 'f3' });
@@ -167,7 +178,7 @@ describe('serving with an A/B experiment', () => {
       field: 'experimentId',
     });
     const noUnit = await handle(
-      event('feedback', { requestId: 'r', outcome: true, experimentId: 'churn-ab' }),
+      event('feedback', { requestId: answered.requestId, outcome: true, experimentId: 'churn-ab' }),
       {
         awsRequestId: 'f4',
       },
@@ -180,10 +191,34 @@ describe('serving with an A/B experiment', () => {
     const { router, handle } = setup(async () => []);
     await router.ready();
     const result = await handle(
-      event('feedback', { requestId: 'r', outcome: true, experimentId: 'churn-ab', unitId: 'u' }),
+      event('feedback', {
+        requestId: issuedRequestId(MODEL, 'r', NOW),
+        outcome: true,
+        experimentId: 'churn-ab',
+        unitId: 'u',
+      }),
       { awsRequestId: 'f' },
     );
     expect(result.statusCode).toBe(409);
     expect(JSON.parse(result.body).error.code).toBe('ExperimentConflict');
+  });
+
+  it('counts nothing for a made-up requestId with a real unit: 404 UnknownRequest before any count', async () => {
+    const { router, handle, outcomes, capture } = setup(async () => [experiment()]);
+    await router.ready();
+    for (const requestId of [
+      'r-1',
+      issuedRequestId('fraud', 'r-1', NOW),
+      `${issuedRequestId(MODEL, 'r-1', NOW)}x`,
+    ]) {
+      const result = await handle(
+        event('feedback', { requestId, outcome: true, experimentId: 'churn-ab', unitId: 'user-1' }),
+        { awsRequestId: 'f' },
+      );
+      expect(result.statusCode, requestId).toBe(404);
+      expect(JSON.parse(result.body).error).toMatchObject({ code: 'UnknownRequest', field: 'requestId' });
+    }
+    expect(outcomes).toEqual([]);
+    expect(capture.records).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import { createInferenceApp, type ProxyEvent } from '../../lambdas/serving/http.
 import { API_ROUTES } from '../../lambdas/shared/layout.js';
 import { createMetrics } from '../../lambdas/shared/metrics.js';
 import { type FuzzSchema, fuzzBodies } from '../support/fuzz-bodies.js';
+import { issuedRequestId, testRequestIds } from '../support/request-ids.js';
 import { MemoryCapture, MemoryFeatureSource } from '../support/serving-fakes.js';
 import { SERVING_ENTITY, servedModel, servingView, servingViews } from '../support/serving-model.js';
 
@@ -24,6 +25,8 @@ const schema: FuzzSchema = {
   })),
   entity: { name: SERVING_ENTITY, ids: ['c-1', 'c-2', 'c-stale'] },
   maxBatchInstances: MAX_BATCH,
+  // Ids the app answered for 4-instance predicts (the bodies' instances are 0 to 3 or out of range).
+  requestIds: Array.from({ length: 20 }, (_, k) => issuedRequestId('churn', `p-${k}`, NOW, 4)),
 };
 
 const unhandled: unknown[] = [];
@@ -52,6 +55,7 @@ describe('inference API fuzz', () => {
       model: () => model,
       features,
       capture,
+      requestIds: testRequestIds('churn'),
       metrics: createMetrics({ namespace: 'FuzzTest', serviceName: 'inference' }),
       maxBatchInstances: MAX_BATCH,
       captureSampleRate: 0.2,
@@ -119,6 +123,7 @@ describe('inference API fuzz', () => {
       'UnknownCategory',
       'InvalidEntity',
       'UnknownEntity',
+      'UnknownRequest',
     ] as const)
       expect(codes, code).toContain(code);
     expect(capture.records.length).toBeGreaterThan(0);

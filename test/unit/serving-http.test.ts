@@ -11,6 +11,7 @@ import { logger } from '../../lambdas/shared/logger.js';
 import { SERVING_METRICS } from '../../lambdas/shared/metric-names.js';
 import { createMetrics } from '../../lambdas/shared/metrics.js';
 import { type EmfDoc, emitted } from '../support/emf.js';
+import { issuedRequestId, testRequestIds } from '../support/request-ids.js';
 import { MemoryCapture, MemoryFeatureSource } from '../support/serving-fakes.js';
 import { SERVING_ENTITY, servedModel, servingViews } from '../support/serving-model.js';
 
@@ -47,6 +48,7 @@ function app(overrides: Partial<InferenceDeps> = {}) {
     model: () => model,
     features,
     capture,
+    requestIds: testRequestIds(MODEL),
     metrics: createMetrics({ namespace: 'ServingTest', serviceName: 'inference' }),
     maxBatchInstances: 5,
     captureSampleRate: 1,
@@ -77,6 +79,8 @@ function event(
 }
 
 const context = (id = 'req-1') => ({ awsRequestId: id });
+/** The requestId the app answers for Lambda request `id` (a predict of `instances` at NOW). */
+const rid = (id: string, instances = 1) => issuedRequestId(MODEL, id, NOW, instances);
 
 /** The dimension sets and values `name` was emitted with. */
 /** Each dimension set `name` is emitted under, one entry per set (a document holds several). */
@@ -97,7 +101,8 @@ describe('createInferenceApp: predict', () => {
     expect(result.statusCode).toBe(200);
     expect(result.headers['content-type']).toBe('application/json');
     const body = parse<PredictResponse>(result);
-    expect(body).toMatchObject({ model: MODEL, version: 3, variant: 'default', requestId: 'req-7' });
+    expect(body).toMatchObject({ model: MODEL, version: 3, variant: 'default', requestId: rid('req-7') });
+    expect(result.headers['x-request-id']).toBe(rid('req-7'));
     expect(body.predictions).toEqual(await scoreRows(model, [raw]));
   });
 
@@ -244,14 +249,14 @@ describe('createInferenceApp: routes', () => {
       context(),
     );
     expect(predicted.statusCode, predicted.body).toBe(200);
-    expect(parse<PredictResponse>(predicted)).toMatchObject({ model: MODEL, requestId: 'req-1' });
+    expect(parse<PredictResponse>(predicted)).toMatchObject({ model: MODEL, requestId: rid('req-1') });
     const mapped = await handle(
       deployed('predict', `/serving/v1/models/${MODEL}/predict`, { features: raw }),
       context(),
     );
     expect(mapped.statusCode, mapped.body).toBe(200);
     const feedback = await handle(
-      deployed('feedback', `/v1/models/${MODEL}/feedback`, { requestId: 'req-1', outcome: 1 }),
+      deployed('feedback', `/v1/models/${MODEL}/feedback`, { requestId: rid('req-1'), outcome: 1 }),
       context(),
     );
     expect(feedback.statusCode, feedback.body).toBe(202);
@@ -288,7 +293,7 @@ describe('createInferenceApp: capture', () => {
     expect(capture.records).toEqual([
       {
         kind: 'prediction',
-        requestId: 'req-c',
+        requestId: rid('req-c', 2),
         instance: 0,
         timeMs: NOW,
         model: MODEL,
@@ -313,7 +318,7 @@ describe('createInferenceApp: capture', () => {
     const ids = Array.from({ length: 40 }, (_, i) => `req-${i}`);
     for (const id of ids) await some.handle(event('predict', { features: raw }), context(id));
     const captured = some.capture.records.map((r) => r.requestId);
-    expect(captured).toEqual(ids.filter((id) => sampleRequest(id, 0.3)));
+    expect(captured).toEqual(ids.map((id) => rid(id)).filter((id) => sampleRequest(id, 0.3)));
     expect(captured.length).toBeGreaterThan(0);
     expect(captured.length).toBeLessThan(40);
   });
@@ -356,7 +361,7 @@ describe('createInferenceApp: feedback', () => {
     const { handle, capture } = app({ captureSampleRate: 0 });
     const { result, docs } = await emitted(() =>
       handle(
-        event('feedback', { requestId: 'req-1', instance: 2, outcome: true, idempotencyKey: 'k-1' }),
+        event('feedback', { requestId: rid('req-1', 3), instance: 2, outcome: true, idempotencyKey: 'k-1' }),
         context('req-f'),
       ),
     );
@@ -365,7 +370,7 @@ describe('createInferenceApp: feedback', () => {
     expect(capture.records).toEqual([
       {
         kind: 'feedback',
-        requestId: 'req-1',
+        requestId: rid('req-1', 3),
         instance: 2,
         timeMs: NOW,
         model: MODEL,
@@ -382,15 +387,75 @@ describe('createInferenceApp: feedback', () => {
     expect(bad.statusCode).toBe(400);
     expect(parse<ErrorBody>(bad).error).toMatchObject({ code: 'InvalidRequest', field: 'outcome' });
     capture.fail = 'count';
-    const lost = await handle(event('feedback', { requestId: 'r', outcome: 1 }), context());
+    const lost = await handle(event('feedback', { requestId: rid('r'), outcome: 1 }), context());
     expect(lost.statusCode).toBe(502);
     expect(parse<ErrorBody>(lost).error.code).toBe('DependencyError');
+  });
+
+  it('refuses feedback for a request its predict did not answer: 404 UnknownRequest, nothing recorded', async () => {
+    const { handle, capture } = app({ captureSampleRate: 0 });
+    const predicted = parse<PredictResponse>(
+      await handle(event('predict', { instances: [{ features: raw }, { features: raw }] }), context('req-p')),
+    );
+    const answered = predicted.requestId;
+    const [id, issued, n, mac] = answered.split('.') as [string, string, string, string];
+    const flipped = (text: string) => `${text.slice(0, -1)}${text.endsWith('A') ? 'B' : 'A'}`;
+    const unknown = [
+      'req-p', // the Lambda request id alone (what an error body carries)
+      'made-up-id',
+      `other.${issued}.${n}.${mac}`, // another request's id with this one's signature
+      `${id}.${(Number.parseInt(issued, 36) + 1).toString(36)}.${n}.${mac}`, // another time
+      `${id}.${issued}.9.${mac}`, // more instances than it had
+      `${id}.${issued}.${n}.${flipped(mac)}`,
+      issuedRequestId('fraud', 'req-p', NOW, 2), // another model's
+      `${answered}.x`,
+    ];
+    for (const requestId of unknown) {
+      const { result, docs } = await emitted(() =>
+        handle(event('feedback', { requestId, outcome: 1 }), context('req-fb')),
+      );
+      expect(result.statusCode, requestId).toBe(404);
+      expect(parse<ErrorBody>(result).error, requestId).toMatchObject({
+        code: 'UnknownRequest',
+        field: 'requestId',
+      });
+      expect(metric(docs, SERVING_METRICS.feedback.name)).toEqual([]);
+    }
+    const past = await handle(
+      event('feedback', { requestId: answered, instance: 2, outcome: 1 }),
+      context('req-fb'),
+    );
+    expect(past.statusCode).toBe(400);
+    expect(parse<ErrorBody>(past).error).toMatchObject({ code: 'InvalidRequest', field: 'instance' });
+    expect(capture.records).toEqual([]);
+    // The id as answered, for its last instance: recorded.
+    const ok = await handle(event('feedback', { requestId: answered, instance: 1, outcome: 1 }), context());
+    expect(ok.statusCode, ok.body).toBe(202);
+    expect(capture.records).toMatchObject([{ kind: 'feedback', requestId: answered, instance: 1 }]);
+  });
+
+  it('answers 502 while the request-signing key cannot be read: predict and feedback, nothing served unsigned', async () => {
+    const failing = {
+      issue: () => {
+        throw new DependencyError('request-signing-key', 'AccessDeniedException');
+      },
+      verify: () => {
+        throw new DependencyError('request-signing-key', 'AccessDeniedException');
+      },
+    };
+    const { handle, capture } = app({ requestIds: failing });
+    const predicted = await handle(event('predict', { features: raw }), context());
+    expect(predicted.statusCode).toBe(502);
+    expect(parse<ErrorBody>(predicted).error.code).toBe('DependencyError');
+    const feedback = await handle(event('feedback', { requestId: rid('req-1'), outcome: 1 }), context());
+    expect(feedback.statusCode).toBe(502);
+    expect(capture.records).toEqual([]);
   });
 
   it('answers 503 FeedbackNotEnabled, never 202, when capture is off (the record would be dropped)', async () => {
     const { handle } = app({ capture: noCapture });
     const { result, docs } = await emitted(() =>
-      handle(event('feedback', { requestId: 'r', outcome: 1 }), context()),
+      handle(event('feedback', { requestId: rid('r'), outcome: 1 }), context()),
     );
     expect(result.statusCode).toBe(503);
     expect(parse<ErrorBody>(result).error.code).toBe('FeedbackNotEnabled');
@@ -489,7 +554,7 @@ describe('createInferenceApp: metrics', () => {
       serverErrors: [],
     });
     capture.fail = 'count';
-    expect(await counted(event('feedback', { requestId: 'r', outcome: 1 }))).toEqual({
+    expect(await counted(event('feedback', { requestId: rid('r'), outcome: 1 }))).toEqual({
       status: 502,
       errors: ['DependencyError'],
       serverErrors: [1],

@@ -152,6 +152,7 @@ describe('serving environment', () => {
         CAPTURE_SAMPLE_RATE: '0.25',
         MAX_BATCH_INSTANCES: '100',
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '3538',
+        REQUEST_SIGNING_SECRET: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:key-AbCdEf',
       }),
     ).toEqual({
       modelName: 'churn',
@@ -159,13 +160,15 @@ describe('serving environment', () => {
       captureStream: 'capture-churn',
       captureSampleRate: 0.25,
       maxBatchInstances: 100,
+      requestSigningSecret: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:key-AbCdEf',
       memoryMb: 3538,
     });
-    expect(servingEnv({ MODEL_NAME: 'churn', MODEL_VERSION: '' })).toEqual({
+    expect(servingEnv({ MODEL_NAME: 'churn', MODEL_VERSION: '', REQUEST_SIGNING_SECRET: 'key' })).toEqual({
       modelName: 'churn',
       captureStream: '',
       captureSampleRate: 0,
       maxBatchInstances: 1000,
+      requestSigningSecret: 'key',
       memoryMb: 1769,
     });
   });
@@ -173,7 +176,13 @@ describe('serving environment', () => {
   it('keeps what is wrong as an error naming each variable, instead of throwing', () => {
     const env = servingEnv({ MODEL_VERSION: '1.5', CAPTURE_SAMPLE_RATE: '2', MAX_BATCH_INSTANCES: '0' });
     expect(env.error).toBeInstanceOf(ConfigurationError);
-    for (const name of ['MODEL_NAME', 'MODEL_VERSION', 'CAPTURE_SAMPLE_RATE', 'MAX_BATCH_INSTANCES'])
+    for (const name of [
+      'MODEL_NAME',
+      'MODEL_VERSION',
+      'CAPTURE_SAMPLE_RATE',
+      'MAX_BATCH_INSTANCES',
+      'REQUEST_SIGNING_SECRET',
+    ])
       expect(env.error?.message).toContain(name);
   });
 });
