@@ -9,6 +9,7 @@ import { deploymentSchema } from '../lambdas/deployment/contract.js';
 import { monitoringSchema } from '../lambdas/drift/config.js';
 import { featureViewSchema } from '../lambdas/feature-store/feature-view.js';
 import { DEFAULT_MAX_BATCH_INSTANCES } from '../lambdas/serving/contract.js';
+import { MAX_SIGNED_INSTANCES } from '../lambdas/serving/request-ids.js';
 import { LAMBDA_MB_PER_VCPU } from '../lambdas/serving/serving-env.js';
 import { ValidationError } from '../lambdas/shared/errors.js';
 import { issuePath } from '../lambdas/shared/validation.js';
@@ -42,7 +43,8 @@ export const servingSchema = z.strictObject({
     .number({ error: 'must be a number' })
     .int('must be a whole number')
     .min(1, 'must be at least 1')
-    .max(10_000, 'must be at most 10000')
+    // A request id carries each instance's A/B variant (lambdas/serving/request-ids.ts).
+    .max(MAX_SIGNED_INSTANCES, `must be at most ${MAX_SIGNED_INSTANCES}`)
     .default(DEFAULT_MAX_BATCH_INSTANCES),
   /**
    * Share of predict requests captured to S3 (feedback is always captured), 0 to 1. The

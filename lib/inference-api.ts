@@ -185,8 +185,11 @@ export class InferenceApi extends Construct {
   public readonly accessLogs: logs.LogGroup;
   /**
    * The key that signs every model's request ids (lambdas/serving/request-ids.ts): JSON
-   * `{ "current": … }`, generated at deploy; read only by the inference functions. To rotate it, put
-   * `{ "current": <new>, "previous": <old current> }`: ids issued before still verify.
+   * `{ "current": … }`, generated at the first deploy; read only by the inference functions
+   * (GetSecretValue). Rotate in two puts 5 minutes apart, `{ current: <old>, next: <new> }` then
+   * `{ current: <new>, previous: <old> }`: no feedback is refused. Never change its
+   * GenerateSecretString: CloudFormation would generate a new value at once, and every id signed
+   * before would be refused.
    */
   public readonly requestSigningKey: secretsmanager.Secret;
   private readonly metricsNamespace: string;
@@ -217,7 +220,7 @@ export class InferenceApi extends Construct {
     acknowledge(this.requestSigningKey, {
       id: 'SMG4',
       reason:
-        'An HMAC key, not a credential: it is rotated by putting a new current with the old one as previous (both verify), which needs no rotation function.',
+        'An HMAC key, not a credential: it is rotated in two puts (current+next, then current+previous; every key verifies), which needs no rotation function.',
     });
 
     // ---- the REST API ----
@@ -382,8 +385,14 @@ export class InferenceApi extends Construct {
           [ENV.requestSigningSecret]: this.requestSigningKey.secretArn,
         },
       });
-      // The request-signing key, read once at cold start (GetSecretValue, DescribeSecret).
-      this.requestSigningKey.grantRead(fn);
+      // The request-signing key: read at cold start and every 5 minutes (GetSecretValue only;
+      // the secret is encrypted with the account's aws/secretsmanager key, which needs no grant).
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [this.requestSigningKey.secretArn],
+        }),
+      );
       // The model at cold start: the version its Lambda version is pinned to, and its artifact.
       registry.grantGetVersion(fn);
       registry.grantReadArtifacts(fn);

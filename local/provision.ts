@@ -496,7 +496,6 @@ const FIREHOSE_PROPERTIES = [
   'DeliveryStreamEncryptionConfigurationInput',
 ] as const;
 
-/** Creates a Firehose delivery stream (kept as it is when it exists). */
 /** CloudFormation's GenerateSecretString: the password options and where the password goes. */
 interface CfnGenerateSecretString extends Omit<GetRandomPasswordCommandInput, 'PasswordLength'> {
   readonly PasswordLength?: number;
@@ -545,6 +544,7 @@ async function createSecret(name: string, props: Record<string, unknown>): Promi
   }
 }
 
+/** Creates a Firehose delivery stream (kept as it is when it exists). */
 async function createDeliveryStream(name: string, props: Record<string, unknown>): Promise<void> {
   const input: Record<string, unknown> & { DeliveryStreamName: string } = { DeliveryStreamName: name };
   for (const key of FIREHOSE_PROPERTIES) if (props[key] !== undefined) input[key] = props[key];

@@ -146,21 +146,27 @@ export async function capturedWindow(
     [options.canary, []],
     [options.stable, []],
   ]);
+  // By served instance (`requestId#instance`): a batch's instances may be served by several
+  // versions, and a feedback sent twice is one outcome (the last one sent counts).
   const versionOf = new Map<string, number>();
-  const feedback: { requestId: string; outcome: unknown }[] = [];
+  const feedback = new Map<string, unknown>();
   const problems = await readCaptureWindow(s3, options, (record) => {
+    const key = `${record.requestId}#${record.instance}`;
     if (record.kind === 'prediction') {
       const values = predictions.get(record.version);
       if (values === undefined) return;
-      versionOf.set(record.requestId, record.version);
+      versionOf.set(key, record.version);
       const value = predictionValue(record.prediction);
       if (value !== undefined && Number.isFinite(value)) values.push(value);
-    } else feedback.push(record);
+    } else {
+      feedback.delete(key);
+      feedback.set(key, record.outcome);
+    }
   });
   const unreadable = unreadableLineCount(problems) + problems.unreadableObjects.length;
   const outcomes = { canary: { positives: 0, total: 0 }, stable: { positives: 0, total: 0 } };
-  for (const { requestId, outcome } of feedback) {
-    const version = versionOf.get(requestId);
+  for (const [key, outcome] of feedback) {
+    const version = versionOf.get(key);
     const side =
       version === options.canary ? outcomes.canary : version === options.stable ? outcomes.stable : undefined;
     if (side === undefined) continue;

@@ -185,6 +185,11 @@ export interface RecordOutcomeInput {
    * requestId). Before the experiment was created: not the experiment's outcome, refused.
    */
   servedAtMs?: number;
+  /**
+   * The variant the prediction was served (serving reads it from the verified requestId): a unit
+   * whose variant is another is refused, so an outcome counts in the variant that was served.
+   */
+  servedVariant?: ExperimentVariant;
 }
 
 export interface RecordOutcomeResult {
@@ -213,6 +218,7 @@ const recordOutcomeSchema = z.strictObject({
     .min(0, 'must be epoch milliseconds')
     .max(8_640_000_000_000_000, 'must be epoch milliseconds')
     .optional(),
+  servedVariant: z.enum(EXPERIMENT_VARIANTS, { error: 'must be control or treatment' }).optional(),
 });
 const stopSchema = z.strictObject({
   decision: z.enum(['ship', 'dont-ship'], { error: 'must be ship or dont-ship' }),
@@ -600,6 +606,11 @@ export class ExperimentStore {
       experimentAllocation(experiment),
       request.unitId,
     ) as ExperimentVariant;
+    if (request.servedVariant !== undefined && request.servedVariant !== variant)
+      throw new ExperimentConflictError(
+        'unitId',
+        `unitId: unit ${JSON.stringify(request.unitId.slice(0, 64))} is in ${variant} of experiment ${experiment.id}, but the prediction was served ${request.servedVariant}; its outcome counts for the unit that was served`,
+      );
     const { outcome } = request;
     const positive = outcome === true || (typeof outcome === 'number' && outcome > 0) ? 1 : 0;
     const values: Item = { ':one': 1, ':positive': positive };

@@ -26,8 +26,8 @@ export const FIREHOSE_BATCH_BYTES = 4 * 1024 * 1024;
 export const FIREHOSE_RECORD_BYTES = 1000 * 1024;
 
 /**
- * Whether a request is captured at `rate` (0 to 1): decided by a hash of its id, so the same request
- * is sampled the same way everywhere (a retried request, its feedback, a replay).
+ * Whether a request is captured at `rate` (0 to 1): decided by a hash of its id (the signed
+ * requestId the predict answers), so the same answer is sampled the same way wherever it is judged.
  */
 export function sampleRequest(requestId: string, rate: number): boolean {
   if (!(rate > 0)) return false;

@@ -7,6 +7,14 @@
  * Change rule: a deployed API's clients parse these shapes and switch on these codes. Add fields
  * and codes; never rename or repurpose one.
  *
+ * Changes made against that rule, each recorded here with what it broke:
+ * - 2026-12-03, `requestId` (issue 12: feedback for an unknown request is refused). It was the
+ *   Lambda request id, a UUID, and feedback took any string; it is now a signed, opaque token of up
+ *   to MAX_REQUEST_ID_LENGTH characters (./request-ids.ts) that feedback verifies. Still the
+ *   request's id (it begins with the Lambda request id), but feedback naming an id answered before
+ *   the change, or by a version deployed before it, is refused (404 UnknownRequest). Error bodies
+ *   still carry the Lambda request id, which feedback does not take.
+ *
  * Predict request (JSON, `content-type: application/json`), one instance or a batch:
  *
  *   { "features": { "age": 41, "segment": "new" } }
@@ -91,9 +99,17 @@ export interface FeedbackRequest {
   readonly instance?: number;
   /** The observed label or value. */
   readonly outcome: ClassLabel | boolean;
-  /** A client key that makes a retried feedback count once (issue 12 counts). */
+  /**
+   * The client's key for this feedback, kept with its captured record. An experiment counts one
+   * outcome per served instance (`requestId` + `instance`) whatever the key: a retried or repeated
+   * feedback never counts twice.
+   */
   readonly idempotencyKey?: string;
-  /** The A/B experiment the outcome counts for (with `unitId`); its variant is recomputed from the unit. */
+  /**
+   * The A/B experiment the outcome counts for (with `unitId`). The requestId says which experiment
+   * served each instance and in which variant: another experiment, an instance served outside it,
+   * or a unit of another variant answers 409 ExperimentConflict naming the field.
+   */
   readonly experimentId?: string;
   readonly unitId?: string;
 }
@@ -178,7 +194,10 @@ export const ERROR_STATUS = {
    * model's): nothing is recorded or counted.
    */
   UnknownRequest: 404,
-  /** Feedback names an experiment that is stopped, or reuses an idempotency key with another outcome. */
+  /**
+   * Feedback names an experiment that is stopped, or did not serve the request or instance, or a unit
+   * of another variant than the one served, or sends another outcome for an instance counted before.
+   */
   ExperimentConflict: 409,
   /** A dependency (online store, registry) failed; retry. */
   DependencyError: 502,

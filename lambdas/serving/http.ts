@@ -55,7 +55,7 @@ import { type ExperimentRouter, type ServingExperiment, unitOf, variantOfUnit } 
 import { type FeatureRule, featureRules, prepareInstances, type ServingRow } from './instances.js';
 import type { CaptureSink, LoadedModel, OnlineFeatureSource } from './ports.js';
 import { parseFeedbackRequest, parsePredictRequest } from './request.js';
-import type { RequestIds } from './request-ids.js';
+import { experimentDigest, type IssuedRequest, type RequestIds, type ServedVariant } from './request-ids.js';
 import { scoreRows } from './scorer.js';
 
 /**
@@ -283,9 +283,13 @@ export function createInferenceApp(
       const model = deps.model();
       by = { ...by, version: model.version };
       const instances = parsePredictRequest(event, deps.maxBatchInstances);
+      const fresh = deps.requestIds.fresh?.();
+      if (fresh !== undefined) await fresh;
       const experiment = deps.experiments?.current();
       if (experiment !== undefined)
         return await predictInExperiment(experiment, model, instances, requestId, timeMs, started);
+      // Signed before any work: without a key nothing is scored, captured or counted.
+      const issued = deps.requestIds.issue(requestId, timeMs, instances.length);
       const { rows, featureAges } = await prepareInstances(instances, rulesOf(model), deps.features, timeMs);
       const scoring = performance.now();
       const scored = await scoreRows(model, rows);
@@ -296,7 +300,6 @@ export function createInferenceApp(
         const ages = featureAges[i];
         return ages === undefined ? prediction : { ...prediction, featureAges: ages };
       });
-      const issued = deps.requestIds.issue(requestId, timeMs, predictions.length);
       const body: PredictResponse = {
         model: deps.modelName,
         version: model.version,
@@ -350,12 +353,19 @@ export function createInferenceApp(
     started: number,
   ): Promise<ProxyResult> {
     const groups = new Map<string, number[]>();
-    instances.forEach((instance, i) => {
+    const assigned = instances.map((instance, i): ServedVariant => {
       const unit = unitOf(instance, served.experiment.unitKey);
       const variant = unit === undefined ? DEFAULT_VARIANT : variantOfUnit(served, unit);
       const group = groups.get(variant);
       if (group === undefined) groups.set(variant, [i]);
       else group.push(i);
+      return variant as ServedVariant;
+    });
+    // Signed with the experiment and each instance's variant before any work: a feedback counts in
+    // the variant the instance was served, and nothing is scored or counted without a key.
+    const issued = deps.requestIds.issue(requestId, timeMs, instances.length, {
+      experimentId: served.experiment.id,
+      variants: assigned,
     });
     const predictions = new Array<Prediction>(instances.length);
     const rows = new Array<ServingRow>(instances.length);
@@ -398,11 +408,12 @@ export function createInferenceApp(
         rows[i] = prepared.rows[k] ?? {};
       });
       servedGroups.push({ variant, model, n: indices.length });
-      if (variant !== DEFAULT_VARIANT)
-        deps.experiments?.served(variant as 'control' | 'treatment', indices.length);
     }
+    // Counted once every instance is answered (a request that fails part-way counts for none).
+    for (const group of servedGroups)
+      if (group.variant !== DEFAULT_VARIANT)
+        deps.experiments?.served(group.variant as 'control' | 'treatment', group.n);
     const only = servedGroups.length === 1 ? servedGroups[0] : undefined;
-    const issued = deps.requestIds.issue(requestId, timeMs, predictions.length);
     const body: PredictResponse = {
       model: deps.modelName,
       version: only?.model.version ?? control.version,
@@ -439,10 +450,25 @@ export function createInferenceApp(
   /** Counts a feedback's outcome in its experiment; API errors naming the field when refused. */
   async function countOutcome(
     request: FeedbackRequest,
-    servedAtMs: number,
+    served: IssuedRequest,
+    instance: number,
   ): Promise<{ counted: boolean; variant: string }> {
     const { experimentId, unitId } = request;
     if (experimentId === undefined || unitId === undefined) throw new Error('unreachable: no experiment');
+    const assignment = served.experiment;
+    if (assignment === undefined || assignment.digest !== experimentDigest(experimentId))
+      throw new RequestError(
+        'ExperimentConflict',
+        `the request was not served in experiment ${JSON.stringify(experimentId.slice(0, 128))}${assignment === undefined ? ' (no experiment ran on it when it was served)' : ' (another experiment served it)'}`,
+        { field: 'experimentId' },
+      );
+    const servedVariant = assignment.variants[instance];
+    if (servedVariant === undefined || servedVariant === DEFAULT_VARIANT)
+      throw new RequestError(
+        'ExperimentConflict',
+        `instance ${instance} of the request was served outside experiment ${experimentId.slice(0, 128)} (it had no unit)`,
+        { field: 'instance' },
+      );
     if (deps.experiments === undefined)
       throw new RequestError('UnknownExperiment', `no experiments run on model ${deps.modelName} here`, {
         field: 'experimentId',
@@ -456,10 +482,12 @@ export function createInferenceApp(
         experimentId,
         unitId,
         outcome: request.outcome,
-        // Without a key, the prediction's instance is the key: a retried feedback still counts once.
-        idempotencyKey: request.idempotencyKey ?? `${request.requestId}#${request.instance ?? 0}`,
+        // The served instance is the key, whatever the client's idempotencyKey: one outcome per
+        // instance served, however often its feedback is sent (the id is canonical: verified).
+        idempotencyKey: `${request.requestId}#${instance}`,
         model: deps.modelName,
-        servedAtMs,
+        servedAtMs: served.issuedMs,
+        servedVariant,
       });
     } catch (error) {
       const field = (error as { field?: string }).field ?? 'experimentId';
@@ -477,6 +505,8 @@ export function createInferenceApp(
 
   async function feedback(event: ProxyEvent, requestId: string): Promise<ProxyResult> {
     const request = parseFeedbackRequest(event, deps.maxBatchInstances);
+    const fresh = deps.requestIds.fresh?.();
+    if (fresh !== undefined) await fresh;
     const served = deps.requestIds.verify(request.requestId);
     if (served === undefined)
       throw new RequestError(
@@ -492,7 +522,7 @@ export function createInferenceApp(
         { field: 'instance' },
       );
     const counted =
-      request.experimentId === undefined ? undefined : await countOutcome(request, served.issuedMs);
+      request.experimentId === undefined ? undefined : await countOutcome(request, served, instance);
     const record: CaptureRecord = {
       kind: 'feedback',
       requestId: request.requestId,
@@ -521,6 +551,8 @@ export function createInferenceApp(
 
   function health(requestId: string): ProxyResult {
     deps.model();
+    // Serving needs its signing key too: a version without one fails the deploy's health check.
+    deps.requestIds.issue(requestId, now(), 1);
     const body: HealthResponse = { status: 'ok' };
     return respond(200, body, requestId);
   }

@@ -3,28 +3,45 @@
  * the stack's request-signing key (HMAC-SHA256), so a feedback can be checked to follow a
  * prediction this model's API really made: a made-up, altered or other model's id is refused (404
  * UnknownRequest, nothing captured or counted), and so is an `instance` past the request's batch.
+ * Under an A/B experiment the id also carries the experiment and the variant each instance was
+ * served, so an outcome counts once per served instance, in the variant that was served.
  * Stateless: nothing is written per prediction (a ledger would be one DynamoDB write per predict,
- * about +30 % of the serving cost); the check costs two HMACs per feedback.
+ * about +30 % of the serving cost); the check costs an HMAC per key per feedback.
  *
- * Format (opaque to clients; the change rule of contract.ts holds for the field, not its content):
+ * Format (opaque to clients; contract.ts records the change of its content):
  *
  *   <id>.<issued>.<instances>.<mac>
+ *   <id>.<issued>.<instances>.<experiment>.<variants>.<mac>     (served under an experiment)
  *
  * `id`: the Lambda request id (logs correlate on it); `issued`: epoch milliseconds, base 36;
- * `instances`: the batch size, base 36; `mac`: the first 16 bytes of
- * HMAC-SHA256(key, `mlops-request/1\n<model>\n<id>\n<issued>\n<instances>`), base64url.
+ * `instances`: the batch size, base 36; `experiment`: {@link experimentDigest} of its id;
+ * `variants`: each instance's variant in 2 bits (default, control, treatment), base64url; `mac`: the
+ * first 16 bytes of HMAC-SHA256(key, `<domain>\n<model>\n<fields…>`), base64url, whose domain
+ * differs between the two forms. Every field has one spelling (canonical base 36 and base64url).
  *
  * Keys: the secret is JSON `{ "current": "…", "previous"?: "…", "next"?: "…" }` (each at least 32
- * characters). Ids are signed with `current` and verified against all three. Every instance reads
- * the secret again every {@link KEY_REFRESH_MS}, so a rotation takes two puts, that far apart:
- * `{ current: A, next: B }` (every instance learns to verify B), then `{ current: B, previous: A }`
- * (instances sign with B; ids A signed still verify). No feedback is refused on the way.
+ * characters). Ids are signed with `current` and verified against all three. A request re-reads
+ * keys older than {@link KEY_REFRESH_MS} before using them, so a rotation takes two puts, that far
+ * apart: `{ current: A, next: B }` (every instance learns to verify B), then
+ * `{ current: B, previous: A }` (instances sign with B; ids A signed still verify). Ids never
+ * expire: dropping a key refuses the feedback of every id it signed.
  *
  * SDK-free: the handler reads the secret (lambdas/predict/handler.ts) and hands the text to
  * {@link holdRequestIds}.
  */
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { ConfigurationError, DependencyError } from '../shared/errors.js';
+
+/** How an instance of a request was served while an experiment ran. */
+export type ServedVariant = 'control' | 'treatment' | 'default';
+const VARIANT_CODES: readonly ServedVariant[] = ['default', 'control', 'treatment'];
+
+/** The experiment a request was served under, and each instance's variant (signed with the id). */
+export interface ServedAssignment {
+  readonly experimentId: string;
+  /** One per instance, in request order (`default`: the instance had no unit, outside it). */
+  readonly variants: readonly ServedVariant[];
+}
 
 /** What a verified request id says about the prediction it was issued for. */
 export interface IssuedRequest {
@@ -34,14 +51,24 @@ export interface IssuedRequest {
   readonly issuedMs: number;
   /** How many instances the request had (a feedback's `instance` is below it). */
   readonly instances: number;
+  /** Served while an experiment ran: its digest ({@link experimentDigest}) and each instance's variant. */
+  readonly experiment?: { readonly digest: string; readonly variants: readonly ServedVariant[] };
 }
 
 /** Issues and verifies request ids for one model. */
 export interface RequestIds {
-  /** The request id a predict of `instances` instances answers. Throws DependencyError without a key. */
-  issue(id: string, issuedMs: number, instances: number): string;
+  /**
+   * The request id a predict of `instances` instances answers (with the experiment it was served
+   * under). Throws DependencyError without a key.
+   */
+  issue(id: string, issuedMs: number, instances: number, assignment?: ServedAssignment): string;
   /** What `requestId` was issued for, or undefined when this model's API did not issue it. */
   verify(requestId: string): IssuedRequest | undefined;
+  /**
+   * When the keys are due a re-read: a promise that resolves once they are fresh (or a bound has
+   * passed); await it before issue or verify. Undefined (or absent): nothing to wait for.
+   */
+  fresh?(): Promise<void> | undefined;
 }
 
 /** The signing keys: `current` signs; every key verifies. */
@@ -55,9 +82,19 @@ export interface SigningKeys {
 
 /** Shortest key (characters) the secret may hold. */
 export const MIN_SIGNING_KEY_LENGTH = 32;
-/** Longest request id verified (longer is not ours; the parse bounds the work). */
-export const MAX_REQUEST_ID_LENGTH = 200;
+/** Most instances an id carries variants of (configuration bounds `serving.maxBatchInstances` below it). */
+export const MAX_SIGNED_INSTANCES = 10_000;
+/**
+ * Longest request id verified (longer is not ours; the parse bounds the work): an id, a time, a
+ * count, an experiment digest, {@link MAX_SIGNED_INSTANCES} variants at 2 bits, and the mac.
+ */
+export const MAX_REQUEST_ID_LENGTH =
+  64 + 12 + 4 + 12 + Math.ceil(((MAX_SIGNED_INSTANCES / 4) * 4) / 3) + 22 + 5;
 const DOMAIN = 'mlops-request/1';
+const DOMAIN_EXPERIMENT = 'mlops-request/1+experiment';
+const DIGEST_BYTES = 9;
+const DIGEST_PATTERN = /^[A-Za-z0-9_-]{12}$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const MAC_BYTES = 16;
 /** A Lambda request id (a UUID) or one a harness gives: no `.`, bounded. */
 const ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
@@ -94,9 +131,41 @@ export function parseSigningKeys(secret: string): SigningKeys {
   };
 }
 
-function macOf(key: Buffer, model: string, id: string, issued: string, instances: string): Buffer {
+/** The digest of an experiment id that a request id carries (9 bytes of SHA-256, base64url). */
+export function experimentDigest(experimentId: string): string {
+  return createHash('sha256').update(experimentId).digest().subarray(0, DIGEST_BYTES).toString('base64url');
+}
+
+/** Each instance's variant, 2 bits each (4 a byte, low bits first), base64url. */
+function packVariants(variants: readonly ServedVariant[]): string {
+  const bytes = Buffer.alloc(Math.ceil(variants.length / 4));
+  variants.forEach((variant, i) => {
+    const code = VARIANT_CODES.indexOf(variant);
+    if (code < 0)
+      throw new RangeError(`variant ${JSON.stringify(variant)} is not one of ${VARIANT_CODES.join(', ')}`);
+    bytes[i >> 2] = (bytes[i >> 2] as number) | (code << ((i & 3) * 2));
+  });
+  return bytes.toString('base64url');
+}
+
+/** The variants of `n` instances packed by packVariants, or undefined when the text is not that. */
+function unpackVariants(text: string, n: number): ServedVariant[] | undefined {
+  const bytes = Buffer.from(text, 'base64url');
+  if (bytes.length !== Math.ceil(n / 4) || bytes.toString('base64url') !== text) return undefined;
+  const variants: ServedVariant[] = [];
+  for (let i = 0; i < bytes.length * 4; i++) {
+    const code = ((bytes[i >> 2] as number) >> ((i & 3) * 2)) & 3;
+    // Past the last instance the bits are zero; a code 3 is no variant.
+    if (i >= n ? code !== 0 : code === 3) return undefined;
+    if (i < n) variants.push(VARIANT_CODES[code] as ServedVariant);
+  }
+  return variants;
+}
+
+function macOf(key: Buffer, model: string, fields: readonly string[]): Buffer {
+  const domain = fields.length === 3 ? DOMAIN : DOMAIN_EXPERIMENT;
   return createHmac('sha256', key)
-    .update(`${DOMAIN}\n${model}\n${id}\n${issued}\n${instances}`)
+    .update(`${domain}\n${model}\n${fields.join('\n')}`)
     .digest()
     .subarray(0, MAC_BYTES);
 }
@@ -105,50 +174,74 @@ function macOf(key: Buffer, model: string, id: string, issued: string, instances
 export function requestIds(model: string, keys: SigningKeys): RequestIds {
   const verifying = [keys.current, keys.previous, keys.next].filter((key) => key !== undefined);
   return {
-    issue(id, issuedMs, instances) {
+    issue(id, issuedMs, instances, assignment) {
       if (!Number.isFinite(issuedMs) || issuedMs < 0 || issuedMs > Number.MAX_SAFE_INTEGER)
         throw new RangeError(`issuedMs must be a non-negative epoch time in ms (got ${issuedMs})`);
-      if (!Number.isSafeInteger(instances) || instances < 1)
-        throw new RangeError(`instances must be a positive integer (got ${instances})`);
+      if (!Number.isSafeInteger(instances) || instances < 1 || instances > MAX_SIGNED_INSTANCES)
+        throw new RangeError(
+          `instances must be an integer from 1 to ${MAX_SIGNED_INSTANCES} (got ${instances})`,
+        );
+      if (assignment !== undefined && assignment.variants.length !== instances)
+        throw new RangeError(`${assignment.variants.length} variants for ${instances} instances`);
       const safeId = ID_PATTERN.test(id) ? id : randomUUID();
-      const issued = Math.floor(issuedMs).toString(36);
-      const n = instances.toString(36);
-      const mac = macOf(keys.current, model, safeId, issued, n).toString('base64url');
-      return `${safeId}.${issued}.${n}.${mac}`;
+      const fields = [safeId, Math.floor(issuedMs).toString(36), instances.toString(36)];
+      if (assignment !== undefined)
+        fields.push(experimentDigest(assignment.experimentId), packVariants(assignment.variants));
+      const mac = macOf(keys.current, model, fields).toString('base64url');
+      return `${fields.join('.')}.${mac}`;
     },
     verify(requestId) {
       if (typeof requestId !== 'string' || requestId.length > MAX_REQUEST_ID_LENGTH) return undefined;
       const parts = requestId.split('.');
-      if (parts.length !== 4) return undefined;
-      const [id, issued, n, mac] = parts as [string, string, string, string];
+      if (parts.length !== 4 && parts.length !== 6) return undefined;
+      const mac = parts.pop() as string;
+      const [id, issued, n, digest, packed] = parts as [string, string, string, string?, string?];
       if (!ID_PATTERN.test(id) || !BASE36.test(issued) || !BASE36.test(n) || !MAC_PATTERN.test(mac))
         return undefined;
       const given = Buffer.from(mac, 'base64url');
       // 22 characters carry 132 bits: the last one's spare bits must be zero, or one MAC would have
-      // 16 spellings (and a feedback's default idempotency key, built from the id, 16 values).
+      // 16 spellings (and the count's key, built from the id, 16 values).
       if (given.length !== MAC_BYTES || given.toString('base64url') !== mac) return undefined;
       // The canonical spelling only: a base-36 number with a leading zero is another id.
       const issuedMs = Number.parseInt(issued, 36);
       const instances = Number.parseInt(n, 36);
-      if (issuedMs.toString(36) !== issued || instances.toString(36) !== n || instances < 1) return undefined;
-      const known = verifying.some((key) => timingSafeEqual(macOf(key, model, id, issued, n), given));
-      return known ? { id, issuedMs, instances } : undefined;
+      if (issuedMs.toString(36) !== issued || instances.toString(36) !== n) return undefined;
+      if (instances < 1 || instances > MAX_SIGNED_INSTANCES) return undefined;
+      let variants: ServedVariant[] | undefined;
+      if (digest !== undefined) {
+        if (!DIGEST_PATTERN.test(digest) || Buffer.from(digest, 'base64url').toString('base64url') !== digest)
+          return undefined;
+        if (packed === undefined || !BASE64URL.test(packed)) return undefined;
+        variants = unpackVariants(packed, instances);
+        if (variants === undefined) return undefined;
+      }
+      if (!verifying.some((key) => timingSafeEqual(macOf(key, model, parts), given))) return undefined;
+      return {
+        id,
+        issuedMs,
+        instances,
+        ...(digest === undefined || variants === undefined ? {} : { experiment: { digest, variants } }),
+      };
     },
   };
 }
 
 /** How often a failed key read is tried again (on a request, in the background). */
 export const KEY_RELOAD_INTERVAL_MS = 10_000;
-/** How often an instance reads the keys again once it has them (on a request, in the background). */
+/** How old held keys may be before a request reads them again (rotation reaches every instance). */
 export const KEY_REFRESH_MS = 5 * 60_000;
+/** Longest a request waits for that read before it goes on with the keys held. */
+export const KEY_REFRESH_WAIT_MS = 1_000;
 
 /**
  * Reads the keys (await it at init) and keeps them, or keeps why they could not be read: until a
  * read succeeds, `issue` and `verify` throw DependencyError (a predict or feedback answers 502:
- * retry) and a read is tried again in the background at most every `reloadIntervalMs`. A secret
- * whose content breaks the rules is a ConfigurationError, final for the instance. Once read, the
- * keys are read again in the background every `refreshMs` (rotation); a failed refresh keeps the
- * keys held (and tells `failed`).
+ * retry), or the ConfigurationError of a secret whose content breaks the rules (500), and a read is
+ * tried again in the background at most every `reloadIntervalMs` (the secret may be fixed).
+ * Once held, keys older than `refreshMs` are read again by the next request's `fresh()`, which waits
+ * for the read up to `refreshWaitMs`, so an instance idle through a rotation neither refuses the
+ * new key's ids nor signs with a dropped one. A failed refresh keeps the keys held (and tells
+ * `failed`).
  */
 export async function holdRequestIds(
   model: string,
@@ -157,12 +250,14 @@ export async function holdRequestIds(
     readonly failed?: (error: unknown) => void;
     readonly reloadIntervalMs?: number;
     readonly refreshMs?: number;
+    readonly refreshWaitMs?: number;
     readonly clock?: () => number;
   } = {},
 ): Promise<RequestIds> {
   const clock = hooks.clock ?? Date.now;
   const interval = hooks.reloadIntervalMs ?? KEY_RELOAD_INTERVAL_MS;
   const refreshMs = hooks.refreshMs ?? KEY_REFRESH_MS;
+  const waitMs = hooks.refreshWaitMs ?? KEY_REFRESH_WAIT_MS;
   let ids: RequestIds | undefined;
   let error: unknown;
   let lastAttempt = 0;
@@ -178,18 +273,16 @@ export async function holdRequestIds(
     }
   };
   await attempt();
-  const readAgain = () => {
-    inFlight = attempt().finally(() => {
+  const readAgain = (): Promise<void> => {
+    inFlight ??= attempt().finally(() => {
       inFlight = undefined;
     });
+    return inFlight;
   };
   const held = (): RequestIds => {
-    if (ids !== undefined) {
-      if (inFlight === undefined && clock() - lastAttempt >= refreshMs) readAgain();
-      return ids;
-    }
+    if (ids !== undefined) return ids;
+    if (inFlight === undefined && clock() - lastAttempt >= interval) void readAgain();
     if (error instanceof ConfigurationError) throw error;
-    if (inFlight === undefined && clock() - lastAttempt >= interval) readAgain();
     throw new DependencyError(
       'request-signing-key',
       `the request-signing key could not be read (${error instanceof Error ? error.message : String(error)})`,
@@ -197,7 +290,15 @@ export async function holdRequestIds(
     );
   };
   return {
-    issue: (id, issuedMs, instances) => held().issue(id, issuedMs, instances),
+    issue: (id, issuedMs, instances, assignment) => held().issue(id, issuedMs, instances, assignment),
     verify: (requestId) => held().verify(requestId),
+    fresh() {
+      if (ids === undefined || inFlight !== undefined || clock() - lastAttempt < refreshMs) return undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, waitMs);
+      });
+      return Promise.race([readAgain(), waited]).finally(() => clearTimeout(timer));
+    },
   };
 }

@@ -16,6 +16,7 @@ import {
   RequestError,
   type RequestValue,
 } from './contract.js';
+import { MAX_REQUEST_ID_LENGTH } from './request-ids.js';
 
 /** What request.ts reads of an API Gateway (REST, v1) proxy event (./api-gateway.ts): body, headers. */
 export type BodyEvent = Pick<ProxyEvent, 'body'> & Partial<Pick<ProxyEvent, 'isBase64Encoded' | 'headers'>>;
@@ -261,13 +262,13 @@ export function parsePredictRequest(event: BodyEvent, maxBatchInstances: number)
   return instances.map((instance, i) => readInstance(instance, i, `instances[${i}]`));
 }
 
-function text(body: JsonObject, key: string, required: boolean): string | undefined {
+function text(body: JsonObject, key: string, required: boolean, max = MAX_FEEDBACK_TEXT): string | undefined {
   const value = body[key];
   if (value === undefined && !required) return undefined;
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_FEEDBACK_TEXT) {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
     throw new RequestError(
       'InvalidRequest',
-      `${key} must be a string of 1 to ${MAX_FEEDBACK_TEXT} characters${value === undefined ? ' (it is required)' : `, not ${kindOf(value)}`}`,
+      `${key} must be a string of 1 to ${max} characters${value === undefined ? ' (it is required)' : `, not ${kindOf(value)}`}`,
       { field: key },
     );
   }
@@ -302,7 +303,8 @@ export function parseFeedbackRequest(event: BodyEvent, maxBatchInstances: number
       { field: extra },
     );
   }
-  const requestId = text(body, 'requestId', true) as string;
+  // A signed id carries its instances' variants under an experiment: longer than other texts.
+  const requestId = text(body, 'requestId', true, MAX_REQUEST_ID_LENGTH) as string;
   const instance = body.instance;
   if (
     instance !== undefined &&

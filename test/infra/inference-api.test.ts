@@ -338,7 +338,6 @@ describe('InferenceApi with IAM authorization (the default)', () => {
           's3:GetObject*',
           's3:List*',
           // The request-signing key (its secret alone), read at cold start.
-          'secretsmanager:DescribeSecret',
           'secretsmanager:GetSecretValue',
           'xray:PutTelemetryRecords',
           'xray:PutTraceSegments',
@@ -365,7 +364,7 @@ describe('InferenceApi with IAM authorization (the default)', () => {
     }
   });
 
-  it('generates one request-signing key, encrypted, that only the inference functions may read', () => {
+  it('generates one request-signing key that only the inference functions may read', () => {
     const secrets = ofType(resources, 'AWS::SecretsManager::Secret');
     expect(secrets).toHaveLength(1);
     const [secretId, secret] = secrets[0] as [string, { Properties?: Record<string, unknown> }];

@@ -14,7 +14,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { variantOf } from '../../lambdas/experiments/assignment.js';
 import { ExperimentStore, experimentAllocation } from '../../lambdas/experiments/experiment-store.js';
 import { firehoseCapture } from '../../lambdas/serving/capture.js';
-import type { CaptureRecord, FeedbackResponse, PredictResponse } from '../../lambdas/serving/contract.js';
+import type {
+  CaptureRecord,
+  ErrorBody,
+  FeedbackResponse,
+  PredictResponse,
+} from '../../lambdas/serving/contract.js';
 import { experimentRouter } from '../../lambdas/serving/experiments.js';
 import { createInferenceApp, type ProxyEvent } from '../../lambdas/serving/http.js';
 import type { LoadedModel } from '../../lambdas/serving/ports.js';
@@ -178,5 +183,33 @@ describe('experiment feedback in the capture (S3)', () => {
       variant,
     });
     expect((await store.counters(experiment.id)).find((c) => c.variant === variant)?.outcomes).toBe(1);
+
+    // The same served instance again: without a key, with other keys, with another unit — never a
+    // second count (the key is the served instance; another unit's variant must be the served one).
+    const otherVariant = variant === 'control' ? 'treatment' : 'control';
+    const otherUnit = Array.from({ length: 100 }, (_, i) => `user-${i}`).find(
+      (u) => variantOf(experiment.id, experimentAllocation(experiment), u) === otherVariant,
+    ) as string;
+    const again = async (extra: Record<string, unknown>) => {
+      const result = await handle(
+        event('feedback', {
+          requestId,
+          outcome: true,
+          experimentId: experiment.id,
+          unitId: 'user-7',
+          ...extra,
+        }),
+        { awsRequestId: randomUUID() },
+      );
+      return { status: result.statusCode, body: JSON.parse(result.body) as FeedbackResponse & ErrorBody };
+    };
+    expect(await again({})).toMatchObject({ status: 202, body: { counted: false } });
+    expect(await again({ idempotencyKey: 'fb-2' })).toMatchObject({ status: 202, body: { counted: false } });
+    expect(await again({ idempotencyKey: 'fb-3', unitId: otherUnit })).toMatchObject({
+      status: 409,
+      body: { error: { code: 'ExperimentConflict', field: 'unitId' } },
+    });
+    const totals = await store.counters(experiment.id);
+    expect(totals.reduce((sum, c) => sum + c.outcomes, 0)).toBe(1);
   });
 });

@@ -8,6 +8,7 @@ import { requiredSampleSize } from '../../lambdas/experiments/statistics.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lambdas/shared/errors.js';
 import {
+  experimentOutcomeSk,
   experimentPk,
   experimentSlotSk,
   modelPk,
@@ -310,6 +311,54 @@ describe('ExperimentStore on the emulator', () => {
       .documents()
       .send(new GetCommand({ TableName: TABLE, Key: { pk: experimentPk(experiment.id), sk: 'DEFINITION' } }));
     expect(definitionItem.Item?.status).toBe('stopped');
+  });
+
+  it('refuses the outcome of a prediction made before the experiment started, writing nothing', async () => {
+    const model = await freshModel();
+    const experiment = await store.create(definition(model));
+    const created = Date.parse(experiment.createdAt);
+    const before = await rejection(
+      store.recordOutcome({
+        experimentId: experiment.id,
+        unitId: 'u',
+        outcome: true,
+        idempotencyKey: 'early',
+        servedAtMs: created - 1,
+      }),
+    );
+    expect(before).toBeInstanceOf(ConflictError);
+    expect(before).toMatchObject({ name: 'ExperimentConflictError', field: 'requestId' });
+    expect((before as Error).message).toContain(experiment.createdAt);
+    expect((await store.counters(experiment.id)).reduce((a, c) => a + c.outcomes, 0)).toBe(0);
+    // Its idempotency key was not taken: nothing was written.
+    const outcomeItem = await clients.documents().send(
+      new GetCommand({
+        TableName: TABLE,
+        Key: { pk: experimentPk(experiment.id), sk: experimentOutcomeSk('early') },
+      }),
+    );
+    expect(outcomeItem.Item).toBeUndefined();
+    // From its start on: counted.
+    await expect(
+      store.recordOutcome({
+        experimentId: experiment.id,
+        unitId: 'u',
+        outcome: true,
+        idempotencyKey: 'on-time',
+        servedAtMs: created,
+      }),
+    ).resolves.toMatchObject({ counted: true });
+    expect(
+      await rejection(
+        store.recordOutcome({
+          experimentId: experiment.id,
+          unitId: 'u',
+          outcome: true,
+          idempotencyKey: 'k',
+          servedAtMs: Number.NaN,
+        }),
+      ),
+    ).toMatchObject({ field: 'servedAtMs' });
   });
 
   it('a stop racing an outcome: the outcome is counted before or refused after, never half-written', async () => {

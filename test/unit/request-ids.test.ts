@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
+  experimentDigest,
   holdRequestIds,
   type IssuedRequest,
   KEY_RELOAD_INTERVAL_MS,
   MAX_REQUEST_ID_LENGTH,
+  MAX_SIGNED_INSTANCES,
   MIN_SIGNING_KEY_LENGTH,
   parseSigningKeys,
   requestIds,
+  type ServedVariant,
   type SigningKeys,
 } from '../../lambdas/serving/request-ids.js';
 
@@ -82,10 +85,34 @@ describe('requestIds round trip', () => {
             : kind === 2
               ? NOW + random() * 1e9
               : pick(1000) + random();
-      const instances = kind === 0 ? 1 + pick(2) * (Number.MAX_SAFE_INTEGER - 1) : 1 + pick(10_000);
-      const requestId = ids.issue(id, issuedMs, instances);
+      const instances =
+        kind === 0
+          ? 1 + pick(2) * (MAX_SIGNED_INSTANCES - 1)
+          : 1 + pick(i % 3 === 0 ? MAX_SIGNED_INSTANCES : 40);
+      // Every other case served under an experiment, each instance its own variant.
+      const variants =
+        i % 2 === 0
+          ? undefined
+          : Array.from(
+              { length: instances },
+              () => (['default', 'control', 'treatment'] as const)[pick(3)] as ServedVariant,
+            );
+      const experimentId = `exp-${pick(1000)}`;
+      const requestId = ids.issue(
+        id,
+        issuedMs,
+        instances,
+        variants === undefined ? undefined : { experimentId, variants },
+      );
       expect(requestId.length).toBeLessThanOrEqual(MAX_REQUEST_ID_LENGTH);
-      const expected: IssuedRequest = { id, issuedMs: Math.floor(issuedMs), instances };
+      const expected: IssuedRequest = {
+        id,
+        issuedMs: Math.floor(issuedMs),
+        instances,
+        ...(variants === undefined
+          ? {}
+          : { experiment: { digest: experimentDigest(experimentId), variants } }),
+      };
       expect(ids.verify(requestId), `case ${i}: ${id} ${issuedMs} ${instances}`).toEqual(expected);
     }
   });
@@ -201,11 +228,63 @@ describe('requestIds tampering', () => {
 
   it('refuses an over-long request id before parsing it, even one that would otherwise verify', () => {
     const longIds = requestIds('m'.repeat(MAX_REQUEST_ID_LENGTH), keysOf(KEY_A));
-    const atLimit = longIds.issue('i'.repeat(64), Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    const atLimit = longIds.issue('i'.repeat(64), Number.MAX_SAFE_INTEGER, MAX_SIGNED_INSTANCES, {
+      experimentId: 'e'.repeat(128),
+      variants: Array.from({ length: MAX_SIGNED_INSTANCES }, () => 'treatment' as const),
+    });
     expect(atLimit.length).toBeLessThanOrEqual(MAX_REQUEST_ID_LENGTH);
     expect(longIds.verify(atLimit)).toBeDefined();
     expect(ids.verify('a'.repeat(MAX_REQUEST_ID_LENGTH + 1))).toBeUndefined();
     expect(ids.verify(`${'.'.repeat(MAX_REQUEST_ID_LENGTH + 1)}`)).toBeUndefined();
+  });
+});
+
+describe('requestIds under an experiment', () => {
+  const ids = requestIds(MODEL, keysOf(KEY_A));
+  const variants = ['control', 'default', 'treatment', 'treatment', 'control'] as const;
+  const issued = ids.issue(LAMBDA_ID, NOW, 5, { experimentId: 'churn-ab', variants: [...variants] });
+
+  it('carries the experiment digest and every instance variant, signed', () => {
+    expect(issued.split('.')).toHaveLength(6);
+    expect(ids.verify(issued)).toEqual({
+      id: LAMBDA_ID,
+      issuedMs: NOW,
+      instances: 5,
+      experiment: { digest: experimentDigest('churn-ab'), variants: [...variants] },
+    });
+    expect(experimentDigest('churn-ab')).not.toBe(experimentDigest('churn-ab2'));
+  });
+
+  it('refuses a changed variant, experiment digest, or the experiment fields dropped or added', () => {
+    const [id, time, n, digest, packed, mac] = issued.split('.') as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const other = ids.issue(LAMBDA_ID, NOW, 5, {
+      experimentId: 'churn-ab',
+      variants: ['treatment', 'default', 'treatment', 'treatment', 'control'],
+    });
+    const otherPacked = other.split('.')[4] as string;
+    expect(otherPacked).not.toBe(packed);
+    expect(ids.verify([id, time, n, digest, otherPacked, mac].join('.'))).toBeUndefined();
+    expect(ids.verify([id, time, n, experimentDigest('other'), packed, mac].join('.'))).toBeUndefined();
+    // Without its experiment fields it is another message (another domain): refused.
+    expect(ids.verify([id, time, n, mac].join('.'))).toBeUndefined();
+    const plain = ids.issue(LAMBDA_ID, NOW, 5);
+    const plainMac = plain.split('.')[3] as string;
+    expect(ids.verify([id, time, n, digest, packed, plainMac].join('.'))).toBeUndefined();
+    // A mask with a bit set past the last instance, or a code 3, is no mask.
+    const bytes = Buffer.from(packed, 'base64url');
+    const past = Buffer.from(bytes);
+    past[1] = (past[1] as number) | 0b1100;
+    expect(ids.verify([id, time, n, digest, past.toString('base64url'), mac].join('.'))).toBeUndefined();
+    expect(() => ids.issue(LAMBDA_ID, NOW, 2, { experimentId: 'e', variants: ['control'] })).toThrow(
+      RangeError,
+    );
   });
 });
 
@@ -383,43 +462,57 @@ describe('holdRequestIds', () => {
     expect((thrown as Error).cause).toBeInstanceOf(Error);
   };
 
-  it('reads the keys again every refreshMs once held: a rotation reaches warm instances', async () => {
+  it('re-reads keys older than refreshMs before the next request uses them: an idle instance follows a rotation', async () => {
     let secret = JSON.stringify({ current: KEY_A });
     let calls = 0;
     let fail = false;
+    let hang = false;
     let now = 0;
     const failures: unknown[] = [];
     const held = await holdRequestIds(
       MODEL,
       async () => {
         calls++;
+        if (hang) return new Promise<string>(() => {});
         if (fail) throw new Error('throttled');
         return secret;
       },
-      { refreshMs: 1000, clock: () => now, failed: (e) => failures.push(e) },
+      { refreshMs: 1000, refreshWaitMs: 20, clock: () => now, failed: (e) => failures.push(e) },
     );
     const byB = requestIds(MODEL, keysOf(KEY_B)).issue(LAMBDA_ID, NOW, 1);
     expect(held.verify(byB)).toBeUndefined();
-    secret = JSON.stringify({ current: KEY_A, next: KEY_B });
+    // Fresh keys: nothing to wait for, no read.
     now = 999;
-    held.verify(byB);
-    await tick();
+    expect(held.fresh?.()).toBeUndefined();
     expect(calls).toBe(1);
+    // The rotation's first step lands while the instance idles; the next request waits for the read.
+    secret = JSON.stringify({ current: KEY_A, next: KEY_B });
     now = 1000;
-    // This call answers from the keys held, and starts the refresh.
-    expect(held.verify(byB)).toBeUndefined();
-    await tick();
+    await held.fresh?.();
     expect(calls).toBe(2);
     expect(held.verify(byB)).toBeDefined();
+    // The second step: the first request after it signs with B.
+    secret = JSON.stringify({ current: KEY_B, previous: KEY_A });
+    now = 2000;
+    await held.fresh?.();
+    expect(held.issue(LAMBDA_ID, NOW, 1)).toBe(byB);
     // A failed refresh keeps the keys held.
     fail = true;
-    now = 2000;
-    held.verify(byB);
-    await tick();
-    expect(calls).toBe(3);
+    now = 3000;
+    await held.fresh?.();
+    expect(calls).toBe(4);
     expect(failures).toHaveLength(1);
-    expect(held.verify(byB)).toBeDefined();
-    expect(held.issue(LAMBDA_ID, NOW, 1)).toBe(requestIds(MODEL, keysOf(KEY_A)).issue(LAMBDA_ID, NOW, 1));
+    expect(held.issue(LAMBDA_ID, NOW, 1)).toBe(byB);
+    // A hung read is waited for refreshWaitMs at most; the request goes on with the keys held.
+    hang = true;
+    now = 4000;
+    const started = performance.now();
+    await held.fresh?.();
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(held.issue(LAMBDA_ID, NOW, 1)).toBe(byB);
+    // While that read hangs, no request starts another (nor waits again).
+    expect(held.fresh?.()).toBeUndefined();
+    expect(calls).toBe(5);
   });
 
   it('reads once and then answers from the keys it holds', async () => {
@@ -510,26 +603,29 @@ describe('holdRequestIds', () => {
     ['not JSON', 'oops'],
     ['a short current', JSON.stringify({ current: 'short' })],
     ['a short previous', JSON.stringify({ current: KEY_A, previous: 'short' })],
-  ])('throws ConfigurationError for a secret that is %s, and never re-reads it', async (_, secret) => {
-    let now = 0;
-    const failed: unknown[] = [];
-    const { state, read } = flakyRead(0, secret);
-    const held = await holdRequestIds(MODEL, read, {
-      clock: () => now,
-      reloadIntervalMs: 10,
-      failed: (error) => failed.push(error),
-    });
-    expect(failed).toHaveLength(1);
-    expect((failed[0] as Error).name).toBe('ConfigurationError');
-    for (let i = 0; i < 3; i++) {
-      now += 1_000_000;
-      expect(() => held.issue(LAMBDA_ID, NOW, 1)).toThrow(
-        expect.objectContaining({ name: 'ConfigurationError' }),
-      );
-      expect(() => held.verify('x')).toThrow(expect.objectContaining({ name: 'ConfigurationError' }));
-      await tick();
-    }
-    expect(state.calls).toBe(1);
-    expect(failed).toHaveLength(1);
-  });
+  ])(
+    'throws ConfigurationError for a secret that is %s, and re-reads it each interval (it may be fixed)',
+    async (_, secret) => {
+      let now = 0;
+      const failed: unknown[] = [];
+      const { state, read } = flakyRead(0, secret);
+      const held = await holdRequestIds(MODEL, read, {
+        clock: () => now,
+        reloadIntervalMs: 10,
+        failed: (error) => failed.push(error),
+      });
+      expect(failed).toHaveLength(1);
+      expect((failed[0] as Error).name).toBe('ConfigurationError');
+      for (let i = 0; i < 3; i++) {
+        now += 1_000_000;
+        expect(() => held.issue(LAMBDA_ID, NOW, 1)).toThrow(
+          expect.objectContaining({ name: 'ConfigurationError' }),
+        );
+        expect(() => held.verify('x')).toThrow(expect.objectContaining({ name: 'ConfigurationError' }));
+        await tick();
+      }
+      expect(state.calls).toBe(4);
+      expect(failed).toHaveLength(4);
+    },
+  );
 });

@@ -1,12 +1,13 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { assignVariant } from '../../lambdas/experiments/assignment.js';
 import type { Experiment, RecordOutcomeInput } from '../../lambdas/experiments/experiment-store.js';
 import type { PredictResponse } from '../../lambdas/serving/contract.js';
 import { experimentRouter } from '../../lambdas/serving/experiments.js';
 import { createInferenceApp, type ProxyEvent } from '../../lambdas/serving/http.js';
 import type { LoadedModel } from '../../lambdas/serving/ports.js';
+import type { RequestIds } from '../../lambdas/serving/request-ids.js';
 import { scoreRows } from '../../lambdas/serving/scorer.js';
-import { ConflictError, NotFoundError } from '../../lambdas/shared/errors.js';
+import { ConflictError, DependencyError, NotFoundError } from '../../lambdas/shared/errors.js';
 import { API_ROUTES } from '../../lambdas/shared/layout.js';
 import { createMetrics } from '../../lambdas/shared/metrics.js';
 import { issuedRequestId, testRequestIds } from '../support/request-ids.js';
@@ -45,7 +46,7 @@ const experiment = (extra: Partial<Experiment> = {}): Experiment => ({
   ...extra,
 });
 
-function setup(running: () => Promise<Experiment[]>) {
+function setup(running: () => Promise<Experiment[]>, requestIds: RequestIds = testRequestIds(MODEL)) {
   const counted = new Set<string>();
   const outcomes: RecordOutcomeInput[] = [];
   let reads = 0;
@@ -77,7 +78,7 @@ function setup(running: () => Promise<Experiment[]>) {
     model: () => control,
     features: new MemoryFeatureSource({ entity: SERVING_ENTITY, features: [], ttlMs: 1, entities: {} }),
     capture,
-    requestIds: testRequestIds(MODEL),
+    requestIds,
     metrics: createMetrics({ namespace: 'ServingTest', serviceName: 'inference' }),
     maxBatchInstances: 50,
     captureSampleRate: 1,
@@ -151,7 +152,7 @@ describe('serving with an A/B experiment', () => {
     expect(body.predictions[0].variant).toBeUndefined();
   });
 
-  it('records feedback once per key (202), 404 unknown experiment, 400 naming the field', async () => {
+  it('counts feedback once per served instance (202), 409 for another experiment, 400 naming the field', async () => {
     const { router, handle, outcomes } = setup(async () => [experiment()]);
     await router.ready();
     const answered = JSON.parse(
@@ -167,16 +168,28 @@ describe('serving with an A/B experiment', () => {
     const first = await handle(event('feedback', fb), { awsRequestId: 'f1' });
     expect(first.statusCode).toBe(202);
     expect(JSON.parse(first.body)).toMatchObject({ counted: true });
-    // The store is told when the prediction was made (it refuses one from before the experiment).
-    expect(outcomes[0]).toMatchObject({ experimentId: 'churn-ab', unitId: 'user-1', servedAtMs: NOW });
-    const second = await handle(event('feedback', fb), { awsRequestId: 'f2' });
+    // The store is told when the prediction was made and the variant it was served (it refuses a
+    // unit of another variant), under the served instance's key, not the client's.
+    expect(outcomes[0]).toEqual({
+      experimentId: 'churn-ab',
+      unitId: 'user-1',
+      outcome: true,
+      idempotencyKey: `${answered.requestId}#0`,
+      model: MODEL,
+      servedAtMs: NOW,
+      servedVariant: assignVariant({ id: 'churn-ab', treatmentShare: 50 }, 'user-1'),
+    });
+    // Sent again, with another client key: the same served instance, counted once.
+    const second = await handle(event('feedback', { ...fb, idempotencyKey: 'k2' }), { awsRequestId: 'f2' });
     expect(JSON.parse(second.body)).toMatchObject({ counted: false });
+    expect(outcomes[1]?.idempotencyKey).toBe(`${answered.requestId}#0`);
     const unknown = await handle(event('feedback', { ...fb, experimentId: 'nope' }), { awsRequestId: 'f3' });
-    expect(unknown.statusCode).toBe(404);
+    expect(unknown.statusCode).toBe(409);
     expect(JSON.parse(unknown.body).error).toMatchObject({
-      code: 'UnknownExperiment',
+      code: 'ExperimentConflict',
       field: 'experimentId',
     });
+    expect(outcomes).toHaveLength(2);
     const noUnit = await handle(
       event('feedback', { requestId: answered.requestId, outcome: true, experimentId: 'churn-ab' }),
       {
@@ -201,6 +214,75 @@ describe('serving with an A/B experiment', () => {
     );
     expect(result.statusCode).toBe(409);
     expect(JSON.parse(result.body).error.code).toBe('ExperimentConflict');
+  });
+
+  it('refuses an outcome for an instance served outside the experiment, or before it ran: 409, nothing counted', async () => {
+    const { router, handle, outcomes } = setup(async () => [experiment()]);
+    await router.ready();
+    const answered = JSON.parse(
+      (
+        await handle(
+          event('predict', { instances: [{ features: raw, unitId: 'user-1' }, { features: raw }] }),
+          {
+            awsRequestId: 'r-2',
+          },
+        )
+      ).body,
+    ) as PredictResponse;
+    const outside = await handle(
+      event('feedback', {
+        requestId: answered.requestId,
+        instance: 1,
+        outcome: true,
+        experimentId: 'churn-ab',
+        unitId: 'user-1',
+      }),
+      { awsRequestId: 'f' },
+    );
+    expect(outside.statusCode).toBe(409);
+    expect(JSON.parse(outside.body).error).toMatchObject({ code: 'ExperimentConflict', field: 'instance' });
+    // A prediction served with no experiment running (its id carries none).
+    const before = await handle(
+      event('feedback', {
+        requestId: issuedRequestId(MODEL, 'r-0', NOW),
+        outcome: true,
+        experimentId: 'churn-ab',
+        unitId: 'user-1',
+      }),
+      { awsRequestId: 'f' },
+    );
+    expect(before.statusCode).toBe(409);
+    expect(JSON.parse(before.body).error).toMatchObject({
+      code: 'ExperimentConflict',
+      field: 'experimentId',
+    });
+    expect(outcomes).toEqual([]);
+  });
+
+  it('answers 502 and counts no assignment while the signing key cannot be read', async () => {
+    const { router, handle, assignments, capture } = setup(async () => [experiment()], {
+      issue: () => {
+        throw new DependencyError('request-signing-key', 'AccessDeniedException');
+      },
+      verify: () => undefined,
+    });
+    await router.ready();
+    const served = vi.spyOn(router, 'served');
+    const result = await handle(
+      event('predict', {
+        instances: [
+          { features: raw, unitId: 'user-1' },
+          { features: raw, unitId: 'user-2' },
+        ],
+      }),
+      { awsRequestId: 'r-3' },
+    );
+    expect(result.statusCode).toBe(502);
+    expect(JSON.parse(result.body).error.code).toBe('DependencyError');
+    // Nothing counted for the unanswered request (the counts reach the store at the next refresh).
+    expect(served).not.toHaveBeenCalled();
+    expect(assignments).toEqual({});
+    expect(capture.records).toEqual([]);
   });
 
   it('counts nothing for a made-up requestId with a real unit: 404 UnknownRequest before any count', async () => {
