@@ -4,7 +4,6 @@
  */
 import * as path from 'node:path';
 import { CreateStackCommand } from '@aws-sdk/client-cloudformation';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateStateMachineCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,8 +11,9 @@ import { runCli } from '../../bin/mlops.js';
 import { DeploymentStore } from '../../lambdas/deployment/deployment-store.js';
 import { ExperimentStore } from '../../lambdas/experiments/experiment-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import { modelPk, REGISTRY_ITEM, versionSk } from '../../lambdas/shared/layout.js';
+import { modelPk, versionSk } from '../../lambdas/shared/layout.js';
 import { STACK_JSON_OUTPUTS, STACK_OUTPUTS } from '../../lib/stack-outputs.js';
+import { createRegistryTable } from '../support/registry-table.js';
 
 const CONFIG = path.resolve(import.meta.dirname, '..', 'fixtures', 'models.config.ts');
 const TABLE = `cli-experiments-${Date.now()}`;
@@ -35,20 +35,7 @@ async function cli(...args: string[]) {
 }
 
 beforeAll(async () => {
-  await clients.dynamodb().send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: REGISTRY_ITEM.partitionKey, AttributeType: 'S' },
-        { AttributeName: REGISTRY_ITEM.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: REGISTRY_ITEM.partitionKey, KeyType: 'HASH' },
-        { AttributeName: REGISTRY_ITEM.sortKey, KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createRegistryTable(TABLE);
   for (const [model, version, stage] of [
     ['churn', 1, 'Production'],
     ['churn', 2, 'Staging'],

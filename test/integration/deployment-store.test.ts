@@ -1,4 +1,3 @@
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,9 +17,9 @@ import {
   DEPLOYMENT_SK,
   deploymentHistorySk,
   modelPk,
-  REGISTRY_ITEM,
 } from '../../lambdas/shared/layout.js';
 import { rejection } from '../support/errors.js';
+import { createRegistryTable } from '../support/registry-table.js';
 
 // The registry table's key schema (lib/model-registry.ts builds it from REGISTRY_ITEM too).
 const TABLE = `deployments-${Date.now()}`;
@@ -28,20 +27,7 @@ let store: DeploymentStore;
 let models = 0;
 
 beforeAll(async () => {
-  await clients.dynamodb().send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: REGISTRY_ITEM.partitionKey, AttributeType: 'S' },
-        { AttributeName: REGISTRY_ITEM.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: REGISTRY_ITEM.partitionKey, KeyType: 'HASH' },
-        { AttributeName: REGISTRY_ITEM.sortKey, KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createRegistryTable(TABLE);
   store = new DeploymentStore({ documents: clients.documents(), tableName: TABLE });
 });
 

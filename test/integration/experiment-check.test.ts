@@ -5,7 +5,6 @@
  * emulator records executions without running them).
  */
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateStateMachineCommand,
   DescribeExecutionCommand,
@@ -27,32 +26,14 @@ import {
   ExperimentStore,
 } from '../../lambdas/experiments/experiment-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
-import {
-  experimentCounterSk,
-  experimentPk,
-  modelPk,
-  REGISTRY_ITEM,
-  versionSk,
-} from '../../lambdas/shared/layout.js';
+import { experimentCounterSk, experimentPk, modelPk, versionSk } from '../../lambdas/shared/layout.js';
+import { createRegistryTable } from '../support/registry-table.js';
 
 const TABLE = `experiment-check-${Date.now()}`;
 let store: ExperimentStore;
 
 beforeAll(async () => {
-  await clients.dynamodb().send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: REGISTRY_ITEM.partitionKey, AttributeType: 'S' },
-        { AttributeName: REGISTRY_ITEM.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: REGISTRY_ITEM.partitionKey, KeyType: 'HASH' },
-        { AttributeName: REGISTRY_ITEM.sortKey, KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createRegistryTable(TABLE);
   store = new ExperimentStore({ documents: clients.documents(), tableName: TABLE, principal: 'alice' });
 });
 

@@ -6,7 +6,6 @@
  * experiment router), the Firehose stream and its bucket.
  */
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateDeliveryStreamCommand } from '@aws-sdk/client-firehose';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -30,10 +29,10 @@ import {
   captureFirehosePrefix,
   capturePrefix,
   modelPk,
-  REGISTRY_ITEM,
   versionSk,
 } from '../../lambdas/shared/layout.js';
 import { createMetrics } from '../../lambdas/shared/metrics.js';
+import { createRegistryTable } from '../support/registry-table.js';
 import { testRequestIds } from '../support/request-ids.js';
 import { MemoryFeatureSource } from '../support/serving-fakes.js';
 import { SERVING_ENTITY, servedModel, servingViews } from '../support/serving-model.js';
@@ -59,20 +58,7 @@ beforeAll(async () => {
       },
     }),
   );
-  await clients.dynamodb().send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: REGISTRY_ITEM.partitionKey, AttributeType: 'S' },
-        { AttributeName: REGISTRY_ITEM.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: REGISTRY_ITEM.partitionKey, KeyType: 'HASH' },
-        { AttributeName: REGISTRY_ITEM.sortKey, KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createRegistryTable(TABLE);
   for (const [version, stage] of [
     [1, 'Production'],
     [2, 'Staging'],

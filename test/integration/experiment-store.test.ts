@@ -1,4 +1,3 @@
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assignVariant } from '../../lambdas/experiments/assignment.js';
@@ -12,29 +11,16 @@ import {
   experimentPk,
   experimentSlotSk,
   modelPk,
-  REGISTRY_ITEM,
   versionSk,
 } from '../../lambdas/shared/layout.js';
+import { createRegistryTable } from '../support/registry-table.js';
 
 const TABLE = `experiments-${Date.now()}`;
 let store: ExperimentStore;
 let models = 0;
 
 beforeAll(async () => {
-  await clients.dynamodb().send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: REGISTRY_ITEM.partitionKey, AttributeType: 'S' },
-        { AttributeName: REGISTRY_ITEM.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: REGISTRY_ITEM.partitionKey, KeyType: 'HASH' },
-        { AttributeName: REGISTRY_ITEM.sortKey, KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  await createRegistryTable(TABLE);
   store = new ExperimentStore({ documents: clients.documents(), tableName: TABLE, principal: 'alice' });
 });
 

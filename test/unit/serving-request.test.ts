@@ -6,6 +6,7 @@ import {
   parseFeedbackRequest,
   parsePredictRequest,
 } from '../../lambdas/serving/request.js';
+import { MAX_REQUEST_ID_LENGTH } from '../../lambdas/serving/request-ids.js';
 
 const json = (body: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }) =>
   ({
@@ -199,7 +200,8 @@ describe('parseFeedbackRequest', () => {
       [{ outcome: 1 }, 'requestId'],
       [{ requestId: '', outcome: 1 }, 'requestId'],
       [{ requestId: 7, outcome: 1 }, 'requestId'],
-      [{ requestId: long, outcome: 1 }, 'requestId'],
+      [{ requestId: 'x'.repeat(MAX_REQUEST_ID_LENGTH + 1), outcome: 1 }, 'requestId'],
+      [{ requestId: 'r', outcome: 1, idempotencyKey: long }, 'idempotencyKey'],
       [{ requestId: 'r' }, 'outcome'],
       [{ requestId: 'r', outcome: null }, 'outcome'],
       [{ requestId: 'r', outcome: {} }, 'outcome'],
