@@ -45,7 +45,12 @@ import { putModelArtifact } from '../lambdas/registry/artifact-store.js';
 import { ModelRegistryStore } from '../lambdas/registry/registry-store.js';
 import { ModelStageStore } from '../lambdas/registry/stage-store.js';
 import { TrackingStore } from '../lambdas/registry/tracking-store.js';
-import type { PredictInstance, PredictRequest, PredictResponse } from '../lambdas/serving/contract.js';
+import type {
+  FeedbackRequest,
+  PredictInstance,
+  PredictRequest,
+  PredictResponse,
+} from '../lambdas/serving/contract.js';
 import { clients } from '../lambdas/shared/clients.js';
 import {
   API_ROUTES,
@@ -929,11 +934,26 @@ function tryLines(
   return [
     curl(example.raw),
     curl(example.entity),
+    `curl -s -X POST ${url}${API_ROUTES.feedback.replace('{model}', encodeURIComponent(model))} -H 'content-type: application/json' -d '{"requestId":"<the requestId a prediction answered>","outcome":true}'`,
     `curl -s ${url}${API_ROUTES.health}`,
     `npx mlops predict ${model} --url ${url} --features ${pairs(example.raw.features)}`,
     `npx mlops predict ${model} --url ${url} --entity customer_id=${example.customer}`,
     ...(cliFindsStack ? [`npx mlops models versions ${model}`, `npx mlops deploy status ${model}`] : []),
   ];
+}
+
+/** One feedback request over HTTP: its status and body, whatever they are. */
+async function feedback(
+  url: string,
+  model: string,
+  body: FeedbackRequest,
+): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${url}${API_ROUTES.feedback.replace('{model}', encodeURIComponent(model))}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, text: await response.text() };
 }
 
 /** One predict request over HTTP; a non-2xx answer is an error with its body. */
@@ -1161,6 +1181,12 @@ export async function start(options: StartOptions, out: (line: string) => void):
       out(
         `prediction (entity ${example.customer}, features from the online store): ${JSON.stringify(byEntity)}`,
       );
+      // The outcome observed later goes back with the requestId the prediction answered (signed:
+      // one the API did not answer is refused).
+      const taken = await feedback(adapter.url, served.name, { requestId: raw.requestId, outcome: true });
+      out(`feedback (for ${raw.requestId}): ${taken.status} ${taken.text}`);
+      const refused = await feedback(adapter.url, served.name, { requestId: 'made-up-id', outcome: true });
+      out(`feedback (for a made-up requestId): ${refused.status} ${refused.text}`);
       await cleanup.all(out);
       return 0;
     }

@@ -172,6 +172,7 @@ function start(args: readonly string[], timeoutMs: number, viaNpm = false): Star
 type Answer = {
   model: string;
   version: number;
+  requestId: string;
   predictions: { score: number; label: unknown; featureAges?: Record<string, number | null> }[];
 };
 
@@ -201,6 +202,11 @@ describe('npm start', () => {
     expect(entity.predictions[0]?.featureAges).toBeDefined();
     // The raw features printed are the customer's latest, which the online store holds: same score.
     expect(entity.predictions[0]?.score).toBe(raw.predictions[0]?.score);
+    // Feedback with the requestId the prediction answered is taken; a made-up one is refused.
+    expect(run.stdout).toContain(`feedback (for ${raw.requestId}): 202 {"accepted":true,`);
+    expect(run.stdout).toMatch(
+      /feedback \(for a made-up requestId\): 404 \{"error":\{"code":"UnknownRequest",.*"field":"requestId"/,
+    );
     expect(run.stdout).toMatch(/curl .*\/v1\/models\/credit-default\/predict/);
   }, 300_000);
 
