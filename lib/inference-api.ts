@@ -186,7 +186,7 @@ export class InferenceApi extends Construct {
   /**
    * The key that signs every model's request ids (lambdas/serving/request-ids.ts): JSON
    * `{ "current": … }`, generated at the first deploy; read only by the inference functions
-   * (GetSecretValue). Rotate in two puts 5 minutes apart, `{ current: <old>, next: <new> }` then
+   * (GetSecretValue). Rotate in two puts 10 minutes apart, `{ current: <old>, next: <new> }` then
    * `{ current: <new>, previous: <old> }`: no feedback is refused. Never change its
    * GenerateSecretString: CloudFormation would generate a new value at once, and every id signed
    * before would be refused.

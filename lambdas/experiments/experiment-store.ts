@@ -181,11 +181,6 @@ export interface RecordOutcomeInput {
   /** The model the caller serves: an experiment of another model is not found. */
   model?: string;
   /**
-   * When the prediction the outcome follows was made (epoch ms; serving reads it from the verified
-   * requestId). Before the experiment was created: not the experiment's outcome, refused.
-   */
-  servedAtMs?: number;
-  /**
    * The variant the prediction was served (serving reads it from the verified requestId): a unit
    * whose variant is another is refused, so an outcome counts in the variant that was served.
    */
@@ -213,11 +208,6 @@ const recordOutcomeSchema = z.strictObject({
     .min(1, 'must not be empty')
     .max(256, 'at most 256 characters'),
   model: z.string({ error: 'must be a string' }).optional(),
-  servedAtMs: z
-    .number({ error: 'must be epoch milliseconds' })
-    .min(0, 'must be epoch milliseconds')
-    .max(8_640_000_000_000_000, 'must be epoch milliseconds')
-    .optional(),
   servedVariant: z.enum(EXPERIMENT_VARIANTS, { error: 'must be control or treatment' }).optional(),
 });
 const stopSchema = z.strictObject({
@@ -596,11 +586,6 @@ export class ExperimentStore {
         field: 'experimentId',
       });
     if (experiment.status !== 'running') throw stoppedError(experiment);
-    if (request.servedAtMs !== undefined && request.servedAtMs < Date.parse(experiment.createdAt))
-      throw new ExperimentConflictError(
-        'requestId',
-        `requestId: the prediction was made at ${new Date(request.servedAtMs).toISOString()}, before experiment ${experiment.id} started (${experiment.createdAt}); its outcome is not the experiment's`,
-      );
     const variant = variantOf(
       experiment.id,
       experimentAllocation(experiment),
@@ -698,8 +683,8 @@ export class ExperimentStore {
       );
     if (item.unitId !== request.unitId || item.outcome !== request.outcome)
       throw new ExperimentConflictError(
-        'idempotencyKey',
-        `idempotencyKey: ${request.idempotencyKey} already counted another outcome (unit ${String(item.unitId)}, outcome ${String(item.outcome)})`,
+        item.unitId !== request.unitId ? 'unitId' : 'outcome',
+        `${item.unitId !== request.unitId ? 'unitId' : 'outcome'}: ${request.idempotencyKey} already counted another outcome (unit ${String(item.unitId)}, outcome ${String(item.outcome)}); one outcome counts per key`,
         { current: { unitId: item.unitId, outcome: item.outcome } },
       );
     return { counted: false, variant };

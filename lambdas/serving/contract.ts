@@ -13,7 +13,12 @@
  *   to MAX_REQUEST_ID_LENGTH characters (./request-ids.ts) that feedback verifies. Still the
  *   request's id (it begins with the Lambda request id), but feedback naming an id answered before
  *   the change, or by a version deployed before it, is refused (404 UnknownRequest). Error bodies
- *   still carry the Lambda request id, which feedback does not take.
+ *   still carry the Lambda request id, which feedback does not take. Capture records name the
+ *   request by its short reference (`<Lambda request id>.<mac>`), not the whole id.
+ * - 2026-12-03, `idempotencyKey` (issue 12: counters never double-count). It chose an experiment
+ *   outcome's count key; now the served instance is the key and the client's is only kept with the
+ *   record: a feedback sent again with another key no longer counts again (`counted: false`), and
+ *   with another outcome answers 409 ExperimentConflict (field `outcome`).
  *
  * Predict request (JSON, `content-type: application/json`), one instance or a batch:
  *
@@ -117,7 +122,7 @@ export interface FeedbackRequest {
 export interface FeedbackResponse {
   readonly accepted: true;
   readonly requestId: string;
-  /** With `experimentId`: whether this outcome was counted (false: its idempotency key was counted before). */
+  /** With `experimentId`: whether this outcome was counted (false: its served instance was counted before). */
   readonly counted?: boolean;
   readonly variant?: string;
 }
@@ -282,6 +287,10 @@ export class RequestError extends Error {
 export type CaptureRecord =
   | {
       readonly kind: 'prediction';
+      /**
+       * The request's reference (./request-ids.ts requestRef): the first and last fields of the
+       * requestId the predict answered, `<Lambda request id>.<mac>` (short whatever the batch).
+       */
       readonly requestId: string;
       readonly instance: number;
       readonly timeMs: number;
@@ -294,6 +303,7 @@ export type CaptureRecord =
     }
   | {
       readonly kind: 'feedback';
+      /** The reference of the request it follows (as its prediction records name it). */
       readonly requestId: string;
       readonly instance: number;
       readonly timeMs: number;

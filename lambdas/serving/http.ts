@@ -55,7 +55,14 @@ import { type ExperimentRouter, type ServingExperiment, unitOf, variantOfUnit } 
 import { type FeatureRule, featureRules, prepareInstances, type ServingRow } from './instances.js';
 import type { CaptureSink, LoadedModel, OnlineFeatureSource } from './ports.js';
 import { parseFeedbackRequest, parsePredictRequest } from './request.js';
-import { experimentDigest, type IssuedRequest, type RequestIds, type ServedVariant } from './request-ids.js';
+import {
+  experimentDigest,
+  type IssuedRequest,
+  MAX_SIGNED_INSTANCES,
+  type RequestIds,
+  requestRef,
+  type ServedVariant,
+} from './request-ids.js';
 import { scoreRows } from './scorer.js';
 
 /**
@@ -307,10 +314,11 @@ export function createInferenceApp(
         requestId: issued,
         predictions,
       };
-      if (sampleRequest(issued, deps.captureSampleRate)) {
+      const ref = requestRef(issued);
+      if (sampleRequest(ref, deps.captureSampleRate)) {
         const records: CaptureRecord[] = predictions.map((prediction, instance) => ({
           kind: 'prediction',
-          requestId: issued,
+          requestId: ref,
           instance,
           timeMs,
           model: deps.modelName,
@@ -319,7 +327,7 @@ export function createInferenceApp(
           features: rows[instance] ?? {},
           prediction,
         }));
-        await captureWithinBudget(records, issued);
+        await captureWithinBudget(records, ref);
       }
       const latencyMs = performance.now() - started;
       safely(() => recordPrediction(deps.metrics, by, { instances: rows.length, latencyMs, modelLatencyMs }));
@@ -421,10 +429,11 @@ export function createInferenceApp(
       requestId: issued,
       predictions,
     };
-    if (sampleRequest(issued, deps.captureSampleRate)) {
+    const ref = requestRef(issued);
+    if (sampleRequest(ref, deps.captureSampleRate)) {
       const records: CaptureRecord[] = predictions.map((prediction, instance) => ({
         kind: 'prediction',
-        requestId: issued,
+        requestId: ref,
         instance,
         timeMs,
         model: deps.modelName,
@@ -433,7 +442,7 @@ export function createInferenceApp(
         features: rows[instance] ?? {},
         prediction,
       }));
-      await captureWithinBudget(records, issued);
+      await captureWithinBudget(records, ref);
     }
     const latencyMs = performance.now() - started;
     for (const group of servedGroups)
@@ -483,10 +492,9 @@ export function createInferenceApp(
         unitId,
         outcome: request.outcome,
         // The served instance is the key, whatever the client's idempotencyKey: one outcome per
-        // instance served, however often its feedback is sent (the id is canonical: verified).
-        idempotencyKey: `${request.requestId}#${instance}`,
+        // instance served, however often its feedback is sent (the ref is the verified id's).
+        idempotencyKey: `${served.ref}#${instance}`,
         model: deps.modelName,
-        servedAtMs: served.issuedMs,
         servedVariant,
       });
     } catch (error) {
@@ -504,10 +512,19 @@ export function createInferenceApp(
   }
 
   async function feedback(event: ProxyEvent, requestId: string): Promise<ProxyResult> {
-    const request = parseFeedbackRequest(event, deps.maxBatchInstances);
+    // The instance bound is the request's own (its signed count), checked below: not today's limit.
+    const request = parseFeedbackRequest(event, MAX_SIGNED_INSTANCES);
     const fresh = deps.requestIds.fresh?.();
     if (fresh !== undefined) await fresh;
-    const served = deps.requestIds.verify(request.requestId);
+    let served = deps.requestIds.verify(request.requestId);
+    if (served === undefined) {
+      // Signed with a key this instance has not read yet (a rotation moments ago)? Read and try once more.
+      const recheck = deps.requestIds.recheck?.();
+      if (recheck !== undefined) {
+        await recheck;
+        served = deps.requestIds.verify(request.requestId);
+      }
+    }
     if (served === undefined)
       throw new RequestError(
         'UnknownRequest',
@@ -525,7 +542,7 @@ export function createInferenceApp(
       request.experimentId === undefined ? undefined : await countOutcome(request, served, instance);
     const record: CaptureRecord = {
       kind: 'feedback',
-      requestId: request.requestId,
+      requestId: served.ref,
       instance,
       timeMs: now(),
       model: deps.modelName,

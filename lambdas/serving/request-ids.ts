@@ -21,7 +21,7 @@
  *
  * Keys: the secret is JSON `{ "current": "…", "previous"?: "…", "next"?: "…" }` (each at least 32
  * characters). Ids are signed with `current` and verified against all three. A request re-reads
- * keys older than {@link KEY_REFRESH_MS} before using them, so a rotation takes two puts, that far
+ * keys older than {@link KEY_REFRESH_MS} before using them, so a rotation takes two puts, twice that
  * apart: `{ current: A, next: B }` (every instance learns to verify B), then
  * `{ current: B, previous: A }` (instances sign with B; ids A signed still verify). Ids never
  * expire: dropping a key refuses the feedback of every id it signed.
@@ -53,6 +53,16 @@ export interface IssuedRequest {
   readonly instances: number;
   /** Served while an experiment ran: its digest ({@link experimentDigest}) and each instance's variant. */
   readonly experiment?: { readonly digest: string; readonly variants: readonly ServedVariant[] };
+  /** The request's short reference ({@link requestRef}). */
+  readonly ref: string;
+}
+
+/**
+ * A request's short reference, `<id>.<mac>` (at most 87 characters whatever the batch): what the
+ * capture records and an experiment's count key name it by. The mac makes it unique.
+ */
+export function requestRef(requestId: string): string {
+  return `${requestId.slice(0, requestId.indexOf('.'))}.${requestId.slice(requestId.lastIndexOf('.') + 1)}`;
 }
 
 /** Issues and verifies request ids for one model. */
@@ -69,6 +79,12 @@ export interface RequestIds {
    * passed); await it before issue or verify. Undefined (or absent): nothing to wait for.
    */
   fresh?(): Promise<void> | undefined;
+  /**
+   * After a verify miss: when the keys were read more than a few seconds ago, a promise that
+   * resolves once they are read again (or a bound has passed), to verify once more; undefined:
+   * nothing newer to read. A key rotated in moments ago must not make a real id unknown.
+   */
+  recheck?(): Promise<void> | undefined;
 }
 
 /** The signing keys: `current` signs; every key verifies. */
@@ -89,7 +105,7 @@ export const MAX_SIGNED_INSTANCES = 10_000;
  * count, an experiment digest, {@link MAX_SIGNED_INSTANCES} variants at 2 bits, and the mac.
  */
 export const MAX_REQUEST_ID_LENGTH =
-  64 + 12 + 4 + 12 + Math.ceil(((MAX_SIGNED_INSTANCES / 4) * 4) / 3) + 22 + 5;
+  64 + 12 + 4 + 12 + Math.ceil((Math.ceil(MAX_SIGNED_INSTANCES / 4) * 4) / 3) + 22 + 5;
 const DOMAIN = 'mlops-request/1';
 const DOMAIN_EXPERIMENT = 'mlops-request/1+experiment';
 const DIGEST_BYTES = 9;
@@ -221,6 +237,7 @@ export function requestIds(model: string, keys: SigningKeys): RequestIds {
         issuedMs,
         instances,
         ...(digest === undefined || variants === undefined ? {} : { experiment: { digest, variants } }),
+        ref: `${id}.${mac}`,
       };
     },
   };
@@ -240,8 +257,10 @@ export const KEY_REFRESH_WAIT_MS = 1_000;
  * tried again in the background at most every `reloadIntervalMs` (the secret may be fixed).
  * Once held, keys older than `refreshMs` are read again by the next request's `fresh()`, which waits
  * for the read up to `refreshWaitMs`, so an instance idle through a rotation neither refuses the
- * new key's ids nor signs with a dropped one. A failed refresh keeps the keys held (and tells
- * `failed`).
+ * new key's ids nor signs with a dropped one; and a verify miss may `recheck()` keys read more than
+ * `reloadIntervalMs` ago (or wait for a read in flight), so a slow or failed refresh never makes a
+ * real id unknown for long. A failed refresh keeps the keys held (and tells `failed`); so does a
+ * refresh that reads content breaking the rules (only a first read answers its ConfigurationError).
  */
 export async function holdRequestIds(
   model: string,
@@ -279,6 +298,14 @@ export async function holdRequestIds(
     });
     return inFlight;
   };
+  /** `read`, waited for at most `waitMs`. */
+  const bounded = (read: Promise<void>): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, waitMs);
+    });
+    return Promise.race([read, waited]).finally(() => clearTimeout(timer));
+  };
   const held = (): RequestIds => {
     if (ids !== undefined) return ids;
     if (inFlight === undefined && clock() - lastAttempt >= interval) void readAgain();
@@ -294,11 +321,13 @@ export async function holdRequestIds(
     verify: (requestId) => held().verify(requestId),
     fresh() {
       if (ids === undefined || inFlight !== undefined || clock() - lastAttempt < refreshMs) return undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const waited = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, waitMs);
-      });
-      return Promise.race([readAgain(), waited]).finally(() => clearTimeout(timer));
+      return bounded(readAgain());
+    },
+    recheck() {
+      if (ids === undefined) return undefined;
+      if (inFlight !== undefined) return bounded(inFlight);
+      if (clock() - lastAttempt < interval) return undefined;
+      return bounded(readAgain());
     },
   };
 }

@@ -7,6 +7,7 @@
 import { ConfigurationError } from '../shared/errors.js';
 import { ENV } from '../shared/layout.js';
 import { DEFAULT_MAX_BATCH_INSTANCES } from './contract.js';
+import { MAX_SIGNED_INSTANCES } from './request-ids.js';
 
 export interface ServingEnv {
   readonly modelName: string;
@@ -51,8 +52,8 @@ export function servingEnv(env: NodeJS.ProcessEnv = process.env): ServingEnv {
   const captureSampleRate = number(ENV.captureSampleRate, (n) => n >= 0 && n <= 1, 'a number from 0 to 1', 0);
   const maxBatchInstances = number(
     ENV.maxBatchInstances,
-    positiveInteger,
-    'a positive integer',
+    (n) => positiveInteger(n) && n <= MAX_SIGNED_INSTANCES,
+    `a positive integer up to ${MAX_SIGNED_INSTANCES}`,
     DEFAULT_MAX_BATCH_INSTANCES,
   );
   const memoryMb = number(LAMBDA_MEMORY_ENV, positiveInteger, 'a positive integer', LAMBDA_MB_PER_VCPU);

@@ -22,6 +22,7 @@ import type {
 import { experimentRouter } from '../../lambdas/serving/experiments.js';
 import { createInferenceApp, type ProxyEvent } from '../../lambdas/serving/http.js';
 import type { LoadedModel } from '../../lambdas/serving/ports.js';
+import { requestRef } from '../../lambdas/serving/request-ids.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import {
   API_ROUTES,
@@ -124,7 +125,7 @@ describe('experiment feedback in the capture (S3)', () => {
       capture: firehoseCapture({ firehose: clients.firehose(), streamName: stream }),
       requestIds: testRequestIds(MODEL),
       metrics: createMetrics({ namespace: 'FeedbackCaptureTest', serviceName: 'inference' }),
-      maxBatchInstances: 5,
+      maxBatchInstances: 1000,
       // No prediction is captured: feedback must be all the same.
       captureSampleRate: 0,
       views: servingViews,
@@ -160,7 +161,7 @@ describe('experiment feedback in the capture (S3)', () => {
     expect(feedback).toHaveLength(1);
     expect(feedback[0]).toMatchObject({
       kind: 'feedback',
-      requestId,
+      requestId: requestRef(requestId),
       model: MODEL,
       outcome: true,
       idempotencyKey: 'fb-1',
@@ -197,5 +198,33 @@ describe('experiment feedback in the capture (S3)', () => {
     });
     const totals = await store.counters(experiment.id);
     expect(totals.reduce((sum, c) => sum + c.outcomes, 0)).toBe(1);
+
+    // A batch at the default limit: its id carries 1,000 variants, the count's key stays short.
+    const big = await handle(
+      event('predict', {
+        instances: Array.from({ length: 1000 }, (_, i) => ({
+          unitId: `big-${i}`,
+          features: { x1: 1.5, x2: 2, visits: 3, segment: 'a', vip: false },
+        })),
+      }),
+      { awsRequestId: randomUUID() },
+    );
+    expect(big.statusCode, big.body.slice(0, 300)).toBe(200);
+    const bigId = (JSON.parse(big.body) as PredictResponse).requestId;
+    expect(bigId.length).toBeGreaterThan(256);
+    const last = await handle(
+      event('feedback', {
+        requestId: bigId,
+        instance: 999,
+        outcome: true,
+        experimentId: experiment.id,
+        unitId: 'big-999',
+      }),
+      { awsRequestId: randomUUID() },
+    );
+    expect(last.statusCode, last.body).toBe(202);
+    expect(JSON.parse(last.body)).toMatchObject({ counted: true });
+    const after = await store.counters(experiment.id);
+    expect(after.reduce((sum, c) => sum + c.outcomes, 0)).toBe(2);
   });
 });

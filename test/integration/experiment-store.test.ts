@@ -209,7 +209,7 @@ describe('ExperimentStore on the emulator', () => {
           idempotencyKey: 'fb-1',
         }),
       ),
-    ).toMatchObject({ name: 'ExperimentConflictError', field: 'idempotencyKey' });
+    ).toMatchObject({ name: 'ExperimentConflictError', field: 'outcome' });
   });
 
   it('recomputes the variant from the unit: a unit always lands in the same variant', async () => {
@@ -299,52 +299,53 @@ describe('ExperimentStore on the emulator', () => {
     expect(definitionItem.Item?.status).toBe('stopped');
   });
 
-  it('refuses the outcome of a prediction made before the experiment started, writing nothing', async () => {
+  it('refuses a unit of another variant than the one served, writing nothing', async () => {
     const model = await freshModel();
     const experiment = await store.create(definition(model));
-    const created = Date.parse(experiment.createdAt);
-    const before = await rejection(
+    const units = Array.from({ length: 50 }, (_, i) => `u-${i}`);
+    const variantOfUnit = (u: string) => assignVariant({ id: experiment.id, treatmentShare: 50 }, u);
+    const unit = units.find((u) => variantOfUnit(u) === 'treatment') as string;
+    const refused = await rejection(
       store.recordOutcome({
         experimentId: experiment.id,
-        unitId: 'u',
+        unitId: unit,
         outcome: true,
-        idempotencyKey: 'early',
-        servedAtMs: created - 1,
+        idempotencyKey: 'served-control#0',
+        servedVariant: 'control',
       }),
     );
-    expect(before).toBeInstanceOf(ConflictError);
-    expect(before).toMatchObject({ name: 'ExperimentConflictError', field: 'requestId' });
-    expect((before as Error).message).toContain(experiment.createdAt);
+    expect(refused).toBeInstanceOf(ConflictError);
+    expect(refused).toMatchObject({ name: 'ExperimentConflictError', field: 'unitId' });
     expect((await store.counters(experiment.id)).reduce((a, c) => a + c.outcomes, 0)).toBe(0);
-    // Its idempotency key was not taken: nothing was written.
+    // Its key was not taken: nothing was written.
     const outcomeItem = await clients.documents().send(
       new GetCommand({
         TableName: TABLE,
-        Key: { pk: experimentPk(experiment.id), sk: experimentOutcomeSk('early') },
+        Key: { pk: experimentPk(experiment.id), sk: experimentOutcomeSk('served-control#0') },
       }),
     );
     expect(outcomeItem.Item).toBeUndefined();
-    // From its start on: counted.
+    // The unit of the served variant: counted, in that variant.
     await expect(
       store.recordOutcome({
         experimentId: experiment.id,
-        unitId: 'u',
+        unitId: unit,
         outcome: true,
-        idempotencyKey: 'on-time',
-        servedAtMs: created,
+        idempotencyKey: 'served-treatment#0',
+        servedVariant: 'treatment',
       }),
-    ).resolves.toMatchObject({ counted: true });
+    ).resolves.toEqual({ counted: true, variant: 'treatment' });
     expect(
       await rejection(
         store.recordOutcome({
           experimentId: experiment.id,
-          unitId: 'u',
+          unitId: unit,
           outcome: true,
           idempotencyKey: 'k',
-          servedAtMs: Number.NaN,
+          servedVariant: 'default' as never,
         }),
       ),
-    ).toMatchObject({ field: 'servedAtMs' });
+    ).toMatchObject({ field: 'servedVariant' });
   });
 
   it('a stop racing an outcome: the outcome is counted before or refused after, never half-written', async () => {

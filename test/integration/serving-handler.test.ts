@@ -20,6 +20,7 @@ import { ModelAliasStore } from '../../lambdas/registry/alias-store.js';
 import { putModelArtifact } from '../../lambdas/registry/artifact-store.js';
 import { ModelRegistryStore } from '../../lambdas/registry/registry-store.js';
 import type { CaptureRecord, ErrorBody, PredictResponse } from '../../lambdas/serving/contract.js';
+import { requestRef } from '../../lambdas/serving/request-ids.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import {
   API_ROUTES,
@@ -248,10 +249,11 @@ describe('the inference handler on the emulator', () => {
       records = await capturedRecords();
       if (records.length < 2) await new Promise((r) => setTimeout(r, 100));
     }
+    // Capture names each request by its short reference (the id's first and last fields).
     expect(records.map((r) => r.requestId).sort()).toEqual(
-      [raw.body.requestId, byEntity.body.requestId].sort(),
+      [requestRef(raw.body.requestId), requestRef(byEntity.body.requestId)].sort(),
     );
-    const entityRecord = records.find((r) => r.requestId === byEntity.body.requestId);
+    const entityRecord = records.find((r) => r.requestId === requestRef(byEntity.body.requestId));
     expect(entityRecord).toMatchObject({
       kind: 'prediction',
       model: MODEL,

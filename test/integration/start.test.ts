@@ -290,7 +290,7 @@ describe('npm start', () => {
     // The bound is 0.25 or the PSI chance alone reaches at the step's samples, the larger (a loaded
     // machine serves fewer requests in the bake: 0.291 at 80 canary samples, seen in a full run).
     expect(faulty.filter((l) => l.startsWith('Analyze: ')).at(-1)).toMatch(
-      /^Analyze: rollback: PSI of the canary's predictions against the stable's \d+\.\d+ \(rollback above \d\.\d{3}: 0\.25, or chance at \d+ and \d+ samples\)$/,
+      /^Analyze: rollback: PSI of the canary's predictions against the stable's \d+\.\d+ \(rollback above (0\.2[5-9]\d|0\.[3-9]\d\d): 0\.25, or chance at \d+ and \d+ samples\)$/,
     );
     expect(faulty).toContain('Rollback: the live alias back on the stable version alone');
     expect(faulty).not.toContain('Shift 50 % to the canary');

@@ -9,6 +9,7 @@ import {
   MIN_SIGNING_KEY_LENGTH,
   parseSigningKeys,
   requestIds,
+  requestRef,
   type ServedVariant,
   type SigningKeys,
 } from '../../lambdas/serving/request-ids.js';
@@ -58,7 +59,10 @@ describe('requestIds round trip', () => {
     expect(issued).toBe(NOW.toString(36));
     expect(n).toBe('3');
     expect(mac).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    expect(ids.verify(requestId)).toEqual({ id: LAMBDA_ID, issuedMs: NOW, instances: 3 });
+    expect(ids.verify(requestId)).toMatchObject({ id: LAMBDA_ID, issuedMs: NOW, instances: 3 });
+    // Its short reference: the id and the mac, whatever the batch.
+    expect(ids.verify(requestId)?.ref).toBe(`${LAMBDA_ID}.${requestId.split('.').at(-1)}`);
+    expect(requestRef(requestId)).toBe(ids.verify(requestId)?.ref);
   });
 
   it('is deterministic for the same inputs and key, and differs across keys and models', () => {
@@ -106,6 +110,7 @@ describe('requestIds round trip', () => {
       );
       expect(requestId.length).toBeLessThanOrEqual(MAX_REQUEST_ID_LENGTH);
       const expected: IssuedRequest = {
+        ref: requestRef(requestId),
         id,
         issuedMs: Math.floor(issuedMs),
         instances,
@@ -120,7 +125,7 @@ describe('requestIds round trip', () => {
   it('floors a fractional issue time', () => {
     const ids = requestIds(MODEL, keysOf(KEY_A));
     expect(ids.verify(ids.issue('r-1', NOW + 0.999, 1))?.issuedMs).toBe(NOW);
-    expect(ids.verify(ids.issue('r-1', 0, 1))).toEqual({ id: 'r-1', issuedMs: 0, instances: 1 });
+    expect(ids.verify(ids.issue('r-1', 0, 1))).toMatchObject({ id: 'r-1', issuedMs: 0, instances: 1 });
   });
 });
 
@@ -246,7 +251,7 @@ describe('requestIds under an experiment', () => {
 
   it('carries the experiment digest and every instance variant, signed', () => {
     expect(issued.split('.')).toHaveLength(6);
-    expect(ids.verify(issued)).toEqual({
+    expect(ids.verify(issued)).toMatchObject({
       id: LAMBDA_ID,
       issuedMs: NOW,
       instances: 5,
@@ -295,21 +300,21 @@ describe('requestIds key rotation', () => {
 
   it('verifies ids signed with the previous key', () => {
     const requestId = onlyA.issue(LAMBDA_ID, NOW, 4);
-    expect(rotated.verify(requestId)).toEqual({ id: LAMBDA_ID, issuedMs: NOW, instances: 4 });
+    expect(rotated.verify(requestId)).toMatchObject({ id: LAMBDA_ID, issuedMs: NOW, instances: 4 });
   });
 
   it('signs with current: its ids verify under current alone, not under previous alone', () => {
     const requestId = rotated.issue(LAMBDA_ID, NOW, 4);
     expect(requestId).toBe(onlyB.issue(LAMBDA_ID, NOW, 4));
-    expect(onlyB.verify(requestId)).toEqual({ id: LAMBDA_ID, issuedMs: NOW, instances: 4 });
-    expect(rotated.verify(requestId)).toEqual({ id: LAMBDA_ID, issuedMs: NOW, instances: 4 });
+    expect(onlyB.verify(requestId)).toMatchObject({ id: LAMBDA_ID, issuedMs: NOW, instances: 4 });
+    expect(rotated.verify(requestId)).toMatchObject({ id: LAMBDA_ID, issuedMs: NOW, instances: 4 });
     expect(onlyA.verify(requestId)).toBeUndefined();
   });
 
   it('verifies ids of the next key before it signs (the first step of a rotation)', () => {
     const announced = requestIds(MODEL, { current: Buffer.from(KEY_A), next: Buffer.from(KEY_B) });
     expect(announced.issue(LAMBDA_ID, NOW, 4)).toBe(onlyA.issue(LAMBDA_ID, NOW, 4));
-    expect(announced.verify(onlyB.issue(LAMBDA_ID, NOW, 4))).toEqual({
+    expect(announced.verify(onlyB.issue(LAMBDA_ID, NOW, 4))).toMatchObject({
       id: LAMBDA_ID,
       issuedMs: NOW,
       instances: 4,
@@ -342,7 +347,7 @@ describe('requestIds issue', () => {
     const verified = ids.verify(requestId);
     expect(verified).toBeDefined();
     expect(verified?.id).toMatch(UUID_PATTERN);
-    expect(verified).toEqual({ id: verified?.id, issuedMs: NOW, instances: 2 });
+    expect(verified).toMatchObject({ id: verified?.id, issuedMs: NOW, instances: 2 });
     expect(ids.issue(id, NOW, 2)).not.toBe(requestId);
   });
 
@@ -515,11 +520,52 @@ describe('holdRequestIds', () => {
     expect(calls).toBe(5);
   });
 
+  it('rechecks after a verify miss: keys read a while ago are read again, a read in flight is waited for', async () => {
+    let secret = JSON.stringify({ current: KEY_A });
+    let calls = 0;
+    let now = 0;
+    let release: (() => void) | undefined;
+    let slow = false;
+    const held = await holdRequestIds(
+      MODEL,
+      async () => {
+        calls++;
+        if (slow) await new Promise<void>((resolve) => (release = resolve));
+        return secret;
+      },
+      { reloadIntervalMs: 100, refreshMs: 60_000, refreshWaitMs: 5_000, clock: () => now },
+    );
+    const byB = requestIds(MODEL, keysOf(KEY_B)).issue(LAMBDA_ID, NOW, 1);
+    // Read moments ago: nothing newer to read, no read.
+    now = 99;
+    expect(held.recheck?.()).toBeUndefined();
+    expect(calls).toBe(1);
+    // Another instance already signs with B (the second put landed): a miss reads again, then verifies.
+    secret = JSON.stringify({ current: KEY_B, previous: KEY_A });
+    now = 100;
+    await held.recheck?.();
+    expect(calls).toBe(2);
+    expect(held.verify(byB)).toBeDefined();
+    // A read in flight (a slow refresh) is waited for, not started again.
+    slow = true;
+    secret = JSON.stringify({ current: KEY_C, previous: KEY_B });
+    now = 60_100;
+    const refreshing = held.fresh?.();
+    expect(refreshing).toBeDefined();
+    const rechecking = held.recheck?.();
+    expect(rechecking).toBeDefined();
+    release?.();
+    await rechecking;
+    await refreshing;
+    expect(calls).toBe(3);
+    expect(held.verify(requestIds(MODEL, keysOf(KEY_C)).issue(LAMBDA_ID, NOW, 1))).toBeDefined();
+  });
+
   it('reads once and then answers from the keys it holds', async () => {
     const { state, read } = flakyRead(0);
     const held = await holdRequestIds(MODEL, read);
     const requestId = held.issue(LAMBDA_ID, NOW, 2);
-    expect(held.verify(requestId)).toEqual({ id: LAMBDA_ID, issuedMs: NOW, instances: 2 });
+    expect(held.verify(requestId)).toMatchObject({ id: LAMBDA_ID, issuedMs: NOW, instances: 2 });
     expect(requestId).toBe(requestIds(MODEL, keysOf(KEY_B)).issue(LAMBDA_ID, NOW, 2));
     expect(held.verify(requestIds(MODEL, keysOf(KEY_A)).issue(LAMBDA_ID, NOW, 2))).toBeDefined();
     expect(held.verify('nope')).toBeUndefined();
@@ -553,7 +599,7 @@ describe('holdRequestIds', () => {
     expect(state.calls).toBe(2);
     await tick();
     const requestId = held.issue(LAMBDA_ID, NOW, 3);
-    expect(held.verify(requestId)).toEqual({ id: LAMBDA_ID, issuedMs: NOW, instances: 3 });
+    expect(held.verify(requestId)).toMatchObject({ id: LAMBDA_ID, issuedMs: NOW, instances: 3 });
     expect(state.calls).toBe(2);
     expect(failed).toHaveLength(1);
   });
@@ -582,7 +628,7 @@ describe('holdRequestIds', () => {
     expectDependencyError(() => held.verify('x'));
     expect(state.calls).toBe(3);
     await tick();
-    expect(held.verify(held.issue('r', NOW, 1))).toEqual({ id: 'r', issuedMs: NOW, instances: 1 });
+    expect(held.verify(held.issue('r', NOW, 1))).toMatchObject({ id: 'r', issuedMs: NOW, instances: 1 });
   });
 
   it('defaults the interval to KEY_RELOAD_INTERVAL_MS', async () => {

@@ -5,7 +5,7 @@ import type { PredictResponse } from '../../lambdas/serving/contract.js';
 import { experimentRouter } from '../../lambdas/serving/experiments.js';
 import { createInferenceApp, type ProxyEvent } from '../../lambdas/serving/http.js';
 import type { LoadedModel } from '../../lambdas/serving/ports.js';
-import type { RequestIds } from '../../lambdas/serving/request-ids.js';
+import { type RequestIds, requestRef } from '../../lambdas/serving/request-ids.js';
 import { scoreRows } from '../../lambdas/serving/scorer.js';
 import { ConflictError, DependencyError, NotFoundError } from '../../lambdas/shared/errors.js';
 import { API_ROUTES } from '../../lambdas/shared/layout.js';
@@ -168,21 +168,20 @@ describe('serving with an A/B experiment', () => {
     const first = await handle(event('feedback', fb), { awsRequestId: 'f1' });
     expect(first.statusCode).toBe(202);
     expect(JSON.parse(first.body)).toMatchObject({ counted: true });
-    // The store is told when the prediction was made and the variant it was served (it refuses a
-    // unit of another variant), under the served instance's key, not the client's.
+    // The store is told the variant the instance was served (it refuses a unit of another variant),
+    // under the served instance's key, not the client's.
     expect(outcomes[0]).toEqual({
       experimentId: 'churn-ab',
       unitId: 'user-1',
       outcome: true,
-      idempotencyKey: `${answered.requestId}#0`,
+      idempotencyKey: `${requestRef(answered.requestId)}#0`,
       model: MODEL,
-      servedAtMs: NOW,
       servedVariant: assignVariant({ id: 'churn-ab', treatmentShare: 50 }, 'user-1'),
     });
     // Sent again, with another client key: the same served instance, counted once.
     const second = await handle(event('feedback', { ...fb, idempotencyKey: 'k2' }), { awsRequestId: 'f2' });
     expect(JSON.parse(second.body)).toMatchObject({ counted: false });
-    expect(outcomes[1]?.idempotencyKey).toBe(`${answered.requestId}#0`);
+    expect(outcomes[1]?.idempotencyKey).toBe(`${requestRef(answered.requestId)}#0`);
     const unknown = await handle(event('feedback', { ...fb, experimentId: 'nope' }), { awsRequestId: 'f3' });
     expect(unknown.statusCode).toBe(409);
     expect(JSON.parse(unknown.body).error).toMatchObject({

@@ -4,6 +4,7 @@ import type { ErrorBody, FeedbackResponse, PredictResponse } from '../../lambdas
 import { ModelIntegrityError, ModelNotDeployedError } from '../../lambdas/serving/errors.js';
 import { createInferenceApp, type InferenceDeps, type ProxyEvent } from '../../lambdas/serving/http.js';
 import type { LoadedModel } from '../../lambdas/serving/ports.js';
+import { requestRef } from '../../lambdas/serving/request-ids.js';
 import { scoreRows } from '../../lambdas/serving/scorer.js';
 import { DependencyError } from '../../lambdas/shared/errors.js';
 import { API_ROUTES } from '../../lambdas/shared/layout.js';
@@ -81,6 +82,8 @@ function event(
 const context = (id = 'req-1') => ({ awsRequestId: id });
 /** The requestId the app answers for Lambda request `id` (a predict of `instances` at NOW). */
 const rid = (id: string, instances = 1) => issuedRequestId(MODEL, id, NOW, instances);
+/** The reference capture names that request by (`<id>.<mac>`). */
+const ref = (id: string, instances = 1) => requestRef(rid(id, instances));
 
 /** The dimension sets and values `name` was emitted with. */
 /** Each dimension set `name` is emitted under, one entry per set (a document holds several). */
@@ -293,7 +296,7 @@ describe('createInferenceApp: capture', () => {
     expect(capture.records).toEqual([
       {
         kind: 'prediction',
-        requestId: rid('req-c', 2),
+        requestId: ref('req-c', 2),
         instance: 0,
         timeMs: NOW,
         model: MODEL,
@@ -318,7 +321,7 @@ describe('createInferenceApp: capture', () => {
     const ids = Array.from({ length: 40 }, (_, i) => `req-${i}`);
     for (const id of ids) await some.handle(event('predict', { features: raw }), context(id));
     const captured = some.capture.records.map((r) => r.requestId);
-    expect(captured).toEqual(ids.map((id) => rid(id)).filter((id) => sampleRequest(id, 0.3)));
+    expect(captured).toEqual(ids.map((id) => ref(id)).filter((id) => sampleRequest(id, 0.3)));
     expect(captured.length).toBeGreaterThan(0);
     expect(captured.length).toBeLessThan(40);
   });
@@ -370,7 +373,7 @@ describe('createInferenceApp: feedback', () => {
     expect(capture.records).toEqual([
       {
         kind: 'feedback',
-        requestId: rid('req-1', 3),
+        requestId: ref('req-1', 3),
         instance: 2,
         timeMs: NOW,
         model: MODEL,
@@ -431,7 +434,9 @@ describe('createInferenceApp: feedback', () => {
     // The id as answered, for its last instance: recorded.
     const ok = await handle(event('feedback', { requestId: answered, instance: 1, outcome: 1 }), context());
     expect(ok.statusCode, ok.body).toBe(202);
-    expect(capture.records).toMatchObject([{ kind: 'feedback', requestId: answered, instance: 1 }]);
+    expect(capture.records).toMatchObject([
+      { kind: 'feedback', requestId: requestRef(answered), instance: 1 },
+    ]);
   });
 
   it('answers 502 while the request-signing key cannot be read: predict and feedback, nothing served unsigned', async () => {
