@@ -13,7 +13,7 @@ import { ExperimentStore } from '../../lambdas/experiments/experiment-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { modelPk, versionSk } from '../../lambdas/shared/layout.js';
 import { STACK_JSON_OUTPUTS, STACK_OUTPUTS } from '../../lib/stack-outputs.js';
-import { createRegistryTable } from '../support/registry-table.js';
+import { createRegistryTable } from '../support/tables.js';
 
 const CONFIG = path.resolve(import.meta.dirname, '..', 'fixtures', 'models.config.ts');
 const TABLE = `cli-experiments-${Date.now()}`;

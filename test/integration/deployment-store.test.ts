@@ -19,7 +19,7 @@ import {
   modelPk,
 } from '../../lambdas/shared/layout.js';
 import { rejection } from '../support/errors.js';
-import { createRegistryTable } from '../support/registry-table.js';
+import { createRegistryTable } from '../support/tables.js';
 
 // The registry table's key schema (lib/model-registry.ts builds it from REGISTRY_ITEM too).
 const TABLE = `deployments-${Date.now()}`;

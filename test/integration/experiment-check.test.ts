@@ -27,7 +27,7 @@ import {
 } from '../../lambdas/experiments/experiment-store.js';
 import { clients } from '../../lambdas/shared/clients.js';
 import { experimentCounterSk, experimentPk, modelPk, versionSk } from '../../lambdas/shared/layout.js';
-import { createRegistryTable } from '../support/registry-table.js';
+import { createRegistryTable } from '../support/tables.js';
 
 const TABLE = `experiment-check-${Date.now()}`;
 let store: ExperimentStore;

@@ -33,10 +33,10 @@ import {
   versionSk,
 } from '../../lambdas/shared/layout.js';
 import { createMetrics } from '../../lambdas/shared/metrics.js';
-import { createRegistryTable } from '../support/registry-table.js';
 import { testRequestIds } from '../support/request-ids.js';
 import { MemoryFeatureSource } from '../support/serving-fakes.js';
 import { SERVING_ENTITY, servedModel, servingViews } from '../support/serving-model.js';
+import { createRegistryTable } from '../support/tables.js';
 
 const MODEL = `fb${randomUUID().slice(0, 8)}`;
 const bucket = `capture-${randomUUID()}`;

@@ -13,7 +13,7 @@ import {
   modelPk,
   versionSk,
 } from '../../lambdas/shared/layout.js';
-import { createRegistryTable } from '../support/registry-table.js';
+import { createRegistryTable } from '../support/tables.js';
 
 const TABLE = `experiments-${Date.now()}`;
 let store: ExperimentStore;

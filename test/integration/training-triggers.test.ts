@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { TestEventPatternCommand } from '@aws-sdk/client-eventbridge';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import {
@@ -38,6 +37,7 @@ import {
 } from '../../lambdas/training/pipeline/triggers.js';
 import { alarmStateChange, CLOUDWATCH_ALARM_STATE_CHANGE, objectCreated } from '../fixtures/aws-events.js';
 import { testFeatureViews } from '../fixtures/feature-views.js';
+import { createKeyedTable } from '../support/tables.js';
 
 async function matches(pattern: EventPatternJson, event: unknown): Promise<boolean> {
   const { Result } = await clients
@@ -105,20 +105,7 @@ let tableName: string;
 
 beforeAll(async () => {
   tableName = `trig-${randomUUID()}`;
-  await clients.dynamodb().send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: TRACKING_ITEM.partitionKey, AttributeType: 'S' },
-        { AttributeName: TRACKING_ITEM.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: TRACKING_ITEM.partitionKey, KeyType: 'HASH' },
-        { AttributeName: TRACKING_ITEM.sortKey, KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await createKeyedTable(tableName, TRACKING_ITEM);
 });
 
 /** A model of its own, with its own state machine (Pass) on the emulator's Step Functions. */

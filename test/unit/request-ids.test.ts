@@ -13,6 +13,7 @@ import {
   type ServedVariant,
   type SigningKeys,
 } from '../../lambdas/serving/request-ids.js';
+import { mulberry32 } from '../../lambdas/shared/random.js';
 
 const MODEL = 'churn';
 const KEY_A = 'a'.repeat(MIN_SIGNING_KEY_LENGTH);
@@ -30,17 +31,8 @@ const keysOf = (current: string, previous?: string): SigningKeys =>
     ? { current: Buffer.from(current) }
     : { current: Buffer.from(current), previous: Buffer.from(previous) };
 
-/** mulberry32: a tiny seeded PRNG, so the random cases are the same on every run. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** Seeded, so the random cases are the same on every run. */
+const prng = mulberry32;
 
 const parts = (requestId: string): [string, string, string, string] => {
   const split = requestId.split('.');
