@@ -568,6 +568,11 @@ export class InferenceApi extends Construct {
     return this.metric('integrityFailures', { model }, props);
   }
 
+  /** Failed reads of the request-signing key. Unit: Count; default statistic: Sum. */
+  metricSigningKeyFailures(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('signingKeyFailures', { model }, props);
+  }
+
   /** Records delivered to the capture stream. Unit: Count; default statistic: Sum. */
   metricCaptured(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('captured', { model }, props);
@@ -641,6 +646,11 @@ export class InferenceApi extends Construct {
         ...atLeastOne,
       });
       servingAlarms.set(name, [errorRate, latency, integrity]);
+      alarm(scope, 'SigningKeyAlarm', {
+        alarmDescription: `${name}: a function instance could not read the request-signing key ${this.requestSigningKey.node.path} (at cold start it answers 502; on a refresh it keeps the keys it holds)`,
+        metric: this.metricSigningKeyFailures(name, { period }),
+        ...atLeastOne,
+      });
       alarm(scope, 'CaptureFailuresAlarm', {
         alarmDescription: `${name}: capture records were not taken by ${served.captureStream.node.path} (predictions were answered)`,
         metric: this.metricCaptureFailures(name, { period }),

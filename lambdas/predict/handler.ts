@@ -36,7 +36,12 @@ import { secretsManagerClient } from '../shared/clients/secrets-manager.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { ENV } from '../shared/layout.js';
 import { logger } from '../shared/logger.js';
-import { metrics, recordColdStart, recordIntegrityFailure } from '../shared/metrics.js';
+import {
+  metrics,
+  recordColdStart,
+  recordIntegrityFailure,
+  recordSigningKeyFailure,
+} from '../shared/metrics.js';
 import { S3ObjectStore } from '../shared/object-store.js';
 
 const config = servingEnv(process.env);
@@ -63,7 +68,13 @@ const signing = holdRequestIds(
       throw new ConfigurationError('the request-signing secret has no SecretString');
     return secret.SecretString;
   },
-  { failed: (error) => logger.error('the request-signing key could not be read', { error }) },
+  {
+    // Alarmed: a refresh that keeps failing leaves the instance on keys a rotation may replace.
+    failed: (error) => {
+      logger.error('the request-signing key could not be read', { error });
+      recordSigningKeyFailure(metrics, config.modelName);
+    },
+  },
 );
 
 const served = await holdServedModel(

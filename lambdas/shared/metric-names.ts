@@ -226,6 +226,14 @@ export const SERVING_METRICS = {
     statistic: 'Sum',
     description: 'Cold starts that refused to serve: the artifact did not match its registered SHA-256',
   },
+  signingKeyFailures: {
+    name: 'RequestSigningKeyFailures',
+    unit: 'Count',
+    dimensions: perModel,
+    statistic: 'Sum',
+    description:
+      'Reads of the request-signing key that failed (at cold start: predict and feedback answer 502; on a refresh: the keys held go on)',
+  },
   captured: {
     name: 'CaptureRecords',
     unit: 'Count',

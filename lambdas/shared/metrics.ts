@@ -291,6 +291,11 @@ export function recordIntegrityFailure(target: ProjectMetrics, model: string): v
   emit(target, [[SERVING_METRICS.integrityFailures, 1]], { model });
 }
 
+/** A read of the request-signing key that failed (lambdas/serving/request-ids.ts holdRequestIds). */
+export function recordSigningKeyFailure(target: ProjectMetrics, model: string): void {
+  emit(target, [[SERVING_METRICS.signingKeyFailures, 1]], { model });
+}
+
 /** Capture records delivered and failed (zeros are not emitted). */
 export function recordCapture(
   target: ProjectMetrics,

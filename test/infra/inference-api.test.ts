@@ -399,6 +399,7 @@ describe('InferenceApi with IAM authorization (the default)', () => {
     expect(named('PredictServerErrors')).toHaveLength(2);
     expect(named('PredictLatency').map((a) => a.ExtendedStatistic)).toEqual(['p99', 'p99']);
     expect(named('ModelIntegrityFailures')).toHaveLength(2);
+    expect(named('RequestSigningKeyFailures')).toHaveLength(2);
     expect(named('CaptureFailures')).toHaveLength(2);
     expect(named('DeliveryToS3.DataFreshness')).toHaveLength(2);
     expect(named('DeliveryToS3.Success')).toHaveLength(2);

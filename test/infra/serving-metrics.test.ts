@@ -19,6 +19,7 @@ import {
   recordIntegrityFailure,
   recordPredictError,
   recordPrediction,
+  recordSigningKeyFailure,
 } from '../../lambdas/shared/metrics.js';
 import { buildApp, cdkJsonContext } from '../../lib/app.js';
 import type { InferenceApi } from '../../lib/inference-api.js';
@@ -54,6 +55,7 @@ function emittedByRecorders(): Set<string> {
     recordPredictError(metrics, by, { code: 'InternalError', status: 500, latencyMs: 2 });
     recordColdStart(metrics, by, 120);
     recordIntegrityFailure(metrics, MODEL);
+    recordSigningKeyFailure(metrics, MODEL);
     recordCapture(metrics, MODEL, 3, 1);
     recordFeedback(metrics, MODEL);
   });
@@ -84,6 +86,7 @@ const methods: [string, ServingMetric, (api: InferenceApi) => cloudwatch.Metric]
   ['metricColdStarts', 'coldStarts', (api) => api.metricColdStarts(MODEL)],
   ['metricInitDuration', 'initDuration', (api) => api.metricInitDuration(MODEL)],
   ['metricIntegrityFailures', 'integrityFailures', (api) => api.metricIntegrityFailures(MODEL)],
+  ['metricSigningKeyFailures', 'signingKeyFailures', (api) => api.metricSigningKeyFailures(MODEL)],
   ['metricCaptured', 'captured', (api) => api.metricCaptured(MODEL)],
   ['metricCaptureFailures', 'captureFailures', (api) => api.metricCaptureFailures(MODEL)],
   ['metricFeedback', 'feedback', (api) => api.metricFeedback(MODEL)],

@@ -328,17 +328,31 @@ describe('the inference handler on the emulator', () => {
   });
 
   it('answers 502, never an unsigned id, while its request-signing secret cannot be read', async () => {
-    const quiet = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const lines: string[] = [];
+    const quiet = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
     let handler: Handler;
+    let answer: Awaited<ReturnType<typeof predict>>;
     try {
       handler = await coldStart({
         [ENV.modelVersion]: '1',
         [ENV.requestSigningSecret]: `${signingSecret}-deleted`,
       });
+      answer = await predict(handler, { features: { x1: 1, x2: -1, segment: 'b', balance: 10 } });
     } finally {
       quiet.mockRestore();
     }
-    const answer = await predict(handler, { features: { x1: 1, x2: -1, segment: 'b', balance: 10 } });
+    // The failed read is counted (the signing-key alarm watches it).
+    const emf = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes(SERVING_METRICS.signingKeyFailures.name));
+    expect(emf.length).toBeGreaterThan(0);
+    expect(JSON.parse(emf[0] as string)).toMatchObject({
+      [SERVING_METRICS.signingKeyFailures.name]: 1,
+      model: MODEL,
+    });
     expect(answer.status).toBe(502);
     expect(answer.body.error.code).toBe('DependencyError');
     expect(answer.body.predictions).toBeUndefined();

@@ -8,6 +8,7 @@ import {
   recordIntegrityFailure,
   recordPredictError,
   recordPrediction,
+  recordSigningKeyFailure,
 } from '../../lambdas/shared/metrics.js';
 import { type EmfDoc, emittedSync } from '../support/emf.js';
 
@@ -31,6 +32,7 @@ describe('serving metrics', () => {
       recordPredictError(metrics, by, { code: 'InternalError', status: 500, latencyMs: 2 });
       recordColdStart(metrics, by, 120);
       recordIntegrityFailure(metrics, 'churn');
+      recordSigningKeyFailure(metrics, 'churn');
       recordCapture(metrics, 'churn', 3, 1);
       recordFeedback(metrics, 'churn');
     });
